@@ -1,0 +1,60 @@
+"""Shared pieces of the OCPI 2.2.1 object model (Price, DisplayText) and our base model config."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+
+from connector.money import minor_units, to_decimal
+
+
+def _decimal(value: object) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float | int | str) and not isinstance(value, bool):
+        return to_decimal(value)
+    raise ValueError(f"expected a number, got {type(value).__name__}")
+
+
+def _finite(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise ValueError("must be a finite number")
+    return value
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("must carry a time zone offset (e.g. 2026-01-13T14:30:00Z)")
+    return value
+
+
+def _currency(value: str) -> str:
+    minor_units(value)  # raises with a message naming the field
+    return value.upper()
+
+
+# Money and quantities: floats are converted through their decimal text, never used for arithmetic.
+Dec = Annotated[Decimal, BeforeValidator(_decimal), AfterValidator(_finite)]
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+CurrencyCode = Annotated[str, AfterValidator(_currency)]
+
+
+class Model(BaseModel):
+    """Base for input models: unknown OCPI fields are kept (round-trip), money is Decimal."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=False)
+
+
+class Price(Model):
+    """OCPI 2.2.1 ``Price``: excl. VAT, and incl. VAT when a VAT applies."""
+
+    excl_vat: Dec
+    incl_vat: Dec | None = None
+
+
+class DisplayText(Model):
+    language: str
+    text: str

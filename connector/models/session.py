@@ -1,0 +1,95 @@
+"""Our raw charging Session: what a charger or network tells us, before periods are cut.
+
+The rating engine cuts OCPI charging periods from it (see ``connector.rating.periods``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+
+from connector.models.common import AwareDatetime, CurrencyCode, Dec, Model
+
+
+def check_time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"'{value}' is not an IANA time zone (e.g. Europe/Berlin)") from exc
+    return value
+
+
+class MeterSample(Model):
+    """A meter reading: cumulative kWh since session start, optionally instantaneous power/current.
+
+    Also accepted as a list ``[timestamp, cumulative_kwh, power_kw?]``.
+    """
+
+    timestamp: AwareDatetime
+    energy_kwh: Dec
+    power_kw: Dec | None = None
+    current_a: Dec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_tuple(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            if not 2 <= len(value) <= 4:
+                raise ValueError("a meter sample is [timestamp, cumulative_kwh, power_kw?, current_a?]")
+            keys = ("timestamp", "energy_kwh", "power_kw", "current_a")
+            return dict(zip(keys, value, strict=False))
+        return value
+
+
+class Session(Model):
+    id: str = Field(min_length=1, max_length=64)
+    tenant_id: str = "default"
+    location_id: str | None = None
+    station_id: str | None = None
+    evse_id: str | None = None
+    time_zone: str = "UTC"
+    customer_id: str | None = None
+    customer_class: str | None = None
+    start: AwareDatetime
+    end: AwareDatetime | None = Field(default=None, description="None while the session is ongoing")
+    energy_kwh: Dec | None = Field(default=None, description="Total energy; optional when meter samples are given")
+    charging_ended_at: AwareDatetime | None = Field(default=None, description="Idle (parking) time starts here")
+    meter_samples: list[MeterSample] = Field(default_factory=list)
+    currency: CurrencyCode | None = None
+    tariff_id: str | None = None
+    # reservation before the session, priced by elements with a ``reservation`` restriction
+    reservation_start: AwareDatetime | None = None
+    reservation_expired: bool = False
+
+    _check_tz = field_validator("time_zone")(classmethod(lambda cls, v: check_time_zone(v)))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Session:
+        if self.end is not None and self.end < self.start:
+            raise ValueError("end: must not be before start")
+        if self.charging_ended_at is not None:
+            if self.charging_ended_at < self.start:
+                raise ValueError("charging_ended_at: must not be before start")
+            if self.end is not None and self.charging_ended_at > self.end:
+                raise ValueError("charging_ended_at: must not be after end")
+        if self.reservation_start is not None and self.reservation_start > self.start:
+            raise ValueError("reservation_start: must not be after start")
+        previous: MeterSample | None = None
+        for index, sample in enumerate(self.meter_samples):
+            if previous is not None and sample.timestamp < previous.timestamp:
+                raise ValueError(f"meter_samples[{index}].timestamp: samples must be in time order")
+            previous = sample
+        return self
+
+    def total_energy(self, until: datetime | None = None) -> Decimal:
+        """Energy delivered by ``until`` (default: session end), from samples or the total."""
+        from connector.rating.profile import EnergyProfile  # local: the profile lives with the engine
+
+        end = until or self.end
+        if end is None:
+            raise ValueError("end: an ongoing session needs an instant to measure up to")
+        return EnergyProfile.from_session(self, end).energy_at(end)

@@ -1,0 +1,214 @@
+"""What the rating function returns: priced lines, OCPI totals, and the invoice view.
+
+Plain slotted dataclasses (not pydantic) because the result is built in the hot path; ``to_dict``
+gives the JSON shape used by the API, CLI and add-ins (Decimals as strings, never floats).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+CATEGORIES: tuple[str, ...] = ("energy", "time", "parking", "fixed", "reservation")
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+@dataclass(slots=True)
+class Amount:
+    """A price excl./incl. VAT (OCPI ``Price``)."""
+
+    excl_vat: Decimal
+    incl_vat: Decimal
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"excl_vat": _s(self.excl_vat), "incl_vat": _s(self.incl_vat)}
+
+
+@dataclass(slots=True)
+class PricedLine:
+    """One (charging period, dimension) with its active price component. Full precision."""
+
+    period_index: int
+    start: datetime
+    end: datetime
+    dimension: str  # ENERGY | TIME | PARKING_TIME | FLAT | RESERVATION_TIME
+    category: str  # energy | time | parking | fixed | reservation
+    volume: Decimal  # measured: kWh, hours, or 1 for FLAT
+    billed_volume: Decimal  # after step_size
+    unit_price: Decimal
+    vat: Decimal | None
+    element_index: int
+    cost_excl_vat: Decimal
+    cost_incl_vat: Decimal
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "period_index": self.period_index,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "dimension": self.dimension,
+            "category": self.category,
+            "volume": _s(self.volume),
+            "billed_volume": _s(self.billed_volume),
+            "unit_price": _s(self.unit_price),
+            "vat": _s(self.vat),
+            "element_index": self.element_index,
+            "cost_excl_vat": _s(self.cost_excl_vat),
+            "cost_incl_vat": _s(self.cost_incl_vat),
+        }
+
+
+@dataclass(slots=True)
+class LineTax:
+    name: str
+    rate: Decimal
+    amount: Decimal
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "rate": _s(self.rate), "amount": _s(self.amount)}
+
+
+@dataclass(slots=True)
+class InvoiceLine:
+    """A line as a customer sees it, rounded to the currency's minor unit.
+
+    ``kind``: charge | price_cap | discount | surcharge | rounding | incentive. ``tax_key`` names the
+    tax profile (which rates apply); incentives are after tax and carry no tax.
+    """
+
+    kind: str
+    category: str
+    description: str
+    quantity: Decimal
+    unit: str
+    unit_price: Decimal
+    net: Decimal
+    tax_key: str
+    taxes: list[LineTax] = field(default_factory=list)
+
+    @property
+    def tax(self) -> Decimal:
+        return sum((t.amount for t in self.taxes), Decimal(0))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "category": self.category,
+            "description": self.description,
+            "quantity": _s(self.quantity),
+            "unit": self.unit,
+            "unit_price": _s(self.unit_price),
+            "net": _s(self.net),
+            "tax": _s(self.tax),
+            "gross": _s(self.net + self.tax),
+            "taxes": [t.to_dict() for t in self.taxes],
+        }
+
+
+@dataclass(slots=True)
+class TaxTotal:
+    name: str
+    rate: Decimal
+    compound: bool
+    taxable_base: Decimal
+    amount: Decimal
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "rate": _s(self.rate),
+            "compound": self.compound,
+            "taxable_base": _s(self.taxable_base),
+            "amount": _s(self.amount),
+        }
+
+
+@dataclass(slots=True)
+class InvoiceView:
+    """Money as invoiced: minor units, named rounding policy, taxes per rate, incentives apart."""
+
+    currency: str
+    rounding_policy: str
+    lines: list[InvoiceLine]
+    net_total: Decimal
+    taxes: list[TaxTotal]
+    tax_total: Decimal
+    gross_total: Decimal
+    incentive_total: Decimal
+    amount_due: Decimal
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "currency": self.currency,
+            "rounding_policy": self.rounding_policy,
+            "lines": [line.to_dict() for line in self.lines],
+            "net_total": _s(self.net_total),
+            "taxes": [t.to_dict() for t in self.taxes],
+            "tax_total": _s(self.tax_total),
+            "gross_total": _s(self.gross_total),
+            "incentive_total": _s(self.incentive_total),
+            "amount_due": _s(self.amount_due),
+        }
+
+
+@dataclass(slots=True)
+class RatedSession:
+    """The priced result of one session or CDR. OCPI totals carry 4 decimals."""
+
+    session_id: str
+    tariff_id: str
+    currency: str
+    customer_class: str | None
+    start: datetime
+    end: datetime
+    time_zone: str
+    final: bool
+    lines: list[PricedLine]
+    subtotals: dict[str, Amount]
+    cap_applied: str | None
+    total_cost: Amount
+    total_fixed_cost: Amount
+    total_energy: Decimal
+    total_energy_cost: Amount
+    total_time: Decimal
+    total_time_cost: Amount
+    total_parking_time: Decimal
+    total_parking_cost: Amount
+    total_reservation_cost: Amount
+    invoice: InvoiceView
+
+    def ocpi_totals(self) -> dict[str, Any]:
+        """The OCPI CDR total fields (4 decimals, as strings)."""
+        return {
+            "total_cost": self.total_cost.to_dict(),
+            "total_fixed_cost": self.total_fixed_cost.to_dict(),
+            "total_energy": _s(self.total_energy),
+            "total_energy_cost": self.total_energy_cost.to_dict(),
+            "total_time": _s(self.total_time),
+            "total_time_cost": self.total_time_cost.to_dict(),
+            "total_parking_time": _s(self.total_parking_time),
+            "total_parking_cost": self.total_parking_cost.to_dict(),
+            "total_reservation_cost": self.total_reservation_cost.to_dict(),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "tariff_id": self.tariff_id,
+            "currency": self.currency,
+            "customer_class": self.customer_class,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "time_zone": self.time_zone,
+            "final": self.final,
+            **self.ocpi_totals(),
+            "cap_applied": self.cap_applied,
+            "subtotals": {k: v.to_dict() for k, v in self.subtotals.items()},
+            "lines": [line.to_dict() for line in self.lines],
+            "invoice": self.invoice.to_dict(),
+        }
