@@ -1,0 +1,49 @@
+"""``evbill``: the command-line face. Each sub-command lives in ``connector/commands/<name>.py``.
+
+A command module exposes ``register(subparsers) -> None`` and sets ``func`` on its parser via
+``set_defaults(func=...)``; ``func(args) -> int`` returns the exit code. Exit code 2 = invalid input,
+printed as one line naming the field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+import connector.commands
+
+
+class InputError(Exception):
+    """Invalid user input: printed as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="evbill", description="EV charging billing connector")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_info in sorted(pkgutil.iter_modules(connector.commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"connector.commands.{module_info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(args) or 0)
+    except InputError as exc:
+        print(f"evbill: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of ``evbill``; each module registers itself (see ``connector.cli``)."""
