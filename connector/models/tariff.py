@@ -19,7 +19,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from connector.models.common import AwareDatetime, CurrencyCode, Dec, DisplayText, Model, Price
 
@@ -138,6 +138,8 @@ class Tariff(Model):
     x_customer_classes: list[str] | None = None
     x_taxes: list[TaxRate] | None = None
     x_volume_tiers: list[VolumeTier] | None = None
+    # the rating engine's pre-parsed form of this tariff (not serialised)
+    _compiled: Any = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _tiers_ascending(self) -> Tariff:

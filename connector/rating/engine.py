@@ -1,0 +1,359 @@
+"""``rate()``: session or CDR + tariff(s) + customer → priced result. Pure: no I/O, no clock.
+
+Order of work: choose the tariff valid at session start (customer class first), get periods (given
+by a CDR, or cut from a raw session), select the active price component per dimension at each period
+start, apply step_size on session totals (OCPI 2.3.0 reading), FLAT once, min/max price on both VAT
+bases, then build the invoice view (rounding policy, taxes, adjustments) in ``invoice.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from connector.models.cdr import Cdr
+from connector.models.customer import Customer
+from connector.models.session import Session
+from connector.models.tariff import Tariff, TariffDimensionType
+from connector.money import ZERO, ceil_to_step, round_ocpi
+from connector.rating.invoice import build_invoice
+from connector.rating.options import RatingOptions, StepSizePolicy, TariffSwitchPolicy
+from connector.rating.periods import Period, PeriodSet, cut_session, periods_from_cdr, zone
+from connector.rating.profile import SECONDS_PER_HOUR, hours_between
+from connector.rating.restrictions import CompiledTariff, State, compile_tariff
+from connector.rating.result import CATEGORIES, Amount, PricedLine, RatedSession
+
+HUNDRED = Decimal(100)
+THOUSAND = Decimal(1000)
+ONE = Decimal(1)
+
+_E = TariffDimensionType.ENERGY
+_T = TariffDimensionType.TIME
+_P = TariffDimensionType.PARKING_TIME
+_F = TariffDimensionType.FLAT
+
+
+class RatingError(ValueError):
+    """Input that cannot be rated; ``field`` names the culprit."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def select_tariff(
+    tariffs: Sequence[Tariff], at: datetime, customer_class: str | None = None
+) -> Tariff:
+    """The tariff valid at ``at`` (OCPI ``start <= at < end``): one for the customer's class first
+    (extension), else the first unrestricted one, in list order."""
+    valid = [t for t in tariffs if t.valid_at(at)]
+    for tariff in valid:
+        if tariff.x_customer_classes and customer_class in tariff.x_customer_classes:
+            return tariff
+    for tariff in valid:
+        if not tariff.x_customer_classes:
+            return tariff
+    raise RatingError("tariff", f"no tariff is valid at {at.isoformat()} for customer class {customer_class!r}")
+
+
+@dataclass(slots=True)
+class _Work:
+    """A priced (period, dimension) before step_size: mutable while rating."""
+
+    period_index: int
+    period: Period
+    dimension: str
+    category: str
+    volume: Decimal
+    billed: Decimal
+    price: Decimal
+    vat: Decimal | None
+    step: int
+    element_index: int
+    group: int  # tariff segment (step_size is not carried across tariffs)
+
+
+def _state(
+    period: Period,
+    ps: PeriodSet,
+    tz_name: str,
+    energy_before: Decimal,
+    customer_class: str | None,
+    reservation_expired: bool,
+) -> State:
+    local = period.start.astimezone(zone(tz_name))
+    duration = Decimal(max(0, int((period.start - ps.session_start).total_seconds())))
+    idle: Decimal | None = None
+    if ps.charging_ended_at is not None and period.start >= ps.charging_ended_at:
+        idle = hours_between(ps.charging_ended_at, period.start) * SECONDS_PER_HOUR
+    return State(
+        local_time=local.time().replace(tzinfo=None),
+        local_date=local.date(),
+        weekday=local.weekday(),
+        energy_kwh=energy_before,
+        duration_s=duration,
+        idle_s=idle,
+        customer_class=customer_class,
+        min_power=period.min_power,
+        max_power=period.max_power,
+        min_current=period.min_current,
+        max_current=period.max_current,
+        reservation=period.reservation_h is not None,
+        reservation_expired=reservation_expired,
+    )
+
+
+def _price_periods(
+    ps: PeriodSet,
+    compiled_for: list[CompiledTariff],
+    tz_name: str,
+    customer_class: str | None,
+    reservation_expired: bool,
+) -> list[_Work]:
+    work: list[_Work] = []
+    energy_before = ZERO
+    flat_done = {False: False, True: False}  # FLAT once per session (and once for the reservation)
+    groups: dict[int, int] = {}
+    for index, period in enumerate(ps.periods):
+        ct = compiled_for[index]
+        group = groups.setdefault(id(ct), len(groups))
+        state = _state(period, ps, tz_name, energy_before, customer_class, reservation_expired)
+        is_res = state.reservation
+        if not flat_done[is_res]:
+            hit = ct.select(_F, state)
+            if hit is not None:
+                flat_done[is_res] = True
+                idx, comp = hit
+                work.append(
+                    _Work(index, period, "FLAT", "reservation" if is_res else "fixed", ONE, ONE,
+                          comp.price, comp.vat, 0, idx, group)
+                )
+        if is_res:
+            if period.reservation_h is not None:
+                hit = ct.select(_T, state)
+                if hit is not None:
+                    idx, comp = hit
+                    work.append(_Work(index, period, "RESERVATION_TIME", "reservation", period.reservation_h,
+                                      period.reservation_h, comp.price, comp.vat, comp.step_size, idx, group))
+            continue
+        if period.energy is not None:
+            hit = ct.select(_E, state)
+            if hit is not None:
+                idx, comp = hit
+                work.append(_Work(index, period, "ENERGY", "energy", period.energy, period.energy,
+                                  comp.price, comp.vat, comp.step_size, idx, group))
+            energy_before += period.energy
+        if period.time_h is not None:
+            hit = ct.select(_T, state)
+            if hit is not None:
+                idx, comp = hit
+                work.append(_Work(index, period, "TIME", "time", period.time_h, period.time_h,
+                                  comp.price, comp.vat, comp.step_size, idx, group))
+        if period.parking_h is not None:
+            hit = ct.select(_P, state)
+            if hit is not None:
+                idx, comp = hit
+                work.append(_Work(index, period, "PARKING_TIME", "parking", period.parking_h, period.parking_h,
+                                  comp.price, comp.vat, comp.step_size, idx, group))
+    return work
+
+
+def _round_group(lines: list[_Work], unit: Decimal) -> None:
+    """Round the group's total up to the last line's step and bill the extra in that last line."""
+    if not lines:
+        return
+    last = lines[-1]
+    if last.step <= 0:
+        return
+    total = sum((w.volume for w in lines), ZERO)
+    step = Decimal(last.step) / unit
+    billed = ceil_to_step(total, step)
+    last.billed = last.volume + (billed - total)
+
+
+def _apply_step_size(work: list[_Work]) -> None:
+    """OCPI 2.3.0: once per ENERGY, once per TIME+PARKING (parking alone if priced), per tariff."""
+    for group in {w.group for w in work}:
+        mine = [w for w in work if w.group == group]
+        _round_group([w for w in mine if w.dimension == "ENERGY"], THOUSAND)
+        parking = [w for w in mine if w.dimension == "PARKING_TIME"]
+        if parking:
+            _round_group(parking, SECONDS_PER_HOUR)
+        else:
+            _round_group([w for w in mine if w.dimension == "TIME"], SECONDS_PER_HOUR)
+        _round_group([w for w in mine if w.dimension == "RESERVATION_TIME"], SECONDS_PER_HOUR)
+
+
+def _lines(work: list[_Work]) -> list[PricedLine]:
+    lines: list[PricedLine] = []
+    for w in work:
+        excl = w.billed * w.price if w.dimension != "FLAT" else w.price
+        incl = excl if w.vat is None else excl * (HUNDRED + w.vat) / HUNDRED
+        lines.append(
+            PricedLine(
+                period_index=w.period_index,
+                start=w.period.start,
+                end=w.period.end,
+                dimension=w.dimension,
+                category=w.category,
+                volume=w.volume,
+                billed_volume=w.billed,
+                unit_price=w.price,
+                vat=w.vat,
+                element_index=w.element_index,
+                cost_excl_vat=excl,
+                cost_incl_vat=incl,
+            )
+        )
+    return lines
+
+
+def _cap(total: Amount, tariff: Tariff) -> tuple[Amount, str | None]:
+    excl, incl, applied = total.excl_vat, total.incl_vat, None
+    lo, hi = tariff.min_price, tariff.max_price
+    if lo is not None:
+        if excl < lo.excl_vat:
+            excl, applied = lo.excl_vat, "min_price"
+        if lo.incl_vat is not None and incl < lo.incl_vat:
+            incl, applied = lo.incl_vat, "min_price"
+    if hi is not None:
+        if excl > hi.excl_vat:
+            excl, applied = hi.excl_vat, "max_price"
+        if hi.incl_vat is not None and incl > hi.incl_vat:
+            incl, applied = hi.incl_vat, "max_price"
+    return Amount(excl, incl), applied
+
+
+def _as_list(tariffs: Tariff | Sequence[Tariff] | None) -> list[Tariff]:
+    if tariffs is None:
+        return []
+    if isinstance(tariffs, Tariff):
+        return [tariffs]
+    return list(tariffs)
+
+
+def rate(
+    subject: Session | Cdr,
+    tariffs: Tariff | Sequence[Tariff] | None = None,
+    customer: Customer | None = None,
+    options: RatingOptions | None = None,
+) -> RatedSession:
+    """Price a raw Session or an OCPI CDR. The interim cost is the same call with ``options.as_of``."""
+    opts = options or RatingOptions()
+    candidates = _as_list(tariffs)
+    if isinstance(subject, Cdr):
+        if not candidates:
+            candidates = list(subject.tariffs or [])
+        customer_class = opts.customer_class or subject.x_customer_class or (customer.customer_class if customer else None)
+        tz_name = opts.time_zone or (subject.cdr_location.time_zone if subject.cdr_location else None) or "UTC"
+        start, session_id, reservation_expired = subject.start_date_time, subject.id, subject.x_reservation_expired
+    elif isinstance(subject, Session):
+        customer_class = opts.customer_class or subject.customer_class or (customer.customer_class if customer else None)
+        tz_name = opts.time_zone or subject.time_zone
+        start, session_id, reservation_expired = subject.start, subject.id, subject.reservation_expired
+    else:
+        raise RatingError("session", "expected a Session or an OCPI CDR")
+    if not candidates:
+        raise RatingError("tariff", "no tariff given (inline, by id, or embedded in the CDR)")
+    try:
+        zone(tz_name)
+    except Exception as exc:
+        raise RatingError("time_zone", f"'{tz_name}' is not an IANA time zone") from exc
+
+    tariff = select_tariff(candidates, start, customer_class)
+    compiled = compile_tariff(tariff)
+    switching = opts.tariff_switch is TariffSwitchPolicy.APPLY_FROM_EFFECTIVE_TIME
+
+    # --- periods ---
+    if isinstance(subject, Cdr):
+        end = subject.end_date_time
+        final = True
+        ps = periods_from_cdr(subject)
+    else:
+        end, final = _session_end(subject, opts.as_of)
+        relevant = [compile_tariff(t) for t in candidates] if switching else [compiled]
+        bounds = [b for t in candidates for b in (t.start_date_time, t.end_date_time) if b] if switching else None
+        ps = cut_session(subject, end, relevant, tz_name, bounds)
+    if switching:
+        compiled_for = [compile_tariff(_tariff_at(candidates, p.start, customer_class, tariff)) for p in ps.periods]
+    else:
+        compiled_for = [compiled] * len(ps.periods)
+
+    # --- price ---
+    work = _price_periods(ps, compiled_for, tz_name, customer_class, reservation_expired)
+    if opts.step_size is StepSizePolicy.OCPI_2_3_0:
+        _apply_step_size(work)
+    lines = _lines(work)
+
+    sub = {c: [ZERO, ZERO] for c in CATEGORIES}
+    for line in lines:
+        acc = sub[line.category]
+        acc[0] += line.cost_excl_vat
+        acc[1] += line.cost_incl_vat
+    uncapped = Amount(sum((v[0] for v in sub.values()), ZERO), sum((v[1] for v in sub.values()), ZERO))
+    capped, cap_applied = _cap(uncapped, tariff)
+
+    total_energy = sum((p.energy for p in ps.periods if p.energy is not None), ZERO)
+    total_parking = sum((p.parking_h for p in ps.periods if p.parking_h is not None), ZERO)
+    subtotals = {c: Amount(round_ocpi(v[0]), round_ocpi(v[1])) for c, v in sub.items()}
+    invoice = build_invoice(
+        lines=lines,
+        tariff=tariff,
+        customer=customer,
+        customer_class=customer_class,
+        options=opts,
+        uncapped=uncapped,
+        capped=capped,
+        cap_applied=cap_applied,
+        total_energy=total_energy,
+        at=start,
+    )
+    return RatedSession(
+        session_id=session_id,
+        tariff_id=tariff.id,
+        currency=tariff.currency,
+        customer_class=customer_class,
+        start=start,
+        end=end,
+        time_zone=tz_name,
+        final=final,
+        lines=lines,
+        subtotals=subtotals,
+        cap_applied=cap_applied,
+        total_cost=Amount(round_ocpi(capped.excl_vat), round_ocpi(capped.incl_vat)),
+        total_fixed_cost=subtotals["fixed"],
+        total_energy=round_ocpi(total_energy),
+        total_energy_cost=subtotals["energy"],
+        total_time=round_ocpi(hours_between(ps.session_start, ps.end)),
+        total_time_cost=subtotals["time"],
+        total_parking_time=round_ocpi(total_parking),
+        total_parking_cost=subtotals["parking"],
+        total_reservation_cost=subtotals["reservation"],
+        invoice=invoice,
+    )
+
+
+def _session_end(session: Session, as_of: datetime | None) -> tuple[datetime, bool]:
+    if as_of is not None and (as_of.tzinfo is None or as_of.utcoffset() is None):
+        raise RatingError("as_of", "must carry a time zone offset")
+    if session.end is None:
+        if as_of is None:
+            raise RatingError("end", "the session is ongoing: give an end, or as_of for an interim cost")
+        if as_of < session.start:
+            raise RatingError("as_of", "must not be before the session start")
+        return as_of.astimezone(UTC), False
+    if as_of is not None and as_of < session.end:
+        if as_of < session.start:
+            raise RatingError("as_of", "must not be before the session start")
+        return as_of.astimezone(UTC), False
+    return session.end, True
+
+
+def _tariff_at(candidates: list[Tariff], at: datetime, customer_class: str | None, fallback: Tariff) -> Tariff:
+    try:
+        return select_tariff(candidates, at, customer_class)
+    except RatingError:
+        return fallback

@@ -1,0 +1,167 @@
+"""Charging periods: taken from an OCPI CDR as given, or cut from a raw Session by us.
+
+Cutting policy for raw sessions (docs/rating.md): a new period starts at every instant that can
+change a price — session start, every local clock time named by a restriction (both occurrences of
+a repeated DST hour), local midnight when dates or weekdays matter, kWh thresholds (where the
+interpolated energy reaches them), duration and idle-duration thresholds, the charging→idle
+transition, every meter sample when power/current restrictions exist, and tariff validity bounds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from connector.models.cdr import Cdr, CdrDimensionType
+from connector.models.session import Session
+from connector.rating.profile import EnergyProfile, hours_between
+from connector.rating.restrictions import CompiledTariff
+
+
+@lru_cache(maxsize=512)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+@dataclass(slots=True)
+class Period:
+    start: datetime
+    end: datetime
+    energy: Decimal | None = None  # kWh
+    time_h: Decimal | None = None  # hours charging
+    parking_h: Decimal | None = None  # hours not charging
+    reservation_h: Decimal | None = None
+    min_power: Decimal | None = None
+    max_power: Decimal | None = None
+    min_current: Decimal | None = None
+    max_current: Decimal | None = None
+
+
+@dataclass(slots=True)
+class PeriodSet:
+    periods: list[Period]
+    session_start: datetime
+    end: datetime
+    charging_ended_at: datetime | None
+
+
+_DIM_FIELD = {
+    CdrDimensionType.ENERGY: "energy",
+    CdrDimensionType.TIME: "time_h",
+    CdrDimensionType.PARKING_TIME: "parking_h",
+    CdrDimensionType.RESERVATION_TIME: "reservation_h",
+    CdrDimensionType.MIN_POWER: "min_power",
+    CdrDimensionType.MAX_POWER: "max_power",
+    CdrDimensionType.MIN_CURRENT: "min_current",
+    CdrDimensionType.MAX_CURRENT: "max_current",
+}
+
+
+def periods_from_cdr(cdr: Cdr) -> PeriodSet:
+    """Periods as the CPO cut them. Volumes are priced as given (timestamps only order them)."""
+    raw = cdr.charging_periods
+    periods: list[Period] = []
+    charging_end: datetime | None = None
+    for i, cp in enumerate(raw):
+        end = raw[i + 1].start_date_time if i + 1 < len(raw) else cdr.end_date_time
+        period = Period(cp.start_date_time, end)
+        for dim in cp.dimensions:
+            name = _DIM_FIELD.get(dim.type)
+            if name is not None:
+                current = getattr(period, name)
+                setattr(period, name, dim.volume if current is None else current + dim.volume)
+        if period.parking_h is not None and period.time_h is None and charging_end is None:
+            charging_end = cp.start_date_time
+        periods.append(period)
+    return PeriodSet(periods, cdr.start_date_time, cdr.end_date_time, charging_end)
+
+
+def _local_instants(tz: ZoneInfo, first: date, last: date, clock: list[time]) -> list[datetime]:
+    """UTC instants of local clock times on each date, both folds (DST repeated hour)."""
+    out: list[datetime] = []
+    day = first
+    while day <= last:
+        for t in clock:
+            for fold in (0, 1):
+                local = datetime.combine(day, t, tzinfo=tz).replace(fold=fold)
+                out.append(local.astimezone(UTC))
+        day += timedelta(days=1)
+    return out
+
+
+def cut_session(
+    session: Session,
+    end: datetime,
+    tariffs: list[CompiledTariff],
+    time_zone: str,
+    extra_boundaries: list[datetime] | None = None,
+) -> PeriodSet:
+    """Cut a raw session into periods at every boundary that can change a price."""
+    start = session.start
+    charging_end = session.charging_ended_at
+    if charging_end is not None and charging_end >= end:
+        charging_end = None
+    profile = EnergyProfile.from_session(session, end)
+    cuts: set[datetime] = {start}
+    if charging_end is not None and charging_end > start:
+        cuts.add(charging_end)
+    tz = zone(time_zone)
+    clock: set[time] = set()
+    needs_midnight = False
+    has_power = False
+    for ct in tariffs:
+        clock.update(ct.clock_times)
+        needs_midnight = needs_midnight or ct.has_calendar or ct.has_time_of_day
+        has_power = has_power or ct.has_power
+        for s in ct.duration_thresholds:
+            cuts.add(start + timedelta(seconds=s))
+        if charging_end is not None:
+            for s in ct.idle_thresholds:
+                cuts.add(charging_end + timedelta(seconds=s))
+        for kwh in ct.kwh_thresholds:
+            at = profile.time_at_energy(kwh)
+            if at is not None:
+                cuts.add(at)
+    if needs_midnight:
+        clock.add(time(0))
+    if clock:
+        first = start.astimezone(tz).date() - timedelta(days=1)
+        last = end.astimezone(tz).date() + timedelta(days=1)
+        cuts.update(_local_instants(tz, first, last, sorted(clock)))
+    if has_power:
+        cuts.update(profile.knot_times())
+    if extra_boundaries:
+        cuts.update(extra_boundaries)
+    instants = sorted(c for c in cuts if start <= c < end)
+    instants.append(end)
+    periods: list[Period] = []
+    if session.reservation_start is not None and session.reservation_start < start:
+        periods.append(
+            Period(session.reservation_start, start, reservation_h=hours_between(session.reservation_start, start))
+        )
+    previous_energy = profile.energy_at(start)
+    for a, b in zip(instants, instants[1:], strict=False):
+        if b <= a:
+            continue
+        energy_b = profile.energy_at(b)
+        period = Period(a, b)
+        delta = energy_b - previous_energy
+        previous_energy = energy_b
+        if delta != 0:
+            period.energy = delta
+        hours = hours_between(a, b)
+        if charging_end is not None and a >= charging_end:
+            period.parking_h = hours
+        else:
+            period.time_h = hours
+            if has_power:
+                power, current = profile.power_in(a, b)
+                period.min_power = period.max_power = power
+                period.min_current = period.max_current = current
+        periods.append(period)
+    if not periods:  # zero-length session
+        periods.append(Period(start, end, time_h=Decimal(0)))
+    return PeriodSet(periods, start, end, charging_end)
