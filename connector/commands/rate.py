@@ -1,0 +1,94 @@
+"""``evbill rate``: price one CDR or session (JSON to stdout), or a CSV batch of sessions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from connector.batch_csv import rate_csv
+from connector.cli import InputError
+from connector.models import Cdr, Session, Tariff
+from connector.money import RoundingPolicy
+from connector.rating import RatingError, RatingOptions, StepSizePolicy, rate
+from connector.validation import first_error_line
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("rate", help="price a CDR or session with a tariff (prints JSON)")
+    p.add_argument("--tariff", type=Path, help="OCPI tariff JSON (an object or a list of versions)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--cdr", type=Path, help="OCPI 2.2.1 CDR JSON (may embed its tariffs)")
+    src.add_argument("--session", type=Path, help="raw session JSON")
+    src.add_argument("--sessions", type=Path, help="CSV of sessions to rate as a batch")
+    p.add_argument("--out", type=Path, help="output CSV for --sessions (default stdout)")
+    p.add_argument("--time-zone", help="IANA zone for local-time restrictions (overrides the input's)")
+    p.add_argument("--customer-class", help="public, member, fleet, government, ...")
+    p.add_argument("--rounding", choices=[r.value for r in RoundingPolicy], default=RoundingPolicy.LINE_HALF_UP.value)
+    p.add_argument("--step-size", choices=[s.value for s in StepSizePolicy], default=StepSizePolicy.OCPI_2_3_0.value)
+    p.set_defaults(func=run)
+
+
+def _load_json(path: Path, field: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError(f"{field}: file not found: {path}") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{field}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+
+
+def _tariffs(path: Path | None) -> list[Tariff]:
+    if path is None:
+        return []
+    data = _load_json(path, "tariff")
+    items = data if isinstance(data, list) else [data]
+    try:
+        return [Tariff.model_validate(item) for item in items]
+    except ValidationError as exc:
+        raise InputError(first_error_line(exc, "tariff")) from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    tariffs = _tariffs(args.tariff)
+    options = RatingOptions(
+        time_zone=args.time_zone,
+        customer_class=args.customer_class,
+        rounding=RoundingPolicy(args.rounding),
+        step_size=StepSizePolicy(args.step_size),
+    )
+    try:
+        if args.sessions is not None:
+            if not tariffs:
+                raise InputError("tariff: --tariff is required with --sessions")
+            if not args.sessions.exists():
+                raise InputError(f"sessions: file not found: {args.sessions}")
+            with args.sessions.open(newline="", encoding="utf-8") as source:
+                if args.out is None:
+                    ok, bad = rate_csv(source, sys.stdout, tariffs, options)
+                else:
+                    with args.out.open("w", newline="", encoding="utf-8") as target:
+                        ok, bad = rate_csv(source, target, tariffs, options)
+            print(f"rated {ok} sessions, rejected {bad}", file=sys.stderr)
+            return 0
+        subject: Cdr | Session
+        if args.cdr is not None:
+            try:
+                subject = Cdr.model_validate(_load_json(args.cdr, "cdr"))
+            except ValidationError as exc:
+                raise InputError(first_error_line(exc, "cdr")) from exc
+        else:
+            try:
+                subject = Session.model_validate(_load_json(args.session, "session"))
+            except ValidationError as exc:
+                raise InputError(first_error_line(exc, "session")) from exc
+        result = rate(subject, tariffs or None, None, options)
+    except RatingError as exc:
+        raise InputError(str(exc)) from exc
+    json.dump(result.to_dict(), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
