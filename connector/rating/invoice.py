@@ -6,7 +6,8 @@ Documented order (docs/rating.md):
 2. the min/max price cap difference as its own line (taxed like the largest charge line);
 3. adjustments: percentage discounts, fixed discounts (never below zero), percentage surcharges,
    fixed surcharges — all before tax, each taxed like what it adjusts;
-4. taxes per line on the rounded net (compound taxes on net + the earlier taxes of that line);
+4. taxes per named rate on the sum of the rounded nets it applies to (compound taxes on net + the
+   non-compound taxes), spread over the lines so line taxes add up exactly;
 5. government incentives (per kWh, capped) after tax: they reduce the amount due, not the tax base,
    and are reported apart for the authority.
 Totals are sums of the lines, so ``net_total``/``tax_total``/``amount_due`` always add up.
@@ -157,18 +158,28 @@ def build_invoice(
         diff = b.money(sum(b.exact, ZERO)) - sum((ln.net for ln in b.lines), ZERO)
         if diff != 0:
             b.add(InvoiceLine("rounding", "adjustment", "Rounding", Decimal(1), "", diff, diff, "none"), diff, ())
-    # 4. taxes per line on the rounded net
+    # 4. taxes: per rate on the sum of the rounded nets it applies to (what an auditor recomputes),
+    #    then spread over the lines so that line taxes add up to the rate's total exactly.
     totals: dict[tuple[str, Decimal, bool], list[Decimal]] = {}
-    for ln in b.lines:
-        earlier = ZERO
-        for rate in b.profiles.get(ln.tax_key, ()):
-            base = ln.net + earlier if rate.compound else ln.net
-            amount = b.money(base * rate.rate / HUNDRED)
-            ln.taxes.append(LineTax(rate.name, rate.rate, amount))
-            acc = totals.setdefault((rate.name, rate.rate, rate.compound), [ZERO, ZERO])
-            acc[0] += base
-            acc[1] += amount
-            earlier += amount
+    for compound_pass in (False, True):
+        members: dict[tuple[str, Decimal, bool], list[tuple[InvoiceLine, Decimal]]] = {}
+        for ln in b.lines:
+            for rate in b.profiles.get(ln.tax_key, ()):
+                if rate.compound is compound_pass:
+                    base = ln.net + ln.tax if compound_pass else ln.net
+                    members.setdefault((rate.name, rate.rate, rate.compound), []).append((ln, base))
+        for key, items in members.items():
+            _name, pct, _compound = key
+            base_total = sum((base for _, base in items), ZERO)
+            amount_total = b.money(base_total * pct / HUNDRED)
+            shares = [b.money(base * pct / HUNDRED) for _, base in items]
+            drift = amount_total - sum(shares, ZERO)
+            if drift:
+                biggest = max(range(len(items)), key=lambda i: abs(items[i][1]))
+                shares[biggest] += drift
+            for (ln, _base), share in zip(items, shares, strict=True):
+                ln.taxes.append(LineTax(key[0], pct, share))
+            totals[key] = [base_total, amount_total]
     net_total = sum((ln.net for ln in b.lines), ZERO)
     tax_total = sum((ln.tax for ln in b.lines), ZERO)
     gross_total = net_total + tax_total
