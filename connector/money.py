@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 # ISO 4217 currencies whose minor unit is not 2 (list "A.1", current codes). Every other valid code has 2.
 _MINOR_UNITS_NOT_2: dict[str, int] = {
@@ -25,6 +26,7 @@ OCPI_QUANTUM = Decimal("0.0001")
 ZERO = Decimal(0)
 
 
+@lru_cache(maxsize=256)
 def minor_units(currency: str) -> int:
     """Number of decimals of ``currency`` per ISO 4217 (JPY 0, EUR 2, KWD 3)."""
     code = currency.upper()
@@ -33,6 +35,7 @@ def minor_units(currency: str) -> int:
     return _MINOR_UNITS_NOT_2.get(code, 2)
 
 
+@lru_cache(maxsize=256)
 def quantum(currency: str) -> Decimal:
     """The smallest amount of ``currency`` (``Decimal('0.01')`` for EUR, ``Decimal('1')`` for JPY)."""
     return Decimal(1).scaleb(-minor_units(currency))

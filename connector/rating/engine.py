@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 
 from connector.models.cdr import Cdr
 from connector.models.customer import Customer
@@ -299,7 +300,8 @@ def rate(
     total_energy = sum((p.energy for p in ps.periods if p.energy is not None), ZERO)
     total_parking = sum((p.parking_h for p in ps.periods if p.parking_h is not None), ZERO)
     subtotals = {c: Amount(round_ocpi(v[0]), round_ocpi(v[1])) for c, v in sub.items()}
-    invoice = build_invoice(
+    invoice = partial(
+        build_invoice,
         lines=lines,
         tariff=tariff,
         customer=customer,
@@ -332,7 +334,7 @@ def rate(
         total_parking_time=round_ocpi(total_parking),
         total_parking_cost=subtotals["parking"],
         total_reservation_cost=subtotals["reservation"],
-        invoice=invoice,
+        invoice_builder=invoice,
     )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from connector.models.customer import Adjustment, AdjustmentKind, Customer
 from connector.models.tariff import Tariff, TaxRate
@@ -36,6 +37,11 @@ _LABELS = {
 }
 
 
+@lru_cache(maxsize=256)
+def _vat_rate(vat: Decimal) -> TaxRate:
+    return TaxRate(name="VAT", rate=vat)
+
+
 def _tax_profile(
     category: str, vat: Decimal | None, tariff: Tariff, customer: Customer | None
 ) -> tuple[str, tuple[TaxRate, ...]]:
@@ -44,7 +50,7 @@ def _tax_profile(
     if tariff.x_taxes:
         rates = tuple(t for t in tariff.x_taxes if t.categories is None or category in t.categories)
     elif vat is not None:
-        rates = (TaxRate(name="VAT", rate=vat),)
+        rates = (_vat_rate(vat),)
     else:
         rates = ()
     key = "+".join(f"{t.name}@{t.rate}{'c' if t.compound else ''}" for t in rates) or "none"

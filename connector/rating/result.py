@@ -6,6 +6,7 @@ gives the JSON shape used by the API, CLI and add-ins (Decimals as strings, neve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -180,7 +181,15 @@ class RatedSession:
     total_parking_time: Decimal
     total_parking_cost: Amount
     total_reservation_cost: Amount
-    invoice: InvoiceView
+    # The invoice view is built on first use (pure, cached): OCPI-only callers don't pay for it.
+    invoice_builder: Callable[[], InvoiceView] = field(repr=False)
+    _invoice: InvoiceView | None = field(default=None, repr=False)
+
+    @property
+    def invoice(self) -> InvoiceView:
+        if self._invoice is None:
+            self._invoice = self.invoice_builder()
+        return self._invoice
 
     def ocpi_totals(self) -> dict[str, Any]:
         """The OCPI CDR total fields (4 decimals, as strings)."""
