@@ -14,10 +14,9 @@ import sys
 from collections.abc import Sequence
 
 import connector.commands
+from connector.commands import InputError
 
-
-class InputError(Exception):
-    """Invalid user input: printed as one line, exit code 2."""
+__all__ = ["InputError", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from connector.batch_csv import rate_csv
-from connector.cli import InputError
+from connector.commands import InputError
 from connector.models import Cdr, Session, Tariff
 from connector.money import RoundingPolicy
 from connector.rating import RatingError, RatingOptions, StepSizePolicy, rate
