@@ -265,6 +265,8 @@ def rate(
         raise RatingError("time_zone", f"'{tz_name}' is not an IANA time zone") from exc
 
     tariff = select_tariff(candidates, start, customer_class)
+    if isinstance(subject, Session) and subject.currency and subject.currency != tariff.currency:
+        raise RatingError("currency", f"session is in {subject.currency} but tariff {tariff.id} is in {tariff.currency}")
     compiled = compile_tariff(tariff)
     switching = opts.tariff_switch is TariffSwitchPolicy.APPLY_FROM_EFFECTIVE_TIME
 

@@ -162,3 +162,8 @@ def test_interim_uses_the_same_function() -> None:
     assert interim.final is False and interim.total_cost.excl_vat == D("1.5000")
     with pytest.raises(RatingError, match="end"):
         rate(ongoing, energy_tariff())
+
+
+def test_currency_mismatch_is_refused() -> None:
+    with pytest.raises(RatingError, match="currency: session is in USD"):
+        rate(session(currency="USD"), energy_tariff())
