@@ -22,7 +22,7 @@ from functools import lru_cache
 
 from connector.models.customer import Adjustment, AdjustmentKind, Customer
 from connector.models.tariff import Tariff, TaxRate
-from connector.money import ZERO, RoundingPolicy, round_money
+from connector.money import ZERO, RoundingPolicy, round_money, round_ocpi
 from connector.rating.options import RatingOptions
 from connector.rating.result import Amount, InvoiceLine, InvoiceView, LineTax, PricedLine, TaxTotal
 
@@ -112,7 +112,9 @@ def build_invoice(
         groups.setdefault((pl.category, pl.dimension, pl.unit_price, pl.vat, pl.element_index), []).append(pl)
     for (category, dimension, price, vat, _element), members in groups.items():
         exact = sum((m.cost_excl_vat for m in members), ZERO)
-        quantity = sum((m.billed_volume for m in members), ZERO) if dimension != "FLAT" else Decimal(1)
+        quantity = Decimal(1)
+        if dimension != "FLAT":  # shown with OCPI's 4 decimals, trailing zeros dropped
+            quantity = round_ocpi(sum((m.billed_volume for m in members), ZERO)).normalize()
         key, rates = _tax_profile(str(category), vat, tariff, customer)  # type: ignore[arg-type]
         label = _LABELS[str(dimension)]
         unit = _UNITS[str(dimension)]
