@@ -1,0 +1,24 @@
+'use strict';
+const { baseUrl } = require('../lib/http');
+const { sessionFields, sessionFromInput } = require('../lib/session');
+
+module.exports = {
+  key: 'rate_session',
+  noun: 'Rating',
+  display: {
+    label: 'Rate Session',
+    description: 'Prices a charging session with its tariff and returns the cost, taxes and invoice view.',
+  },
+  operation: {
+    inputFields: sessionFields,
+    perform: async (z, bundle) => {
+      const response = await z.request({
+        url: `${baseUrl(bundle)}/v1/rate`,
+        method: 'POST',
+        body: { session: sessionFromInput(bundle.inputData) },
+      });
+      return response.data;
+    },
+    sample: { session_id: 'S-1001', currency: 'EUR', total_cost: { excl_vat: '10.5000', incl_vat: '12.4950' } },
+  },
+};

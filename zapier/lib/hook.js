@@ -1,0 +1,62 @@
+'use strict';
+// REST-hook plumbing shared by the event triggers: subscribe with the Zap's target URL, unsubscribe via the
+// Location the API returned, and verify each delivery's HMAC-SHA256 signature over `timestamp.body`.
+const crypto = require('crypto');
+const { baseUrl } = require('./http');
+
+const subscribe = (eventType) => async (z, bundle) => {
+  const response = await z.request({
+    url: `${baseUrl(bundle)}/v1/subscriptions`,
+    method: 'POST',
+    body: { callback_url: bundle.targetUrl, event_types: [eventType] },
+  });
+  const data = response.data || {};
+  const location = response.getHeader ? response.getHeader('location') : response.headers.get('location');
+  return { ...data, location: new URL(location || `/v1/subscriptions/${data.id}`, `${baseUrl(bundle)}/`).href };
+};
+
+const unsubscribe = async (z, bundle) => {
+  const sub = bundle.subscribeData || {};
+  const url = sub.location || `${baseUrl(bundle)}/v1/subscriptions/${encodeURIComponent(sub.id)}`;
+  const response = await z.request({ url, method: 'DELETE', skipThrowForStatus: true });
+  if (response.status >= 400 && response.status !== 404) {
+    throw new z.errors.Error(`Could not unsubscribe (${response.status})`, 'ApiError', response.status);
+  }
+  return {};
+};
+
+const header = (headers, name) => {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(headers || {})) {
+    if (key.toLowerCase() === wanted) return value;
+  }
+  return undefined;
+};
+
+// Returns true when the delivery carries a valid signature for `secret`, false when there is no secret to
+// check with; throws when the signature is missing or wrong.
+const verifySignature = (rawRequest, secret) => {
+  if (!rawRequest || !secret) return false;
+  const headers = typeof rawRequest.headers === 'string' ? JSON.parse(rawRequest.headers) : rawRequest.headers;
+  const timestamp = header(headers, 'X-Evbill-Timestamp');
+  const signature = header(headers, 'X-Evbill-Signature');
+  if (!timestamp || !signature) {
+    throw new Error('Webhook is not signed: the event was not sent by the billing API');
+  }
+  const expected = crypto.createHmac('sha256', secret).update(`${timestamp}.${rawRequest.content}`).digest('hex');
+  const given = String(signature).replace(/^(sha256=|v1=)/, '');
+  if (given.length !== expected.length ||
+      !crypto.timingSafeEqual(Buffer.from(given), Buffer.from(expected))) {
+    throw new Error('Webhook signature does not match: the event was not sent by the billing API');
+  }
+  return true;
+};
+
+const perform = (eventType) => (z, bundle) => {
+  const event = bundle.cleanedRequest || {};
+  if (event.type && event.type !== eventType) return [];
+  verifySignature(bundle.rawRequest, (bundle.subscribeData || {}).secret);
+  return [event];
+};
+
+module.exports = { subscribe, unsubscribe, perform, verifySignature, header };
