@@ -1,0 +1,56 @@
+"""The one normalised session event every source produces (OCPP, OCPI, webhooks, imports, serverless).
+
+A source maps its own message to a ``SessionEvent``; the pipeline stores it once per
+``(tenant_id, event_id)`` and, for ``end`` events, hands the finished Session to billing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+
+from connector.models.common import AwareDatetime, Model
+from connector.models.session import MeterSample
+from connector.validation import field_errors
+
+EventType = Literal["start", "update", "end"]
+
+
+class IngestError(ValueError):
+    """A rejected message: which field, and why. Logged and reported; never stops a stream."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+    def to_dict(self) -> dict[str, str]:
+        return {"field": self.field, "reason": self.reason}
+
+
+class SessionEvent(Model):
+    """``session`` holds Session fields known at this point (start, end, energy_kwh, station_id, ...)."""
+
+    event_id: str = Field(min_length=1, max_length=200)
+    type: EventType
+    session_id: str = Field(min_length=1, max_length=64)
+    timestamp: AwareDatetime
+    source: str = "api"
+    session: dict[str, Any] = Field(default_factory=dict)
+    meter_samples: list[MeterSample] = Field(default_factory=list)
+
+    def to_api_body(self) -> dict[str, Any]:
+        """The JSON body of ``POST /v1/sessions/events`` for this event."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def parse_event(data: Any, prefix: str = "") -> SessionEvent:
+    """Validate a raw event dict; raise ``IngestError`` naming the first bad field."""
+    if not isinstance(data, dict):
+        raise IngestError(prefix or "body", "expected a JSON object")
+    try:
+        return SessionEvent.model_validate(data)
+    except ValidationError as exc:
+        first = field_errors(exc, prefix)[0]
+        raise IngestError(first["field"], first["reason"]) from exc

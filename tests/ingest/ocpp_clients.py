@@ -1,0 +1,72 @@
+"""Charge points written with the same ``ocpp`` package, recording every frame for schema checks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint as CP16
+from ocpp.v201 import ChargePoint as CP201
+from ocpp.v201 import call_result as result201
+from websockets.asyncio.client import connect
+
+
+class Recording:
+    """Wraps a websocket connection; keeps (direction, [type, id, action|payload, ...]) frames."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.frames: list[tuple[str, list[Any]]] = []
+
+    async def send(self, message: str) -> None:
+        self.frames.append(("out", json.loads(message)))
+        await self.connection.send(message)
+
+    async def recv(self) -> str:
+        message = await self.connection.recv()
+        self.frames.append(("in", json.loads(message)))
+        return message
+
+    def calls(self, direction: str, action: str) -> list[dict[str, Any]]:
+        return [f[3] for d, f in self.frames if d == direction and f[0] == 2 and f[2] == action]
+
+    def results_for(self, action: str) -> list[dict[str, Any]]:
+        ids = {f[1] for d, f in self.frames if d == "out" and f[0] == 2 and f[2] == action}
+        return [f[2] for d, f in self.frames if d == "in" and f[0] == 3 and f[1] in ids]
+
+    def errors(self) -> list[list[Any]]:
+        return [f for d, f in self.frames if d == "in" and f[0] == 4]
+
+
+class Client201(CP201):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cost_updates: list[dict[str, Any]] = []
+        self.cost_event = asyncio.Event()
+
+    @on("CostUpdated")
+    def on_cost_updated(self, total_cost: float, transaction_id: str, **_: Any) -> Any:
+        self.cost_updates.append({"total_cost": total_cost, "transaction_id": transaction_id})
+        self.cost_event.set()
+        return result201.CostUpdated()
+
+
+class Connected:
+    """``async with Connected(url, "ocpp1.6", "CP1") as (cp, rec):`` — runs the receive loop."""
+
+    def __init__(self, url: str, subprotocol: str, station: str) -> None:
+        self.url, self.subprotocol, self.station = url, subprotocol, station
+
+    async def __aenter__(self) -> tuple[Any, Recording]:
+        self.ws = await connect(f"{self.url}/{self.station}", subprotocols=[self.subprotocol])  # type: ignore[list-item]
+        self.rec = Recording(self.ws)
+        cls = CP16 if self.subprotocol == "ocpp1.6" else Client201
+        self.cp = cls(self.station, self.rec, response_timeout=10)
+        self.task = asyncio.create_task(self.cp.start())
+        return self.cp, self.rec
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.task.cancel()
+        await self.ws.close()

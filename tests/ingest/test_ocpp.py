@@ -1,0 +1,188 @@
+"""CSMS end to end: real websockets on 127.0.0.1, charge points from the same ``ocpp`` package."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from ocpp.v16 import call as call16
+from ocpp.v201 import call as call201
+
+from connector.ingest.memory import MemorySink
+from connector.ingest.ocpp.csms import Csms, CsmsSettings
+from tests.ingest.conftest import assert_valid
+from tests.ingest.ocpp_clients import Connected
+
+T0 = "2026-11-24T10:00:00Z"
+T15 = "2026-11-24T10:15:00Z"
+T30 = "2026-11-24T10:30:00Z"
+
+
+def energy16(ts: str, wh: int, context: str = "Sample.Periodic", power_w: int | None = None) -> dict[str, Any]:
+    values: list[dict[str, Any]] = [{"value": str(wh), "context": context,
+                                     "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]
+    if power_w is not None:
+        values.append({"value": str(power_w), "context": context, "measurand": "Power.Active.Import", "unit": "W"})
+    return {"timestamp": ts, "sampled_value": values}
+
+
+def energy201(ts: str, wh: float, context: str = "Sample.Periodic", kw: float | None = None) -> dict[str, Any]:
+    values: list[dict[str, Any]] = [{"value": wh, "context": context, "measurand": "Energy.Active.Import.Register",
+                                     "unit_of_measure": {"unit": "Wh"}}]
+    if kw is not None:
+        values.append({"value": kw, "context": context, "measurand": "Power.Active.Import",
+                       "unit_of_measure": {"unit": "kW"}})
+    return {"timestamp": ts, "sampled_value": values}
+
+
+async def started_csms(sink: Any, **settings: Any) -> tuple[Csms, Any, str]:
+    csms = Csms(sink, CsmsSettings(**settings))
+    server = await csms.serve("127.0.0.1", 0)
+    port = next(iter(server.sockets)).getsockname()[1]
+    return csms, server, f"ws://127.0.0.1:{port}/ocpp"
+
+
+def test_ocpp16_transaction_priced_from_meter_samples(tou_tariff) -> None:
+    sink = MemorySink([tou_tariff])
+
+    async def scenario() -> None:
+        csms, server, url = await started_csms(sink, cost_update_interval=0)
+        async with Connected(url, "ocpp1.6", "CP16-A") as (cp, rec):
+            boot = await cp.call(call16.BootNotification(charge_point_model="M1", charge_point_vendor="V"))
+            assert boot.status == "Accepted"
+            auth = await cp.call(call16.Authorize(id_tag="04A1B2C3D4"))
+            assert auth.id_tag_info["status"] == "Accepted"
+            start = await cp.call(call16.StartTransaction(connector_id=1, id_tag="04A1B2C3D4", meter_start=1000,
+                                                          timestamp=T0))
+            tx = start.transaction_id
+            await cp.call(call16.MeterValues(connector_id=1, transaction_id=tx,
+                                             meter_value=[energy16(T15, 13000, power_w=48000)]))
+            # a charger re-sending the same MeterValues after a reconnect: ignored
+            await cp.call(call16.MeterValues(connector_id=1, transaction_id=tx,
+                                             meter_value=[energy16(T15, 13000, power_w=48000)]))
+            stop = await cp.call(call16.StopTransaction(
+                meter_stop=19200, timestamp=T30, transaction_id=tx, reason="EVDisconnected", id_tag="04A1B2C3D4",
+                transaction_data=[energy16(T30, 19200, "Transaction.End")]))
+            assert stop.id_tag_info["status"] == "Accepted"
+            for body in rec.calls("out", "MeterValues"):
+                assert_valid("ocpp16/MeterValues.req.schema.json", body)
+            for body in rec.calls("out", "StopTransaction"):
+                assert_valid("ocpp16/StopTransaction.req.schema.json", body)
+            for body in rec.results_for("StopTransaction"):
+                assert_valid("ocpp16/StopTransaction.conf.schema.json", body)
+            session_id = f"CP16-A-{tx}"
+        server.close()
+        await server.wait_closed()
+        doc = sink.sessions[("default", session_id)]
+        assert [s["energy_kwh"] for s in doc["meter_samples"]] == ["0", "12", "18.2"]
+        assert doc["meter_samples"][1]["power_kw"] == "48.000"
+        rated = sink.rated[("default", session_id)]
+        # 12 kWh × 0.20 before 10:15 + 6.2 kWh × 0.40 after: 4.88 net (a uniform spread would give 5.46)
+        assert rated.invoice.net_total == Decimal("4.88")
+        assert rated.invoice.tax_total == Decimal("0.93")
+        assert rated.invoice.amount_due == Decimal("5.81")
+        assert csms.stats["events.duplicate"] == 1
+        assert csms.stats["sessions.ended"] == 1
+
+    asyncio.run(scenario())
+
+
+def test_ocpp201_cost_updated_and_final_total_cost(tou_tariff) -> None:
+    sink = MemorySink([tou_tariff])
+
+    async def scenario() -> None:
+        csms, server, url = await started_csms(sink, cost_update_interval=0)
+        async with Connected(url, "ocpp2.0.1", "CS201-B") as (cp, rec):
+            boot = await cp.call(call201.BootNotification(charging_station={"model": "M2", "vendor_name": "V"},
+                                                          reason="PowerUp"))
+            assert boot.status == "Accepted"
+            info = {"transaction_id": "TX-S-123"}
+            token = {"id_token": "04A1B2C3D4", "type": "ISO14443"}
+            started = await cp.call(call201.TransactionEvent(
+                event_type="Started", timestamp=T0, trigger_reason="Authorized", seq_no=1,
+                transaction_info={**info, "charging_state": "Charging"}, id_token=token,
+                evse={"id": 1, "connector_id": 1}, meter_value=[energy201(T0, 1000, "Transaction.Begin")]))
+            assert started.id_token_info["status"] == "Accepted"
+            await cp.call(call201.TransactionEvent(
+                event_type="Updated", timestamp=T15, trigger_reason="MeterValuePeriodic", seq_no=2,
+                transaction_info=info, meter_value=[energy201(T15, 13000, kw=48.0)]))
+            await asyncio.wait_for(cp.cost_event.wait(), 10)
+            assert cp.cost_updates == [{"total_cost": 2.86, "transaction_id": "TX-S-123"}]
+            ended = await cp.call(call201.TransactionEvent(
+                event_type="Ended", timestamp=T30, trigger_reason="EVDeparted", seq_no=3,
+                transaction_info={**info, "stopped_reason": "EVDisconnected"},
+                meter_value=[energy201(T30, 19200, "Transaction.End")]))
+            assert ended.total_cost == 5.81
+            # the same Ended again (lost response): a duplicate, same final cost
+            again = await cp.call(call201.TransactionEvent(
+                event_type="Ended", timestamp=T30, trigger_reason="EVDeparted", seq_no=3,
+                transaction_info={**info, "stopped_reason": "EVDisconnected"},
+                meter_value=[energy201(T30, 19200, "Transaction.End")]))
+            assert again.total_cost == 5.81
+            for body in rec.calls("out", "TransactionEvent"):
+                assert_valid("ocpp201/TransactionEventRequest.schema.json", body)
+            for body in rec.results_for("TransactionEvent"):
+                assert_valid("ocpp201/TransactionEventResponse.schema.json", body)
+            cost_calls = rec.calls("in", "CostUpdated")
+            assert cost_calls == [{"totalCost": 2.86, "transactionId": "TX-S-123"}]
+            assert_valid("ocpp201/CostUpdatedRequest.schema.json", cost_calls[0])
+        server.close()
+        await server.wait_closed()
+        rated = sink.rated[("default", "CS201-B-TX-S-123")]
+        assert rated.invoice.amount_due == Decimal("5.81")
+        assert csms.stats["sessions.ended"] == 1
+        assert csms.stats["events.duplicate"] == 1
+
+    asyncio.run(scenario())
+
+
+def test_malformed_messages_rejected_and_stream_continues(tou_tariff) -> None:
+    sink = MemorySink([tou_tariff])
+
+    async def scenario() -> None:
+        csms, server, url = await started_csms(sink)
+        async with Connected(url, "ocpp1.6", "CP16-C") as (cp, rec):
+            # schema violation (idTag longer than 20): the ocpp package answers with a CallError
+            await cp.call(call16.StartTransaction(connector_id=1, id_tag="X" * 25, meter_start=0, timestamp=T0),
+                          skip_schema_validation=True)
+            # unknown transaction: our CallError names the field
+            await cp.call(call16.MeterValues(connector_id=1, transaction_id=999,
+                                             meter_value=[energy16(T15, 100)]))
+            start = await cp.call(call16.StartTransaction(connector_id=1, id_tag="TAG", meter_start=0, timestamp=T0))
+            # a unit we cannot convert: rejected with field + reason
+            await cp.call(call16.MeterValues(connector_id=1, transaction_id=start.transaction_id, meter_value=[
+                {"timestamp": T15, "sampled_value": [{"value": "5", "measurand": "Power.Active.Import",
+                                                      "unit": "kVA"}]}]))
+            # 10 kWh spread evenly over 10:00-10:30: 5 × 0.20 + 5 × 0.40 = 3.00 net
+            stop = await cp.call(call16.StopTransaction(meter_stop=10000, timestamp=T30,
+                                                        transaction_id=start.transaction_id))
+            assert stop is not None
+            errors = rec.errors()
+        server.close()
+        await server.wait_closed()
+        assert [e[2] for e in errors][1:] == ["PropertyConstraintViolation", "PropertyConstraintViolation"]
+        assert errors[0][2].endswith("Violation")
+        assert "transactionId: unknown transaction 999" in errors[1][3]
+        assert "meterValue[0].sampled_value[0].unit" in errors[2][3]
+        assert csms.stats["rejected"] == 2
+        assert csms.stats["sessions.ended"] == 1
+        assert sink.rated[("default", f"CP16-C-{start.transaction_id}")].invoice.net_total == Decimal("3.00")
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("bad", ["ocpp1.5"])
+def test_unknown_subprotocol_refused(bad: str, tou_tariff) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidHandshake
+
+    async def scenario() -> None:
+        csms, server, url = await started_csms(MemorySink([tou_tariff]))
+        with pytest.raises(InvalidHandshake):
+            async with connect(f"{url}/X", subprotocols=[bad]) as ws:  # type: ignore[list-item]
+                await ws.recv()
+        server.close()
+
+    asyncio.run(scenario())
