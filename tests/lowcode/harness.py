@@ -1,0 +1,222 @@
+"""End-to-end harness: the real API on 127.0.0.1, a webhook receiver, and the Power Automate runtime's side.
+
+Nothing here prices or bills: the API does. The harness only plays the platforms (builds requests from
+the generated connector exactly as the platform would, receives webhooks, verifies signatures).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urljoin
+
+import requests
+
+from tests.lowcode.conftest import REAL_SPEC, ROOT
+
+# What the end-to-end tests need from the other contributors, by the exact piece.
+NEEDS = [
+    ("openapi/openapi.yaml (API contributor)", lambda: REAL_SPEC.exists()),
+    ("connector.api.create_app (API contributor)", lambda: _has("connector.api", "create_app")),
+    ("connector.security.hmac_sign (API contributor)", lambda: _has("connector.security.hmac_sign")),
+    ("connector.events.worker / `evbill worker --once` (billing contributor)",
+     lambda: _has("connector.events.worker")),
+]
+
+
+def _has(module: str, attr: str | None = None) -> bool:
+    try:
+        mod = importlib.import_module(module)
+    except Exception:  # noqa: BLE001 - any import failure means the piece has not landed
+        return False
+    return attr is None or hasattr(mod, attr)
+
+
+def missing_pieces() -> list[str]:
+    return [name for name, present in NEEDS if not present()]
+
+
+# ------------------------------------------------------------------------------------------ receiver
+
+
+class Receiver:
+    """A local webhook endpoint (the platform's callback URL) that records every delivery."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[dict[str, Any]] = []
+        self.arrived = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server naming
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver.arrived:
+                    receiver.deliveries.append({"path": self.path, "headers": dict(self.headers.items()),
+                                                "body": body})
+                    receiver.arrived.notify_all()
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def wait(self, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.deliveries) >= count, timeout=timeout)
+        return list(self.deliveries)
+
+
+def header(headers: dict[str, str], name: str) -> str | None:
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+
+
+def verify_signature(delivery: dict[str, Any], secret: str, signature_header: str, timestamp_header: str) -> bool:
+    """HMAC-SHA256 over ``timestamp.body``, computed independently of the API's own signing code."""
+    timestamp = header(delivery["headers"], timestamp_header)
+    given = header(delivery["headers"], signature_header)
+    if not timestamp or not given:
+        return False
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + delivery["body"], hashlib.sha256).hexdigest()
+    candidates = [part.split("=", 1)[-1] for part in given.replace(" ", "").split(",")]
+    return any(hmac.compare_digest(expected, c) for c in candidates)
+
+
+# --------------------------------------------------------------------------------------- API server
+
+
+@contextmanager
+def api_server(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """The real Flask app on 127.0.0.1 with a temp SQLite DB; yields base URL, API key and DB URL."""
+    from connector.api import create_app
+    from werkzeug.serving import make_server
+
+    db_url = f"sqlite:///{tmp_path / 'evbill.db'}"
+    api_key = "lowcode-test-key"
+    config = {"DATABASE_URL": db_url, "API_KEYS": {api_key: "t1"}, "TESTING": True}
+    app = create_app(config)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield {"base_url": f"http://127.0.0.1:{server.server_port}", "api_key": api_key, "db_url": db_url,
+               "tenant": "t1", "app": app}
+    finally:
+        server.shutdown()
+
+
+def run_worker_once(db_url: str) -> subprocess.CompletedProcess:
+    """The billing contributor's outbox worker, exactly as an operator runs it."""
+    env = {**os.environ, "DATABASE_URL": db_url}
+    return subprocess.run([sys.executable, "-m", "connector.cli", "worker", "--once"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+# ---------------------------------------------------------------------------- Power Automate's side
+
+
+class PowerAutomate:
+    """Builds each request from the generated connector files the way the Power Platform runtime does:
+    dynamichosturl from the connection's Host URL, routerequesttoendpoint policies, the api_key security
+    definition, path parameters url-encoded, internal body defaults filled, the callback URL put in the
+    property marked x-ms-notification-url."""
+
+    def __init__(self, swagger: dict, api_properties: dict, connection: dict[str, str]) -> None:
+        self.swagger, self.connection = swagger, connection
+        props = api_properties["properties"]
+        self.policies = props.get("policyTemplateInstances", [])
+        self.ops = {op["operationId"]: (path, method, op) for path, item in swagger["paths"].items()
+                    for method, op in item.items() if isinstance(op, dict) and "operationId" in op}
+        self.http = requests.Session()
+
+    def host(self) -> str:
+        for policy in self.policies:
+            if policy["templateId"] == "dynamichosturl":
+                template = policy["parameters"]["x-ms-apimTemplateParameter.urlTemplate"]
+                name = template.split("'")[1]
+                return self.connection[name].rstrip("/")
+        return f"https://{self.swagger['host']}"
+
+    def headers(self) -> dict[str, str]:
+        api_key = self.swagger["securityDefinitions"]["api_key"]
+        return {api_key["name"]: self.connection["api_key"]}
+
+    def request_for(self, op_id: str, params: dict[str, Any] | None = None, body: Any = None,
+                    callback_url: str | None = None) -> tuple[str, str, dict, Any]:
+        path, method, op = self.ops[op_id]
+        params = dict(params or {})
+        for policy in self.policies:
+            if policy["templateId"] == "routerequesttoendpoint" and \
+                    op_id in policy["parameters"].get("x-ms-apimTemplate-operationName", []):
+                path = policy["parameters"]["x-ms-apimTemplateParameter.newPath"]
+                method = policy["parameters"].get("x-ms-apimTemplateParameter.httpMethod", method).lower()
+        query: dict[str, Any] = {}
+        for p in op.get("parameters", []):
+            if p["in"] == "path":
+                path = path.replace("{" + p["name"] + "}", quote(str(params.pop(p["name"])), safe=""))
+            elif p["in"] == "query" and p["name"] in params:
+                query[p["name"]] = params.pop(p["name"])
+            elif p["in"] == "body":
+                body = self.fill_body(p["schema"], body, callback_url)
+            elif p.get("required") and p["name"] not in params:
+                raise AssertionError(f"{op_id}: required parameter {p['name']} missing")
+        if params:
+            raise AssertionError(f"{op_id}: the connector has no parameter(s) {sorted(params)}")
+        return method.upper(), self.host() + path, query, body
+
+    def fill_body(self, schema: dict, body: Any, callback_url: str | None) -> Any:
+        if "$ref" in schema or schema.get("type") != "object":
+            return body
+        body = dict(body or {})
+        for name, prop in (schema.get("properties") or {}).items():
+            if prop.get("x-ms-notification-url"):
+                if callback_url is None:
+                    raise AssertionError("a trigger needs the platform's callback URL")
+                body[name] = callback_url
+            elif prop.get("x-ms-visibility") == "internal" and "default" in prop:
+                body.setdefault(name, prop["default"])
+        return body
+
+    def call(self, op_id: str, params: dict[str, Any] | None = None, body: Any = None,
+             callback_url: str | None = None) -> requests.Response:
+        method, url, query, body = self.request_for(op_id, params, body, callback_url)
+        return self.http.request(method, url, params=query or None, json=body, headers=self.headers(), timeout=30)
+
+    def subscribe(self, trigger_op_id: str, callback_url: str) -> tuple[requests.Response, str]:
+        """Turning a flow on: create the webhook, keep the Location header to unsubscribe with."""
+        op = self.ops[trigger_op_id][2]
+        assert op.get("x-ms-trigger") == "single"
+        response = self.call(trigger_op_id, callback_url=callback_url)
+        location = response.headers.get("Location", "")
+        return response, urljoin(self.host() + "/", location)
+
+    def unsubscribe(self, location: str) -> requests.Response:
+        """Turning a flow off: DELETE the Location the subscription returned."""
+        return self.http.delete(location, headers=self.headers(), timeout=30)
+
+
+def json_body(delivery: dict[str, Any]) -> Any:
+    return json.loads(delivery["body"])
