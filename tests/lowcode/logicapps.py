@@ -3,7 +3,7 @@
 It supports exactly what our workflows use: ApiConnection actions (resolved against the connector's swagger
 and sent to the API with the connection's credentials), Http, Response, Wait (skipped), Until, and the
 expression functions triggerBody, body, parameters, first, encodeURIComponent, utcNow, addDays,
-formatDateTime ('yyyy-MM-dd'), equals, not. Anything else raises, so a workflow cannot silently use
+formatDateTime ('yyyy-MM-dd'), equals, not, setProperty. Anything else raises, so a workflow cannot silently use
 something this runtime would fake.
 """
 
@@ -58,6 +58,7 @@ class Evaluator:
                                          + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "formatDateTime": self._format,
             "equals": lambda a, b: a == b,
+            "setProperty": lambda obj, key, value: {**(obj or {}), key: value},
             "not": lambda a: not a,
         }
         if name not in functions:

@@ -38,6 +38,13 @@ def session(session_id: str) -> dict[str, Any]:
             "time_zone": "Europe/Berlin", "currency": "EUR"}
 
 
+def end_event(session_id: str) -> dict[str, Any]:
+    """The body of POST /v1/sessions/events when a session ends (connector.ingest.events.SessionEvent)."""
+    fields = {k: v for k, v in session(session_id).items() if k != "id"}
+    return {"event_id": f"{session_id}:end", "type": "end", "session_id": session_id,
+            "timestamp": fields["end"], "source": "test", "session": fields}
+
+
 def signing() -> tuple[str, str]:
     """The header names the API signs with (from the API contributor's module)."""
     from connector.security import hmac_sign
@@ -106,7 +113,7 @@ def test_power_automate_first_billing_flow(api, receiver, committed_swagger, com
     assert rated.json()["total_cost"] == {"excl_vat": "3.0000", "incl_vat": "3.5700"}
 
     # the charger reports the end of the session ("Ingest a session event"); the worker delivers the event
-    ingested = pa.call("ingestSessionEvent", body={"type": "end", "session": session("S-PA-1")})
+    ingested = pa.call("ingestSessionEvent", body=end_event("S-PA-1"))
     assert ingested.status_code in (200, 201, 202), ingested.text
     [delivery] = deliver(api, receiver, 1)
     assert delivery["path"] == "/flow/1"
@@ -124,7 +131,7 @@ def test_power_automate_first_billing_flow(api, receiver, committed_swagger, com
 
     # turning the flow off unsubscribes via the Location header; later sessions are not delivered
     assert pa.unsubscribe(location).status_code in (200, 204)
-    pa.call("ingestSessionEvent", body={"type": "end", "session": session("S-PA-2")})
+    pa.call("ingestSessionEvent", body=end_event("S-PA-2"))
     assert harness.run_worker_once(api["db_url"]).returncode == 0
     assert len(receiver.wait(2, timeout=1.0)) == 1
 
@@ -150,7 +157,7 @@ def workflow(name: str) -> dict:
 def test_logic_apps_session_to_invoice(api, receiver, committed_swagger):
     run = WorkflowRun(workflow("session-to-invoice"), committed_swagger, api["base_url"], _send(api),
                       {"receiptWebhookUrl": receiver.url + "/receipt", "financeWebhookUrl": receiver.url + "/finance"})
-    result = run.run({"type": "end", "session": session("S-LA-1")})
+    result = run.run(end_event("S-LA-1"))
     assert [c[0] for c in run.calls] == ["Rate_a_charging_session", "Ingest_a_session_event", "List_invoices",
                                          "Finalize_an_invoice", "Send_receipt", "Notify_finance"]
     assert result["statusCode"] == 200 and result["body"]["invoice"]["gross_total"] == "357"
@@ -160,7 +167,7 @@ def test_logic_apps_session_to_invoice(api, receiver, committed_swagger):
 
 
 def test_logic_apps_daily_reconciliation(api, receiver, committed_swagger):
-    requests.post(api["base_url"] + "/v1/sessions/events", json={"type": "end", "session": session("S-LA-2")},
+    requests.post(api["base_url"] + "/v1/sessions/events", json=end_event("S-LA-2"),
                   headers={"X-API-Key": api["api_key"]}, timeout=30)
     run = WorkflowRun(workflow("daily-reconciliation"), committed_swagger, api["base_url"], _send(api),
                       {"reportWebhookUrl": receiver.url + "/report"}, now=datetime(2026, 1, 14, 2, 0, tzinfo=UTC))
