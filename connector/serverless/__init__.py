@@ -1,0 +1,1 @@
+"""Serverless entry points (AWS Lambda SNS, Google Cloud Functions Pub/Sub) onto the one ingestion path."""

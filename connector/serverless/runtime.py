@@ -1,0 +1,30 @@
+"""The sink a serverless function writes to: the database pipeline on ``$DATABASE_URL``.
+
+Created once per container (warm invocations reuse the engine). Tests may install another sink.
+"""
+
+from __future__ import annotations
+
+import os
+
+from connector.ingest.sink import SessionSink
+
+_sink: SessionSink | None = None
+
+
+def tenant_id() -> str:
+    return os.environ.get("EVBILL_TENANT_ID", "default")
+
+
+def get_sink() -> SessionSink:
+    global _sink
+    if _sink is None:
+        from connector.ingest.pipeline import DatabaseSink
+
+        _sink = DatabaseSink.from_url(os.environ.get("DATABASE_URL"))
+    return _sink
+
+
+def set_sink(sink: SessionSink | None) -> None:
+    global _sink
+    _sink = sink
