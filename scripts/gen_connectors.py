@@ -481,7 +481,7 @@ def readme(swagger: dict, overlay: dict, stations_note: str) -> str:
   connection's **Host URL**, so dev, test and prod environments each point at their own host).
 - Either an API key for your tenant, or a Microsoft Entra ID app registration for the API (auth-code flow).
 
-## Obtaining credentials
+## Obtaining Credentials
 
 - **API key**: an administrator creates a key for the tenant on the API server; it is sent as the
   `X-API-Key` header. Choose the *API key* authentication type when creating the connection.
@@ -490,7 +490,7 @@ def readme(swagger: dict, overlay: dict, stations_note: str) -> str:
   importing, and add `https://global.consent.azure-apim.net/redirect` as a redirect URI. Choose the
   *Microsoft Entra ID* authentication type when creating the connection.
 
-## Supported operations
+## Supported Operations
 
 ### Actions
 
@@ -508,7 +508,7 @@ to the subscription's `Location` header when the flow is turned off or deleted.
 |---|---|---|
 {triggers}
 
-## Known limitations
+## Known Issues and Limitations
 
 - Swagger 2.0 has no `oneOf`: where the API accepts several shapes the connector shows the first one.
 - Each trigger has its own path in this definition (`/v1/subscriptions/triggers/<event>`); a
@@ -519,7 +519,18 @@ to the subscription's `Location` header when the flow is turned off or deleted.
 - `apiProperties.json` uses `connectionParameterSets` (API key or Entra ID), which the paconn JSON Schema of
   2024-10 does not list; each set's parameters are validated against that schema's connection-parameter rules.
 
-## Deployment instructions
+## Getting Started
+
+Create a connection (Host URL + API key, or Host URL + Entra ID sign-in), then build a flow on the trigger
+**When a session is billed** with the action **Finalize an invoice**; step by step in
+`docs/lowcode/power-automate.md`.
+
+## Frequently Asked Questions
+
+- *Why are amounts strings like `357`?* They are exact minor units (cents) from the API; no floats.
+- *Can one event reach a flow twice?* Delivery is at-least-once; deduplicate on the event's *Event ID*.
+
+## Deployment Instructions
 
 1. `pip install paconn` and `paconn login`.
 2. Edit `apiProperties.json` (`clientId`) if you use Entra ID.

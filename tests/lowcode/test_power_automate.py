@@ -302,8 +302,9 @@ def test_icon_is_a_real_png():
 
 def test_readme_has_the_certification_sections(committed_swagger):
     readme = (ROOT / "power_automate" / "README.md").read_text()
-    for heading in ("## Publisher:", "## Prerequisites", "## Obtaining credentials", "## Supported operations",
-                    "## Known limitations", "## Deployment instructions"):
+    for heading in ("## Publisher:", "## Prerequisites", "## Supported Operations", "## Obtaining Credentials",
+                    "## Getting Started", "## Known Issues and Limitations", "## Frequently Asked Questions",
+                    "## Deployment Instructions"):
         assert heading in readme
     for _, _, op in operations(committed_swagger):
         if op["x-ms-visibility"] != "internal":
