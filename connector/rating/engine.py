@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
+from zoneinfo import ZoneInfo
 
 from connector.models.cdr import Cdr
 from connector.models.customer import Customer
@@ -77,21 +78,26 @@ class _Work:
     group: int  # tariff segment (step_size is not carried across tariffs)
 
 
+def _whole_seconds(a: datetime, b: datetime) -> int:
+    delta = b - a
+    return delta.days * 86400 + delta.seconds
+
+
 def _state(
     period: Period,
     ps: PeriodSet,
-    tz_name: str,
+    tz: ZoneInfo,
     energy_before: Decimal,
     customer_class: str | None,
     reservation_expired: bool,
 ) -> State:
-    local = period.start.astimezone(zone(tz_name))
-    duration = Decimal(max(0, int((period.start - ps.session_start).total_seconds())))
-    idle: Decimal | None = None
+    local = period.start.astimezone(tz)
+    duration = max(0, _whole_seconds(ps.session_start, period.start))
+    idle: int | None = None
     if ps.charging_ended_at is not None and period.start >= ps.charging_ended_at:
-        idle = hours_between(ps.charging_ended_at, period.start) * SECONDS_PER_HOUR
+        idle = _whole_seconds(ps.charging_ended_at, period.start)
     return State(
-        local_time=local.time().replace(tzinfo=None),
+        local_time=local.time(),
         local_date=local.date(),
         weekday=local.weekday(),
         energy_kwh=energy_before,
@@ -118,10 +124,11 @@ def _price_periods(
     energy_before = ZERO
     flat_done = {False: False, True: False}  # FLAT once per session (and once for the reservation)
     groups: dict[int, int] = {}
+    tz = zone(tz_name)
     for index, period in enumerate(ps.periods):
         ct = compiled_for[index]
         group = groups.setdefault(id(ct), len(groups))
-        state = _state(period, ps, tz_name, energy_before, customer_class, reservation_expired)
+        state = _state(period, ps, tz, energy_before, customer_class, reservation_expired)
         is_res = state.reservation
         if not flat_done[is_res]:
             hit = ct.select(_F, state)

@@ -34,8 +34,8 @@ class State:
     local_date: date
     weekday: int  # 0 = Monday
     energy_kwh: Decimal  # cumulative before the period
-    duration_s: Decimal  # since session start
-    idle_s: Decimal | None  # since charging ended (None while charging)
+    duration_s: int  # whole seconds since session start
+    idle_s: int | None  # whole seconds since charging ended (None while charging)
     customer_class: str | None
     min_power: Decimal | None
     max_power: Decimal | None
