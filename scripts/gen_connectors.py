@@ -214,6 +214,33 @@ def add_pickers(node: Any, pickers: dict[str, dict], current_op: str, name: str 
             add_pickers(node["items"], pickers, current_op)
 
 
+def picker_for(spec: dict, index: dict, picker: dict) -> dict:
+    """x-ms-dynamic-values for a list operation: where its items are and which fields to show, read off
+    the operation's 200 response unless the overlay says."""
+    _, _, op = index[picker["operationId"]]
+    response = resolve(spec, (op.get("responses") or {}).get("200") or {})
+    _, schema = json_content(response.get("content"))
+
+    def deref(node: Any) -> dict:
+        if isinstance(node, dict) and "$ref" in node:
+            return spec["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]]
+        return node if isinstance(node, dict) else {}
+
+    schema, collection = deref(schema), None
+    if schema.get("type") != "array":
+        arrays = [k for k, v in (schema.get("properties") or {}).items() if deref(v).get("type") == "array"]
+        if len(arrays) != 1:
+            raise GenerationError(f"{picker['operationId']}: cannot tell which property lists the items")
+        collection, schema = arrays[0], deref(schema["properties"][arrays[0]])
+    item_props = deref(schema.get("items")).get("properties") or {}
+    out = {"operationId": picker["operationId"]}
+    if picker.get("value-collection", collection):
+        out["value-collection"] = picker.get("value-collection", collection)
+    out["value-path"] = picker.get("value-path", "id")
+    out["value-title"] = picker.get("value-title", "name" if "name" in item_props else out["value-path"])
+    return out
+
+
 def security_definitions(spec: dict, overlay: dict) -> tuple[dict, list]:
     definitions: dict[str, Any] = {}
     for scheme in ((spec.get("components") or {}).get("securitySchemes") or {}).values():
@@ -242,7 +269,8 @@ def to_swagger(spec: dict, overlay: dict) -> tuple[dict, list[dict]]:
     missing = sorted(n for n in named if n not in index)
     if missing:
         raise GenerationError(f"overlay names operations the spec lacks: {', '.join(missing)}")
-    pickers = {k: v for k, v in (overlay.get("pickers") or {}).items() if v["operationId"] in index}
+    pickers = {k: picker_for(spec, index, v) for k, v in (overlay.get("pickers") or {}).items()
+               if v["operationId"] in index}
     visibility = {op: vis for vis, ops in (overlay.get("visibility") or {}).items() for op in ops}
     excluded = set(overlay.get("exclude") or [])
 
