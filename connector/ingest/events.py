@@ -49,6 +49,11 @@ def parse_event(data: Any, prefix: str = "") -> SessionEvent:
     """Validate a raw event dict; raise ``IngestError`` naming the first bad field."""
     if not isinstance(data, dict):
         raise IngestError(prefix or "body", "expected a JSON object")
+    session = data.get("session")
+    if isinstance(session, dict) and "meter_samples" in session:
+        # the API body may carry samples inside ``session``; they are one list here
+        data = {**data, "session": {k: v for k, v in session.items() if k != "meter_samples"},
+                "meter_samples": [*(data.get("meter_samples") or []), *(session.get("meter_samples") or [])]}
     try:
         return SessionEvent.model_validate(data)
     except ValidationError as exc:

@@ -49,3 +49,32 @@ def free_port() -> int:
 @pytest.fixture
 def tou_tariff() -> Tariff:
     return Tariff.model_validate(TOU_TARIFF)
+
+
+FLAT_TARIFF: dict[str, Any] = {
+    "id": "STD", "currency": "EUR", "country_code": "DE", "party_id": "EVB", "last_updated": "2026-01-01T00:00:00Z",
+    "elements": [{"price_components": [{"type": "ENERGY", "price": "0.30", "vat": 19, "step_size": 1}]}],
+}
+
+
+@pytest.fixture
+def flat_sink():
+    from connector.ingest.memory import MemorySink
+
+    return MemorySink([Tariff.model_validate(FLAT_TARIFF)])
+
+
+@pytest.fixture
+def ingest_app(flat_sink):
+    """The ingest blueprints on a Flask app with an in-process sink (the API app's own tests use create_app)."""
+    from flask import Flask
+
+    from connector.ingest import chargepoint, imports_api, ocpi
+    from connector.ingest.web import SINK_KEY
+
+    app = Flask("ingest-test")
+    app.config.update(OCPI_TOKENS={"ocpi-token-1": "t1"}, CHARGEPOINT_WEBHOOK_SECRET="cp-secret")
+    for module in (ocpi, chargepoint, imports_api):
+        app.register_blueprint(module.bp)
+    app.extensions[SINK_KEY] = flat_sink
+    return app

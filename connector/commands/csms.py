@@ -1,0 +1,51 @@
+"""``evbill csms``: run the OCPP 1.6J / 2.0.1 central system (websockets) onto the ingestion pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+from pathlib import Path
+
+from connector.commands import InputError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("csms", help="OCPP 1.6J/2.0.1 CSMS: stations connect to ws://HOST:PORT/<station id>")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=9000)
+    p.add_argument("--tenant", default="default", help="tenant the sessions belong to")
+    p.add_argument("--database-url", help="default $DATABASE_URL or sqlite:///evbill.db")
+    p.add_argument("--stations", type=Path, help="JSON {station id: {time_zone, location_id, tariff_id, ...}}")
+    p.add_argument("--cost-update-interval", type=float, default=60.0,
+                   help="seconds between CostUpdated pushes per 2.0.1 transaction (0 = every update)")
+    p.add_argument("--no-cost-updates", action="store_true", help="never send CostUpdated")
+    p.add_argument("--workers", type=int, default=4, help="storage threads (1 for SQLite)")
+    p.add_argument("--dry-run-tariff", type=Path, help="no database: price with this tariff JSON in memory")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from connector.ingest.cli_support import make_sink
+    from connector.ingest.ocpp.csms import CsmsSettings, run_csms
+
+    stations = {}
+    if args.stations:
+        try:
+            stations = json.loads(args.stations.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"stations: {exc}") from exc
+        if not isinstance(stations, dict):
+            raise InputError("stations: expected a JSON object keyed by station id")
+    if not 0 < args.port < 65536:
+        raise InputError(f"port: {args.port} is not a TCP port")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = CsmsSettings(tenant_id=args.tenant, stations=stations, cost_update_interval=args.cost_update_interval,
+                            cost_updates=not args.no_cost_updates, workers=args.workers)
+    sink = make_sink(args.database_url, args.dry_run_tariff)
+    try:
+        asyncio.run(run_csms(sink, args.host, args.port, settings))
+    except KeyboardInterrupt:
+        return 0
+    return 0

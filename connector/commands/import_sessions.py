@@ -1,0 +1,42 @@
+"""``evbill import FILE --mapping M.yaml``: import a CSV/JSON session export from any network."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from connector.commands import InputError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("import", help="import a CSV/JSON session export with a column mapping")
+    p.add_argument("file", type=Path)
+    p.add_argument("--mapping", required=True, help="mapping YAML/JSON file, or a preset: shell_recharge")
+    p.add_argument("--tenant", default="default")
+    p.add_argument("--database-url", help="default $DATABASE_URL or sqlite:///evbill.db")
+    p.add_argument("--rejects", type=Path, help="write rejected rows here (CSV: file,row,field,reason)")
+    p.add_argument("--dry-run-tariff", type=Path, help="no database: price with this tariff JSON in memory")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from connector.ingest.cli_support import make_sink
+    from connector.ingest.events import IngestError
+    from connector.ingest.tabular import import_file, load_mapping, write_rejections
+
+    if not args.file.is_file():
+        raise InputError(f"file: not found: {args.file}")
+    try:
+        mapping = load_mapping(args.mapping)
+    except IngestError as exc:
+        raise InputError(str(exc)) from exc
+    report = import_file(args.file, mapping, make_sink(args.database_url, args.dry_run_tariff), args.tenant)
+    if args.rejects:
+        write_rejections(report, args.rejects)
+    summary = {k: v for k, v in report.to_dict().items() if k != "sessions"}
+    print(json.dumps(summary, indent=2))
+    for r in report.rejected:
+        print(f"evbill: rejected {r.file} row {r.row}: {r.field}: {r.reason}", file=sys.stderr)
+    return 1 if report.rejected else 0

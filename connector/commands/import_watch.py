@@ -1,0 +1,51 @@
+"""``evbill import-watch DIR --interval 60``: import exports dropped into DIR (Shell Recharge by default)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from connector.commands import InputError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("import-watch", help="import CSV/JSON exports dropped into a directory, on an interval")
+    p.add_argument("directory", type=Path)
+    p.add_argument("--interval", type=float, default=60.0, help="seconds between scans")
+    p.add_argument("--mapping", default="shell_recharge", help="mapping file or preset (default shell_recharge)")
+    p.add_argument("--settle", type=float, default=5.0, help="leave files changed in the last N seconds")
+    p.add_argument("--once", action="store_true", help="one scan, then exit (cron)")
+    p.add_argument("--tenant", default="default")
+    p.add_argument("--database-url", help="default $DATABASE_URL or sqlite:///evbill.db")
+    p.add_argument("--dry-run-tariff", type=Path, help="no database: price with this tariff JSON in memory")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from connector.ingest.cli_support import make_sink
+    from connector.ingest.events import IngestError
+    from connector.ingest.tabular import load_mapping
+    from connector.ingest.watch import watch
+
+    if not args.directory.is_dir():
+        raise InputError(f"directory: not a directory: {args.directory}")
+    if args.interval <= 0:
+        raise InputError("interval: must be > 0 seconds")
+    try:
+        mapping = load_mapping(args.mapping)
+    except IngestError as exc:
+        raise InputError(str(exc)) from exc
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sink = make_sink(args.database_url, args.dry_run_tariff)
+
+    def show(report) -> None:  # noqa: ANN001
+        print(json.dumps({k: v for k, v in report.to_dict().items() if k != "sessions"}), flush=True)
+
+    try:
+        watch(args.directory, mapping, sink, args.tenant, args.interval, args.settle,
+              passes=1 if args.once else None, on_report=show)
+    except KeyboardInterrupt:
+        pass
+    return 0

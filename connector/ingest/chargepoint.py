@@ -1,0 +1,110 @@
+"""ChargePoint session-end notifications → Session (``POST /v1/ingest/chargepoint/sessions``).
+
+ChargePoint publishes no webhook contract (its Web Services API is SOAP, WSDL for account holders
+only; see docs/ingest.md), so the payload is read through a configurable field mapping:
+``CHARGEPOINT_FIELD_MAPPING = {session field: dotted path in the payload}``. The default follows the
+field names of ChargePoint's session data (``sessionID``, ``startTime``, ``endTime``, ``Energy``,
+``stationID``, ``portNumber``, ``userID``) and is an assumption to check against your account's data.
+
+The body must be signed: ``X-ChargePoint-Signature: sha256=<hex HMAC-SHA256 of the raw body>`` with
+``CHARGEPOINT_WEBHOOK_SECRET`` (verified by ``connector.security.hmac_sign`` when present, constant-time).
+Idempotent by ChargePoint session id (``chargepoint:<sessionID>``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from connector.ingest.events import IngestError, SessionEvent, parse_event
+from connector.ingest.web import app_sink, problem, request_tenant
+
+LOG = logging.getLogger("connector.ingest.chargepoint")
+bp = Blueprint("chargepoint_webhook", __name__, url_prefix="/v1/ingest/chargepoint")
+
+DEFAULT_MAPPING: dict[str, str] = {
+    "session_id": "sessionID",
+    "start": "startTime",
+    "end": "endTime",
+    "energy_kwh": "Energy",
+    "station_id": "stationID",
+    "evse_id": "portNumber",
+    "customer_id": "userID",
+    "location_id": "siteID",
+    "time_zone": "timeZone",
+    "charging_ended_at": "chargingEndTime",
+}
+SIGNATURE_HEADER = "X-ChargePoint-Signature"
+
+
+def _dig(payload: Mapping[str, Any], dotted: str) -> Any:
+    value: Any = payload
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def payload_to_event(payload: Any, mapping: Mapping[str, str] | None = None) -> SessionEvent:
+    if not isinstance(payload, dict):
+        raise IngestError("body", "expected a JSON object")
+    mapping = {**DEFAULT_MAPPING, **(mapping or {})}
+    session: dict[str, Any] = {}
+    for target, path in mapping.items():
+        value = _dig(payload, path)
+        if value is not None and value != "":
+            session[target] = str(value) if target in ("evse_id", "energy_kwh") else value
+    session_id = session.pop("session_id", None)
+    if not session_id:
+        raise IngestError(mapping["session_id"], "required")
+    for needed in ("start", "end"):
+        if needed not in session:
+            raise IngestError(mapping[needed], "required")
+    return parse_event({
+        "event_id": f"chargepoint:{session_id}", "type": "end", "session_id": f"CP-{session_id}"[:64],
+        "timestamp": session["end"], "source": "chargepoint", "session": session,
+    })
+
+
+def signature_for(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
+    try:  # the API contributor's shared signer, when it exists
+        from connector.security import hmac_sign  # type: ignore[attr-defined]
+
+        verify = getattr(hmac_sign, "verify", None)
+        if verify is not None and header:
+            return bool(verify(secret, body, header.removeprefix("sha256=")))
+    except ImportError:
+        pass
+    if not header:
+        return False
+    return hmac.compare_digest(signature_for(secret, body), header.strip())
+
+
+@bp.post("/sessions")
+def session_end() -> Response:
+    secret = current_app.config.get("CHARGEPOINT_WEBHOOK_SECRET")
+    if not secret:
+        return problem(503, "ChargePoint webhook not configured", "CHARGEPOINT_WEBHOOK_SECRET", "not set")
+    body = request.get_data(cache=True)
+    if not verify_signature(secret, body, request.headers.get(SIGNATURE_HEADER)):
+        LOG.warning("rejected ChargePoint webhook: bad or missing signature")
+        return problem(401, "Invalid signature", SIGNATURE_HEADER, "missing or does not match the body")
+    try:
+        event = payload_to_event(request.get_json(silent=True), current_app.config.get("CHARGEPOINT_FIELD_MAPPING"))
+        outcome = app_sink().ingest(request_tenant(), event)
+    except IngestError as exc:
+        LOG.warning("rejected ChargePoint session: %s: %s", exc.field, exc.reason)
+        return problem(422, "Invalid session data", exc.field, exc.reason)
+    response = jsonify(outcome.to_dict())
+    response.status_code = 202 if outcome.status == "accepted" else 200
+    return response
