@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +22,6 @@ from connector.ingest.events import IngestError
 from connector.ingest.messages import event_from_message
 from connector.serverless.runtime import get_sink, tenant_id
 
-LOG = logging.getLogger("connector.serverless.gcp")
 PUBSUB_TYPE = "google.cloud.pubsub.topic.v1.messagePublished"
 
 
@@ -53,11 +51,17 @@ def process(ce_type: str, ce_id: str, ce_time: Any, data: Any) -> dict[str, Any]
     return get_sink().ingest(attributes.get("tenant_id") or tenant_id(), event).to_dict()
 
 
+def _log(severity: str, message: str, **fields: Any) -> None:
+    """One JSON line on stdout: Cloud Logging turns it into a structured entry with this severity."""
+    print(json.dumps({"severity": severity, "message": message, **fields}), flush=True)
+
+
 @functions_framework.cloud_event
 def on_session_message(cloud_event: CloudEvent) -> None:
+    ce_id = cloud_event["id"]
     try:
-        outcome = process(cloud_event["type"], cloud_event["id"], cloud_event.get("time"), cloud_event.data)
+        outcome = process(cloud_event["type"], ce_id, cloud_event.get("time"), cloud_event.data)
     except IngestError as exc:
-        LOG.warning("rejected Pub/Sub message %s: %s: %s", cloud_event["id"], exc.field, exc.reason)
+        _log("WARNING", f"rejected Pub/Sub message {ce_id}", ce_id=ce_id, field=exc.field, reason=exc.reason)
         return
-    LOG.info("ingested Pub/Sub message %s: %s", cloud_event["id"], json.dumps(outcome))
+    _log("INFO", f"ingested Pub/Sub message {ce_id}", ce_id=ce_id, outcome=outcome)
