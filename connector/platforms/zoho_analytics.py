@@ -1,0 +1,100 @@
+"""Zoho Analytics: row sync of billed sessions and billing exceptions (anomalies).
+
+``POST /restapi/v2/workspaces/{wid}/views/{vid}/data?CONFIG={…}`` with the rows as JSON in the
+``DATA`` form field. ``importType: updateadd`` + ``matchingColumns`` makes every load an upsert keyed
+by "Session ID" (or "Anomaly ID"), so a retried or redelivered event updates its row instead of adding
+a second one (Zoho has no idempotency key).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NAME = "zoho_analytics"
+EVENTS = ("session.billed", "billing.anomaly")
+DATE_FORMAT = "yyyy-MM-dd HH:mm:ss"
+
+
+class ZohoAnalyticsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    api_base: str = "https://analyticsapi.zoho.com"
+    org_id: str = Field(min_length=1)
+    workspace_id: str = Field(min_length=1)
+    sessions_view_id: str = Field(min_length=1)
+    exceptions_view_id: str | None = None
+    # OAuth 2.0 refresh-token flow (Zoho accounts server); or a static access token for tests
+    token_url: str = "https://accounts.zoho.com/oauth/v2/token"
+    client_id: str | None = None
+    client_secret: str | None = Field(default=None, repr=False)
+    refresh_token: str | None = Field(default=None, repr=False)
+    access_token: str | None = Field(default=None, repr=False)
+
+
+def _zoho_time(iso: str | None) -> str:
+    """ISO 8601 -> ``yyyy-MM-dd HH:mm:ss`` in UTC (the DATE_FORMAT sent in CONFIG)."""
+    if not iso:
+        return ""
+    from datetime import UTC, datetime
+
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def session_row(event: dict[str, Any]) -> dict[str, str]:
+    data = event.get("data") or {}
+    s = data.get("session") or {}
+    r = data.get("rating") or {}
+    inv = data.get("invoice") or {}
+    cust = inv.get("customer") or {}
+    return {
+        "Session ID": str(s.get("id") or r.get("session_id")),
+        "Tenant": str(event.get("tenant_id", "")),
+        "Station ID": str(s.get("station_id") or ""),
+        "Customer ID": str(cust.get("id") or s.get("customer_id") or ""),
+        "Customer Class": str(cust.get("customer_class") or r.get("customer_class") or ""),
+        "Started At": _zoho_time(s.get("start") or r.get("start")),
+        "Ended At": _zoho_time(s.get("end") or r.get("end")),
+        "kWh": str(r.get("total_energy") or ""),
+        "Currency": str(inv.get("currency") or r.get("currency") or ""),
+        "Net": str(inv.get("net_total", "")),
+        "Tax": str(inv.get("tax_total", "")),
+        "Amount Due": str(inv.get("amount_due", "")),
+        "Invoice": str(inv.get("number") or inv.get("id") or ""),
+        "Event ID": str(event.get("id", "")),
+    }
+
+
+def exception_row(event: dict[str, Any]) -> dict[str, str]:
+    a = (event.get("data") or {}).get("anomaly") or {}
+    return {
+        "Anomaly ID": str(a.get("id") or f"{a.get('rule')}:{a.get('session_id')}"),
+        "Tenant": str(event.get("tenant_id", "")),
+        "Rule": str(a.get("rule") or ""),
+        "Severity": str(a.get("severity") or ""),
+        "Session ID": str(a.get("session_id") or ""),
+        "Station ID": str(a.get("station_id") or ""),
+        "Message": str(a.get("message") or "")[:1000],
+        "Detected At": _zoho_time(event.get("created_at")),
+        "Event ID": str(event.get("id", "")),
+    }
+
+
+def import_config(matching_column: str) -> dict[str, Any]:
+    """The CONFIG query parameter (validated against the vendor schema in tests)."""
+    return {"importType": "updateadd", "fileType": "json", "autoIdentify": True, "onError": "abort",
+            "matchingColumns": [matching_column], "dateFormat": DATE_FORMAT}
+
+
+def plan(event: dict[str, Any], config: ZohoAnalyticsConfig) -> tuple[str, dict[str, str], dict[str, str]] | None:
+    """(url, query params, form fields) or None when the event has no row for this tenant's config."""
+    if event.get("type") == "session.billed":
+        view, row, key = config.sessions_view_id, session_row(event), "Session ID"
+    elif event.get("type") == "billing.anomaly" and config.exceptions_view_id:
+        view, row, key = config.exceptions_view_id, exception_row(event), "Anomaly ID"
+    else:
+        return None
+    url = f"{config.api_base.rstrip('/')}/restapi/v2/workspaces/{config.workspace_id}/views/{view}/data"
+    return url, {"CONFIG": json.dumps(import_config(key))}, {"DATA": json.dumps([row])}

@@ -1,0 +1,35 @@
+"""Validate outgoing bodies against /work/shared/vendor-specs the way check_extracted.py does
+(validator from ``$schema``, FormatChecker on, OpenAPI ``readOnly`` enforced on requests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema import FormatChecker, validators
+from jsonschema.exceptions import ValidationError
+
+VENDOR = Path(__file__).resolve().parents[3] / "shared" / "vendor-specs"
+
+
+def load_schema(rel: str) -> dict[str, Any]:
+    path = VENDOR / rel
+    if not path.exists():
+        raise AssertionError(f"vendor schema missing: {path} (../shared must sit beside the checkout)")
+    return json.loads(path.read_text(encoding="utf-8-sig"))
+
+
+def _read_only(validator: Any, value: Any, instance: Any, schema: Any) -> Any:
+    if value is True:
+        yield ValidationError("property is readOnly in the vendor spec and must not be sent in a request")
+
+
+def schema_errors(rel: str, instance: Any, request_body: bool = True) -> list[str]:
+    schema = load_schema(rel)
+    base = validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    base.check_schema(schema)
+    cls = validators.extend(base, {"readOnly": _read_only}) if request_body else base
+    v = cls(schema, format_checker=FormatChecker())
+    return [f"/{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in v.iter_errors(instance)]
