@@ -342,3 +342,21 @@ def test_generator_names_what_is_wrong(gen, overlay):
     del no_location["paths"]["/v1/subscriptions"]["post"]["responses"]["201"]["headers"]
     with pytest.raises(gen.GenerationError, match="Location"):
         gen.to_swagger(no_location, overlay)
+
+
+def test_platform_side_builds_requests_from_the_connector(committed_swagger, committed_api_properties):
+    """The request the Power Platform runtime would send, built only from the generated files."""
+    from tests.lowcode.harness import PowerAutomate
+
+    pa = PowerAutomate(committed_swagger, committed_api_properties,
+                       {"hostUrl": "https://billing.contoso.example/", "api_key": "k1"})
+    assert pa.headers() == {"X-API-Key": "k1"}
+    method, url, query, body = pa.request_for("onSessionBilled", callback_url="https://flow.example/cb?sig=1")
+    assert (method, url, query) == ("POST", "https://billing.contoso.example/v1/subscriptions", {})
+    assert body == {"callback_url": "https://flow.example/cb?sig=1", "event_types": ["session.billed"]}
+    method, url, _, _ = pa.request_for("finalizeInvoice", {"invoice_id": "inv/1 2"})
+    assert (method, url) == ("POST", "https://billing.contoso.example/v1/invoices/inv%2F1%202/finalize")
+    _, url, query, _ = pa.request_for("listInvoices", {"customer_id": "C-42"})
+    assert (url, query) == ("https://billing.contoso.example/v1/invoices", {"customer_id": "C-42"})
+    with pytest.raises(AssertionError, match="no parameter"):
+        pa.request_for("getSession", {"session_id": "S1", "bogus": 1})
