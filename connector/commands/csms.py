@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise InputError(f"port: {args.port} is not a TCP port")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("ocpp").setLevel(logging.WARNING)  # the package logs every frame at INFO
     settings = CsmsSettings(tenant_id=args.tenant, stations=stations, cost_update_interval=args.cost_update_interval,
                             cost_updates=not args.no_cost_updates, workers=args.workers)
     sink = make_sink(args.database_url, args.dry_run_tariff)
