@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,20 @@ def _read_only(validator: Any, value: Any, instance: Any, schema: Any) -> Any:
         yield ValidationError("property is readOnly in the vendor spec and must not be sent in a request")
 
 
-def schema_errors(rel: str, instance: Any, request_body: bool = True) -> list[str]:
+@lru_cache(maxsize=32)
+def validator(rel: str, request_body: bool = True) -> Any:
     schema = load_schema(rel)
     base = validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     base.check_schema(schema)
     cls = validators.extend(base, {"readOnly": _read_only}) if request_body else base
-    v = cls(schema, format_checker=FormatChecker())
+    return cls(schema, format_checker=FormatChecker())
+
+
+def is_valid(rel: str, instance: Any, request_body: bool = True) -> bool:
+    """Fast yes/no (the ADF schema's anyOf makes full error lists slow on invalid documents)."""
+    return bool(validator(rel, request_body).is_valid(instance))
+
+
+def schema_errors(rel: str, instance: Any, request_body: bool = True) -> list[str]:
+    v = validator(rel, request_body)
     return [f"/{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in v.iter_errors(instance)]
