@@ -156,10 +156,7 @@ def csms_process(args: argparse.Namespace):
         if args.dry_run:
             cmd += ["--dry-run-tariff", str(tariff)]
         else:
-            url = args.database_url or f"sqlite:///{tmp}/bench.db"
-            prepare = [sys.executable, str(Path(__file__).with_name("ocpp_load_setup.py")), url, str(tariff)]
-            subprocess.run(prepare, check=True)
-            cmd += ["--database-url", url]
+            cmd += ["--database-url", args.database_url or f"sqlite:///{tmp}/bench.db", "--tariff", str(tariff)]
         log = open(Path(tmp) / "csms.log", "w")  # noqa: SIM115
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:

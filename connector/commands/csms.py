@@ -22,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="seconds between CostUpdated pushes per 2.0.1 transaction (0 = every update)")
     p.add_argument("--no-cost-updates", action="store_true", help="never send CostUpdated")
     p.add_argument("--workers", type=int, default=4, help="storage threads (1 for SQLite)")
+    p.add_argument("--tariff", type=Path, help="price ended sessions with this tariff JSON (when billing is not set up)")
     p.add_argument("--dry-run-tariff", type=Path, help="no database: price with this tariff JSON in memory")
     p.set_defaults(func=run)
 
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("ocpp").setLevel(logging.WARNING)  # the package logs every frame at INFO
     settings = CsmsSettings(tenant_id=args.tenant, stations=stations, cost_update_interval=args.cost_update_interval,
                             cost_updates=not args.no_cost_updates, workers=args.workers)
-    sink = make_sink(args.database_url, args.dry_run_tariff)
+    sink = make_sink(args.database_url, args.dry_run_tariff, args.tariff)
     try:
         asyncio.run(run_csms(sink, args.host, args.port, settings))
     except KeyboardInterrupt:

@@ -17,6 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tenant", default="default")
     p.add_argument("--database-url", help="default $DATABASE_URL or sqlite:///evbill.db")
     p.add_argument("--rejects", type=Path, help="write rejected rows here (CSV: file,row,field,reason)")
+    p.add_argument("--tariff", type=Path, help="price ended sessions with this tariff JSON (when billing is not set up)")
     p.add_argument("--dry-run-tariff", type=Path, help="no database: price with this tariff JSON in memory")
     p.set_defaults(func=run)
 
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         mapping = load_mapping(args.mapping)
     except IngestError as exc:
         raise InputError(str(exc)) from exc
-    report = import_file(args.file, mapping, make_sink(args.database_url, args.dry_run_tariff), args.tenant)
+    report = import_file(args.file, mapping, make_sink(args.database_url, args.dry_run_tariff, args.tariff), args.tenant)
     if args.rejects:
         write_rejections(report, args.rejects)
     summary = {k: v for k, v in report.to_dict().items() if k != "sessions"}

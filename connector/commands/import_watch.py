@@ -19,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--once", action="store_true", help="one scan, then exit (cron)")
     p.add_argument("--tenant", default="default")
     p.add_argument("--database-url", help="default $DATABASE_URL or sqlite:///evbill.db")
+    p.add_argument("--tariff", type=Path, help="price ended sessions with this tariff JSON (when billing is not set up)")
     p.add_argument("--dry-run-tariff", type=Path, help="no database: price with this tariff JSON in memory")
     p.set_defaults(func=run)
 
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     except IngestError as exc:
         raise InputError(str(exc)) from exc
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    sink = make_sink(args.database_url, args.dry_run_tariff)
+    sink = make_sink(args.database_url, args.dry_run_tariff, args.tariff)
 
     def show(report) -> None:  # noqa: ANN001
         print(json.dumps({k: v for k, v in report.to_dict().items() if k != "sessions"}), flush=True)

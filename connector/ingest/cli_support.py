@@ -26,12 +26,13 @@ def load_tariffs(path: Path) -> list[Tariff]:
         raise InputError(first_error_line(exc, "tariff")) from exc
 
 
-def make_sink(database_url: str | None, dry_run_tariff: Path | None) -> SessionSink:
-    """``--dry-run-tariff T.json``: no database, price with T (prints what would be billed)."""
+def make_sink(database_url: str | None, dry_run_tariff: Path | None, tariff: Path | None = None) -> SessionSink:
+    """The database pipeline (billing service when installed; ``--tariff T.json``: priced by the rating core
+    with T and stored with the session). ``--dry-run-tariff T.json``: no database, in memory."""
     if dry_run_tariff is not None:
         from connector.ingest.memory import MemorySink
 
         return MemorySink(load_tariffs(dry_run_tariff))
     from connector.ingest.pipeline import DatabaseSink
 
-    return DatabaseSink.from_url(database_url)
+    return DatabaseSink.from_url(database_url, load_tariffs(tariff) if tariff else None)

@@ -57,11 +57,19 @@ FLAT_TARIFF: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def flat_sink():
-    from connector.ingest.memory import MemorySink
+@pytest.fixture(params=["memory", "database"])
+def flat_sink(request, tmp_path):
+    """Every adapter test runs against the in-process sink and the database pipeline (SQLite file)."""
+    from tests.ingest.probe import build_sink
 
-    return MemorySink([Tariff.model_validate(FLAT_TARIFF)])
+    return build_sink(request.param, [Tariff.model_validate(FLAT_TARIFF)], tmp_path)
+
+
+@pytest.fixture(params=["memory", "database"])
+def tou_sink(request, tmp_path):
+    from tests.ingest.probe import build_sink
+
+    return build_sink(request.param, [Tariff.model_validate(TOU_TARIFF)], tmp_path)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import io
 import json
 import os
 import time
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from connector.cli import main
 from connector.ingest.tabular import import_content, load_mapping
 from connector.ingest.watch import scan_once, watch
 from tests.ingest.conftest import FLAT_TARIFF
+from tests.ingest.probe import billed, stored
 
 SHELL_CSV = (
     "Session ID,Start Time,End Time,Energy (kWh),Station ID,Port,Site ID,Driver ID,Currency,Time Zone\n"
@@ -34,8 +34,8 @@ def test_shell_preset_rows_priced_and_rejections_named(flat_sink) -> None:
         (3, "Energy (kWh)"), (4, "session"), (5, "session.time_zone"), (6, "Session ID")]
     assert report.rejected[0].reason == "'abc' is not a number"
     assert "end" in report.rejected[1].reason
-    assert flat_sink.rated[("t1", "GL-1")].invoice.amount_due == Decimal("6.50")
-    assert flat_sink.rated[("t1", "GL-5")].invoice.amount_due == Decimal("3.57")
+    assert billed(flat_sink, "t1", "GL-1")["amount_due"] == "6.50"
+    assert billed(flat_sink, "t1", "GL-5")["amount_due"] == "3.57"
     # the same export again (overlapping drop): nothing billed twice
     again = import_content("export.csv", SHELL_CSV.encode(), load_mapping("shell_recharge"), flat_sink, "t1")
     assert (again.accepted, again.duplicates) == (0, 2)
@@ -57,9 +57,9 @@ def test_json_mapping_with_local_times_decimal_comma_and_wh(flat_sink) -> None:
     report = import_content("acme.json", json.dumps(doc).encode(), mapping, flat_sink, "t1")
     assert report.accepted == 1
     assert [(r.row, r.field) for r in report.rejected] == [(2, "times.from")]
-    session = flat_sink.sessions[("t1", "A1")]
+    session = stored(flat_sink, "t1", "A1")
     assert session["start"] == "2026-11-24T11:00:00+01:00" and session["energy_kwh"] == "18.2"
-    assert flat_sink.rated[("t1", "A1")].invoice.amount_due == Decimal("6.50")
+    assert billed(flat_sink, "t1", "A1")["amount_due"] == "6.50"
 
 
 def test_bad_mapping_and_header_are_named(flat_sink) -> None:

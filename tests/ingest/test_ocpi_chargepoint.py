@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import copy
 import json
-from decimal import Decimal
+
+import pytest
 
 from connector.ingest.chargepoint import signature_for
-from connector.ingest.memory import MemorySink
 from connector.ingest.web import SINK_KEY
 from connector.models import Tariff
 from tests.ingest.conftest import REPO
+from tests.ingest.probe import SINKS, billed, build_sink, stored
 
 CDR = json.loads((REPO.parent / "shared/ocpi/spec-examples/2.2.1/cdr_example.json").read_text(encoding="utf-8"))
 AUTH = {"Authorization": "Token " + base64.b64encode(b"ocpi-token-1").decode()}
@@ -21,9 +22,10 @@ def _keys(body: dict) -> set[str]:
     return set(body)
 
 
-def test_ocpi_cdr_push_priced_once(ingest_app) -> None:
+@pytest.mark.parametrize("kind", SINKS)
+def test_ocpi_cdr_push_priced_once(ingest_app, kind, tmp_path) -> None:
     # the receiver prices with its own tariff table: here the CDR's tariff 12 (TIME 2.00/h, 5-min steps, 10 % VAT)
-    sink = MemorySink([Tariff.model_validate(CDR["tariffs"][0])])
+    sink = build_sink(kind, [Tariff.model_validate(CDR["tariffs"][0])], tmp_path)
     ingest_app.extensions[SINK_KEY] = sink
     client = ingest_app.test_client()
     res = client.post("/ocpi/2.2.1/cdrs", json=CDR, headers=AUTH)
@@ -32,7 +34,7 @@ def test_ocpi_cdr_push_priced_once(ingest_app) -> None:
     assert res.json["status_code"] == 1000
     assert res.json["data"]["total_cost"] == "4.40"  # 1.973 h → 2 h (step 300 s) × 2.00 + 10 % = CPO's 4.40
     assert res.headers["Location"].endswith("/ocpi/2.2.1/cdrs/BE-BEC-12345")
-    session = sink.sessions[("t1", "BE-BEC-12345")]
+    session = stored(sink, "t1", "BE-BEC-12345")
     assert session["location_id"] == "LOC1" and session["id_tag"] == "012345678"
     assert session["reported_total_cost"] == {"excl_vat": "4.0", "incl_vat": "4.4"}
     again = client.post("/ocpi/2.2.1/cdrs", json=CDR, headers=AUTH)
@@ -41,7 +43,7 @@ def test_ocpi_cdr_push_priced_once(ingest_app) -> None:
     assert put.json["data"]["status"] == "duplicate"
     got = client.get("/ocpi/2.2.1/cdrs/BE-BEC-12345", headers=AUTH)
     assert got.json["data"]["end"] == "2015-06-29T23:37:32+00:00"
-    assert sink.rated[("t1", "BE-BEC-12345")].total_cost.excl_vat == Decimal("4.0000")
+    assert billed(sink, "t1", "BE-BEC-12345")["total_excl_vat"] == "4.0000"
 
 
 def test_ocpi_errors_use_the_envelope(ingest_app) -> None:
@@ -75,7 +77,7 @@ def test_chargepoint_webhook_signed_mapped_and_idempotent(ingest_app, flat_sink)
     res = _signed(client, CP_PAYLOAD)
     assert res.status_code == 202, res.json
     assert res.json["total_cost"] == "6.50" and res.json["session_id"] == "CP-991"
-    assert flat_sink.sessions[("default", "CP-991")]["evse_id"] == "2"
+    assert stored(flat_sink, "default", "CP-991")["evse_id"] == "2"
     assert _signed(client, CP_PAYLOAD).json["status"] == "duplicate"
     forged = _signed(client, CP_PAYLOAD, secret="guess")
     assert forged.status_code == 401 and forged.json["errors"][0]["field"] == "X-ChargePoint-Signature"
@@ -94,4 +96,4 @@ def test_chargepoint_configurable_mapping(ingest_app, flat_sink) -> None:
         "session": {"id": "abc", "started": "2026-11-24T10:00:00Z", "ended": "2026-11-24T11:00:00Z", "kwh": "10"},
         "station": {"name": "Lot 4"}})
     assert res.status_code == 202 and res.json["total_cost"] == "3.57"
-    assert flat_sink.sessions[("default", "CP-abc")]["station_id"] == "Lot 4"
+    assert stored(flat_sink, "default", "CP-abc")["station_id"] == "Lot 4"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,6 +13,7 @@ from connector.ingest.memory import MemorySink
 from connector.ingest.ocpp.csms import Csms, CsmsSettings
 from tests.ingest.conftest import assert_valid
 from tests.ingest.ocpp_clients import Connected
+from tests.ingest.probe import billed, stored
 
 T0 = "2026-11-24T10:00:00Z"
 T15 = "2026-11-24T10:15:00Z"
@@ -44,8 +44,8 @@ async def started_csms(sink: Any, **settings: Any) -> tuple[Csms, Any, str]:
     return csms, server, f"ws://127.0.0.1:{port}/ocpp"
 
 
-def test_ocpp16_transaction_priced_from_meter_samples(tou_tariff) -> None:
-    sink = MemorySink([tou_tariff])
+def test_ocpp16_transaction_priced_from_meter_samples(tou_sink) -> None:
+    sink = tou_sink
 
     async def scenario() -> None:
         csms, server, url = await started_csms(sink, cost_update_interval=0)
@@ -75,22 +75,20 @@ def test_ocpp16_transaction_priced_from_meter_samples(tou_tariff) -> None:
             session_id = f"CP16-A-{tx}"
         server.close()
         await server.wait_closed()
-        doc = sink.sessions[("default", session_id)]
+        doc = stored(sink, "default", session_id)
         assert [s["energy_kwh"] for s in doc["meter_samples"]] == ["0", "12", "18.2"]
         assert doc["meter_samples"][1]["power_kw"] == "48.000"
-        rated = sink.rated[("default", session_id)]
+        rated = billed(sink, "default", session_id)
         # 12 kWh × 0.20 before 10:15 + 6.2 kWh × 0.40 after: 4.88 net (a uniform spread would give 5.46)
-        assert rated.invoice.net_total == Decimal("4.88")
-        assert rated.invoice.tax_total == Decimal("0.93")
-        assert rated.invoice.amount_due == Decimal("5.81")
+        assert (rated["net_total"], rated["tax_total"], rated["amount_due"]) == ("4.88", "0.93", "5.81")
         assert csms.stats["events.duplicate"] == 1
         assert csms.stats["sessions.ended"] == 1
 
     asyncio.run(scenario())
 
 
-def test_ocpp201_cost_updated_and_final_total_cost(tou_tariff) -> None:
-    sink = MemorySink([tou_tariff])
+def test_ocpp201_cost_updated_and_final_total_cost(tou_sink) -> None:
+    sink = tou_sink
 
     async def scenario() -> None:
         csms, server, url = await started_csms(sink, cost_update_interval=0)
@@ -130,16 +128,15 @@ def test_ocpp201_cost_updated_and_final_total_cost(tou_tariff) -> None:
             assert_valid("ocpp201/CostUpdatedRequest.schema.json", cost_calls[0])
         server.close()
         await server.wait_closed()
-        rated = sink.rated[("default", "CS201-B-TX-S-123")]
-        assert rated.invoice.amount_due == Decimal("5.81")
+        assert billed(sink, "default", "CS201-B-TX-S-123")["amount_due"] == "5.81"
         assert csms.stats["sessions.ended"] == 1
         assert csms.stats["events.duplicate"] == 1
 
     asyncio.run(scenario())
 
 
-def test_malformed_messages_rejected_and_stream_continues(tou_tariff) -> None:
-    sink = MemorySink([tou_tariff])
+def test_malformed_messages_rejected_and_stream_continues(tou_sink) -> None:
+    sink = tou_sink
 
     async def scenario() -> None:
         csms, server, url = await started_csms(sink)
@@ -168,7 +165,7 @@ def test_malformed_messages_rejected_and_stream_continues(tou_tariff) -> None:
         assert "meterValue[0].sampled_value[0].unit" in errors[2][3]
         assert csms.stats["rejected"] == 2
         assert csms.stats["sessions.ended"] == 1
-        assert sink.rated[("default", f"CP16-C-{start.transaction_id}")].invoice.net_total == Decimal("3.00")
+        assert billed(sink, "default", f"CP16-C-{start.transaction_id}")["net_total"] == "3.00"
 
     asyncio.run(scenario())
 

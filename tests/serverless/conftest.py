@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from connector.ingest.memory import MemorySink
 from connector.models import Tariff
 from connector.serverless.runtime import set_sink
 
@@ -44,9 +43,12 @@ def sns_event(*messages: tuple[str, Any], attributes: dict[str, str] | None = No
     return {"Records": records}
 
 
-@pytest.fixture
-def memory_sink():
-    sink = MemorySink([Tariff.model_validate(FLAT_TARIFF)])
+@pytest.fixture(params=["memory", "database"])
+def memory_sink(request, tmp_path):
+    """The sink the handlers use: in-process, and the database pipeline on a SQLite file."""
+    from tests.ingest.probe import build_sink
+
+    sink = build_sink(request.param, [Tariff.model_validate(FLAT_TARIFF)], tmp_path)
     set_sink(sink)
     yield sink
     set_sink(None)

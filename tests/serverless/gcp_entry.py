@@ -1,7 +1,7 @@
 """functions-framework entry for the tests: the real function, with the sink chosen by the test.
 
-``EVBILL_TEST_TARIFF`` set → the in-process sink priced with that tariff (stdout logs carry the outcome);
-otherwise the database pipeline on ``$DATABASE_URL``, exactly as deployed.
+``EVBILL_TEST_TARIFF`` set → priced with that tariff: through the database pipeline on ``$DATABASE_URL``
+when set, else in process (stdout logs carry the outcome either way). Neither set → exactly as deployed.
 """
 
 import json
@@ -10,8 +10,15 @@ import os
 from connector.serverless.gcp import on_session_message  # noqa: F401 - the target
 
 if os.environ.get("EVBILL_TEST_TARIFF"):
-    from connector.ingest.memory import MemorySink
     from connector.models import Tariff
     from connector.serverless.runtime import set_sink
 
-    set_sink(MemorySink([Tariff.model_validate(json.loads(os.environ["EVBILL_TEST_TARIFF"]))]))
+    tariffs = [Tariff.model_validate(json.loads(os.environ["EVBILL_TEST_TARIFF"]))]
+    if os.environ.get("DATABASE_URL"):  # the database pipeline, priced by the rating core until billing lands
+        from connector.ingest.pipeline import DatabaseSink
+
+        set_sink(DatabaseSink.from_url(os.environ["DATABASE_URL"], tariffs))
+    else:
+        from connector.ingest.memory import MemorySink
+
+        set_sink(MemorySink(tariffs))

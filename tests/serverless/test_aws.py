@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from decimal import Decimal
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from connector.serverless.aws import handler
+from tests.ingest.probe import billed, stored
 from tests.serverless.conftest import CLOSED_SESSION, REPO, SPECS, load_example, sns_event
 
 SCHEMA = json.loads((SPECS / "aws_lambda" / "sns_event.schema.json").read_text(encoding="utf-8"))
@@ -36,8 +36,8 @@ def test_closure_priced_duplicate_ignored_bad_record_reported(memory_sink) -> No
     assert out["rejected"][1]["field"] == "session.start"
     assert [r["status"] for r in out["results"]] == ["accepted", "duplicate"]
     assert out["results"][0]["total_cost"] == "6.50"
-    rated = memory_sink.rated[("default", "S-123")]
-    assert (rated.invoice.net_total, rated.invoice.tax_total) == (Decimal("5.46"), Decimal("1.04"))
+    rated = billed(memory_sink, "default", "S-123")
+    assert (rated["net_total"], rated["tax_total"]) == ("5.46", "1.04")
 
 
 def test_session_events_and_tenant_attribute(memory_sink) -> None:
@@ -51,8 +51,8 @@ def test_session_events_and_tenant_attribute(memory_sink) -> None:
     # the same events re-published under new SNS ids: deduped on event_id
     again = handler(sns_event(("c", start), ("d", end), attributes={"tenant_id": "t9"}), None)
     assert [r["status"] for r in again["results"]] == ["duplicate", "duplicate"]
-    assert memory_sink.rated[("t9", "S-7")].invoice.amount_due == Decimal("3.57")
-    assert memory_sink.sessions[("t9", "S-7")]["meter_samples"][0]["power_kw"] == "12"
+    assert billed(memory_sink, "t9", "S-7")["amount_due"] == "3.57"
+    assert stored(memory_sink, "t9", "S-7")["meter_samples"][0]["power_kw"] == "12"
 
 
 def test_vendor_examples_parse(memory_sink) -> None:

@@ -32,6 +32,7 @@ def free_port() -> int:
 class Server:
     def __init__(self, proc: subprocess.Popen, url: str, log: Path) -> None:
         self.proc, self.url, self.log = proc, url, log
+        self.database_url: str | None = None
 
     def lines(self) -> list[dict[str, Any]]:
         out = []
@@ -70,9 +71,13 @@ def start_function(tmp_path: Path, env: dict[str, str]) -> Server:
     raise AssertionError("functions-framework did not start: " + log.read_text())
 
 
-@pytest.fixture
-def function(tmp_path: Path) -> Iterator[Server]:
-    server = start_function(tmp_path, {"EVBILL_TEST_TARIFF": json.dumps(FLAT_TARIFF)})
+@pytest.fixture(params=["memory", "database"])
+def function(request, tmp_path: Path) -> Iterator[Server]:
+    env = {"EVBILL_TEST_TARIFF": json.dumps(FLAT_TARIFF)}
+    if request.param == "database":
+        env["DATABASE_URL"] = f"sqlite:///{tmp_path}/gcp.db"
+    server = start_function(tmp_path, env)
+    server.database_url = env.get("DATABASE_URL")
     yield server
     server.proc.terminate()
     server.proc.wait(10)
@@ -120,6 +125,13 @@ def test_pubsub_closure_priced_duplicate_and_malformed(function: Server) -> None
     assert lines[2]["severity"] == "WARNING" and lines[2]["field"] == "data.message.data"
     assert lines[3]["field"] == "session" and "end" in lines[3]["reason"]
     assert lines[4]["outcome"]["total_cost"] == "3.57"
+    if function.database_url:  # persisted through the storage layer the API uses
+        from connector.ingest.pipeline import DatabaseSink
+        from tests.ingest.probe import billed, stored
+
+        sink = DatabaseSink.from_url(function.database_url)
+        assert billed(sink, "default", "S-123")["amount_due"] == "6.50"
+        assert stored(sink, "t2", "S-10")["sources"] == ["pubsub"]
 
 
 def test_vendor_example_is_accepted_by_the_framework(function: Server) -> None:

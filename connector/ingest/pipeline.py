@@ -1,0 +1,191 @@
+"""The one ingestion path: ``ingest_session_event(db, tenant_id, event)``.
+
+Every source ends here. In one transaction: record ``(tenant_id, event_id)`` (a second time → duplicate,
+nothing changes), fold the event into the stored session (``connector.ingest.merge``) and validate it as
+the one ``Session`` model. Then an ``end`` event is billed by the ``Biller``:
+
+- ``BillingService`` (default when ``connector.billing.service`` exists): ``complete_session`` rates,
+  records the invoice line and emits ``session.billed``; it is idempotent, so a duplicate ``end`` returns
+  the same bill. ``interim_cost`` gives the running cost (``rate`` with ``as_of``).
+- ``RatingOnly(tariffs)``: until/without the billing service, the session is priced by the rating core
+  and the rating stored with it (no invoice line). Used by ``--tariff`` on the ingest commands.
+
+No price is computed here: both call the rating core.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
+
+from connector.ingest import store
+from connector.ingest.events import IngestError, SessionEvent
+from connector.ingest.merge import apply_event, to_session
+from connector.ingest.sink import IngestOutcome
+from connector.models import Tariff
+from connector.rating import RatingError, RatingOptions, rate
+
+LOG = logging.getLogger("connector.ingest.pipeline")
+
+
+class Biller(Protocol):
+    def complete(self, db: DbSession, tenant_id: str, session_id: str) -> tuple[dict[str, Any], Decimal, str]: ...
+
+    def interim(self, db: DbSession, tenant_id: str, session_id: str, as_of: datetime) -> Decimal | None: ...
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if hasattr(value, "to_dict"):
+        value = value.to_dict()
+    return value if isinstance(value, dict) else {"result": str(value)}
+
+
+class BillingService:
+    """The billing contributor's service (``complete_session`` / ``interim_cost``)."""
+
+    def __init__(self) -> None:
+        from connector.billing import service
+
+        self.service = service
+
+    def complete(self, db: DbSession, tenant_id: str, session_id: str) -> tuple[dict[str, Any], Decimal, str]:
+        billed = _as_dict(self.service.complete_session(db, tenant_id, session_id))
+        rating = billed.get("rating") or {}
+        invoice = rating.get("invoice") or {}
+        due = invoice.get("amount_due") or billed.get("amount_due") or "0"
+        return billed, Decimal(str(due)), str(rating.get("currency") or billed.get("currency") or "")
+
+    def interim(self, db: DbSession, tenant_id: str, session_id: str, as_of: datetime) -> Decimal | None:
+        result = self.service.interim_cost(db, tenant_id, session_id, as_of)
+        if result is None:
+            return None
+        if hasattr(result, "invoice"):
+            return Decimal(result.invoice.amount_due)
+        data = _as_dict(result)
+        due = (data.get("rating") or data).get("invoice", {}).get("amount_due")
+        return None if due is None else Decimal(str(due))
+
+
+class RatingOnly:
+    """Price with the rating core and keep the rating on the session (no invoice line)."""
+
+    def __init__(self, tariffs: list[Tariff]) -> None:
+        self.tariffs = tariffs
+
+    def _rate(self, doc: dict[str, Any], as_of: datetime | None = None) -> Any:
+        try:
+            return rate(to_session(doc), self.tariffs, options=RatingOptions(as_of=as_of))
+        except RatingError as exc:
+            raise IngestError(exc.field, exc.reason) from exc
+
+    def complete(self, db: DbSession, tenant_id: str, session_id: str) -> tuple[dict[str, Any], Decimal, str]:
+        existing = store.get_rating(db, tenant_id, session_id)
+        if existing is None:
+            doc = store.get_session(db, tenant_id, session_id)
+            if doc is None:
+                raise IngestError("session_id", f"unknown session '{session_id}'")
+            existing = {"rating": self._rate(doc).to_dict()}
+            store.put_rating(db, tenant_id, session_id, existing)
+            db.commit()
+        rating = existing["rating"]
+        return existing, Decimal(rating["invoice"]["amount_due"]), rating["currency"]
+
+    def interim(self, db: DbSession, tenant_id: str, session_id: str, as_of: datetime) -> Decimal | None:
+        doc = store.get_session(db, tenant_id, session_id)
+        if doc is None or doc.get("end"):
+            return None
+        return self._rate(doc, as_of).invoice.amount_due
+
+
+def default_biller() -> Biller | None:
+    if importlib.util.find_spec("connector.billing") and importlib.util.find_spec("connector.billing.service"):
+        return BillingService()
+    return None
+
+
+def ingest_session_event(db: DbSession, tenant_id: str, event: SessionEvent,
+                         biller: Biller | None = None) -> IngestOutcome:
+    """Store, merge and (for ``end``) bill one event. Commits; raises ``IngestError`` for bad data."""
+    biller = biller or default_biller()
+    try:
+        if not store.add_event(db, tenant_id, event):
+            db.rollback()
+            outcome = IngestOutcome("duplicate", event.event_id, event.session_id)
+            if event.type == "end":
+                _bill(outcome, biller, db, tenant_id)
+            return outcome
+        doc = apply_event(store.get_session(db, tenant_id, event.session_id), event, tenant_id)
+        to_session(doc)  # the merged document must be a valid Session before anything is kept
+        store.put_session(db, tenant_id, doc)
+        db.commit()
+    except IngestError:
+        db.rollback()
+        raise
+    outcome = IngestOutcome("accepted", event.event_id, event.session_id)
+    if event.type == "end":
+        _bill(outcome, biller, db, tenant_id)
+    return outcome
+
+
+def _bill(outcome: IngestOutcome, biller: Biller | None, db: DbSession, tenant_id: str) -> None:
+    if biller is None:
+        outcome.details["billing"] = "billing service not installed: session stored, not billed"
+        return
+    try:
+        outcome.billed, outcome.total_cost, outcome.currency = biller.complete(db, tenant_id, outcome.session_id)
+    except (IngestError, RatingError) as exc:
+        # stored but not billable (e.g. no tariff): reported with the field; billing can be re-run later
+        db.rollback()
+        LOG.warning("session %s/%s stored, not billed: %s: %s", tenant_id, outcome.session_id, exc.field, exc.reason)
+        outcome.details["billing_error"] = {"field": exc.field, "reason": exc.reason}
+
+
+class DatabaseSink:
+    """The pipeline as a ``SessionSink``: one short database session per call (thread-safe)."""
+
+    def __init__(self, engine: Engine, biller: Biller | None = None) -> None:
+        self.engine = engine
+        self.biller = biller or default_biller()
+        self.sessions: Callable[[], DbSession] = sessionmaker(engine, expire_on_commit=False)
+        store.ensure_schema(engine)
+
+    @classmethod
+    def from_url(cls, url: str | None = None, tariffs: list[Tariff] | None = None) -> DatabaseSink:
+        from connector.storage.db import make_engine
+
+        return cls(make_engine(url), RatingOnly(tariffs) if tariffs else None)
+
+    @classmethod
+    def for_app(cls, app: Any) -> DatabaseSink:
+        engine = app.extensions.get("evbill.engine") or getattr(app, "engine", None)
+        if engine is None:
+            from connector.storage.db import make_engine
+
+            engine = make_engine(app.config.get("DATABASE_URL"))
+        return cls(engine)
+
+    def ingest(self, tenant_id: str, event: SessionEvent) -> IngestOutcome:
+        with self.sessions() as db:
+            return ingest_session_event(db, tenant_id, event, self.biller)
+
+    def interim_cost(self, tenant_id: str, session_id: str, as_of: datetime) -> Decimal | None:
+        if self.biller is None:
+            return None
+        with self.sessions() as db:
+            try:
+                return self.biller.interim(db, tenant_id, session_id, as_of)
+            except (IngestError, RatingError) as exc:
+                LOG.info("no interim cost for %s/%s: %s", tenant_id, session_id, exc)
+                return None
+
+    def load_session(self, tenant_id: str, session_id: str) -> dict[str, Any] | None:
+        with self.sessions() as db:
+            return store.get_session(db, tenant_id, session_id)
