@@ -150,7 +150,7 @@ def csms_process(args: argparse.Namespace):
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "connector.cli", "csms", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(args.workers), "--cost-update-interval", str(args.interval * 2)]
+               "--workers", str(args.workers), "--cost-update-interval", str(args.cost_update_interval)]
         tariff = Path(tmp) / "tariff.json"
         tariff.write_text(json.dumps(TARIFF), encoding="utf-8")
         if args.dry_run:
@@ -191,6 +191,8 @@ def main() -> None:
     parser.add_argument("--url", help="an already running CSMS (ws://host:port/path)")
     parser.add_argument("--database-url", help="for the started CSMS (default: a fresh SQLite file)")
     parser.add_argument("--workers", type=int, default=1, help="CSMS storage threads (1 for SQLite)")
+    parser.add_argument("--cost-update-interval", type=float, default=10.0,
+                        help="CSMS CostUpdated period per 2.0.1 transaction (seconds)")
     parser.add_argument("--dry-run", action="store_true", help="CSMS with the in-memory sink (no database)")
     parser.add_argument("--show-log", action="store_true")
     args = parser.parse_args()

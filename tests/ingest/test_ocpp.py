@@ -183,3 +183,97 @@ def test_unknown_subprotocol_refused(bad: str, tou_tariff) -> None:
         server.close()
 
     asyncio.run(scenario())
+
+
+IDLE_TARIFF = {
+    "id": "IDLE", "currency": "EUR", "country_code": "DE", "party_id": "EVB", "last_updated": "2026-01-01T00:00:00Z",
+    "elements": [
+        {"price_components": [{"type": "ENERGY", "price": "0.30", "vat": 19, "step_size": 1}]},
+        {"price_components": [{"type": "PARKING_TIME", "price": "6.00", "vat": 19, "step_size": 60}]},
+    ],
+}
+
+
+@pytest.mark.parametrize("kind", ["memory", "database"])
+def test_idle_time_from_charging_state_and_status_notification(kind: str, tmp_path) -> None:
+    from connector.models import Tariff
+    from tests.ingest.probe import build_sink
+
+    sink = build_sink(kind, [Tariff.model_validate(IDLE_TARIFF)], tmp_path)
+    t20 = "2026-11-24T10:20:00Z"
+
+    async def scenario() -> int:
+        _csms, server, url = await started_csms(sink)
+        async with Connected(url, "ocpp2.0.1", "IDLE-201") as (cp, _rec):
+            info = {"transaction_id": "TX-I"}
+            await cp.call(call201.TransactionEvent(
+                event_type="Started", timestamp=T0, trigger_reason="Authorized", seq_no=1,
+                transaction_info={**info, "charging_state": "Charging"},
+                meter_value=[energy201(T0, 0, "Transaction.Begin")]))
+            await cp.call(call201.TransactionEvent(
+                event_type="Updated", timestamp=t20, trigger_reason="ChargingStateChanged", seq_no=2,
+                transaction_info={**info, "charging_state": "SuspendedEV"}, meter_value=[energy201(t20, 10000)]))
+            await cp.call(call201.TransactionEvent(
+                event_type="Ended", timestamp=T30, trigger_reason="EVDeparted", seq_no=3, transaction_info=info,
+                meter_value=[energy201(T30, 10000, "Transaction.End")]))
+        async with Connected(url, "ocpp1.6", "IDLE-16") as (cp, _rec):
+            start = await cp.call(call16.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp=T0))
+            await cp.call(call16.StatusNotification(connector_id=1, error_code="NoError", status="SuspendedEV",
+                                                    timestamp=t20))
+            await cp.call(call16.StopTransaction(meter_stop=10000, timestamp=T30, transaction_id=start.transaction_id))
+        server.close()
+        await server.wait_closed()
+        return start.transaction_id
+
+    tx16 = asyncio.run(scenario())
+    for station, session_id in (("IDLE-201", "IDLE-201-TX-I"), ("IDLE-16", f"IDLE-16-{tx16}")):
+        assert stored(sink, "default", session_id).get("charging_ended_at", "").startswith("2026-11-24T10:20:00"), (
+            station, stored(sink, "default", session_id))
+        # 10 kWh × 0.30 + 10 idle minutes × 6.00/h = 3.00 + 1.00 net, 19 % VAT
+        assert billed(sink, "default", session_id) == {"net_total": "4.00", "tax_total": "0.76",
+                                                        "amount_due": "4.76", "total_excl_vat": "4.0000"}
+
+
+def test_csms_restart_recovers_open_transaction(tmp_path, tou_tariff) -> None:
+    from tests.ingest.probe import build_sink
+
+    sink = build_sink("database", [tou_tariff], tmp_path)
+
+    async def scenario() -> int:
+        _csms, server, url = await started_csms(sink)
+        async with Connected(url, "ocpp1.6", "CP-R") as (cp, _rec):
+            start = await cp.call(call16.StartTransaction(connector_id=2, id_tag="T", meter_start=1000, timestamp=T0))
+            await cp.call(call16.MeterValues(connector_id=2, transaction_id=start.transaction_id,
+                                             meter_value=[energy16(T15, 13000)]))
+        server.close()
+        await server.wait_closed()
+        # a new CSMS process (no memory of the transaction) on the same database
+        _csms2, server2, url2 = await started_csms(sink)
+        async with Connected(url2, "ocpp1.6", "CP-R") as (cp, rec):
+            stop = await cp.call(call16.StopTransaction(meter_stop=19200, timestamp=T30,
+                                                        transaction_id=start.transaction_id))
+            assert stop is not None and not rec.errors()
+        server2.close()
+        await server2.wait_closed()
+        return start.transaction_id
+
+    tx = asyncio.run(scenario())
+    assert billed(sink, "default", f"CP-R-{tx}")["amount_due"] == "5.81"  # same as without the restart
+
+
+def test_concurrent_duplicates_are_stored_once(tmp_path, tou_tariff) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from connector.ingest.events import parse_event
+    from tests.ingest.probe import build_sink
+
+    sink = build_sink("database", [tou_tariff], tmp_path)
+    start = parse_event({"event_id": "e-start", "type": "start", "session_id": "S", "timestamp": T0,
+                         "session": {"start": T0}})
+    end = parse_event({"event_id": "e-end", "type": "end", "session_id": "S", "timestamp": T30,
+                       "session": {"end": T30, "energy_kwh": "10"}})
+    sink.ingest("t", start)
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(lambda _: sink.ingest("t", end), range(16)))
+    assert sorted(o.status for o in outcomes).count("accepted") == 1
+    assert {str(o.total_cost) for o in outcomes} == {"3.57"}  # duplicates answer the same bill

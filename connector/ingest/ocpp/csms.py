@@ -69,6 +69,7 @@ class TxState:
     last_kwh: Decimal | None = None
     charging_ended_at: str | None = None
     last_cost_push: float = 0.0
+    connector: str | None = None
 
 
 class Csms:
@@ -119,7 +120,8 @@ class Csms:
         if not stored:
             return None
         base = stored.get("meter_start_wh")
-        state = TxState(session_id, None if base is None else Decimal(str(base)))
+        state = TxState(session_id, None if base is None else Decimal(str(base)),
+                        connector=stored.get("evse_id"), charging_ended_at=stored.get("charging_ended_at"))
         self.tx[(station_id, tx_id)] = state
         return state
 
@@ -188,7 +190,8 @@ class Station16(_Counting, ChargePoint16):
     def on_status(self, connector_id: int, error_code: str, status: str, timestamp: str | None = None,
                   **_: Any) -> Any:
         if status in IDLE_STATES:
-            self.charging_ended.setdefault(connector_id, timestamp or _now())
+            if self.charging_ended.get(connector_id) is None:
+                self.charging_ended[connector_id] = timestamp or _now()
         elif status == "Charging":
             self.charging_ended[connector_id] = None
         return result16.StatusNotification()
@@ -210,7 +213,8 @@ class Station16(_Counting, ChargePoint16):
             "timestamp": timestamp, "source": "ocpp16", "session": session,
             "meter_samples": [{"timestamp": timestamp, "energy_kwh": "0"}],
         })
-        self.csms.tx[(self.id, str(tx_id))] = TxState(session_id, Decimal(meter_start), Decimal(0))
+        self.csms.tx[(self.id, str(tx_id))] = TxState(session_id, Decimal(meter_start), Decimal(0),
+                                                      connector=str(connector_id))
         return result16.StartTransaction(transaction_id=tx_id, id_tag_info={"status": "Accepted"})
 
     def _tx_for(self, key: str) -> int:
@@ -266,9 +270,10 @@ class Station16(_Counting, ChargePoint16):
         samples = [s for s in samples if _parse(s["timestamp"]) < end]
         samples.append({"timestamp": timestamp, "energy_kwh": str(total)})
         session: dict[str, Any] = {"end": timestamp, "energy_kwh": str(total), "stop_reason": reason}
-        idle_since = [t for t in self.charging_ended.values() if t and _parse(t) <= end]
-        if idle_since:
-            session["charging_ended_at"] = min(idle_since, key=_parse)
+        connector = int(state.connector) if state.connector and state.connector.isdigit() else None
+        idle_since = self.charging_ended.pop(connector, None) if connector is not None else None
+        if idle_since and _parse(idle_since) <= end:
+            session["charging_ended_at"] = idle_since
         await self.csms.emit(self.id, "StopTransaction", {
             "event_id": f"ocpp16:{self.id}:{transaction_id}:stop", "type": "end",
             "session_id": state.session_id, "timestamp": timestamp, "source": "ocpp16",
