@@ -186,3 +186,29 @@ class TicketStore:
             return issue_key
         except IntegrityError:
             return self.get(tenant, project, fp) or issue_key
+
+
+def deliver(event: dict[str, Any], config: JiraConfig, http: Any, store: TicketStore,
+            now: datetime | None = None) -> dict[str, Any]:
+    """Local table, then JQL label search, then create (and record at once). See the module docstring."""
+    from datetime import UTC
+
+    if not wants(event, config):
+        return {"status": "skipped", "reason": "not a configured billing anomaly"}
+    anomaly = (event.get("data") or {}).get("anomaly") or {}
+    tenant, fp = str(event.get("tenant_id", "")), fingerprint(anomaly)
+    now = now or datetime.now(UTC)
+    known = store.get(tenant, config.project_key, fp)
+    if known:
+        return {"status": "duplicate", "ref": known, "found_by": "local"}
+    auth = (config.email, config.api_token)
+    base = config.base_url.rstrip("/")
+    body = issue_body(event, config)  # built before any call: a bad anomaly fails without side effects
+    found = http.send("POST", f"{base}/rest/api/3/search/jql", json=search_body(anomaly, config), auth=auth).json()
+    issues = found.get("issues") or []
+    if issues:
+        key = store.put(tenant, config.project_key, fp, str(issues[0]["key"]), now)
+        return {"status": "duplicate", "ref": key, "found_by": "search"}
+    created = http.send("POST", f"{base}/rest/api/3/issue", json=body, auth=auth).json()
+    key = store.put(tenant, config.project_key, fp, str(created["key"]), now)
+    return {"status": "sent", "ref": key}

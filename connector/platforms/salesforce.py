@@ -129,3 +129,17 @@ def upsert_url(rule: SalesforceRule, event: dict[str, Any], config: SalesforceCo
 def plan(event: dict[str, Any], config: SalesforceConfig) -> list[tuple[str, dict[str, Any]]]:
     """(PATCH url, body) for every matching rule; empty when no rule applies."""
     return [(upsert_url(r, event, config), record_body(r, event, config)) for r in config.rules if matches(r, event)]
+
+
+def deliver(event: dict[str, Any], config: SalesforceConfig, http: Any) -> dict[str, Any]:
+    """PATCH-upsert each matching rule's record; repeats update the same records."""
+    planned = plan(event, config)
+    if not planned:
+        return {"status": "skipped", "reason": "no Salesforce rule matches"}
+    headers = {"Authorization": f"Bearer {config.access_token}"} if config.access_token else {}
+    refs = []
+    for url, body in planned:
+        resp = http.send("PATCH", url, json=body, headers=headers)
+        payload = resp.json() if resp.content else {}
+        refs.append({"url": url, "id": payload.get("id"), "created": resp.status_code == 201})
+    return {"status": "sent", "ref": ",".join(str(r["id"]) for r in refs), "records": refs}

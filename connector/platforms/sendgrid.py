@@ -102,3 +102,19 @@ def build_mail(event: dict[str, Any], config: SendGridConfig) -> dict[str, Any]:
 
 def endpoint(config: SendGridConfig) -> str:
     return config.base_url.rstrip("/") + "/v3/mail/send"
+
+
+def deliver(event: dict[str, Any], config: SendGridConfig, http: Any) -> dict[str, Any]:
+    """Send the receipt through the shared sender (``http.send``: retries 429/5xx itself, raises
+    ``RetryableError``/``PermanentError``). Dedupe is the dispatcher's, on :func:`idempotency_key`."""
+    from connector.platforms.errors import PermanentError
+
+    reason = skip_reason(event, config)
+    if reason is not None:
+        return {"status": "skipped", "reason": reason}
+    try:
+        body = build_mail(event, config)
+    except ValueError as exc:  # ReceiptDataError included: bad data never gets better by retrying
+        raise PermanentError(str(exc)) from exc
+    resp = http.send("POST", endpoint(config), json=body, headers={"Authorization": f"Bearer {config.api_key}"})
+    return {"status": "sent", "ref": resp.headers.get("X-Message-Id"), "to": body["personalizations"][0]["to"][0]["email"]}

@@ -361,3 +361,56 @@ def utcnow() -> datetime:
 
 __all__ = ["DigestStore", "SlackConfig", "anomaly_message", "api_error", "billed_message", "digest_message",
            "form_view", "message_for", "reconciliation_message", "request_for"]
+
+
+# ---------------------------------------------------------------- delivery (through the shared sender)
+
+def post(message: dict[str, Any], config: SlackConfig, http: Any) -> str | None:
+    """Post one message; returns Slack's ``ts`` (None for webhooks). Slack's ``ok: false`` is classified here;
+    HTTP-level retries (429 + Retry-After, 5xx) are the shared sender's."""
+    from connector.platforms.errors import PermanentError, RetryableError
+
+    url, headers, body = request_for(message, config)
+    resp = http.send("POST", url, json=body, headers=headers)
+    try:
+        payload: Any = resp.json()
+    except ValueError:
+        payload = resp.text
+    err = api_error(resp.status_code, payload)
+    if err is not None:
+        retryable, reason = err
+        raise (RetryableError if retryable else PermanentError)(reason)
+    return payload.get("ts") if isinstance(payload, dict) else None
+
+
+def flush_digests(tenant: str, config: SlackConfig, http: Any, store: DigestStore,
+                  now: datetime | None = None) -> list[dict[str, Any]]:
+    """Post every closed day's digest once (call after midnight from a scheduler, or on the next event)."""
+    now = now or utcnow()
+    sent = []
+    for day, items in store.due(tenant, config, now):
+        if not store.claim(tenant, config, day, now):
+            continue
+        try:
+            ts = post(digest_message(day, items, config), config, http)
+        except Exception:
+            store.release(tenant, config, day)
+            raise
+        store.mark_sent(tenant, config, day, now, ts)
+        sent.append({"day": day.isoformat(), "sessions": len(items), "ts": ts})
+    return sent
+
+
+def deliver(event: dict[str, Any], config: SlackConfig, http: Any, store: DigestStore | None = None,
+            now: datetime | None = None) -> dict[str, Any]:
+    now = now or utcnow()
+    if event.get("type") == "session.billed" and config.mode == "daily_digest" and "session.billed" in config.events:
+        if store is None:
+            raise ValueError("store: daily_digest mode needs a DigestStore")
+        added = store.add(event, config, now)
+        digests_sent = flush_digests(str(event.get("tenant_id", "")), config, http, store, now)
+        return {"status": "accumulated" if added else "duplicate", "digests": digests_sent}
+    message = message_for(event, config)
+    if message is None:
+        return {"status": "skipped", "reason": f"event type {event.get('type')!r} is not posted"}
+    return {"status": "sent", "ref": post(message, config, http)}

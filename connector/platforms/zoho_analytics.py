@@ -98,3 +98,18 @@ def plan(event: dict[str, Any], config: ZohoAnalyticsConfig) -> tuple[str, dict[
         return None
     url = f"{config.api_base.rstrip('/')}/restapi/v2/workspaces/{config.workspace_id}/views/{view}/data"
     return url, {"CONFIG": json.dumps(import_config(key))}, {"DATA": json.dumps([row])}
+
+
+def deliver(event: dict[str, Any], config: ZohoAnalyticsConfig, http: Any) -> dict[str, Any]:
+    planned = plan(event, config)
+    if planned is None:
+        return {"status": "skipped", "reason": f"no Zoho view configured for {event.get('type')!r}"}
+    url, params, form = planned
+    resp = http.send("POST", url, params=params, files={"DATA": (None, form["DATA"], "application/json")},
+                     headers={"ZANALYTICS-ORGID": config.org_id, **_auth_header(config)})
+    summary = (resp.json().get("data") or {}).get("importSummary") or {}
+    return {"status": "sent", "ref": summary.get("importType"), "rows": summary.get("successRowCount")}
+
+
+def _auth_header(config: ZohoAnalyticsConfig) -> dict[str, str]:
+    return {"Authorization": f"Zoho-oauthtoken {config.access_token}"} if config.access_token else {}
