@@ -125,3 +125,22 @@ def test_api_import_multipart_and_json(ingest_app, flat_sink) -> None:
     bad = client.post("/v1/imports", json={"content": SHELL_CSV})
     assert bad.status_code == 400 and bad.mimetype == "application/problem+json"
     assert bad.json["errors"][0]["field"] == "mapping"
+
+
+def test_cli_import_watch_once_into_database(tmp_path: Path, capsys) -> None:
+    from connector.ingest.pipeline import DatabaseSink
+    from tests.ingest.probe import billed as billed_in
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "export.csv").write_text(SHELL_CSV, encoding="utf-8")
+    tariff = tmp_path / "tariff.json"
+    tariff.write_text(json.dumps(FLAT_TARIFF), encoding="utf-8")
+    url = f"sqlite:///{tmp_path}/evbill.db"
+    args = ["import-watch", str(drop), "--once", "--settle", "0", "--database-url", url, "--tariff", str(tariff)]
+    assert main(args) == 0
+    line = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert (line["file"], line["accepted"], len(line["rejected"])) == ("export.csv", 2, 4)
+    assert (drop / "done" / "export.csv").exists()
+    assert billed_in(DatabaseSink.from_url(url), "default", "GL-1")["amount_due"] == "6.50"
+    assert main(["import-watch", str(tmp_path / "missing")]) == 2
