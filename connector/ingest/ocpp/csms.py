@@ -16,7 +16,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections import Counter
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -82,9 +82,10 @@ class Csms:
         self.stats: Counter[str] = Counter()
         self.connected: dict[str, Any] = {}
         self.tx: dict[tuple[str, str], TxState] = {}
-        self.rejections: list[dict[str, str]] = []
+        self.rejections: deque[dict[str, str]] = deque(maxlen=1000)  # the latest, for operators and tests
         self._tx16 = itertools.count(int(time.time() * 1000) % 1_000_000_000)
-        self._start16: dict[str, int] = {}
+        # 1.6 StartTransaction content → transaction id, so a re-sent start gets the same id (bounded)
+        self._start16: OrderedDict[str, int] = OrderedDict()
 
     async def offload(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
@@ -218,10 +219,12 @@ class Station16(_Counting, ChargePoint16):
         return result16.StartTransaction(transaction_id=tx_id, id_tag_info={"status": "Accepted"})
 
     def _tx_for(self, key: str) -> int:
-        scoped = f"{self.id}:{key}"
-        if scoped not in self.csms._start16:
-            self.csms._start16[scoped] = next(self.csms._tx16)
-        return self.csms._start16[scoped]
+        scoped, starts = f"{self.id}:{key}", self.csms._start16
+        if scoped not in starts:
+            starts[scoped] = next(self.csms._tx16)
+            while len(starts) > 100_000:
+                starts.popitem(last=False)
+        return starts[scoped]
 
     async def _state(self, tx_id: int, action: str) -> TxState:
         state = self.csms.tx.get((self.id, str(tx_id)))
