@@ -1,0 +1,1 @@
+"""Security: API keys, Entra ID bearer tokens, webhook HMAC signatures."""
