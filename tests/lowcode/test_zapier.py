@@ -71,10 +71,12 @@ def test_signature_check_accepts_the_right_key_and_rejects_a_forged_body():
 const crypto = require('crypto');
 const { verifySignature } = require('./lib/hook');
 const body = '{"id":"evt_1","type":"session.billed"}';
-const ts = '1767000000';
+const ts = String(Math.floor(Date.now() / 1000));
 const sig = crypto.createHmac('sha256', 'whsec_1').update(`${ts}.${body}`).digest('hex');
-const headers = JSON.stringify({'X-Evbill-Timestamp': ts, 'X-Evbill-Signature': sig});
+const headers = JSON.stringify({'X-Evbill-Timestamp': ts, 'X-Evbill-Signature': `v1=00ff, v1=${sig}`});
 const out = {good: verifySignature({content: body, headers}, 'whsec_1')};
+try { verifySignature({content: body, headers}, 'whsec_1', Number(ts) + 301); out.replay = 'accepted'; }
+catch (e) { out.replay = 'rejected'; }
 try { verifySignature({content: body.replace('evt_1', 'evt_2'), headers}, 'whsec_1'); out.forged = 'accepted'; }
 catch (e) { out.forged = 'rejected'; }
 try { verifySignature({content: body, headers: '{}'}, 'whsec_1'); out.unsigned = 'accepted'; }
@@ -82,5 +84,5 @@ catch (e) { out.unsigned = 'rejected'; }
 out.no_secret = verifySignature({content: body, headers: '{}'}, undefined);
 console.log(JSON.stringify(out));
 """
-    assert last_json(node("-e", script).stdout) == {"good": True, "forged": "rejected", "unsigned": "rejected",
+    assert last_json(node("-e", script).stdout) == {"good": True, "replay": "rejected", "forged": "rejected", "unsigned": "rejected",
                                                    "no_secret": False}

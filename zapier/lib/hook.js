@@ -33,9 +33,12 @@ const header = (headers, name) => {
   return undefined;
 };
 
+const TOLERANCE_SECONDS = 300;
+
 // Returns true when the delivery carries a valid signature for `secret`, false when there is no secret to
-// check with; throws when the signature is missing or wrong.
-const verifySignature = (rawRequest, secret) => {
+// check with; throws when the signature is missing, wrong or too old (replay). Same scheme as
+// connector/security/hmac_sign.py: X-Evbill-Timestamp + X-Evbill-Signature: v1=<hex>[,v1=<hex>...].
+const verifySignature = (rawRequest, secret, now = Date.now() / 1000) => {
   if (!rawRequest || !secret) return false;
   const headers = typeof rawRequest.headers === 'string' ? JSON.parse(rawRequest.headers) : rawRequest.headers;
   const timestamp = header(headers, 'X-Evbill-Timestamp');
@@ -43,10 +46,15 @@ const verifySignature = (rawRequest, secret) => {
   if (!timestamp || !signature) {
     throw new Error('Webhook is not signed: the event was not sent by the billing API');
   }
-  const expected = crypto.createHmac('sha256', secret).update(`${timestamp}.${rawRequest.content}`).digest('hex');
-  const given = String(signature).replace(/^(sha256=|v1=)/, '');
-  if (given.length !== expected.length ||
-      !crypto.timingSafeEqual(Buffer.from(given), Buffer.from(expected))) {
+  if (!/^\d+$/.test(String(timestamp).trim()) || Math.abs(now - Number(timestamp)) > TOLERANCE_SECONDS) {
+    throw new Error('Webhook timestamp is outside the 300 s window (replayed or delayed event)');
+  }
+  const expected = crypto.createHmac('sha256', secret).update(`${String(timestamp).trim()}.${rawRequest.content}`)
+    .digest('hex');
+  const given = String(signature).split(',').map((part) => part.trim().replace(/^v1=/, ''));
+  const matches = given.some((value) => value.length === expected.length &&
+    crypto.timingSafeEqual(Buffer.from(value), Buffer.from(expected)));
+  if (!matches) {
     throw new Error('Webhook signature does not match: the event was not sent by the billing API');
   }
   return true;
