@@ -1,0 +1,44 @@
+"""Authentication for every route except the public ones (health, readiness, the spec and docs page)."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g, request
+from flask.typing import ResponseReturnValue
+
+from connector.api.context import db
+from connector.api.errors import problem
+from connector.security.auth import AuthError, JwksCache, tenant_from_api_key, tenant_from_bearer
+
+PUBLIC_ENDPOINTS = {"health.get_health", "health.get_ready", "docs.openapi_json", "docs.docs_page", "static"}
+# Blueprints that authenticate their callers themselves (signed webhooks, OCPI tokens) add their prefix here.
+PUBLIC_PREFIXES: list[str] = []
+JWKS_KEY = "evbill.jwks"
+
+
+def register(app: Flask) -> None:
+    app.extensions[JWKS_KEY] = JwksCache(app.config.get("JWKS"), app.config.get("JWKS_URL"))
+
+    @app.before_request
+    def _authenticate() -> ResponseReturnValue | None:
+        if request.method == "OPTIONS" or request.endpoint in PUBLIC_ENDPOINTS:
+            return None
+        if any(request.path.startswith(p) for p in PUBLIC_PREFIXES) or request.endpoint is None:
+            return None
+        try:
+            key = request.headers.get("X-API-Key")
+            auth = request.headers.get("Authorization", "")
+            if key:
+                g.tenant_id = tenant_from_api_key(db(), current_app.config, key)
+                g.auth = "api_key"
+            elif auth.lower().startswith("bearer "):
+                g.tenant_id = tenant_from_bearer(current_app.config, current_app.extensions[JWKS_KEY],
+                                                 auth[7:].strip())
+                g.auth = "bearer"
+            else:
+                raise AuthError(401, "send an X-API-Key header or an Authorization: Bearer token")
+        except AuthError as exc:
+            response = problem(exc.status, "Unauthorized" if exc.status == 401 else "Forbidden", exc.detail)
+            if exc.status == 401:
+                response.headers["WWW-Authenticate"] = 'Bearer, ApiKey header="X-API-Key"'
+            return response
+        return None

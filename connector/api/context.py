@@ -1,0 +1,47 @@
+"""Per-request state: the database session (``g.db``) and the caller's tenant (``g.tenant_id``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, g, request
+from sqlalchemy.orm import Session as DbSession
+
+from connector.api.errors import ApiError
+
+ENGINE_KEY = "evbill.engine"
+SESSIONMAKER_KEY = "evbill.sessionmaker"
+
+
+def db() -> DbSession:
+    if "db" not in g:
+        g.db = current_app.extensions[SESSIONMAKER_KEY]()
+    return g.db
+
+
+def close_db(_exc: BaseException | None = None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()
+
+
+def tenant() -> str:
+    return str(g.tenant_id)
+
+
+def json_body() -> dict[str, Any]:
+    """The JSON object body, or a 415/400 problem naming the reason."""
+    if not request.is_json:
+        raise ApiError(415, "Unsupported Media Type", "send a JSON body with Content-Type: application/json")
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError.field("body", "expected a JSON object", status=400, title="Bad Request")
+    return data
+
+
+def want_csv() -> bool:
+    fmt = request.args.get("format")
+    if fmt:
+        return fmt.lower() == "csv"
+    best = request.accept_mimetypes.best_match(["application/json", "text/csv"])
+    return best == "text/csv" and request.accept_mimetypes["text/csv"] > request.accept_mimetypes["application/json"]

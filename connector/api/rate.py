@@ -1,0 +1,175 @@
+"""``POST /v1/rate`` and ``POST /v1/rate/batch``: stateless pricing with the rating core."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify
+from flask.typing import ResponseReturnValue
+from pydantic import ValidationError
+
+from connector.api.context import db, json_body, tenant
+from connector.api.errors import ApiError
+from connector.models import Cdr, Customer, Session, Tariff
+from connector.money import RoundingPolicy
+from connector.rating import RatingError, RatingOptions, StepSizePolicy, TariffSwitchPolicy, rate
+from connector.storage import repo
+from connector.validation import field_errors
+
+bp = Blueprint("rate", __name__, url_prefix="/v1/rate")
+
+
+def _enum(kind: Any, value: Any, field: str) -> Any:
+    try:
+        return kind(value)
+    except ValueError as exc:
+        allowed = ", ".join(m.value for m in kind)
+        raise ApiError.field(field, f"'{value}' is not one of: {allowed}") from exc
+
+
+def parse_options(raw: Any, customer_class: Any = None) -> RatingOptions:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ApiError.field("options", "expected an object")
+    unknown = set(raw) - {"rounding", "step_size", "time_zone", "as_of", "tariff_switch"}
+    if unknown:
+        raise ApiError.field(f"options.{sorted(unknown)[0]}", "unknown option")
+    kwargs: dict[str, Any] = {}
+    if raw.get("rounding") is not None:
+        kwargs["rounding"] = _enum(RoundingPolicy, raw["rounding"], "options.rounding")
+    if raw.get("step_size") is not None:
+        kwargs["step_size"] = _enum(StepSizePolicy, raw["step_size"], "options.step_size")
+    if raw.get("tariff_switch") is not None:
+        kwargs["tariff_switch"] = _enum(TariffSwitchPolicy, raw["tariff_switch"], "options.tariff_switch")
+    if raw.get("time_zone") is not None:
+        if not isinstance(raw["time_zone"], str):
+            raise ApiError.field("options.time_zone", "expected an IANA time zone name")
+        kwargs["time_zone"] = raw["time_zone"]
+    if raw.get("as_of") is not None:
+        try:
+            as_of = datetime.fromisoformat(str(raw["as_of"]).replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ApiError.field("options.as_of", "expected an ISO 8601 date-time with offset") from exc
+        if as_of.tzinfo is None:
+            raise ApiError.field("options.as_of", "must carry a time zone offset (e.g. 2026-01-13T14:30:00Z)")
+        kwargs["as_of"] = as_of
+    if customer_class is not None:
+        if not isinstance(customer_class, str) or not customer_class:
+            raise ApiError.field("customer_class", "expected a non-empty string")
+        kwargs["customer_class"] = customer_class
+    return RatingOptions(**kwargs)
+
+
+def resolve_tariffs(body: dict[str, Any]) -> list[Tariff]:
+    """Inline ``tariff`` (one object or a list of versions) or the tenant's stored ``tariff_id``."""
+    if body.get("tariff") is not None and body.get("tariff_id") is not None:
+        raise ApiError.field("tariff", "give either tariff or tariff_id, not both")
+    if body.get("tariff") is not None:
+        raw = body["tariff"]
+        items = raw if isinstance(raw, list) else [raw]
+        try:
+            return [Tariff.model_validate(t) for t in items]
+        except ValidationError as exc:
+            raise ApiError.from_validation(exc, "tariff") from exc
+    tariff_id = body.get("tariff_id")
+    if tariff_id is None:
+        return []  # a CDR may embed its tariffs; rate() names the field when none is found
+    if not isinstance(tariff_id, str):
+        raise ApiError.field("tariff_id", "expected a string")
+    tariffs = repo.load_tariffs(db(), tenant(), tariff_id)
+    if tariffs is None:
+        raise ApiError.not_found("tariff", tariff_id)
+    return tariffs
+
+
+def resolve_customer(body: dict[str, Any]) -> Customer | None:
+    customer_id = body.get("customer_id")
+    if customer_id is None:
+        return None
+    if not isinstance(customer_id, str):
+        raise ApiError.field("customer_id", "expected a string")
+    row = repo.get_customer(db(), tenant(), customer_id)
+    if row is None:
+        raise ApiError.not_found("customer", customer_id)
+    return repo.customer_model(row)
+
+
+def _subject(body: dict[str, Any]) -> Session | Cdr:
+    if (body.get("session") is None) == (body.get("cdr") is None):
+        raise ApiError.field("session", "give exactly one of session or cdr")
+    key = "session" if body.get("session") is not None else "cdr"
+    if not isinstance(body[key], dict):
+        raise ApiError.field(key, "expected an object")
+    try:
+        return Session.model_validate(body[key]) if key == "session" else Cdr.model_validate(body[key])
+    except ValidationError as exc:
+        raise ApiError.from_validation(exc, key) from exc
+
+
+def _rating_error(exc: RatingError, prefix: str) -> ApiError:
+    field = exc.field if exc.field.startswith(("tariff", "options", "customer")) else f"{prefix}.{exc.field}"
+    return ApiError(422, "Cannot rate", f"{field}: {exc.reason}", [{"field": field, "reason": exc.reason}])
+
+
+@bp.post("")
+def rate_session() -> ResponseReturnValue:
+    body = json_body()
+    subject = _subject(body)
+    options = parse_options(body.get("options"), body.get("customer_class"))
+    tariffs = resolve_tariffs(body)
+    customer = resolve_customer(body)
+    try:
+        result = rate(subject, tariffs, customer, options)
+        return jsonify(result.to_dict())
+    except RatingError as exc:
+        raise _rating_error(exc, "session" if isinstance(subject, Session) else "cdr") from exc
+
+
+TOTALS = ("net_total", "tax_total", "gross_total", "amount_due")
+
+
+@bp.post("/batch")
+def rate_batch() -> ResponseReturnValue:
+    body = json_body()
+    sessions = body.get("sessions")
+    if not isinstance(sessions, list):
+        raise ApiError.field("sessions", "expected an array of sessions")
+    limit = int(current_app.config.get("BATCH_MAX_SESSIONS", 10000))
+    if len(sessions) > limit:
+        raise ApiError.field("sessions", f"at most {limit} sessions per batch (got {len(sessions)})",
+                             status=413, title="Payload Too Large")
+    options = parse_options(body.get("options"), body.get("customer_class"))
+    tariffs = resolve_tariffs(body)
+    if not tariffs:
+        raise ApiError.field("tariff_id", "give tariff_id or tariff")
+    customer = resolve_customer(body)
+    results: list[dict[str, Any]] = []
+    totals = dict.fromkeys(TOTALS, Decimal(0))
+    currencies: set[str] = set()
+    for index, raw in enumerate(sessions):
+        prefix = f"sessions[{index}]"
+        try:
+            if not isinstance(raw, dict):
+                raise ApiError.field(prefix, "expected an object")
+            rated = rate(Session.model_validate(raw), tariffs, customer, options)
+            view = rated.invoice
+            for name in TOTALS:
+                totals[name] += getattr(view, name)
+            currencies.add(view.currency)
+            results.append({"index": index, "ok": True, "result": rated.to_dict()})
+        except ValidationError as exc:
+            first = field_errors(exc, prefix)[0]
+            results.append({"index": index, "ok": False, "error": {"field": first["field"], "detail": first["reason"]}})
+        except RatingError as exc:
+            results.append({"index": index, "ok": False,
+                            "error": {"field": f"{prefix}.{exc.field}", "detail": exc.reason}})
+        except ApiError as exc:
+            field = (exc.errors or [{"field": prefix}])[0]["field"]
+            results.append({"index": index, "ok": False, "error": {"field": field, "detail": exc.detail}})
+    currency = currencies.pop() if len(currencies) == 1 else (tariffs[0].currency if not currencies else None)
+    out_totals: dict[str, Any] = {"currency": currency}
+    out_totals.update({k: format(v, "f") for k, v in totals.items()})
+    return jsonify({"count": len(sessions), "results": results, "totals": out_totals})

@@ -1,0 +1,29 @@
+"""Every table module on the shared ``Base``: the API's own plus billing/events when installed."""
+
+from __future__ import annotations
+
+import importlib
+
+from sqlalchemy import MetaData
+
+from connector.storage.db import Base
+
+TABLE_MODULES = ("connector.storage.tables", "connector.billing.tables", "connector.events.tables")
+
+
+def import_table_modules() -> list[str]:
+    loaded = []
+    for name in TABLE_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue  # that contributor's module has not landed
+            raise
+        loaded.append(name)
+    return loaded
+
+
+def all_metadata() -> MetaData:
+    import_table_modules()
+    return Base.metadata

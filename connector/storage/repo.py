@@ -1,0 +1,199 @@
+"""Tenant-scoped reads and writes of the API's tables. Every function takes ``tenant_id``: no query
+here can reach another tenant's rows.
+
+The session functions have the signatures of ``connector.ingest.store`` (add_event, get_session,
+put_session, get_rating, put_rating) so the ingest pipeline can switch to these tables by import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DbSession
+
+from connector.models import Customer, Tariff
+from connector.storage.tables import (
+    ApiKeyRow,
+    CustomerRow,
+    SessionEventRow,
+    SessionRow,
+    TariffRow,
+    TariffVersionRow,
+    TenantRow,
+)
+
+
+def _parse_dt(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite gives naive datetimes back; every stored instant is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+# ----------------------------------------------------------------------------------- tenants, keys
+
+
+def ensure_tenant(db: DbSession, tenant_id: str) -> None:
+    if db.get(TenantRow, tenant_id) is None:
+        db.add(TenantRow(id=tenant_id))
+        db.flush()
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def create_api_key(db: DbSession, tenant_id: str, name: str | None = None) -> str:
+    """A new key for ``tenant_id`` (shown once; only its hash is stored)."""
+    ensure_tenant(db, tenant_id)
+    key = "evb_" + secrets.token_urlsafe(32)
+    db.add(ApiKeyRow(tenant_id=tenant_id, key_hash=hash_key(key), prefix=key[:12], name=name))
+    db.flush()
+    return key
+
+
+def tenant_for_key(db: DbSession, key: str) -> str | None:
+    row = db.execute(select(ApiKeyRow.tenant_id).where(
+        ApiKeyRow.key_hash == hash_key(key), ApiKeyRow.revoked_at.is_(None))).first()
+    return None if row is None else str(row[0])
+
+
+# ---------------------------------------------------------------------------------------- tariffs
+
+
+def tariff_json(tariff: Tariff) -> str:
+    return tariff.model_dump_json(exclude_none=True)
+
+
+def get_tariff_row(db: DbSession, tenant_id: str, tariff_id: str) -> TariffRow | None:
+    return db.get(TariffRow, (tenant_id, tariff_id))
+
+
+def tariff_versions(db: DbSession, tenant_id: str, tariff_id: str) -> list[TariffVersionRow]:
+    return list(db.scalars(select(TariffVersionRow).where(
+        TariffVersionRow.tenant_id == tenant_id, TariffVersionRow.tariff_id == tariff_id
+    ).order_by(TariffVersionRow.version_no)))
+
+
+def load_tariffs(db: DbSession, tenant_id: str, tariff_id: str) -> list[Tariff] | None:
+    """Every stored version of the tariff, newest first (rating picks the one valid at session start)."""
+    rows = tariff_versions(db, tenant_id, tariff_id)
+    if not rows:
+        return None
+    return [Tariff.model_validate_json(r.document) for r in reversed(rows)]
+
+
+def create_tariff(db: DbSession, tenant_id: str, tariff: Tariff) -> TariffVersionRow:
+    ensure_tenant(db, tenant_id)
+    db.add(TariffRow(tenant_id=tenant_id, tariff_id=tariff.id, currency=tariff.currency, current_version=1))
+    db.flush()
+    version = TariffVersionRow(tenant_id=tenant_id, tariff_id=tariff.id, version_no=1,
+                               effective_at=tariff.start_date_time, end_at=tariff.end_date_time,
+                               document=tariff_json(tariff))
+    db.add(version)
+    db.flush()
+    return version
+
+
+def publish_version(db: DbSession, tenant_id: str, row: TariffRow, tariff: Tariff, effective_at: datetime,
+                    policy: str) -> TariffVersionRow:
+    """New version valid from ``effective_at``; the version valid then ends at ``effective_at``."""
+    versions = tariff_versions(db, tenant_id, row.tariff_id)
+    for previous in versions:
+        doc = Tariff.model_validate_json(previous.document)
+        if doc.valid_at(effective_at):
+            doc.end_date_time = effective_at
+            previous.end_at = effective_at
+            previous.document = tariff_json(doc)
+    tariff = tariff.model_copy(update={"id": row.tariff_id, "start_date_time": effective_at})
+    number = (versions[-1].version_no if versions else 0) + 1
+    version = TariffVersionRow(tenant_id=tenant_id, tariff_id=row.tariff_id, version_no=number,
+                               effective_at=effective_at, end_at=tariff.end_date_time, policy=policy,
+                               document=tariff_json(tariff))
+    db.add(version)
+    row.current_version = number
+    db.flush()
+    return version
+
+
+# -------------------------------------------------------------------------------------- customers
+
+
+def get_customer(db: DbSession, tenant_id: str, customer_id: str) -> CustomerRow | None:
+    return db.get(CustomerRow, (tenant_id, customer_id))
+
+
+def customer_model(row: CustomerRow) -> Customer:
+    return Customer.model_validate(row.to_dict())
+
+
+# --------------------------------------------------------------------------------------- sessions
+
+
+def add_event(db: DbSession, tenant_id: str, event: Any) -> bool:
+    """Record the event as the transaction's first write; False if (tenant, event_id) exists already."""
+    try:
+        db.add(SessionEventRow(
+            tenant_id=tenant_id, event_id=event.event_id, session_id=event.session_id, type=event.type,
+            source=str(event.source)[:40], occurred_at=event.timestamp,
+            payload=json.loads(event.model_dump_json())))
+        db.flush()
+    except IntegrityError:
+        db.rollback()
+        return False
+    return True
+
+
+def get_session_row(db: DbSession, tenant_id: str, session_id: str, lock: bool = False) -> SessionRow | None:
+    query = select(SessionRow).where(SessionRow.tenant_id == tenant_id, SessionRow.session_id == session_id)
+    if lock:
+        query = query.with_for_update()
+    return db.scalars(query).first()
+
+
+def get_session(db: DbSession, tenant_id: str, session_id: str) -> dict[str, Any] | None:
+    row = get_session_row(db, tenant_id, session_id, lock=True)
+    return None if row is None else dict(row.document)
+
+
+def put_session(db: DbSession, tenant_id: str, doc: dict[str, Any]) -> None:
+    row = get_session_row(db, tenant_id, doc["id"])
+    values = {
+        "status": doc.get("status", "active"), "document": doc, "station_id": doc.get("station_id"),
+        "customer_id": doc.get("customer_id"), "tariff_id": doc.get("tariff_id"),
+        "start_at": _parse_dt(doc.get("start")), "end_at": _parse_dt(doc.get("end")),
+    }
+    if row is None:
+        db.add(SessionRow(tenant_id=tenant_id, session_id=doc["id"], **values))
+    else:
+        if row.status in ("rated", "billed") and values["status"] == "ended":
+            values["status"] = row.status
+        for key, value in values.items():
+            setattr(row, key, value)
+    db.flush()
+
+
+def get_rating(db: DbSession, tenant_id: str, session_id: str) -> dict[str, Any] | None:
+    row = get_session_row(db, tenant_id, session_id)
+    return None if row is None or row.rating is None else dict(row.rating)
+
+
+def put_rating(db: DbSession, tenant_id: str, session_id: str, rating: dict[str, Any]) -> None:
+    db.execute(update(SessionRow).where(
+        SessionRow.tenant_id == tenant_id, SessionRow.session_id == session_id).values(
+        rating=rating, status="rated", updated_at=datetime.now(UTC)))
