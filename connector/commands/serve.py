@@ -1,0 +1,60 @@
+"""``evbill serve``: the API under gunicorn (production) or the Flask dev server (``--dev`` only)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from connector.commands import InputError
+
+
+def _bind(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"--bind: '{value}' is not HOST:PORT")
+    return host, int(port)
+
+
+def gunicorn_app(app: Any, options: dict[str, Any]) -> Any:
+    from gunicorn.app.base import BaseApplication
+
+    class _App(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                if key in self.cfg.settings and value is not None:
+                    self.cfg.set(key.lower(), value)
+
+        def load(self) -> Any:
+            return app
+
+    return _App()
+
+
+def run(args: argparse.Namespace) -> int:
+    host, port = _bind(args.bind)
+    if args.workers < 1:
+        raise InputError("--workers: must be at least 1")
+    from connector.api import create_app
+
+    app = create_app()  # tables are created once here, before workers fork
+    if args.dev:
+        app.run(host=host, port=port, debug=False, threaded=True)
+        return 0
+    gunicorn_app(app, {
+        "bind": f"{host}:{port}", "workers": args.workers, "threads": args.threads,
+        "worker_class": "gthread" if args.threads > 1 else "sync", "timeout": args.timeout,
+        "accesslog": "-" if args.access_log else None, "preload_app": True,
+    }).run()
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("serve", help="run the HTTP API (gunicorn; --dev for the Flask dev server)")
+    p.add_argument("--workers", type=int, default=int(os.environ.get("EVBILL_WORKERS", "2")))
+    p.add_argument("--threads", type=int, default=int(os.environ.get("EVBILL_THREADS", "1")))
+    p.add_argument("--bind", default=os.environ.get("EVBILL_BIND", "127.0.0.1:8080"), help="HOST:PORT")
+    p.add_argument("--timeout", type=int, default=60, help="gunicorn worker timeout (seconds)")
+    p.add_argument("--access-log", action="store_true", help="log every request to stdout")
+    p.add_argument("--dev", action="store_true", help="Flask development server (never in production)")
+    p.set_defaults(func=run)

@@ -1,0 +1,43 @@
+"""Alembic driven from code (no alembic.ini needed): upgrade, autogenerate a revision, compare."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+
+from connector.storage.db import database_url, make_engine
+from connector.storage.migrations_support import all_metadata
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", (url or database_url()).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+def revision(message: str, url: str | None = None) -> Any:
+    """Autogenerate the next migration from the tables against a database at head."""
+    return command.revision(alembic_config(url), message=message, autogenerate=True)
+
+
+def diff(url: str | None = None) -> list[Any]:
+    """Differences between the database and the table modules (empty = migrations are complete)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            return list(compare_metadata(context, all_metadata()))
+    finally:
+        engine.dispose()
