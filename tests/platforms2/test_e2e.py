@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine
 
-from .harness import OneShotHttp, Outbox, PermanentError, RetryableError  # noqa: I001  (installs error stand-ins)
 from connector.platforms import google_sheets, jira, salesforce, sendgrid, slack, zoho_analytics
 
 from .conftest import billed_event
 from .fakes import FakeVendors
+from .harness import OneShotHttp, Outbox, PermanentError, RetryableError  # also installs error stand-ins
 from .test_contracts import anomaly_event, reconciliation_event
 from .vendor import schema_errors
 
