@@ -30,7 +30,7 @@ class ApiError(Exception):
 
     @classmethod
     def from_validation(cls, exc: ValidationError, prefix: str = "") -> ApiError:
-        errors = [_refine(e) for e in field_errors(exc, prefix)]
+        errors = [_refine(e) if e["field"] in (prefix, "body") else e for e in field_errors(exc, prefix)]
         head = errors[0] if errors else {"field": prefix or "body", "reason": "invalid"}
         return cls(422, "Invalid request", f"{head['field']}: {head['reason']}", errors)
 
