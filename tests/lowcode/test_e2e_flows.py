@@ -20,9 +20,7 @@ from tests.lowcode import harness
 from tests.lowcode.conftest import ROOT
 from tests.lowcode.logicapps import WorkflowRun
 
-MISSING = harness.missing_pieces()
-pytestmark = [pytest.mark.xfail(bool(MISSING), strict=False,
-                                reason="not landed yet: " + "; ".join(MISSING))] if MISSING else []
+needs = harness.needs
 
 TARIFF = {"id": "T-AC", "country_code": "DE", "party_id": "EVB", "currency": "EUR",
           "last_updated": "2026-01-01T00:00:00Z",
@@ -97,6 +95,7 @@ def check_event(delivery: dict, secret: str, event_type: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------- Power Automate
 
 
+@needs("spec", "api", "signing", "billing", "subscriptions", "worker")
 def test_power_automate_first_billing_flow(api, receiver, committed_swagger, committed_api_properties):
     """docs/lowcode/power-automate.md: When a session is billed -> Finalize an invoice -> Get a session."""
     pa = harness.PowerAutomate(committed_swagger, committed_api_properties,
@@ -108,7 +107,7 @@ def test_power_automate_first_billing_flow(api, receiver, committed_swagger, com
     assert location.startswith(api["base_url"] + "/v1/subscriptions/")
 
     # "Rate a charging session" prices without billing
-    rated = pa.call("rateSession", body={"session": session("S-PA-0")})
+    rated = pa.call("rateSession", body={"session": session("S-PA-0"), "tariff_id": "T-AC"})
     assert rated.status_code == 200, rated.text
     assert rated.json()["total_cost"] == {"excl_vat": "3.0000", "incl_vat": "3.5700"}
 
@@ -154,6 +153,7 @@ def workflow(name: str) -> dict:
     return json.loads((ROOT / "logic_apps" / "workflows" / name / "workflow.json").read_text())
 
 
+@needs("spec", "api", "billing")
 def test_logic_apps_session_to_invoice(api, receiver, committed_swagger):
     run = WorkflowRun(workflow("session-to-invoice"), committed_swagger, api["base_url"], _send(api),
                       {"receiptWebhookUrl": receiver.url + "/receipt", "financeWebhookUrl": receiver.url + "/finance"})
@@ -166,6 +166,7 @@ def test_logic_apps_session_to_invoice(api, receiver, committed_swagger):
     assert "357 EUR" in finance["text"] and "rated 3.5700" in finance["text"]
 
 
+@needs("spec", "api", "billing")
 def test_logic_apps_daily_reconciliation(api, receiver, committed_swagger):
     requests.post(api["base_url"] + "/v1/sessions/events", json=end_event("S-LA-2"),
                   headers={"X-API-Key": api["api_key"]}, timeout=30)
@@ -177,15 +178,25 @@ def test_logic_apps_daily_reconciliation(api, receiver, committed_swagger):
     assert "(2026-01-13)" in report["text"] and report["summary"]
 
 
+@needs("spec", "api")
 def test_logic_apps_tariff_rerating(api, receiver, committed_swagger):
     run = WorkflowRun(workflow("tariff-rerating"), committed_swagger, api["base_url"], _send(api),
                       {"financeWebhookUrl": receiver.url + "/finance"})
     new_version = {**TARIFF, "elements": [{"price_components": [{"type": "ENERGY", "price": "0.35", "vat": "19",
                                                                  "step_size": 1}]}]}
-    result = run.run({"tariff_id": "T-AC", "tariff": new_version, "valid_from": "2026-02-01T00:00:00Z"})
+    result = run.run({"tariff_id": "T-AC", "tariff": new_version, "effective_at": "2026-02-01T00:00:00Z",
+                      "policy": "price_lock_at_start"})
     assert result["statusCode"] == 200
+    assert result["body"]["current_version"] == 2
+    assert [v["version_no"] for v in result["body"]["versions"]] == [1, 2]
     [note] = (harness.json_body(d) for d in receiver.wait(1))
-    assert note["text"].startswith("Tariff T-AC published")
+    assert note["text"].startswith("Tariff T-AC published as version 2 from 2026-02-01T00:00:00Z")
+    # the new price applies from the effective time: the rating core prices a later session at 0.35
+    after = requests.post(api["base_url"] + "/v1/rate", headers={"X-API-Key": api["api_key"]}, timeout=30,
+                          json={"session": {**session("S-LA-3"), "start": "2026-02-02T10:00:00Z",
+                                            "end": "2026-02-02T11:00:00Z"}, "tariff_id": "T-AC"})
+    assert after.status_code == 200, after.text
+    assert after.json()["total_cost"] == {"excl_vat": "3.5000", "incl_vat": "4.1650"}
 
 
 # --------------------------------------------------------------------------------------------- Zapier
@@ -201,6 +212,7 @@ def zap(api: dict, steps: list[dict]) -> list[dict]:
     return [r["result"] for r in results]
 
 
+@needs("spec", "api", "signing", "billing", "subscriptions", "worker")
 def test_zapier_first_zap(api, receiver):
     """docs/lowcode/zapier.md: Session Billed -> Find Invoice, plus Rate Session / Ingest Session Event."""
     target = receiver.url + "/hooks/catch/1"

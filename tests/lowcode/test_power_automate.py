@@ -212,7 +212,7 @@ def test_certification_checks_catch_broken_metadata(committed_swagger, committed
     doc = copy.deepcopy(committed_swagger)
     op = doc["paths"]["/v1/rate"]["post"]
     op["summary"] = "Rate a session."
-    del op["parameters"][0]["x-ms-summary"]
+    del next(p for p in op["parameters"] if p["in"] == "body")["x-ms-summary"]
     trigger = next(o for _, _, o in operations(doc) if o.get("x-ms-trigger"))
     trigger["parameters"][0]["schema"]["properties"]["callback_url"].pop("x-ms-notification-url")
     problems = certification_problems(doc, committed_api_properties)

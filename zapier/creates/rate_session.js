@@ -2,6 +2,14 @@
 const { baseUrl } = require('../lib/http');
 const { sessionFields, sessionFromInput } = require('../lib/session');
 
+// The body of POST /v1/rate: the session plus the tariff (and customer) to price it with.
+const rateBody = (input) => {
+  const body = { session: sessionFromInput(input) };
+  if (input.tariff_id) body.tariff_id = input.tariff_id;
+  if (input.customer_id) body.customer_id = input.customer_id;
+  return body;
+};
+
 module.exports = {
   key: 'rate_session',
   noun: 'Rating',
@@ -15,7 +23,7 @@ module.exports = {
       const response = await z.request({
         url: `${baseUrl(bundle)}/v1/rate`,
         method: 'POST',
-        body: { session: sessionFromInput(bundle.inputData) },
+        body: rateBody(bundle.inputData),
       });
       return response.data;
     },

@@ -10,17 +10,18 @@ module.exports = {
   },
   operation: {
     inputFields: [
-      { key: 'kind', label: 'Kind', required: false, choices: ['payments', 'cdrs'], default: 'payments',
-        helpText: 'What is compared with the billed sessions.' },
-      { key: 'period_start', label: 'Period Start', required: true, helpText: 'First day, YYYY-MM-DD.' },
-      { key: 'period_end', label: 'Period End', required: true, helpText: 'Last day, YYYY-MM-DD.' },
+      { key: 'kind', label: 'Kind', required: true, choices: ['daily', 'monthly'], default: 'daily',
+        helpText: 'A day or a month of sessions, compared with payments and CDRs.' },
+      { key: 'period', label: 'Period', required: true, helpText: 'YYYY-MM-DD for daily, YYYY-MM for monthly.' },
+      { key: 'stations', label: 'Stations', required: false, list: true, helpText: 'Only these station IDs.' },
     ],
     perform: async (z, bundle) => {
-      const body = { period_start: bundle.inputData.period_start, period_end: bundle.inputData.period_end };
-      if (bundle.inputData.kind) body.kind = bundle.inputData.kind;
+      const body = { kind: bundle.inputData.kind || 'daily', period: bundle.inputData.period };
+      if (bundle.inputData.stations && bundle.inputData.stations.length) body.stations = bundle.inputData.stations;
       const response = await z.request({ url: `${baseUrl(bundle)}/v1/reconciliations`, method: 'POST', body });
       return response.data;
     },
-    sample: { id: 'rec_1', kind: 'payments', status: 'completed', summary: { expected: '0', billed: '0' } },
+    sample: { id: 'rec_1', kind: 'daily', period_start: '2026-01-13', period_end: '2026-01-13',
+      summary: { expected: '0', billed: '0', paid: '0', difference: '0' } },
   },
 };

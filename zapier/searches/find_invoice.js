@@ -6,16 +6,17 @@ module.exports = {
   noun: 'Invoice',
   display: {
     label: 'Find Invoice',
-    description: 'Finds an invoice by its ID, or the latest invoices of a customer (optionally by status).',
+    description: 'Finds an invoice by its ID, or the invoices of a customer or a session (optionally by status).',
   },
   operation: {
     inputFields: [
       { key: 'invoice_id', label: 'Invoice ID', required: false },
       { key: 'customer_id', label: 'Customer', dynamic: 'customer_list.id.name', required: false },
-      { key: 'status', label: 'Status', required: false, choices: ['draft', 'open', 'paid', 'void'] },
+      { key: 'session_id', label: 'Session ID', required: false, helpText: 'The invoice that bills this session.' },
+      { key: 'status', label: 'Status', required: false, helpText: 'For example draft, open, paid or void.' },
     ],
     perform: async (z, bundle) => {
-      const { invoice_id: invoiceId, customer_id: customerId, status } = bundle.inputData;
+      const { invoice_id: invoiceId, customer_id: customerId, session_id: sessionId, status } = bundle.inputData;
       if (invoiceId) {
         const response = await z.request({
           url: `${baseUrl(bundle)}/v1/invoices/${encodeURIComponent(invoiceId)}`, skipThrowForStatus: true,
@@ -26,6 +27,7 @@ module.exports = {
       }
       const params = {};
       if (customerId) params.customer_id = customerId;
+      if (sessionId) params.session_id = sessionId;
       if (status) params.status = status;
       const response = await z.request({ url: `${baseUrl(bundle)}/v1/invoices`, params });
       return (response.data && (response.data.items || response.data.invoices)) || [];

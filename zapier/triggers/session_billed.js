@@ -16,8 +16,8 @@ const sample = {
 
 // Sample data while a user maps fields: the latest invoices, shaped as session.billed events.
 const performList = async (z, bundle) => {
-  const response = await z.request({ url: `${baseUrl(bundle)}/v1/invoices`, params: { limit: 3 } });
-  const items = (response.data && (response.data.items || response.data.invoices)) || [];
+  const response = await z.request({ url: `${baseUrl(bundle)}/v1/invoices` });
+  const items = ((response.data && response.data.items) || []).slice(0, 3);
   return items.map((invoice) => ({
     id: `sample_${invoice.id}`, type: 'session.billed', tenant_id: invoice.tenant_id,
     created_at: invoice.issued_at || sample.created_at, data: { session: {}, rating: {}, invoice },
