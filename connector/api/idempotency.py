@@ -50,9 +50,8 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
                 return _replay(sessions, tenant_id, key, digest)
         try:
             response = make_response(view(*args, **kwargs))
-        except Exception:
-            _release(sessions, tenant_id, key)
-            raise
+        except Exception as exc:  # a 4xx is an answer to replay; the error handlers turn it into a problem
+            response = make_response(current_app.handle_user_exception(exc))
         with sessions() as s:
             row = s.get(IdempotencyKeyRow, (tenant_id, key))
             if row is not None:
@@ -66,14 +65,6 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         return response
 
     return wrapper
-
-
-def _release(sessions: Any, tenant_id: str, key: str) -> None:
-    with sessions() as s:
-        row = s.get(IdempotencyKeyRow, (tenant_id, key))
-        if row is not None:
-            s.delete(row)
-            s.commit()
 
 
 def _replay(sessions: Any, tenant_id: str, key: str, digest: str) -> Response:
