@@ -6,15 +6,15 @@ only; see docs/ingest.md), so the payload is read through a configurable field m
 field names of ChargePoint's session data (``sessionID``, ``startTime``, ``endTime``, ``Energy``,
 ``stationID``, ``portNumber``, ``userID``) and is an assumption to check against your account's data.
 
-The body must be signed: ``X-ChargePoint-Signature: sha256=<hex HMAC-SHA256 of the raw body>`` with
-``CHARGEPOINT_WEBHOOK_SECRET`` (verified by ``connector.security.hmac_sign`` when present, constant-time).
+The body must be signed by the relay that forwards ChargePoint's data, with the project's webhook scheme
+(``connector.security.hmac_sign``): ``X-Evbill-Timestamp: <unix s>`` and ``X-Evbill-Signature: v1=<hex
+HMAC-SHA256 of "<timestamp>.<raw body>">`` with ``CHARGEPOINT_WEBHOOK_SECRET`` (a list rotates secrets;
+timestamps older than 5 minutes are replays). The sessions belong to ``CHARGEPOINT_TENANT_ID``.
 Idempotent by ChargePoint session id (``chargepoint:<sessionID>``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -22,7 +22,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from connector.ingest.events import IngestError, SessionEvent, parse_event
-from connector.ingest.web import app_sink, problem, request_tenant
+from connector.ingest.web import app_sink, problem
+from connector.security import hmac_sign
 
 LOG = logging.getLogger("connector.ingest.chargepoint")
 bp = Blueprint("chargepoint_webhook", __name__, url_prefix="/v1/ingest/chargepoint")
@@ -39,7 +40,6 @@ DEFAULT_MAPPING: dict[str, str] = {
     "time_zone": "timeZone",
     "charging_ended_at": "chargingEndTime",
 }
-SIGNATURE_HEADER = "X-ChargePoint-Signature"
 
 
 def _dig(payload: Mapping[str, Any], dotted: str) -> Any:
@@ -72,36 +72,21 @@ def payload_to_event(payload: Any, mapping: Mapping[str, str] | None = None) -> 
     })
 
 
-def signature_for(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-
-
-def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
-    try:  # the API contributor's shared signer, when it exists
-        from connector.security import hmac_sign  # type: ignore[attr-defined]
-
-        verify = getattr(hmac_sign, "verify", None)
-        if verify is not None and header:
-            return bool(verify(secret, body, header.removeprefix("sha256=")))
-    except ImportError:
-        pass
-    if not header:
-        return False
-    return hmac.compare_digest(signature_for(secret, body), header.strip())
-
-
 @bp.post("/sessions")
 def session_end() -> Response:
     secret = current_app.config.get("CHARGEPOINT_WEBHOOK_SECRET")
     if not secret:
         return problem(503, "ChargePoint webhook not configured", "CHARGEPOINT_WEBHOOK_SECRET", "not set")
     body = request.get_data(cache=True)
-    if not verify_signature(secret, body, request.headers.get(SIGNATURE_HEADER)):
-        LOG.warning("rejected ChargePoint webhook: bad or missing signature")
-        return problem(401, "Invalid signature", SIGNATURE_HEADER, "missing or does not match the body")
+    try:
+        hmac_sign.verify(secret, request.headers.get(hmac_sign.TIMESTAMP_HEADER), body,
+                         request.headers.get(hmac_sign.SIGNATURE_HEADER))
+    except hmac_sign.SignatureError as exc:
+        LOG.warning("rejected ChargePoint webhook: %s: %s", exc.field, exc.reason)
+        return problem(401, "Invalid signature", exc.field, exc.reason)
     try:
         event = payload_to_event(request.get_json(silent=True), current_app.config.get("CHARGEPOINT_FIELD_MAPPING"))
-        outcome = app_sink().ingest(request_tenant(), event)
+        outcome = app_sink().ingest(str(current_app.config.get("CHARGEPOINT_TENANT_ID") or "default"), event)
     except IngestError as exc:
         LOG.warning("rejected ChargePoint session: %s: %s", exc.field, exc.reason)
         return problem(422, "Invalid session data", exc.field, exc.reason)

@@ -7,31 +7,36 @@ the one ``Session`` model. Then an ``end`` event is billed by the ``Biller``:
 - ``BillingService`` (default when ``connector.billing.service`` exists): ``complete_session`` rates,
   records the invoice line and emits ``session.billed``; it is idempotent, so a duplicate ``end`` returns
   the same bill. ``interim_cost`` gives the running cost (``rate`` with ``as_of``).
-- ``RatingOnly(tariffs)``: until/without the billing service, the session is priced by the rating core
-  and the rating stored with it (no invoice line). Used by ``--tariff`` on the ingest commands.
+- ``StoredTariffs`` (default until the billing service is installed): the rating core prices the session
+  with its stored ``tariff_id`` (all versions, the one valid at start is used) and customer, and the
+  rating is kept on the session row (no invoice line) — the same fallback as the API's sessions route.
+- ``RatingOnly(tariffs)``: the same with tariffs given by the caller (``--tariff`` on the ingest commands).
 
-No price is computed here: both call the rating core.
+Storage is the API's tables through ``connector.storage.repo`` (``sessions``, ``session_events`` unique
+per tenant + event id). No price is computed here: every biller calls the rating core.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
-from connector.ingest import store
 from connector.ingest.events import IngestError, SessionEvent
 from connector.ingest.merge import apply_event, to_session
 from connector.ingest.sink import IngestOutcome
-from connector.models import Tariff
+from connector.models import Customer, Session, Tariff
 from connector.rating import RatingError, RatingOptions, rate
+from connector.storage import repo as store
 
 LOG = logging.getLogger("connector.ingest.pipeline")
 
@@ -77,12 +82,28 @@ class BillingService:
 class RatingOnly:
     """Price with the rating core and keep the rating on the session (no invoice line)."""
 
-    def __init__(self, tariffs: list[Tariff]) -> None:
+    def __init__(self, tariffs: list[Tariff] | None = None) -> None:
         self.tariffs = tariffs
 
-    def _rate(self, doc: dict[str, Any], as_of: datetime | None = None) -> Any:
+    def _tariffs(self, db: DbSession, tenant_id: str, session: Session) -> tuple[list[Tariff], Customer | None]:
+        customer = None
+        if session.customer_id:
+            row = store.get_customer(db, tenant_id, session.customer_id)
+            customer = None if row is None else store.customer_model(row)
+        if self.tariffs:
+            return self.tariffs, customer
+        if not session.tariff_id:
+            raise IngestError("session.tariff_id", "required to price the session")
+        tariffs = store.load_tariffs(db, tenant_id, session.tariff_id)
+        if tariffs is None:
+            raise IngestError("session.tariff_id", f"tariff '{session.tariff_id}' does not exist")
+        return tariffs, customer
+
+    def _rate(self, db: DbSession, tenant_id: str, doc: dict[str, Any], as_of: datetime | None = None) -> Any:
+        session = to_session(doc)
+        tariffs, customer = self._tariffs(db, tenant_id, session)
         try:
-            return rate(to_session(doc), self.tariffs, options=RatingOptions(as_of=as_of))
+            return rate(session, tariffs, customer, RatingOptions(as_of=as_of))
         except RatingError as exc:
             raise IngestError(exc.field, exc.reason) from exc
 
@@ -92,29 +113,34 @@ class RatingOnly:
             doc = store.get_session(db, tenant_id, session_id)
             if doc is None:
                 raise IngestError("session_id", f"unknown session '{session_id}'")
-            existing = {"rating": self._rate(doc).to_dict()}
+            existing = store.get_rating(db, tenant_id, session_id) or self._rate(db, tenant_id, doc).to_dict()
             store.put_rating(db, tenant_id, session_id, existing)
             db.commit()
-        rating = existing["rating"]
+        rating = existing
         return existing, Decimal(rating["invoice"]["amount_due"]), rating["currency"]
 
     def interim(self, db: DbSession, tenant_id: str, session_id: str, as_of: datetime) -> Decimal | None:
         doc = store.get_session(db, tenant_id, session_id)
         if doc is None or doc.get("end"):
             return None
-        return self._rate(doc, as_of).invoice.amount_due
+        return self._rate(db, tenant_id, doc, as_of).invoice.amount_due
 
 
-def default_biller() -> Biller | None:
+StoredTariffs = RatingOnly  # no tariffs given: the session's stored tariff_id
+
+
+def default_biller() -> Biller:
     if importlib.util.find_spec("connector.billing") and importlib.util.find_spec("connector.billing.service"):
         return BillingService()
-    return None
+    return StoredTariffs()
 
 
 def ingest_session_event(db: DbSession, tenant_id: str, event: SessionEvent,
                          biller: Biller | None = None) -> IngestOutcome:
     """Store, merge and (for ``end``) bill one event. Commits; raises ``IngestError`` for bad data."""
     biller = biller or default_biller()
+    store.ensure_tenant(db, tenant_id)
+    db.commit()
     try:
         if not store.add_event(db, tenant_id, event):
             db.rollback()
@@ -135,10 +161,7 @@ def ingest_session_event(db: DbSession, tenant_id: str, event: SessionEvent,
     return outcome
 
 
-def _bill(outcome: IngestOutcome, biller: Biller | None, db: DbSession, tenant_id: str) -> None:
-    if biller is None:
-        outcome.details["billing"] = "billing service not installed: session stored, not billed"
-        return
+def _bill(outcome: IngestOutcome, biller: Biller, db: DbSession, tenant_id: str) -> None:
     try:
         outcome.billed, outcome.total_cost, outcome.currency = biller.complete(db, tenant_id, outcome.session_id)
     except (IngestError, RatingError) as exc:
@@ -148,14 +171,33 @@ def _bill(outcome: IngestOutcome, biller: Biller | None, db: DbSession, tenant_i
         outcome.details["billing_error"] = {"field": exc.field, "reason": exc.reason}
 
 
+_ready: set[str] = set()
+_ready_lock = threading.Lock()
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create missing tables once per engine URL (every contributor's tables on the shared ``Base``)."""
+    from connector.storage.migrations_support import all_metadata
+
+    key = str(engine.url)
+    with _ready_lock:
+        if key not in _ready:
+            try:
+                all_metadata().create_all(engine, checkfirst=True)
+            except OperationalError:  # another process created them at the same moment
+                all_metadata().create_all(engine, checkfirst=True)
+            _ready.add(key)
+
+
 class DatabaseSink:
     """The pipeline as a ``SessionSink``: one short database session per call (thread-safe)."""
 
-    def __init__(self, engine: Engine, biller: Biller | None = None) -> None:
+    def __init__(self, engine: Engine, biller: Biller | None = None, create_tables: bool = True) -> None:
         self.engine = engine
         self.biller = biller or default_biller()
         self.sessions: Callable[[], DbSession] = sessionmaker(engine, expire_on_commit=False)
-        store.ensure_schema(engine)
+        if create_tables:  # like the API's EVBILL_CREATE_TABLES; production runs ``evbill db upgrade``
+            ensure_schema(engine)
 
     @classmethod
     def from_url(cls, url: str | None = None, tariffs: list[Tariff] | None = None) -> DatabaseSink:
@@ -165,20 +207,18 @@ class DatabaseSink:
 
     @classmethod
     def for_app(cls, app: Any) -> DatabaseSink:
-        engine = app.extensions.get("evbill.engine") or getattr(app, "engine", None)
+        engine = app.extensions.get("evbill.engine")
         if engine is None:
             from connector.storage.db import make_engine
 
             engine = make_engine(app.config.get("DATABASE_URL"))
-        return cls(engine)
+        return cls(engine, create_tables=bool(app.config.get("CREATE_TABLES", True)))
 
     def ingest(self, tenant_id: str, event: SessionEvent) -> IngestOutcome:
         with self.sessions() as db:
             return ingest_session_event(db, tenant_id, event, self.biller)
 
     def interim_cost(self, tenant_id: str, session_id: str, as_of: datetime) -> Decimal | None:
-        if self.biller is None:
-            return None
         with self.sessions() as db:
             try:
                 return self.biller.interim(db, tenant_id, session_id, as_of)

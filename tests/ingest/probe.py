@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from connector.ingest import store
 from connector.ingest.memory import MemorySink
 from connector.ingest.pipeline import DatabaseSink, RatingOnly
 from connector.models import Tariff
+from connector.storage import repo as store
 from connector.storage.db import make_engine
 
 SINKS = ["memory", "database"]
@@ -34,7 +34,7 @@ def billed(sink: Any, tenant: str, session_id: str) -> dict[str, str]:
         with sink.sessions() as db:
             found = store.get_rating(db, tenant, session_id)
         assert found is not None, f"session {tenant}/{session_id} was not priced"
-        rating = found["rating"]
+        rating = found
     invoice = rating["invoice"]
     return {"net_total": invoice["net_total"], "tax_total": invoice["tax_total"],
             "amount_due": invoice["amount_due"], "total_excl_vat": rating["total_cost"]["excl_vat"]}

@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import time
 
 import pytest
 
-from connector.ingest.chargepoint import signature_for
 from connector.ingest.web import SINK_KEY
 from connector.models import Tariff
+from connector.security import hmac_sign
 from tests.ingest.conftest import REPO
 from tests.ingest.probe import SINKS, billed, build_sink, stored
 
@@ -66,9 +67,9 @@ CP_PAYLOAD = {"sessionID": 991, "startTime": "2026-11-24T10:00:00Z", "endTime": 
               "Energy": 18.2, "stationID": "1:23456", "portNumber": 2, "userID": None}
 
 
-def _signed(client, payload, secret="cp-secret", mapping_header=None):
+def _signed(client, payload, secret="cp-secret", timestamp=None):
     body = json.dumps(payload).encode()
-    headers = {"X-ChargePoint-Signature": signature_for(secret, body), "Content-Type": "application/json"}
+    headers = {**hmac_sign.sign(secret, timestamp, body), "Content-Type": "application/json"}
     return client.post("/v1/ingest/chargepoint/sessions", data=body, headers=headers)
 
 
@@ -80,7 +81,10 @@ def test_chargepoint_webhook_signed_mapped_and_idempotent(ingest_app, flat_sink)
     assert stored(flat_sink, "default", "CP-991")["evse_id"] == "2"
     assert _signed(client, CP_PAYLOAD).json["status"] == "duplicate"
     forged = _signed(client, CP_PAYLOAD, secret="guess")
-    assert forged.status_code == 401 and forged.json["errors"][0]["field"] == "X-ChargePoint-Signature"
+    assert forged.status_code == 401 and forged.json["errors"][0] == {
+        "field": "X-Evbill-Signature", "reason": "does not match the body"}
+    replayed = _signed(client, {**CP_PAYLOAD, "sessionID": 990}, timestamp=int(time.time()) - 3600)
+    assert replayed.status_code == 401 and replayed.json["errors"][0]["field"] == "X-Evbill-Timestamp"
     bad = _signed(client, {**CP_PAYLOAD, "sessionID": 992, "Energy": "lots"})
     assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
     assert bad.json["errors"][0]["field"] == "session.energy_kwh"
