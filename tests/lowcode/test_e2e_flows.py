@@ -248,3 +248,64 @@ def test_zapier_first_zap(api, receiver):
     done = subprocess.run(["node", "scripts/run_steps.js"], cwd=ROOT / "zapier", input=payload, text=True,
                           capture_output=True, timeout=120, check=False)
     assert json.loads(done.stdout.strip().splitlines()[-1])[0]["ok"] is False
+
+
+# --------------------------------------------------- what runs without the billing service (API only)
+
+
+@needs("spec", "api")
+def test_power_automate_actions_and_pickers_against_the_api(api, committed_swagger, committed_api_properties):
+    """Actions that only need the API, built from the connector exactly as the platform sends them."""
+    pa = harness.PowerAutomate(committed_swagger, committed_api_properties,
+                               {"hostUrl": api["base_url"], "api_key": api["api_key"]})
+    # pickers: the designer calls the list operation named in x-ms-dynamic-values and reads value-collection
+    for name, op_id in (("tariff_id", "listTariffs"), ("customer_id", "listCustomers")):
+        pick = committed_swagger["definitions"]["Session"]["properties"][name]["x-ms-dynamic-values"]
+        assert pick["operationId"] == op_id
+        listed = pa.call(op_id)
+        assert listed.status_code == 200, listed.text
+        values = [item[pick["value-path"]] for item in listed.json()[pick["value-collection"]]]
+        assert values == [TARIFF["id"] if name == "tariff_id" else CUSTOMER["id"]]
+    rated = pa.call("rateSession", body={"session": session("S-PA-R"), "tariff_id": "T-AC"})
+    assert rated.status_code == 200, rated.text
+    assert rated.json()["total_cost"] == expected_rating("S-PA-R")["total_cost"] == \
+        {"excl_vat": "3.0000", "incl_vat": "3.5700"}
+    batch = pa.call("rateBatch", body={"sessions": [session("S-PA-B1"), session("S-PA-B2")], "tariff_id": "T-AC"})
+    assert batch.status_code == 200, batch.text
+    assert "3.5700" in batch.text
+    start = {"event_id": "S-PA-S:start", "type": "start", "session_id": "S-PA-S",
+             "timestamp": "2026-01-13T14:00:00Z", "session": {k: v for k, v in session("S-PA-S").items()
+                                                              if k not in ("id", "end", "energy_kwh")}}
+    ingested = pa.call("ingestSessionEvent", body=start)
+    assert ingested.status_code == 202, ingested.text
+    assert pa.call("ingestSessionEvent", body=start).status_code == 200  # the same event again: a duplicate
+    got = pa.call("getSession", {"session_id": "S-PA-S"})
+    assert got.status_code == 200 and got.json()["status"] == "active"
+    missing = pa.call("getSession", {"session_id": "nope"})
+    assert missing.status_code == 404 and missing.headers["Content-Type"].startswith("application/problem+json")
+    assert harness.PowerAutomate(committed_swagger, committed_api_properties,
+                                 {"hostUrl": api["base_url"], "api_key": "wrong"}).call("listTariffs").status_code == 401
+
+
+@needs("spec", "api")
+def test_zapier_auth_dropdowns_and_creates_against_the_api(api):
+    auth, tariffs, customers, rated, started = zap(api, [
+        {"method": "authentication.test"},
+        {"method": "triggers.tariff_list.operation.perform"},
+        {"method": "triggers.customer_list.operation.perform"},
+        {"method": "creates.rate_session.operation.perform", "bundle": {"inputData": {
+            "session_id": "S-ZAP-R", "start": "2026-01-13T14:00:00Z", "end": "2026-01-13T15:00:00Z",
+            "energy_kwh": "10", "tariff_id": "T-AC", "customer_id": "C-42", "time_zone": "Europe/Berlin"}}},
+        {"method": "creates.ingest_session_event.operation.perform", "bundle": {"inputData": {
+            "event_type": "start", "session_id": "S-ZAP-S", "start": "2026-01-13T14:00:00Z",
+            "tariff_id": "T-AC", "customer_id": "C-42", "station_id": "DE*EVB*E1"}}},
+    ])
+    assert [t["id"] for t in tariffs] == ["T-AC"] and [c["name"] for c in customers] == ["Contoso Fleet"]
+    assert rated["total_cost"] == {"excl_vat": "3.0000", "incl_vat": "3.5700"}
+    assert started["status"] == "accepted" and started["event_id"] == "S-ZAP-S:start"
+    payload = json.dumps({"authData": {"host_url": api["base_url"], "api_key": "wrong"},
+                          "steps": [{"method": "authentication.test"}]})
+    done = subprocess.run(["node", "scripts/run_steps.js"], cwd=ROOT / "zapier", input=payload, text=True,
+                          capture_output=True, timeout=120, check=False)
+    [result] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["ok"] is False and "refused the credentials (401)" in result["error"]
