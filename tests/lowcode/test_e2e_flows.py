@@ -25,8 +25,8 @@ needs = harness.needs
 TARIFF = {"id": "T-AC", "country_code": "DE", "party_id": "EVB", "currency": "EUR",
           "last_updated": "2026-01-01T00:00:00Z",
           "elements": [{"price_components": [{"type": "ENERGY", "price": "0.30", "vat": "19", "step_size": 1}]}]}
-CUSTOMER = {"id": "C-42", "name": "Contoso Fleet", "email": "fleet@contoso.example", "locale": "de-DE",
-            "tax_region": "DE"}
+CUSTOMER = {"id": "C-42", "name": "Contoso Fleet", "email": "fleet@contoso.example", "locale": "de_DE",
+            "tax_region": "DE", "invoice_per_session": True}
 
 
 def session(session_id: str) -> dict[str, Any]:
@@ -85,7 +85,7 @@ def deliver(api: dict, receiver: harness.Receiver, count: int) -> list[dict[str,
 def check_event(delivery: dict, secret: str, event_type: str) -> dict[str, Any]:
     sig_header, ts_header = signing()
     assert harness.verify_signature(delivery, secret, sig_header, ts_header), delivery["headers"]
-    forged = {**delivery, "body": delivery["body"].replace(b"357", b"358")}
+    forged = {**delivery, "body": delivery["body"] + b" "}
     assert not harness.verify_signature(forged, secret, sig_header, ts_header)
     event = harness.json_body(delivery)
     assert event["type"] == event_type and event["id"].startswith("evt_")
@@ -241,7 +241,7 @@ def test_zapier_first_zap(api, receiver):
     assert events[0]["data"]["invoice"]["gross_total"] == "357"
     assert found[0]["gross_total"] == "357"
     # a forged delivery is refused by the trigger
-    forged = {**raw, "content": raw["content"].replace("357", "1")}
+    forged = {**raw, "content": raw["content"] + " "}
     payload = json.dumps({"authData": {"host_url": api["base_url"], "api_key": api["api_key"]}, "steps": [
         {"method": "triggers.session_billed.operation.perform",
          "bundle": {"cleanedRequest": json.loads(forged["content"]), "rawRequest": forged, "subscribeData": sub}}]})
