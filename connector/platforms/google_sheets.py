@@ -60,3 +60,11 @@ def deliver(event: dict[str, Any], config: GoogleSheetsConfig, sync: Any = None,
             raise PermanentError("connector.sheets.sync is not installed (spreadsheet contributor's module)") from exc
     result = sync(config.spreadsheet_id, [session_record(event)], worksheet=config.worksheet, **client)
     return {"status": "sent", "ref": str(result) if result is not None else None}
+
+
+Config = GoogleSheetsConfig
+
+
+def idempotency_key(event: dict[str, Any]) -> str:
+    """Per billed session: one row per session."""
+    return f"google_sheets:{event.get('tenant_id', '')}:{session_record(event)['session_id']}"

@@ -212,3 +212,11 @@ def deliver(event: dict[str, Any], config: JiraConfig, http: Any, store: TicketS
     created = http.send("POST", f"{base}/rest/api/3/issue", json=body, auth=auth).json()
     key = store.put(tenant, config.project_key, fp, str(created["key"]), now)
     return {"status": "sent", "ref": key}
+
+
+Config = JiraConfig
+
+
+def idempotency_key(event: dict[str, Any]) -> str:
+    """Per anomaly (not per event): the same anomaly emitted twice is one delivery."""
+    return f"jira:{event.get('tenant_id', '')}:{fingerprint((event.get('data') or {}).get('anomaly') or {})}"

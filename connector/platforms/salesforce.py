@@ -143,3 +143,11 @@ def deliver(event: dict[str, Any], config: SalesforceConfig, http: Any) -> dict[
         payload = resp.json() if resp.content else {}
         refs.append({"url": url, "id": payload.get("id"), "created": resp.status_code == 201})
     return {"status": "sent", "ref": ",".join(str(r["id"]) for r in refs), "records": refs}
+
+
+Config = SalesforceConfig
+
+
+def idempotency_key(event: dict[str, Any]) -> str:
+    """Per event; the external-id upsert makes a repeat harmless anyway."""
+    return f"salesforce:{event.get('tenant_id', '')}:{event.get('id')}"

@@ -118,3 +118,6 @@ def deliver(event: dict[str, Any], config: SendGridConfig, http: Any) -> dict[st
         raise PermanentError(str(exc)) from exc
     resp = http.send("POST", endpoint(config), json=body, headers={"Authorization": f"Bearer {config.api_key}"})
     return {"status": "sent", "ref": resp.headers.get("X-Message-Id"), "to": body["personalizations"][0]["to"][0]["email"]}
+
+
+Config = SendGridConfig

@@ -414,3 +414,11 @@ def deliver(event: dict[str, Any], config: SlackConfig, http: Any, store: Digest
     if message is None:
         return {"status": "skipped", "reason": f"event type {event.get('type')!r} is not posted"}
     return {"status": "sent", "ref": post(message, config, http)}
+
+
+Config = SlackConfig
+
+
+def idempotency_key(event: dict[str, Any]) -> str:
+    """Per event: Slack has no idempotency, so the outbox must not post an event twice."""
+    return f"slack:{event.get('tenant_id', '')}:{event.get('id')}"

@@ -113,3 +113,11 @@ def deliver(event: dict[str, Any], config: ZohoAnalyticsConfig, http: Any) -> di
 
 def _auth_header(config: ZohoAnalyticsConfig) -> dict[str, str]:
     return {"Authorization": f"Zoho-oauthtoken {config.access_token}"} if config.access_token else {}
+
+
+Config = ZohoAnalyticsConfig
+
+
+def idempotency_key(event: dict[str, Any]) -> str:
+    """Per event; updateadd on the matching column makes a repeat an update."""
+    return f"zoho_analytics:{event.get('tenant_id', '')}:{event.get('id')}"

@@ -220,3 +220,18 @@ def test_salesforce_rules_and_external_id_upsert() -> None:
     assert salesforce.plan(anomaly_event("negative_energy"), cfg) == []
     with pytest.raises(ValueError, match="external_id_field"):
         salesforce.SalesforceConfig(instance_url="x", external_id_field="Name", rules=cfg.rules)
+
+
+def test_every_adapter_names_its_events_config_and_delivery_key() -> None:
+    from connector.platforms import google_sheets
+
+    modules = (sendgrid, slack, jira, salesforce, zoho_analytics, google_sheets)
+    assert [m.NAME for m in modules] == ["sendgrid", "slack", "jira", "salesforce", "zoho_analytics", "google_sheets"]
+    for m in modules:
+        assert callable(m.deliver) and callable(m.idempotency_key) and m.EVENTS
+        assert issubclass(m.Config, __import__("pydantic").BaseModel)
+    a1, a2 = anomaly_event(aid="an_9"), dict(anomaly_event(aid="an_9"), id="evt_other")
+    assert jira.idempotency_key(a1) == jira.idempotency_key(a2) == "jira:t1:an_9"
+    assert google_sheets.idempotency_key(billed_event(event_id="e1")) == google_sheets.idempotency_key(
+        billed_event(event_id="e2")) == "google_sheets:t1:S-100"
+    assert slack.idempotency_key(billed_event(event_id="e1")) != slack.idempotency_key(billed_event(event_id="e2"))
