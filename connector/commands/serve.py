@@ -41,7 +41,16 @@ def run(args: argparse.Namespace) -> int:
     if args.dev:
         app.run(host=host, port=port, debug=False, threaded=True)
         return 0
+    from connector.api.context import ENGINE_KEY
+
+    engine = app.extensions[ENGINE_KEY]
+    engine.dispose()  # no pooled connection may cross the fork into the workers
+
+    def post_fork(_server: Any, _worker: Any) -> None:
+        engine.dispose(close=False)
+
     gunicorn_app(app, {
+        "post_fork": post_fork,
         "bind": f"{host}:{port}", "workers": args.workers, "threads": args.threads,
         "worker_class": "gthread" if args.threads > 1 else "sync", "timeout": args.timeout,
         "accesslog": "-" if args.access_log else None, "preload_app": True,

@@ -49,7 +49,20 @@ def aware(value: datetime | None) -> datetime | None:
 
 
 def ensure_tenant(db: DbSession, tenant_id: str) -> None:
-    if db.get(TenantRow, tenant_id) is None:
+    """Insert the tenant row if missing; concurrent callers do not conflict (ON CONFLICT DO NOTHING)."""
+    if db.get(TenantRow, tenant_id) is not None:
+        return
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        db.execute(pg_insert(TenantRow).values(id=tenant_id, created_at=datetime.now(UTC)).on_conflict_do_nothing())
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        db.execute(sqlite_insert(TenantRow).values(id=tenant_id, created_at=datetime.now(UTC))
+                   .on_conflict_do_nothing())
+    else:
         db.add(TenantRow(id=tenant_id))
         db.flush()
 
