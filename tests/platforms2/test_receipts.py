@@ -77,3 +77,12 @@ def test_html_escapes_customer_data() -> None:
     inv["customer"]["name"] = "<script>alert(1)</script> & Co"
     html = render_receipt(inv).html
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in html
+
+
+def test_credit_note_title_and_negative_amounts() -> None:
+    inv = billed_event("EUR", "fr_FR")["data"]["invoice"]
+    inv.update(kind="credit_note", number="CN-0001", net_total="-10.13", tax_total="-1.92", gross_total="-12.05",
+               amount_due="-12.05")
+    r = render_receipt(inv)
+    assert r.subject == "EV Charge Billing: Avoir CN-0001 (-12,05\xa0€)"
+    assert "Montant dû: -12,05\xa0€" in r.text
