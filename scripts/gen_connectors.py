@@ -242,12 +242,13 @@ def picker_for(spec: dict, index: dict, picker: dict) -> dict:
 
 
 def security_definitions(spec: dict, overlay: dict) -> tuple[dict, list]:
+    """The connection's two ways in: the X-API-Key header and Entra ID (auth code). Other schemes of the
+    spec (e.g. OCPI tokens of machine-to-machine routes) are not the connector's."""
     definitions: dict[str, Any] = {}
     for scheme in ((spec.get("components") or {}).get("securitySchemes") or {}).values():
-        if scheme.get("type") == "apiKey":
-            definitions["api_key"] = {"type": "apiKey", "in": scheme.get("in", "header"),
-                                      "name": scheme.get("name", "X-API-Key")}
-        elif scheme.get("type") in ("oauth2", "openIdConnect") or scheme.get("scheme") == "bearer":
+        if scheme.get("type") == "apiKey" and scheme.get("name") == "X-API-Key":
+            definitions["api_key"] = {"type": "apiKey", "in": scheme.get("in", "header"), "name": "X-API-Key"}
+        elif scheme.get("type") == "oauth2" and "authorizationCode" in (scheme.get("flows") or {}):
             definitions["oauth2_auth"] = {
                 "type": "oauth2", "flow": "accessCode",
                 "authorizationUrl": "https://login.microsoftonline.com/common/oauth2/authorize",
@@ -273,11 +274,12 @@ def to_swagger(spec: dict, overlay: dict) -> tuple[dict, list[dict]]:
                if v["operationId"] in index}
     visibility = {op: vis for vis, ops in (overlay.get("visibility") or {}).items() for op in ops}
     excluded = set(overlay.get("exclude") or [])
+    excluded_tags = set(overlay.get("exclude_tags") or [])
 
     paths: dict[str, dict] = {}
     for path, method, op, shared in iter_operations(spec):
         op_id = op["operationId"]
-        if op_id in excluded:
+        if op_id in excluded or excluded_tags & set(op.get("tags") or []):
             continue
         summary = short_summary((overlay.get("summaries") or {}).get(op_id) or op.get("summary") or op_id)
         description = sentence(op.get("description") or op.get("summary") or op_id)
@@ -308,6 +310,7 @@ def to_swagger(spec: dict, overlay: dict) -> tuple[dict, list[dict]]:
     policies = add_triggers(spec, overlay, index, paths, titles)
     definitions = {name: convert_schema(schema, titles, name)
                    for name, schema in ((spec.get("components") or {}).get("schemas") or {}).items()}
+    definitions = used_definitions(paths, definitions)
     for schema in definitions.values():
         add_pickers(schema, pickers, "")
     secdefs, security = security_definitions(spec, overlay)
@@ -323,6 +326,19 @@ def to_swagger(spec: dict, overlay: dict) -> tuple[dict, list[dict]]:
         "x-ms-connector-metadata": conn["metadata"],
     }
     return swagger, policies
+
+
+def used_definitions(paths: dict, definitions: dict) -> dict:
+    """Only the definitions the connector's operations reach (schemas of excluded routes stay out)."""
+    keep: set[str] = set()
+    todo = re.findall(r'"#/definitions/([^"]+)"', json.dumps(paths))
+    while todo:
+        name = todo.pop()
+        if name in keep or name not in definitions:
+            continue
+        keep.add(name)
+        todo += re.findall(r'"#/definitions/([^"]+)"', json.dumps(definitions[name]))
+    return {name: schema for name, schema in definitions.items() if name in keep}
 
 
 def add_triggers(spec: dict, overlay: dict, index: dict, paths: dict, titles: dict[str, str]) -> list[dict]:
@@ -542,6 +558,8 @@ to the subscription's `Location` header when the flow is turned off or deleted.
 - Each trigger has its own path in this definition (`/v1/subscriptions/triggers/<event>`); a
   `routerequesttoendpoint` policy in `apiProperties.json` sends it to `POST /v1/subscriptions`.
 - {stations_note}
+- Machine-to-machine routes of the API (OCPI CDR push, vendor webhooks, CSV imports) and probes are not part
+  of the connector; chargers and platforms call them directly.
 - Amounts are strings in the currency's minor units, exactly as the API returns them; do arithmetic in the
   API, not in the flow.
 - `apiProperties.json` uses `connectionParameterSets` (API key or Entra ID), which the paconn JSON Schema of
