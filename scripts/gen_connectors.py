@@ -321,11 +321,20 @@ def to_swagger(spec: dict, overlay: dict) -> tuple[dict, list[dict]]:
         "schemes": conn["schemes"], "consumes": ["application/json"], "produces": ["application/json"],
         "paths": dict(sorted(paths.items())), "definitions": dict(sorted(definitions.items())),
         "parameters": {}, "responses": {}, "securityDefinitions": secdefs, "security": security,
-        "tags": [{"name": t["name"], "description": sentence(t.get("description") or t["name"])}
-                 for t in spec.get("tags") or []],
+        "tags": used_tags(spec, paths),
         "x-ms-connector-metadata": conn["metadata"],
     }
     return swagger, policies
+
+
+def used_tags(spec: dict, paths: dict) -> list[dict]:
+    """The spec's tags that the connector's operations use, plus the triggers' own."""
+    used = {t for item in paths.values() for op in item.values() if isinstance(op, dict) for t in op.get("tags", [])}
+    tags = [{"name": t["name"], "description": sentence(t.get("description") or t["name"])}
+            for t in spec.get("tags") or [] if t["name"] in used]
+    if "triggers" in used:
+        tags.append({"name": "triggers", "description": "Webhook triggers backed by the subscriptions resource."})
+    return tags
 
 
 def used_definitions(paths: dict, definitions: dict) -> dict:
