@@ -11,7 +11,7 @@ from connector.security.auth import AuthError, JwksCache, tenant_from_api_key, t
 
 PUBLIC_ENDPOINTS = {"health.get_health", "health.get_ready", "docs.openapi_json", "docs.docs_page", "static"}
 # Blueprints that authenticate their callers themselves (signed webhooks, OCPI tokens) add their prefix here.
-PUBLIC_PREFIXES: list[str] = []
+PUBLIC_PREFIXES: list[str] = ["/ocpi/", "/v1/ingest/chargepoint/"]
 JWKS_KEY = "evbill.jwks"
 
 

@@ -140,7 +140,6 @@ def _receive(expected: tuple[str, str, str] | None = None) -> Response:
 
 
 @bp.post("")
-@bp.post("/")
 def post_cdr() -> Response:
     return _receive()
 
