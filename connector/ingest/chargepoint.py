@@ -9,7 +9,8 @@ field names of ChargePoint's session data (``sessionID``, ``startTime``, ``endTi
 The body must be signed by the relay that forwards ChargePoint's data, with the project's webhook scheme
 (``connector.security.hmac_sign``): ``X-Evbill-Timestamp: <unix s>`` and ``X-Evbill-Signature: v1=<hex
 HMAC-SHA256 of "<timestamp>.<raw body>">`` with ``CHARGEPOINT_WEBHOOK_SECRET`` (a list rotates secrets;
-timestamps older than 5 minutes are replays). The sessions belong to ``CHARGEPOINT_TENANT_ID``.
+timestamps older than 5 minutes are replays). The sessions belong to ``CHARGEPOINT_TENANT_ID``;
+``CHARGEPOINT_SESSION_DEFAULTS`` adds fields the payload lacks (``tariff_id``, ``currency``, ``time_zone``).
 Idempotent by ChargePoint session id (``chargepoint:<sessionID>``).
 """
 
@@ -51,11 +52,13 @@ def _dig(payload: Mapping[str, Any], dotted: str) -> Any:
     return value
 
 
-def payload_to_event(payload: Any, mapping: Mapping[str, str] | None = None) -> SessionEvent:
+def payload_to_event(payload: Any, mapping: Mapping[str, str] | None = None,
+                     defaults: Mapping[str, Any] | None = None) -> SessionEvent:
+    """``defaults``: Session fields the payload does not carry (``tariff_id``, ``currency``, ``time_zone``)."""
     if not isinstance(payload, dict):
         raise IngestError("body", "expected a JSON object")
     mapping = {**DEFAULT_MAPPING, **(mapping or {})}
-    session: dict[str, Any] = {}
+    session: dict[str, Any] = dict(defaults or {})
     for target, path in mapping.items():
         value = _dig(payload, path)
         if value is not None and value != "":
@@ -85,7 +88,9 @@ def session_end() -> Response:
         LOG.warning("rejected ChargePoint webhook: %s: %s", exc.field, exc.reason)
         return problem(401, "Invalid signature", exc.field, exc.reason)
     try:
-        event = payload_to_event(request.get_json(silent=True), current_app.config.get("CHARGEPOINT_FIELD_MAPPING"))
+        config = current_app.config
+        event = payload_to_event(request.get_json(silent=True), config.get("CHARGEPOINT_FIELD_MAPPING"),
+                                 config.get("CHARGEPOINT_SESSION_DEFAULTS"))
         outcome = app_sink().ingest(str(current_app.config.get("CHARGEPOINT_TENANT_ID") or "default"), event)
     except IngestError as exc:
         LOG.warning("rejected ChargePoint session: %s: %s", exc.field, exc.reason)

@@ -45,8 +45,11 @@ def cdr_session_id(cdr: Cdr) -> str:
     return f"{cdr.country_code}-{cdr.party_id}-{cdr.id}".strip("-")[:64]
 
 
-def cdr_to_event(cdr: Cdr, raw: dict[str, Any]) -> SessionEvent:
-    """CDR → ``end`` event of a Session: the energy profile comes from the charging periods."""
+def cdr_to_event(cdr: Cdr, raw: dict[str, Any], defaults: dict[str, Any] | None = None) -> SessionEvent:
+    """CDR → ``end`` event of a Session: the energy profile comes from the charging periods.
+
+    ``defaults`` (app config ``OCPI_SESSION_DEFAULTS``): fields a CDR may lack, e.g. the ``tariff_id`` of
+    our contract with the CPO when the CDR embeds no tariff."""
     samples: list[dict[str, Any]] = []
     cumulative = Decimal(0)
     charging_ended_at: str | None = None
@@ -69,6 +72,7 @@ def cdr_to_event(cdr: Cdr, raw: dict[str, Any]) -> SessionEvent:
     total = cdr.total_energy if cdr.total_energy is not None else cumulative
     samples.append({"timestamp": cdr.end_date_time.isoformat(), "energy_kwh": str(total)})
     session: dict[str, Any] = {
+        **(defaults or {}),
         "start": cdr.start_date_time.isoformat(), "end": cdr.end_date_time.isoformat(), "energy_kwh": str(total),
         "currency": cdr.currency, "ocpi_cdr_id": cdr.id, "ocpi_session_id": cdr.session_id,
     }
@@ -125,7 +129,7 @@ def _receive(expected: tuple[str, str, str] | None = None) -> Response:
             raise IngestError("id", "required")
         if expected and (cdr.country_code, cdr.party_id, cdr.id) != expected:
             raise IngestError("id", "country_code/party_id/id of the body must match the URL")
-        outcome = app_sink().ingest(tenant, cdr_to_event(cdr, raw))
+        outcome = app_sink().ingest(tenant, cdr_to_event(cdr, raw, current_app.config.get("OCPI_SESSION_DEFAULTS")))
     except ValidationError as exc:
         first = field_errors(exc)[0]
         LOG.warning("rejected OCPI CDR: %s: %s", first["field"], first["reason"])
