@@ -135,12 +135,23 @@ def default_biller() -> Biller:
     return StoredTariffs()
 
 
+_tenants: set[tuple[str, str]] = set()
+
+
+def _ensure_tenant(db: DbSession, tenant_id: str) -> None:
+    """The tenant row exists (once per database and process: not a query per event)."""
+    key = (str(db.get_bind().url), tenant_id)
+    if key not in _tenants:
+        store.ensure_tenant(db, tenant_id)
+        db.commit()
+        _tenants.add(key)
+
+
 def ingest_session_event(db: DbSession, tenant_id: str, event: SessionEvent,
                          biller: Biller | None = None) -> IngestOutcome:
     """Store, merge and (for ``end``) bill one event. Commits; raises ``IngestError`` for bad data."""
     biller = biller or default_biller()
-    store.ensure_tenant(db, tenant_id)
-    db.commit()
+    _ensure_tenant(db, tenant_id)
     try:
         if not store.add_event(db, tenant_id, event):
             db.rollback()
