@@ -42,7 +42,8 @@ LOG = logging.getLogger("connector.ingest.pipeline")
 
 
 class Biller(Protocol):
-    def complete(self, db: DbSession, tenant_id: str, session_id: str) -> tuple[dict[str, Any], Decimal, str]: ...
+    def complete(self, db: DbSession, tenant_id: str, session_id: str) -> tuple[dict[str, Any], Decimal | None,
+                                                                              str | None]: ...
 
     def interim(self, db: DbSession, tenant_id: str, session_id: str, as_of: datetime) -> Decimal | None: ...
 
@@ -61,12 +62,15 @@ class BillingService:
 
         self.service = service
 
-    def complete(self, db: DbSession, tenant_id: str, session_id: str) -> tuple[dict[str, Any], Decimal, str]:
+    def complete(self, db: DbSession, tenant_id: str, session_id: str) -> tuple[dict[str, Any], Decimal | None,
+                                                                              str | None]:
         billed = _as_dict(self.service.complete_session(db, tenant_id, session_id))
-        rating = billed.get("rating") or {}
-        invoice = rating.get("invoice") or {}
-        due = invoice.get("amount_due") or billed.get("amount_due") or "0"
-        return billed, Decimal(str(due)), str(rating.get("currency") or billed.get("currency") or "")
+        db.commit()
+        # the amount due: from what billing returned, else from the rating it kept on the session
+        rating = billed.get("rating") or store.get_rating(db, tenant_id, session_id) or {}
+        due = (rating.get("invoice") or {}).get("amount_due") or billed.get("amount_due")
+        currency = rating.get("currency") or billed.get("currency")
+        return billed, None if due is None else Decimal(str(due)), None if currency is None else str(currency)
 
     def interim(self, db: DbSession, tenant_id: str, session_id: str, as_of: datetime) -> Decimal | None:
         result = self.service.interim_cost(db, tenant_id, session_id, as_of)
@@ -107,7 +111,8 @@ class RatingOnly:
         except RatingError as exc:
             raise IngestError(exc.field, exc.reason) from exc
 
-    def complete(self, db: DbSession, tenant_id: str, session_id: str) -> tuple[dict[str, Any], Decimal, str]:
+    def complete(self, db: DbSession, tenant_id: str, session_id: str) -> tuple[dict[str, Any], Decimal | None,
+                                                                              str | None]:
         existing = store.get_rating(db, tenant_id, session_id)
         if existing is None:
             doc = store.get_session(db, tenant_id, session_id)
@@ -175,11 +180,13 @@ def ingest_session_event(db: DbSession, tenant_id: str, event: SessionEvent,
 def _bill(outcome: IngestOutcome, biller: Biller, db: DbSession, tenant_id: str) -> None:
     try:
         outcome.billed, outcome.total_cost, outcome.currency = biller.complete(db, tenant_id, outcome.session_id)
-    except (IngestError, RatingError) as exc:
+    except (ValueError, LookupError) as exc:  # IngestError, RatingError and billing's input errors
         # stored but not billable (e.g. no tariff): reported with the field; billing can be re-run later
         db.rollback()
-        LOG.warning("session %s/%s stored, not billed: %s: %s", tenant_id, outcome.session_id, exc.field, exc.reason)
-        outcome.details["billing_error"] = {"field": exc.field, "reason": exc.reason}
+        field = str(getattr(exc, "field", "session"))
+        reason = str(getattr(exc, "reason", exc))
+        LOG.warning("session %s/%s stored, not billed: %s: %s", tenant_id, outcome.session_id, field, reason)
+        outcome.details["billing_error"] = {"field": field, "reason": reason}
 
 
 _ready: set[str] = set()

@@ -31,6 +31,7 @@ class IngestOutcome:
             "status": self.status, "event_id": self.event_id, "session_id": self.session_id,
             "total_cost": None if self.total_cost is None else format(self.total_cost, "f"),
             "currency": self.currency, "billed": self.billed,
+            **({"billing_error": self.details["billing_error"]} if "billing_error" in self.details else {}),
         }
 
 

@@ -83,3 +83,33 @@ def test_one_session_from_several_sources(api) -> None:
     assert again.status == "duplicate" and str(again.total_cost) == "3.57"
     doc = sink.load_session("A", "MIX-1")
     assert doc["sources"] == ["ocpp16", "power_automate"]
+
+
+def test_unbillable_end_is_stored_and_reported(api) -> None:
+    _app, _client, url = api
+    sink = DatabaseSink.from_url(url)
+    outcome = sink.ingest("A", parse_event({
+        "event_id": "x:1", "type": "end", "session_id": "NO-TARIFF", "timestamp": "2026-11-24T11:00:00Z",
+        "session": {"start": "2026-11-24T10:00:00Z", "end": "2026-11-24T11:00:00Z", "energy_kwh": "1"}}))
+    assert outcome.status == "accepted" and outcome.total_cost is None
+    assert outcome.to_dict()["billing_error"]["field"] == "session.tariff_id"
+    assert sink.load_session("A", "NO-TARIFF")["status"] == "ended"
+
+
+def test_end_events_become_one_invoice_line_when_billing_is_installed(api) -> None:
+    from connector.api.billing_link import SERVICE, available
+
+    if not available(SERVICE, "complete_session"):
+        pytest.skip("connector.billing.service.complete_session has not landed: the priced session is asserted "
+                    "by the other tests instead of the invoice line")
+    _app, client, url = api
+    sink = DatabaseSink.from_url(url)
+    end = parse_event({"event_id": "b:1", "type": "end", "session_id": "BILL-1", "timestamp": "2026-11-24T11:00:00Z",
+                       "session": {"start": "2026-11-24T10:00:00Z", "end": "2026-11-24T11:00:00Z",
+                                   "energy_kwh": "10", "tariff_id": "STD"}})
+    first, again = sink.ingest("A", end), sink.ingest("A", end)
+    assert (first.status, again.status) == ("accepted", "duplicate")
+    assert str(first.total_cost) == str(again.total_cost) == "3.57"
+    invoices = client.get("/v1/invoices", query_string={"session_id": "BILL-1"}, headers=KEY).json["items"]
+    lines = [line for inv in invoices for line in inv["lines"] if line.get("session_id") == "BILL-1"]
+    assert len(lines) == 1
