@@ -86,3 +86,27 @@ console.log(JSON.stringify(out));
 """
     assert last_json(node("-e", script).stdout) == {"good": True, "replay": "rejected", "forged": "rejected", "unsigned": "rejected",
                                                    "no_secret": False}
+
+
+def test_every_http_call_of_the_app_is_an_api_operation():
+    """Each `${baseUrl(bundle)}/v1/...` the app requests exists in the spec with that method."""
+    import re
+
+    import yaml
+
+    from tests.lowcode.conftest import spec_in_force
+
+    spec = yaml.safe_load(spec_in_force().read_text())
+    patterns = {(m.upper(), re.sub(r"\{[^}]+\}", "[^/]+", p)) for p, item in spec["paths"].items()
+                for m in item if m in ("get", "post", "put", "patch", "delete")}
+    calls = []
+    for path in [*sorted(ZAPIER.glob("*/*.js")), ZAPIER / "authentication.js"]:
+        if "node_modules" in path.parts or path.parent.name == "scripts":
+            continue
+        for match in re.finditer(r"url: `\$\{baseUrl\(bundle\)\}(/[^`]*)`(?P<rest>[^}]*)", path.read_text()):
+            url = re.sub(r"\$\{[^}]+\}", "x", match.group(1))
+            method = re.search(r"method: '([A-Z]+)'", match.group("rest"))
+            calls.append((method.group(1) if method else "GET", url, path.name))
+    assert len(calls) >= 8
+    for method, url, where in calls:
+        assert any(m == method and re.fullmatch(p, url) for m, p in patterns), f"{where}: {method} {url}"

@@ -1,6 +1,5 @@
 'use strict';
 const hook = require('../lib/hook');
-const { baseUrl } = require('../lib/http');
 
 const sample = {
   id: 'evt_01HZXANOMALY',
@@ -15,16 +14,9 @@ const sample = {
   },
 };
 
-// Sample data: recent anomalies when the API lists them; otherwise the static sample (the API may not
-// expose a list of anomalies).
-const performList = async (z, bundle) => {
-  const response = await z.request({
-    url: `${baseUrl(bundle)}/v1/anomalies`, params: { limit: 3 }, skipThrowForStatus: true,
-  });
-  if (response.status !== 200) return [sample];
-  const items = (response.data && (response.data.items || response.data.anomalies)) || [];
-  return items.map((anomaly) => ({ id: `sample_${anomaly.id}`, type: 'billing.anomaly', data: { anomaly } }));
-};
+// Sample data while a user maps fields: the API has no list of anomalies (GET /v1/anomalies does not
+// exist), so Zapier shows this documented sample until a real anomaly arrives.
+const performList = async () => [sample];
 
 module.exports = {
   key: 'billing_anomaly',
