@@ -11,6 +11,7 @@ import hashlib
 import json
 import secrets
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select, update
@@ -105,10 +106,19 @@ def tariff_versions(db: DbSession, tenant_id: str, tariff_id: str) -> list[Tarif
 
 def load_tariffs(db: DbSession, tenant_id: str, tariff_id: str) -> list[Tariff] | None:
     """Every stored version of the tariff, newest first (rating picks the one valid at session start)."""
-    rows = tariff_versions(db, tenant_id, tariff_id)
-    if not rows:
+    documents = db.scalars(select(TariffVersionRow.document).where(
+        TariffVersionRow.tenant_id == tenant_id, TariffVersionRow.tariff_id == tariff_id
+    ).order_by(TariffVersionRow.version_no.desc())).all()
+    if not documents:
         return None
-    return [Tariff.model_validate_json(r.document) for r in reversed(rows)]
+    return [_parsed_tariff(doc) for doc in documents]
+
+
+@lru_cache(maxsize=1024)
+def _parsed_tariff(document: str) -> Tariff:
+    """Parsed once per stored document text (a new version is a new text): rating also keeps its
+    compiled form on the object, so the hot path skips both parsing and compiling. Read-only."""
+    return Tariff.model_validate_json(document)
 
 
 def create_tariff(db: DbSession, tenant_id: str, tariff: Tariff) -> TariffVersionRow:
