@@ -25,12 +25,6 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
 
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.typing import Subprotocol
-
-from connector.ingest.events import IngestError, SessionEvent, parse_event
-from connector.ingest.ocpp.meter import readings, to_samples
-from connector.ingest.sink import IngestOutcome, SessionSink
 from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint as ChargePoint16
@@ -38,6 +32,12 @@ from ocpp.v16 import call_result as result16
 from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.typing import Subprotocol
+
+from connector.ingest.events import IngestError, SessionEvent, parse_event
+from connector.ingest.ocpp.meter import readings, to_samples
+from connector.ingest.sink import IngestOutcome, SessionSink
 
 LOG = logging.getLogger("connector.ingest.ocpp")
 SUBPROTOCOLS = [Subprotocol("ocpp2.0.1"), Subprotocol("ocpp1.6")]
