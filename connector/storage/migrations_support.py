@@ -8,7 +8,14 @@ from sqlalchemy import MetaData
 
 from connector.storage.db import Base
 
-TABLE_MODULES = ("connector.storage.tables", "connector.billing.tables", "connector.events.tables")
+TABLE_MODULES = (
+    "connector.storage.tables",
+    "connector.billing.tables",
+    "connector.billing.adjustment_tables",
+    "connector.billing.reconciliation_tables",
+    "connector.events.tables",
+    "connector.platforms.tables",
+)
 
 
 def import_table_modules() -> list[str]:
