@@ -1,0 +1,1 @@
+"""Events: envelope, transactional outbox, webhook subscriptions and the delivery worker."""

@@ -1,0 +1,32 @@
+"""Transactional outbox: ``emit`` writes the event in the caller's transaction (never commits).
+
+Why: the change (an invoice, a journal entry) and the news of it must land together or not at all; the
+worker (``connector.events.worker``) delivers committed events later, so a crash between the commit and
+the webhook cannot lose or invent an event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from connector.events import envelope
+from connector.events.tables import EventRow
+
+
+def emit(db: Session, tenant_id: str, type: str, data: dict[str, Any], *,
+         created_at: datetime | None = None) -> dict[str, Any]:
+    """Insert the envelope into ``events`` (flushed, not committed) and return it as a dict."""
+    env = envelope.build(tenant_id, type, data, created_at)
+    db.add(EventRow(id=env.id, tenant_id=env.tenant_id, type=env.type, created_at=env.created_at,
+                    data=env.data, fanned_out=False))
+    db.flush()
+    return env.to_dict()
+
+
+def row_to_envelope(row: EventRow) -> dict[str, Any]:
+    """The wire envelope of a stored event (what webhooks and adapters receive)."""
+    return {"id": row.id, "type": row.type, "tenant_id": row.tenant_id,
+            "created_at": envelope.iso(row.created_at), "data": row.data}
