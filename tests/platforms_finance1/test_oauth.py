@@ -1,0 +1,141 @@
+"""connector.platforms.oauth against a token endpoint on 127.0.0.1."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from connector.platforms.oauth import TokenProvider, is_unauthorized, send_authorized
+
+from .fakes import Double
+from .harness import OneShotHttp, PermanentError, RetryableError  # installs error stand-ins first
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def idp() -> Iterator[Double]:
+    d = Double().start()
+    yield d
+    d.stop()
+
+
+def provider(idp: Double, **kw: object) -> TokenProvider:
+    args: dict[str, object] = {"token_url": idp.url + "/oauth2/token", "client_id": "cid", "client_secret": "csecret"}
+    args.update(kw)
+    return TokenProvider(**args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("style", ["basic", "body"])
+def test_client_credentials_token_is_cached_until_shortly_before_expiry(idp: Double, style: str) -> None:
+    clock = Clock()
+    tp = provider(idp, auth_style=style, scope="invoicing", clock=clock)
+    http = OneShotHttp()
+    assert tp.authorization(http) == {"Authorization": "Bearer at-1"}
+    [call] = idp.calls("/oauth2/token")
+    assert call["body"]["grant_type"] == "client_credentials" and call["body"]["scope"] == "invoicing"
+    if style == "basic":
+        assert call["headers"]["Authorization"].startswith("Basic ") and "client_secret" not in call["body"]
+    else:
+        assert call["body"]["client_secret"] == "csecret" and "Authorization" not in call["headers"]
+    clock.now += 3600 - 61  # still 61 s before expiry: cached
+    assert tp.authorization(http) == {"Authorization": "Bearer at-1"} and idp.token_requests == 1
+    clock.now += 2  # inside the 60 s margin: refetched
+    assert tp.authorization(http) == {"Authorization": "Bearer at-2"} and idp.token_requests == 2
+
+
+def test_short_lived_token_margin_is_half_its_lifetime_and_missing_expiry_means_an_hour(idp: Double) -> None:
+    clock = Clock()
+    idp.expires_in = 30
+    tp = provider(idp, clock=clock)
+    http = OneShotHttp()
+    tp.authorization(http)
+    clock.now += 14
+    tp.authorization(http)
+    assert idp.token_requests == 1
+    clock.now += 2
+    tp.authorization(http)
+    assert idp.token_requests == 2
+    idp.expires_in = None
+    tp.invalidate()
+    tp.authorization(http)
+    clock.now += 3539
+    tp.authorization(http)
+    assert idp.token_requests == 3
+
+
+def test_concurrent_callers_share_one_token_request(idp: Double) -> None:
+    tp = provider(idp)
+    seen: list[dict[str, str]] = []
+    threads = [threading.Thread(target=lambda: seen.append(tp.authorization(OneShotHttp()))) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert idp.token_requests == 1 and seen == [{"Authorization": "Bearer at-1"}] * 12
+
+
+def test_refresh_token_rotation_is_handed_to_on_refresh_and_used_next(idp: Double) -> None:
+    idp.rotate = True
+    saved: list[str] = []
+    clock = Clock()
+    tp = provider(idp, grant="refresh_token", refresh_token="rt-0", on_refresh=saved.append, clock=clock)
+    http = OneShotHttp()
+    assert tp.authorization(http) == {"Authorization": "Bearer at-1"}
+    assert saved == ["rt-1"] and tp.refresh_token == "rt-1"
+    assert idp.calls("/oauth2/token")[0]["body"]["refresh_token"] == "rt-0"
+    tp.invalidate()
+    assert tp.authorization(http) == {"Authorization": "Bearer at-2"}
+    assert saved == ["rt-1", "rt-2"] and idp.calls("/oauth2/token")[1]["body"]["refresh_token"] == "rt-1"
+    # a provider still holding a rotated-away refresh token is refused for good (no retry helps)
+    stale = provider(idp, grant="refresh_token", refresh_token="rt-0")
+    with pytest.raises(PermanentError, match="invalid_grant"):
+        stale.authorization(http)
+
+
+def test_no_rotation_means_no_callback(idp: Double) -> None:
+    saved: list[str] = []
+    tp = provider(idp, grant="refresh_token", refresh_token="rt-0", on_refresh=saved.append)
+    tp.authorization(OneShotHttp())
+    assert saved == [] and tp.refresh_token == "rt-0"
+
+
+def test_errors_are_classified_and_secrets_stay_out_of_repr(idp: Double) -> None:
+    http = OneShotHttp()
+    with pytest.raises(PermanentError, match="invalid_client"):
+        provider(idp, client_secret="wrong").authorization(http)
+    idp.fail("/oauth2/token", 503)
+    tp = provider(idp, grant="refresh_token", refresh_token="rt-0")
+    with pytest.raises(RetryableError):
+        tp.authorization(http)
+    assert tp.authorization(http) == {"Authorization": "Bearer at-1"}
+    text = repr(tp)
+    assert "csecret" not in text and "rt-0" not in text and "cid" in text
+    with pytest.raises(ValueError, match="refresh_token: required"):
+        provider(idp, grant="refresh_token")
+    with pytest.raises(ValueError, match="grant: 'password'"):
+        provider(idp, grant="password")
+
+
+def test_send_authorized_refetches_once_after_a_401(idp: Double) -> None:
+    tp = provider(idp)
+    http = OneShotHttp()
+    assert send_authorized(tp, http, "GET", idp.url + "/protected").json() == {"ok": True}
+    idp.tokens.clear()  # the vendor revoked the cached token
+    assert send_authorized(tp, http, "GET", idp.url + "/protected").json() == {"ok": True}
+    assert idp.token_requests == 2
+    assert [c["headers"]["Authorization"] for c in idp.calls("/protected")] == [
+        "Bearer at-1", "Bearer at-1", "Bearer at-2"]
+    idp.client = ("cid", "rotated")  # credentials revoked: the second 401 is permanent
+    idp.tokens.clear()
+    with pytest.raises(PermanentError):
+        send_authorized(tp, http, "GET", idp.url + "/protected")
+    assert is_unauthorized(PermanentError("HTTP 401: nope")) and not is_unauthorized(PermanentError("HTTP 403"))
