@@ -1,0 +1,140 @@
+"""Local doubles of Zoho Books, FreshBooks, NetSuite, SAP S/4HANA and SAP Concur on 127.0.0.1 (port 0).
+
+Every request is recorded (JSON bodies parsed with ``Decimal`` so amounts are compared exactly) and
+scripted failures (429 with Retry-After, 500) can be queued per path prefix. The vendor behaviour that
+decides duplicates is modelled: Zoho rejects a second invoice_number, NetSuite remembers idempotency
+keys, SAP dedupes on the reference/message id. Auth is checked on every call.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections import deque
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.serving import make_server
+
+ZOHO_TOKEN_PREFIX = "zb-token-"
+
+
+def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(payload), status=status, headers=headers or {}, content_type="application/json")
+
+
+class FinanceVendors:
+    def __init__(self) -> None:
+        self.app = Flask("fake-finance-vendors")
+        self.requests: list[dict[str, Any]] = []
+        self.failures: dict[tuple[str, str | None], deque[tuple[int, dict[str, str]]]] = {}
+        self.ids = itertools.count(1)
+        self.lock = threading.Lock()
+        self.tokens: set[str] = set()
+        self.lost_answers: dict[tuple[str, str], int] = {}
+        self.zoho_invoices: dict[str, dict[str, Any]] = {}
+        self._routes()
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def start(self) -> FinanceVendors:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+    def fail(self, path_prefix: str, *statuses: int, retry_after: str | None = None, method: str | None = None) -> None:
+        """Answer the next matching requests (path prefix, optionally one method) with these statuses."""
+        q = self.failures.setdefault((path_prefix, method), deque())
+        for status in statuses:
+            q.append((status, {"Retry-After": retry_after} if retry_after and status == 429 else {}))
+
+    def lose_answer(self, path_prefix: str, method: str, times: int = 1) -> None:
+        """Process the next matching requests normally, then answer 500: the vendor did the work but the
+        client never learns it (the case a retry must not turn into a second object)."""
+        self.lost_answers[(path_prefix, method)] = self.lost_answers.get((path_prefix, method), 0) + times
+
+    def calls(self, path_prefix: str, method: str | None = None) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["path"].startswith(path_prefix) and method in (None, r["method"])]
+
+    def _routes(self) -> None:
+        app = self.app
+
+        @app.before_request
+        def record_and_fail() -> Response | None:
+            raw = request.get_data(cache=True)
+            body: Any = None
+            if request.mimetype == "application/json" and raw:
+                body = json.loads(raw, parse_float=Decimal)
+            elif request.form:
+                body = request.form.to_dict()
+            elif raw:
+                body = raw.decode()
+            self.requests.append({"method": request.method, "path": request.path, "headers": dict(request.headers),
+                                  "args": request.args.to_dict(), "body": body, "url": request.url})
+            for (prefix, method), q in self.failures.items():
+                if request.path.startswith(prefix) and method in (None, request.method) and q:
+                    status, headers = q.popleft()
+                    return _json({"error": f"scripted {status}"}, status, headers)
+            return None
+
+        @app.after_request
+        def lose(resp: Response) -> Response:
+            for (prefix, method), n in self.lost_answers.items():
+                if n and request.path.startswith(prefix) and request.method == method and resp.status_code < 300:
+                    self.lost_answers[(prefix, method)] = n - 1
+                    return _json({"error": "gateway timeout after commit"}, 500)
+            return resp
+
+        # ------------------------------------------------------------ Zoho Books
+        @app.post("/oauth/v2/token")
+        def zoho_token() -> Response:
+            form = request.form
+            if (form.get("grant_type"), form.get("refresh_token"), form.get("client_id"), form.get("client_secret")) != (
+                    "refresh_token", "1000.refresh", "zb-client", "zb-secret"):
+                return _json({"error": "invalid_client"}, 400)
+            token = f"{ZOHO_TOKEN_PREFIX}{next(self.ids)}"
+            self.tokens.add(token)
+            return _json({"access_token": token, "expires_in": 3600, "token_type": "Bearer"})
+
+        def zoho_auth() -> Response | None:
+            auth = request.headers.get("Authorization", "")
+            if not auth.startswith("Zoho-oauthtoken ") or auth.split(" ", 1)[1] not in self.tokens:
+                return _json({"code": 57, "message": "You are not authorized to perform this operation"}, 401)
+            if request.args.get("organization_id") != "60001":
+                return _json({"code": 6041, "message": "organization_id is invalid"}, 400)
+            return None
+
+        @app.get("/books/v3/invoices")
+        def zoho_list() -> Response:
+            denied = zoho_auth()
+            if denied:
+                return denied
+            number = request.args.get("invoice_number")
+            hits = [{"invoice_id": i["invoice_id"], "invoice_number": n} for n, i in self.zoho_invoices.items()
+                    if n == number]
+            return _json({"code": 0, "message": "success", "invoices": hits})
+
+        @app.post("/books/v3/invoices")
+        def zoho_create() -> Response:
+            denied = zoho_auth()
+            if denied:
+                return denied
+            body = json.loads(request.get_data(), parse_float=Decimal)
+            if request.args.get("ignore_auto_number_generation") != "true":
+                return _json({"code": 4, "message": "invoice_number ignored without ignore_auto_number_generation"}, 400)
+            with self.lock:
+                if body["invoice_number"] in self.zoho_invoices:
+                    return _json({"code": 1001, "message": f"Invoice \"{body['invoice_number']}\" already exists."}, 400)
+                invoice = {"invoice_id": f"4600000{next(self.ids):06d}", **body}
+                self.zoho_invoices[body["invoice_number"]] = invoice
+            return _json({"code": 0, "message": "The invoice has been created.",
+                          "invoice": {"invoice_id": invoice["invoice_id"], "invoice_number": body["invoice_number"]}},
+                         201)
