@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
+from connector.platforms.errors import PermanentError
+
 Grant = Literal["client_credentials", "refresh_token"]
 AuthStyle = Literal["basic", "body"]
 
@@ -92,8 +94,6 @@ class TokenProvider:
         return data, kwargs
 
     def _fetch(self, http: Any) -> None:
-        from connector.platforms.errors import PermanentError
-
         data, kwargs = self._request()
         resp = http.send("POST", self.token_url, data=data, **kwargs)
         try:
@@ -135,8 +135,6 @@ def send_authorized(provider: TokenProvider, http: Any, method: str, url: str, *
 
     A second 401 is permanent (wrong credentials or a revoked grant: retrying cannot help).
     """
-    from connector.platforms.errors import PermanentError
-
     headers = dict(kwargs.pop("headers", None) or {})
     try:
         return http.send(method, url, headers={**headers, **provider.authorization(http)}, **kwargs)

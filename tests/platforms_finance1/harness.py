@@ -2,34 +2,19 @@
 
 ``OneShotHttp`` does one attempt and classifies like the documented ``HttpSender`` (429/5xx/connection ->
 ``RetryableError`` with Retry-After, other 4xx -> ``PermanentError``). ``retrying`` plays the worker: it
-calls ``deliver`` again after a ``RetryableError``, a bounded number of times. Once
-``connector.platforms.errors`` exists its classes are used; until then stand-ins are installed under that name.
+calls ``deliver`` again after a ``RetryableError``, a bounded number of times.
 """
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Callable
 from typing import Any
 
 import requests
 
-try:
-    from connector.platforms.errors import PermanentError, RetryableError
-except ImportError:  # until E's errors.py lands
-    class RetryableError(Exception):  # type: ignore[no-redef]
-        def __init__(self, message: str, retry_after: float | None = None) -> None:
-            super().__init__(message)
-            self.retry_after = retry_after
+from connector.platforms.errors import PermanentError, RetryableError
 
-    class PermanentError(Exception):  # type: ignore[no-redef]
-        pass
-
-    _mod = types.ModuleType("connector.platforms.errors")
-    _mod.RetryableError = RetryableError  # type: ignore[attr-defined]
-    _mod.PermanentError = PermanentError  # type: ignore[attr-defined]
-    sys.modules["connector.platforms.errors"] = _mod
+__all__ = ["OneShotHttp", "PermanentError", "RetryableError", "retrying"]
 
 
 class OneShotHttp:
