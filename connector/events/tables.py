@@ -53,6 +53,8 @@ class DeliveryRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_owner: Mapped[str | None] = mapped_column(String(40))  # who holds the claim: results need it
+    idempotency_key: Mapped[str | None] = mapped_column(String(300))  # what the receiver dedupes on
     last_error: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -62,6 +64,7 @@ class DeliveryRow(Base):
         UniqueConstraint("event_id", "target", name="uq_outbox_deliveries_event_target"),
         Index("ix_outbox_deliveries_due", "status", "next_attempt_at"),
         Index("ix_outbox_deliveries_tenant_status", "tenant_id", "status"),
+        Index("ix_outbox_deliveries_target_key", "target", "idempotency_key"),
     )
 
 

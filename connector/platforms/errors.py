@@ -15,11 +15,17 @@ class DeliveryError(Exception):
 class RetryableError(DeliveryError):
     """Try again later; ``retry_after`` = seconds the vendor asked us to wait (None = our own backoff)."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, retry_after: float | None = None, status_code: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+        self.status_code = status_code
 
 
 class PermanentError(DeliveryError):
     """Do not retry: the vendor rejected the request (its message is in ``str(exc)``)."""
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code  # lets oauth.send_authorized spot a 401 without parsing text

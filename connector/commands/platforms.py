@@ -1,0 +1,51 @@
+"""``evbill platforms list [--tenant T]``: each adapter, what it does, its config keys, configured or not."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def run(args: argparse.Namespace) -> int:
+    from connector.platforms import registry, settings
+
+    tenant_settings: dict[str, settings.PlatformSettings] = {}
+    if args.tenant:
+        from sqlalchemy.orm import Session
+
+        from connector.storage.db import make_engine
+
+        with Session(make_engine(args.url)) as db:
+            tenant_settings = {name: settings.effective(db, args.tenant, name) for name in registry.discover()}
+    else:
+        merged: dict[str, settings.PlatformSettings] = {}
+        for per_tenant in settings.load_file().values():
+            for name, entry in per_tenant.items():
+                merged.setdefault(name, entry)
+        tenant_settings = merged
+    rows = []
+    for name, platform in registry.discover().items():
+        current = tenant_settings.get(name) or settings.PlatformSettings()
+        rows.append({"name": name, "summary": platform.summary, "events": list(platform.events),
+                     "configured": current.configured, "enabled": current.enabled,
+                     "config_keys": [k.name + ("*" if k.required else "") + (" (secret)" if k.secret else "")
+                                     for k in platform.config_keys()]})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        state = ("enabled" if row["enabled"] else "disabled") if row["configured"] else "not configured"
+        print(f"{row['name']:<16} {state:<15} {row['summary']}")
+        print(f"{'':<16} events: {', '.join(row['events'])}")
+        print(f"{'':<16} config: {', '.join(row['config_keys'])}")
+    print("(* required; secrets are set as env:VAR or file:/path references)")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("platforms", help="outbound platform adapters")
+    p.add_argument("action", choices=["list"])
+    p.add_argument("--tenant", default=None, help="show this tenant's settings from the database")
+    p.add_argument("--url", default=None, help="database URL (default $DATABASE_URL)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=run)

@@ -1,0 +1,43 @@
+"""``evbill worker [--once] [--interval S]``: deliver outbox events to webhooks and platform adapters."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+
+
+def run(args: argparse.Namespace) -> int:
+    from connector.events import worker
+    from connector.events.deliveries import Policy
+    from connector.storage.db import make_engine
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s %(evbill)s",
+                        defaults={"evbill": ""})
+    overrides = {k: v for k, v in {"max_attempts": args.max_attempts, "lease_seconds": args.lease,
+                                   "batch": args.batch}.items() if v is not None}
+    policy = Policy.model_validate({**worker.default_policy().model_dump(), **overrides})
+    engine = make_engine(args.url)
+    if args.create_tables:
+        from connector.storage.migrations_support import all_metadata
+
+        all_metadata().create_all(engine, checkfirst=True)
+    if args.once:
+        print(json.dumps(worker.run_once(engine, policy=policy)))
+        return 0
+    worker.run_forever(engine, interval=args.interval, policy=policy)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("worker", help="deliver outbox events (webhooks + platform adapters)")
+    p.add_argument("--once", action="store_true", help="one pass, print counts as JSON, exit")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds to sleep when idle (default 2)")
+    p.add_argument("--url", default=None, help="database URL (default $DATABASE_URL)")
+    p.add_argument("--max-attempts", type=int, default=None, help="attempts before dead (default 10)")
+    p.add_argument("--lease", type=float, default=None, help="claim lease in seconds (default 120)")
+    p.add_argument("--batch", type=int, default=None, help="deliveries claimed per pass (default 100)")
+    p.add_argument("--create-tables", action="store_true", help="create missing tables first (development)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every request (structured)")
+    p.set_defaults(func=run)

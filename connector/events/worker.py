@@ -1,0 +1,164 @@
+"""The outbox worker: fan out committed events, claim due deliveries, deliver, record, retry.
+
+``run_once(engine, now=None)`` does one pass and returns counts; ``run_forever`` loops it for
+``evbill worker``. Every outcome lands on the delivery row (``result``, ``last_error``, ``attempts``):
+RetryableError (and any unexpected exception: we cannot prove it permanent) -> ``pending`` again after
+backoff, or ``dead`` after ``max_attempts``; PermanentError -> ``failed``. Both can be redelivered by
+hand (``connector.events.deliveries.redeliver``).
+
+Exactly-once toward an idempotent receiver: each delivery has a stable idempotency key (webhooks:
+``<event id>:webhook:<subscription id>`` in ``Idempotency-Key``; adapters: their own
+``idempotency_key(event[, config])`` passed to the vendor). A worker killed after the receiver accepted
+but before the row was marked ``sent`` redelivers with the same key, which the receiver discards.
+For platforms the worker also skips a delivery whose adapter key was already sent by another event
+(one receipt per invoice even when ``session.billed`` and ``invoice.finalized`` both carry it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from connector.events import webhooks
+from connector.events.deliveries import Policy, backoff, claim, finish
+from connector.events.deliveries import redeliver as redeliver  # re-exported: the pinned interface
+from connector.events.fanout import fan_out
+from connector.events.outbox import row_to_envelope
+from connector.events.tables import DeliveryRow, EventRow, WebhookSubscriptionRow
+from connector.platforms import registry, settings
+from connector.platforms.errors import PermanentError, RetryableError
+from connector.platforms.sender import HttpSender
+
+LOG = logging.getLogger("connector.events.worker")
+SenderFactory = Callable[[str], Any]
+
+
+def default_policy() -> Policy:
+    """``EVBILL_OUTBOX_MAX_ATTEMPTS`` / ``_BASE_DELAY`` / ``_MAX_DELAY`` / ``_LEASE_SECONDS`` / ``_BATCH``."""
+    env = {k: os.environ[f"EVBILL_OUTBOX_{k.upper()}"] for k in Policy.model_fields
+           if f"EVBILL_OUTBOX_{k.upper()}" in os.environ}
+    return Policy.model_validate(env)
+
+
+def default_senders() -> SenderFactory:
+    """HTTP for real, or ``DryRunSender`` into ``$EVBILL_DRY_RUN_FILE`` when that is set."""
+    dry = os.environ.get("EVBILL_DRY_RUN_FILE")
+    if dry:
+        from connector.platforms.dryrun import DryRunSender
+
+        return lambda target: DryRunSender(dry, target=target)
+    return lambda target: HttpSender(target=target)
+
+
+def _already_sent(db: Session, row: DeliveryRow, key: str) -> DeliveryRow | None:
+    """A different delivery to the same platform with the same adapter key that really sent something."""
+    for other in db.scalars(select(DeliveryRow).where(DeliveryRow.target == row.target,
+                                                      DeliveryRow.idempotency_key == key,
+                                                      DeliveryRow.id != row.id, DeliveryRow.status == "sent")):
+        if (other.result or {}).get("status") not in ("skipped",):
+            return other
+    return None
+
+
+def deliver_one(db: Session, engine: Engine, row: DeliveryRow, event: dict[str, Any], http: Any,
+                platforms: dict[str, registry.Platform]) -> dict[str, Any]:
+    """Deliver one claimed row; returns the result to record or raises Retryable/PermanentError."""
+    kind, _, name = row.target.partition(":")
+    if kind == "webhook":
+        sub = db.get(WebhookSubscriptionRow, name)
+        if sub is None or sub.tenant_id != row.tenant_id:
+            raise PermanentError(f"subscription {name} was deleted")
+        return webhooks.deliver(event, sub.url, sub.secret, http, row.idempotency_key or row.id, row.id)
+    if kind != "platform" or name not in platforms:
+        raise PermanentError(f"unknown target {row.target!r} (platform not installed?)")
+    platform = platforms[name]
+    current = settings.effective(db, row.tenant_id, name)
+    if not current.enabled:
+        raise PermanentError(f"platform {name} is disabled for tenant {row.tenant_id}")
+    try:
+        config = settings.build_config(platform, current)
+    except settings.SettingsError as exc:
+        raise PermanentError(str(exc)) from exc
+    key = platform.idempotency_key(event, config)
+    if row.idempotency_key != key:
+        row.idempotency_key = key
+        db.execute(DeliveryRow.__table__.update().where(DeliveryRow.id == row.id).values(idempotency_key=key))
+        db.commit()
+    earlier = _already_sent(db, row, key)
+    if earlier is not None:
+        return {"status": "duplicate", "of": earlier.id, "ref": (earlier.result or {}).get("ref")}
+    return platform.call_deliver(event, config, http, engine)
+
+
+def run_once(engine: Engine, now: datetime | None = None, *, policy: Policy | None = None,
+             senders: SenderFactory | None = None, rng: random.Random | None = None) -> dict[str, int]:
+    """One pass: fan out, claim, deliver, record. Returns counts by outcome."""
+    now = now or datetime.now(UTC)
+    policy = policy or default_policy()
+    senders = senders or default_senders()
+    rng = rng or random.Random()
+    platforms = registry.discover()
+    counts = {"events": 0, "created": 0, "claimed": 0, "sent": 0, "retry": 0, "failed": 0, "dead": 0, "lost": 0}
+    with sessionmaker(engine, expire_on_commit=False)() as db:
+        counts["events"], counts["created"] = fan_out(db, now, platforms, policy.batch)
+        rows = claim(db, now, policy)
+        counts["claimed"] = len(rows)
+        for row in rows:
+            outcome = _attempt(db, engine, row, now, policy, senders, rng, platforms)
+            counts[outcome] += 1
+    return counts
+
+
+def _attempt(db: Session, engine: Engine, row: DeliveryRow, now: datetime, policy: Policy,
+             senders: SenderFactory, rng: random.Random, platforms: dict[str, registry.Platform]) -> str:
+    event_row = db.get(EventRow, row.event_id)
+    try:
+        if event_row is None:
+            raise PermanentError(f"event {row.event_id} no longer exists")
+        result = deliver_one(db, engine, row, row_to_envelope(event_row), senders(row.target), platforms)
+    except PermanentError as exc:
+        db.rollback()
+        LOG.warning("delivery failed permanently", extra={"evbill": {"delivery": row.id, "target": row.target,
+                                                                     "error": str(exc)[:300]}})
+        return "failed" if finish(db, row, status="failed", last_error=str(exc), updated_at=now) else "lost"
+    except Exception as exc:  # noqa: BLE001 - RetryableError, or a bug we cannot prove permanent
+        db.rollback()
+        message = str(exc) if isinstance(exc, RetryableError) else f"{type(exc).__name__}: {exc}"
+        if row.attempts >= policy.max_attempts:
+            ok = finish(db, row, status="dead", last_error=message, updated_at=now)
+            return "dead" if ok else "lost"
+        delay = backoff(row.attempts, policy, getattr(exc, "retry_after", None), rng)
+        ok = finish(db, row, status="pending", last_error=message, updated_at=now,
+                    next_attempt_at=now + timedelta(seconds=delay))
+        return "retry" if ok else "lost"
+    ok = finish(db, row, status="sent", result=result, last_error=None, updated_at=now)
+    return "sent" if ok else "lost"
+
+
+def run_forever(engine: Engine, interval: float = 2.0, policy: Policy | None = None,
+                senders: SenderFactory | None = None) -> None:
+    """Loop ``run_once`` until SIGTERM/SIGINT; a busy pass runs again at once, an idle one sleeps."""
+    stop = {"now": False}
+
+    def _stop(*_: Any) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    while not stop["now"]:
+        try:
+            counts = run_once(engine, policy=policy, senders=senders)
+        except Exception:  # noqa: BLE001 - database hiccup: log, wait, try again
+            LOG.exception("worker pass failed")
+            counts = {"claimed": 0, "events": 0}
+        if counts["claimed"] == 0 and counts["events"] == 0:
+            time.sleep(interval)

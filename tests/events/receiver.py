@@ -1,0 +1,70 @@
+"""A webhook receiver on 127.0.0.1 for tests: scripted answers, records every request, dedupes on
+``Idempotency-Key`` the way an idempotent receiver does (``accepted`` holds each key once)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class Receiver:
+    def __init__(self, script: list[tuple[int, dict[str, str]]] | None = None, block: threading.Event | None = None) -> None:
+        self.script = list(script or [])  # answers for the first requests, then 200
+        self.requests: list[dict[str, Any]] = []
+        self.accepted: dict[str, bytes] = {}
+        self.duplicates = 0
+        self.block = block  # while set-able and not set, the first request hangs (worker killed meanwhile)
+        self.lock = threading.Lock()
+        self.arrived = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server naming
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver.lock:
+                    receiver.requests.append({"path": self.path, "headers": dict(self.headers.items()), "body": body})
+                    status, headers = receiver.script.pop(0) if receiver.script else (200, {})
+                receiver.arrived.set()
+                if receiver.block is not None and not receiver.block.is_set():
+                    receiver.block.wait(30)
+                if status == 200:
+                    key = self.headers.get("Idempotency-Key") or ""
+                    with receiver.lock:
+                        if key in receiver.accepted:
+                            receiver.duplicates += 1
+                        else:
+                            receiver.accepted[key] = body
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                payload = b'{"error":"try later"}' if status != 200 else b"{}"
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                try:
+                    self.wfile.write(payload)
+                except OSError:
+                    pass
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@contextmanager
+def running(receiver: Receiver) -> Iterator[Receiver]:
+    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        if receiver.block is not None:
+            receiver.block.set()
+        receiver.server.shutdown()
+        receiver.server.server_close()
