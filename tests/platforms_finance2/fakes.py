@@ -35,6 +35,7 @@ class FinanceVendors:
         self.tokens: set[str] = set()
         self.lost_answers: dict[tuple[str, str], int] = {}
         self.zoho_invoices: dict[str, dict[str, Any]] = {}
+        self.concur_expenses: list[dict[str, Any]] = []
         self._routes()
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -138,3 +139,28 @@ class FinanceVendors:
             return _json({"code": 0, "message": "The invoice has been created.",
                           "invoice": {"invoice_id": invoice["invoice_id"], "invoice_number": body["invoice_number"]}},
                          201)
+
+        # ------------------------------------------------------------ SAP Concur
+        @app.post("/oauth2/v0/token")
+        def concur_token() -> Response:
+            form = request.form
+            if (form.get("grant_type"), form.get("refresh_token"), form.get("client_id"), form.get("client_secret")) != (
+                    "refresh_token", "cc-refresh", "cc-client", "cc-secret"):
+                return _json({"error": "invalid_grant"}, 400)
+            token = f"cc-token-{next(self.ids)}"
+            self.tokens.add(token)
+            return _json({"access_token": token, "expires_in": 3600, "token_type": "Bearer",
+                          "refresh_token": "cc-refresh"})
+
+        @app.post("/quickexpense/v4/users/<user>/context/TRAVELER/quickexpenses")
+        def concur_quick_expense(user: str) -> Response:
+            auth = request.headers.get("Authorization", "")
+            if not auth.startswith("Bearer ") or auth.split(" ", 1)[1] not in self.tokens:
+                return _json({"errorId": "invalid_token", "errorMessage": "token invalid"}, 401)
+            body = json.loads(request.get_data(), parse_float=Decimal)
+            if "transactionAmount" not in body or "transactionDate" not in body:
+                return _json({"errorMessage": "transactionAmount and transactionDate are required"}, 400)
+            qid = f"{next(self.ids):08d}-aaaa-bbbb-cccc-000000000000"
+            self.concur_expenses.append({"user": user, "id": qid, **body})
+            return _json({"quickExpenseIdUri": f"{self.url}/quickexpense/v4/users/{user}/context/TRAVELER/"
+                          f"quickexpenses/{qid}"}, 201)
