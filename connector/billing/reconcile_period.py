@@ -1,0 +1,86 @@
+"""Reconciliation periods: a local day (``2026-01-13``) or month (``2026-01``) at each station.
+
+Choice: a session belongs to the period when its start, in the session's own time zone (the station's,
+``Session.time_zone``), falls on a day of the period. An operator's "13 January" at a Berlin station is the
+Berlin day; stations in several zones each use their own. The database is searched by UTC ``start_at``
+with a day of margin on either side, then each session is filtered exactly in its zone.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+MARGIN = timedelta(days=1, hours=2)  # covers UTC-12..UTC+14 and instants stored with a local offset
+
+
+class ReconcileInputError(ValueError):
+    """Bad request input; ``field``/``reason`` make a 422 naming the field."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    kind: str
+    label: str
+    first: date
+    last: date  # inclusive
+
+    def utc_bounds(self) -> tuple[datetime, datetime]:
+        """A UTC window that contains every instant of the period in any zone."""
+        lo = datetime.combine(self.first, time.min, UTC) - MARGIN
+        hi = datetime.combine(self.last + timedelta(days=1), time.min, UTC) + MARGIN
+        return lo, hi
+
+    def contains(self, start: datetime, time_zone: str | None) -> bool:
+        """Does ``start`` fall on a day of the period in ``time_zone`` (UTC when unknown)?"""
+        local = start.astimezone(zone(time_zone or "UTC")).date()
+        return self.first <= local <= self.last
+
+
+@lru_cache(maxsize=512)
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def parse_period(kind: str, period: str) -> Period:
+    """``daily`` + ``YYYY-MM-DD`` or ``monthly`` + ``YYYY-MM``; anything else names the field."""
+    if kind not in ("daily", "monthly"):
+        raise ReconcileInputError("kind", "one of: daily, monthly")
+    if not isinstance(period, str):
+        raise ReconcileInputError("period", "required: YYYY-MM-DD (daily) or YYYY-MM (monthly)")
+    try:
+        if kind == "daily":
+            if len(period) != 10:
+                raise ValueError(period)
+            day = date.fromisoformat(period)
+            return Period(kind, period, day, day)
+        if len(period) != 7:
+            raise ValueError(period)
+        year, month = (int(part) for part in period.split("-"))
+        first = date(year, month, 1)
+        return Period(kind, period, first, date(year, month, calendar.monthrange(year, month)[1]))
+    except ValueError as exc:
+        shape = "YYYY-MM-DD" if kind == "daily" else "YYYY-MM"
+        raise ReconcileInputError("period", f"expected {shape} for a {kind} reconciliation, got {period!r}") from exc
+
+
+def check_stations(stations: object) -> list[str] | None:
+    """None = every station; else a non-empty list of station ids."""
+    if stations is None:
+        return None
+    if not isinstance(stations, list | tuple) or not all(isinstance(s, str) and s for s in stations):
+        raise ReconcileInputError("stations", "expected an array of station ids")
+    if not stations:
+        raise ReconcileInputError("stations", "at least one station id, or leave it out for all stations")
+    return sorted(set(stations))
