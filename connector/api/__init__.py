@@ -36,6 +36,7 @@ BLUEPRINTS: list[str] = [
     "connector.ingest.imports_api:bp",
     "connector.ingest.chargepoint:bp",
     "connector.ingest.ocpi:bp",
+    "connector.api.ledger:bp",
     "connector.api.sheet_rate:bp",
 ]
 

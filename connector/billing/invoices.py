@@ -118,6 +118,8 @@ def tax_totals(lines: list[InvoiceLineRow]) -> list[dict[str, Any]]:
         for t in ln.taxes:
             key = (t["name"], str(t["rate"]), bool(t.get("compound")))
             base = ln.net + plain if key[2] else ln.net
+            if "base" in t:  # a credit by amount carries its proportional base
+                base = int(t["base"])
             acc = out.setdefault(key, [0, 0])
             acc[0] += base
             acc[1] += int(t["amount"])

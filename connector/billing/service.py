@@ -14,43 +14,24 @@ from __future__ import annotations
 import importlib
 import logging
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session as DbSession
 
-from connector.billing import accounts as accounts_mod
 from connector.billing import audit, invoices
-from connector.billing.ledger import post_entry
 from connector.billing.minor import to_major, to_minor
+from connector.billing.posting import BillingError, emit, optional, post_lines
 from connector.billing.tables import BillingSessionRow, InvoiceLineRow, InvoiceRow
 from connector.ingest.events import IngestError
 from connector.ingest.merge import to_session
 from connector.models import Customer
-from connector.money import round_money
 from connector.rating import RatingOptions, rate
 from connector.storage import repo
 from connector.storage.tables import CustomerRow, SessionRow
 
 LOG = logging.getLogger("connector.billing")
-
-
-class BillingError(ValueError):
-    """Bad input: which field, and why (the API answers 422 naming the field)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field, self.reason = field, reason
-
-
-def _emit(db: DbSession, tenant_id: str, type_: str, data: dict[str, Any]) -> None:
-    """Into the transactional outbox (same transaction as the change); skipped until events are installed."""
-    outbox = _optional("connector.events.outbox")
-    if outbox is None:
-        LOG.debug("events not installed: %s not emitted", type_)
-        return
-    outbox.emit(db, tenant_id, type_, data)
 
 
 def _now() -> datetime:
@@ -84,19 +65,9 @@ def _customer(db: DbSession, tenant_id: str, customer_id: str | None) -> tuple[C
     return row, None if row is None else repo.customer_model(row)
 
 
-def _optional(module: str) -> Any:
-    """A sibling billing module, or None while it (or a billing module it needs) has not landed."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and (exc.name.startswith("connector.billing") or exc.name.startswith("connector.events")):
-            return None
-        raise
-
-
 def _adjustments(db: DbSession, tenant_id: str, session: Any, customer: Customer | None) -> tuple[Any, ...]:
     """Discounts/surcharges/incentives chosen by the adjustments engine (which never prices)."""
-    module = _optional("connector.billing.adjustments")
+    module = optional("connector.billing.adjustments")
     fn = getattr(module, "adjustments_for", None)
     return tuple(fn(db, tenant_id, session, customer)) if fn else ()
 
@@ -168,17 +139,6 @@ def _add_lines(db: DbSession, tenant_id: str, invoice: InvoiceRow, row: SessionR
     return added
 
 
-def _post_lines(db: DbSession, tenant_id: str, currency: str, lines: list[InvoiceLineRow], *, memo: str,
-                reference: str, source: str, sign: int = 1, reverses: str | None = None) -> dict[str, Any] | None:
-    """Post the journal entry of ``lines`` (``sign=-1``: the reversal) and emit ``journal.posted``."""
-    accounts = accounts_mod.load(db, tenant_id)
-    entry = post_entry(db, tenant_id, currency=currency, memo=memo, reference=reference, source=source,
-                       postings=invoices.postings(lines, accounts, sign), reverses=reverses)
-    if entry is not None:
-        _emit(db, tenant_id, "journal.posted", {"entry": entry})
-    return entry
-
-
 def _billed_result(db: DbSession, tenant_id: str, billed: BillingSessionRow, rating: dict[str, Any]) -> dict[str, Any]:
     invoice = invoices.get_row(db, tenant_id, billed.invoice_id)
     return {"session_id": billed.session_id, "invoice_id": billed.invoice_id, "amount_due": billed.amount_due,
@@ -186,7 +146,7 @@ def _billed_result(db: DbSession, tenant_id: str, billed: BillingSessionRow, rat
 
 
 def _check_anomalies(db: DbSession, tenant_id: str, row: SessionRow, rating: dict[str, Any]) -> None:
-    check = getattr(_optional("connector.billing.anomalies"), "check_session", None)
+    check = getattr(optional("connector.billing.anomalies"), "check_session", None)
     if check is not None:
         check(db, tenant_id, row, rating)
 
@@ -204,7 +164,7 @@ def complete_session(db: DbSession, tenant_id: str, session_id: str) -> dict[str
     currency = rating["currency"]
     invoice = _target_invoice(db, tenant_id, customer_row, row.customer_id, currency)
     lines = _add_lines(db, tenant_id, invoice, row, rating)
-    entry = _post_lines(db, tenant_id, currency, lines, memo=f"session {session_id} billed", reference=session_id,
+    entry = post_lines(db, tenant_id, currency, lines, memo=f"session {session_id} billed", reference=session_id,
                         source="session.billed")
     billed = BillingSessionRow(tenant_id=tenant_id, session_id=session_id, invoice_id=invoice.invoice_id,
                                entry_id=None if entry is None else entry["id"], currency=currency,
@@ -215,11 +175,77 @@ def complete_session(db: DbSession, tenant_id: str, session_id: str) -> dict[str
     row.updated_at = _now()
     db.flush()
     result = _billed_result(db, tenant_id, billed, rating)
-    _emit(db, tenant_id, "session.billed", {"session": _session_json(row), "rating": rating,
+    emit(db, tenant_id, "session.billed", {"session": _session_json(row), "rating": rating,
                                             "invoice": result["invoice"]})
     _check_anomalies(db, tenant_id, row, rating)
     return result
 
+
+def _sum(lines: list[InvoiceLineRow], attr: str) -> int:
+    return sum(getattr(ln, attr) for ln in lines if ln.category != "incentive")
+
+
+def correct_session(db: DbSession, tenant_id: str, session_id: str, new_rating: dict[str, Any],
+                    reason: str) -> dict[str, Any]:
+    """Replace a billed session's lines with ``new_rating`` (a ``RatedSession.to_dict()`` from the rating core).
+
+    Never a silent edit of an issued document: on a finalized/paid invoice the old lines are credited by a
+    credit note and the new lines go to the customer's open draft; on a draft the old lines are reversed in
+    the journal and replaced. Returns the credit note (or None), the invoice now holding the session and the
+    difference (major units)."""
+    row = _lock_session(db, tenant_id, session_id)
+    billed = db.get(BillingSessionRow, (tenant_id, session_id), populate_existing=True)
+    if billed is None:
+        raise PermissionError(f"session '{session_id}' is not billed yet; complete it instead of correcting it")
+    if not isinstance(new_rating, dict) or not isinstance(new_rating.get("invoice"), dict):
+        raise BillingError("new_rating", "a RatedSession.to_dict() with its invoice view")
+    if new_rating.get("currency") != billed.currency:
+        raise BillingError("new_rating.currency", f"must stay {billed.currency} for session '{session_id}'")
+    old_invoice = invoices.lock_invoice(db, tenant_id, billed.invoice_id)
+    credited = {ln.credits_line for ln in db.scalars(select(InvoiceLineRow).where(
+        InvoiceLineRow.tenant_id == tenant_id, InvoiceLineRow.session_id == session_id,
+        InvoiceLineRow.credits_line.is_not(None)))}
+    old_lines = [ln for ln in invoices.lines_of(db, tenant_id, old_invoice.invoice_id)
+                 if ln.session_id == session_id and ln.line_id not in credited]
+    credit_note = None
+    if old_invoice.status == "draft":
+        post_lines(db, tenant_id, billed.currency, old_lines, memo=f"session {session_id} corrected: {reason}",
+                   reference=session_id, source="session.corrected", sign=-1)
+        for ln in old_lines:
+            db.delete(ln)
+        db.flush()
+        invoices.refresh_totals(db, old_invoice)
+        target = old_invoice
+    else:
+        if old_invoice.status in ("finalized", "paid") and old_lines:
+            credit_note = create_credit_note(db, tenant_id, old_invoice.invoice_id, reason=reason,
+                                             lines=[ln.line_id for ln in old_lines])
+        customer_row, _customer_model = _customer(db, tenant_id, row.customer_id)
+        target = _target_invoice(db, tenant_id, customer_row, row.customer_id, billed.currency)
+    new_lines = _add_lines(db, tenant_id, target, row, new_rating)
+    post_lines(db, tenant_id, billed.currency, new_lines, memo=f"session {session_id} re-billed: {reason}",
+               reference=session_id, source="session.corrected")
+    before = {"invoice_id": billed.invoice_id, "amount_due": billed.amount_due}
+    billed.invoice_id, billed.amount_due = target.invoice_id, new_rating["invoice"]["amount_due"]
+    row.rating, row.status, row.updated_at = new_rating, "billed", _now()
+    db.flush()
+    audit.record(db, tenant_id, "session", session_id, "correct", before,
+                 {"invoice_id": target.invoice_id, "amount_due": billed.amount_due, "reason": reason})
+    difference = {"net": str(to_major(_sum(new_lines, "net") - _sum(old_lines, "net"), billed.currency)),
+                  "gross": str(to_major(_sum(new_lines, "gross") - _sum(old_lines, "gross"), billed.currency))}
+    return {"session_id": session_id, "credit_note": credit_note, "invoice_id": target.invoice_id,
+            "invoice": invoices.invoice_json(db, target), "difference": difference, "rating": new_rating}
+
+
+from connector.billing.lifecycle import (  # noqa: E402 - re-exported: the pinned service surface
+    create_credit_note,
+    finalize_invoice,
+    get_invoice,
+    invoice_csv,
+    list_invoices,
+    mark_invoice_paid,
+    void_invoice,
+)
 
 # ------------------------------------------------------------------ delegation to the other billing modules
 
@@ -248,4 +274,5 @@ def __getattr__(name: str) -> Any:
     return fn
 
 
-__all__ = ["BillingError", "complete_session", "rate_session", "to_major", "round_money", "audit", "InvalidOperation"]
+__all__ = ["BillingError", "complete_session", "correct_session", "create_credit_note", "finalize_invoice",
+           "get_invoice", "invoice_csv", "list_invoices", "mark_invoice_paid", "rate_session", "void_invoice"]

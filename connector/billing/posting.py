@@ -1,0 +1,54 @@
+"""Shared by the billing modules: optional sibling modules, outbox emit, journal posting of invoice lines."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from sqlalchemy.orm import Session as DbSession
+
+from connector.billing import accounts as accounts_mod
+from connector.billing import invoices
+from connector.billing.ledger import post_entry
+from connector.billing.tables import InvoiceLineRow
+
+LOG = logging.getLogger("connector.billing")
+
+
+class BillingError(ValueError):
+    """Bad input: which field, and why (the API answers 422 naming the field)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
+def optional(module: str) -> Any:
+    """A sibling billing/events module, or None while it (or a module it needs) has not landed."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and (exc.name.startswith("connector.billing") or exc.name.startswith("connector.events")):
+            return None
+        raise
+
+
+def emit(db: DbSession, tenant_id: str, type_: str, data: dict[str, Any]) -> None:
+    """Into the transactional outbox (the caller's transaction); skipped only while events are not installed."""
+    outbox = optional("connector.events.outbox")
+    if outbox is None:
+        LOG.debug("events not installed: %s not emitted", type_)
+        return
+    outbox.emit(db, tenant_id, type_, data)
+
+
+def post_lines(db: DbSession, tenant_id: str, currency: str, lines: list[InvoiceLineRow], *, memo: str,
+               reference: str, source: str, sign: int = 1, reverses: str | None = None) -> dict[str, Any] | None:
+    """Post the journal entry of ``lines`` (``sign=-1``: their reversal) and emit ``journal.posted``."""
+    accounts = accounts_mod.load(db, tenant_id)
+    entry = post_entry(db, tenant_id, currency=currency, memo=memo, reference=reference, source=source,
+                       postings=invoices.postings(lines, accounts, sign), reverses=reverses)
+    if entry is not None:
+        emit(db, tenant_id, "journal.posted", {"entry": entry})
+    return entry
