@@ -12,6 +12,7 @@ classification are the shared ones: a 4xx from the token endpoint (``invalid_gra
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
@@ -143,3 +144,26 @@ def send_authorized(provider: TokenProvider, http: Any, method: str, url: str, *
             raise
     provider.invalidate()
     return http.send(method, url, headers={**headers, **provider.authorization(http)}, **kwargs)
+
+
+_PROVIDERS: dict[tuple[str, ...], TokenProvider] = {}
+_PROVIDERS_LOCK = threading.Lock()
+
+
+def shared_provider(token_url: str, client_id: str, client_secret: str, grant: Grant = "client_credentials",
+                    refresh_token: str | None = None, scope: str | None = None, auth_style: AuthStyle = "basic",
+                    on_refresh: Callable[[str], None] | None = None) -> TokenProvider:
+    """One provider per (token endpoint, client, grant, scope) in this process, so every delivery for a tenant
+    reuses the cached token instead of fetching one per event. A rotated refresh token stays with the cached
+    provider; a changed client secret makes a new one."""
+    secret_id = hashlib.sha256(client_secret.encode()).hexdigest()[:16]
+    key = (token_url, client_id, grant, scope or "", auth_style, secret_id)
+    with _PROVIDERS_LOCK:
+        provider = _PROVIDERS.get(key)
+        if provider is None:
+            provider = TokenProvider(token_url, client_id, client_secret, grant, refresh_token, scope, auth_style,
+                                     on_refresh)
+            _PROVIDERS[key] = provider
+        elif on_refresh is not None:
+            provider.on_refresh = on_refresh
+        return provider

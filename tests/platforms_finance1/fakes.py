@@ -25,10 +25,13 @@ def problem(status: int, body: Any) -> Response:
 class Double:
     """Recording, failure-replaying HTTP server; vendors add routes in ``routes``."""
 
+    TOKEN_PATHS: tuple[str, ...] = ("/oauth2/token",)
+
     def __init__(self) -> None:
         self.app = Flask(type(self).__name__)
         self.requests: list[dict[str, Any]] = []
         self.failures: dict[str, deque[tuple[int, dict[str, str]]]] = {}
+        self.losses: dict[str, int] = {}
         self.lock = threading.Lock()
         self.ids = itertools.count(1)
         # token endpoint state
@@ -60,6 +63,10 @@ class Double:
         for status in statuses:
             q.append((status, {"Retry-After": retry_after} if status == 429 and retry_after else {}))
 
+    def lose(self, path_prefix: str, times: int = 1) -> None:
+        """Process the next matching requests for real but answer 500 (the answer is "lost")."""
+        self.losses[path_prefix] = self.losses.get(path_prefix, 0) + times
+
     def calls(self, path_prefix: str, method: str | None = None) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"].startswith(path_prefix) and method in (None, r["method"])]
 
@@ -87,7 +94,15 @@ class Double:
                                         headers=headers, content_type="application/json")
             return None
 
-        @app.post("/oauth2/token")
+        @app.after_request
+        def lose_answer(resp: Response) -> Response:
+            for prefix, n in self.losses.items():
+                if n and request.path.startswith(prefix) and resp.status_code < 300:
+                    self.losses[prefix] = n - 1
+                    return Response(json.dumps({"error": "lost answer"}), status=500,
+                                    content_type="application/json")
+            return resp
+
         def token() -> Response:
             form = request.form
             auth = request.headers.get("Authorization", "")
@@ -115,6 +130,9 @@ class Double:
                     answer["scope"] = form["scope"]
                 self.tokens.add(answer["access_token"])
             return jsonify(answer)
+
+        for path in self.TOKEN_PATHS:
+            app.add_url_rule(path, f"token{path}", token, methods=["POST"])
 
         @app.get("/protected")
         def protected() -> Response:

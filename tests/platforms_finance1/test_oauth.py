@@ -139,3 +139,17 @@ def test_send_authorized_refetches_once_after_a_401(idp: Double) -> None:
     with pytest.raises(PermanentError):
         send_authorized(tp, http, "GET", idp.url + "/protected")
     assert is_unauthorized(PermanentError("HTTP 401: nope")) and not is_unauthorized(PermanentError("HTTP 403"))
+
+
+def test_shared_provider_is_reused_per_client_and_secret(idp: Double) -> None:
+    from connector.platforms.oauth import shared_provider
+
+    url = idp.url + "/oauth2/token"
+    a = shared_provider(url, "cid", "csecret")
+    assert shared_provider(url, "cid", "csecret") is a
+    assert shared_provider(url, "cid", "other") is not a
+    assert shared_provider(url, "cid", "csecret", scope="x") is not a
+    http = OneShotHttp()
+    a.authorization(http)
+    shared_provider(url, "cid", "csecret").authorization(http)
+    assert idp.token_requests == 1
