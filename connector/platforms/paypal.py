@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.money import quantum, to_decimal
+from connector.money import minor_units, to_decimal
 from connector.platforms.errors import PermanentError
 from connector.platforms.oauth import send_authorized, shared_provider
 
@@ -79,17 +79,23 @@ def idempotency_key(event: dict[str, Any], config: PayPalConfig | None = None) -
     return f"paypal:{event.get('tenant_id', '')}:{invoice_of(event).get('id')}"
 
 
-def _money(value: Any, currency: str, field: str) -> dict[str, str]:
-    amount = to_decimal(value, field)
-    if amount != amount.quantize(quantum(currency)):
-        raise ValueError(f"{field}: {value} has more decimals than {currency} allows")
-    return {"currency_code": currency, "value": f"{amount.quantize(quantum(currency)):f}"}
+def minor(value: Any, field: str) -> int:
+    """Our Invoice JSON carries money as minor-unit strings ("913" = EUR 9.13)."""
+    text = str(value).strip() if value is not None else ""
+    if not text.lstrip("-").isdigit():
+        raise ValueError(f"{field}: expected an integer amount in minor units, got {value!r}")
+    return int(text)
+
+
+def _money(amount_minor: int, currency: str) -> dict[str, str]:
+    """PayPal money: a decimal string with the currency's ISO 4217 decimals (EUR 913 -> "9.13", JPY 1372 -> "1372")."""
+    return {"currency_code": currency, "value": f"{Decimal(amount_minor).scaleb(-minor_units(currency)):f}"}
 
 
 def _item_description(line: dict[str, Any]) -> str:
     parts = []
     if line.get("unit") and line.get("quantity") not in (None, ""):
-        parts.append(f"{line['quantity']} {line['unit']} @ {line.get('unit_price')}")
+        parts.append(f"{line['quantity']} {line['unit']}")
     if line.get("session_id"):
         parts.append(f"session {line['session_id']}")
     if line.get("station_id"):
@@ -105,21 +111,22 @@ def build_invoice(event: dict[str, Any], config: PayPalConfig) -> dict[str, Any]
     if not customer.get("email"):
         raise ValueError(f"invoice.customer.email: required to send PayPal invoice {inv.get('id')}")
     items: list[dict[str, Any]] = []
-    discount = Decimal(0)
+    discount = 0
     for i, line in enumerate(inv.get("lines") or []):
-        net = to_decimal(line.get("net"), f"invoice.lines[{i}].net")
+        net = minor(line.get("net"), f"invoice.lines[{i}].net")
         if net < 0:
             discount -= net
         elif net > 0:
             items.append({"name": str(line.get("description") or line.get("category") or "EV charging")[:200],
                           "description": _item_description(line), "quantity": "1",
-                          "unit_amount": _money(net, cur, f"invoice.lines[{i}].net"), "unit_of_measure": "QUANTITY"})
+                          "unit_amount": _money(net, cur), "unit_of_measure": "QUANTITY"})
     for j, tax in enumerate(inv.get("taxes") or []):
-        amount = to_decimal(tax.get("amount"), f"invoice.taxes[{j}].amount")
+        amount = minor(tax.get("amount"), f"invoice.taxes[{j}].amount")
         if amount:
             label = f"{tax.get('name')} {to_decimal(tax.get('rate'), f'invoice.taxes[{j}].rate').normalize():f}%"
-            items.append({"name": label[:200], "description": f"on {tax.get('taxable_base')} {cur}",
-                          "quantity": "1", "unit_amount": _money(amount, cur, f"invoice.taxes[{j}].amount"),
+            base = minor(tax.get("taxable_base"), f"invoice.taxes[{j}].taxable_base")
+            items.append({"name": label[:200], "description": f"on {_money(base, cur)['value']} {cur}",
+                          "quantity": "1", "unit_amount": _money(amount, cur),
                           "unit_of_measure": "AMOUNT"})
     if len(items) > 100:
         raise ValueError(f"invoice.lines: {len(items)} items, PayPal allows 100 per invoice")
@@ -140,7 +147,7 @@ def build_invoice(event: dict[str, Any], config: PayPalConfig) -> dict[str, Any]
                             "primary_recipients": [{"billing_info": recipient}], "items": items}
     if discount:
         body["amount"] = {"breakdown": {"discount": {"invoice_discount": {
-            "amount": _money(discount, cur, "invoice.lines (discounts and incentives)")}}}}
+            "amount": _money(discount, cur)}}}}
     return body
 
 

@@ -6,8 +6,8 @@ contracts doc's alternative) attaches each item to *this* invoice, so a second i
 being delivered at the same time never sweeps up our pending items. Every POST carries its own
 ``Idempotency-Key`` derived from tenant, invoice id and step, so a retry replays Stripe's first answer.
 
-Money is mapped, not computed: each item's ``amount`` is the line's net in minor units (negative for
-discounts and incentives), and in ``tax_mode="items"`` each tax of the invoice is one more item with the
+Money is mapped, not computed: our Invoice JSON already carries minor units, so each item's ``amount`` is
+the line's net as an integer (negative for discounts and incentives), and in ``tax_mode="items"`` each tax of the invoice is one more item with the
 invoice's tax amount, so Stripe's total equals our ``amount_due`` to the minor unit. ``tax_mode="tax_rates"``
 attaches mapped Stripe tax rates instead (Stripe then computes the tax; see docs/platforms/stripe.md).
 Keys are kept by Stripe for at least 24 h: redeliveries after that rely on the outbox's own dedupe.
@@ -20,7 +20,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.money import minor_units, quantum, to_decimal
 from connector.platforms.errors import PermanentError
 
 NAME = "stripe"
@@ -47,12 +46,12 @@ class StripeConfig(BaseModel):
 Config = StripeConfig
 
 
-def minor(value: Any, currency: str, field: str) -> int:
-    """A money string of ours as Stripe's integer minor units; more decimals than the currency has is an error."""
-    amount = to_decimal(value, field)
-    if amount != amount.quantize(quantum(currency)):
-        raise ValueError(f"{field}: {value} has more decimals than {currency} allows")
-    return int(amount.scaleb(minor_units(currency)))
+def minor(value: Any, field: str) -> int:
+    """Our Invoice JSON carries money as minor-unit strings ("913" = EUR 9.13); Stripe wants that integer."""
+    text = str(value).strip() if value is not None else ""
+    if not text.lstrip("-").isdigit():
+        raise ValueError(f"{field}: expected an integer amount in minor units, got {value!r}")
+    return int(text)
 
 
 def invoice_of(event: dict[str, Any]) -> dict[str, Any]:
@@ -118,7 +117,7 @@ def build_items(event: dict[str, Any], config: StripeConfig, stripe_invoice: str
     customer = stripe_customer(inv, config)
     out: list[tuple[str, dict[str, Any]]] = []
     for i, line in enumerate(inv.get("lines") or []):
-        net = minor(line.get("net"), cur, f"invoice.lines[{i}].net")
+        net = minor(line.get("net"), f"invoice.lines[{i}].net")
         if net == 0:
             continue
         item: dict[str, Any] = {"customer": customer, "invoice": stripe_invoice, "currency": cur.lower(),
@@ -132,7 +131,7 @@ def build_items(event: dict[str, Any], config: StripeConfig, stripe_invoice: str
         out.append((f"item:{line.get('id', i)}", item))
     if config.tax_mode == "items":
         for j, tax in enumerate(inv.get("taxes") or []):
-            amount = minor(tax.get("amount"), cur, f"invoice.taxes[{j}].amount")
+            amount = minor(tax.get("amount"), f"invoice.taxes[{j}].amount")
             if amount == 0:
                 continue
             label = f"{tax.get('name')} {Decimal(str(tax.get('rate'))).normalize():f}%"

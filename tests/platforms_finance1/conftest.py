@@ -1,6 +1,8 @@
 """Events for the finance adapters, with money from the rating core only (``connector.rating.rate``).
 
-The Invoice and JournalEntry JSON follow docs/architecture.md; nothing here computes a price.
+The Invoice JSON follows docs/architecture.md and ``connector.billing.invoices.line_json``: money as strings
+in the currency's minor units (EUR 9.13 -> "913"), converted with billing's own ``to_minor``/``price_minor``.
+Nothing here computes a price.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from connector.billing.minor import price_minor, to_minor
 from connector.models import Customer, Session, Tariff
 from connector.models.customer import Adjustment
 from connector.rating import RatedSession, RatingOptions, rate
@@ -33,13 +36,20 @@ def tariff(currency: str = "EUR", vat: str | None = "19", energy_price: str = "0
 def invoice_json(rated: RatedSession, sess: Session, customer: Customer, status: str, number: str | None,
                  kind: str = "invoice") -> dict[str, Any]:
     inv = rated.invoice
+    cur = inv.currency
     body = inv.to_dict()
     lines = []
     for i, ln in enumerate(inv.lines):
         d = ln.to_dict()
         lines.append({"id": f"L{i + 1}", "session_id": sess.id, "station_id": sess.station_id,
-                      **{k: d[k] for k in ("kind", "category", "description", "quantity", "unit", "unit_price",
-                                           "net", "taxes", "tax", "gross")}})
+                      **{k: d[k] for k in ("kind", "category", "description", "quantity", "unit")},
+                      "unit_price": price_minor(d["unit_price"], cur),
+                      **{k: str(to_minor(d[k], cur)) for k in ("net", "tax", "gross")},
+                      "taxes": [{"name": t["name"], "rate": str(t["rate"]), "amount": str(to_minor(t["amount"], cur))}
+                                for t in d["taxes"]]})
+    taxes = [{"name": t["name"], "rate": str(t["rate"]), "compound": t["compound"],
+              "taxable_base": str(to_minor(t["taxable_base"], cur)), "amount": str(to_minor(t["amount"], cur))}
+             for t in body["taxes"]]
     return {"id": f"inv_{sess.id}", "tenant_id": sess.tenant_id, "number": number, "status": status, "kind": kind,
             "credit_note_of": None,
             "customer": {"id": customer.id, "name": customer.name, "email": customer.email,
@@ -47,8 +57,8 @@ def invoice_json(rated: RatedSession, sess: Session, customer: Customer, status:
                          "tax_region": customer.tax_region},
             "currency": inv.currency, "issued_at": "2026-01-13T11:31:00Z",
             "period_start": "2026-01-13T10:00:00Z", "period_end": "2026-01-13T11:30:00Z", "lines": lines,
-            **{k: body[k] for k in ("taxes", "net_total", "tax_total", "gross_total", "incentive_total",
-                                    "amount_due")}}
+            "taxes": taxes, **{k: str(to_minor(body[k], cur)) for k in ("net_total", "tax_total", "gross_total",
+                                                                          "incentive_total", "amount_due")}}
 
 
 def billed_event(currency: str = "EUR", sid: str = "S-100", energy: str = "23.4", status: str = "finalized",

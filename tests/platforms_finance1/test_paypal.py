@@ -35,7 +35,7 @@ def test_eur_invoice_body_matches_schema_with_exact_amounts() -> None:
     assert errors("paypal/invoices_create.schema.json", body) == []
     assert amounts(body) == [("Session fee @ 1.00 EUR/session", "1.00"), ("Energy @ 0.39 EUR/kWh", "9.13"),
                              ("VAT 19%", "1.92")]
-    assert body["items"][1]["description"] == "23.4 kWh @ 0.39, session S-100, station ST-7"
+    assert body["items"][1]["description"] == "23.4 kWh, session S-100, station ST-7"
     assert body["detail"] == {"currency_code": "EUR", "invoice_number": "EV-INV-0001", "reference": "inv_S-100",
                               "payment_term": {"term_type": "NET_30"}, "invoice_date": "2026-01-13"}
     assert body["primary_recipients"] == [{"billing_info": {"email_address": "jane@example.com",
@@ -51,6 +51,10 @@ def test_eur_invoice_body_matches_schema_with_exact_amounts() -> None:
     broken = copy.deepcopy(body)
     broken["items"][0]["unit_amount"]["value"] = 1.0
     assert errors("paypal/invoices_create.schema.json", broken)
+    decimal_event = billed_event()
+    decimal_event["data"]["invoice"]["lines"][0]["net"] = "1.00"  # major units: not our Invoice JSON
+    with pytest.raises(ValueError, match=r"invoice.lines\[0\].net: expected an integer amount in minor units"):
+        paypal.build_invoice(decimal_event, CFG)
 
 
 def test_jpy_and_discounts_map_to_exact_values() -> None:
