@@ -1,0 +1,378 @@
+"""SAP S/4HANA: the revenue posting of each billed session, balanced in every currency.
+
+One accounting document per session, built once as ``BAPI_ACC_DOCUMENT_POST`` tables (DOCUMENTHEADER,
+ACCOUNTRECEIVABLE, ACCOUNTGL, ACCOUNTTAX, CURRENCYAMOUNT) and delivered either
+
+* ``transport="json"``: those tables as JSON to an SAP integration endpoint (e.g. an Integration Suite
+  iFlow that calls the BAPI + ``BAPI_TRANSACTION_COMMIT`` and answers ``RETURN``/``OBJ_KEY``), or
+* ``transport="soap"``: the same document as the SOAP *Journal Entry – Post* message
+  (``JournalEntryBulkCreateRequest``, communication scenario SAP_COM_0002), built from the same tables
+  by :func:`build_message` (so both transports post the identical document).
+
+Signs follow the BAPI: debit positive, credit negative; the receivable is debited with the session's
+gross, each revenue line credited with its net, each tax (per name and rate) with its amount and base.
+Nothing is re-priced: the amounts are the rating's lines. The document must sum to zero per currency
+type, else it is refused before sending. With ``local_currency`` set, company-code amounts
+(``CURR_TYPE`` 10) are translated at the configured rate and the rounding difference goes to the
+largest revenue item, as SAP's own translation does.
+
+SAP has no idempotency key: the session id is the reference (``REF_DOC_NO``/XBLNR) and the endpoint
+dedupes on it; the SOAP message id is derived from it as well, so a retry is the same message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from connector.money import round_money
+
+NAME = "sap_s4hana"
+EVENTS = ("session.billed",)
+DOC_CURRENCY, LOCAL_CURRENCY = "00", "10"
+
+
+class SapConfig(BaseModel):
+    """Per-tenant settings: transport, company code and the account / tax-code mapping."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    transport: Literal["json", "soap"] = "json"
+    json_url: str | None = Field(default=None, description="integration endpoint that calls the BAPI")
+    soap_url: str | None = Field(default=None, description="…/sap/bc/srt/scs_ext/sap/journalentrycreaterequestconfi")
+    username: str | None = None
+    password: str | None = Field(default=None, repr=False)
+    token_url: str | None = Field(default=None, description="OAuth client credentials (Integration Suite)")
+    client_id: str | None = None
+    client_secret: str | None = Field(default=None, repr=False)
+    comp_code: str = Field(default="1000", max_length=4)
+    doc_type: str = Field(default="DR", max_length=2)
+    bapi_user: str = Field(default="EVBILLING", max_length=12)
+    logical_system: str = Field(default="EVBILLING", max_length=10)
+    customer_ids: dict[str, str] = Field(default_factory=dict, description="our customer id -> SAP KUNNR")
+    default_customer: str | None = None
+    revenue_accounts: dict[str, str] = Field(default_factory=dict, description="line category -> G/L account")
+    default_revenue_account: str = "800000"
+    tax_codes: dict[str, str] = Field(default_factory=dict, description="tax rate ('19') -> SAP tax code")
+    tax_account: str = "175000"
+    tax_acct_key: str = "MWS"
+    tax_cond_key: str = "MWST"
+    profit_center: str | None = None
+    local_currency: str | None = Field(default=None, description="company-code currency (CURR_TYPE 10)")
+    exchange_rates: dict[str, Decimal] = Field(default_factory=dict,
+                                               description="document currency -> local units per 1 unit")
+
+
+class MappingError(ValueError):
+    """A value the mapping needs is missing or inconsistent; ``field`` names it."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+
+
+def alpha(value: str, width: int = 10) -> str:
+    """SAP ALPHA conversion: numeric keys are zero-padded, others kept as they are."""
+    return value.zfill(width) if value.isdigit() else value
+
+
+def ref_doc_no(session_id: str) -> str:
+    """XBLNR holds 16 characters: longer session ids become a stable hash reference."""
+    return session_id if len(session_id) <= 16 else "EV" + hashlib.sha256(session_id.encode()).hexdigest()[:14].upper()
+
+
+def _session(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    data = event.get("data") or {}
+    session = data.get("session") or {}
+    invoice = data.get("invoice")
+    if not isinstance(invoice, dict):
+        raise MappingError("data.invoice", "required")
+    sid = session.get("id") or (data.get("rating") or {}).get("session_id")
+    if not sid:
+        raise MappingError("data.session.id", "required")
+    lines = [ln for ln in invoice.get("lines") or [] if ln.get("session_id") in (None, sid)]
+    if not lines:
+        raise MappingError("data.invoice.lines", f"no line for session {sid}")
+    return {**session, "id": str(sid)}, invoice, lines
+
+
+def _sap_date(iso: str) -> str:
+    return iso[:10].replace("-", "")
+
+
+def build_document(event: dict[str, Any], config: SapConfig) -> dict[str, Any]:
+    """The BAPI tables for this session (pure; balanced or MappingError)."""
+    session, invoice, lines = _session(event)
+    currency = str(invoice["currency"])
+    customer_id = str((invoice.get("customer") or {}).get("id") or session.get("customer_id"))
+    kunnr = config.customer_ids.get(customer_id) or config.default_customer
+    if not kunnr:
+        raise MappingError("customer_ids", f"no SAP customer for customer {customer_id}")
+    date = _sap_date(str(invoice.get("issued_at") or event.get("created_at") or ""))
+    ref = ref_doc_no(session["id"])
+    text = f"EV charging {session['id']}"
+    header = {"BUS_ACT": "RFBU", "USERNAME": config.bapi_user, "HEADER_TXT": text[:25], "COMP_CODE": config.comp_code,
+              "DOC_DATE": date, "PSTNG_DATE": date, "DOC_TYPE": config.doc_type, "REF_DOC_NO": ref}
+    items: list[tuple[str, Decimal, Decimal | None]] = []  # (table, amount, tax base)
+    gl: list[dict[str, Any]] = []
+    tax: list[dict[str, Any]] = []
+    taxes: dict[tuple[str, str], list[Decimal]] = {}
+    gross = Decimal(0)
+    for ln in lines:
+        net, line_gross = Decimal(str(ln["net"])), Decimal(str(ln["gross"]))
+        gross += line_gross
+        rates = [str(t["rate"]) for t in ln.get("taxes") or []]
+        for t in ln.get("taxes") or []:
+            acc = taxes.setdefault((str(t.get("name") or "TAX"), str(t["rate"])), [Decimal(0), Decimal(0)])
+            acc[0] += Decimal(str(t["amount"]))
+            acc[1] += net
+        item = {"ITEMNO_ACC": "", "GL_ACCOUNT": alpha(config.revenue_accounts.get(str(ln.get("category")),
+                                                                                 config.default_revenue_account)),
+                "ITEM_TEXT": f"{ln.get('description') or ln.get('category')} {session['id']}"[:50],
+                "ALLOC_NMBR": session["id"][:18]}
+        if rates:
+            item["TAX_CODE"] = _tax_code(rates[0], config)
+        if config.profit_center:
+            item["PROFIT_CTR"] = alpha(config.profit_center)
+        gl.append(item)
+        items.append(("ACCOUNTGL", -net, None))
+    for (_name, rate), (amount, base) in taxes.items():
+        tax.append({"ITEMNO_ACC": "", "GL_ACCOUNT": alpha(config.tax_account), "COND_KEY": config.tax_cond_key,
+                    "ACCT_KEY": config.tax_acct_key, "TAX_CODE": _tax_code(rate, config), "TAX_RATE": rate})
+        items.append(("ACCOUNTTAX", -amount, -base))
+    receivable = {"ITEMNO_ACC": "0000000001", "CUSTOMER": alpha(kunnr), "ITEM_TEXT": text[:50],
+                  "ALLOC_NMBR": session["id"][:18], "BLINE_DATE": date}
+    amounts: list[dict[str, Any]] = [_amount(1, DOC_CURRENCY, currency, gross)]
+    for n, ((_table, amount, base), row) in enumerate(zip(items, gl + tax, strict=True), start=2):
+        row["ITEMNO_ACC"] = f"{n:010d}"
+        amounts.append(_amount(n, DOC_CURRENCY, currency, amount, base))
+    if sum((Decimal(a["AMT_DOCCUR"]) for a in amounts), Decimal(0)) != 0:
+        raise MappingError("data.invoice.lines", f"session {session['id']}: gross != net + tax, document would not balance")
+    if config.local_currency and config.local_currency != currency:
+        amounts += _translate(amounts, currency, config, first_revenue=2)
+    return {"DOCUMENTHEADER": header, "ACCOUNTRECEIVABLE": [receivable], "ACCOUNTGL": gl, "ACCOUNTTAX": tax,
+            "CURRENCYAMOUNT": amounts}
+
+
+def _tax_code(rate: str, config: SapConfig) -> str:
+    if rate not in config.tax_codes:
+        raise MappingError("tax_codes", f"no SAP tax code configured for tax rate {rate}")
+    return config.tax_codes[rate]
+
+
+def _amount(item: int, curr_type: str, currency: str, amount: Decimal, base: Decimal | None = None,
+            rate: Decimal | None = None) -> dict[str, Any]:
+    row = {"ITEMNO_ACC": f"{item:010d}", "CURR_TYPE": curr_type, "CURRENCY_ISO": currency, "AMT_DOCCUR": str(amount)}
+    if base is not None:
+        row["AMT_BASE"] = str(base)
+    if rate is not None:
+        row["EXCH_RATE"] = str(rate)
+    return row
+
+
+def _translate(doc_rows: list[dict[str, Any]], currency: str, config: SapConfig, first_revenue: int) -> list[dict[str, Any]]:
+    """CURR_TYPE 10 rows: each amount at the configured rate, rounded in the local currency; the rounding
+    difference is booked on the largest revenue item so the local side balances too."""
+    local = str(config.local_currency)
+    if currency not in config.exchange_rates:
+        raise MappingError("exchange_rates", f"no rate from {currency} to {local}")
+    rate = config.exchange_rates[currency]
+    rows = []
+    for r in doc_rows:
+        base = r.get("AMT_BASE")
+        rows.append(_amount(int(r["ITEMNO_ACC"]), LOCAL_CURRENCY, local,
+                            round_money(Decimal(r["AMT_DOCCUR"]) * rate, local),
+                            round_money(Decimal(base) * rate, local) if base is not None else None, rate))
+    diff = sum((Decimal(r["AMT_DOCCUR"]) for r in rows), Decimal(0))
+    if diff:
+        revenue = [r for r in rows if int(r["ITEMNO_ACC"]) >= first_revenue and "AMT_BASE" not in r]
+        target = max(revenue, key=lambda r: abs(Decimal(r["AMT_DOCCUR"])))
+        target["AMT_DOCCUR"] = str(Decimal(target["AMT_DOCCUR"]) - diff)
+    return rows
+
+
+def balances(document: dict[str, Any]) -> dict[tuple[str, str], Decimal]:
+    """Sum of AMT_DOCCUR per (currency type, currency): all zero for a postable document."""
+    out: dict[tuple[str, str], Decimal] = {}
+    for row in document["CURRENCYAMOUNT"]:
+        key = (row["CURR_TYPE"], row["CURRENCY_ISO"])
+        out[key] = out.get(key, Decimal(0)) + Decimal(row["AMT_DOCCUR"])
+    return out
+
+
+def message_id(event: dict[str, Any], config: SapConfig) -> str:
+    """Deterministic SOAP message id: a retry is the same message (SAP dedupes message ids)."""
+    session, _, _ = _session(event)
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"evbill:{event.get('tenant_id')}:{config.comp_code}:{session['id']}"))
+
+
+def idempotency_key(event: dict[str, Any], config: SapConfig | None = None) -> str:
+    """One document per session and company code."""
+    comp = config.comp_code if config else ""
+    return f"sap_s4hana:{event.get('tenant_id', '')}:{comp}:{_session(event)[0]['id']}"
+
+
+# ---------------------------------------------------------------- SOAP: Journal Entry - Post
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+SFIN = "http://sap.com/xi/SAPSCORE/SFIN"
+SOAP_ACTION = ("http://sap.com/xi/SAPSCORE/SFIN/JournalEntryCreateRequestConfirmation_In/"
+               "JournalEntryCreateRequestConfirmation_InRequest")
+
+
+def _iso(sap_date: str) -> str:
+    return f"{sap_date[:4]}-{sap_date[4:6]}-{sap_date[6:]}"
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    el = ET.SubElement(parent, tag, attrs)
+    if text is not None:
+        el.text = text
+    return el
+
+
+def _amounts(el: ET.Element, rows: dict[str, dict[str, Any]], item: str, base: bool = False) -> Decimal:
+    """Transaction (00) and company-code (10) amounts of one item; returns the transaction amount."""
+    doc = rows[DOC_CURRENCY]
+    _sub(el, "AmountInTransactionCurrency", doc["AMT_DOCCUR"], currencyCode=doc["CURRENCY_ISO"])
+    if LOCAL_CURRENCY in rows:
+        loc = rows[LOCAL_CURRENCY]
+        _sub(el, "AmountInCompanyCodeCurrency", loc["AMT_DOCCUR"], currencyCode=loc["CURRENCY_ISO"])
+    if base:
+        _sub(el, "TaxBaseAmountInTransCrcy", doc["AMT_BASE"], currencyCode=doc["CURRENCY_ISO"])
+        if LOCAL_CURRENCY in rows:
+            _sub(el, "TaxBaseAmountInCoCodeCrcy", rows[LOCAL_CURRENCY]["AMT_BASE"],
+                 currencyCode=rows[LOCAL_CURRENCY]["CURRENCY_ISO"])
+    amount = Decimal(doc["AMT_DOCCUR"])
+    _sub(el, "DebitCreditCode", "S" if amount >= 0 else "H")
+    return amount
+
+
+def build_message(document: dict[str, Any], msg_id: str, config: SapConfig,
+                  now: datetime | None = None) -> str:
+    """``JournalEntryBulkCreateRequest`` (SOAP 1.1 envelope) carrying exactly the BAPI document."""
+    ET.register_namespace("soapenv", SOAP_ENV)
+    ET.register_namespace("sfin", SFIN)
+    created = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    header = document["DOCUMENTHEADER"]
+    rows: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in document["CURRENCYAMOUNT"]:
+        rows.setdefault(r["ITEMNO_ACC"], {})[r["CURR_TYPE"]] = r
+    env = ET.Element(f"{{{SOAP_ENV}}}Envelope")
+    _sub(env, f"{{{SOAP_ENV}}}Header")
+    bulk = _sub(_sub(env, f"{{{SOAP_ENV}}}Body"), f"{{{SFIN}}}JournalEntryBulkCreateRequest")
+    mh = _sub(bulk, "MessageHeader")
+    _sub(mh, "ID", msg_id.replace("-", "")[:35])
+    _sub(mh, "CreationDateTime", created)
+    req = _sub(bulk, "JournalEntryCreateRequest")
+    rmh = _sub(req, "MessageHeader")
+    _sub(rmh, "ID", msg_id.replace("-", "")[:35])
+    _sub(rmh, "CreationDateTime", created)
+    je = _sub(req, "JournalEntry")
+    _sub(je, "OriginalReferenceDocumentType", "BKPFF")
+    _sub(je, "OriginalReferenceDocument", header["REF_DOC_NO"])
+    _sub(je, "OriginalReferenceDocumentLogicalSystem", config.logical_system)
+    _sub(je, "BusinessTransactionType", header["BUS_ACT"])
+    _sub(je, "AccountingDocumentType", header["DOC_TYPE"])
+    _sub(je, "DocumentReferenceID", header["REF_DOC_NO"])
+    _sub(je, "DocumentHeaderText", header["HEADER_TXT"])
+    _sub(je, "CreatedByUser", header["USERNAME"])
+    _sub(je, "CompanyCode", header["COMP_CODE"])
+    _sub(je, "DocumentDate", _iso(header["DOC_DATE"]))
+    _sub(je, "PostingDate", _iso(header["PSTNG_DATE"]))
+    for gl in document["ACCOUNTGL"]:
+        item = _sub(je, "Item")
+        _sub(item, "ReferenceDocumentItem", str(int(gl["ITEMNO_ACC"])))
+        _sub(item, "GLAccount", gl["GL_ACCOUNT"])
+        _amounts(item, rows[gl["ITEMNO_ACC"]], gl["ITEMNO_ACC"])
+        _sub(item, "DocumentItemText", gl["ITEM_TEXT"])
+        _sub(item, "AssignmentReference", gl["ALLOC_NMBR"])
+        if gl.get("PROFIT_CTR"):
+            _sub(_sub(item, "AccountAssignment"), "ProfitCenter", gl["PROFIT_CTR"])
+        if gl.get("TAX_CODE"):
+            _sub(_sub(item, "Tax"), "TaxCode", gl["TAX_CODE"])
+    for ar in document["ACCOUNTRECEIVABLE"]:
+        item = _sub(je, "DebtorItem")
+        _sub(item, "ReferenceDocumentItem", str(int(ar["ITEMNO_ACC"])))
+        _sub(item, "Debtor", ar["CUSTOMER"])
+        _amounts(item, rows[ar["ITEMNO_ACC"]], ar["ITEMNO_ACC"])
+        _sub(item, "DocumentItemText", ar["ITEM_TEXT"])
+        _sub(item, "AssignmentReference", ar["ALLOC_NMBR"])
+    for tx in document["ACCOUNTTAX"]:
+        item = _sub(je, "ProductTaxItem")
+        _sub(item, "TaxCode", tx["TAX_CODE"])
+        _sub(item, "TaxItemClassification", tx["ACCT_KEY"])
+        _sub(item, "ConditionType", tx["COND_KEY"])
+        _amounts(item, rows[tx["ITEMNO_ACC"]], tx["ITEMNO_ACC"], base=True)
+    return '<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(env, encoding="unicode")
+
+
+def parse_confirmation(text: str) -> dict[str, Any]:
+    """AccountingDocument and the log of a ``JournalEntryBulkCreateConfirmation`` (severity 3 = error)."""
+    from connector.platforms.errors import PermanentError
+
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise PermanentError(f"SAP answer is not XML: {exc}") from exc
+    doc = root.find(".//JournalEntryCreateConfirmation/JournalEntryCreateConfirmation/AccountingDocument")
+    severity = root.findtext(".//Log/MaximumLogItemSeverityCode") or "1"
+    notes = [n.text or "" for n in root.iterfind(".//Log/Item/Note")]
+    number = doc.text if doc is not None else None
+    if number in (None, "", "0000000000") and int(severity) < 3:
+        severity, notes = "3", [*notes, "no AccountingDocument in the confirmation"]
+    return {"document": number, "severity": int(severity), "notes": notes}
+
+
+_providers: dict[tuple[str, str], Any] = {}
+
+
+def _auth(config: SapConfig, http: Any) -> dict[str, Any]:
+    if config.token_url and config.client_id and config.client_secret:
+        from connector.platforms.oauth import TokenProvider
+
+        key = (config.token_url, config.client_id)
+        provider = _providers.get(key) or _providers.setdefault(
+            key, TokenProvider(config.token_url, config.client_id, config.client_secret))
+        return {"headers": provider.authorization(http)}
+    if config.username and config.password:
+        return {"auth": (config.username, config.password)}
+    raise MappingError("username/password", "required (or token_url/client_id/client_secret)")
+
+
+def deliver(event: dict[str, Any], config: SapConfig, http: Any, **stores: Any) -> dict[str, Any]:
+    """Build, check the balance, send over the configured transport, read SAP's own result."""
+    from connector.platforms.errors import PermanentError
+
+    try:
+        document = build_document(event, config)
+        url = config.json_url if config.transport == "json" else config.soap_url
+        if not url:
+            raise MappingError(f"{config.transport}_url", "required for this transport")
+        auth = _auth(config, http)
+    except MappingError as exc:
+        raise PermanentError(str(exc)) from exc
+    headers = dict(auth.pop("headers", {}))
+    if config.transport == "json":
+        resp = http.send("POST", url, json=document, headers={**headers, "Accept": "application/json",
+                                                             "Idempotency-Key": idempotency_key(event, config)}, **auth)
+        payload = resp.json()
+        errors = [r for r in payload.get("RETURN") or [] if r.get("TYPE") in ("E", "A")]
+        if errors:
+            raise PermanentError("SAP: " + "; ".join(f"{r.get('ID')}/{r.get('NUMBER')} {r.get('MESSAGE')}" for r in errors))
+        return {"status": "sent", "ref": payload.get("OBJ_KEY"), "duplicate": bool(payload.get("DUPLICATE"))}
+    xml = build_message(document, message_id(event, config), config)
+    resp = http.send("POST", url, data=xml.encode("utf-8"),
+                     headers={**headers, "Content-Type": "text/xml; charset=utf-8", "SOAPAction": SOAP_ACTION}, **auth)
+    result = parse_confirmation(resp.text)
+    if result["severity"] >= 3:
+        raise PermanentError("SAP: " + "; ".join(result["notes"]))
+    return {"status": "sent", "ref": result["document"]}
+
+
+Config = SapConfig
