@@ -1,0 +1,61 @@
+"""Session end -> invoice lines on the customer's draft, journal entry, idempotent; through the API."""
+
+from __future__ import annotations
+
+from tests.billing_core.conftest import A, B, ingest, setup_tenant
+
+
+def test_end_event_becomes_invoice_lines_with_exact_money(client):
+    setup_tenant(client)
+    # 10 kWh + 30 min parked after the hour? no: parking needs idle; energy only here
+    out = ingest(client, "S-1", customer="C-1")
+    billing = out["billing"]
+    assert billing["amount_due"] == "3.57" and billing["currency"] == "EUR"
+    invoice = billing["invoice"]
+    assert invoice["status"] == "draft" and invoice["number"] is None and invoice["kind"] == "invoice"
+    assert invoice["customer"] == {"id": "C-1", "name": "Ada", "email": "ada@example.org",
+                                   "customer_class": "member", "locale": "en_US", "tax_region": None}
+    [line] = invoice["lines"]
+    assert (line["session_id"], line["station_id"], line["kind"], line["category"]) == ("S-1", "ST-1", "charge",
+                                                                                     "energy")
+    assert (line["quantity"], line["unit"], line["unit_price"]) == ("10", "kWh", "30")
+    assert (line["net"], line["tax"], line["gross"]) == ("300", "57", "357")
+    assert line["taxes"] == [{"name": "VAT", "rate": "19", "amount": "57"}]
+    assert invoice["taxes"] == [{"name": "VAT", "rate": "19", "compound": False, "taxable_base": "300",
+                                 "amount": "57"}]
+    assert (invoice["net_total"], invoice["tax_total"], invoice["gross_total"], invoice["amount_due"]) == (
+        "300", "57", "357", "357")
+
+    # a second session of the same customer lands on the same draft; totals add up
+    second = ingest(client, "S-2", customer="C-1", kwh="5.5")["billing"]
+    assert second["invoice_id"] == billing["invoice_id"]
+    inv = client.get(f"/v1/invoices/{billing['invoice_id']}", headers=A).get_json()
+    assert [ln["gross"] for ln in inv["lines"]] == ["357", "196"]  # 5.5 kWh * 0.30 = 1.65 + 0.31 VAT
+    assert (inv["net_total"], inv["tax_total"], inv["gross_total"]) == ("465", "88", "553")
+    assert inv["period_start"] == "2026-01-13T14:00:00+00:00"
+
+    # the session carries its rating and is billed
+    got = client.get("/v1/sessions/S-1", headers=A).get_json()
+    assert got["status"] == "billed" and got["rating"]["invoice"]["gross_total"] == "3.57"
+    # another tenant sees nothing
+    assert client.get(f"/v1/invoices/{billing['invoice_id']}", headers=B).status_code == 404
+    assert client.get("/v1/invoices", headers=B).get_json()["items"] == []
+
+
+def test_duplicate_end_returns_the_same_bill_and_one_line(client):
+    setup_tenant(client)
+    first = ingest(client, "S-D", customer="C-1")
+    again = ingest(client, "S-D", customer="C-1")
+    assert again["status"] == "duplicate"
+    assert again["billing"]["invoice_id"] == first["billing"]["invoice_id"]
+    items = client.get("/v1/invoices", query_string={"session_id": "S-D"}, headers=A).get_json()["items"]
+    assert [len(i["lines"]) for i in items] == [1]
+
+
+def test_journal_entry_per_session_is_balanced(client):
+    setup_tenant(client)
+    ingest(client, "S-J", customer="C-1")
+    [entry] = client.get("/v1/ledger/entries", query_string={"reference": "S-J"}, headers=A).get_json()["items"]
+    assert entry["currency"] == "EUR" and entry["source"] == "session.billed"
+    lines = {(ln["account"], ln["debit"], ln["credit"]) for ln in entry["lines"]}
+    assert lines == {("1200", "357", "0"), ("4000", "0", "300"), ("2200", "0", "57")}
