@@ -1,0 +1,134 @@
+"""Square Orders API: one order per finalized invoice of ours, one custom line item per priced line.
+
+``POST /v2/orders`` (CreateOrder) with ``idempotency_key`` in the body (Square answers a repeated key with
+the order it already created). Money is mapped, not computed: each charge line is a custom line item of
+quantity 1 at the line's net (our minor units are Square's integer ``amount``); each tax of the invoice is
+one more line item carrying our tax amount (Square would otherwise compute tax itself from a percentage);
+discounts and incentives (negative lines; Square prices cannot be negative) are one ``FIXED_AMOUNT``
+order-level discount. Square's ``total_money`` is therefore exactly our ``amount_due``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from connector.platforms.errors import PermanentError
+
+NAME = "square"
+EVENTS = ("session.billed", "invoice.finalized")
+SENDABLE = frozenset({"finalized", "paid"})
+
+
+class SquareConfig(BaseModel):
+    """Per tenant: an access token (secret), the seller location, and optional Square customer ids."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    access_token: str = Field(min_length=1, repr=False)
+    location_id: str = Field(min_length=1)
+    api_base: str = Field(default="https://connect.squareup.com", description="sandbox: connect.squareupsandbox.com")
+    square_version: str = "2025-08-20"
+    customer_map: dict[str, str] = Field(default_factory=dict, description="our customer id -> Square customer id")
+    source_name: str = "EV charging"
+
+
+Config = SquareConfig
+
+
+def minor(value: Any, field: str) -> int:
+    """Our Invoice JSON carries money as minor-unit strings ("913" = EUR 9.13), Square's ``amount`` unit."""
+    text = str(value).strip() if value is not None else ""
+    if not text.lstrip("-").isdigit():
+        raise ValueError(f"{field}: expected an integer amount in minor units, got {value!r}")
+    return int(text)
+
+
+def invoice_of(event: dict[str, Any]) -> dict[str, Any]:
+    invoice = (event.get("data") or {}).get("invoice")
+    if not isinstance(invoice, dict):
+        raise ValueError("data.invoice: required")
+    return invoice
+
+
+def skip_reason(event: dict[str, Any]) -> str | None:
+    invoice = (event.get("data") or {}).get("invoice")
+    if not isinstance(invoice, dict):
+        return "event carries no invoice"
+    if invoice.get("kind") == "credit_note":
+        return "credit notes are not sent to Square by this adapter"
+    if invoice.get("status") not in SENDABLE:
+        return f"invoice {invoice.get('id')} is {invoice.get('status')}; it goes to Square when finalized"
+    return None
+
+
+def idempotency_key(event: dict[str, Any], config: SquareConfig | None = None) -> str:
+    """Square's body key (<= 192 chars): one order per tenant and invoice."""
+    return f"evbill:{event.get('tenant_id', '')}:{invoice_of(event).get('id')}:order"[:192]
+
+
+def _note(line: dict[str, Any]) -> str:
+    parts = []
+    if line.get("unit") and line.get("quantity") not in (None, ""):
+        parts.append(f"{line['quantity']} {line['unit']}")
+    if line.get("session_id"):
+        parts.append(f"session {line['session_id']}")
+    if line.get("station_id"):
+        parts.append(f"station {line['station_id']}")
+    return ", ".join(parts)
+
+
+def build_order(event: dict[str, Any], config: SquareConfig) -> dict[str, Any]:
+    """The CreateOrder request body."""
+    inv = invoice_of(event)
+    cur = str(inv["currency"]).upper()
+    items: list[dict[str, Any]] = []
+    off = 0
+    for i, line in enumerate(inv.get("lines") or []):
+        net = minor(line.get("net"), f"invoice.lines[{i}].net")
+        if net < 0:
+            off -= net
+        elif net > 0:
+            items.append({"uid": f"line-{line.get('id', i)}"[:60],
+                          "name": str(line.get("description") or line.get("category") or "EV charging")[:512],
+                          "quantity": "1", "item_type": "CUSTOM_AMOUNT", "note": _note(line)[:2000],
+                          "base_price_money": {"amount": net, "currency": cur},
+                          "metadata": {"line_id": str(line.get("id", i)), "kind": str(line.get("kind") or "")}})
+    for j, tax in enumerate(inv.get("taxes") or []):
+        amount = minor(tax.get("amount"), f"invoice.taxes[{j}].amount")
+        if amount:
+            rate = Decimal(str(tax.get("rate"))).normalize()
+            items.append({"uid": f"tax-{j}", "name": f"{tax.get('name')} {rate:f}%"[:512], "quantity": "1",
+                          "item_type": "CUSTOM_AMOUNT", "base_price_money": {"amount": amount, "currency": cur},
+                          "metadata": {"kind": "tax"}})
+    if not items:
+        raise ValueError(f"invoice.lines: invoice {inv.get('id')} has no priced line")
+    order: dict[str, Any] = {"location_id": config.location_id, "reference_id": str(inv.get("number") or inv["id"])[:40],
+                             "source": {"name": config.source_name}, "line_items": items,
+                             "metadata": {"invoice_id": str(inv["id"])[:255],
+                                          "tenant_id": str(event.get("tenant_id", ""))}}
+    customer = config.customer_map.get(str((inv.get("customer") or {}).get("id") or ""))
+    if customer:
+        order["customer_id"] = customer
+    if off:
+        order["discounts"] = [{"uid": "discounts", "name": "Discounts and incentives", "type": "FIXED_AMOUNT",
+                               "scope": "ORDER", "amount_money": {"amount": off, "currency": cur}}]
+    return {"idempotency_key": idempotency_key(event, config), "order": order}
+
+
+def deliver(event: dict[str, Any], config: SquareConfig, http: Any, **stores: Any) -> dict[str, Any]:
+    """One CreateOrder; a retry with the same body key returns the same order."""
+    reason = skip_reason(event)
+    if reason is not None:
+        return {"status": "skipped", "reason": reason}
+    try:
+        body = build_order(event, config)
+    except ValueError as exc:
+        raise PermanentError(str(exc)) from exc
+    resp = http.send("POST", config.api_base.rstrip("/") + "/v2/orders", json=body,
+                     headers={"Authorization": f"Bearer {config.access_token}",
+                              "Square-Version": config.square_version})
+    order = (resp.json() or {}).get("order") or {}
+    return {"status": "sent", "ref": order.get("id"), "total": (order.get("total_money") or {}).get("amount")}
