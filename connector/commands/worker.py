@@ -7,14 +7,25 @@ import json
 import logging
 
 
+class JsonLines(logging.Formatter):
+    """One JSON object per log line (the sender's structured fields under ``evbill``), for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"at": self.formatTime(record), "level": record.levelname, "logger": record.name,
+                "message": record.getMessage(), **getattr(record, "evbill", {})}
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
 def run(args: argparse.Namespace) -> int:
     from connector.events import worker
     from connector.events.deliveries import Policy
     from connector.storage.db import make_engine
 
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s %(evbill)s",
-                        defaults={"evbill": ""})
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLines())
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     overrides = {k: v for k, v in {"max_attempts": args.max_attempts, "lease_seconds": args.lease,
                                    "batch": args.batch}.items() if v is not None}
     policy = Policy.model_validate({**worker.default_policy().model_dump(), **overrides})

@@ -11,12 +11,14 @@ from typing import Any
 
 
 class Receiver:
-    def __init__(self, script: list[tuple[int, dict[str, str]]] | None = None, block: threading.Event | None = None) -> None:
+    def __init__(self, script: list[tuple[int, dict[str, str]]] | None = None,
+                 block: threading.Event | None = None, block_at: int = 1) -> None:
         self.script = list(script or [])  # answers for the first requests, then 200
         self.requests: list[dict[str, Any]] = []
         self.accepted: dict[str, bytes] = {}
         self.duplicates = 0
-        self.block = block  # while set-able and not set, the first request hangs (worker killed meanwhile)
+        self.block = block  # request number ``block_at`` is accepted, then hangs until ``block`` is set
+        self.block_at = block_at
         self.lock = threading.Lock()
         self.arrived = threading.Event()
         receiver = self
@@ -26,17 +28,18 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver.lock:
                     receiver.requests.append({"path": self.path, "headers": dict(self.headers.items()), "body": body})
+                    number = len(receiver.requests)
                     status, headers = receiver.script.pop(0) if receiver.script else (200, {})
-                receiver.arrived.set()
-                if receiver.block is not None and not receiver.block.is_set():
-                    receiver.block.wait(30)
-                if status == 200:
-                    key = self.headers.get("Idempotency-Key") or ""
-                    with receiver.lock:
+                    if status == 200:  # processed (and deduplicated) before answering, like a real receiver
+                        key = self.headers.get("Idempotency-Key") or ""
                         if key in receiver.accepted:
                             receiver.duplicates += 1
                         else:
                             receiver.accepted[key] = body
+                if number == receiver.block_at:
+                    receiver.arrived.set()
+                    if receiver.block is not None:
+                        receiver.block.wait(60)
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
