@@ -13,6 +13,8 @@ Rules (documented in docs/finance/google-sheets.md):
 - The session ends ``minutes`` after ``start``; ``kwh`` is spread uniformly over that time
   (the core's profile rule for a session without meter samples).
 - A bad row never fails the range: its result carries ``"#ERROR: field: reason"``.
+- A row whose kwh, minutes and start are all empty is blank (``{"ok": true, "blank": true}``), even
+  when a tariff id was filled down next to it.
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ class SheetRow:
         return cls(*raw)
 
     def is_blank(self) -> bool:
-        return all(_empty(getattr(self, name)) for name in FIELDS)
+        """No session in this row: kwh, minutes and start are empty (a filled-down tariff id alone is not a row)."""
+        return _empty(self.kwh) and _empty(self.minutes) and _empty(self.start)
 
 
 @dataclass(slots=True)

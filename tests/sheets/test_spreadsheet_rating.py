@@ -90,7 +90,7 @@ def test_a_bad_row_is_an_error_text_and_does_not_fail_the_range(row: Any, error:
 
 
 def test_blank_rows_stay_blank() -> None:
-    results = rate_rows([[None, "", " ", None], [None, None, None, None, None]], lookup_counting([]), "UTC")
+    results = rate_rows([[None, "", " ", None], [None, None, None, "T-TOU", "fleet"]], lookup_counting([]), "UTC")
     assert [r.to_dict() for r in results] == [{"ok": True, "blank": True}] * 2
 
 
