@@ -49,11 +49,16 @@ def test_taxes_per_rate_each_listed_with_its_base() -> None:
 @pytest.mark.parametrize(("amount", "currency", "locale", "expected"), [
     ("1234.50", "EUR", "de_DE", "1.234,50\xa0€"), ("1234.50", "EUR", "fr_FR", "1\u202f234,50\xa0€"),
     ("1234", "JPY", "ja_JP", "￥1,234"), ("1234.500", "KWD", "en_US", "KWD\xa01,234.500"),
-    ("1234.50", "CHF", "de_CH", "CHF\xa01’234.50"), ("-3.10", "USD", "en_US", "-$3.10"),
+    ("-3.10", "USD", "en_US", "-$3.10"),
     ("5", "EUR", "xx_YY", "€5.00"),  # unknown locale falls back to en_US instead of crashing
 ])
 def test_format_money(amount: str, currency: str, locale: str, expected: str) -> None:
     assert format_money(Decimal(amount), currency, locale) == expected
+
+
+def test_format_money_swiss_grouping() -> None:
+    # CLDR changed de_CH's group separator from U+2019 to an ASCII apostrophe (Babel 2.17 → 2.19): both are Swiss
+    assert format_money(Decimal("1234.50"), "CHF", "de_CH") in ("CHF\xa01’234.50", "CHF\xa01'234.50")
 
 
 def test_bad_invoice_names_the_field() -> None:
