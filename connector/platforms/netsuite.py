@@ -1,0 +1,180 @@
+"""Oracle NetSuite: REST record update of the Item Fulfillment that carries a session's chargeable items.
+
+``PATCH {base}/services/rest/record/v1/itemFulfillment/{ref}?replace=item`` where ``ref`` is the
+fulfillment's internal id or ``eid:<external id>`` (template ``fulfillment_ref``, default
+``eid:{session_id}``: the operator's order flow creates one fulfillment per session with that external
+id). The ``item`` sublist is *replaced* by the session's chargeable lines (item by line category,
+quantity as rated, optional custom column with the rated net), the ship status set, and a memo added,
+so a repeated PATCH leaves the record in the same state.
+
+Idempotency (platform-contracts §7): requests go asynchronously (``Prefer: respond-async``) with
+``X-NetSuite-Idempotency-Key`` derived from tenant and session, so a retry is recognised by NetSuite
+and answered with the first job. Auth: Token-Based Authentication (OAuth 1.0a, HMAC-SHA256, realm =
+account id) signed by ``requests-oauthlib``, or an OAuth 2.0 bearer token from the shared provider.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from decimal import Decimal
+from typing import Any, Literal
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NAME = "netsuite"
+EVENTS = ("session.billed",)
+
+
+class NetSuiteConfig(BaseModel):
+    """Per-tenant settings: account, credentials and the category -> item mapping."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: str = Field(min_length=1, description="e.g. 1234567 or 1234567_SB1 (sandbox)")
+    base_url: str | None = Field(default=None, description="default https://{account}.suitetalk.api.netsuite.com")
+    auth: Literal["tba", "oauth2"] = "tba"
+    consumer_key: str | None = None
+    consumer_secret: str | None = Field(default=None, repr=False)
+    token_id: str | None = None
+    token_secret: str | None = Field(default=None, repr=False)
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = Field(default=None, repr=False)
+    access_token: str | None = Field(default=None, repr=False)
+    fulfillment_ref: str = Field(default="eid:{session_id}",
+                                 description="internal id or eid:…; placeholders session_id, station_id, customer_id")
+    item_ids: dict[str, str] = Field(default_factory=dict, description="line category -> NetSuite item internal id")
+    ship_status: Literal["A", "B", "C"] = "C"  # Picked / Packed / Shipped
+    amount_field: str | None = Field(default=None, pattern=r"^custcol[a-z0-9_]+$",
+                                     description="custom column that receives the rated line net")
+    async_mode: bool = True
+
+
+class MappingError(ValueError):
+    """A value the mapping needs is missing; ``field`` names it."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+
+
+def _session(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    data = event.get("data") or {}
+    session = data.get("session") or {}
+    invoice = data.get("invoice")
+    if not isinstance(invoice, dict):
+        raise MappingError("data.invoice", "required")
+    sid = session.get("id") or (data.get("rating") or {}).get("session_id")
+    if not sid:
+        raise MappingError("data.session.id", "required")
+    lines = [ln for ln in invoice.get("lines") or [] if ln.get("session_id") in (None, sid)]
+    if not lines:
+        raise MappingError("data.invoice.lines", f"no line for session {sid}")
+    return {**session, "id": str(sid)}, invoice, lines
+
+
+def record_ref(event: dict[str, Any], config: NetSuiteConfig) -> str:
+    session, invoice, _ = _session(event)
+    values = {"session_id": session["id"], "station_id": session.get("station_id") or "",
+              "customer_id": (invoice.get("customer") or {}).get("id") or session.get("customer_id") or ""}
+    try:
+        return config.fulfillment_ref.format(**values)
+    except KeyError as exc:
+        raise MappingError("fulfillment_ref", f"unknown placeholder {exc}") from exc
+
+
+def build_update(event: dict[str, Any], config: NetSuiteConfig) -> dict[str, Any]:
+    """The PATCH body: ship status, memo, and the item sublist (one line per chargeable invoice line)."""
+    session, invoice, lines = _session(event)
+    items = []
+    for ln in lines:
+        category = str(ln.get("category") or "")
+        if category not in config.item_ids:
+            raise MappingError("item_ids", f"no NetSuite item for line category {category!r}")
+        item: dict[str, Any] = {"item": {"id": config.item_ids[category]}, "itemReceive": True,
+                                "quantity": Decimal(str(ln["quantity"])),
+                                "description": f"{ln.get('description') or category} ({ln.get('unit')})"[:999]}
+        if config.amount_field:
+            item[config.amount_field] = Decimal(str(ln["net"]))
+        items.append(item)
+    gross = sum((Decimal(str(ln["gross"])) for ln in lines), Decimal(0))
+    return {
+        "shipStatus": {"id": config.ship_status},
+        "tranDate": str(invoice.get("issued_at") or event.get("created_at") or "")[:10],
+        "memo": f"EV session {session['id']} at {session.get('station_id') or '-'}: {gross} {invoice['currency']}"
+                f" (invoice {invoice.get('number') or invoice.get('id')})",
+        "item": {"items": items},
+    }
+
+
+def dumps_exact(body: Any) -> str:
+    """JSON text with Decimals as exact JSON numbers (``json`` rejects Decimal; a float could round)."""
+    def mark(o: Any) -> Any:
+        if isinstance(o, Decimal):
+            return f"\x00DEC{o}\x00"
+        if isinstance(o, dict):
+            return {k: mark(v) for k, v in o.items()}
+        if isinstance(o, list | tuple):
+            return [mark(v) for v in o]
+        return o
+
+    return re.sub(r'"\\u0000DEC([-0-9.E+]+)\\u0000"', r"\1", json.dumps(mark(body), ensure_ascii=False))
+
+
+def idempotency_key(event: dict[str, Any], config: NetSuiteConfig | None = None) -> str:
+    """A UUID (NetSuite's key format) fixed by tenant, account and session: every retry sends the same one."""
+    account = config.account_id if config else ""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"evbill:netsuite:{event.get('tenant_id')}:{account}:"
+                                              f"{_session(event)[0]['id']}"))
+
+
+def endpoint(event: dict[str, Any], config: NetSuiteConfig) -> str:
+    base = config.base_url or f"https://{config.account_id.lower().replace('_', '-')}.suitetalk.api.netsuite.com"
+    return f"{base.rstrip('/')}/services/rest/record/v1/itemFulfillment/{quote(record_ref(event, config), safe=':')}"
+
+
+_providers: dict[tuple[str, str], Any] = {}
+
+
+def _auth(config: NetSuiteConfig, http: Any) -> dict[str, Any]:
+    """TBA: a fresh OAuth1 signer per request (new nonce and timestamp); OAuth 2.0: bearer header."""
+    if config.auth == "tba":
+        if not (config.consumer_key and config.consumer_secret and config.token_id and config.token_secret):
+            raise MappingError("consumer_key/consumer_secret/token_id/token_secret", "required for TBA")
+        from requests_oauthlib import OAuth1
+
+        return {"auth": OAuth1(config.consumer_key, config.consumer_secret, config.token_id, config.token_secret,
+                               signature_method="HMAC-SHA256", realm=config.account_id.upper())}
+    if config.access_token:
+        return {"headers": {"Authorization": f"Bearer {config.access_token}"}}
+    if not (config.token_url and config.client_id and config.client_secret):
+        raise MappingError("token_url/client_id/client_secret", "required for oauth2 (or access_token)")
+    from connector.platforms.oauth import TokenProvider
+
+    key = (config.token_url, config.client_id)
+    provider = _providers.get(key) or _providers.setdefault(
+        key, TokenProvider(config.token_url, config.client_id, config.client_secret))
+    return {"headers": provider.authorization(http)}
+
+
+def deliver(event: dict[str, Any], config: NetSuiteConfig, http: Any, **stores: Any) -> dict[str, Any]:
+    """PATCH the fulfillment (async + idempotency key by default); ref = the job or record location."""
+    from connector.platforms.errors import PermanentError
+
+    try:
+        body = build_update(event, config)
+        url = endpoint(event, config)
+        auth = _auth(config, http)
+    except MappingError as exc:
+        raise PermanentError(str(exc)) from exc
+    headers = {**auth.pop("headers", {}), "Content-Type": "application/json", "Accept": "application/json"}
+    if config.async_mode:
+        headers |= {"Prefer": "respond-async", "X-NetSuite-Idempotency-Key": idempotency_key(event, config)}
+    resp = http.send("PATCH", url, params={"replace": "item"}, data=dumps_exact(body).encode(), headers=headers, **auth)
+    return {"status": "sent", "ref": resp.headers.get("Location"), "async": resp.status_code == 202}
+
+
+Config = NetSuiteConfig
