@@ -38,6 +38,7 @@ BLUEPRINTS: list[str] = [
     "connector.ingest.ocpi:bp",
     "connector.api.ledger:bp",
     "connector.api.sheet_rate:bp",
+    "connector.api.anomalies:bp",
 ]
 
 

@@ -1,10 +1,10 @@
-"""Reconciliation runs (daily/monthly per station set) and their report as JSON, CSV or XLSX."""
+"""Reconciliation runs (daily/monthly per station set) and their report as JSON, CSV or XLSX.
+
+The route only validates the request shape; the run, its money and its exports live in
+``connector.billing.reconciliation`` / ``reconcile_export`` (routes never compute money).
+"""
 
 from __future__ import annotations
-
-import csv
-import io
-from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
@@ -38,36 +38,18 @@ def start_reconciliation() -> ResponseReturnValue:
     return response
 
 
-def _rows(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
-    rows = report.get("rows") or []
-    header = sorted({k for r in rows for k in r}) if rows else ["station_id"]
-    return header, [[r.get(k) for k in header] for r in rows]
-
-
 @bp.get("/<reconciliation_id>")
 def get_reconciliation(reconciliation_id: str) -> ResponseReturnValue:
+    from connector.billing import reconcile_export
+
     fmt = (request.args.get("format") or "json").lower()
     if fmt not in ("json", "csv", "xlsx"):
         raise ApiError.field("format", "one of: json, csv, xlsx", status=400, title="Bad Request")
     report = call(SERVICE, "get_reconciliation", reconciliation_id)
     if fmt == "json":
         return jsonify(report)
-    header, rows = _rows(report)
+    name = f"reconciliation-{reconciliation_id}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(header)
-        writer.writerows(rows)
-        return Response(out.getvalue(), mimetype="text/csv")
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "reconciliation"
-    sheet.append(header)
-    for row in rows:
-        sheet.append([v if isinstance(v, str | int | float | None) else str(v) for v in row])
-    data = io.BytesIO()
-    book.save(data)
-    return Response(data.getvalue(),
-                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        return Response(reconcile_export.to_csv(report), mimetype="text/csv", headers=headers)
+    return Response(reconcile_export.to_xlsx(report), mimetype=reconcile_export.XLSX_MIMETYPE, headers=headers)

@@ -50,9 +50,9 @@ class Thresholds(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_power_kw: Dec = Field(default=Decimal("400"), gt=0)
-    max_session_hours: Dec = Field(default=Decimal("24"), gt=0)
-    mismatch_tolerance: Dec = Field(default=Decimal("0"), ge=0,
+    max_power_kw: Dec = Field(default=Decimal("400"), gt=0, le=100000)
+    max_session_hours: Dec = Field(default=Decimal("24"), gt=0, le=8760)
+    mismatch_tolerance: Dec = Field(default=Decimal("0"), ge=0, le=1000000,
                                     description="|expected - billed| above this is a reconciliation mismatch")
     disabled_rules: list[RuleName] = Field(default_factory=list)
 

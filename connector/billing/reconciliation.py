@@ -63,7 +63,8 @@ def summarize(out: Outcome) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     by_currency = [{k: v for k, v in _row((None, None, None, c), per_currency[c]).items()
                     if k not in ("station_id", "tariff_id", "customer_class")}
                    for c in sorted(per_currency, key=lambda c: c or "")]
-    single = by_currency[0] if len(by_currency) == 1 else None
+    named = [c for c in by_currency if c["currency"]]  # a session nothing priced has no currency and no money
+    single = named[0] if len(named) == 1 else None
     summary: dict[str, Any] = {
         "currency": single["currency"] if single else None,
         "sessions": out.sessions, "open_sessions": out.open_sessions,
