@@ -44,6 +44,8 @@ class FinanceVendors:
         self.ns_jobs: dict[str, str] = {}  # idempotency key -> job location
         self.ns_applied: list[tuple[str, str | None]] = []  # (ref, idempotency key) of every applied update
         self.ns_nonces: set[str] = set()
+        self.fb_profiles: dict[str, dict[str, Any]] = {}
+        self.fb_refresh = "fb-refresh-0"
         self._routes()
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -288,3 +290,57 @@ class FinanceVendors:
                     return Response("", status=202, headers={"Location": job})
             return Response("", status=204, headers={"Location": f"{self.url}/services/rest/record/v1/"
                                                                  f"itemFulfillment/{record['id']}"})
+
+        # ------------------------------------------------------------ FreshBooks
+        @app.post("/auth/oauth/token")
+        def fb_token() -> Response:
+            form = request.form
+            if (form.get("grant_type"), form.get("client_id"), form.get("client_secret")) != (
+                    "refresh_token", "fb-client", "fb-secret") or form.get("refresh_token") != self.fb_refresh:
+                return _json({"error": "invalid_grant"}, 400)
+            n = next(self.ids)
+            self.fb_refresh = f"fb-refresh-{n}"  # single-use refresh tokens: rotated on every refresh
+            token = f"fb-token-{n}"
+            self.tokens.add(token)
+            return _json({"access_token": token, "refresh_token": self.fb_refresh, "expires_in": 43200,
+                          "token_type": "Bearer"})
+
+        def fb_denied(account: str) -> Response | None:
+            auth = request.headers.get("Authorization", "")
+            if not auth.startswith("Bearer ") or auth.split(" ", 1)[1] not in self.tokens:
+                return _json({"error": "unauthenticated", "error_description": "token invalid"}, 401)
+            if account != "AbC123":
+                return _json({"response": {"errors": [{"message": "account not found"}]}}, 404)
+            return None
+
+        @app.get("/accounting/account/<account>/invoice_profiles/invoice_profiles")
+        def fb_list(account: str) -> Response:
+            denied = fb_denied(account)
+            if denied:
+                return denied
+            cid = request.args.get("search[customerid]")
+            hits = [{"id": p["id"], "profileid": p["id"], "customerid": p["customerid"], "po_number": p["po_number"]}
+                    for p in self.fb_profiles.values() if str(p["customerid"]) == cid]
+            return _json({"response": {"result": {"invoice_profiles": hits, "page": 1, "pages": 1,
+                                                  "total": len(hits)}}})
+
+        @app.post("/accounting/account/<account>/invoice_profiles/invoice_profiles")
+        def fb_create(account: str) -> Response:
+            denied = fb_denied(account)
+            if denied:
+                return denied
+            profile = json.loads(request.get_data())["invoice_profile"]
+            pid = next(self.ids)
+            self.fb_profiles[str(pid)] = {"id": pid, "updates": 0, **profile}
+            return _json({"response": {"result": {"invoice_profile": {"id": pid, "profileid": pid, **profile}}}})
+
+        @app.put("/accounting/account/<account>/invoice_profiles/invoice_profiles/<pid>")
+        def fb_update(account: str, pid: str) -> Response:
+            denied = fb_denied(account)
+            if denied:
+                return denied
+            if pid not in self.fb_profiles:
+                return _json({"response": {"errors": [{"message": "profile not found"}]}}, 404)
+            self.fb_profiles[pid].update(json.loads(request.get_data())["invoice_profile"])
+            self.fb_profiles[pid]["updates"] += 1
+            return _json({"response": {"result": {"invoice_profile": self.fb_profiles[pid]}}})

@@ -1,0 +1,192 @@
+"""FreshBooks: a recurring invoice template (invoice profile) for subscription and fleet customers.
+
+On ``invoice.finalized`` for a customer whose class is in ``customer_classes``, the customer's
+recurring profile (one per customer and currency) is created, or updated when it exists, so its lines
+are the lines of the latest finalized period invoice; FreshBooks then issues the customer-facing
+invoice on the profile's schedule (``frequency``, ``numberRecurring``). Other customers are skipped.
+
+FreshBooks has no idempotency mechanism (platform-contracts §10), so the profile carries our key in
+``po_number`` and is looked up (``search[customerid]``) before anything is created: a retry after a
+lost answer finds the profile and updates it (PUT is idempotent) instead of creating a second one.
+
+Money is not re-computed: every line is ``qty`` 1 at ``unit_cost`` = the rated line net (strings, as
+FreshBooks expects), quantity and unit price in the description; tax names and percentages travel in
+``taxName1/taxAmount1`` (and ``2``). Endpoint paths are [unverified] in the contracts doc: check them
+against the live API reference before production use.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NAME = "freshbooks"
+EVENTS = ("invoice.finalized",)
+
+
+class FreshBooksConfig(BaseModel):
+    """Per-tenant settings: account, OAuth client, customer mapping and the recurrence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_base: str = "https://api.freshbooks.com"
+    account_id: str = Field(min_length=1)
+    token_url: str = "https://api.freshbooks.com/auth/oauth/token"
+    client_id: str | None = None
+    client_secret: str | None = Field(default=None, repr=False)
+    refresh_token: str | None = Field(default=None, repr=False)
+    access_token: str | None = Field(default=None, repr=False, description="A static token (tests)")
+    customer_classes: list[str] = Field(default_factory=lambda: ["subscription", "fleet"])
+    client_ids: dict[str, str] = Field(default_factory=dict, description="our customer id -> FreshBooks client id")
+    frequency: Literal["w", "2w", "4w", "m", "2m", "3m", "6m", "y", "2y"] = "m"
+    number_recurring: int = Field(default=0, ge=0, description="0 = until stopped")
+    send_email: bool = False
+    payment_terms_days: int = Field(default=14, ge=0)
+
+
+class MappingError(ValueError):
+    """A value the mapping needs is missing; ``field`` names it."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+
+
+def _invoice(event: dict[str, Any]) -> dict[str, Any]:
+    invoice = (event.get("data") or {}).get("invoice")
+    if not isinstance(invoice, dict):
+        raise MappingError("data.invoice", "required")
+    return invoice
+
+
+def skip_reason(event: dict[str, Any], config: FreshBooksConfig) -> str | None:
+    if event.get("type") not in EVENTS:
+        return f"event type {event.get('type')!r} does not change a recurring profile"
+    invoice = _invoice(event)
+    if invoice.get("kind", "invoice") != "invoice":
+        return f"{invoice.get('kind')} {invoice.get('id')} is not a template"
+    cls = (invoice.get("customer") or {}).get("customer_class")
+    if cls not in config.customer_classes:
+        return f"customer class {cls!r} is not one of {config.customer_classes}"
+    return None
+
+
+def profile_key(event: dict[str, Any]) -> str:
+    """Our key for the customer's profile, stored in ``po_number`` (≤ 31 chars)."""
+    invoice = _invoice(event)
+    return f"EVB-{(invoice.get('customer') or {}).get('id')}-{invoice['currency']}"[:31]
+
+
+def _line(ln: dict[str, Any], currency: str) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "type": 0,
+        "name": str(ln.get("description") or ln.get("category") or "EV charging")[:100],
+        "description": f"{ln.get('quantity')} {ln.get('unit') or ''} @ {ln.get('unit_price')} {currency}",
+        "qty": "1",
+        "unit_cost": {"amount": str(ln["net"]), "code": currency},
+    }
+    taxes = ln.get("taxes") or []
+    if len(taxes) > 2:
+        raise MappingError("data.invoice.lines.taxes", f"line {ln.get('id')}: FreshBooks takes two taxes per line")
+    for n, tax in enumerate(taxes, start=1):
+        out[f"taxName{n}"] = str(tax.get("name") or "Tax")[:40]
+        out[f"taxAmount{n}"] = str(tax["rate"])
+    return out
+
+
+def build_profile(event: dict[str, Any], config: FreshBooksConfig) -> dict[str, Any]:
+    """The ``{"invoice_profile": …}`` body (create and update alike)."""
+    invoice = _invoice(event)
+    customer = invoice.get("customer") or {}
+    client = config.client_ids.get(str(customer.get("id")))
+    if not client:
+        raise MappingError("client_ids", f"no FreshBooks client for customer {customer.get('id')}")
+    currency = str(invoice["currency"])
+    lines = [_line(ln, currency) for ln in invoice.get("lines") or []]
+    if not lines:
+        raise MappingError("data.invoice.lines", "empty invoice")
+    start = str(invoice.get("period_end") or invoice.get("issued_at") or event.get("created_at") or "")[:10]
+    return {"invoice_profile": {
+        "customerid": int(client) if client.isdigit() else client,
+        "create_date": start,
+        "frequency": config.frequency,
+        "numberRecurring": config.number_recurring,
+        "currency_code": currency,
+        "po_number": profile_key(event),
+        "send_email": config.send_email,
+        "due_offset_days": config.payment_terms_days,
+        "notes": f"EV charging; lines of invoice {invoice.get('number') or invoice.get('id')} "
+                 f"({str(invoice.get('period_start') or '')[:10]} - {str(invoice.get('period_end') or '')[:10]})",
+        "lines": lines,
+    }}
+
+
+def idempotency_key(event: dict[str, Any], config: FreshBooksConfig | None = None) -> str:
+    """Per finalized invoice (each one refreshes the customer's profile once)."""
+    return f"freshbooks:{event.get('tenant_id', '')}:{_invoice(event).get('id')}"
+
+
+_providers: dict[tuple[str, str, str], Any] = {}
+
+
+def _provider(config: FreshBooksConfig, tokens: Any) -> Any:
+    if config.access_token:
+        return None
+    if tokens is not None:
+        return tokens
+    if not (config.client_id and config.client_secret and config.refresh_token):
+        raise MappingError("client_id/client_secret/refresh_token", "required (or access_token)")
+    from connector.platforms.oauth import TokenProvider
+
+    key = (config.token_url, config.client_id, config.refresh_token)
+    if key not in _providers:  # FreshBooks rotates refresh tokens: the provider keeps the newest one
+        _providers[key] = TokenProvider(config.token_url, config.client_id, config.client_secret,
+                                        grant="refresh_token", refresh_token=config.refresh_token, auth_style="body")
+    return _providers[key]
+
+
+def _send(config: FreshBooksConfig, http: Any, provider: Any, method: str, url: str, **kw: Any) -> Any:
+    """Bearer request; a 401 drops the token and asks the worker to retry with a fresh one."""
+    from connector.platforms.errors import PermanentError, RetryableError
+
+    auth = provider.authorization(http) if provider else {"Authorization": f"Bearer {config.access_token}"}
+    try:
+        return http.send(method, url, headers={**auth, "Api-Version": "alpha", "Accept": "application/json"}, **kw)
+    except PermanentError as exc:
+        if provider is not None and (getattr(exc, "status_code", None) == 401 or re.search(r"\b401\b", str(exc))):
+            provider.invalidate()
+            raise RetryableError("FreshBooks answered 401; token dropped, retry with a fresh one") from exc
+        raise
+
+
+def deliver(event: dict[str, Any], config: FreshBooksConfig, http: Any, tokens: Any = None,
+            **stores: Any) -> dict[str, Any]:
+    """Find the customer's profile by our key; update it, or create it once."""
+    from connector.platforms.errors import PermanentError
+
+    reason = skip_reason(event, config)
+    if reason is not None:
+        return {"status": "skipped", "reason": reason}
+    try:
+        body = build_profile(event, config)
+        provider = _provider(config, tokens)
+    except MappingError as exc:
+        raise PermanentError(str(exc)) from exc
+    profile = body["invoice_profile"]
+    base = f"{config.api_base.rstrip('/')}/accounting/account/{config.account_id}/invoice_profiles/invoice_profiles"
+    found = _send(config, http, provider, "GET", base, params={"search[customerid]": str(profile["customerid"])})
+    result = ((found.json().get("response") or {}).get("result") or {})
+    existing = [p for p in result.get("invoice_profiles") or [] if p.get("po_number") == profile["po_number"]]
+    if existing:
+        pid = existing[0].get("id") or existing[0].get("profileid")
+        update = {"invoice_profile": {k: v for k, v in profile.items() if k != "create_date"}}
+        _send(config, http, provider, "PUT", f"{base}/{pid}", json=update)
+        return {"status": "updated", "ref": str(pid)}
+    resp = _send(config, http, provider, "POST", base, json=body)
+    created = ((resp.json().get("response") or {}).get("result") or {}).get("invoice_profile") or {}
+    return {"status": "sent", "ref": str(created.get("id") or created.get("profileid"))}
+
+
+Config = FreshBooksConfig
