@@ -1,0 +1,146 @@
+"""Plaid Transfer: settle a finalized invoice by debiting the customer's linked bank account (ACH).
+
+``POST /transfer/authorization/create`` (with ``idempotency_key``, <= 50 chars, a UUID5 of tenant + invoice:
+Plaid returns the same authorization for 48 h), then ``POST /transfer/create`` with that
+``authorization_id`` (Plaid documents this call as idempotent on the authorization, so a retry returns the
+transfer already made). Auth: ``PLAID-CLIENT-ID`` / ``PLAID-SECRET`` headers and ``Plaid-Version``.
+
+The amount is our ``amount_due`` (minor units in the Invoice JSON) as Plaid's decimal string, never
+recomputed. Plaid Transfer moves US dollars: an invoice in another currency is a permanent error, and an
+invoice whose customer has no linked account in the config is skipped (they pay another way).
+A declined authorization is permanent (with Plaid's rationale); it is never retried.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from connector.money import minor_units
+from connector.platforms.errors import PermanentError
+
+NAME = "plaid"
+EVENTS = ("session.billed", "invoice.finalized")
+SENDABLE = frozenset({"finalized"})
+PLAID_VERSION = "2020-09-14"
+
+
+class PlaidAccount(BaseModel):
+    """One customer's linked account (from Plaid Link); the access token is a secret."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    access_token: str = Field(min_length=1, repr=False)
+    account_id: str = Field(min_length=1)
+    legal_name: str = Field(min_length=1)
+    email_address: str | None = None
+
+
+class PlaidConfig(BaseModel):
+    """Per tenant: API keys, network and ACH class, and the linked account per customer id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: str = Field(min_length=1)
+    secret: str = Field(min_length=1, repr=False)
+    api_base: str = Field(default="https://production.plaid.com", description="sandbox: https://sandbox.plaid.com")
+    network: Literal["ach", "same-day-ach", "rtp"] = "ach"
+    ach_class: Literal["ccd", "ppd", "tel", "web"] = Field(default="ppd", description="ppd consumers, ccd businesses")
+    description_prefix: str = Field(default="EV", max_length=5)
+    accounts: dict[str, PlaidAccount] = Field(default_factory=dict, description="our customer id -> linked account")
+
+
+Config = PlaidConfig
+
+
+def invoice_of(event: dict[str, Any]) -> dict[str, Any]:
+    invoice = (event.get("data") or {}).get("invoice")
+    if not isinstance(invoice, dict):
+        raise ValueError("data.invoice: required")
+    return invoice
+
+
+def skip_reason(event: dict[str, Any], config: PlaidConfig) -> str | None:
+    """Only finalized invoices with money due, of customers with a linked account, are settled here."""
+    invoice = (event.get("data") or {}).get("invoice")
+    if not isinstance(invoice, dict):
+        return "event carries no invoice"
+    if invoice.get("kind") != "invoice":
+        return f"{invoice.get('kind')} {invoice.get('id')} is not settled by a debit"
+    if invoice.get("status") not in SENDABLE:
+        return f"invoice {invoice.get('id')} is {invoice.get('status')}; only finalized invoices are debited"
+    customer = str((invoice.get("customer") or {}).get("id") or "")
+    if customer not in config.accounts:
+        return f"customer {customer!r} has no linked bank account for Plaid"
+    if str(invoice.get("amount_due", "0")).strip() in ("0", "-0"):
+        return f"invoice {invoice.get('id')} has nothing to pay"
+    return None
+
+
+def idempotency_key(event: dict[str, Any], config: PlaidConfig | None = None) -> str:
+    """Plaid's authorization key (<= 50 chars): one debit per tenant and invoice."""
+    inv = invoice_of(event)
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"evbill:{event.get('tenant_id', '')}:{inv.get('id')}:transfer"))
+
+
+def amount(invoice: dict[str, Any]) -> str:
+    """``amount_due`` as Plaid's decimal string ("1205" USD -> "12.05")."""
+    cur = str(invoice.get("currency") or "").upper()
+    if cur != "USD":
+        raise ValueError(f"invoice.currency: Plaid Transfer moves USD, invoice {invoice.get('id')} is in {cur}")
+    text = str(invoice.get("amount_due", "")).strip()
+    if not text.isdigit() or int(text) <= 0:
+        raise ValueError(f"invoice.amount_due: expected a positive integer amount in minor units, got {text!r}")
+    return f"{Decimal(int(text)).scaleb(-minor_units(cur)):f}"
+
+
+def build_authorization(event: dict[str, Any], config: PlaidConfig) -> dict[str, Any]:
+    """``/transfer/authorization/create`` body (credentials go in headers, not here)."""
+    inv = invoice_of(event)
+    account = config.accounts[str((inv.get("customer") or {}).get("id") or "")]
+    user: dict[str, Any] = {"legal_name": account.legal_name}
+    if account.email_address:
+        user["email_address"] = account.email_address
+    return {"access_token": account.access_token, "account_id": account.account_id, "type": "debit",
+            "network": config.network, "amount": amount(inv), "ach_class": config.ach_class, "user": user,
+            "iso_currency_code": "USD", "idempotency_key": idempotency_key(event, config)}
+
+
+def description(invoice: dict[str, Any], config: PlaidConfig) -> str:
+    """<= 15 characters, letters/digits/spaces only (shows on the customer's bank statement)."""
+    ref = re.sub(r"[^A-Za-z0-9]", "", str(invoice.get("number") or invoice["id"]))
+    return f"{config.description_prefix} {ref}".strip()[:15]
+
+
+def build_transfer(event: dict[str, Any], config: PlaidConfig, authorization_id: str) -> dict[str, Any]:
+    inv = invoice_of(event)
+    account = config.accounts[str((inv.get("customer") or {}).get("id") or "")]
+    return {"access_token": account.access_token, "account_id": account.account_id,
+            "authorization_id": authorization_id, "description": description(inv, config),
+            "metadata": {"invoice_id": str(inv["id"])[:500], "tenant_id": str(event.get("tenant_id", ""))[:500]}}
+
+
+def deliver(event: dict[str, Any], config: PlaidConfig, http: Any, **stores: Any) -> dict[str, Any]:
+    """Authorize (idempotent on the key), then create the transfer (idempotent on the authorization)."""
+    reason = skip_reason(event, config)
+    if reason is not None:
+        return {"status": "skipped", "reason": reason}
+    try:
+        auth_body = build_authorization(event, config)
+    except ValueError as exc:
+        raise PermanentError(str(exc)) from exc
+    base = config.api_base.rstrip("/")
+    headers = {"PLAID-CLIENT-ID": config.client_id, "PLAID-SECRET": config.secret, "Plaid-Version": PLAID_VERSION}
+    auth = (http.send("POST", f"{base}/transfer/authorization/create", json=auth_body, headers=headers).json()
+            or {}).get("authorization") or {}
+    if auth.get("decision") != "approved":
+        rationale = (auth.get("decision_rationale") or {}).get("description") or auth.get("decision")
+        raise PermanentError(f"Plaid authorization {auth.get('id')} not approved: {rationale}")
+    transfer = (http.send("POST", f"{base}/transfer/create", json=build_transfer(event, config, auth["id"]),
+                          headers=headers).json() or {}).get("transfer") or {}
+    return {"status": "sent", "ref": transfer.get("id"), "authorization_id": auth["id"],
+            "amount": transfer.get("amount"), "transfer_status": transfer.get("status")}
