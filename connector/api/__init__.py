@@ -38,6 +38,8 @@ BLUEPRINTS: list[str] = [
     "connector.ingest.ocpi:bp",
     "connector.api.ledger:bp",
     "connector.api.sheet_rate:bp",
+    "connector.api.billing_jobs:bp",
+    "connector.api.promotions:bp",
     "connector.api.anomalies:bp",
 ]
 
