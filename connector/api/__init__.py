@@ -33,6 +33,8 @@ BLUEPRINTS: list[str] = [
     "connector.api.invoices:bp",
     "connector.api.reconciliations:bp",
     "connector.api.subscriptions:bp",
+    "connector.api.deliveries:bp",
+    "connector.api.platform_settings:bp",
     "connector.ingest.imports_api:bp",
     "connector.ingest.chargepoint:bp",
     "connector.ingest.ocpi:bp",

@@ -126,3 +126,10 @@ def redeliver(db: Session, tenant_id: str, delivery_id: str, now: datetime | Non
     row.locked_until = row.lease_owner = None
     db.flush()
     return public(row)
+
+
+def get_delivery(db: Session, tenant_id: str, delivery_id: str) -> dict[str, Any]:
+    row = db.get(DeliveryRow, delivery_id)
+    if row is None or row.tenant_id != tenant_id:
+        raise LookupError(f"delivery {delivery_id} not found")
+    return public(row)

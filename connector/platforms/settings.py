@@ -199,3 +199,44 @@ def put(db: Session, tenant_id: str, platform: Platform, enabled: bool, config: 
     row.enabled, row.config, row.field_mapping = enabled, config, field_mapping
     db.flush()
     return settings
+
+
+# --------------------------------------------------------------- service functions behind the API
+
+
+def _platform(name: str) -> Platform:
+    from connector.platforms import registry
+
+    return registry.get(name)  # LookupError -> 404
+
+
+def list_platforms(db: Session, tenant_id: str) -> dict[str, Any]:
+    from connector.platforms import registry
+
+    return {"items": [public(p, effective(db, tenant_id, n)) for n, p in registry.discover().items()]}
+
+
+def get_platform(db: Session, tenant_id: str, name: str) -> dict[str, Any]:
+    platform = _platform(name)
+    return public(platform, effective(db, tenant_id, name))
+
+
+def put_platform(db: Session, tenant_id: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Set enabled/config/field_mapping; an omitted key keeps its current value (so ``{"enabled": false}``
+    switches a platform off without resending its config)."""
+    platform = _platform(name)
+    current = effective(db, tenant_id, name)
+    enabled = body.get("enabled", current.enabled)
+    if not isinstance(enabled, bool):
+        raise SettingsError("enabled", "must be true or false")
+    parts = {}
+    for key in ("config", "field_mapping"):
+        value = body.get(key, getattr(current, key))
+        if not isinstance(value, dict):
+            raise SettingsError(key, "must be a JSON object")
+        parts[key] = value
+    unknown = sorted(set(body) - {"enabled", "config", "field_mapping"})
+    if unknown:
+        raise SettingsError(unknown[0], "unknown property (enabled, config, field_mapping)")
+    settings = put(db, tenant_id, platform, enabled, parts["config"], parts["field_mapping"])
+    return public(platform, settings)
