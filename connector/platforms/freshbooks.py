@@ -18,9 +18,12 @@ against the live API reference before production use.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from connector.money import minor_units
 
 NAME = "freshbooks"
 EVENTS = ("invoice.finalized",)
@@ -79,20 +82,27 @@ def profile_key(event: dict[str, Any]) -> str:
     return f"EVB-{(invoice.get('customer') or {}).get('id')}-{invoice['currency']}"[:31]
 
 
+def major(value: Any, currency: str) -> str:
+    """Invoice JSON money is minor-unit strings (EUR "1205"); FreshBooks wants major-unit strings ("12.05")."""
+    return str(Decimal(str(value)).scaleb(-minor_units(currency)))
+
+
 def _line(ln: dict[str, Any], currency: str) -> dict[str, Any]:
+    """Incentive lines (negative, untaxed) stay lines: the template then totals to the amount due."""
     out: dict[str, Any] = {
         "type": 0,
         "name": str(ln.get("description") or ln.get("category") or "EV charging")[:100],
-        "description": f"{ln.get('quantity')} {ln.get('unit') or ''} @ {ln.get('unit_price')} {currency}",
+        "description": f"{ln.get('quantity')} {ln.get('unit') or ''} @ {major(ln.get('unit_price') or 0, currency)}"
+                       f" {currency}",
         "qty": "1",
-        "unit_cost": {"amount": str(ln["net"]), "code": currency},
+        "unit_cost": {"amount": major(ln["net"], currency), "code": currency},
     }
     taxes = ln.get("taxes") or []
     if len(taxes) > 2:
         raise MappingError("data.invoice.lines.taxes", f"line {ln.get('id')}: FreshBooks takes two taxes per line")
     for n, tax in enumerate(taxes, start=1):
         out[f"taxName{n}"] = str(tax.get("name") or "Tax")[:40]
-        out[f"taxAmount{n}"] = str(tax["rate"])
+        out[f"taxAmount{n}"] = format(Decimal(str(tax["rate"])).normalize(), "f")
     return out
 
 

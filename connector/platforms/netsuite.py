@@ -24,6 +24,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.money import minor_units
+
 NAME = "netsuite"
 EVENTS = ("session.billed",)
 
@@ -90,7 +92,10 @@ def build_update(event: dict[str, Any], config: NetSuiteConfig) -> dict[str, Any
     """The PATCH body: ship status, memo, and the item sublist (one line per chargeable invoice line)."""
     session, invoice, lines = _session(event)
     items = []
+    currency = str(invoice["currency"])
     for ln in lines:
+        if ln.get("category") == "incentive":  # paid by the authority: not an item the station delivered
+            continue
         category = str(ln.get("category") or "")
         if category not in config.item_ids:
             raise MappingError("item_ids", f"no NetSuite item for line category {category!r}")
@@ -98,9 +103,9 @@ def build_update(event: dict[str, Any], config: NetSuiteConfig) -> dict[str, Any
                                 "quantity": Decimal(str(ln["quantity"])),
                                 "description": f"{ln.get('description') or category} ({ln.get('unit')})"[:999]}
         if config.amount_field:
-            item[config.amount_field] = Decimal(str(ln["net"]))
+            item[config.amount_field] = Decimal(str(ln["net"])).scaleb(-minor_units(currency))
         items.append(item)
-    gross = sum((Decimal(str(ln["gross"])) for ln in lines), Decimal(0))
+    gross = sum((Decimal(str(ln["gross"])) for ln in lines), Decimal(0)).scaleb(-minor_units(currency))
     return {
         "shipStatus": {"id": config.ship_status},
         "tranDate": str(invoice.get("issued_at") or event.get("created_at") or "")[:10],

@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.money import round_money
+from connector.money import minor_units, round_money
 
 NAME = "sap_s4hana"
 EVENTS = ("session.billed",)
@@ -59,6 +59,7 @@ class SapConfig(BaseModel):
     default_customer: str | None = None
     revenue_accounts: dict[str, str] = Field(default_factory=dict, description="line category -> G/L account")
     default_revenue_account: str = "800000"
+    incentive_account: str = Field(default="140000", description="receivable from the authority paying incentives")
     tax_codes: dict[str, str] = Field(default_factory=dict, description="tax rate ('19') -> SAP tax code")
     tax_account: str = "175000"
     tax_acct_key: str = "MWS"
@@ -124,16 +125,19 @@ def build_document(event: dict[str, Any], config: SapConfig) -> dict[str, Any]:
     tax: list[dict[str, Any]] = []
     taxes: dict[tuple[str, str], list[Decimal]] = {}
     gross = Decimal(0)
+    scale = -minor_units(currency)  # Invoice JSON money is minor-unit strings; the BAPI takes major units
     for ln in lines:
-        net, line_gross = Decimal(str(ln["net"])), Decimal(str(ln["gross"]))
-        gross += line_gross
-        rates = [str(t["rate"]) for t in ln.get("taxes") or []]
+        net, line_gross = Decimal(str(ln["net"])).scaleb(scale), Decimal(str(ln["gross"])).scaleb(scale)
+        gross += line_gross  # incentive lines are negative: the customer owes the amount due
+        rates = [_rate(t["rate"]) for t in ln.get("taxes") or []]
         for t in ln.get("taxes") or []:
-            acc = taxes.setdefault((str(t.get("name") or "TAX"), str(t["rate"])), [Decimal(0), Decimal(0)])
-            acc[0] += Decimal(str(t["amount"]))
+            acc = taxes.setdefault((str(t.get("name") or "TAX"), _rate(t["rate"])), [Decimal(0), Decimal(0)])
+            acc[0] += Decimal(str(t["amount"])).scaleb(scale)
             acc[1] += net
-        item = {"ITEMNO_ACC": "", "GL_ACCOUNT": alpha(config.revenue_accounts.get(str(ln.get("category")),
-                                                                                 config.default_revenue_account)),
+        category = str(ln.get("category"))
+        account = (config.incentive_account if category == "incentive"  # debit: the authority pays this part
+                   else config.revenue_accounts.get(category, config.default_revenue_account))
+        item = {"ITEMNO_ACC": "", "GL_ACCOUNT": alpha(account),
                 "ITEM_TEXT": f"{ln.get('description') or ln.get('category')} {session['id']}"[:50],
                 "ALLOC_NMBR": session["id"][:18]}
         if rates:
@@ -160,10 +164,16 @@ def build_document(event: dict[str, Any], config: SapConfig) -> dict[str, Any]:
             "CURRENCYAMOUNT": amounts}
 
 
+def _rate(rate: Any) -> str:
+    """"19", "19.0" and "19.00" are one tax rate."""
+    return format(Decimal(str(rate)).normalize(), "f")
+
+
 def _tax_code(rate: str, config: SapConfig) -> str:
-    if rate not in config.tax_codes:
+    codes = {_rate(k): v for k, v in config.tax_codes.items()}
+    if rate not in codes:
         raise MappingError("tax_codes", f"no SAP tax code configured for tax rate {rate}")
-    return config.tax_codes[rate]
+    return codes[rate]
 
 
 def _amount(item: int, curr_type: str, currency: str, amount: Decimal, base: Decimal | None = None,

@@ -22,6 +22,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.money import minor_units
+
 NAME = "zoho_books"
 EVENTS = ("session.billed",)
 DUPLICATE_NUMBER_CODE = 1001  # Zoho's "already exists" error code [unverified: check the sandbox]
@@ -46,6 +48,16 @@ class ZohoBooksConfig(BaseModel):
     item_ids: dict[str, str] = Field(default_factory=dict, description="line category -> Zoho item_id")
     account_ids: dict[str, str] = Field(default_factory=dict, description="line category -> income account_id")
     payment_terms: int = Field(default=0, ge=0)
+
+
+def major(value: Any, currency: str) -> Decimal:
+    """Invoice JSON money is minor-unit strings (EUR "1205"); the vendor wants major units (12.05)."""
+    return Decimal(str(value)).scaleb(-minor_units(currency))
+
+
+def rate_key(rate: Any) -> str:
+    """"19", "19.0" and "19.00" are one tax rate for the config mapping."""
+    return format(Decimal(str(rate)).normalize(), "f")
 
 
 class MappingError(ValueError):
@@ -88,23 +100,25 @@ def _line(ln: dict[str, Any], invoice: dict[str, Any], config: ZohoBooksConfig) 
     category = str(ln.get("category") or "")
     out: dict[str, Any] = {
         "name": str(ln.get("description") or category or "EV charging")[:100],
-        "description": f"{ln.get('quantity')} {ln.get('unit') or ''} @ {ln.get('unit_price')} {currency}"
+        "description": f"{ln.get('quantity')} {ln.get('unit') or ''} @ {major(ln.get('unit_price') or 0, currency)}"
+                       f" {currency}"
                        f" - session {ln.get('session_id')}, station {ln.get('station_id')}",
         "quantity": Decimal(1),
-        "rate": Decimal(str(ln["net"])),
+        "rate": major(ln["net"], currency),
     }
     if category in config.item_ids:
         out["item_id"] = config.item_ids[category]
     if category in config.account_ids:
         out["account_id"] = config.account_ids[category]
-    rates = {str(t.get("rate")) for t in ln.get("taxes") or [] if Decimal(str(t.get("amount") or "0")) != 0}
+    rates = {rate_key(t.get("rate")) for t in ln.get("taxes") or [] if Decimal(str(t.get("amount") or "0")) != 0}
     if len(rates) > 1:
         raise MappingError("data.invoice.lines.taxes", f"line {ln.get('id')} has several taxes; Zoho takes one tax_id")
     if rates:
         rate = rates.pop()
-        if rate not in config.tax_ids:
+        tax_ids = {rate_key(k): v for k, v in config.tax_ids.items()}
+        if rate not in tax_ids:
             raise MappingError("tax_ids", f"no Zoho tax_id configured for tax rate {rate}")
-        out["tax_id"] = config.tax_ids[rate]
+        out["tax_id"] = tax_ids[rate]
     return out
 
 
@@ -116,16 +130,24 @@ def build_invoice(event: dict[str, Any], config: ZohoBooksConfig) -> dict[str, A
     if not zoho_customer:
         raise MappingError("customer_ids", f"no Zoho customer_id for customer {customer.get('id')}")
     issued = str(invoice.get("issued_at") or event.get("created_at") or "")[:10]
-    return {
+    currency = str(invoice["currency"])
+    charges = [ln for ln in lines if ln.get("category") != "incentive"]
+    incentive = sum((major(ln["net"], currency) for ln in lines if ln.get("category") == "incentive"), Decimal(0))
+    body: dict[str, Any] = {
         "customer_id": zoho_customer,
         "invoice_number": invoice_number(event, config),
         "reference_number": str(invoice.get("number") or invoice.get("id") or "")[:50],
         "date": issued,
         "payment_terms": config.payment_terms,
         "is_inclusive_tax": False,
-        "line_items": [_line(ln, invoice, config) for ln in lines],
+        "line_items": [_line(ln, invoice, config) for ln in charges],
         "notes": f"EV charging session {session_id(event)}",
     }
+    if incentive:  # paid by the authority, not the customer: an invoice-level adjustment, outside the tax base
+        body["adjustment"] = incentive
+        body["adjustment_description"] = "; ".join(str(ln.get("description") or "Incentive")
+                                                   for ln in lines if ln.get("category") == "incentive")[:100]
+    return body
 
 
 def dumps_exact(body: Any) -> str:

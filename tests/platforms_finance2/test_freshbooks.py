@@ -17,7 +17,7 @@ import pytest
 from connector.platforms import freshbooks
 from connector.platforms.errors import PermanentError
 
-from .conftest import billed_event, make_http, retrying
+from .conftest import billed_event, incentive_event, make_http, retrying
 from .fakes import FinanceVendors
 
 CFG = freshbooks.FreshBooksConfig(account_id="AbC123", client_ids={"C-1": "4242"}, access_token="static")
@@ -105,3 +105,11 @@ def test_unknown_account_is_permanent(vendors: FinanceVendors) -> None:
     with pytest.raises(PermanentError, match="404"):
         freshbooks.deliver(finalized(), cfg, make_http())
     assert vendors.fb_profiles == {}
+
+
+def test_incentive_line_makes_the_template_total_the_amount_due() -> None:
+    event = {"id": "evt_f", "type": "invoice.finalized", "tenant_id": "t1",
+             "data": {"invoice": incentive_event("fleet")["data"]["invoice"]}}
+    lines = freshbooks.build_profile(event, CFG)["invoice_profile"]["lines"]
+    assert [ln["unit_cost"]["amount"] for ln in lines] == ["1.00", "9.13", "-1.17"]
+    assert "taxName1" not in lines[2] and lines[2]["description"] == "23.4 kWh @ -0.05 EUR"

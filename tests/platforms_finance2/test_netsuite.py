@@ -12,7 +12,7 @@ import pytest
 from connector.platforms import netsuite
 from connector.platforms.errors import PermanentError
 
-from .conftest import billed_event, make_http, retrying
+from .conftest import billed_event, incentive_event, make_http, retrying
 from .fakes import FinanceVendors
 
 CFG = netsuite.NetSuiteConfig(account_id="1234567_SB1", consumer_key="ns-ck", consumer_secret="ns-cs",
@@ -86,3 +86,9 @@ def test_sync_mode_and_permanent_errors(vendors: FinanceVendors) -> None:
     with pytest.raises(PermanentError, match="NONEXISTENT_ID"):
         netsuite.deliver(billed_event(sid="S-404"), cfg, make_http())
     assert len(vendors.ns_applied) == 1
+
+
+def test_incentive_is_not_a_fulfilled_item() -> None:
+    body = netsuite.build_update(incentive_event(), CFG)
+    assert [i["item"]["id"] for i in body["item"]["items"]] == ["1202", "1201"]
+    assert body["memo"] == "EV session S-INC at ST-7: 10.88 EUR (invoice INV-0001)"

@@ -15,7 +15,7 @@ from connector.platforms import sap_concur
 from connector.platforms.errors import PermanentError
 from tests.platforms2.vendor import schema_errors
 
-from .conftest import billed_event, make_http, retrying
+from .conftest import billed_event, incentive_event, make_http, retrying
 from .fakes import FinanceVendors
 
 SCHEMA = "concur/quickexpense_v4_create.schema.json"
@@ -53,7 +53,7 @@ def test_schema_bites_on_broken_bodies() -> None:
 def test_only_this_sessions_lines_and_the_local_date() -> None:
     event = billed_event(customer_class="fleet")
     event["data"]["invoice"]["lines"].append(dict(event["data"]["invoice"]["lines"][1], id="L9",
-                                                  session_id="S-OTHER", gross="99.99"))
+                                                  session_id="S-OTHER", gross="9999"))
     event["data"]["session"].update(end="2026-01-13T23:30:00Z", time_zone="Asia/Tokyo")
     body = sap_concur.build_quick_expense(event, CFG)
     assert body["transactionAmount"]["value"] == Decimal("12.05") and body["transactionDate"] == "2026-01-14"
@@ -93,3 +93,9 @@ def test_delivery_with_retries_files_one_expense_even_after_restart(vendors: Fin
     assert len(vendors.concur_expenses) == 1 and len(vendors.calls("/quickexpense/")) == 3
     assert sap_concur.deliver(billed_event(sid="S-PUB"), cfg, http)["status"] == "skipped"
     assert len(vendors.calls("/quickexpense/")) == 3
+
+
+def test_incentive_reduces_the_expense_to_the_amount_due() -> None:
+    body = sap_concur.build_quick_expense(incentive_event("government"), CFG)
+    assert body["transactionAmount"] == {"currencyCode": "EUR", "value": Decimal("10.88")}  # 12.05 - 1.17
+    assert schema_errors(SCHEMA, body) == []

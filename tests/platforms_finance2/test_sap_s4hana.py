@@ -14,7 +14,7 @@ import pytest
 from connector.platforms import sap_s4hana as sap
 from connector.platforms.errors import PermanentError
 
-from .conftest import billed_event, make_http, retrying
+from .conftest import billed_event, incentive_event, make_http, retrying
 from .fakes import FinanceVendors
 
 CFG = sap.SapConfig(json_url="http://127.0.0.1:9/x", username="EVB_COMM", password="sap-secret", comp_code="1010",
@@ -70,13 +70,14 @@ def test_every_currency_balances(currency: str, kw: dict[str, str], local: str, 
     event = billed_event(currency, **kw)
     doc = sap.build_document(event, cfg)
     assert amounts(doc) == doc_amounts and amounts(doc, "10") == local_amounts
-    assert Decimal(doc_amounts[0][1]) == Decimal(event["data"]["invoice"]["gross_total"])
+    minor = Decimal(event["data"]["invoice"]["gross_total"])  # billing's Invoice JSON: minor units
+    assert Decimal(doc_amounts[0][1]) == minor.scaleb(-{"JPY": 0, "KWD": 3}[currency])
     assert set(sap.balances(doc).values()) == {Decimal(0)} and len(sap.balances(doc)) == 2
 
 
 def test_inconsistent_lines_and_missing_mappings_are_refused() -> None:
     event = billed_event()
-    event["data"]["invoice"]["lines"][0]["gross"] = "1.20"
+    event["data"]["invoice"]["lines"][0]["gross"] = "120"
     with pytest.raises(sap.MappingError, match="would not balance"):
         sap.build_document(event, CFG)
     with pytest.raises(sap.MappingError, match="tax_codes: no SAP tax code configured for tax rate 19"):
@@ -154,8 +155,16 @@ def test_sap_rejections_are_permanent(vendors: FinanceVendors, transport: str) -
         sap.deliver(billed_event(), cfg.model_copy(update={"password": "wrong"}), make_http())
     assert vendors.sap_documents == {}
     unbalanced = copy.deepcopy(billed_event())
-    unbalanced["data"]["invoice"]["lines"][1]["gross"] = "10.87"
+    unbalanced["data"]["invoice"]["lines"][1]["gross"] = "1087"
     sent = len(vendors.calls("/sap/"))
     with pytest.raises(PermanentError, match="would not balance"):
         sap.deliver(unbalanced, cfg, make_http())
     assert len(vendors.calls("/sap/")) == sent == 1  # refused before sending
+
+
+def test_incentive_is_debited_to_the_authority_receivable() -> None:
+    doc = sap.build_document(incentive_event(), CFG)
+    # AR 10.88 (amount due) + incentive receivable 1.17 = revenue 1.00 + 9.13 + tax 1.92
+    assert amounts(doc) == [("1", "10.88"), ("2", "-1.00"), ("3", "-9.13"), ("4", "1.17"), ("5", "-1.92")]
+    assert doc["ACCOUNTGL"][2]["GL_ACCOUNT"] == "0000140000" and "TAX_CODE" not in doc["ACCOUNTGL"][2]
+    assert sap.balances(doc) == {("00", "EUR"): Decimal(0)}

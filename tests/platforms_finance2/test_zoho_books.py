@@ -17,7 +17,7 @@ import pytest
 from connector.platforms import zoho_books
 from connector.platforms.errors import PermanentError
 
-from .conftest import billed_event, make_http, retrying
+from .conftest import billed_event, incentive_event, make_http, retrying
 from .fakes import FinanceVendors
 
 CFG = zoho_books.ZohoBooksConfig(organization_id="60001", customer_ids={"C-1": "460000000026049"},
@@ -47,7 +47,7 @@ def test_jpy_and_only_this_sessions_lines() -> None:
     assert [li["rate"] for li in zoho_books.build_invoice(event, cfg)["line_items"]] == [Decimal("100"),
                                                                                         Decimal("1053")]
     other = copy.deepcopy(event)  # a draft invoice that already holds another session's line
-    foreign = dict(other["data"]["invoice"]["lines"][0], id="L9", session_id="S-OTHER", net="55")
+    foreign = dict(other["data"]["invoice"]["lines"][0], id="L9", session_id="S-OTHER", net="5500")
     other["data"]["invoice"]["lines"].append(foreign)
     assert len(zoho_books.build_invoice(other, cfg)["line_items"]) == 2
 
@@ -120,3 +120,10 @@ def test_wrong_organization_is_permanent(vendors: FinanceVendors) -> None:
     with pytest.raises(PermanentError, match="organization_id"):
         zoho_books.deliver(billed_event(sid="S-9"), cfg, make_http())
     assert vendors.zoho_invoices == {}
+
+
+def test_incentive_is_an_adjustment_outside_the_tax_base() -> None:
+    body = zoho_books.build_invoice(incentive_event(), CFG)
+    assert [li["rate"] for li in body["line_items"]] == [Decimal("1.00"), Decimal("9.13")]
+    assert body["adjustment"] == Decimal("-1.17") and body["adjustment_description"] == "State incentive (0.05 EUR/kWh)"
+    assert body["line_items"][1]["description"].startswith("23.4 kWh @ 0.39 EUR")
