@@ -10,6 +10,7 @@ from sqlalchemy import select
 from connector.api.context import db, json_body, tenant
 from connector.api.errors import ApiError
 from connector.api.idempotency import idempotent
+from connector.billing import audit
 from connector.models import Customer
 from connector.storage import repo
 from connector.storage.tables import CustomerRow
@@ -38,6 +39,8 @@ def create_customer() -> ResponseReturnValue:
     row = CustomerRow(tenant_id=tenant(), customer_id=customer.id,
                       **{f: getattr(customer, f) for f in FIELDS})
     db().add(row)
+    db().flush()
+    audit.record(db(), tenant(), "customer", customer.id, "create", None, row.to_dict())
     db().commit()
     response = jsonify(row.to_dict())
     response.status_code = 201
@@ -69,7 +72,9 @@ def update_customer(customer_id: str) -> ResponseReturnValue:
     if "id" in changes and changes["id"] != customer_id:
         raise ApiError.field("id", "cannot be changed")
     customer = _validate({**row.to_dict(), **changes, "id": customer_id})
+    before = row.to_dict()
     for field in FIELDS:
         setattr(row, field, getattr(customer, field))
+    audit.record(db(), tenant(), "customer", customer_id, "update", before, row.to_dict())
     db().commit()
     return jsonify(row.to_dict())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from connector.api import billing_link
 from connector.api.context import db, json_body, tenant
 from connector.api.errors import ApiError
 from connector.api.idempotency import idempotent
+from connector.billing import audit
 from connector.models import Tariff
 from connector.rating import TariffSwitchPolicy
 from connector.storage import repo
@@ -47,6 +49,8 @@ def create_tariff() -> ResponseReturnValue:
         raise ApiError.field("id", f"tariff '{tariff.id}' exists; publish a new version instead", status=409,
                              title="Conflict")
     repo.create_tariff(db(), tenant(), tariff)
+    audit.record(db(), tenant(), "tariff", tariff.id, "create", None,
+                 {"currency": tariff.currency, "version_no": 1, "tariff": json.loads(repo.tariff_json(tariff))})
     db().commit()
     row = repo.get_tariff_row(db(), tenant(), tariff.id)
     assert row is not None
@@ -97,7 +101,11 @@ def publish_tariff_version(tariff_id: str) -> ResponseReturnValue:
         raise ApiError.from_validation(exc, "tariff") from exc
     if tariff.currency != row.currency:
         raise ApiError.field("tariff.currency", f"must stay {row.currency} for tariff '{tariff_id}'")
+    before = {"current_version": row.current_version}
     version = repo.publish_version(db(), tenant(), row, tariff, effective_at, policy.value)
+    audit.record(db(), tenant(), "tariff", tariff_id, "publish", before,
+                 {"current_version": version.version_no, "effective_at": effective_at.isoformat(),
+                  "policy": policy.value, "tariff": json.loads(version.document)})
     db().commit()
     out = _resource(row)
     out["published_version"] = version.version_no

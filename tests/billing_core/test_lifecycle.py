@@ -157,3 +157,21 @@ def test_audit_log_and_account_mapping(client):
     assert fin["actor"].startswith("api_key:") and "billing-key-a" not in fin["actor"]
     mapping = next(e for e in log if e["entity"] == "account_mapping")
     assert mapping["before"]["revenue"]["energy"] == "4000" and mapping["after"]["revenue"]["energy"] == "8400"
+
+
+def test_audit_log_records_tariff_and_customer_changes(client):
+    setup_tenant(client)
+    published = client.post("/v1/tariffs/T-EUR/versions", headers=A, json={
+        "effective_at": "2026-03-01T00:00:00Z", "tariff": {"currency": "EUR", "elements": [
+            {"price_components": [{"type": "ENERGY", "price": "0.35", "vat": "19", "step_size": 1}]}]}})
+    assert published.status_code == 201, published.get_data(as_text=True)
+    assert client.patch("/v1/customers/C-1", json={"invoice_per_session": True}, headers=A).status_code == 200
+    log = client.get("/v1/audit-log", query_string={"entity": "tariff", "entity_id": "T-EUR"},
+                     headers=A).get_json()["items"]
+    assert [e["action"] for e in log] == ["publish", "create"]  # newest first
+    assert log[0]["before"] == {"current_version": 1} and log[0]["after"]["current_version"] == 2
+    assert log[0]["after"]["tariff"]["elements"][0]["price_components"][0]["price"] == "0.35"
+    [update] = client.get("/v1/audit-log", query_string={"entity": "customer", "action": "update"},
+                          headers=A).get_json()["items"]
+    assert (update["before"]["invoice_per_session"], update["after"]["invoice_per_session"]) == (False, True)
+    assert client.get("/v1/audit-log", query_string={"since": "yesterday"}, headers=A).status_code == 400
