@@ -140,7 +140,7 @@ def rerate_closed(db: DbSession, tenant_id: str, session_ids: list[str], reason:
         except (RatingError, IngestError) as exc:
             raise RerateError(f"session_ids[{session_id}].{exc.field}", exc.reason) from exc
         diff = _difference(before, after)
-        if diff == {"net": "0", "gross": "0"} and before.get("invoice") == after.get("invoice"):
+        if before.get("invoice") == after.get("invoice"):
             _record(db, tenant_id, row, "correction", "unchanged", before, after, diff, reason=reason)
             results.append({"session_id": session_id, "outcome": "unchanged", "difference": diff})
             continue

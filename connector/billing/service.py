@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -86,6 +87,10 @@ def rate_session(db: DbSession, tenant_id: str, row: SessionRow, customer: Custo
     if tariffs is None:
         raise BillingError("session.tariff_id", f"tariff '{session.tariff_id}' does not exist")
     options = RatingOptions(adjustments=_adjustments(db, tenant_id, session, customer))
+    choose = getattr(optional("connector.billing.session_rating"), "versions_for", None)
+    if choose is not None:  # the versions and switch policy each version was published with (as re-rating)
+        tariffs, policy = choose(session, repo.tariff_versions(db, tenant_id, session.tariff_id), session.end)
+        options = replace(options, tariff_switch=policy)
     return rate(session, tariffs, customer, options).to_dict()
 
 
