@@ -18,12 +18,14 @@ against the live API reference before production use.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from connector.money import minor_units
+from connector.platforms.oauth import RefreshTokenStore
 
 NAME = "freshbooks"
 EVENTS = ("invoice.finalized",)
@@ -138,23 +140,22 @@ def idempotency_key(event: dict[str, Any], config: FreshBooksConfig | None = Non
     return f"freshbooks:{event.get('tenant_id', '')}:{_invoice(event).get('id')}"
 
 
-_providers: dict[tuple[str, str, str], Any] = {}
+class FreshBooksTokenStore(RefreshTokenStore):
+    """FreshBooks' rotated (single-use) refresh tokens, encrypted; built by the registry on the worker's engine."""
 
 
-def _provider(config: FreshBooksConfig, tokens: Any) -> Any:
+def _provider(config: FreshBooksConfig, store: FreshBooksTokenStore | None, provider: Any,
+              on_refresh: Callable[[str], None] | None) -> Any:
     if config.access_token:
         return None
-    if tokens is not None:
-        return tokens
+    if provider is not None:
+        return provider
     if not (config.client_id and config.client_secret and config.refresh_token):
         raise MappingError("client_id/client_secret/refresh_token", "required (or access_token)")
-    from connector.platforms.oauth import TokenProvider
+    from connector.platforms.oauth import rotating_provider
 
-    key = (config.token_url, config.client_id, config.refresh_token)
-    if key not in _providers:  # FreshBooks rotates refresh tokens: the provider keeps the newest one
-        _providers[key] = TokenProvider(config.token_url, config.client_id, config.client_secret,
-                                        grant="refresh_token", refresh_token=config.refresh_token, auth_style="body")
-    return _providers[key]
+    return rotating_provider(config.token_url, config.client_id, config.client_secret, config.refresh_token,
+                             store=store, on_refresh=on_refresh, auth_style="body")
 
 
 def _send(config: FreshBooksConfig, http: Any, provider: Any, method: str, url: str, **kw: Any) -> Any:
@@ -171,9 +172,10 @@ def _send(config: FreshBooksConfig, http: Any, provider: Any, method: str, url: 
         raise
 
 
-def deliver(event: dict[str, Any], config: FreshBooksConfig, http: Any, tokens: Any = None,
-            **stores: Any) -> dict[str, Any]:
-    """Find the customer's profile by our key; update it, or create it once."""
+def deliver(event: dict[str, Any], config: FreshBooksConfig, http: Any, tokens: FreshBooksTokenStore | None = None,
+            *, provider: Any = None, on_refresh: Callable[[str], None] | None = None, **stores: Any) -> dict[str, Any]:
+    """Find the customer's profile by our key; update it, or create it once. ``tokens`` persists rotated
+    refresh tokens across restarts; ``provider`` overrides the token source (tests)."""
     from connector.platforms.errors import PermanentError
 
     reason = skip_reason(event, config)
@@ -181,7 +183,7 @@ def deliver(event: dict[str, Any], config: FreshBooksConfig, http: Any, tokens: 
         return {"status": "skipped", "reason": reason}
     try:
         body = build_profile(event, config)
-        provider = _provider(config, tokens)
+        provider = _provider(config, tokens, provider, on_refresh)
     except MappingError as exc:
         raise PermanentError(str(exc)) from exc
     profile = body["invoice_profile"]
