@@ -1,16 +1,15 @@
-"""Stand-ins for the shared machinery (issue 8) while it has not landed: TEST-ONLY.
+"""The shared machinery (issue 8) for the issue-9 end-to-end tests, plus one TEST-ONLY model.
 
-``OneShotHttp`` does one HTTP attempt and classifies the answer the way the shared sender is documented
-to (429/5xx/connection -> RetryableError with Retry-After, other 4xx -> PermanentError); it has no retry
-loop. ``Outbox`` models the outbox worker: it redelivers an event after a RetryableError (bounded) and
-records the delivery key once delivered, in a database, so a "restarted worker" (a new Outbox on the same
-file) does not deliver twice. When connector.platforms.{sender,dispatch} land, the e2e tests switch to them.
+``OneShotHttp`` is the real ``connector.platforms.sender.HttpSender`` (one attempt, classified: 429/5xx/
+connection -> RetryableError with Retry-After, other 4xx -> PermanentError) that refuses to leave 127.0.0.1
+and counts attempts. ``Outbox`` is a small model of the outbox worker for tests that drive one adapter call
+at a time: it redelivers after a RetryableError (bounded) and records the delivery key in a database, so a
+"restarted worker" (a new Outbox on the same file) does not deliver twice. The real worker
+(``connector.events.worker``) is exercised with these adapters in tests/platforms_machinery/test_real_adapters.py.
 """
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Callable
 from typing import Any
 
@@ -18,44 +17,22 @@ import requests
 from sqlalchemy import Column, Engine, MetaData, String, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
-try:  # the real classes once issue 8 lands
-    from connector.platforms.errors import PermanentError, RetryableError
-    MACHINERY = True
-except ImportError:  # pragma: no cover - only until connector/platforms/errors.py exists
-    MACHINERY = False
+from connector.platforms.errors import PermanentError, RetryableError
+from connector.platforms.sender import HttpSender
 
-    class RetryableError(Exception):  # type: ignore[no-redef]
-        def __init__(self, message: str, retry_after: float | None = None) -> None:
-            super().__init__(message)
-            self.retry_after = retry_after
-
-    class PermanentError(Exception):  # type: ignore[no-redef]
-        pass
-
-    _mod = types.ModuleType("connector.platforms.errors")
-    _mod.RetryableError = RetryableError  # type: ignore[attr-defined]
-    _mod.PermanentError = PermanentError  # type: ignore[attr-defined]
-    sys.modules["connector.platforms.errors"] = _mod
+MACHINERY = True
+__all__ = ["MACHINERY", "OneShotHttp", "Outbox", "PermanentError", "RetryableError"]
 
 
-class OneShotHttp:
+class OneShotHttp(HttpSender):
     def __init__(self) -> None:
-        self.session = requests.Session()
+        super().__init__(read_timeout=10)
         self.attempts = 0
 
     def send(self, method: str, url: str, **kw: Any) -> requests.Response:
         assert url.startswith("http://127.0.0.1:"), f"test tried to leave 127.0.0.1: {url}"
         self.attempts += 1
-        try:
-            resp = self.session.request(method, url, timeout=10, **kw)
-        except requests.ConnectionError as exc:
-            raise RetryableError(f"connection error: {exc}") from exc
-        if 200 <= resp.status_code < 300:
-            return resp
-        if resp.status_code == 429 or resp.status_code >= 500:
-            ra = resp.headers.get("Retry-After")
-            raise RetryableError(f"HTTP {resp.status_code}", retry_after=float(ra) if ra else None)
-        raise PermanentError(f"HTTP {resp.status_code}: {resp.text[:300]}")
+        return super().send(method, url, **kw)
 
 
 _meta = MetaData()
