@@ -65,6 +65,12 @@ def session_rows(wt: WorkbookTariff, sessions: Iterable[Session]) -> list[tuple[
         if len(elements) > 1:
             raise WorkbookError(f"{where}.start",
                                 "the session crosses a time-of-day band boundary; split it per band first")
+        if sum(1 for line in rated.lines if line.dimension == "TIME") > 1:
+            # The formulas bill charging time as one block (duration rounded up to the step). The core
+            # bills it per period, and its step rounding on the sum of per-period hours can add a step
+            # (61 min over midnight, 60 s steps -> 62 min), so such a session is refused, not mispriced.
+            raise WorkbookError(f"{where}.end", "charging time priced per period (the session crosses local "
+                                "midnight or a time-of-day boundary); split it at the boundary first")
         row = SessionRow(
             session_id=session.id,
             station_id=session.station_id or "",

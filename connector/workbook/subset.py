@@ -6,7 +6,12 @@ with a ``WorkbookError`` naming the feature):
 
 - ENERGY prices by time-of-day band: elements whose only restrictions are ``start_time``/``end_time``
   and whose only components are ENERGY; an unrestricted ENERGY element is the fallback;
-- one unrestricted TIME price (per hour, with step_size) and one unrestricted FLAT fee;
+- one unrestricted TIME price (per hour) whose step_size is 0 or a multiple of 9 s (36, 180, 900, 3600):
+  the rating core keeps hours as 28-digit Decimals, and a step such as 60 s (1/60 h) does not divide
+  them exactly, so at exact multiples the core can bill one step more than the formula's whole-second
+  CEILING (a 7 min session in 60 s steps is billed 8 min); such tariffs are refused until the core
+  rounds on exact durations;
+- one unrestricted FLAT fee;
 - one VAT rate shared by every component (or no VAT at all).
 
 The band table is derived with the rating core's own restriction test (``CompiledTariff.select``),
@@ -91,6 +96,11 @@ def _check_shape(tariff: Tariff) -> None:
             if used and component.type is not _E:
                 raise WorkbookError(f"{where}.type",
                                     f"a time-of-day band may only price ENERGY, not {component.type.value}")
+            if component.type is TariffDimensionType.TIME and component.step_size % 9:
+                raise WorkbookError(f"{where}.step_size",
+                                    f"a TIME step of {component.step_size} s is not a whole number of 1/100 h "
+                                    "and can round differently in the rating core; use 0 or a multiple of 9 s "
+                                    "(36, 180, 900, 3600)")
 
 
 def _vat(tariff: Tariff) -> Decimal:

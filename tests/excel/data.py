@@ -1,7 +1,7 @@
 """Deterministic test data: a time-of-use tariff in the workbook subset and sessions inside one band.
 
-Sessions are drawn at random (fixed seed) and kept only when the core prices their energy with one
-tariff element, i.e. they do not cross a band boundary (the subset's documented limit).
+Sessions are drawn at random (fixed seed) and kept only when they fit the workbook subset: the core
+prices their energy with one tariff element and their charging time in one period.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from connector.models import Session, Tariff
 from connector.rating import rate
 
-# Peak 17-20 (0.55), day 07-22 (0.45), night (0.295, 100 Wh steps); 1.20/h charging time in 60 s steps;
+# Peak 17-20 (0.55), day 07-22 (0.45), night (0.295, 100 Wh steps); 1.20/h charging time in 3-min steps;
 # 0.35 session fee; 19 % VAT everywhere.
 TOU_TARIFF: dict[str, Any] = {
     "id": "TOU-EUR", "currency": "EUR",
@@ -25,7 +25,7 @@ TOU_TARIFF: dict[str, Any] = {
         {"price_components": [{"type": "ENERGY", "price": "0.45", "vat": "19", "step_size": 1}],
          "restrictions": {"start_time": "07:00", "end_time": "22:00"}},
         {"price_components": [{"type": "ENERGY", "price": "0.295", "vat": "19", "step_size": 100}]},
-        {"price_components": [{"type": "TIME", "price": "1.20", "vat": "19", "step_size": 60},
+        {"price_components": [{"type": "TIME", "price": "1.20", "vat": "19", "step_size": 180},
                               {"type": "FLAT", "price": "0.35", "vat": "19"}]},
     ],
 }
@@ -37,9 +37,11 @@ def tou_tariff() -> Tariff:
     return Tariff.model_validate(TOU_TARIFF)
 
 
-def one_band(session: Session, tariff: Tariff) -> bool:
-    elements = {ln.element_index for ln in rate(session, tariff).lines if ln.dimension == "ENERGY"}
-    return len(elements) <= 1
+def fits_workbook(session: Session, tariff: Tariff) -> bool:
+    """One energy element and charging time in one period (connector/workbook/sessions.py refuses others)."""
+    lines = rate(session, tariff).lines
+    elements = {ln.element_index for ln in lines if ln.dimension == "ENERGY"}
+    return len(elements) <= 1 and sum(1 for ln in lines if ln.dimension == "TIME") <= 1
 
 
 def make_sessions(count: int, tariff: Tariff, *, time_zone: str = "Europe/Berlin", seed: int = 6,
@@ -60,6 +62,6 @@ def make_sessions(count: int, tariff: Tariff, *, time_zone: str = "Europe/Berlin
             kwh = Decimal("12.5")  # 12.5 * 0.45 = 5.625: an exact half cent must round up
         session = Session(id=f"S-{len(out) + 1:03d}", start=start, end=end, energy_kwh=kwh, time_zone=time_zone,
                           station_id=rng.choice(STATIONS), customer_class=rng.choice(CLASSES))
-        if one_band(session, tariff):
+        if fits_workbook(session, tariff):
             out.append(session)
     return out
