@@ -165,3 +165,12 @@ test('the time zone set in the sidebar decides how start times are read', () => 
   assert.equal(berlin.call('EVCHARGE_COST', 10, 60, '2026-01-13T18:30:00Z', 'T-TOU'), 3.57);
   assert.equal(utc.call('EVCHARGE_COST', 10, 60, '2026-01-13T18:30:00Z', 'T-TOU'), 4.76);
 });
+
+test('a 503 is retried once after a second, then the cell has its price', () => {
+  needApi();
+  assert.ok(process.env.EVBILL_FLAKY_URL, 'EVBILL_FLAKY_URL: the API behind a proxy that fails once');
+  const h = harness({apiUrl: process.env.EVBILL_FLAKY_URL});
+  assert.equal(h.call('EVCHARGE_COST', 10, 60, '2026-01-13T14:00', 'T-TOU'), 4.76);
+  assert.equal(h.requests.length, 2);
+  assert.deepEqual(h.sleeps, [1000]);
+});
