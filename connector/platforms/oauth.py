@@ -13,13 +13,21 @@ classification are the shared ones: a 4xx from the token endpoint (``invalid_gra
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import re
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Literal
 
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, Text, insert, select, update
+
 from connector.platforms.errors import PermanentError
+
+LOG = logging.getLogger("connector.platforms.oauth")
 
 Grant = Literal["client_credentials", "refresh_token"]
 AuthStyle = Literal["basic", "body"]
@@ -150,14 +158,21 @@ _PROVIDERS: dict[tuple[str, ...], TokenProvider] = {}
 _PROVIDERS_LOCK = threading.Lock()
 
 
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
 def shared_provider(token_url: str, client_id: str, client_secret: str, grant: Grant = "client_credentials",
                     refresh_token: str | None = None, scope: str | None = None, auth_style: AuthStyle = "basic",
-                    on_refresh: Callable[[str], None] | None = None) -> TokenProvider:
-    """One provider per (token endpoint, client, grant, scope) in this process, so every delivery for a tenant
-    reuses the cached token instead of fetching one per event. A rotated refresh token stays with the cached
-    provider; a changed client secret makes a new one."""
-    secret_id = hashlib.sha256(client_secret.encode()).hexdigest()[:16]
-    key = (token_url, client_id, grant, scope or "", auth_style, secret_id)
+                    on_refresh: Callable[[str], None] | None = None, identity: str | None = None) -> TokenProvider:
+    """One provider per client *and grant* in this process, so every delivery reuses the cached token.
+
+    ``identity`` names the consent (default: ``refresh_token``). Pass the configured (first) refresh token
+    when ``refresh_token`` is a newer rotated one, so the same tenant keeps its provider; two tenants on one
+    app (same client id, different consents) never share one. A changed client secret makes a new provider.
+    """
+    key = (token_url, client_id, grant, scope or "", auth_style,
+           _digest(client_secret, identity or refresh_token or ""))
     with _PROVIDERS_LOCK:
         provider = _PROVIDERS.get(key)
         if provider is None:
@@ -167,3 +182,77 @@ def shared_provider(token_url: str, client_id: str, client_secret: str, grant: G
         elif on_refresh is not None:
             provider.on_refresh = on_refresh
         return provider
+
+
+# ---------------------------------------------------------------- rotated refresh tokens, persisted
+
+TOKEN_KEY_ENV = "EVBILL_TOKEN_KEY"  # a Fernet key (base64, 32 bytes): `python -c "from cryptography.fernet
+#                                     import Fernet; print(Fernet.generate_key().decode())"`
+_meta = MetaData()
+_refresh_tokens = Table(
+    "platform_oauth_refresh_tokens", _meta,
+    Column("consent", String(64), primary_key=True),  # sha256(token_url, client_id, configured refresh token)
+    Column("ciphertext", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
+class RefreshTokenStore:
+    """The newest refresh token of each consent, encrypted at rest (Fernet, key in ``$EVBILL_TOKEN_KEY``).
+
+    Why: Xero, Intuit and FreshBooks rotate refresh tokens; the configured one dies soon after its first
+    use, so a restarted worker must continue from the newest one. The database never holds it in clear.
+    Without a key, rotated tokens stay in memory only and an error is logged (re-consent after a restart).
+    Adapters subclass it in their own module so the registry can build it on the worker's engine.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        _meta.create_all(engine, checkfirst=True)
+        key = os.environ.get(TOKEN_KEY_ENV)
+        self._fernet = Fernet(key.encode()) if key else None
+
+    @staticmethod
+    def consent(token_url: str, client_id: str, configured_refresh_token: str) -> str:
+        return _digest(token_url, client_id, configured_refresh_token)
+
+    def load(self, consent: str) -> str | None:
+        if self._fernet is None:
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(select(_refresh_tokens.c.ciphertext).where(_refresh_tokens.c.consent == consent)).first()
+        if row is None:
+            return None
+        try:
+            return self._fernet.decrypt(row[0].encode()).decode()
+        except InvalidToken:
+            LOG.error("stored refresh token cannot be decrypted with $%s (key changed?)", TOKEN_KEY_ENV)
+            return None
+
+    def save(self, consent: str, refresh_token: str) -> None:
+        if self._fernet is None:
+            LOG.error("$%s is not set: a rotated refresh token is kept in memory only; the tenant must consent "
+                      "again after a restart", TOKEN_KEY_ENV)
+            return
+        values = {"ciphertext": self._fernet.encrypt(refresh_token.encode()).decode(), "updated_at": datetime.now(UTC)}
+        with self.engine.begin() as conn:
+            done = conn.execute(update(_refresh_tokens).where(_refresh_tokens.c.consent == consent).values(**values))
+            if done.rowcount == 0:
+                conn.execute(insert(_refresh_tokens).values(consent=consent, **values))
+
+
+def rotating_provider(token_url: str, client_id: str, client_secret: str, configured_refresh_token: str,
+                      store: RefreshTokenStore | None = None, on_refresh: Callable[[str], None] | None = None,
+                      scope: str | None = None, auth_style: AuthStyle = "basic") -> TokenProvider:
+    """A refresh-token provider that starts from the newest stored token and persists every rotation."""
+    consent = RefreshTokenStore.consent(token_url, client_id, configured_refresh_token)
+    current = (store.load(consent) if store is not None else None) or configured_refresh_token
+
+    def persist(new: str) -> None:
+        if store is not None:
+            store.save(consent, new)
+        if on_refresh is not None:
+            on_refresh(new)
+
+    return shared_provider(token_url, client_id, client_secret, grant="refresh_token", refresh_token=current,
+                           scope=scope, auth_style=auth_style, on_refresh=persist, identity=configured_refresh_token)

@@ -51,7 +51,10 @@ class PlaidConfig(BaseModel):
     network: Literal["ach", "same-day-ach", "rtp"] = "ach"
     ach_class: Literal["ccd", "ppd", "tel", "web"] = Field(default="ppd", description="ppd consumers, ccd businesses")
     description_prefix: str = Field(default="EV", max_length=5)
-    accounts: dict[str, PlaidAccount] = Field(default_factory=dict, description="our customer id -> linked account")
+    # secret as a whole (repr=False): stored as a reference (env:/file:) holding JSON, since it carries
+    # each customer's Plaid access token
+    accounts: dict[str, PlaidAccount] = Field(default_factory=dict, repr=False,
+                                              description="our customer id -> linked account (JSON secret)")
 
 
 Config = PlaidConfig

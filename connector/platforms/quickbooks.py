@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connector.money import minor_units
 from connector.platforms.errors import PermanentError
-from connector.platforms.oauth import send_authorized, shared_provider
+from connector.platforms.oauth import RefreshTokenStore, rotating_provider, send_authorized
 
 NAME = "quickbooks"
 EVENTS = ("session.billed", "credit_note.issued")
@@ -182,17 +182,21 @@ def dumps(body: Any) -> str:
     return _DEC.sub(r"\1", json.dumps(mark(body)))
 
 
-def deliver(event: dict[str, Any], config: QuickBooksConfig, http: Any, *,
+class QuickBooksTokenStore(RefreshTokenStore):
+    """Intuit's rotated refresh tokens (encrypted), built by the registry on the worker's engine."""
+
+
+def deliver(event: dict[str, Any], config: QuickBooksConfig, http: Any, tokens: QuickBooksTokenStore | None = None, *,
             on_refresh: Callable[[str], None] | None = None, **stores: Any) -> dict[str, Any]:
     """POST the entry with its derived ``requestid``; ``on_refresh`` persists a rotated refresh token."""
     try:
         body = build_journal_entry(event, config)
     except ValueError as exc:
         raise PermanentError(str(exc)) from exc
-    tokens = shared_provider(config.token_url, config.client_id, config.client_secret, grant="refresh_token",
-                             refresh_token=config.refresh_token, on_refresh=on_refresh)
+    provider = rotating_provider(config.token_url, config.client_id, config.client_secret, config.refresh_token,
+                                 store=tokens, on_refresh=on_refresh)
     url = f"{config.api_base.rstrip('/')}/v3/company/{config.realm_id}/journalentry"
-    resp = send_authorized(tokens, http, "POST", url,
+    resp = send_authorized(provider, http, "POST", url,
                            params={"minorversion": MINOR_VERSION, "requestid": request_id(event)}, data=dumps(body),
                            headers={"Content-Type": "application/json", "Accept": "application/json"})
     payload = resp.json() or {}

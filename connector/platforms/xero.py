@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connector.money import minor_units, to_decimal
 from connector.platforms.errors import PermanentError
-from connector.platforms.oauth import send_authorized, shared_provider
+from connector.platforms.oauth import RefreshTokenStore, rotating_provider, send_authorized
 
 NAME = "xero"
 EVENTS = ("session.billed", "invoice.finalized")
@@ -164,7 +164,11 @@ def dumps(body: Any) -> str:
     return _DEC.sub(r"\1", json.dumps(mark(body)))
 
 
-def deliver(event: dict[str, Any], config: XeroConfig, http: Any, *,
+class XeroTokenStore(RefreshTokenStore):
+    """Xero's rotated refresh tokens (encrypted), built by the registry on the worker's engine."""
+
+
+def deliver(event: dict[str, Any], config: XeroConfig, http: Any, tokens: XeroTokenStore | None = None, *,
             on_refresh: Callable[[str], None] | None = None, **stores: Any) -> dict[str, Any]:
     """PUT the invoice; ``on_refresh`` persists Xero's rotated refresh token (the old one stops working)."""
     reason = skip_reason(event)
@@ -174,9 +178,9 @@ def deliver(event: dict[str, Any], config: XeroConfig, http: Any, *,
         body = build_invoices(event, config)
     except ValueError as exc:
         raise PermanentError(str(exc)) from exc
-    tokens = shared_provider(config.token_url, config.client_id, config.client_secret, grant="refresh_token",
-                             refresh_token=config.refresh_token, on_refresh=on_refresh)
-    resp = send_authorized(tokens, http, "PUT", config.api_base.rstrip("/") + "/Invoices",
+    provider = rotating_provider(config.token_url, config.client_id, config.client_secret, config.refresh_token,
+                                 store=tokens, on_refresh=on_refresh)
+    resp = send_authorized(provider, http, "PUT", config.api_base.rstrip("/") + "/Invoices",
                            params={"summarizeErrors": "true"}, data=dumps(body),
                            headers={"Content-Type": "application/json", "Accept": "application/json",
                                     "xero-tenant-id": config.xero_tenant_id,

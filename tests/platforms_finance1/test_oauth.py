@@ -153,3 +153,46 @@ def test_shared_provider_is_reused_per_client_and_secret(idp: Double) -> None:
     a.authorization(http)
     shared_provider(url, "cid", "csecret").authorization(http)
     assert idp.token_requests == 1
+
+
+def test_refresh_token_store_encrypts_and_survives_a_restart(idp: Double, tmp_path, monkeypatch, caplog) -> None:
+    from cryptography.fernet import Fernet
+    from sqlalchemy import create_engine, text
+
+    from connector.platforms import oauth
+
+    monkeypatch.setenv(oauth.TOKEN_KEY_ENV, Fernet.generate_key().decode())
+    url = f"sqlite:///{tmp_path / 'tokens.db'}"
+    idp.rotate = True
+    token_url = idp.url + "/oauth2/token"
+    store = oauth.RefreshTokenStore(create_engine(url))
+    seen: list[str] = []
+    tp = oauth.rotating_provider(token_url, "cid", "csecret", "rt-0", store=store, on_refresh=seen.append)
+    assert tp.authorization(OneShotHttp()) == {"Authorization": "Bearer at-1"} and seen == ["rt-1"]
+    with create_engine(url).connect() as conn:
+        [(cipher,)] = conn.execute(text("select ciphertext from platform_oauth_refresh_tokens")).all()
+    assert "rt-1" not in cipher
+    # a restart: no provider in memory; the configured rt-0 is dead, the stored rt-1 is used
+    oauth._PROVIDERS.clear()
+    fresh = oauth.rotating_provider(token_url, "cid", "csecret", "rt-0", store=oauth.RefreshTokenStore(create_engine(url)))
+    assert fresh.authorization(OneShotHttp()) == {"Authorization": "Bearer at-2"}
+    assert idp.calls("/oauth2/token")[-1]["body"]["refresh_token"] == "rt-1"
+    # without the store the restart would present rt-0, which the vendor refuses for good
+    oauth._PROVIDERS.clear()
+    with pytest.raises(PermanentError, match="invalid_grant"):
+        oauth.rotating_provider(token_url, "cid", "csecret", "rt-0").authorization(OneShotHttp())
+    # no key: nothing is written in clear, the operator is told
+    monkeypatch.delenv(oauth.TOKEN_KEY_ENV)
+    keyless = oauth.RefreshTokenStore(create_engine(f"sqlite:///{tmp_path / 'keyless.db'}"))
+    keyless.save("c", "rt-secret")
+    assert keyless.load("c") is None and "EVBILL_TOKEN_KEY is not set" in caplog.text and "rt-secret" not in caplog.text
+
+
+def test_two_consents_on_one_app_never_share_a_provider(idp: Double) -> None:
+    from connector.platforms.oauth import shared_provider
+
+    url = idp.url + "/oauth2/token"
+    a = shared_provider(url, "cid", "csecret", grant="refresh_token", refresh_token="rt-0")
+    b = shared_provider(url, "cid", "csecret", grant="refresh_token", refresh_token="rt-other")
+    assert a is not b
+    assert shared_provider(url, "cid", "csecret", grant="refresh_token", refresh_token="rt-9", identity="rt-0") is a
