@@ -1,0 +1,99 @@
+"""Registry discovery, uniform calls into differing adapter signatures, and `evbill platforms list`."""
+
+from __future__ import annotations
+
+import json
+import types
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, create_engine
+
+from connector.cli import main
+from connector.platforms import registry
+
+ISSUE_9 = {"sendgrid", "slack", "jira", "salesforce", "zoho_analytics", "google_sheets"}
+
+
+def test_discovers_adapters_and_skips_machinery() -> None:
+    found = registry.discover()
+    assert ISSUE_9 <= set(found)
+    assert not set(found) & {"errors", "sender", "registry", "tables", "settings", "dryrun", "oauth"}
+    jira = found["jira"]
+    assert jira.events == ("billing.anomaly",)
+    assert jira.summary.startswith("Jira Cloud: one ticket per billing anomaly")
+    keys = {k.name: k for k in jira.config_keys()}
+    assert keys["api_token"].secret and keys["api_token"].required and not keys["issue_type"].required
+    assert jira.secret_fields() == {"api_token"}
+    with pytest.raises(LookupError, match="not installed"):
+        registry.get("nope")
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+
+def fake_module(deliver: Any, key: Any = None) -> types.ModuleType:
+    mod = types.ModuleType("fake_adapter")
+    mod.Store = Store  # type: ignore[attr-defined]
+    Store.__module__ = "fake_adapter"  # stores are only taken from the adapter's own module
+    mod.deliver = deliver  # type: ignore[attr-defined]
+    if key is not None:
+        mod.idempotency_key = key  # type: ignore[attr-defined]
+    return mod
+
+
+def test_call_deliver_passes_only_what_the_signature_names() -> None:
+    seen: dict[str, Any] = {}
+
+    def with_store(event: dict, config: Any, http: Any, store: Store | None = None, now: Any = None) -> dict:
+        seen.update(http=http, store=store, now=now)
+        return {"status": "sent", "ref": "r1"}
+
+    def sheets_like(event: dict, config: Any, sync: Any = None, **client: Any) -> str:
+        seen.update(sync=sync, client=client)
+        return "3"
+
+    engine = create_engine("sqlite://")
+    p = registry.Platform("x", fake_module(with_store), ("session.billed",))
+    assert p.call_deliver({"id": "e"}, None, "HTTP", engine) == {"status": "sent", "ref": "r1"}
+    assert seen["http"] == "HTTP" and isinstance(seen["store"], Store) and seen["store"].engine is engine
+    assert seen["now"] is None
+    q = registry.Platform("y", fake_module(sheets_like), ("session.billed",))
+    assert q.call_deliver({"id": "e"}, None, "HTTP", engine) == {"status": "sent", "ref": "3"}
+    assert seen["sync"] is None and seen["client"] == {}
+
+
+def test_idempotency_key_signatures() -> None:
+    class Cfg(BaseModel):
+        account: str = Field(default="A1")
+
+    event = {"id": "evt_1", "tenant_id": "t1"}
+    one = registry.Platform("one", fake_module(lambda e, c: {}, lambda e: f"k:{e['id']}"), ())
+    two = registry.Platform("two", fake_module(lambda e, c: {}, lambda e, c: f"k:{c.account}:{e['id']}"), ())
+    none = registry.Platform("none", fake_module(lambda e, c: {}), ())
+    assert one.idempotency_key(event, Cfg()) == "k:evt_1"
+    assert two.idempotency_key(event, Cfg()) == "k:A1:evt_1"
+    assert none.idempotency_key(event, Cfg()) == "none:t1:evt_1"
+
+
+def test_platforms_list_cli(capsys: pytest.CaptureFixture, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EVBILL_PLATFORMS_FILE", raising=False)
+    assert main(["platforms", "list"]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.startswith("sendgrid "))
+    assert line.split(None, 3)[1:3] == ["not", "configured"]
+    assert "Twilio SendGrid: an email receipt for every new billing record" in line
+    assert "api_key* (secret), from_email*, from_name" in out
+    path = tmp_path / "p.yaml"
+    path.write_text("tenants:\n  t1:\n    sendgrid: {enabled: true, config: {api_key: 'env:SG'}}\n"
+                    "    jira: {enabled: false}\n")
+    monkeypatch.setenv("EVBILL_PLATFORMS_FILE", str(path))
+    assert main(["platforms", "list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert (rows["sendgrid"]["configured"], rows["sendgrid"]["enabled"]) == (True, True)
+    assert (rows["jira"]["configured"], rows["jira"]["enabled"]) == (True, False)
+    assert (rows["slack"]["configured"], rows["slack"]["enabled"]) == (False, False)
+    assert rows["jira"]["events"] == ["billing.anomaly"]
