@@ -260,11 +260,16 @@ function evbillSheetZone_() {
   return (book && book.getSpreadsheetTimeZone()) || Session.getScriptTimeZone() || 'Etc/UTC';
 }
 
-/** Settings: the user's own (sidebar), else the ones shared with this spreadsheet's editors. */
+/**
+ * Settings: the ones shared with this spreadsheet's editors (document properties) win, else user properties.
+ * Why this order: inside a custom function Google returns the spreadsheet OWNER's user properties
+ * (custom-function guide, "Properties"), so an editor's own saved settings are invisible to formulas;
+ * explicitly shared settings are the predictable choice for everyone.
+ */
 function evbillSettings_() {
   var user = PropertiesService.getUserProperties();
   var doc = PropertiesService.getDocumentProperties();
-  var read = function (name) { return (user && user.getProperty(name)) || (doc && doc.getProperty(name)) || ''; };
+  var read = function (name) { return (doc && doc.getProperty(name)) || (user && user.getProperty(name)) || ''; };
   return {url: read(EVBILL_PROPS.url), key: read(EVBILL_PROPS.key), tariff: read(EVBILL_PROPS.tariff),
     zone: read(EVBILL_PROPS.zone)};
 }

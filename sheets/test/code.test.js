@@ -153,6 +153,9 @@ test('sidebar: save settings, list tariffs of the key\'s tenant, default tariff,
   assert.match(h.ui.sidebars[0].content, /google\.script\.run/);
   const shared = loadCode({apiUrl: URL_, apiKey: KEY, shared: true, spreadsheetTimeZone: ZONE});
   assert.equal(shared.call('EVCHARGE_COST', 10, 60, '2026-01-13T14:00', 'T-TOU'), 4.76, 'settings shared by the sheet');
+  shared.userProps.setProperties({EVBILL_API_URL: URL_, EVBILL_API_KEY: 'the-owners-stale-key'});
+  assert.equal(shared.call('EVCHARGE_COST', 11, 60, '2026-01-13T14:00', 'T-TOU'), 5.24, 'shared settings win');
+  assert.equal(shared.requests[1].headers['X-API-Key'], KEY);
   h.gas.insertExample();
   assert.match(h.sheet.cells.G2.formula, /^=EVCHARGE_COST\(A2:A100/);
 });
