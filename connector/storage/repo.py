@@ -31,12 +31,16 @@ from connector.storage.tables import (
 
 
 def _parse_dt(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
+    """An instant for a DateTime column, always in UTC: SQLite stores the wall time and drops the offset,
+    so a local ``22:40+01:00`` stored as is would read back as ``22:40`` UTC."""
+    if value is None:
         return None
+    if not isinstance(value, datetime):
+        try:
+            value = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return value.astimezone(UTC) if value.tzinfo is not None else value
 
 
 def aware(value: datetime | None) -> datetime | None:
