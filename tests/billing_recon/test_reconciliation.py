@@ -120,7 +120,21 @@ def test_stored_mode_and_worker_pool_agree_with_rerating(seeded):
     assert pooled["rows"] == base["rows"] and pooled["summary"] == base["summary"]
     assert [(e["kind"], e["session_id"]) for e in pooled["exceptions"]] == \
         [(e["kind"], e["session_id"]) for e in base["exceptions"]]
-    # stored mode: only sessions with a stored rating have an expected amount (none stored here)
+    # stored mode: only sessions with a stored rating have an expected amount (none stored yet)
     stored = reconcile(seeded, TENANT, "daily", "2026-01-13", mode="stored", emit_events=False)
     assert stored["summary"]["expected"] == "0.00"
     assert stored["summary"]["exceptions"]["rating_failure"] == 10
+    # with the ratings billing would have stored, stored mode agrees with re-rating
+    from connector.ingest.merge import to_session
+    from connector.rating import rate
+    from connector.storage import repo
+    from tests.billing_recon.seed import SESSIONS, session_doc
+
+    for session_id, (_st, tariff_id, customer_id, *_rest) in SESSIONS.items():
+        doc = session_doc(session_id)
+        if doc.get("end") and not doc["energy_kwh"].startswith("-"):
+            customer = repo.customer_model(repo.get_customer(seeded, TENANT, customer_id))
+            rating = rate(to_session(doc), repo.load_tariffs(seeded, TENANT, tariff_id), customer).to_dict()
+            repo.put_rating(seeded, TENANT, session_id, rating)
+    stored = reconcile(seeded, TENANT, "daily", "2026-01-13", mode="stored", emit_events=False)
+    assert stored["rows"] == base["rows"] and stored["summary"] == base["summary"]
