@@ -80,6 +80,9 @@ def on_tariff_published(db: DbSession, tenant_id: str, tariff_id: str, version_n
     new = next((v for v in versions if v.version_no == version_no), None)
     if new is None:
         raise LookupError(f"tariff '{tariff_id}' has no version {version_no}")
+    if new.policy and new.policy != switch.value:
+        raise RerateError("policy", f"version {version_no} was published with {new.policy}; interim and final "
+                                    "bills follow that policy, so re-rating must too")
     effective = repo.aware(new.effective_at)
     before_versions = _before_versions(versions, version_no, effective)
     now = as_of or datetime.now(UTC)
@@ -115,6 +118,14 @@ def on_tariff_published(db: DbSession, tenant_id: str, tariff_id: str, version_n
             "changed": sum(1 for r in results if r["outcome"] == "changed"),
             "unchanged": sum(1 for r in results if r["outcome"] == "unchanged"),
             "errors": sum(1 for r in results if r["outcome"] == "error"), "sessions": results}
+
+
+def published_policy(db: DbSession, tenant_id: str, tariff_id: str, version_no: int) -> str:
+    """The policy a version was published with (re-running its re-rating uses the same)."""
+    row = next((v for v in repo.tariff_versions(db, tenant_id, tariff_id) if v.version_no == version_no), None)
+    if row is None:
+        raise LookupError(f"tariff '{tariff_id}' has no version {version_no}")
+    return row.policy or TariffSwitchPolicy.PRICE_LOCK_AT_START.value
 
 
 def rerate_closed(db: DbSession, tenant_id: str, session_ids: list[str], reason: str) -> dict[str, Any]:

@@ -113,3 +113,18 @@ def test_open_session_cannot_be_corrected(sqlite_client):
     _open_session(c)
     assert_problem(c.post("/v1/billing/corrections", json={"session_ids": ["S-R"], "reason": "x"}, headers=H), 422,
                    "session_ids")
+
+
+def test_rerating_must_follow_the_published_policy(sqlite_client):
+    import pytest
+    from sqlalchemy.orm import Session
+
+    from connector.billing.rerate import RerateError, on_tariff_published
+    from tests.billing_auto.conftest import TENANT
+
+    c = sqlite_client
+    ok(c.post("/v1/tariffs", json=V1, headers=H), 201)
+    _publish(c, "price_lock_at_start")
+    with Session(c.application.extensions["evbill.engine"]) as db, pytest.raises(RerateError) as err:
+        on_tariff_published(db, TENANT, "T-RR", 2, "apply_from_effective_time")
+    assert err.value.field == "policy" and "published with price_lock_at_start" in err.value.reason
