@@ -160,6 +160,8 @@ def build_send(event: dict[str, Any], config: PayPalConfig) -> dict[str, Any]:
 def _id_from(payload: dict[str, Any]) -> str:
     if payload.get("id"):
         return str(payload["id"])
+    if payload.get("dry_run") is True:  # DryRunSender: nothing was created; keep writing the send request
+        return "INV2-DRY-RUN"
     href = str(payload.get("href") or "")  # the default (minimal) answer is a link to the new invoice
     if not href:
         raise PermanentError("PayPal create answer has neither id nor href")

@@ -170,6 +170,15 @@ def form_encode(body: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]
     return pairs
 
 
+def _id(payload: dict[str, Any], dry_run_placeholder: str) -> str:
+    """The created object's id; under the DryRunSender (nothing sent) a placeholder so later steps are written."""
+    if payload.get("id"):
+        return str(payload["id"])
+    if payload.get("dry_run") is True:
+        return dry_run_placeholder
+    raise PermanentError("Stripe answered without an object id")
+
+
 def _headers(config: StripeConfig, key: str) -> dict[str, str]:
     headers = {"Authorization": f"Bearer {config.api_key}", "Idempotency-Key": key}
     if config.stripe_version:
@@ -193,14 +202,14 @@ def deliver(event: dict[str, Any], config: StripeConfig, http: Any, **stores: An
 
     def post(path: str, body: dict[str, Any], step: str) -> dict[str, Any]:
         resp = http.send("POST", base + path, data=form_encode(body), headers=_headers(config, f"{key}:{step}"))
-        return dict(resp.json())
+        return dict(resp.json() or {})
 
-    stripe_invoice = post("/v1/invoices", invoice_body, "invoice")["id"]
+    stripe_invoice = _id(post("/v1/invoices", invoice_body, "invoice"), "in_dry_run")
     try:
         items = build_items(event, config, stripe_invoice)
     except ValueError as exc:
         raise PermanentError(str(exc)) from exc
-    item_ids = [post("/v1/invoiceitems", body, step)["id"] for step, body in items]
+    item_ids = [_id(post("/v1/invoiceitems", body, step), f"ii_dry_run_{step}") for step, body in items]
     final = post(f"/v1/invoices/{stripe_invoice}/finalize", build_finalize(), "finalize")
     if config.send:
         final = post(f"/v1/invoices/{stripe_invoice}/send", {}, "send")

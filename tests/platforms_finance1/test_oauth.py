@@ -139,6 +139,9 @@ def test_send_authorized_refetches_once_after_a_401(idp: Double) -> None:
     with pytest.raises(PermanentError):
         send_authorized(tp, http, "GET", idp.url + "/protected")
     assert is_unauthorized(PermanentError("HTTP 401: nope")) and not is_unauthorized(PermanentError("HTTP 403"))
+    # the real sender sets status_code: it wins over the message text
+    assert is_unauthorized(PermanentError("rejected", status_code=401))
+    assert not is_unauthorized(PermanentError("HTTP 401 mentioned, but a 400", status_code=400))
 
 
 def test_shared_provider_is_reused_per_client_and_secret(idp: Double) -> None:
