@@ -169,6 +169,9 @@ def _price_periods(
     return work
 
 
+BASE_UNIT_QUANTUM = Decimal("0.000001")  # a microsecond / micro-Wh: below any meter's resolution
+
+
 def _round_group(lines: list[_Work], unit: Decimal) -> None:
     """Round the group's total up to the last line's step and bill the extra in that last line."""
     if not lines:
@@ -177,9 +180,13 @@ def _round_group(lines: list[_Work], unit: Decimal) -> None:
     if last.step <= 0:
         return
     total = sum((w.volume for w in lines), ZERO)
-    step = Decimal(last.step) / unit
-    billed = ceil_to_step(total, step)
-    last.billed = last.volume + (billed - total)
+    # Round up in the step's own unit (seconds, Wh): hours carry 28-digit remainders (7 min =
+    # 0.11666…67 h) that would otherwise push an exact 7 × 60 s into an 8th step.
+    base = (total * unit).quantize(BASE_UNIT_QUANTUM)
+    billed_base = ceil_to_step(base, Decimal(last.step))
+    if billed_base == base:
+        return
+    last.billed = last.volume + (billed_base - base) / unit
 
 
 def _apply_step_size(work: list[_Work]) -> None:

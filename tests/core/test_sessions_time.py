@@ -103,3 +103,21 @@ def test_tariff_announced_mid_session_apply_from_effective_time() -> None:
 def test_session_starting_after_switch_uses_new_version() -> None:
     session = Session(id="s", start="2026-01-13T12:00:00Z", end="2026-01-13T13:00:00Z", energy_kwh="10")
     assert rate(session, _versions()).total_cost.excl_vat == D("6.0000")
+
+
+def test_time_step_rounding_is_exact_in_seconds() -> None:
+    """7 minutes in 60 s steps is 7 steps (hours as Decimal carry 28-digit remainders)."""
+    from decimal import Decimal
+
+    from connector.models import Session, Tariff
+    from connector.rating import rate
+
+    tariff = Tariff.model_validate({"id": "P", "currency": "EUR", "elements": [
+        {"price_components": [{"type": "TIME", "price": "6.00", "step_size": 60}]}]})
+    for minutes, expected in ((7, "0.7000"), (61, "6.1000"), (239, "23.9000")):
+        end = f"2026-03-02T{8 + minutes // 60:02d}:{minutes % 60:02d}:00Z"
+        s = Session.model_validate({"id": "s", "start": "2026-03-02T08:00:00Z", "end": end, "energy_kwh": "0"})
+        assert rate(s, tariff).total_cost.excl_vat == Decimal(expected)
+    s = Session.model_validate({"id": "s", "start": "2026-03-02T08:00:30Z", "end": "2026-03-02T08:07:00Z",
+                                "energy_kwh": "0"})
+    assert rate(s, tariff).total_cost.excl_vat == Decimal("0.7000")  # 6.5 min → 7 steps

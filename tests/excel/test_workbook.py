@@ -153,12 +153,11 @@ def test_time_steps_the_core_cannot_divide_exactly_are_refused(tmp_path):
     assert "multiple of 9 s" in info.value.reason
 
 
-@pytest.mark.xfail(strict=True, reason="rating core: TIME hours are 28-digit Decimals and a 60 s step is 1/60 h, "
-                   "so ceil(7/60 h / (1/60 h)) gives 8 steps; the workbook refuses such steps until the core "
-                   "rounds on exact durations")
 def test_core_bills_a_7_minute_session_in_60_s_steps_as_7_minutes():
     from connector.rating import rate
 
     session = _session(start="2026-03-02T08:00:00Z", end="2026-03-02T08:07:00Z", energy_kwh="0")
-    time_lines = [ln for ln in rate(session, Tariff.model_validate(PER_MINUTE)).lines if ln.dimension == "TIME"]
-    assert sum(ln.billed_volume for ln in time_lines) * 60 == Decimal(7)
+    rated = rate(session, Tariff.model_validate(PER_MINUTE))
+    time_lines = [ln for ln in rated.lines if ln.dimension == "TIME"]
+    assert (sum(ln.billed_volume for ln in time_lines) * 3600).quantize(Decimal(1)) == Decimal(420)
+    assert rated.total_cost.excl_vat == Decimal("0.1400")  # 7 × 1.20/60, not 8 minutes
