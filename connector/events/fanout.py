@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,21 +39,27 @@ def fan_out(db: Session, now: datetime, platforms: dict[str, Platform], batch: i
     if db.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     events = db.scalars(query).all()
-    created = 0
-    for event in events:
-        existing = set(db.scalars(select(DeliveryRow.target).where(DeliveryRow.event_id == event.id)))
-        for target in targets_for(db, event, platforms):
-            if target in existing:
-                continue
-            db.add(DeliveryRow(id=f"dlv_{uuid.uuid4().hex}", event_id=event.id, tenant_id=event.tenant_id,
-                               target=target, status="pending", attempts=0, next_attempt_at=now,
-                               idempotency_key=webhook_key(event.id, target) if target.startswith("webhook:")
-                               else None, created_at=now, updated_at=now))
-            created += 1
-        event.fanned_out = True
+    created = taken = 0
     try:
+        for event in events:
+            # take the event first: on SQLite this write waits for a concurrent fan-out to commit, then
+            # finds the event already taken (rowcount 0); on PostgreSQL the row is ours (SKIP LOCKED)
+            took = db.execute(update(EventRow).where(EventRow.id == event.id, EventRow.fanned_out.is_(False))
+                              .values(fanned_out=True).execution_options(synchronize_session=False))
+            if took.rowcount != 1:  # type: ignore[attr-defined]
+                continue
+            taken += 1
+            existing = set(db.scalars(select(DeliveryRow.target).where(DeliveryRow.event_id == event.id)))
+            for target in targets_for(db, event, platforms):
+                if target in existing:
+                    continue
+                db.add(DeliveryRow(id=f"dlv_{uuid.uuid4().hex}", event_id=event.id, tenant_id=event.tenant_id,
+                                   target=target, status="pending", attempts=0, next_attempt_at=now,
+                                   idempotency_key=webhook_key(event.id, target)
+                                   if target.startswith("webhook:") else None, created_at=now, updated_at=now))
+                created += 1
         db.commit()
-    except IntegrityError:  # another worker fanned the same events out first (SQLite): theirs stand
+    except IntegrityError:  # another worker fanned the same event out first: theirs stand
         db.rollback()
         return 0, 0
-    return len(events), created
+    return taken, created
