@@ -20,6 +20,7 @@ Rules (documented in docs/finance/google-sheets.md):
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -86,12 +87,13 @@ class SheetResult:
     lines: list[list[str]] = field(default_factory=list)
     error: str | None = None
     blank: bool = False
+    retry: bool = False  # not rated for lack of time: ask again (and never cache it)
 
     def to_dict(self) -> dict[str, Any]:
         if self.blank:
             return {"ok": True, "blank": True}
         if not self.ok:
-            return {"ok": False, "error": self.error}
+            return {"ok": False, "error": self.error, "retry": True} if self.retry else {"ok": False, "error": self.error}
         return {"ok": True, "cost_incl_tax": self.cost_incl_tax, "cost_excl_tax": self.cost_excl_tax,
                 "tax": self.tax, "currency": self.currency, "tariff_id": self.tariff_id, "lines": self.lines}
 
@@ -214,12 +216,24 @@ def error_result(field_name: str, reason: str) -> SheetResult:
 TariffLookup = Callable[[str], Sequence[Tariff] | None]
 
 
-def rate_rows(rows: Sequence[Any], lookup: TariffLookup, time_zone: str | None = None) -> list[SheetResult]:
-    """Rate many rows; ``lookup(tariff_id)`` is called once per distinct id (None = not found)."""
+BUDGET_REASON = "not rated within the time budget; recalculate, or split the range"
+
+
+def rate_rows(rows: Sequence[Any], lookup: TariffLookup, time_zone: str | None = None, deadline: float | None = None,
+              clock: Callable[[], float] = time.monotonic) -> list[SheetResult]:
+    """Rate many rows; ``lookup(tariff_id)`` is called once per distinct id (None = not found).
+
+    ``deadline`` (a ``clock()`` value): rows not reached by then answer a ``retry`` error instead of a
+    price, so a spreadsheet gets its answer inside its own time limit (Sheets: 30 s). Prices never
+    depend on the clock.
+    """
     zone = check_zone(time_zone or default_time_zone())
     found: dict[str, Sequence[Tariff] | None] = {}
     out: list[SheetResult] = []
     for index, raw in enumerate(rows):
+        if deadline is not None and clock() > deadline:
+            out.append(SheetResult(ok=False, error=f"#ERROR: row: {BUDGET_REASON}", retry=True))
+            continue
         try:
             row = raw if isinstance(raw, SheetRow) else SheetRow.from_list(raw)
             if row.is_blank():

@@ -3,14 +3,17 @@
  *
  * Why this shape: prices are computed only by the connector's rating core, so every function here
  * sends the cells to POST /v1/rate/sheet and shows what comes back (never a price computed in JS).
- * A range is rated with ONE request (the API takes 10,000 rows); rows already rated are served from
- * CacheService, so editing one row re-rates only that row. Custom functions must finish in 30 s.
+ * A range is rated with ONE request of up to 2,000 rows; a bigger range goes out as parallel requests in
+ * ONE UrlFetchApp.fetchAll, so a multi-worker API answers in about the time of one part. Priced rows are
+ * served from CacheService (errors are not cached), so editing one row re-rates only that row. Custom
+ * functions must finish in 30 s: the API stops rating after its own budget (20 s) and marks the rest
+ * "retry", which shows as #ERROR text until the next recalculation.
  */
 
 /** Limits (the Node harness may lower chunkRows to test chunking). */
 var EVBILL_LIMITS = {
-  chunkRows: 10000,        // the API's maximum rows per request
-  maxRows: 50000,          // beyond this a formula cannot finish in the 30 s custom-function limit
+  chunkRows: 2000,         // rows per request; bigger ranges go out as parallel requests in one fetchAll
+  maxRows: 20000,          // 10 parallel parts at most: more would not finish in the 30 s limit
   cacheSeconds: 600,       // a published tariff version shows up within 10 minutes
   cacheBatch: 500,         // CacheService getAll/putAll in groups
   retryAfterMs: 1000,      // one retry on 429/502/503/504 when there is time left
@@ -167,7 +170,7 @@ function evbillNumber_(result, field) {
 
 // ---------------------------------------------------------------- the API call, cached per row
 
-/** Rate rows: cached rows from CacheService, the rest in ONE request (chunks in one fetchAll if > 10,000). */
+/** Rate rows: cached rows from CacheService, the rest in ONE request (parts in one fetchAll if > chunkRows). */
 function evbillRate_(rows) {
   var started = Date.now();
   var settings = evbillSettings_();
@@ -208,7 +211,7 @@ function evbillRate_(rows) {
     var body = evbillBody_(response);
     chunks[n].forEach(function (rowIndex, j) {
       results[rowIndex] = body.results[j];
-      if (!body.results[j].blank) fresh[keys[rowIndex]] = JSON.stringify(body.results[j]);
+      if (body.results[j].ok && !body.results[j].blank) fresh[keys[rowIndex]] = JSON.stringify(body.results[j]);
     });
   });
   var freshKeys = Object.keys(fresh);

@@ -62,8 +62,8 @@ test('one cell at a time equals the core (and EVCHARGE_TAX is served from the ca
     assert.deepEqual(h.call('EVCHARGE_COST', ...args), expectedValue(EXPECTED.results[i], 'cost_incl_tax'), `row ${i}`);
     assert.deepEqual(h.call('EVCHARGE_TAX', ...args), expectedValue(EXPECTED.results[i], 'tax'), `row ${i}`);
   });
-  const nonBlank = EXPECTED.results.filter((r) => !r.blank).length;
-  assert.ok(h.requests.length <= 1 + nonBlank, `${h.requests.length} requests`);
+  const calls = EXPECTED.results.filter((r) => !r.blank).length + EXPECTED.results.filter((r) => !r.ok).length;
+  assert.ok(h.requests.length <= 1 + calls, `${h.requests.length} requests`);
   const sent = JSON.parse(h.requests[0].payload);
   assert.deepEqual(sent, {rows: [[10, 60, '2026-01-13T14:00', 'T-TOU']], time_zone: ZONE});
   assert.equal(h.requests[0].headers['X-API-Key'], KEY);
@@ -80,11 +80,14 @@ test('a range is ONE request; shape, blanks and #ERROR rows kept; Date cells sen
   assert.equal(sent.length, EXPECTED.results.filter((r) => !r.blank).length);
   assert.equal(sent[0][2], '2026-01-13T14:00:00');  // the Date cell, as the cell shows it in the sheet's zone
   assert.deepEqual(h.call('EVCHARGE_TAX', ...args), EXPECTED.results.map((r) => [expectedValue(r, 'tax')]));
-  assert.equal(h.requests.length, 1, 'tax of the same rows comes from CacheService');
-  args[0][0] = [20];  // edit one row: only that row is rated again
+  assert.equal(h.requests.length, 2, 'tax of the priced rows comes from CacheService');
+  const errorRows = EXPECTED.results.filter((r) => !r.ok).length;
+  assert.ok(errorRows > 0);
+  assert.equal(JSON.parse(h.requests[1].payload).rows.length, errorRows, 'only #ERROR rows are asked again');
+  args[0][0] = [20];  // edit one row: only that row (and the #ERROR rows) are rated again
   const again = h.call('EVCHARGE_COST', ...args);
-  assert.equal(h.requests.length, 2);
-  assert.equal(JSON.parse(h.requests[1].payload).rows.length, 1);
+  assert.equal(h.requests.length, 3);
+  assert.equal(JSON.parse(h.requests[2].payload).rows.length, 1 + errorRows);
   assert.equal(again[0][0], 9.52);  // 20 kWh x 0.40 = 8.00 + 1.52 VAT
 });
 

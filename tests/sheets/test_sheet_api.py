@@ -54,9 +54,21 @@ def test_request_level_errors_are_problems(client: Any) -> None:
     assert client.post("/v1/rate/sheet", json={"rows": []}).status_code == 401
 
 
-def test_ten_thousand_rows_in_one_call(client: Any) -> None:
+def test_ten_thousand_rows_in_one_call(app: Any) -> None:
+    app.config["SHEET_TIME_BUDGET_SECONDS"] = 600  # capacity, not speed: a loaded CI box must not hit the budget
     rows = [[i % 50 + 1, 30, "2026-01-13T09:00", "T-TOU"] for i in range(10000)]
-    r = client.post("/v1/rate/sheet", json={"rows": rows, "time_zone": "UTC"}, headers=A)
+    r = app.test_client().post("/v1/rate/sheet", json={"rows": rows, "time_zone": "UTC"}, headers=A)
     results = r.get_json()["results"]
     assert len(results) == 10000 and all(x["ok"] for x in results)
     assert results[0]["cost_incl_tax"] == "0.48" and results[49]["cost_incl_tax"] == "23.80"  # 1 and 50 kWh at 0.40
+
+
+def test_the_time_budget_is_a_setting(tmp_path: Any) -> None:
+    from tests.sheets.conftest import make_app
+
+    app = make_app(f"sqlite:///{tmp_path / 'b.db'}", SHEET_TIME_BUDGET_SECONDS=-1)  # already over budget
+    c = app.test_client()
+    assert c.post("/v1/tariffs", json=TOU, headers=A).status_code == 201
+    body = c.post("/v1/rate/sheet", json={"rows": ROWS[:1]}, headers=A).get_json()
+    assert body["results"] == [{"ok": False, "retry": True, "error": "#ERROR: row: not rated within the time "
+                                                                    "budget; recalculate, or split the range"}]

@@ -105,3 +105,13 @@ def test_serial_dates_round_to_the_second_and_minutes_may_be_fractional() -> Non
 def test_a_bad_zone_is_named() -> None:
     with pytest.raises(ValueError, match="time_zone: 'Mars/Base' is not an IANA time zone"):
         rate_rows([], lookup_counting([]), "Mars/Base")
+
+
+def test_rows_past_the_deadline_ask_to_be_retried_and_prices_ignore_the_clock() -> None:
+    ticks = iter(range(100))
+    rows = [[10, 60, "2026-01-13T14:00", "T-TOU"]] * 4
+    results = rate_rows(rows, lookup_counting([]), "UTC", deadline=1.5, clock=lambda: float(next(ticks)))
+    assert [r.to_dict().get("cost_incl_tax") for r in results] == ["4.76", "4.76", None, None]
+    assert results[3].to_dict() == {"ok": False, "retry": True,
+                                    "error": "#ERROR: row: not rated within the time budget; recalculate, or split "
+                                             "the range"}
