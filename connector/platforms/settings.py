@@ -57,7 +57,7 @@ class PlatformSettings:
 
 
 def is_reference(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith(REF_PREFIXES) and len(value) > 5
+    return isinstance(value, str) and any(value.startswith(p) and len(value) > len(p) for p in REF_PREFIXES)
 
 
 def resolve(value: str, name: str) -> str:
