@@ -20,7 +20,6 @@ from connector.sheets.client import RETRYABLE_STATUS, TransientError, open_clien
 from connector.sheets.layout import (
     EXCEPTIONS_HEADER,
     SESSIONS_HEADER,
-    SUMMARY_HEADER,
     RecordProblem,
     append_body,
     exception_row,
@@ -76,14 +75,26 @@ def _error(exc: BaseException, what: str) -> Exception:
     return PermanentError(f"Google Sheets {what}: {exc}")
 
 
-def _ensure_tabs(book: Any, tabs: Mapping[str, Sequence[str]]) -> None:
-    """Create missing tabs with their header row; refuse a tab whose header is someone else's."""
+def _ensure_tabs(book: Any, titles: Sequence[str]) -> None:
+    """Create missing tabs (their header is written when the tab is read empty, see ``_headers``)."""
     existing = {ws.title for ws in book.worksheets()}
-    for title, header in tabs.items():
+    for title in titles:
         if title not in existing:
-            book.add_worksheet(title, rows=1000, cols=max(len(header), 10))
-            book.values_update(f"{_q(title)}!A1", params={"valueInputOption": "RAW"},
-                               body={"majorDimension": "ROWS", "values": [list(header)]})
+            book.add_worksheet(title, rows=1000, cols=len(SESSIONS_HEADER) + 2)
+
+
+def _headers(book: Any, rows: list[list[str]], keys: set[str], sessions: str,
+             exceptions: str) -> tuple[list[list[str]], set[str]]:
+    """Write the header of an empty Sessions/Exceptions tab (also after a run that stopped half-way)."""
+    if not rows:
+        book.values_update(f"{_q(sessions)}!A1", params={"valueInputOption": "RAW"},
+                           body={"majorDimension": "ROWS", "values": [list(SESSIONS_HEADER)]})
+        rows = [list(SESSIONS_HEADER)]
+    if not keys:
+        book.values_update(f"{_q(exceptions)}!A1", params={"valueInputOption": "RAW"},
+                           body={"majorDimension": "ROWS", "values": [list(EXCEPTIONS_HEADER)]})
+        keys = {EXCEPTIONS_HEADER[0]}
+    return rows, keys
 
 
 def _read(book: Any, sessions: str, exceptions: str, summary: str) -> tuple[list[list[str]], set[str], list[list[str]]]:
@@ -149,12 +160,12 @@ def sync_billed_sessions(spreadsheet_id: str, records: Sequence[Mapping[str, Any
     report = SyncReport()
     try:
         book = client.open_by_key(spreadsheet_id)
-        _ensure_tabs(book, {worksheet: SESSIONS_HEADER, exceptions_worksheet: EXCEPTIONS_HEADER,
-                            summary_worksheet: SUMMARY_HEADER})
+        _ensure_tabs(book, (worksheet, exceptions_worksheet, summary_worksheet))
         params = {"valueInputOption": value_input_option, "insertDataOption": "INSERT_ROWS"}
         appended_now: list[list[str]] = []
         for round_no in range(1, MAX_ROUNDS + 1):
             rows, exception_keys, current_summary = _read(book, worksheet, exceptions_worksheet, summary_worksheet)
+            rows, exception_keys = _headers(book, rows, exception_keys, worksheet, exceptions_worksheet)
             report.duplicates, appended_now = 0, []
             new_rows, new_problems = _plan(records, rows, exception_keys, report)
             try:

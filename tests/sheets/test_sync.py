@@ -133,6 +133,15 @@ def test_bad_records_and_changed_amounts_go_to_exceptions_once(google: Google) -
     assert google.fake.tabs["Sessions"][1][10:14] == ["4.00", "0.76", "4.76", "4.76"]
 
 
+def test_an_empty_existing_tab_gets_its_header(google: Google) -> None:
+    google.fake.tabs["Sessions"] = []  # created by hand, or a run that stopped after creating it
+    google.fake.sheet_ids["Sessions"] = 7
+    assert sync(google, records(EVENTS[0])).appended == 1
+    assert google.fake.tabs["Sessions"][0] == list(SESSIONS_HEADER)
+    assert [r[0] for r in google.fake.tabs["Sessions"][1:]] == ["S-1"]
+    assert google.fake.tabs["Exceptions"] == [list(EXCEPTIONS_HEADER)]
+
+
 def test_a_foreign_tab_header_is_refused(google: Google) -> None:
     google.fake.tabs["Sessions"] = [["Name", "Phone"], ["Ann", "123"]]
     google.fake.sheet_ids["Sessions"] = 7
