@@ -9,7 +9,6 @@ import csv
 import io
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from connector.billing.accounts import Accounts
 from connector.billing.ledger import Posting
-from connector.billing.minor import price_minor
+from connector.billing.minor import major_str
 from connector.billing.tables import InvoiceCounterRow, InvoiceLineRow, InvoiceRow
 from connector.storage.repo import aware
 from connector.storage.tables import CustomerRow
@@ -109,7 +108,7 @@ def extend_period(invoice: InvoiceRow, start: datetime | None, end: datetime | N
         invoice.period_end = end
 
 
-def tax_totals(lines: list[InvoiceLineRow]) -> list[dict[str, Any]]:
+def tax_totals_minor(lines: list[InvoiceLineRow]) -> list[dict[str, Any]]:
     """Per (name, rate, compound): the taxable base (the nets it applies to; compound: net + the other
     taxes of the line, as the rating core defines it) and the amount (sum of the line shares)."""
     out: dict[tuple[str, str, bool], list[int]] = {}
@@ -123,8 +122,14 @@ def tax_totals(lines: list[InvoiceLineRow]) -> list[dict[str, Any]]:
             acc = out.setdefault(key, [0, 0])
             acc[0] += base
             acc[1] += int(t["amount"])
-    return [{"name": n, "rate": r, "compound": c, "taxable_base": str(v[0]), "amount": str(v[1])}
+    return [{"name": n, "rate": r, "compound": c, "taxable_base": v[0], "amount": v[1]}
             for (n, r, c), v in out.items()]
+
+
+def tax_totals(lines: list[InvoiceLineRow], currency: str) -> list[dict[str, Any]]:
+    """``tax_totals_minor`` as JSON money."""
+    return [{**t, "taxable_base": major_str(t["taxable_base"], currency), "amount": major_str(t["amount"], currency)}
+            for t in tax_totals_minor(lines)]
 
 
 def customer_json(row: CustomerRow | None) -> dict[str, Any] | None:
@@ -138,9 +143,10 @@ def line_json(ln: InvoiceLineRow, currency: str) -> dict[str, Any]:
     return {
         "id": ln.line_id, "session_id": ln.session_id, "station_id": ln.station_id, "kind": ln.kind,
         "category": ln.category, "description": ln.description, "quantity": ln.quantity, "unit": ln.unit,
-        "unit_price": price_minor(Decimal(ln.unit_price), currency), "net": str(ln.net),
-        "taxes": [{"name": t["name"], "rate": str(t["rate"]), "amount": str(t["amount"])} for t in ln.taxes],
-        "tax": str(ln.tax), "gross": str(ln.gross),
+        "unit_price": ln.unit_price, "net": major_str(ln.net, currency),
+        "taxes": [{"name": t["name"], "rate": str(t["rate"]), "amount": major_str(t["amount"], currency)}
+                  for t in ln.taxes],
+        "tax": major_str(ln.tax, currency), "gross": major_str(ln.gross, currency),
     }
 
 
@@ -149,7 +155,8 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def invoice_json(db: DbSession, invoice: InvoiceRow, lines: list[InvoiceLineRow] | None = None) -> dict[str, Any]:
-    """The pinned ``Invoice`` JSON (docs/architecture.md); money as minor-unit strings."""
+    """The pinned ``Invoice`` JSON (docs/architecture.md); money as decimal strings with the currency's
+    minor-unit digits ("37.94" EUR, "1234" JPY), like every other money field of the API."""
     if lines is None:
         lines = lines_of(db, invoice.tenant_id, invoice.invoice_id)
     customer = None if invoice.customer_id is None else db.get(CustomerRow, (invoice.tenant_id, invoice.customer_id))
@@ -161,10 +168,12 @@ def invoice_json(db: DbSession, invoice: InvoiceRow, lines: list[InvoiceLineRow]
         "period_start": _iso(invoice.period_start), "period_end": _iso(invoice.period_end),
         "paid_at": _iso(invoice.paid_at), "reason": invoice.reason,
         "lines": [line_json(ln, invoice.currency) for ln in lines],
-        "taxes": tax_totals([ln for ln in lines if ln.category != "incentive"]),
-        "net_total": str(invoice.net_total), "tax_total": str(invoice.tax_total),
-        "gross_total": str(invoice.gross_total), "incentive_total": str(invoice.incentive_total),
-        "amount_due": str(invoice.amount_due),
+        "taxes": tax_totals([ln for ln in lines if ln.category != "incentive"], invoice.currency),
+        "net_total": major_str(invoice.net_total, invoice.currency),
+        "tax_total": major_str(invoice.tax_total, invoice.currency),
+        "gross_total": major_str(invoice.gross_total, invoice.currency),
+        "incentive_total": major_str(invoice.incentive_total, invoice.currency),
+        "amount_due": major_str(invoice.amount_due, invoice.currency),
     }
 
 
@@ -173,7 +182,7 @@ CSV_FIELDS = ("invoice_id", "number", "status", "kind", "currency", "line_id", "
 
 
 def invoice_csv(doc: dict[str, Any]) -> str:
-    """One row per line, then one per tax rate and the totals (minor units, as in the JSON)."""
+    """One row per line, then one per tax rate and the totals (decimal amounts, as in the JSON)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_FIELDS)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from connector.billing.minor import major_str
 from connector.billing.tables import JournalEntryRow, JournalLineRow
 from connector.storage.repo import aware
 
@@ -59,12 +60,13 @@ def post_entry(db: DbSession, tenant_id: str, *, currency: str, memo: str, refer
 
 
 def entry_json(entry: JournalEntryRow, lines: list[JournalLineRow]) -> dict[str, Any]:
-    """The pinned ``JournalEntry`` JSON (amounts as minor-unit strings)."""
+    """The pinned ``JournalEntry`` JSON (amounts as decimal strings with the currency's minor-unit digits)."""
     return {
         "id": entry.entry_id, "tenant_id": entry.tenant_id, "date": aware(entry.date).isoformat(),
         "currency": entry.currency, "memo": entry.memo, "reference": entry.reference, "source": entry.source,
         "reverses": entry.reverses,
-        "lines": [{"account": ln.account, "debit": str(ln.debit), "credit": str(ln.credit),
+        "lines": [{"account": ln.account, "debit": major_str(ln.debit, entry.currency),
+                   "credit": major_str(ln.credit, entry.currency),
                    "description": ln.description} for ln in sorted(lines, key=lambda x: x.line_no)],
     }
 

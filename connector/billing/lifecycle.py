@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session as DbSession
 from connector.billing import accounts as accounts_mod
 from connector.billing import audit, invoices
 from connector.billing.ledger import post_entry
-from connector.billing.minor import to_major, to_minor
+from connector.billing.minor import major_str, to_major, to_minor
 from connector.billing.posting import BillingError, emit, post_lines
 from connector.billing.tables import InvoiceLineRow, InvoiceRow
 from connector.money import round_money
@@ -29,7 +29,7 @@ def _now() -> datetime:
 
 
 def _state(invoice: InvoiceRow) -> dict[str, Any]:
-    return {"status": invoice.status, "number": invoice.number, "amount_due": str(invoice.amount_due)}
+    return {"status": invoice.status, "number": invoice.number, "amount_due": major_str(invoice.amount_due, invoice.currency)}
 
 
 def list_invoices(db: DbSession, tenant_id: str, status: str | None = None, customer_id: str | None = None,
@@ -133,7 +133,7 @@ def _amount_line(original: InvoiceRow, lines: list[InvoiceLineRow], gross: int, 
                  reason: str | None) -> InvoiceLineRow:
     """One credit line of ``gross`` split into net and taxes in the proportions of the original invoice
     (each tax's share of the gross, rounded by the money policy; the net takes the remainder)."""
-    totals = invoices.tax_totals([ln for ln in lines if ln.category != "incentive"])
+    totals = invoices.tax_totals_minor([ln for ln in lines if ln.category != "incentive"])
     whole = original.gross_total
     taxes = []
     for t in totals:

@@ -25,3 +25,9 @@ def price_minor(value: Decimal | str, currency: str) -> str:
     scaled = Decimal(str(value)).scaleb(minor_units(currency))
     text = format(scaled.normalize(), "f")
     return text if text not in ("-0",) else "0"
+
+
+def major_str(value: int, currency: str) -> str:
+    """357 EUR -> ``"3.57"``, 0 -> ``"0.00"``, 1234 JPY -> ``"1234"``: the JSON money format (exactly the
+    currency's minor-unit digits, as the rating core's invoice view prints it)."""
+    return format(Decimal(int(value)).scaleb(-minor_units(currency)), "f")

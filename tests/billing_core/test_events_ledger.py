@@ -38,7 +38,7 @@ def test_events_carry_the_pinned_invoice(app, client):
                             "gross_total", "incentive_total", "amount_due"}
     assert set(invoice["lines"][0]) == {"id", "session_id", "station_id", "kind", "category", "description",
                                         "quantity", "unit", "unit_price", "net", "taxes", "tax", "gross"}
-    assert (invoice["id"], invoice["gross_total"], invoice["tenant_id"]) == (billed["invoice_id"], "357", "A")
+    assert (invoice["id"], invoice["gross_total"], invoice["tenant_id"]) == (billed["invoice_id"], "3.57", "A")
     [posted] = _events(app, "journal.posted")
     assert posted["entry"]["reference"] == "S-1" and len(posted["entry"]["lines"]) == 3
     inv_id = billed["invoice_id"]
@@ -46,7 +46,7 @@ def test_events_carry_the_pinned_invoice(app, client):
     client.post(f"/v1/invoices/{inv_id}/credit-notes", json={"amount": "1.00"}, headers=A)
     client.post(f"/v1/invoices/{inv_id}/mark-paid", headers=A)
     assert _events(app, "invoice.finalized")[0]["invoice"]["number"] == "INV-000001"
-    assert _events(app, "credit_note.issued")[0]["invoice"]["gross_total"] == "100"
+    assert _events(app, "credit_note.issued")[0]["invoice"]["gross_total"] == "1.00"
     assert _events(app, "invoice.paid")[0]["invoice"]["status"] == "paid"
     # a refused transition leaves no event behind (rolled back with the change)
     assert client.post(f"/v1/invoices/{inv_id}/void", headers=A).status_code == 409
@@ -62,12 +62,12 @@ def test_incentive_and_discount_post_to_their_accounts(app, client, monkeypatch)
     invoice = ingest(client, "S-I", customer="C-1")["billing"]["invoice"]
     # 3.00 energy - 0.30 discount = 2.70 net, 0.51 VAT, 3.21 gross; incentive min(10 * 0.05, 0.40) = 0.40
     assert [(ln["kind"], ln["category"], ln["net"], ln["tax"]) for ln in invoice["lines"]] == [
-        ("charge", "energy", "300", "57"), ("discount", "adjustment", "-30", "-6"), ("incentive", "incentive", "-40", "0")]
+        ("charge", "energy", "3.00", "0.57"), ("discount", "adjustment", "-0.30", "-0.06"), ("incentive", "incentive", "-0.40", "0.00")]
     assert (invoice["net_total"], invoice["tax_total"], invoice["gross_total"], invoice["incentive_total"],
-            invoice["amount_due"]) == ("270", "51", "321", "40", "281")
+            invoice["amount_due"]) == ("2.70", "0.51", "3.21", "0.40", "2.81")
     [entry] = client.get("/v1/ledger/entries", query_string={"reference": "S-I"}, headers=A).get_json()["items"]
     assert {(ln["account"], ln["debit"], ln["credit"]) for ln in entry["lines"]} == {
-        ("1200", "281", "0"), ("1300", "40", "0"), ("4000", "0", "300"), ("4090", "30", "0"), ("2200", "0", "51")}
+        ("1200", "2.81", "0.00"), ("1300", "0.40", "0.00"), ("4000", "0.00", "3.00"), ("4090", "0.30", "0.00"), ("2200", "0.00", "0.51")}
 
 
 def test_journal_refuses_unbalanced_and_edits(app, client):
@@ -98,12 +98,12 @@ def test_correct_session_credits_the_finalized_lines_and_rebills(app, client):
         new_rating = service.rate_session(db, "A", row, None)
         out = service.correct_session(db, "A", "S-R", new_rating, "meter re-read")
         db.commit()
-    assert out["credit_note"]["number"] == "CN-000001" and out["credit_note"]["gross_total"] == "357"
+    assert out["credit_note"]["number"] == "CN-000001" and out["credit_note"]["gross_total"] == "3.57"
     assert out["invoice_id"] != inv_id and out["difference"] == {"net": "0.60", "gross": "0.71"}
-    assert [ln["gross"] for ln in out["invoice"]["lines"]] == ["428"]  # 12 kWh: 3.60 + 0.68
+    assert [ln["gross"] for ln in out["invoice"]["lines"]] == ["4.28"]  # 12 kWh: 3.60 + 0.68
     items = client.get("/v1/invoices", query_string={"session_id": "S-R"}, headers=A).get_json()["items"]
     assert sorted((i["kind"], i["status"], i["gross_total"]) for i in items) == [
-        ("credit_note", "finalized", "357"), ("invoice", "draft", "428"), ("invoice", "finalized", "357")]
+        ("credit_note", "finalized", "3.57"), ("invoice", "draft", "4.28"), ("invoice", "finalized", "3.57")]
     # on a draft the lines are replaced (with a reversing journal entry), no credit note
     with _db(app) as db:
         again = service.correct_session(db, "A", "S-R", new_rating, "same again")

@@ -1,9 +1,10 @@
 """Invoice lifecycle through the API: finalize (gapless, also under concurrency), void, credit notes, paid,
-per-session and multi-currency customers, balanced ledger, audit rows. Money in minor units, pinned."""
+per-session and multi-currency customers, balanced ledger, audit rows. Money as decimal strings, pinned."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 from tests.billing_core.conftest import A, ingest, setup_tenant
 
@@ -18,14 +19,18 @@ def _entries(client, reference):
     return client.get("/v1/ledger/entries", query_string={"reference": reference}, headers=A).get_json()["items"]
 
 
+def cents(text: str) -> int:
+    return int(Decimal(text) * 100)
+
+
 def _balances(client):
-    """Net debit per account over the whole journal (minor units); every entry must balance."""
+    """Net debit per account over the whole journal (in cents); every entry must balance."""
     out: dict[str, int] = {}
     for entry in client.get("/v1/ledger/entries", query_string={"limit": 1000}, headers=A).get_json()["items"]:
-        debits = sum(int(ln["debit"]) for ln in entry["lines"])
-        assert debits == sum(int(ln["credit"]) for ln in entry["lines"]) and debits > 0, entry
+        debits = sum(cents(ln["debit"]) for ln in entry["lines"])
+        assert debits == sum(cents(ln["credit"]) for ln in entry["lines"]) and debits > 0, entry
         for ln in entry["lines"]:
-            out[ln["account"]] = out.get(ln["account"], 0) + int(ln["debit"]) - int(ln["credit"])
+            out[ln["account"]] = out.get(ln["account"], 0) + cents(ln["debit"]) - cents(ln["credit"])
     return {k: v for k, v in out.items() if v}
 
 
@@ -34,7 +39,7 @@ def test_finalize_credit_note_and_payment(client):
     inv_id = ingest(client, "S-1", customer="C-1")["billing"]["invoice_id"]
     ingest(client, "S-2", customer="C-1", kwh="20")  # 6.00 net + 1.14 VAT = 7.14
     done = _post(client, f"/v1/invoices/{inv_id}/finalize")
-    assert (done["number"], done["status"], done["gross_total"]) == ("INV-000001", "finalized", "1071")
+    assert (done["number"], done["status"], done["gross_total"]) == ("INV-000001", "finalized", "10.71")
     assert done["issued_at"]
     problem = client.post(f"/v1/invoices/{inv_id}/finalize", headers=A)
     assert problem.status_code == 409 and problem.mimetype == "application/problem+json"
@@ -47,13 +52,13 @@ def test_finalize_credit_note_and_payment(client):
     cn = _post(client, f"/v1/invoices/{inv_id}/credit-notes", {"lines": [line_s2], "reason": "wrong meter"}, 201)
     assert (cn["number"], cn["kind"], cn["credit_note_of"], cn["status"]) == ("CN-000001", "credit_note", inv_id,
                                                                               "finalized")
-    assert (cn["net_total"], cn["tax_total"], cn["gross_total"], cn["amount_due"]) == ("600", "114", "714", "714")
-    assert cn["taxes"] == [{"name": "VAT", "rate": "19", "compound": False, "taxable_base": "600", "amount": "114"}]
+    assert (cn["net_total"], cn["tax_total"], cn["gross_total"], cn["amount_due"]) == ("6.00", "1.14", "7.14", "7.14")
+    assert cn["taxes"] == [{"name": "VAT", "rate": "19", "compound": False, "taxable_base": "6.00", "amount": "1.14"}]
     again = client.post(f"/v1/invoices/{inv_id}/credit-notes", json={"lines": [line_s2]}, headers=A)
     assert again.status_code == 422 and again.get_json()["errors"][0]["field"] == "lines[0]"
     # by amount: 1.19 gross of the rest (3.57) -> 1.00 net + 0.19 VAT
     cn2 = _post(client, f"/v1/invoices/{inv_id}/credit-notes", {"amount": "1.19"}, 201)
-    assert (cn2["number"], cn2["net_total"], cn2["tax_total"], cn2["gross_total"]) == ("CN-000002", "100", "19", "119")
+    assert (cn2["number"], cn2["net_total"], cn2["tax_total"], cn2["gross_total"]) == ("CN-000002", "1.00", "0.19", "1.19")
     too_much = client.post(f"/v1/invoices/{inv_id}/credit-notes", json={"amount": "2.39"}, headers=A)
     assert too_much.status_code == 422 and too_much.get_json()["errors"][0]["field"] == "amount"
 
@@ -66,15 +71,15 @@ def test_finalize_credit_note_and_payment(client):
     assert client.post(f"/v1/invoices/{inv_id}/void", headers=A).status_code == 409
     assert client.post(f"/v1/invoices/{inv_id}/mark-paid", headers=A).status_code == 409
     [pay] = [e for e in _entries(client, inv_id) if e["source"] == "invoice.paid"]
-    assert {(ln["account"], ln["debit"], ln["credit"]) for ln in pay["lines"]} == {("1000", "238", "0"),
-                                                                                   ("1200", "0", "238")}
+    assert {(ln["account"], ln["debit"], ln["credit"]) for ln in pay["lines"]} == {("1000", "2.38", "0.00"),
+                                                                                   ("1200", "0.00", "2.38")}
     # the ledger: S-3 (3.57) still receivable; revenue = 9.00 + 3.00 - 6.00 (CN) - 1.00 (CN by amount)
     assert _balances(client) == {"1000": 238, "1200": 357, "4000": -900 + 600 - 300, "4090": 100,
                                  "2200": -171 + 114 + 19 - 57}
 
     csv_text = client.get(f"/v1/invoices/{inv_id}?format=csv", headers=A).get_data(as_text=True)
     assert csv_text.splitlines()[0].startswith("invoice_id,number,status") and "INV-000001" in csv_text
-    assert "gross_total" in csv_text and ",1071," in csv_text
+    assert "gross_total" in csv_text and ",10.71," in csv_text
 
 
 def test_void_reverses_the_journal_and_keeps_the_number(client):
@@ -111,8 +116,8 @@ def test_per_session_customer_and_multi_currency(client):
     assert eur["id"] != chf["id"] == chf2["id"]
     assert (chf["currency"], chf2["currency"]) == ("CHF", "CHF")
     # 10 kWh * 0.45 + 1.00 fee = 5.50 net, 8.1 % VAT = 0.45; then 2 kWh * 0.45 + 1.00 = 1.90 + 0.15
-    assert (chf2["net_total"], chf2["tax_total"], chf2["gross_total"]) == ("740", "60", "800")
-    assert chf2["taxes"] == [{"name": "VAT", "rate": "8.1", "compound": False, "taxable_base": "740", "amount": "60"}]
+    assert (chf2["net_total"], chf2["tax_total"], chf2["gross_total"]) == ("7.40", "0.60", "8.00")
+    assert chf2["taxes"] == [{"name": "VAT", "rate": "8.1", "compound": False, "taxable_base": "7.40", "amount": "0.60"}]
     # anonymous sessions get an invoice of their own
     anon = ingest(client, "S-ANON")["billing"]["invoice"]
     assert anon["customer"] is None and [ln["session_id"] for ln in anon["lines"]] == ["S-ANON"]
@@ -147,7 +152,7 @@ def test_audit_log_and_account_mapping(client):
     inv_id = ingest(client, "S-M", customer="C-1")["billing"]["invoice_id"]
     [entry] = _entries(client, "S-M")
     assert {(ln["account"], ln["debit"], ln["credit"]) for ln in entry["lines"]} == {
-        ("1200", "357", "0"), ("8400", "0", "300"), ("1776", "0", "57")}
+        ("1200", "3.57", "0.00"), ("8400", "0.00", "3.00"), ("1776", "0.00", "0.57")}
     _post(client, f"/v1/invoices/{inv_id}/finalize")
     log = client.get("/v1/audit-log", headers=A).get_json()["items"]
     actions = [(e["entity"], e["action"]) for e in log]

@@ -18,20 +18,20 @@ def test_end_event_becomes_invoice_lines_with_exact_money(client):
     [line] = invoice["lines"]
     assert (line["session_id"], line["station_id"], line["kind"], line["category"]) == ("S-1", "ST-1", "charge",
                                                                                      "energy")
-    assert (line["quantity"], line["unit"], line["unit_price"]) == ("10", "kWh", "30")
-    assert (line["net"], line["tax"], line["gross"]) == ("300", "57", "357")
-    assert line["taxes"] == [{"name": "VAT", "rate": "19", "amount": "57"}]
-    assert invoice["taxes"] == [{"name": "VAT", "rate": "19", "compound": False, "taxable_base": "300",
-                                 "amount": "57"}]
+    assert (line["quantity"], line["unit"], line["unit_price"]) == ("10", "kWh", "0.30")
+    assert (line["net"], line["tax"], line["gross"]) == ("3.00", "0.57", "3.57")
+    assert line["taxes"] == [{"name": "VAT", "rate": "19", "amount": "0.57"}]
+    assert invoice["taxes"] == [{"name": "VAT", "rate": "19", "compound": False, "taxable_base": "3.00",
+                                 "amount": "0.57"}]
     assert (invoice["net_total"], invoice["tax_total"], invoice["gross_total"], invoice["amount_due"]) == (
-        "300", "57", "357", "357")
+        "3.00", "0.57", "3.57", "3.57")
 
     # a second session of the same customer lands on the same draft; totals add up
     second = ingest(client, "S-2", customer="C-1", kwh="5.5")["billing"]
     assert second["invoice_id"] == billing["invoice_id"]
     inv = client.get(f"/v1/invoices/{billing['invoice_id']}", headers=A).get_json()
-    assert [ln["gross"] for ln in inv["lines"]] == ["357", "196"]  # 5.5 kWh * 0.30 = 1.65 + 0.31 VAT
-    assert (inv["net_total"], inv["tax_total"], inv["gross_total"]) == ("465", "88", "553")
+    assert [ln["gross"] for ln in inv["lines"]] == ["3.57", "1.96"]  # 5.5 kWh * 0.30 = 1.65 + 0.31 VAT
+    assert (inv["net_total"], inv["tax_total"], inv["gross_total"]) == ("4.65", "0.88", "5.53")
     assert inv["period_start"] == "2026-01-13T14:00:00+00:00"
 
     # the session carries its rating and is billed
@@ -58,4 +58,4 @@ def test_journal_entry_per_session_is_balanced(client):
     [entry] = client.get("/v1/ledger/entries", query_string={"reference": "S-J"}, headers=A).get_json()["items"]
     assert entry["currency"] == "EUR" and entry["source"] == "session.billed"
     lines = {(ln["account"], ln["debit"], ln["credit"]) for ln in entry["lines"]}
-    assert lines == {("1200", "357", "0"), ("4000", "0", "300"), ("2200", "0", "57")}
+    assert lines == {("1200", "3.57", "0.00"), ("4000", "0.00", "3.00"), ("2200", "0.00", "0.57")}
