@@ -33,8 +33,8 @@ def _print(report: object) -> None:
     print(f"Files: {', '.join(str(p) for p in report.files)}")
     print("See it in the API:")
     print(f"   DATABASE_URL={report.database_url} evbill serve --dev")
-    print(f"   curl -H 'X-API-Key: {report.api_key}' http://127.0.0.1:8000/v1/invoices")
-    print("   open http://127.0.0.1:8000/docs for every route")
+    print(f"   curl -H 'X-API-Key: {report.api_key}' http://127.0.0.1:8080/v1/invoices")
+    print("   open http://127.0.0.1:8080/docs for every route")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,62 @@
+"""``evbill demo`` (the README's main command): the sample operator through the four triggers, exact money."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from connector.cli import main
+from connector.demo.run import run_demo
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory):
+    base = tmp_path_factory.mktemp("demo")
+    return run_demo(f"sqlite:///{base / 'demo.db'}", base / "out")
+
+
+def test_session_complete_invoices_are_exact(report) -> None:
+    got = sorted((i["customer"]["id"], i["net_total"], i["tax_total"], i["amount_due"], i["status"])
+                 for i in report.invoices)
+    assert got == sorted([
+        # fleet: one invoice per session. DC 52 min: 1.00 + 61.25 kWh × 0.59 + 7 min × 6.00/h after 45 min
+        ("cust-fleet", "37.84", "7.19", "45.03", "finalized"),
+        # AC 13:50, 12.88 kWh × 0.39 + 5 idle minutes after the 15-minute grace × 6.00/h
+        ("cust-fleet", "5.52", "1.05", "6.57", "finalized"),
+        ("cust-fleet", "7.18", "1.36", "8.54", "finalized"),  # 18.4 kWh × 0.39
+        ("cust-city", "42.14", "0.00", "42.14", "finalized"),  # government: tax exempt
+        ("cust-member", "38.72", "7.35", "46.07", "finalized"),
+        ("cust-public", "100.34", "19.07", "119.41", "finalized"),
+    ])
+    assert sorted(i["number"] for i in report.invoices) == [f"INV-00000{n}" for n in range(1, 7)]
+    assert len([b for b in report.billed if b.get("billing")]) == 14
+
+
+def test_interim_rerating_and_reconciliation(report) -> None:
+    interim = {i["session_id"]: i["amount_due"] for i in report.interim}
+    # member 22:40-23:30, 4.2 kWh × 0.32 = 1.34 + 0.25 VAT; public 23:05-23:30, 2.15 kWh × 0.29 = 0.62 + 0.12
+    assert interim == {"demo-open-01": "1.59", "demo-open-02": "0.74"}
+    assert report.rerating is not None and report.rerating["policy"] == "apply_from_effective_time"
+    assert report.rerating["changed"] == 2
+    summary = report.reconciliation["summary"]
+    total_due = sum(Decimal(i["amount_due"]) for i in report.invoices)
+    assert total_due == Decimal("267.76")
+    assert (summary["expected"], summary["billed"], summary["difference"]) == ("267.76", "267.76", "0.00")
+
+
+def test_exported_files(report) -> None:
+    names = sorted(p.name for p in report.files)
+    assert names == ["invoices.json", "reconciliation.csv", "reconciliation.json", "reconciliation.xlsx"]
+    book = openpyxl.load_workbook(Path(report.out_dir) / "reconciliation.xlsx")
+    assert "Summary" in book.sheetnames or len(book.sheetnames) >= 2
+
+
+def test_cli_prints_where_to_look(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "amount due over all invoices: 267.76 EUR" in out
+    assert "evbill serve --dev" in out and (tmp_path / "evbill-demo.db").exists()
