@@ -29,6 +29,7 @@ from connector.sheets.layout import (
 )
 
 LOG = logging.getLogger("connector.sheets.sync")
+_sleep = time.sleep  # module-level so tests of the whole worker path can skip real waits
 MAX_ROUNDS = 3
 
 
@@ -151,12 +152,13 @@ def sync_billed_sessions(spreadsheet_id: str, records: Sequence[Mapping[str, Any
                          client: Any = None, service_account_info: Mapping[str, Any] | None = None,
                          api_base: str | None = None, value_input_option: str = "RAW",
                          summary_worksheet: str = "Summary", exceptions_worksheet: str = "Exceptions",
-                         sleep: Callable[[float], None] = time.sleep) -> SyncReport:
+                         sleep: Callable[[float], None] | None = None) -> SyncReport:
     """Append the records not yet in the sheet, list problems in Exceptions, rewrite Summary."""
+    pause = sleep or _sleep
     if client is None:
         if not service_account_info:
             raise PermanentError("Google Sheets: no service_account_info configured")
-        client = open_client(service_account_info, api_base=api_base, sleep=sleep)
+        client = open_client(service_account_info, api_base=api_base, sleep=pause)
     report = SyncReport()
     try:
         book = client.open_by_key(spreadsheet_id)
@@ -182,7 +184,7 @@ def sync_billed_sessions(spreadsheet_id: str, records: Sequence[Mapping[str, Any
                 if not isinstance(err, RetryableError) or round_no == MAX_ROUNDS:
                     raise err from exc
                 LOG.warning("append failed (%s); re-reading before round %d", err, round_no + 1)
-                sleep(err.retry_after if err.retry_after is not None else float(2 ** round_no))
+                pause(err.retry_after if err.retry_after is not None else float(2 ** round_no))
         report.exceptions = len(report.new_exceptions)
         table = summary_rows(rows[1:] + appended_now)
         if _trimmed(table) != _trimmed(current_summary):  # also heals a summary a crash left stale
