@@ -24,8 +24,6 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.money import minor_units
-
 NAME = "netsuite"
 EVENTS = ("session.billed",)
 
@@ -92,7 +90,6 @@ def build_update(event: dict[str, Any], config: NetSuiteConfig) -> dict[str, Any
     """The PATCH body: ship status, memo, and the item sublist (one line per chargeable invoice line)."""
     session, invoice, lines = _session(event)
     items = []
-    currency = str(invoice["currency"])
     for ln in lines:
         if ln.get("category") == "incentive":  # paid by the authority: not an item the station delivered
             continue
@@ -103,9 +100,9 @@ def build_update(event: dict[str, Any], config: NetSuiteConfig) -> dict[str, Any
                                 "quantity": Decimal(str(ln["quantity"])),
                                 "description": f"{ln.get('description') or category} ({ln.get('unit')})"[:999]}
         if config.amount_field:
-            item[config.amount_field] = Decimal(str(ln["net"])).scaleb(-minor_units(currency))
+            item[config.amount_field] = Decimal(str(ln["net"]))
         items.append(item)
-    gross = sum((Decimal(str(ln["gross"])) for ln in lines), Decimal(0)).scaleb(-minor_units(currency))
+    gross = sum((Decimal(str(ln["gross"])) for ln in lines), Decimal(0))
     return {
         "shipStatus": {"id": config.ship_status},
         "tranDate": str(invoice.get("issued_at") or event.get("created_at") or "")[:10],

@@ -25,8 +25,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from connector.money import minor_units
-
 NAME = "sap_concur"
 EVENTS = ("session.billed",)
 
@@ -127,9 +125,8 @@ def _local_date(session: dict[str, Any], fallback: str) -> str:
 def build_quick_expense(event: dict[str, Any], config: ConcurConfig) -> dict[str, Any]:
     """The Quick Expense request body (validated against the transcribed vendor schema in tests)."""
     session, invoice, lines = _facts(event)
-    # the customer's share: charges' gross minus incentive lines (negative), i.e. the session's amount due;
-    # Invoice JSON money is minor-unit strings, Concur wants major units
-    gross = sum((Decimal(str(ln["gross"])) for ln in lines), Decimal(0)).scaleb(-minor_units(str(invoice["currency"])))
+    # the customer's share: charges' gross minus incentive lines (negative), i.e. the session's amount due
+    gross = sum((Decimal(str(ln["gross"])) for ln in lines), Decimal(0))
     energy = ((event.get("data") or {}).get("rating") or {}).get("total_energy") or session.get("energy_kwh")
     energy = f"{Decimal(str(energy)).normalize():f}" if energy else None
     body: dict[str, Any] = {

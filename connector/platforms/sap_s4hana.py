@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.money import minor_units, round_money
+from connector.money import round_money
 
 NAME = "sap_s4hana"
 EVENTS = ("session.billed",)
@@ -125,14 +125,13 @@ def build_document(event: dict[str, Any], config: SapConfig) -> dict[str, Any]:
     tax: list[dict[str, Any]] = []
     taxes: dict[tuple[str, str], list[Decimal]] = {}
     gross = Decimal(0)
-    scale = -minor_units(currency)  # Invoice JSON money is minor-unit strings; the BAPI takes major units
-    for ln in lines:
-        net, line_gross = Decimal(str(ln["net"])).scaleb(scale), Decimal(str(ln["gross"])).scaleb(scale)
+    for ln in lines:  # Invoice JSON money: decimal strings with the currency's digits, as the BAPI takes them
+        net, line_gross = Decimal(str(ln["net"])), Decimal(str(ln["gross"]))
         gross += line_gross  # incentive lines are negative: the customer owes the amount due
         rates = [_rate(t["rate"]) for t in ln.get("taxes") or []]
         for t in ln.get("taxes") or []:
             acc = taxes.setdefault((str(t.get("name") or "TAX"), _rate(t["rate"])), [Decimal(0), Decimal(0)])
-            acc[0] += Decimal(str(t["amount"])).scaleb(scale)
+            acc[0] += Decimal(str(t["amount"]))
             acc[1] += net
         category = str(ln.get("category"))
         account = (config.incentive_account if category == "incentive"  # debit: the authority pays this part

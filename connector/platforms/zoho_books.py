@@ -22,8 +22,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.money import minor_units
-
 NAME = "zoho_books"
 EVENTS = ("session.billed",)
 DUPLICATE_NUMBER_CODE = 1001  # Zoho's "already exists" error code [unverified: check the sandbox]
@@ -50,9 +48,9 @@ class ZohoBooksConfig(BaseModel):
     payment_terms: int = Field(default=0, ge=0)
 
 
-def major(value: Any, currency: str) -> Decimal:
-    """Invoice JSON money is minor-unit strings (EUR "1205"); the vendor wants major units (12.05)."""
-    return Decimal(str(value)).scaleb(-minor_units(currency))
+def major(value: Any) -> Decimal:
+    """Invoice JSON money: decimal strings with the currency's digits ("12.05" EUR, "1372" JPY), taken as is."""
+    return Decimal(str(value))
 
 
 def rate_key(rate: Any) -> str:
@@ -100,11 +98,11 @@ def _line(ln: dict[str, Any], invoice: dict[str, Any], config: ZohoBooksConfig) 
     category = str(ln.get("category") or "")
     out: dict[str, Any] = {
         "name": str(ln.get("description") or category or "EV charging")[:100],
-        "description": f"{ln.get('quantity')} {ln.get('unit') or ''} @ {major(ln.get('unit_price') or 0, currency)}"
+        "description": f"{ln.get('quantity')} {ln.get('unit') or ''} @ {major(ln.get('unit_price') or 0)}"
                        f" {currency}"
                        f" - session {ln.get('session_id')}, station {ln.get('station_id')}",
         "quantity": Decimal(1),
-        "rate": major(ln["net"], currency),
+        "rate": major(ln["net"]),
     }
     if category in config.item_ids:
         out["item_id"] = config.item_ids[category]
@@ -130,9 +128,8 @@ def build_invoice(event: dict[str, Any], config: ZohoBooksConfig) -> dict[str, A
     if not zoho_customer:
         raise MappingError("customer_ids", f"no Zoho customer_id for customer {customer.get('id')}")
     issued = str(invoice.get("issued_at") or event.get("created_at") or "")[:10]
-    currency = str(invoice["currency"])
     charges = [ln for ln in lines if ln.get("category") != "incentive"]
-    incentive = sum((major(ln["net"], currency) for ln in lines if ln.get("category") == "incentive"), Decimal(0))
+    incentive = sum((major(ln["net"]) for ln in lines if ln.get("category") == "incentive"), Decimal(0))
     body: dict[str, Any] = {
         "customer_id": zoho_customer,
         "invoice_number": invoice_number(event, config),

@@ -1,5 +1,5 @@
 """Fixtures for the F2 finance adapters: real billed events (money from ``connector.rating.rate``, in the
-Invoice JSON's minor-unit strings as billing emits them), a local vendor double on 127.0.0.1, the shared
+Invoice JSON's decimal strings as billing emits them), a local vendor double on 127.0.0.1, the shared
 one-attempt sender and a worker-like retry loop."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from connector.billing.minor import price_minor, to_minor
 from tests.platforms2.conftest import billed_event as major_billed_event
 from tests.platforms2.harness import OneShotHttp
 
@@ -21,25 +20,10 @@ except ImportError:  # pragma: no cover - until connector/platforms/sender.py ex
     _RealSender = None
 
 
-def minor_invoice(invoice: dict[str, Any]) -> dict[str, Any]:
-    """Invoice JSON money as billing emits it (``connector.billing.invoices.line_json``): minor-unit strings,
-    converted with billing's own helpers (EUR 9.13 -> "913", unit price 0.39 -> "39")."""
-    cur = invoice["currency"]
-    lines = [{**ln, "unit_price": price_minor(ln["unit_price"], cur),
-              **{k: str(to_minor(ln[k], cur)) for k in ("net", "tax", "gross")},
-              "taxes": [{**t, "amount": str(to_minor(t["amount"], cur))} for t in ln["taxes"]]}
-             for ln in invoice["lines"]]
-    taxes = [{**t, **{k: str(to_minor(t[k], cur)) for k in ("taxable_base", "amount")}} for t in invoice["taxes"]]
-    totals = {k: str(to_minor(invoice[k], cur)) for k in ("net_total", "tax_total", "gross_total", "incentive_total",
-                                                          "amount_due")}
-    return {**invoice, "lines": lines, "taxes": taxes, **totals}
-
-
 def billed_event(*args: Any, **kw: Any) -> dict[str, Any]:
-    """``session.billed`` from the real ``rate(...)`` (see tests/platforms2/conftest.py), money in minor units."""
-    event = major_billed_event(*args, **kw)
-    event["data"]["invoice"] = minor_invoice(event["data"]["invoice"])
-    return event
+    """``session.billed`` from the real ``rate(...)`` (tests/platforms2/conftest.py): Invoice JSON money as
+    decimal strings with the currency's digits, as billing emits it since fc7123a ("12.05" EUR, "1372" JPY)."""
+    return major_billed_event(*args, **kw)
 
 
 def incentive_event(customer_class: str = "government", sid: str = "S-INC") -> dict[str, Any]:
@@ -58,7 +42,7 @@ def incentive_event(customer_class: str = "government", sid: str = "S-INC") -> d
         Adjustment(kind="incentive_per_kwh", name="State incentive", value="0.05"),)))
     return {"id": f"evt_{sid}", "type": "session.billed", "tenant_id": "t1", "created_at": "2026-01-13T11:31:00Z",
             "data": {"session": json.loads(sess.model_dump_json()), "rating": rated.to_dict(),
-                     "invoice": minor_invoice(invoice_json(rated, sess, cust))}}
+                     "invoice": invoice_json(rated, sess, cust)}}
 
 
 def make_http() -> Any:

@@ -53,7 +53,7 @@ def test_schema_bites_on_broken_bodies() -> None:
 def test_only_this_sessions_lines_and_the_local_date() -> None:
     event = billed_event(customer_class="fleet")
     event["data"]["invoice"]["lines"].append(dict(event["data"]["invoice"]["lines"][1], id="L9",
-                                                  session_id="S-OTHER", gross="9999"))
+                                                  session_id="S-OTHER", gross="99.99"))
     event["data"]["session"].update(end="2026-01-13T23:30:00Z", time_zone="Asia/Tokyo")
     body = sap_concur.build_quick_expense(event, CFG)
     assert body["transactionAmount"]["value"] == Decimal("12.05") and body["transactionDate"] == "2026-01-14"

@@ -47,7 +47,7 @@ def test_jpy_and_only_this_sessions_lines() -> None:
     assert [li["rate"] for li in zoho_books.build_invoice(event, cfg)["line_items"]] == [Decimal("100"),
                                                                                         Decimal("1053")]
     other = copy.deepcopy(event)  # a draft invoice that already holds another session's line
-    foreign = dict(other["data"]["invoice"]["lines"][0], id="L9", session_id="S-OTHER", net="5500")
+    foreign = dict(other["data"]["invoice"]["lines"][0], id="L9", session_id="S-OTHER", net="55.00")
     other["data"]["invoice"]["lines"].append(foreign)
     assert len(zoho_books.build_invoice(other, cfg)["line_items"]) == 2
 
