@@ -9,7 +9,8 @@ monthly reconciliation and prints seconds and sessions/s per mode:
 - ``rerate``: expected re-rated from the raw session with the rating core (``--workers`` processes);
 - ``stored``: expected from the rating stored at billing (no re-rating; checks invoices against ratings).
 
-Usage: python bench/reconcile_bench.py [--sessions 1000000] [--workers 2] [--modes rerate,stored]
+Usage: python bench/reconcile_bench.py [--sessions 1000000] [--workers 2 | --partitions 2] [--modes rerate,stored]
+       [--db FILE: keep the generated database and reuse it on the next run]
 Generation time is printed apart and not counted.
 """
 
@@ -149,6 +150,7 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2, help="re-rating processes (rerate mode)")
     parser.add_argument("--chunk", type=int, default=5000)
+    parser.add_argument("--partitions", type=int, default=1, help="station shares in separate processes")
     parser.add_argument("--modes", default="rerate,stored")
     parser.add_argument("--db", type=Path, default=None, help="keep/reuse this SQLite file")
     args = parser.parse_args()
@@ -164,12 +166,15 @@ def main() -> int:
         with sessionmaker(engine)() as db:
             cpu0 = _cpu()
             t0 = time.perf_counter()
-            report = reconcile(db, TENANT, "monthly", "2026-01", workers=args.workers, chunk=args.chunk, mode=mode)
+            report = reconcile(db, TENANT, "monthly", "2026-01", workers=args.workers, chunk=args.chunk, mode=mode,
+                               partitions=args.partitions)
             db.commit()
             seconds = time.perf_counter() - t0
             cpu = _cpu() - cpu0
         s = report["summary"]
-        print(f"{mode:7s} workers={args.workers if mode == 'rerate' else 1}: {s['sessions']:,} sessions in "
+        how = f"partitions={args.partitions}" if args.partitions > 1 else \
+            f"workers={args.workers if mode == 'rerate' else 1}"
+        print(f"{mode:7s} {how}: {s['sessions']:,} sessions in "
               f"{seconds:.1f} s = {s['sessions'] / seconds:,.0f} sessions/s (CPU {cpu:.1f} s = "
               f"{s['sessions'] / cpu:,.0f} sessions per CPU-second); expected {s['expected']} billed "
               f"{s['billed']} paid {s['paid']} {s['currency']}; exceptions {s['exceptions'] or 0}")

@@ -1,8 +1,8 @@
 """The batch path of reconciliation: stream a period's sessions, re-rate them in chunks, aggregate in Decimal.
 
 Why streaming: a month of a large operator is millions of sessions; they are read in chunks (server-side
-cursor on PostgreSQL via ``yield_per``), each chunk's invoice lines fetched by session id, and only the
-per-group sums stay in memory. Re-rating runs in this process or in a pool of worker processes
+cursor on PostgreSQL via ``yield_per``) together with a second stream of their invoice lines in the same
+order, and only the per-group sums stay in memory. Re-rating runs in this process or in a pool of worker processes
 (``workers``), overlapped with reading the next chunks.
 
 Per session: expected = the rating core's amount due now (``mode="rerate"``) or the rating stored when
@@ -98,16 +98,18 @@ def load_versions(db: DbSession, tenant_id: str) -> dict[str, list[VersionData]]
 STORED_FIELDS = ("start", "end", "time_zone", "energy_kwh", "customer_id", "customer_class", "tariff_id")
 
 
-def _window(query: Any, tenant_id: str, period: Period, stations: list[str] | None) -> Any:
+def _window(query: Any, tenant_id: str, period: Period, stations: list[str] | None, no_station: bool = False) -> Any:
     lo, hi = period.utc_bounds()
     query = query.where(SessionRow.tenant_id == tenant_id, SessionRow.start_at >= lo, SessionRow.start_at < hi)
-    if stations is not None:
+    if no_station:
+        query = query.where(SessionRow.station_id.is_(None))
+    elif stations is not None:
         query = query.where(SessionRow.station_id.in_(stations))
     return query.order_by(SessionRow.start_at, SessionRow.session_id)
 
 
 def stream_sessions(db: DbSession, tenant_id: str, period: Period, stations: list[str] | None, chunk: int,
-                    mode: str) -> Iterator[list[Any]]:
+                    mode: str, no_station: bool = False) -> Iterator[list[Any]]:
     """Chunks of session rows in the period's UTC window, in (start_at, session_id) order.
 
     Core rows on the ORM session's connection (no ORM entity overhead). ``mode="stored"`` reads only the
@@ -121,12 +123,12 @@ def stream_sessions(db: DbSession, tenant_id: str, period: Period, stations: lis
                     SessionRow.rating["total_energy"].as_string()]
     else:
         columns.append(SessionRow.document)
-    query = _window(select(*columns), tenant_id, period, stations).execution_options(yield_per=chunk)
+    query = _window(select(*columns), tenant_id, period, stations, no_station).execution_options(yield_per=chunk)
     yield from db.connection().execute(query).partitions()
 
 
 def stream_lines(db: DbSession, tenant_id: str, period: Period, stations: list[str] | None,
-                 chunk: int) -> Iterator[Any]:
+                 chunk: int, no_station: bool = False) -> Iterator[Any]:
     """Invoice lines (non-void) of the same sessions in the same order: merged with the session stream by
     equality of (start_at, session_id), so no per-chunk lookups and no reliance on collation order."""
     join = (invoice_lines.join(invoices, and_(invoices.c.tenant_id == invoice_lines.c.tenant_id,
@@ -135,7 +137,7 @@ def stream_lines(db: DbSession, tenant_id: str, period: Period, stations: list[s
                                             SessionRow.session_id == invoice_lines.c.session_id)))
     query = _window(select(SessionRow.start_at, SessionRow.session_id, invoice_lines.c.gross, invoices.c.kind,
                            invoices.c.status, invoices.c.currency).select_from(join)
-                    .where(invoices.c.status != "void"), tenant_id, period, stations)
+                    .where(invoices.c.status != "void"), tenant_id, period, stations, no_station)
     for part in db.connection().execute(query.execution_options(yield_per=chunk)).partitions():
         yield from part
 
@@ -220,7 +222,8 @@ class Run:
     """One reconciliation pass; ``execute()`` returns the per-group sums and the exceptions."""
 
     def __init__(self, db: DbSession, tenant_id: str, period: Period, stations: list[str] | None,
-                 limits: Thresholds, *, workers: int = 1, chunk: int = 2000, mode: str = "rerate") -> None:
+                 limits: Thresholds, *, workers: int = 1, chunk: int = 2000, mode: str = "rerate",
+                 only_no_station: bool = False) -> None:
         if mode not in ("rerate", "stored"):
             raise ValueError(f"mode: one of rerate, stored (got {mode!r})")
         self.db, self.tenant_id, self.period, self.stations = db, tenant_id, period, stations
@@ -230,6 +233,7 @@ class Run:
                                                .where(TariffRow.tenant_id == tenant_id)).all())
         self.customers = Customers(db, tenant_id)
         self.adjustments = Adjustments(db, tenant_id)
+        self.no_station = only_no_station  # the sessions without a station id (partitioned runs)
         self._same_start: dict[tuple[Any, ...], str] = {}
         self._start_at: Any = None
 
@@ -241,9 +245,11 @@ class Run:
         else:
             init_worker(versions)
         pending: deque[tuple[list[Meta], dict[str, Billing], Future[list[Rated]] | list[Rated]]] = deque()
-        lines = LineMerger(stream_lines(self.db, self.tenant_id, self.period, self.stations, self.chunk))
+        lines = LineMerger(stream_lines(self.db, self.tenant_id, self.period, self.stations, self.chunk,
+                                        self.no_station))
         try:
-            for rows in stream_sessions(self.db, self.tenant_id, self.period, self.stations, self.chunk, self.mode):
+            for rows in stream_sessions(self.db, self.tenant_id, self.period, self.stations, self.chunk, self.mode,
+                                        self.no_station):
                 metas, billing, items, stored = self._read(rows, lines)
                 if self.mode == "stored":
                     pending.append((metas, billing, stored))

@@ -79,13 +79,23 @@ def summarize(out: Outcome) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def reconcile(db: DbSession, tenant_id: str, kind: str, period: str, stations: list[str] | None = None, *,
-              workers: int = 1, chunk: int = 2000, mode: str = "rerate", emit_events: bool = True) -> dict[str, Any]:
-    """Run, store and (by default) emit a reconciliation; returns the report. Never commits."""
+              workers: int = 1, chunk: int = 2000, mode: str = "rerate", partitions: int = 1,
+              emit_events: bool = True) -> dict[str, Any]:
+    """Run, store and (by default) emit a reconciliation; returns the report. Never commits.
+
+    ``workers``: rating processes in this transaction; ``partitions`` > 1: station shares in separate
+    processes and connections (committed data only: the CLI's batch path)."""
     parsed = parse_period(kind, period)
     station_ids = check_stations(stations)
     limits = anomalies.thresholds(db, tenant_id)
     started = datetime.now(UTC)
-    out = Run(db, tenant_id, parsed, station_ids, limits, workers=workers, chunk=chunk, mode=mode).execute()
+    if partitions > 1:
+        from connector.billing.reconcile_parallel import run_partitioned
+
+        out = run_partitioned(db, tenant_id, parsed, station_ids, limits, partitions=partitions, chunk=chunk,
+                              mode=mode)
+    else:
+        out = Run(db, tenant_id, parsed, station_ids, limits, workers=workers, chunk=chunk, mode=mode).execute()
     summary, rows = summarize(out)
     exceptions = sorted(out.exceptions, key=lambda e: (e["kind"], e["session_id"] or ""))
     report: dict[str, Any] = {

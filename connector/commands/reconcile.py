@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         with sessionmaker(engine)() as db:
             try:
                 report = reconcile(db, args.tenant, args.kind, args.period, args.stations, workers=args.workers,
-                                   chunk=args.chunk, mode=args.mode)
+                                   chunk=args.chunk, mode=args.mode, partitions=args.partitions)
             except ValueError as exc:
                 field, reason = getattr(exc, "field", None), getattr(exc, "reason", None)
                 raise InputError(f"{field}: {reason}" if field else str(exc)) from exc
@@ -63,6 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=["json", "csv", "xlsx"], default="json")
     p.add_argument("--out", type=Path, default=None, help="write the report here (default: stdout)")
     p.add_argument("--workers", type=int, default=1, help="re-rating processes (batch path)")
+    p.add_argument("--partitions", type=int, default=1,
+                   help="station shares reconciled in separate processes (reads committed data)")
     p.add_argument("--chunk", type=int, default=2000, help="sessions per chunk read and rated")
     p.add_argument("--mode", choices=["rerate", "stored"], default="rerate",
                    help="expected from re-rating (default) or from the rating stored at billing")

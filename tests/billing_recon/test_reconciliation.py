@@ -138,3 +138,25 @@ def test_stored_mode_and_worker_pool_agree_with_rerating(seeded):
             repo.put_rating(seeded, TENANT, session_id, rating)
     stored = reconcile(seeded, TENANT, "daily", "2026-01-13", mode="stored", emit_events=False)
     assert stored["rows"] == base["rows"] and stored["summary"] == base["summary"]
+
+
+def test_station_partitions_in_processes_agree(seeded):
+    from connector.storage import repo
+    from tests.billing_recon.seed import session_doc
+
+    doc = session_doc("S7") | {"id": "NO-STATION", "station_id": None}
+    repo.put_session(seeded, TENANT, doc)
+    seeded.commit()  # partitions read committed data through their own connections
+    base = reconcile(seeded, TENANT, "daily", "2026-01-13", emit_events=False)
+    split = reconcile(seeded, TENANT, "daily", "2026-01-13", partitions=2, emit_events=False)
+    assert split["rows"] == base["rows"] and split["summary"] == base["summary"]
+    assert sorted((e["kind"], e["session_id"]) for e in split["exceptions"]) == \
+        sorted((e["kind"], e["session_id"]) for e in base["exceptions"])
+    assert [r for r in base["rows"] if r["station_id"] is None] == [{
+        "station_id": None, "tariff_id": "T-A", "customer_class": "public", "currency": "EUR", "sessions": 1,
+        "energy_kwh": "10.000", "expected": "3.57", "billed": "0.00", "paid": "0.00", "difference": "3.57",
+        "unpaid": "0.00"}]
+    two = reconcile(seeded, TENANT, "daily", "2026-01-13", ["ST-1", "ST-3"], mode="stored", partitions=2,
+                    emit_events=False)  # no stored ratings: expected 0, billed as invoiced
+    assert (two["summary"]["expected"], two["summary"]["billed"], two["summary"]["paid"]) == \
+        ("0.00", "34.51", "23.80")
