@@ -68,7 +68,7 @@ def claim(db: Session, now: datetime, policy: Policy) -> list[DeliveryRow]:
         for row_id in db.scalars(query.with_only_columns(DeliveryRow.id)).all():
             done = db.execute(update(DeliveryRow).where(DeliveryRow.id == row_id, _claimable(now)).values(
                 status="sending", locked_until=until, lease_owner=owner, attempts=DeliveryRow.attempts + 1,
-                updated_at=now))
+                updated_at=now).execution_options(synchronize_session=False))
             if done.rowcount == 1:  # type: ignore[attr-defined]
                 claimed.append(row_id)
     db.commit()
@@ -82,7 +82,8 @@ def finish(db: Session, row: DeliveryRow, **values: Any) -> bool:
     """Write the outcome if the claim is still ours; commit. False = lease lost to another worker."""
     done = db.execute(update(DeliveryRow).where(DeliveryRow.id == row.id, DeliveryRow.lease_owner == row.lease_owner,
                                                 DeliveryRow.status == "sending")
-                      .values(locked_until=None, lease_owner=None, **values))
+                      .values(locked_until=None, lease_owner=None, **values)
+                      .execution_options(synchronize_session=False))  # no scan of the identity map
     db.commit()
     return done.rowcount == 1  # type: ignore[attr-defined]
 

@@ -20,10 +20,17 @@ from connector.platforms import settings
 from connector.platforms.registry import Platform
 
 
-def targets_for(db: Session, event: EventRow, platforms: dict[str, Platform]) -> list[str]:
+def targets_for(db: Session, event: EventRow, platforms: dict[str, Platform],
+                cache: dict[tuple[str, str], list[str]] | None = None) -> list[str]:
+    """Targets of one event; ``cache`` (per pass) keeps it to a few queries per tenant and type."""
+    key = (event.tenant_id, event.type)
+    if cache is not None and key in cache:
+        return cache[key]
     hooks = [f"webhook:{s.id}" for s in subscriptions.matching(db, event.tenant_id, event.type)]
     adapters = [f"platform:{name}" for name, p in sorted(platforms.items())
                 if event.type in p.events and settings.effective(db, event.tenant_id, name).enabled]
+    if cache is not None:
+        cache[key] = hooks + adapters
     return hooks + adapters
 
 
@@ -40,6 +47,7 @@ def fan_out(db: Session, now: datetime, platforms: dict[str, Platform], batch: i
         query = query.with_for_update(skip_locked=True)
     events = db.scalars(query).all()
     created = taken = 0
+    cache: dict[tuple[str, str], list[str]] = {}
     try:
         for event in events:
             # take the event first: on SQLite this write waits for a concurrent fan-out to commit, then
@@ -50,7 +58,7 @@ def fan_out(db: Session, now: datetime, platforms: dict[str, Platform], batch: i
                 continue
             taken += 1
             existing = set(db.scalars(select(DeliveryRow.target).where(DeliveryRow.event_id == event.id)))
-            for target in targets_for(db, event, platforms):
+            for target in targets_for(db, event, platforms, cache):
                 if target in existing:
                     continue
                 db.add(DeliveryRow(id=f"dlv_{uuid.uuid4().hex}", event_id=event.id, tenant_id=event.tenant_id,
