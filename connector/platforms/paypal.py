@@ -15,6 +15,7 @@ therefore exactly our ``amount_due``.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -25,6 +26,7 @@ from connector.money import minor_units, to_decimal
 from connector.platforms.errors import PermanentError
 from connector.platforms.oauth import send_authorized, shared_provider
 
+_MONEY = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 NAME = "paypal"
 EVENTS = ("session.billed", "invoice.finalized")
 SENDABLE = frozenset({"finalized", "paid"})
@@ -76,15 +78,28 @@ def invoice_number(event: dict[str, Any], config: PayPalConfig) -> str:
 
 
 def idempotency_key(event: dict[str, Any], config: PayPalConfig | None = None) -> str:
+    """Per invoice (``session.billed`` and ``invoice.finalized`` of one invoice are one PayPal invoice).
+
+    An event this adapter skips (a draft, no invoice) gets a key of its own: it never stands for a delivery
+    of the invoice when the worker dedupes on equal keys."""
+    if skip_reason(event) is not None:
+        return f"paypal:skip:{event.get('tenant_id', '')}:{event.get('id')}"
     return f"paypal:{event.get('tenant_id', '')}:{invoice_of(event).get('id')}"
 
 
-def minor(value: Any, field: str) -> int:
-    """Our Invoice JSON carries money as minor-unit strings ("913" = EUR 9.13)."""
-    text = str(value).strip() if value is not None else ""
-    if not text.lstrip("-").isdigit():
-        raise ValueError(f"{field}: expected an integer amount in minor units, got {value!r}")
-    return int(text)
+def minor(value: Any, currency: str, field: str) -> int:
+    """Invoice JSON money as integer minor units: "10.71" EUR -> 1071, "1372" JPY -> 1372. The older
+    integer minor-unit form ("1071" EUR) reads the same, since the decimal form always carries the
+    currency's decimals. More decimals than the currency has is an error, never rounded; floats are refused."""
+    text = value.strip() if isinstance(value, str) else str(value) if type(value) is int else ""
+    if not _MONEY.fullmatch(text):
+        raise ValueError(f"{field}: expected a decimal amount, got {value!r}")
+    if "." not in text:
+        return int(text)
+    scaled = Decimal(text).scaleb(minor_units(currency))
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{field}: {text} has more decimals than {currency} allows")
+    return int(scaled)
 
 
 def _money(amount_minor: int, currency: str) -> dict[str, str]:
@@ -113,7 +128,7 @@ def build_invoice(event: dict[str, Any], config: PayPalConfig) -> dict[str, Any]
     items: list[dict[str, Any]] = []
     discount = 0
     for i, line in enumerate(inv.get("lines") or []):
-        net = minor(line.get("net"), f"invoice.lines[{i}].net")
+        net = minor(line.get("net"), cur, f"invoice.lines[{i}].net")
         if net < 0:
             discount -= net
         elif net > 0:
@@ -121,10 +136,10 @@ def build_invoice(event: dict[str, Any], config: PayPalConfig) -> dict[str, Any]
                           "description": _item_description(line), "quantity": "1",
                           "unit_amount": _money(net, cur), "unit_of_measure": "QUANTITY"})
     for j, tax in enumerate(inv.get("taxes") or []):
-        amount = minor(tax.get("amount"), f"invoice.taxes[{j}].amount")
+        amount = minor(tax.get("amount"), cur, f"invoice.taxes[{j}].amount")
         if amount:
             label = f"{tax.get('name')} {to_decimal(tax.get('rate'), f'invoice.taxes[{j}].rate').normalize():f}%"
-            base = minor(tax.get("taxable_base"), f"invoice.taxes[{j}].taxable_base")
+            base = minor(tax.get("taxable_base"), cur, f"invoice.taxes[{j}].taxable_base")
             items.append({"name": label[:200], "description": f"on {_money(base, cur)['value']} {cur}",
                           "quantity": "1", "unit_amount": _money(amount, cur),
                           "unit_of_measure": "AMOUNT"})

@@ -5,7 +5,7 @@ Plaid returns the same authorization for 48 h), then ``POST /transfer/create`` w
 ``authorization_id`` (Plaid documents this call as idempotent on the authorization, so a retry returns the
 transfer already made). Auth: ``PLAID-CLIENT-ID`` / ``PLAID-SECRET`` headers and ``Plaid-Version``.
 
-The amount is our ``amount_due`` (minor units in the Invoice JSON) as Plaid's decimal string, never
+The amount is our ``amount_due`` as Plaid's 2-decimal string, never
 recomputed. Plaid Transfer moves US dollars: an invoice in another currency is a permanent error, and an
 invoice whose customer has no linked account in the config is skipped (they pay another way).
 A declined authorization is permanent (with Plaid's rationale); it is never retried.
@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from connector.money import minor_units
 from connector.platforms.errors import PermanentError
 
+_MONEY = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 NAME = "plaid"
 EVENTS = ("session.billed", "invoice.finalized")
 SENDABLE = frozenset({"finalized"})
@@ -67,8 +68,9 @@ def invoice_of(event: dict[str, Any]) -> dict[str, Any]:
     return invoice
 
 
-def skip_reason(event: dict[str, Any], config: PlaidConfig) -> str | None:
-    """Only finalized invoices with money due, of customers with a linked account, are settled here."""
+def skip_reason(event: dict[str, Any], config: PlaidConfig | None) -> str | None:
+    """Only finalized invoices with money due, of customers with a linked account, are settled here
+    (``config=None``: the invoice checks only)."""
     invoice = (event.get("data") or {}).get("invoice")
     if not isinstance(invoice, dict):
         return "event carries no invoice"
@@ -77,28 +79,37 @@ def skip_reason(event: dict[str, Any], config: PlaidConfig) -> str | None:
     if invoice.get("status") not in SENDABLE:
         return f"invoice {invoice.get('id')} is {invoice.get('status')}; only finalized invoices are debited"
     customer = str((invoice.get("customer") or {}).get("id") or "")
-    if customer not in config.accounts:
+    if config is not None and customer not in config.accounts:
         return f"customer {customer!r} has no linked bank account for Plaid"
-    if str(invoice.get("amount_due", "0")).strip() in ("0", "-0"):
+    if str(invoice.get("amount_due", "0")).strip().lstrip("-").strip("0.") == "":
         return f"invoice {invoice.get('id')} has nothing to pay"
     return None
 
 
 def idempotency_key(event: dict[str, Any], config: PlaidConfig | None = None) -> str:
-    """Plaid's authorization key (<= 50 chars): one debit per tenant and invoice."""
+    """Plaid's authorization key (<= 50 chars): one debit per tenant and invoice.
+
+    An event this adapter skips (a draft, no invoice) gets a key of its own: it never stands for a delivery
+    of the invoice when the worker dedupes on equal keys."""
+    if skip_reason(event, config) is not None:
+        return f"plaid:skip:{event.get('tenant_id', '')}:{event.get('id')}"
     inv = invoice_of(event)
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"evbill:{event.get('tenant_id', '')}:{inv.get('id')}:transfer"))
 
 
 def amount(invoice: dict[str, Any]) -> str:
-    """``amount_due`` as Plaid's decimal string ("1205" USD -> "12.05")."""
+    """``amount_due`` as Plaid's decimal string with 2 decimals ("10.76"; the older "1076" reads the same)."""
     cur = str(invoice.get("currency") or "").upper()
     if cur != "USD":
         raise ValueError(f"invoice.currency: Plaid Transfer moves USD, invoice {invoice.get('id')} is in {cur}")
-    text = str(invoice.get("amount_due", "")).strip()
-    if not text.isdigit() or int(text) <= 0:
-        raise ValueError(f"invoice.amount_due: expected a positive integer amount in minor units, got {text!r}")
-    return f"{Decimal(int(text)).scaleb(-minor_units(cur)):f}"
+    raw = invoice.get("amount_due")
+    text = raw.strip() if isinstance(raw, str) else str(raw) if type(raw) is int else ""
+    if not _MONEY.fullmatch(text):
+        raise ValueError(f"invoice.amount_due: expected a decimal amount, got {text!r}")
+    cents = Decimal(text).scaleb(minor_units(cur)) if "." in text else Decimal(int(text))
+    if cents != cents.to_integral_value() or cents <= 0:
+        raise ValueError(f"invoice.amount_due: {text} is not a positive amount in whole cents")
+    return f"{cents.scaleb(-minor_units(cur)):f}"
 
 
 def build_authorization(event: dict[str, Any], config: PlaidConfig) -> dict[str, Any]:

@@ -10,7 +10,7 @@ own lines of the invoice: debit accounts receivable (the customer as ``Entity``)
 debit the incentive receivable with incentives, credit the mapped revenue account per line category with
 the net, credit the mapped tax account per tax with our tax amount. A negative amount changes sides
 (discounts debit revenue). Debits equal credits by construction; this is checked before sending.
-Amounts come from the Invoice JSON's minor units and are written as exact JSON numbers.
+Amounts are the Invoice JSON's decimal strings, written as exact JSON numbers.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from connector.money import minor_units
 from connector.platforms.errors import PermanentError
 from connector.platforms.oauth import RefreshTokenStore, rotating_provider, send_authorized
 
+_MONEY = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 NAME = "quickbooks"
 EVENTS = ("session.billed", "credit_note.issued")
 MINOR_VERSION = "75"
@@ -58,11 +59,19 @@ class QuickBooksConfig(BaseModel):
 Config = QuickBooksConfig
 
 
-def minor(value: Any, field: str) -> int:
-    text = str(value).strip() if value is not None else ""
-    if not text.lstrip("-").isdigit():
-        raise ValueError(f"{field}: expected an integer amount in minor units, got {value!r}")
-    return int(text)
+def minor(value: Any, currency: str, field: str) -> int:
+    """Invoice JSON money as integer minor units: "10.71" EUR -> 1071, "1372" JPY -> 1372. The older
+    integer minor-unit form ("1071" EUR) reads the same, since the decimal form always carries the
+    currency's decimals. More decimals than the currency has is an error, never rounded; floats are refused."""
+    text = value.strip() if isinstance(value, str) else str(value) if type(value) is int else ""
+    if not _MONEY.fullmatch(text):
+        raise ValueError(f"{field}: expected a decimal amount, got {value!r}")
+    if "." not in text:
+        return int(text)
+    scaled = Decimal(text).scaleb(minor_units(currency))
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{field}: {text} has more decimals than {currency} allows")
+    return int(scaled)
 
 
 def invoice_of(event: dict[str, Any]) -> dict[str, Any]:
@@ -106,13 +115,14 @@ def _lines_of(event: dict[str, Any]) -> list[dict[str, Any]]:
 def postings(event: dict[str, Any], config: QuickBooksConfig) -> list[tuple[str, int, str, bool]]:
     """(account Id, signed minor amount: + debit / - credit, description, is the AR line)."""
     inv = invoice_of(event)
+    cur = str(inv["currency"]).upper()
     sign = -1 if event.get("type") == "credit_note.issued" else 1
     out: list[tuple[str, int, str, bool]] = []
     due = incentives = 0
     revenue: dict[str, int] = {}
     taxes: dict[str, int] = {}
     for i, ln in enumerate(_lines_of(event)):
-        net = minor(ln.get("net"), f"invoice.lines[{i}].net")
+        net = minor(ln.get("net"), cur, f"invoice.lines[{i}].net")
         if ln.get("category") == "incentive" or ln.get("kind") == "incentive":
             incentives -= net
             due += net
@@ -121,7 +131,7 @@ def postings(event: dict[str, Any], config: QuickBooksConfig) -> list[tuple[str,
         revenue[category] = revenue.get(category, 0) + net
         due += net
         for j, t in enumerate(ln.get("taxes") or []):
-            amount = minor(t.get("amount"), f"invoice.lines[{i}].taxes[{j}].amount")
+            amount = minor(t.get("amount"), cur, f"invoice.lines[{i}].taxes[{j}].amount")
             taxes[str(t.get("name"))] = taxes.get(str(t.get("name")), 0) + amount
             due += amount
     label = f"invoice {inv.get('number') or inv['id']}"

@@ -2,7 +2,7 @@
 
 ``POST /v2/orders`` (CreateOrder) with ``idempotency_key`` in the body (Square answers a repeated key with
 the order it already created). Money is mapped, not computed: each charge line is a custom line item of
-quantity 1 at the line's net (our minor units are Square's integer ``amount``); each tax of the invoice is
+quantity 1 at the line's net (in minor units, Square's integer ``amount``); each tax of the invoice is
 one more line item carrying our tax amount (Square would otherwise compute tax itself from a percentage);
 discounts and incentives (negative lines; Square prices cannot be negative) are one ``FIXED_AMOUNT``
 order-level discount. Square's ``total_money`` is therefore exactly our ``amount_due``.
@@ -10,13 +10,16 @@ order-level discount. Square's ``total_money`` is therefore exactly our ``amount
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.money import minor_units
 from connector.platforms.errors import PermanentError
 
+_MONEY = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 NAME = "square"
 EVENTS = ("session.billed", "invoice.finalized")
 SENDABLE = frozenset({"finalized", "paid"})
@@ -38,12 +41,19 @@ class SquareConfig(BaseModel):
 Config = SquareConfig
 
 
-def minor(value: Any, field: str) -> int:
-    """Our Invoice JSON carries money as minor-unit strings ("913" = EUR 9.13), Square's ``amount`` unit."""
-    text = str(value).strip() if value is not None else ""
-    if not text.lstrip("-").isdigit():
-        raise ValueError(f"{field}: expected an integer amount in minor units, got {value!r}")
-    return int(text)
+def minor(value: Any, currency: str, field: str) -> int:
+    """Invoice JSON money as integer minor units: "10.71" EUR -> 1071, "1372" JPY -> 1372. The older
+    integer minor-unit form ("1071" EUR) reads the same, since the decimal form always carries the
+    currency's decimals. More decimals than the currency has is an error, never rounded; floats are refused."""
+    text = value.strip() if isinstance(value, str) else str(value) if type(value) is int else ""
+    if not _MONEY.fullmatch(text):
+        raise ValueError(f"{field}: expected a decimal amount, got {value!r}")
+    if "." not in text:
+        return int(text)
+    scaled = Decimal(text).scaleb(minor_units(currency))
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{field}: {text} has more decimals than {currency} allows")
+    return int(scaled)
 
 
 def invoice_of(event: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +75,12 @@ def skip_reason(event: dict[str, Any]) -> str | None:
 
 
 def idempotency_key(event: dict[str, Any], config: SquareConfig | None = None) -> str:
-    """Square's body key (<= 192 chars): one order per tenant and invoice."""
+    """Square's body key (<= 192 chars): one order per tenant and invoice.
+
+    An event this adapter skips (a draft, no invoice) gets a key of its own: it never stands for a delivery
+    of the invoice when the worker dedupes on equal keys."""
+    if skip_reason(event) is not None:
+        return f"square:skip:{event.get('tenant_id', '')}:{event.get('id')}"
     return f"evbill:{event.get('tenant_id', '')}:{invoice_of(event).get('id')}:order"[:192]
 
 
@@ -87,7 +102,7 @@ def build_order(event: dict[str, Any], config: SquareConfig) -> dict[str, Any]:
     items: list[dict[str, Any]] = []
     off = 0
     for i, line in enumerate(inv.get("lines") or []):
-        net = minor(line.get("net"), f"invoice.lines[{i}].net")
+        net = minor(line.get("net"), cur, f"invoice.lines[{i}].net")
         if net < 0:
             off -= net
         elif net > 0:
@@ -97,7 +112,7 @@ def build_order(event: dict[str, Any], config: SquareConfig) -> dict[str, Any]:
                           "base_price_money": {"amount": net, "currency": cur},
                           "metadata": {"line_id": str(line.get("id", i)), "kind": str(line.get("kind") or "")}})
     for j, tax in enumerate(inv.get("taxes") or []):
-        amount = minor(tax.get("amount"), f"invoice.taxes[{j}].amount")
+        amount = minor(tax.get("amount"), cur, f"invoice.taxes[{j}].amount")
         if amount:
             rate = Decimal(str(tax.get("rate"))).normalize()
             items.append({"uid": f"tax-{j}", "name": f"{tax.get('name')} {rate:f}%"[:512], "quantity": "1",

@@ -6,22 +6,25 @@ contracts doc's alternative) attaches each item to *this* invoice, so a second i
 being delivered at the same time never sweeps up our pending items. Every POST carries its own
 ``Idempotency-Key`` derived from tenant, invoice id and step, so a retry replays Stripe's first answer.
 
-Money is mapped, not computed: our Invoice JSON already carries minor units, so each item's ``amount`` is
-the line's net as an integer (negative for discounts and incentives), and in ``tax_mode="items"`` each tax of the invoice is one more item with the
-invoice's tax amount, so Stripe's total equals our ``amount_due`` to the minor unit. ``tax_mode="tax_rates"``
+Money is mapped, not computed: each item's ``amount`` is the line's net in integer minor units ("9.13" EUR
+-> 913; negative for discounts and incentives), and in ``tax_mode="items"`` each tax of the invoice is one
+more item with the invoice's tax amount, so Stripe's total equals our ``amount_due`` to the minor unit. ``tax_mode="tax_rates"``
 attaches mapped Stripe tax rates instead (Stripe then computes the tax; see docs/platforms/stripe.md).
 Keys are kept by Stripe for at least 24 h: redeliveries after that rely on the outbox's own dedupe.
 """
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.money import minor_units
 from connector.platforms.errors import PermanentError
 
+_MONEY = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 NAME = "stripe"
 EVENTS = ("session.billed", "invoice.finalized")
 SENDABLE = frozenset({"finalized", "paid"})
@@ -46,12 +49,19 @@ class StripeConfig(BaseModel):
 Config = StripeConfig
 
 
-def minor(value: Any, field: str) -> int:
-    """Our Invoice JSON carries money as minor-unit strings ("913" = EUR 9.13); Stripe wants that integer."""
-    text = str(value).strip() if value is not None else ""
-    if not text.lstrip("-").isdigit():
-        raise ValueError(f"{field}: expected an integer amount in minor units, got {value!r}")
-    return int(text)
+def minor(value: Any, currency: str, field: str) -> int:
+    """Invoice JSON money as integer minor units: "10.71" EUR -> 1071, "1372" JPY -> 1372. The older
+    integer minor-unit form ("1071" EUR) reads the same, since the decimal form always carries the
+    currency's decimals. More decimals than the currency has is an error, never rounded; floats are refused."""
+    text = value.strip() if isinstance(value, str) else str(value) if type(value) is int else ""
+    if not _MONEY.fullmatch(text):
+        raise ValueError(f"{field}: expected a decimal amount, got {value!r}")
+    if "." not in text:
+        return int(text)
+    scaled = Decimal(text).scaleb(minor_units(currency))
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{field}: {text} has more decimals than {currency} allows")
+    return int(scaled)
 
 
 def invoice_of(event: dict[str, Any]) -> dict[str, Any]:
@@ -78,7 +88,12 @@ def _base_key(event: dict[str, Any]) -> str:
 
 
 def idempotency_key(event: dict[str, Any], config: StripeConfig | None = None) -> str:
-    """Per invoice: ``session.billed`` and ``invoice.finalized`` of one invoice make one Stripe invoice."""
+    """Per invoice: ``session.billed`` and ``invoice.finalized`` of one invoice make one Stripe invoice.
+
+    An event this adapter skips (a draft, no invoice) gets a key of its own: it never stands for a delivery
+    of the invoice when the worker dedupes on equal keys."""
+    if skip_reason(event) is not None:
+        return f"stripe:skip:{event.get('tenant_id', '')}:{event.get('id')}"
     return f"stripe:{_base_key(event)}"
 
 
@@ -117,7 +132,7 @@ def build_items(event: dict[str, Any], config: StripeConfig, stripe_invoice: str
     customer = stripe_customer(inv, config)
     out: list[tuple[str, dict[str, Any]]] = []
     for i, line in enumerate(inv.get("lines") or []):
-        net = minor(line.get("net"), f"invoice.lines[{i}].net")
+        net = minor(line.get("net"), cur, f"invoice.lines[{i}].net")
         if net == 0:
             continue
         item: dict[str, Any] = {"customer": customer, "invoice": stripe_invoice, "currency": cur.lower(),
@@ -131,7 +146,7 @@ def build_items(event: dict[str, Any], config: StripeConfig, stripe_invoice: str
         out.append((f"item:{line.get('id', i)}", item))
     if config.tax_mode == "items":
         for j, tax in enumerate(inv.get("taxes") or []):
-            amount = minor(tax.get("amount"), f"invoice.taxes[{j}].amount")
+            amount = minor(tax.get("amount"), cur, f"invoice.taxes[{j}].amount")
             if amount == 0:
                 continue
             label = f"{tax.get('name')} {Decimal(str(tax.get('rate'))).normalize():f}%"

@@ -26,6 +26,7 @@ from connector.money import minor_units, to_decimal
 from connector.platforms.errors import PermanentError
 from connector.platforms.oauth import RefreshTokenStore, rotating_provider, send_authorized
 
+_MONEY = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 NAME = "xero"
 EVENTS = ("session.billed", "invoice.finalized")
 SENDABLE = frozenset({"finalized", "paid"})
@@ -59,16 +60,24 @@ class XeroConfig(BaseModel):
 Config = XeroConfig
 
 
-def minor(value: Any, field: str) -> int:
-    text = str(value).strip() if value is not None else ""
-    if not text.lstrip("-").isdigit():
-        raise ValueError(f"{field}: expected an integer amount in minor units, got {value!r}")
-    return int(text)
+def minor(value: Any, currency: str, field: str) -> int:
+    """Invoice JSON money as integer minor units: "10.71" EUR -> 1071, "1372" JPY -> 1372. The older
+    integer minor-unit form ("1071" EUR) reads the same, since the decimal form always carries the
+    currency's decimals. More decimals than the currency has is an error, never rounded; floats are refused."""
+    text = value.strip() if isinstance(value, str) else str(value) if type(value) is int else ""
+    if not _MONEY.fullmatch(text):
+        raise ValueError(f"{field}: expected a decimal amount, got {value!r}")
+    if "." not in text:
+        return int(text)
+    scaled = Decimal(text).scaleb(minor_units(currency))
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{field}: {text} has more decimals than {currency} allows")
+    return int(scaled)
 
 
 def major(value: Any, currency: str, field: str) -> Decimal:
-    """Minor-unit string -> the Decimal Xero shows ("913" EUR -> 9.13); no rounding ever."""
-    return Decimal(minor(value, field)).scaleb(-minor_units(currency))
+    """Invoice JSON money -> the Decimal Xero shows, with the currency's decimals ("9.13" EUR); never rounded."""
+    return Decimal(minor(value, currency, field)).scaleb(-minor_units(currency))
 
 
 def invoice_of(event: dict[str, Any]) -> dict[str, Any]:
@@ -90,6 +99,12 @@ def skip_reason(event: dict[str, Any]) -> str | None:
 
 
 def idempotency_key(event: dict[str, Any], config: XeroConfig | None = None) -> str:
+    """Xero's Idempotency-Key (<= 128 chars): one invoice per tenant and invoice of ours.
+
+    An event this adapter skips (a draft, no invoice) gets a key of its own: it never stands for a delivery
+    of the invoice when the worker dedupes on equal keys."""
+    if skip_reason(event) is not None:
+        return f"xero:skip:{event.get('tenant_id', '')}:{event.get('id')}"
     return f"evbill:{event.get('tenant_id', '')}:{invoice_of(event).get('id')}:invoice"[:128]
 
 

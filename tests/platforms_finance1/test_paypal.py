@@ -52,8 +52,8 @@ def test_eur_invoice_body_matches_schema_with_exact_amounts() -> None:
     broken["items"][0]["unit_amount"]["value"] = 1.0
     assert errors("paypal/invoices_create.schema.json", broken)
     decimal_event = billed_event()
-    decimal_event["data"]["invoice"]["lines"][0]["net"] = "1.00"  # major units: not our Invoice JSON
-    with pytest.raises(ValueError, match=r"invoice.lines\[0\].net: expected an integer amount in minor units"):
+    decimal_event["data"]["invoice"]["lines"][0]["net"] = "1.005"  # more decimals than EUR has: never rounded
+    with pytest.raises(ValueError, match=r"invoice.lines\[0\].net: 1.005 has more decimals than EUR allows"):
         paypal.build_invoice(decimal_event, CFG)
 
 

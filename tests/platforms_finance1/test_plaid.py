@@ -34,7 +34,7 @@ def double() -> Iterator[PlaidDouble]:
 
 def test_authorization_and_transfer_bodies_match_schemas_with_exact_amount() -> None:
     event = usd()
-    assert event["data"]["invoice"]["amount_due"] == "1076"  # 10.13 + 6.25 % sales tax (0.63), from rate(...)
+    assert event["data"]["invoice"]["amount_due"] == "10.76"  # 10.13 + 6.25 % sales tax (0.63), from rate(...)
     auth = plaid.build_authorization(event, CFG)
     assert errors("plaid/transfer_authorization_create.schema.json", auth) == []
     assert {k: auth[k] for k in ("type", "network", "amount", "ach_class", "user", "account_id")} == {

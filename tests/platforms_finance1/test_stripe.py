@@ -69,9 +69,12 @@ def test_tax_rates_mode_and_mapping_errors() -> None:
     with pytest.raises(ValueError, match="invoice.customer.id: 'C-9' has no Stripe customer"):
         stripe.build_invoice(billed_event(customer_id="C-9"), CFG)
     assert stripe.build_invoice(billed_event(customer_id="cus_direct"), CFG)["customer"] == "cus_direct"
-    with pytest.raises(ValueError, match=r"net: expected an integer amount in minor units, got '10.05'"):
-        stripe.minor("10.05", "net")
-    assert stripe.minor("-117", "net") == -117
+    with pytest.raises(ValueError, match=r"net: 10.055 has more decimals than EUR allows"):
+        stripe.minor("10.055", "EUR", "net")
+    with pytest.raises(ValueError, match=r"net: expected a decimal amount, got 9.13"):
+        stripe.minor(9.13, "EUR", "net")  # a float is never money
+    assert stripe.minor("-1.17", "EUR", "net") == stripe.minor("-117", "EUR", "net") == -117
+    assert stripe.minor("0.049", "KWD", "net") == 49 and stripe.minor("1372", "JPY", "net") == 1372
     assert "sk_test_123" not in repr(CFG)
 
 
@@ -91,6 +94,8 @@ def test_skips_drafts_and_credit_notes_and_keys_per_invoice() -> None:
     assert "credit notes" in str(stripe.skip_reason(credit))
     assert stripe.idempotency_key(billed_event(), CFG) == stripe.idempotency_key(invoice_event(), CFG) == \
         "stripe:evbill:t1:inv_S-100"
+    # a skipped draft never shares the invoice's key (the worker would take it for the invoice's delivery)
+    assert stripe.idempotency_key(billed_event(status="draft", number=None), CFG) == "stripe:skip:t1:evt_S-100"
 
 
 def test_end_to_end_with_429_and_500_and_no_duplicates(double: StripeDouble) -> None:

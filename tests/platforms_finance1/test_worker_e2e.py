@@ -20,7 +20,7 @@ from connector.events import worker
 from connector.events.deliveries import Policy
 from connector.events.outbox import emit
 from connector.events.tables import DeliveryRow
-from connector.platforms import oauth
+from connector.platforms import oauth, stripe
 from connector.platforms.tables import PlatformConfigRow
 from connector.storage.migrations_support import all_metadata
 
@@ -128,7 +128,7 @@ def test_a_day_through_the_worker_reaches_every_vendor_once(doubles: dict[str, A
         rows = db.scalars(select(DeliveryRow)).all()
     assert {r.status for r in rows} == {"sent"}, [(r.target, r.status, r.last_error) for r in rows if r.status != "sent"]
     assert len(rows) == SESSIONS * (2 * 5 + 1)  # both events to five adapters; QuickBooks takes session.billed only
-    due = [int(inv["amount_due"]) for inv in invoices]
+    due = [stripe.minor(inv["amount_due"], "USD", "amount_due") for inv in invoices]
     # Stripe: one invoice per invoice, items summing to amount_due, sent once
     assert len(d["stripe"].invoices) == SESSIONS
     assert sorted(sum(int(d["stripe"].items[i]["amount"]) for i in inv["items"])
