@@ -78,6 +78,20 @@ def claim(db: Session, now: datetime, policy: Policy) -> list[DeliveryRow]:
                            .order_by(DeliveryRow.next_attempt_at, DeliveryRow.id)))
 
 
+def renew(db: Session, row: DeliveryRow, now: datetime, policy: Policy) -> bool:
+    """Keep the claim alive: extend ``locked_until`` when less than half the lease is left (commits).
+    False = another worker re-claimed the row after our lease expired: do not attempt it."""
+    until = aware(row.locked_until)
+    if until is not None and until - now >= timedelta(seconds=policy.lease_seconds / 2):
+        return True
+    done = db.execute(update(DeliveryRow).where(DeliveryRow.id == row.id, DeliveryRow.lease_owner == row.lease_owner,
+                                                DeliveryRow.status == "sending")
+                      .values(locked_until=now + timedelta(seconds=policy.lease_seconds))
+                      .execution_options(synchronize_session=False))
+    db.commit()
+    return done.rowcount == 1  # type: ignore[attr-defined]
+
+
 def finish(db: Session, row: DeliveryRow, **values: Any) -> bool:
     """Write the outcome if the claim is still ours; commit. False = lease lost to another worker."""
     done = db.execute(update(DeliveryRow).where(DeliveryRow.id == row.id, DeliveryRow.lease_owner == row.lease_owner,

@@ -29,7 +29,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.events import webhooks
-from connector.events.deliveries import Policy, backoff, claim, finish
+from connector.events.deliveries import Policy, backoff, claim, finish, renew
 from connector.events.deliveries import redeliver as redeliver  # re-exported: the pinned interface
 from connector.events.fanout import fan_out
 from connector.events.outbox import row_to_envelope
@@ -102,7 +102,13 @@ def deliver_one(db: Session, engine: Engine, row: DeliveryRow, event: dict[str, 
 def run_once(engine: Engine, now: datetime | None = None, *, policy: Policy | None = None,
              senders: SenderFactory | None = None, rng: random.Random | None = None) -> dict[str, int]:
     """One pass: fan out, claim, deliver, record. Returns counts by outcome."""
-    now = now or datetime.now(UTC)
+    fixed = now
+
+    def clock() -> datetime:
+        """The pass's time: fixed when the caller gave one (tests), else the real clock per delivery."""
+        return fixed or datetime.now(UTC)
+
+    now = clock()
     policy = policy or default_policy()
     senders = senders or default_senders()
     rng = rng or random.Random()
@@ -113,7 +119,11 @@ def run_once(engine: Engine, now: datetime | None = None, *, policy: Policy | No
         rows = claim(db, now, policy)
         counts["claimed"] = len(rows)
         for row in rows:
-            outcome = _attempt(db, engine, row, now, policy, senders, rng, platforms)
+            # rows late in a slow batch: extend the claim before their attempt, or skip if it was lost
+            if not renew(db, row, clock(), policy):
+                counts["lost"] += 1
+                continue
+            outcome = _attempt(db, engine, row, clock(), policy, senders, rng, platforms)
             counts[outcome] += 1
     return counts
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,13 +13,14 @@ from typing import Any
 
 class Receiver:
     def __init__(self, script: list[tuple[int, dict[str, str]]] | None = None,
-                 block: threading.Event | None = None, block_at: int = 1) -> None:
+                 block: threading.Event | None = None, block_at: int = 1, delay: float = 0.0) -> None:
         self.script = list(script or [])  # answers for the first requests, then 200
         self.requests: list[dict[str, Any]] = []
         self.accepted: dict[str, bytes] = {}
         self.duplicates = 0
         self.block = block  # request number ``block_at`` is accepted, then hangs until ``block`` is set
         self.block_at = block_at
+        self.delay = delay  # seconds each answer takes (a slow receiver)
         self.lock = threading.Lock()
         self.arrived = threading.Event()
         receiver = self
@@ -36,6 +38,8 @@ class Receiver:
                             receiver.duplicates += 1
                         else:
                             receiver.accepted[key] = body
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 if number == receiver.block_at:
                     receiver.arrived.set()
                     if receiver.block is not None:

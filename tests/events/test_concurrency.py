@@ -51,3 +51,35 @@ def test_parallel_workers_deliver_each_event_once(engine: Engine, db: Session) -
     assert sum(c["sent"] for c in totals) == 2 * EVENTS and sum(c["lost"] for c in totals) == 0
     assert sum(c["created"] for c in totals) == 2 * EVENTS
     assert len(rec.requests) == 2 * EVENTS and rec.duplicates == 0 and len(rec.accepted) == 2 * EVENTS
+
+
+def test_slow_batch_renews_its_claims_so_no_other_worker_steals_them(engine: Engine, db: Session) -> None:
+    """Lease 1 s, each delivery 0.6 s, 4 in one claimed batch: without renewal the 3rd and 4th leases
+    expire mid-batch and the polling second worker would deliver them again."""
+    slow = Policy(batch=4, lease_seconds=1.0)
+    with running(Receiver(delay=0.6)) as rec:
+        create_subscription(db, "t1", rec.url + "/slow", ["session.billed"])
+        for i in range(4):
+            emit(db, "t1", "session.billed", {"n": i})
+        db.commit()
+        first: dict[str, int] = {}
+        thief: list[dict[str, int]] = []
+        done = threading.Event()
+
+        def other() -> None:
+            while not done.is_set():
+                thief.append(worker.run_once(engine, policy=slow))
+                done.wait(0.1)
+
+        a = threading.Thread(target=lambda: first.update(worker.run_once(engine, policy=slow)))
+        a.start()
+        b = threading.Thread(target=other)
+        b.start()
+        a.join(30)
+        done.set()
+        b.join(30)
+    assert first["claimed"] + sum(t["claimed"] for t in thief) == 4
+    assert sum(t["sent"] for t in thief) + first["sent"] == 4 and first["lost"] == 0
+    assert len(rec.requests) == 4 and rec.duplicates == 0
+    db.expire_all()
+    assert [r.attempts for r in db.scalars(select(DeliveryRow))] == [1, 1, 1, 1]
