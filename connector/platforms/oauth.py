@@ -45,7 +45,8 @@ class TokenProvider:
     def __init__(self, token_url: str, client_id: str, client_secret: str, grant: Grant = "client_credentials",
                  refresh_token: str | None = None, scope: str | None = None, auth_style: AuthStyle = "basic",
                  on_refresh: Callable[[str], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 latest_refresh_token: Callable[[], str | None] | None = None) -> None:
         if grant not in ("client_credentials", "refresh_token"):
             raise ValueError(f"grant: {grant!r} is not supported (client_credentials or refresh_token)")
         if auth_style not in ("basic", "body"):
@@ -62,6 +63,8 @@ class TokenProvider:
         self.scope = scope
         self.auth_style = auth_style
         self.on_refresh = on_refresh
+        # where another worker process may have stored a newer rotated refresh token (asked before each refresh)
+        self.latest_refresh_token = latest_refresh_token
         self._clock = clock
         self._lock = threading.Lock()
         self._token: str | None = None
@@ -93,6 +96,9 @@ class TokenProvider:
     def _request(self) -> tuple[dict[str, str], dict[str, Any]]:
         data: dict[str, str] = {"grant_type": self.grant}
         if self.grant == "refresh_token":
+            newer = self.latest_refresh_token() if self.latest_refresh_token is not None else None
+            if newer:
+                self._refresh_token = newer
             data["refresh_token"] = str(self._refresh_token)
         if self.scope:
             data["scope"] = self.scope
@@ -258,5 +264,9 @@ def rotating_provider(token_url: str, client_id: str, client_secret: str, config
         if on_refresh is not None:
             on_refresh(new)
 
-    return shared_provider(token_url, client_id, client_secret, grant="refresh_token", refresh_token=current,
-                           scope=scope, auth_style=auth_style, on_refresh=persist, identity=configured_refresh_token)
+    provider = shared_provider(token_url, client_id, client_secret, grant="refresh_token", refresh_token=current,
+                               scope=scope, auth_style=auth_style, on_refresh=persist,
+                               identity=configured_refresh_token)
+    if store is not None:  # several worker processes: each refresh starts from the newest stored token
+        provider.latest_refresh_token = lambda: store.load(consent)
+    return provider

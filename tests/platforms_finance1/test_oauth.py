@@ -199,3 +199,25 @@ def test_two_consents_on_one_app_never_share_a_provider(idp: Double) -> None:
     b = shared_provider(url, "cid", "csecret", grant="refresh_token", refresh_token="rt-other")
     assert a is not b
     assert shared_provider(url, "cid", "csecret", grant="refresh_token", refresh_token="rt-9", identity="rt-0") is a
+
+
+def test_two_worker_processes_share_rotations_through_the_store(idp: Double, tmp_path, monkeypatch) -> None:
+    from cryptography.fernet import Fernet
+    from sqlalchemy import create_engine
+
+    from connector.platforms import oauth
+
+    monkeypatch.setenv(oauth.TOKEN_KEY_ENV, Fernet.generate_key().decode())
+    url = f"sqlite:///{tmp_path / 'tokens.db'}"
+    idp.rotate = True
+    token_url = idp.url + "/oauth2/token"
+    oauth._PROVIDERS.clear()
+    a = oauth.rotating_provider(token_url, "cid", "csecret", "rt-0", store=oauth.RefreshTokenStore(create_engine(url)))
+    oauth._PROVIDERS.clear()  # process B: its own memory, same database
+    b = oauth.rotating_provider(token_url, "cid", "csecret", "rt-0", store=oauth.RefreshTokenStore(create_engine(url)))
+    assert a is not b
+    a.authorization(OneShotHttp())  # A rotates rt-0 -> rt-1 and stores it
+    b.authorization(OneShotHttp())  # B would present the dead rt-0; it takes rt-1 from the store instead
+    a.invalidate()
+    a.authorization(OneShotHttp())  # and A continues from B's rotation
+    assert [c["body"]["refresh_token"] for c in idp.calls("/oauth2/token")] == ["rt-0", "rt-1", "rt-2"]
