@@ -218,8 +218,15 @@ def deliver(event: dict[str, Any], config: ZohoBooksConfig, http: Any, tokens: A
     existing = [i for i in (found.json().get("invoices") or []) if i.get("invoice_number") == body["invoice_number"]]
     if existing:
         return {"status": "duplicate", "ref": existing[0].get("invoice_id"), "invoice_number": body["invoice_number"]}
-    resp = _send(config, http, tokens, "POST", base, params={**org, "ignore_auto_number_generation": "true"},
-                 data=dumps_exact(body).encode(), headers={"Content-Type": "application/json;charset=UTF-8"})
+    try:
+        resp = _send(config, http, tokens, "POST", base, params={**org, "ignore_auto_number_generation": "true"},
+                     data=dumps_exact(body).encode(), headers={"Content-Type": "application/json;charset=UTF-8"})
+    except PermanentError as exc:
+        # another worker created it between our lookup and our create: Zoho refuses the number, which is
+        # the outcome we wanted (one invoice); anything else stays a permanent error
+        if not re.search(rf'"code":\s*{DUPLICATE_NUMBER_CODE}\b', str(exc)):
+            raise
+        return {"status": "duplicate", "ref": None, "invoice_number": body["invoice_number"]}
     created = resp.json().get("invoice") or {}
     return {"status": "sent", "ref": created.get("invoice_id"), "invoice_number": body["invoice_number"]}
 

@@ -38,6 +38,7 @@ class FinanceVendors:
         self.lost_answers: dict[tuple[str, str], int] = {}
         self.zoho_invoices: dict[str, dict[str, Any]] = {}
         self.concur_expenses: list[dict[str, Any]] = []
+        self.zoho_list_lags = False
         self.sap_documents: dict[tuple[str, str], dict[str, Any]] = {}  # (company code, XBLNR) -> document
         self.sap_messages: dict[str, str] = {}  # SOAP message id -> accounting document
         self.ns_records: dict[str, dict[str, Any]] = {}  # seeded item fulfillments by ref ("eid:S-100" or id)
@@ -129,6 +130,8 @@ class FinanceVendors:
             if denied:
                 return denied
             number = request.args.get("invoice_number")
+            if self.zoho_list_lags:  # eventual consistency: a just-created invoice is not listed yet
+                return _json({"code": 0, "message": "success", "invoices": []})
             hits = [{"invoice_id": i["invoice_id"], "invoice_number": n} for n, i in self.zoho_invoices.items()
                     if n == number]
             return _json({"code": 0, "message": "success", "invoices": hits})

@@ -127,3 +127,14 @@ def test_incentive_is_an_adjustment_outside_the_tax_base() -> None:
     assert [li["rate"] for li in body["line_items"]] == [Decimal("1.00"), Decimal("9.13")]
     assert body["adjustment"] == Decimal("-1.17") and body["adjustment_description"] == "State incentive (0.05 EUR/kWh)"
     assert body["line_items"][1]["description"].startswith("23.4 kWh @ 0.39 EUR")
+
+
+def test_number_collision_at_create_is_the_wanted_outcome(vendors: FinanceVendors) -> None:
+    cfg = _oauth_cfg(vendors)
+    assert zoho_books.deliver(billed_event(sid="S-8"), cfg, make_http())["status"] == "sent"
+    vendors.zoho_list_lags = True  # the lookup misses it (another worker's invoice, list not updated yet)
+    again = zoho_books.deliver(billed_event(sid="S-8"), cfg, make_http())
+    assert again == {"status": "duplicate", "ref": None, "invoice_number": "EV-S-8"}
+    assert len(vendors.zoho_invoices) == 1 and len(vendors.calls("/books/v3/invoices", "POST")) == 2
+    with pytest.raises(PermanentError, match="organization_id"):  # other 4xx stay permanent
+        zoho_books.deliver(billed_event(sid="S-8"), cfg.model_copy(update={"organization_id": "1"}), make_http())
