@@ -7,12 +7,13 @@ after tax). Here we decide WHICH adjustments apply to a session, never how much 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session as DbSession
 
 from connector.billing import incentives
@@ -241,18 +242,44 @@ def _customer_class(db: DbSession, tenant_id: str, doc: dict[str, Any], customer
 # ----------------------------------------------------------------------------------- the engine
 
 
-def adjustments_for(db: DbSession, tenant_id: str, session: Session, customer: Customer | None) -> list[Adjustment]:
+@dataclass(slots=True)
+class Prefetch:
+    """Per-run lookups for rating many OPEN sessions (interim job, re-rating): one query per kind instead of
+    several per session. Open sessions have no incentive usage of their own, so the used amount per
+    (customer, month) is the same for all of them during one run."""
+
+    rules: BillingRules
+    promotions: dict[str, list[Adjustment]]
+    used: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+
+
+def prefetch(db: DbSession, tenant_id: str, session_ids: list[str]) -> Prefetch:
+    promos: dict[str, list[Adjustment]] = {}
+    for i in range(0, len(session_ids), 500):
+        chunk = session_ids[i:i + 500]
+        for session_id, row in db.execute(_promotion_query(tenant_id).where(
+                PromotionRedemptionRow.session_id.in_(chunk))):
+            promos.setdefault(session_id, []).append(_promotion_adjustment(row))
+    return Prefetch(get_settings(db, tenant_id).rules, promos)
+
+
+def adjustments_for(db: DbSession, tenant_id: str, session: Session, customer: Customer | None,
+                    cache: Prefetch | None = None) -> list[Adjustment]:
     """The core ``Adjustment`` list for this session, in the documented order (docs/billing.md).
 
     The same list is used for every interim and the final bill, so they agree."""
-    rules = get_settings(db, tenant_id).rules
+    rules = cache.rules if cache is not None else get_settings(db, tenant_id).rules
     cls = session.customer_class or (customer.customer_class if customer else None)
     out: list[Adjustment] = [
         Adjustment(kind=AdjustmentKind.DISCOUNT_PERCENT, name=f"{d.customer_class} discount", value=d.percent,
                    customer_classes=[d.customer_class])
         for d in rules.class_discounts if d.customer_class == cls
     ]
-    out.extend(_promotions(db, tenant_id, session.id))
+    if cache is not None:
+        out.extend(cache.promotions.get(session.id, []))
+    else:
+        out.extend(_promotion_adjustment(row) for _sid, row in db.execute(
+            _promotion_query(tenant_id).where(PromotionRedemptionRow.session_id == session.id)))
     peak = rules.peak_surcharge
     if peak is not None and peak.hit(session.start, session.time_zone):
         if peak.percent is not None:
@@ -270,21 +297,26 @@ def adjustments_for(db: DbSession, tenant_id: str, session: Session, customer: C
     customer_id = session.customer_id or (customer.id if customer else None)
     if inc is not None and customer_id and (not inc.customer_classes or cls in inc.customer_classes):
         month = incentives.month_of(session)
-        used = incentives.used_amount(db, tenant_id, customer_id, month, exclude_session=session.id)
+        if cache is None:
+            used = incentives.used_amount(db, tenant_id, customer_id, month, exclude_session=session.id)
+        elif (customer_id, month) in cache.used:
+            used = cache.used[(customer_id, month)]
+        else:
+            used = cache.used[(customer_id, month)] = incentives.used_amount(db, tenant_id, customer_id, month)
         out.append(Adjustment(kind=AdjustmentKind.INCENTIVE_PER_KWH, name=inc.name, value=inc.per_kwh,
                               cap=max(inc.monthly_cap - used, Decimal(0))))
     return out
 
 
-def _promotions(db: DbSession, tenant_id: str, session_id: str) -> list[Adjustment]:
-    rows = db.execute(select(PromotionRow).join(
-        PromotionRedemptionRow,
+def _promotion_query(tenant_id: str) -> Select[tuple[str, PromotionRow]]:
+    return select(PromotionRedemptionRow.session_id, PromotionRow).join(
+        PromotionRow,
         (PromotionRedemptionRow.tenant_id == PromotionRow.tenant_id) & (PromotionRedemptionRow.code == PromotionRow.code),
-    ).where(PromotionRedemptionRow.tenant_id == tenant_id, PromotionRedemptionRow.session_id == session_id)).scalars()
-    out = []
-    for p in rows:
-        kind = AdjustmentKind.DISCOUNT_PERCENT if p.kind == "percent" else AdjustmentKind.DISCOUNT_FIXED
-        out.append(Adjustment(kind=kind, name=p.name, value=Decimal(p.value), code=p.code,
-                              customer_classes=p.customer_classes, valid_from=repo.aware(p.valid_from),
-                              valid_until=repo.aware(p.valid_until)))
-    return out
+    ).where(PromotionRedemptionRow.tenant_id == tenant_id)
+
+
+def _promotion_adjustment(p: PromotionRow) -> Adjustment:
+    kind = AdjustmentKind.DISCOUNT_PERCENT if p.kind == "percent" else AdjustmentKind.DISCOUNT_FIXED
+    return Adjustment(kind=kind, name=p.name, value=Decimal(p.value), code=p.code,
+                      customer_classes=p.customer_classes, valid_from=repo.aware(p.valid_from),
+                      valid_until=repo.aware(p.valid_until))

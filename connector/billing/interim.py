@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from connector.billing.adjustment_tables import SessionInterimRow
 from connector.billing.adjustments import get_settings
-from connector.billing.session_rating import rate_row
+from connector.billing.session_rating import BatchCache, rate_row
 from connector.events.outbox import emit
 from connector.ingest.events import IngestError
 from connector.rating import RatingError
@@ -49,17 +49,16 @@ def run_interim(db: DbSession, tenant_id: str, as_of: datetime, force: bool = Fa
     rows = db.scalars(select(SessionRow).where(
         SessionRow.tenant_id == tenant_id, SessionRow.status == "active", SessionRow.end_at.is_(None)
     ).order_by(SessionRow.start_at, SessionRow.session_id)).all()
+    latest = {r.session_id: r for r in db.scalars(select(SessionInterimRow).where(
+        SessionInterimRow.tenant_id == tenant_id))}
+    due = [row for row in rows if _due(row, latest.get(row.session_id), as_of, interval, force)]
+    cache = BatchCache.load(db, tenant_id, due)
     out: list[dict[str, Any]] = []
-    for row in rows:
-        previous = latest_interim(db, tenant_id, row.session_id)
-        last = repo.aware(previous.as_of) if previous is not None else None
-        if not force and last is not None and as_of - last < interval:
-            continue
-        start = repo.aware(row.start_at)
-        if start is not None and as_of < start:
-            continue  # not started yet as of that instant
+    for row in due:
+        previous = latest.get(row.session_id)
         try:
-            rated = rate_row(db, tenant_id, row, as_of)
+            with db.no_autoflush:  # reads only: the rows written so far need no flush before them
+                rated = rate_row(db, tenant_id, row, as_of, cache)
         except (RatingError, IngestError) as exc:
             out.append({"session_id": row.session_id, "status": "error",
                         "error": {"field": exc.field, "reason": exc.reason}})
@@ -72,13 +71,22 @@ def run_interim(db: DbSession, tenant_id: str, as_of: datetime, force: bool = Fa
         else:
             previous.as_of, previous.currency, previous.amount_due = as_of, rated.currency, due
             previous.rating, previous.count = rating, previous.count + 1
-        db.flush()
         event = emit(db, tenant_id, "session.interim",
                      {"session": session_json(row), "rating": rating, "as_of": as_of.isoformat()})
         out.append({"session_id": row.session_id, "status": "emitted", "as_of": as_of.isoformat(),
                     "currency": rated.currency, "amount_due": due,
                     "total_cost": rated.total_cost.to_dict(), "event_id": event["id"]})
     return out
+
+
+def _due(row: SessionRow, previous: SessionInterimRow | None, as_of: datetime, interval: timedelta,
+         force: bool) -> bool:
+    start = repo.aware(row.start_at)
+    if start is not None and as_of < start:
+        return False  # not started yet as of that instant
+    if force or previous is None:
+        return True
+    return as_of - repo.aware(previous.as_of) >= interval  # type: ignore[operator]
 
 
 def interim_cost(db: DbSession, tenant_id: str, session_id: str, as_of: datetime) -> Decimal | None:

@@ -102,9 +102,9 @@ def test_correction_of_a_finalized_invoice_is_a_credit_note_plus_new_lines(clien
     correction = run["sessions"][0]["correction"]
     note = correction["credit_note"]
     assert note["kind"] == "credit_note" and note["credit_note_of"] == invoice_id
-    assert note["gross_total"] == "357"  # the old lines credited in full (invoice money: minor units)
-    assert correction["invoice_id"] != invoice_id and correction["invoice"]["gross_total"] == "595"
-    assert ok(client.get(f"/v1/invoices/{invoice_id}", headers=H))["gross_total"] == "357"  # never edited
+    assert note["gross_total"] == "3.57"  # the old lines credited in full
+    assert correction["invoice_id"] != invoice_id and correction["invoice"]["gross_total"] == "5.95"
+    assert ok(client.get(f"/v1/invoices/{invoice_id}", headers=H))["gross_total"] == "3.57"  # never edited
 
 
 def test_open_session_cannot_be_corrected(sqlite_client):
