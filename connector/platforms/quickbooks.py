@@ -1,4 +1,4 @@
-"""QuickBooks Online: a balanced JournalEntry per billed session (and the reversal per credit note).
+"""QuickBooks Online: a balanced JournalEntry per billed session (and the reversal per credit note or void).
 
 ``POST {api_base}/v3/company/{realmId}/journalentry?minorversion=75&requestid=<uuid5>``: the ``requestid``
 is derived from tenant + session (or credit note), so a retry returns the entry QBO already made.
@@ -30,7 +30,9 @@ from connector.platforms.oauth import RefreshTokenStore, rotating_provider, send
 
 _MONEY = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 NAME = "quickbooks"
-EVENTS = ("session.billed", "credit_note.issued")
+EVENTS = ("session.billed", "credit_note.issued", "invoice.voided")
+# events whose entry reverses all lines of the document they carry (billing's journal does the same)
+REVERSALS = frozenset({"credit_note.issued", "invoice.voided"})
 MINOR_VERSION = "75"
 
 
@@ -82,8 +84,8 @@ def invoice_of(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def subject(event: dict[str, Any]) -> str:
-    """What one entry is about: the billed session, or the credit note."""
-    if event.get("type") == "credit_note.issued":
+    """What one entry is about: the billed session, or the credit note / voided invoice."""
+    if event.get("type") in REVERSALS:
         return str(invoice_of(event)["id"])
     session_id = ((event.get("data") or {}).get("session") or {}).get("id")
     if not session_id:
@@ -92,18 +94,19 @@ def subject(event: dict[str, Any]) -> str:
 
 
 def idempotency_key(event: dict[str, Any], config: QuickBooksConfig | None = None) -> str:
-    return f"quickbooks:{event.get('tenant_id', '')}:{subject(event)}"
+    return f"quickbooks:{event.get('tenant_id', '')}:{event.get('type')}:{subject(event)}"
 
 
 def request_id(event: dict[str, Any]) -> str:
-    """QBO ``requestid``: a UUID derived from tenant + subject (same event -> same id, <= 50 chars)."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"evbill:{event.get('tenant_id', '')}:{subject(event)}:journalentry"))
+    """QBO ``requestid``: a UUID derived from tenant, event type and subject (same entry -> same id, <= 50 chars)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL,
+                          f"evbill:{event.get('tenant_id', '')}:{event.get('type')}:{subject(event)}:journalentry"))
 
 
 def _lines_of(event: dict[str, Any]) -> list[dict[str, Any]]:
     inv = invoice_of(event)
     lines = list(inv.get("lines") or [])
-    if event.get("type") == "credit_note.issued":
+    if event.get("type") in REVERSALS:
         return lines
     sid = subject(event)
     own = [ln for ln in lines if ln.get("session_id") == sid]
@@ -116,7 +119,7 @@ def postings(event: dict[str, Any], config: QuickBooksConfig) -> list[tuple[str,
     """(account Id, signed minor amount: + debit / - credit, description, is the AR line)."""
     inv = invoice_of(event)
     cur = str(inv["currency"]).upper()
-    sign = -1 if event.get("type") == "credit_note.issued" else 1
+    sign = -1 if event.get("type") in REVERSALS else 1
     out: list[tuple[str, int, str, bool]] = []
     due = incentives = 0
     revenue: dict[str, int] = {}

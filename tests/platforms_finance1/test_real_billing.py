@@ -29,6 +29,8 @@ def events(tmp_path: Any) -> dict[str, list[dict[str, Any]]]:
     line_s2 = next(ln["id"] for ln in done["lines"] if ln["session_id"] == "S-2")
     assert client.post(f"/v1/invoices/{inv_id}/credit-notes", json={"lines": [line_s2]}, headers=A).status_code == 201
     assert client.post(f"/v1/invoices/{inv_id}/credit-notes", json={"amount": "1.19"}, headers=A).status_code == 201
+    draft = ingest(client, "S-3", customer="C-1", kwh="5")["billing"]["invoice_id"]  # 1.50 + 0.29 VAT, a new draft
+    assert client.post(f"/v1/invoices/{draft}/void", headers=A).status_code == 200
     out: dict[str, list[dict[str, Any]]] = {}
     with Session(app.extensions["evbill.engine"]) as db:
         for row in db.scalars(select(EventRow).order_by(EventRow.created_at, EventRow.id)):
@@ -80,5 +82,11 @@ def test_quickbooks_posts_each_session_and_reverses_each_credit_note(events: dic
         first = body["Line"][0]
         return first["JournalEntryLineDetail"]["PostingType"], first["Amount"]
 
-    assert [ar(e) for e in events["session.billed"]] == [("Debit", Decimal("3.57")), ("Debit", Decimal("7.14"))]
+    assert [ar(e) for e in events["session.billed"]] == [("Debit", Decimal("3.57")), ("Debit", Decimal("7.14")),
+                                                         ("Debit", Decimal("1.79"))]
     assert [ar(e) for e in events["credit_note.issued"]] == [("Credit", Decimal("7.14")), ("Credit", Decimal("1.19"))]
+    [voided] = events["invoice.voided"]
+    assert ar(voided) == ("Credit", Decimal("1.79"))  # the voided draft's S-3 entry reversed
+    keys = {quickbooks.request_id(e) for t in ("session.billed", "credit_note.issued", "invoice.voided")
+            for e in events[t]}
+    assert len(keys) == 6
