@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from connector.billing.adjustment_tables import SessionRerateRow
 from connector.billing.interim import session_json
-from connector.billing.session_rating import inputs_for, rate_row
+from connector.billing.session_rating import BatchCache, inputs_for, rate_row
 from connector.events.outbox import emit
 from connector.ingest.events import IngestError
 from connector.models import Tariff
@@ -90,11 +90,14 @@ def on_tariff_published(db: DbSession, tenant_id: str, tariff_id: str, version_n
         SessionRow.tenant_id == tenant_id, SessionRow.tariff_id == tariff_id, SessionRow.status.in_(OPEN_STATUSES)
     ).order_by(SessionRow.start_at, SessionRow.session_id).with_for_update()).all()
     results: list[dict[str, Any]] = []
+    cache = BatchCache.load(db, tenant_id, list(rows))
     for row in rows:
         at = None if row.end_at is not None else max(now, repo.aware(row.start_at) or now)
         try:
-            before = inputs_for(db, tenant_id, row, at, before_versions).rate().to_dict() if before_versions else None
-            after = inputs_for(db, tenant_id, row, at, versions).rate().to_dict()
+            with db.no_autoflush:
+                before = (inputs_for(db, tenant_id, row, at, before_versions, cache).rate().to_dict()
+                          if before_versions else None)
+                after = inputs_for(db, tenant_id, row, at, versions, cache).rate().to_dict()
         except (RatingError, IngestError) as exc:
             results.append({"session_id": row.session_id, "outcome": "error",
                             "error": {"field": exc.field, "reason": exc.reason}})
