@@ -78,18 +78,17 @@ def claim(db: Session, now: datetime, policy: Policy) -> list[DeliveryRow]:
                            .order_by(DeliveryRow.next_attempt_at, DeliveryRow.id)))
 
 
-def renew(db: Session, row: DeliveryRow, now: datetime, policy: Policy) -> bool:
-    """Keep the claim alive: extend ``locked_until`` when less than half the lease is left (commits).
-    False = another worker re-claimed the row after our lease expired: do not attempt it."""
-    until = aware(row.locked_until)
-    if until is not None and until - now >= timedelta(seconds=policy.lease_seconds / 2):
-        return True
-    done = db.execute(update(DeliveryRow).where(DeliveryRow.id == row.id, DeliveryRow.lease_owner == row.lease_owner,
-                                                DeliveryRow.status == "sending")
-                      .values(locked_until=now + timedelta(seconds=policy.lease_seconds))
-                      .execution_options(synchronize_session=False))
+def renew(db: Session, owner: str, now: datetime, policy: Policy) -> set[str]:
+    """Extend every row this claim still holds by a full lease (one UPDATE, commits) and return their ids.
+
+    Called while working through a batch, so rows late in a slow batch are not re-claimed by another
+    worker; a row missing from the result was re-claimed already and must be skipped."""
+    db.execute(update(DeliveryRow).where(DeliveryRow.lease_owner == owner, DeliveryRow.status == "sending")
+               .values(locked_until=now + timedelta(seconds=policy.lease_seconds))
+               .execution_options(synchronize_session=False))
     db.commit()
-    return done.rowcount == 1  # type: ignore[attr-defined]
+    return set(db.scalars(select(DeliveryRow.id).where(DeliveryRow.lease_owner == owner,
+                                                       DeliveryRow.status == "sending")))
 
 
 def finish(db: Session, row: DeliveryRow, **values: Any) -> bool:

@@ -29,7 +29,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.events import webhooks
-from connector.events.deliveries import Policy, backoff, claim, finish, renew
+from connector.events.deliveries import Policy, aware, backoff, claim, finish, renew
 from connector.events.deliveries import redeliver as redeliver  # re-exported: the pinned interface
 from connector.events.fanout import fan_out
 from connector.events.outbox import row_to_envelope
@@ -118,13 +118,17 @@ def run_once(engine: Engine, now: datetime | None = None, *, policy: Policy | No
         counts["events"], counts["created"] = fan_out(db, now, platforms, policy.batch)
         rows = claim(db, now, policy)
         counts["claimed"] = len(rows)
+        if rows:
+            owner, until = rows[0].lease_owner or "", aware(rows[0].locked_until) or now
+            held = {r.id for r in rows}
         for row in rows:
-            # rows late in a slow batch: extend the claim before their attempt, or skip if it was lost
-            if not renew(db, row, clock(), policy):
+            current = clock()
+            if until - current < timedelta(seconds=policy.lease_seconds / 2):  # slow batch: keep the claims
+                held, until = renew(db, owner, current, policy), current + timedelta(seconds=policy.lease_seconds)
+            if row.id not in held:  # the lease ran out and another worker took the row
                 counts["lost"] += 1
                 continue
-            outcome = _attempt(db, engine, row, clock(), policy, senders, rng, platforms)
-            counts[outcome] += 1
+            counts[_attempt(db, engine, row, current, policy, senders, rng, platforms)] += 1
     return counts
 
 

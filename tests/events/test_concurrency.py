@@ -54,12 +54,12 @@ def test_parallel_workers_deliver_each_event_once(engine: Engine, db: Session) -
 
 
 def test_slow_batch_renews_its_claims_so_no_other_worker_steals_them(engine: Engine, db: Session) -> None:
-    """Lease 1 s, each delivery 0.6 s, 4 in one claimed batch: without renewal the 3rd and 4th leases
-    expire mid-batch and the polling second worker would deliver them again."""
-    slow = Policy(batch=4, lease_seconds=1.0)
-    with running(Receiver(delay=0.6)) as rec:
+    """Lease 3 s, each delivery 1 s, 5 in one claimed batch: without renewal the 5th lease expires
+    mid-batch and the polling second worker would claim and deliver it again."""
+    slow = Policy(batch=5, lease_seconds=3.0)
+    with running(Receiver(delay=1.0)) as rec:
         create_subscription(db, "t1", rec.url + "/slow", ["session.billed"])
-        for i in range(4):
+        for i in range(5):
             emit(db, "t1", "session.billed", {"n": i})
         db.commit()
         first: dict[str, int] = {}
@@ -73,13 +73,14 @@ def test_slow_batch_renews_its_claims_so_no_other_worker_steals_them(engine: Eng
 
         a = threading.Thread(target=lambda: first.update(worker.run_once(engine, policy=slow)))
         a.start()
+        assert rec.arrived.wait(30)  # the first worker has claimed the batch and is delivering
         b = threading.Thread(target=other)
         b.start()
         a.join(30)
         done.set()
         b.join(30)
-    assert first["claimed"] + sum(t["claimed"] for t in thief) == 4
-    assert sum(t["sent"] for t in thief) + first["sent"] == 4 and first["lost"] == 0
-    assert len(rec.requests) == 4 and rec.duplicates == 0
+    assert (first["claimed"], first["sent"], first["lost"]) == (5, 5, 0)
+    assert sum(t["claimed"] for t in thief) == 0
+    assert len(rec.requests) == 5 and rec.duplicates == 0
     db.expire_all()
-    assert [r.attempts for r in db.scalars(select(DeliveryRow))] == [1, 1, 1, 1]
+    assert [r.attempts for r in db.scalars(select(DeliveryRow))] == [1] * 5
