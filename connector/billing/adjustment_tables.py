@@ -124,3 +124,19 @@ class IncentiveUsageRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (Index("ix_incentive_usage_tenant_month", "tenant_id", "month", "customer_id"),)
+
+
+class TariffRerateRunRow(Base):
+    """One re-rating run of a tariff version and the instant it rated up to: the scheduler re-runs a version
+    published ahead of its effective time once that time has passed (the split only shows then)."""
+
+    __tablename__ = "tariff_rerate_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    tariff_id: Mapped[str] = mapped_column(String(36))
+    version_no: Mapped[int] = mapped_column(Integer)
+    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_tariff_rerate_runs_version", "tenant_id", "tariff_id", "version_no"),)

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session as DbSession
 
-from connector.billing.adjustment_tables import SessionRerateRow
+from connector.billing.adjustment_tables import SessionRerateRow, TariffRerateRunRow
 from connector.billing.interim import session_json
 from connector.billing.session_rating import BatchCache, inputs_for, rate_row
 from connector.events.outbox import emit
@@ -116,11 +116,33 @@ def on_tariff_published(db: DbSession, tenant_id: str, tariff_id: str, version_n
                                                              "before": before, "after": after, "difference": diff})
             item["event_id"] = event["id"]
         results.append(item)
+    db.add(TariffRerateRunRow(tenant_id=tenant_id, tariff_id=tariff_id, version_no=version_no, as_of=now))
+    db.flush()
     return {"tariff_id": tariff_id, "version_no": version_no, "policy": switch.value,
             "effective_at": None if effective is None else effective.isoformat(),
             "changed": sum(1 for r in results if r["outcome"] == "changed"),
             "unchanged": sum(1 for r in results if r["outcome"] == "unchanged"),
             "errors": sum(1 for r in results if r["outcome"] == "error"), "sessions": results}
+
+
+def due_versions(db: DbSession, now: datetime) -> list[tuple[str, str, int]]:
+    """(tenant, tariff, version) of split-policy versions that became effective after their last re-rating
+    run: published ahead of time, their effect on running sessions starts only now."""
+    last = select(TariffRerateRunRow.tenant_id, TariffRerateRunRow.tariff_id, TariffRerateRunRow.version_no,
+                  func.max(TariffRerateRunRow.as_of).label("as_of")).group_by(
+        TariffRerateRunRow.tenant_id, TariffRerateRunRow.tariff_id, TariffRerateRunRow.version_no).subquery()
+    rows = db.execute(select(TariffVersionRow.tenant_id, TariffVersionRow.tariff_id, TariffVersionRow.version_no,
+                             TariffVersionRow.effective_at, last.c.as_of).outerjoin(last, and_(
+        last.c.tenant_id == TariffVersionRow.tenant_id, last.c.tariff_id == TariffVersionRow.tariff_id,
+        last.c.version_no == TariffVersionRow.version_no)).where(
+        TariffVersionRow.policy == TariffSwitchPolicy.APPLY_FROM_EFFECTIVE_TIME.value,
+        TariffVersionRow.effective_at.is_not(None), TariffVersionRow.effective_at <= now))
+    due = []
+    for tenant_id, tariff_id, version_no, effective, ran in rows:
+        if ran is not None and repo.aware(ran) >= repo.aware(effective):  # type: ignore[operator]
+            continue
+        due.append((str(tenant_id), str(tariff_id), int(version_no)))
+    return sorted(due)
 
 
 def published_policy(db: DbSession, tenant_id: str, tariff_id: str, version_no: int) -> str:

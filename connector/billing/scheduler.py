@@ -1,10 +1,12 @@
-"""Scheduled billing jobs (``evbill scheduler``): interim billing every tick, daily and monthly reconciliation.
+"""Scheduled billing jobs (``evbill scheduler``): interim billing and due re-ratings every tick, daily and
+monthly reconciliation.
 
 Why APScheduler in-process: one small long-running process next to the API, no cron or broker to run.
 Each job opens its own database session and commits once per tenant, so one operator's failure never
 rolls back another's. The interim tick is short (1 minute by default); each operator's
 ``interim_interval_minutes`` decides which sessions are due (``run_interim``). Cron alternative:
-``* * * * * evbill billing interim`` and ``0 1 * * * evbill billing reconcile daily`` (see docs/billing.md).
+``* * * * * evbill billing interim``, ``* * * * * evbill billing rerate-due``, ``0 1 * * * evbill billing
+reconcile daily`` (see docs/billing.md).
 """
 
 from __future__ import annotations
@@ -48,6 +50,31 @@ def interim_tick(engine: Engine, now: datetime | None = None) -> dict[str, int]:
                 out[tenant_id] = -1
                 continue
         out[tenant_id] = sum(1 for r in results if r["status"] == "emitted")
+    return out
+
+
+def rerate_tick(engine: Engine, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Re-rate the open sessions of split-policy versions that became effective since their last run
+    (a version published ahead of time changes running sessions only from its effective time)."""
+    from connector.billing import rerate
+
+    at = now or datetime.now(UTC)
+    with DbSession(engine) as db:
+        due = rerate.due_versions(db, at)
+    out = []
+    for tenant_id, tariff_id, version_no in due:
+        with DbSession(engine) as db:
+            try:
+                result = rerate.on_tariff_published(db, tenant_id, tariff_id, version_no,
+                                                    rerate.published_policy(db, tenant_id, tariff_id, version_no),
+                                                    as_of=at)
+                db.commit()
+            except Exception:  # noqa: BLE001 - logged; the other versions still run
+                db.rollback()
+                LOG.exception("re-rating of %s/%s v%s failed", tenant_id, tariff_id, version_no)
+                continue
+        out.append({"tenant_id": tenant_id, "tariff_id": tariff_id, "version_no": version_no,
+                    "changed": result["changed"], "unchanged": result["unchanged"]})
     return out
 
 
@@ -100,6 +127,8 @@ def build_scheduler(engine: Engine, tick_minutes: int = 1, daily_at: str = "01:0
     scheduler = cls(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300})
     scheduler.add_job(interim_tick, IntervalTrigger(minutes=tick_minutes, timezone=UTC), args=[engine],
                       id="interim", name="interim billing")
+    scheduler.add_job(rerate_tick, IntervalTrigger(minutes=tick_minutes, timezone=UTC), args=[engine],
+                      id="rerate-due", name="re-rating of versions that just became effective")
     scheduler.add_job(reconciliation_job, CronTrigger(hour=d_hour, minute=d_minute, timezone=UTC),
                       args=[engine, "daily"], id="reconcile-daily", name="daily reconciliation")
     scheduler.add_job(reconciliation_job, CronTrigger(day=1, hour=m_hour, minute=m_minute, timezone=UTC),

@@ -92,6 +92,13 @@ def run_rerate(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_rerate_due(args: argparse.Namespace) -> int:
+    from connector.billing import scheduler
+
+    _print({"rerated": scheduler.rerate_tick(_engine(args.url), _instant(args.as_of, "--as-of"))})
+    return 0
+
+
 def run_incentives(args: argparse.Namespace) -> int:
     from connector.billing import incentives
 
@@ -153,6 +160,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--sessions", nargs="+", help="billed session ids to correct (credit note + new lines)")
     q.add_argument("--reason", help="why billed sessions are corrected")
     q.set_defaults(func=run_rerate)
+
+    q = sub.add_parser("rerate-due", help="re-rate open sessions of split-policy versions that just became effective")
+    q.add_argument("--url", default=None, help="database URL (default $DATABASE_URL)")
+    q.add_argument("--as-of", help="ISO instant (default now)")
+    q.set_defaults(func=run_rerate_due)
 
     q = sub.add_parser("incentives", help="government incentive report of a month (for the authority)")
     common(q)

@@ -90,7 +90,8 @@ def test_scheduler_jobs_and_a_real_tick(setup):
     engine = client.application.extensions["evbill.engine"]
     sched = scheduler.build_scheduler(engine, tick_minutes=5, daily_at="01:30", monthly_at="02:15", blocking=False)
     jobs = {j.id: j for j in sched.get_jobs()}
-    assert set(jobs) == {"interim", "reconcile-daily", "reconcile-monthly"}
+    assert set(jobs) == {"interim", "rerate-due", "reconcile-daily", "reconcile-monthly"}
+    assert isinstance(jobs["rerate-due"].trigger, IntervalTrigger)
     assert isinstance(jobs["interim"].trigger, IntervalTrigger) and jobs["interim"].trigger.interval.seconds == 300
     daily, monthly = jobs["reconcile-daily"].trigger, jobs["reconcile-monthly"].trigger
     assert isinstance(daily, CronTrigger) and isinstance(monthly, CronTrigger)
@@ -110,3 +111,30 @@ def test_scheduler_jobs_and_a_real_tick(setup):
         sched.shutdown(wait=True)
     events = stored_events(client, "session.interim")
     assert len(events) == 1 and events[0]["data"]["rating"]["invoice"]["amount_due"] == "3.57"  # 10 kWh so far
+
+
+def test_split_version_published_ahead_is_rerated_when_it_becomes_effective(tmp_path, capsys):
+    from datetime import timedelta
+
+    url = f"sqlite:///{tmp_path / 'ahead.db'}"
+    client = make_app(url).test_client()
+    engine = client.application.extensions["evbill.engine"]
+    time_v1 = {"id": "T-AH", "currency": "EUR", "elements": [{"price_components": [
+        {"type": "TIME", "price": "1.20", "vat": "19", "step_size": 1}]}]}
+    time_v2 = {"currency": "EUR", "elements": [{"price_components": [
+        {"type": "TIME", "price": "2.40", "vat": "19", "step_size": 1}]}]}
+    ok(client.post("/v1/tariffs", json=time_v1, headers=H), 201)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30)
+    effective, tick = start + timedelta(minutes=90), start + timedelta(minutes=120)
+    send(client, event("S-AH", "start", start.isoformat(), start=start.isoformat(), tariff_id="T-AH"))
+    body = {"effective_at": effective.isoformat(), "policy": "apply_from_effective_time", "tariff": time_v2}
+    rerating = ok(client.post("/v1/tariffs/T-AH/versions", json=body, headers=H), 201)["rerating"]
+    assert (rerating["changed"], rerating["unchanged"]) == (0, 1)  # not effective yet: nothing to split
+    assert scheduler.rerate_tick(engine, effective - timedelta(seconds=1)) == []
+    assert main(["billing", "rerate-due", "--url", url, "--as-of", tick.isoformat()]) == 0
+    assert _json(capsys)["rerated"] == [{"tenant_id": TENANT, "tariff_id": "T-AH", "version_no": 2,
+                                         "changed": 1, "unchanged": 0}]
+    # 2 h: before 2 x 1.20 = 2.40 net (2.86 gross); after 1.5 x 1.20 + 0.5 x 2.40 = 3.00 net (3.57 gross)
+    event_data = stored_events(client, "session.rerated")[0]["data"]
+    assert event_data["difference"] == {"net": "0.60", "gross": "0.71"}
+    assert scheduler.rerate_tick(engine, tick + timedelta(minutes=5)) == []  # once per version
