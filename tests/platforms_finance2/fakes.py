@@ -179,9 +179,23 @@ class FinanceVendors:
                           f"quickexpenses/{qid}"}, 201)
 
         # ------------------------------------------------------------ SAP S/4HANA
+        @app.post("/oauth2/cc-token")
+        def client_credentials_token() -> Response:
+            """Client-credentials token endpoint (Integration Suite, NetSuite OAuth 2.0 stand-in)."""
+            expected = "Basic " + base64.b64encode(b"cc-app:cc-app-secret").decode()
+            if request.headers.get("Authorization") != expected or request.form.get("grant_type") != "client_credentials":
+                return _json({"error": "invalid_client"}, 401)
+            token = f"cc-app-token-{next(self.ids)}"
+            self.tokens.add(token)
+            return _json({"access_token": token, "expires_in": 3600, "token_type": "Bearer"})
+
+        def bearer_ok() -> bool:
+            auth = request.headers.get("Authorization", "")
+            return auth.startswith("Bearer ") and auth[7:] in self.tokens
+
         def sap_basic_ok() -> bool:
             expected = "Basic " + base64.b64encode(b"EVB_COMM:sap-secret").decode()
-            return request.headers.get("Authorization") == expected
+            return request.headers.get("Authorization") == expected or bearer_ok()
 
         @app.post("/sap/evbill/acc_document")
         def sap_json() -> Response:
@@ -266,7 +280,7 @@ class FinanceVendors:
 
         @app.patch("/services/rest/record/v1/itemFulfillment/<path:ref>")
         def ns_patch(ref: str) -> Response:
-            problem = ns_tba_ok()
+            problem = None if bearer_ok() else ns_tba_ok()
             if problem:
                 return _json({"type": "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.2",
                               "title": "Unauthorized", "status": 401,

@@ -92,3 +92,14 @@ def test_incentive_is_not_a_fulfilled_item() -> None:
     body = netsuite.build_update(incentive_event(), CFG)
     assert [i["item"]["id"] for i in body["item"]["items"]] == ["1202", "1201"]
     assert body["memo"] == "EV session S-INC at ST-7: 10.88 EUR (invoice INV-0001)"
+
+
+def test_oauth2_bearer_instead_of_tba(vendors: FinanceVendors) -> None:
+    cfg = CFG.model_copy(update={"base_url": vendors.url, "auth": "oauth2", "client_id": "cc-app",
+                                 "client_secret": "cc-app-secret", "token_url": vendors.url + "/oauth2/cc-token"})
+    _seed(vendors)
+    assert netsuite.deliver(billed_event(), cfg, make_http())["status"] == "sent"
+    [call] = vendors.calls("/services/rest/record/")
+    assert call["headers"]["Authorization"].startswith("Bearer cc-app-token-") and vendors.ns_nonces == set()
+    with pytest.raises(PermanentError, match="token_url/client_id/client_secret"):
+        netsuite.deliver(billed_event(), CFG.model_copy(update={"auth": "oauth2"}), make_http())

@@ -167,3 +167,12 @@ def test_incentive_is_debited_to_the_authority_receivable() -> None:
     assert amounts(doc) == [("1", "10.88"), ("2", "-1.00"), ("3", "-9.13"), ("4", "1.17"), ("5", "-1.92")]
     assert doc["ACCOUNTGL"][2]["GL_ACCOUNT"] == "0000140000" and "TAX_CODE" not in doc["ACCOUNTGL"][2]
     assert sap.balances(doc) == {("00", "EUR"): Decimal(0)}
+
+
+def test_oauth_client_credentials_for_the_integration_endpoint(vendors: FinanceVendors) -> None:
+    cfg = _cfg(vendors, "json").model_copy(update={"username": None, "password": None, "client_id": "cc-app",
+                                                    "client_secret": "cc-app-secret",
+                                                    "token_url": vendors.url + "/oauth2/cc-token"})
+    assert sap.deliver(billed_event(), cfg, make_http())["status"] == "sent"
+    [call] = vendors.calls("/sap/evbill/")
+    assert call["headers"]["Authorization"].startswith("Bearer cc-app-token-") and len(vendors.sap_documents) == 1
