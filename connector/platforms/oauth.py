@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, Text, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from connector.platforms.errors import PermanentError
 
@@ -245,10 +246,15 @@ class RefreshTokenStore:
                       "again after a restart", TOKEN_KEY_ENV)
             return
         values = {"ciphertext": self._fernet.encrypt(refresh_token.encode()).decode(), "updated_at": datetime.now(UTC)}
-        with self.engine.begin() as conn:
-            done = conn.execute(update(_refresh_tokens).where(_refresh_tokens.c.consent == consent).values(**values))
-            if done.rowcount == 0:
-                conn.execute(insert(_refresh_tokens).values(consent=consent, **values))
+        try:
+            with self.engine.begin() as conn:
+                done = conn.execute(update(_refresh_tokens).where(_refresh_tokens.c.consent == consent)
+                                    .values(**values))
+                if done.rowcount == 0:
+                    conn.execute(insert(_refresh_tokens).values(consent=consent, **values))
+        except IntegrityError:  # another process inserted the first row meanwhile: ours is newer, update it
+            with self.engine.begin() as conn:
+                conn.execute(update(_refresh_tokens).where(_refresh_tokens.c.consent == consent).values(**values))
 
 
 def rotating_provider(token_url: str, client_id: str, client_secret: str, configured_refresh_token: str,

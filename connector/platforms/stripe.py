@@ -8,8 +8,9 @@ being delivered at the same time never sweeps up our pending items. Every POST c
 
 Money is mapped, not computed: each item's ``amount`` is the line's net in integer minor units ("9.13" EUR
 -> 913; negative for discounts and incentives), and in ``tax_mode="items"`` each tax of the invoice is one
-more item with the invoice's tax amount, so Stripe's total equals our ``amount_due`` to the minor unit. ``tax_mode="tax_rates"``
-attaches mapped Stripe tax rates instead (Stripe then computes the tax; see docs/platforms/stripe.md).
+more item with the invoice's tax amount, so Stripe's total equals our ``amount_due`` to the minor unit.
+``tax_mode="tax_rates"`` attaches mapped Stripe tax rates instead (Stripe then computes the tax; see
+docs/platforms/stripe.md).
 Keys are kept by Stripe for at least 24 h: redeliveries after that rely on the outbox's own dedupe.
 """
 

@@ -221,3 +221,25 @@ def test_two_worker_processes_share_rotations_through_the_store(idp: Double, tmp
     a.invalidate()
     a.authorization(OneShotHttp())  # and A continues from B's rotation
     assert [c["body"]["refresh_token"] for c in idp.calls("/oauth2/token")] == ["rt-0", "rt-1", "rt-2"]
+
+
+@pytest.mark.postgres
+def test_refresh_token_store_on_postgresql(monkeypatch) -> None:
+    from cryptography.fernet import Fernet
+    from sqlalchemy import create_engine
+
+    from connector.platforms import oauth
+    from tests.api.pg import fresh_database, pg_available
+
+    if not pg_available():
+        pytest.skip("PostgreSQL not reachable (EVBILL_TEST_PG_URL)")
+    monkeypatch.setenv(oauth.TOKEN_KEY_ENV, Fernet.generate_key().decode())
+    with fresh_database() as url:
+        engine = create_engine(url)
+        store, other = oauth.RefreshTokenStore(engine), oauth.RefreshTokenStore(engine)
+        assert store.load("c1") is None
+        store.save("c1", "rt-1")
+        other.save("c1", "rt-2")  # the second writer updates the row
+        store.save("c2", "rt-x")
+        assert (store.load("c1"), other.load("c2")) == ("rt-2", "rt-x")
+        engine.dispose()
