@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from connector.money import round_money
 
 NAME = "sap_s4hana"
-EVENTS = ("session.billed",)
+EVENTS = ("session.billed", "credit_note.issued")
 DOC_CURRENCY, LOCAL_CURRENCY = "00", "10"
 
 
@@ -53,6 +53,7 @@ class SapConfig(BaseModel):
     client_secret: str | None = Field(default=None, repr=False)
     comp_code: str = Field(default="1000", max_length=4)
     doc_type: str = Field(default="DR", max_length=2)
+    credit_doc_type: str = Field(default="DG", max_length=2, description="document type of credit-note reversals")
     bapi_user: str = Field(default="EVBILLING", max_length=12)
     logical_system: str = Field(default="EVBILLING", max_length=10)
     customer_ids: dict[str, str] = Field(default_factory=dict, description="our customer id -> SAP KUNNR")
@@ -88,12 +89,23 @@ def ref_doc_no(session_id: str) -> str:
     return session_id if len(session_id) <= 16 else "EV" + hashlib.sha256(session_id.encode()).hexdigest()[:14].upper()
 
 
+def is_credit_note(event: dict[str, Any]) -> bool:
+    return event.get("type") == "credit_note.issued" or ((event.get("data") or {}).get("invoice") or {}).get(
+        "kind") == "credit_note"
+
+
 def _session(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """(what the document references, the invoice, its lines): a session's lines, or a whole credit note."""
     data = event.get("data") or {}
     session = data.get("session") or {}
     invoice = data.get("invoice")
     if not isinstance(invoice, dict):
         raise MappingError("data.invoice", "required")
+    if is_credit_note(event):  # referenced by its own number; all its lines reverse the original postings
+        ref = invoice.get("number") or invoice.get("id")
+        if not ref or not invoice.get("lines"):
+            raise MappingError("data.invoice", "a credit note needs a number and lines")
+        return {"id": str(ref), "customer_id": (invoice.get("customer") or {}).get("id")}, invoice, invoice["lines"]
     sid = session.get("id") or (data.get("rating") or {}).get("session_id")
     if not sid:
         raise MappingError("data.session.id", "required")
@@ -117,21 +129,24 @@ def build_document(event: dict[str, Any], config: SapConfig) -> dict[str, Any]:
         raise MappingError("customer_ids", f"no SAP customer for customer {customer_id}")
     date = _sap_date(str(invoice.get("issued_at") or event.get("created_at") or ""))
     ref = ref_doc_no(session["id"])
-    text = f"EV charging {session['id']}"
+    credit = is_credit_note(event)
+    sign = Decimal(-1) if credit else Decimal(1)  # a credit note reverses: receivable credited, revenue debited
+    text = f"EV credit note {session['id']}" if credit else f"EV charging {session['id']}"
     header = {"BUS_ACT": "RFBU", "USERNAME": config.bapi_user, "HEADER_TXT": text[:25], "COMP_CODE": config.comp_code,
-              "DOC_DATE": date, "PSTNG_DATE": date, "DOC_TYPE": config.doc_type, "REF_DOC_NO": ref}
+              "DOC_DATE": date, "PSTNG_DATE": date, "DOC_TYPE": config.credit_doc_type if credit else config.doc_type,
+              "REF_DOC_NO": ref}
     items: list[tuple[str, Decimal, Decimal | None]] = []  # (table, amount, tax base)
     gl: list[dict[str, Any]] = []
     tax: list[dict[str, Any]] = []
     taxes: dict[tuple[str, str], list[Decimal]] = {}
     gross = Decimal(0)
     for ln in lines:  # Invoice JSON money: decimal strings with the currency's digits, as the BAPI takes them
-        net, line_gross = Decimal(str(ln["net"])), Decimal(str(ln["gross"]))
+        net, line_gross = sign * Decimal(str(ln["net"])), sign * Decimal(str(ln["gross"]))
         gross += line_gross  # incentive lines are negative: the customer owes the amount due
         rates = [_rate(t["rate"]) for t in ln.get("taxes") or []]
         for t in ln.get("taxes") or []:
             acc = taxes.setdefault((str(t.get("name") or "TAX"), _rate(t["rate"])), [Decimal(0), Decimal(0)])
-            acc[0] += Decimal(str(t["amount"]))
+            acc[0] += sign * Decimal(str(t["amount"]))
             acc[1] += net
         category = str(ln.get("category"))
         account = (config.incentive_account if category == "incentive"  # debit: the authority pays this part

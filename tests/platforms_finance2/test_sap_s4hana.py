@@ -176,3 +176,21 @@ def test_oauth_client_credentials_for_the_integration_endpoint(vendors: FinanceV
     assert sap.deliver(billed_event(), cfg, make_http())["status"] == "sent"
     [call] = vendors.calls("/sap/evbill/")
     assert call["headers"]["Authorization"].startswith("Bearer cc-app-token-") and len(vendors.sap_documents) == 1
+
+
+def credit_note_event() -> dict[str, Any]:
+    invoice = billed_event()["data"]["invoice"] | {"id": "cn_1", "kind": "credit_note", "number": "CN-000001",
+                                                   "credit_note_of": "inv_S-100"}
+    return {"id": "evt_cn_1", "type": "credit_note.issued", "tenant_id": "t1", "created_at": "2026-01-20T09:00:00Z",
+            "data": {"invoice": invoice}}
+
+
+def test_credit_note_reverses_the_posting(vendors: FinanceVendors) -> None:
+    doc = sap.build_document(credit_note_event(), CFG)
+    assert (doc["DOCUMENTHEADER"]["DOC_TYPE"], doc["DOCUMENTHEADER"]["REF_DOC_NO"]) == ("DG", "CN-000001")
+    assert amounts(doc) == [("1", "-12.05"), ("2", "1.00"), ("3", "9.13"), ("4", "1.92")]
+    assert doc["CURRENCYAMOUNT"][-1]["AMT_BASE"] == "10.13" and sap.balances(doc) == {("00", "EUR"): Decimal(0)}
+    cfg = _cfg(vendors, "json")
+    assert sap.idempotency_key(credit_note_event(), cfg) == "sap_s4hana:t1:1010:CN-000001"
+    first, again = (sap.deliver(credit_note_event(), cfg, make_http()) for _ in range(2))
+    assert first["ref"] == again["ref"] and list(vendors.sap_documents) == [("1010", "CN-000001")]
