@@ -110,7 +110,15 @@ def run_once(engine: Engine, now: datetime | None = None, *, policy: Policy | No
 
     now = clock()
     policy = policy or default_policy()
-    senders = senders or default_senders()
+    factory = senders or default_senders()
+    made: dict[str, Any] = {}
+
+    def sender_for(target: str) -> Any:
+        """One sender per target and pass: keep-alive connections to the same vendor are reused."""
+        if target not in made:
+            made[target] = factory(target)
+        return made[target]
+
     rng = rng or random.Random()
     platforms = registry.discover()
     counts = {"events": 0, "created": 0, "claimed": 0, "sent": 0, "retry": 0, "failed": 0, "dead": 0, "lost": 0}
@@ -128,7 +136,7 @@ def run_once(engine: Engine, now: datetime | None = None, *, policy: Policy | No
             if row.id not in held:  # the lease ran out and another worker took the row
                 counts["lost"] += 1
                 continue
-            counts[_attempt(db, engine, row, current, policy, senders, rng, platforms)] += 1
+            counts[_attempt(db, engine, row, current, policy, sender_for, rng, platforms)] += 1
     return counts
 
 
