@@ -29,15 +29,20 @@ def run(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in {"max_attempts": args.max_attempts, "lease_seconds": args.lease,
                                    "batch": args.batch}.items() if v is not None}
     policy = Policy.model_validate({**worker.default_policy().model_dump(), **overrides})
+    senders = worker.default_senders()
+    if args.dry_run:  # send nothing: every request goes to the file
+        from connector.platforms.dryrun import DryRunSender
+
+        senders = lambda target: DryRunSender(args.dry_run, target=target)  # noqa: E731
     engine = make_engine(args.url)
     if args.create_tables:
         from connector.storage.migrations_support import all_metadata
 
         all_metadata().create_all(engine, checkfirst=True)
     if args.once:
-        print(json.dumps(worker.run_once(engine, policy=policy)))
+        print(json.dumps(worker.run_once(engine, policy=policy, senders=senders)))
         return 0
-    worker.run_forever(engine, interval=args.interval, policy=policy)
+    worker.run_forever(engine, interval=args.interval, policy=policy, senders=senders)
     return 0
 
 
@@ -49,6 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-attempts", type=int, default=None, help="attempts before dead (default 10)")
     p.add_argument("--lease", type=float, default=None, help="claim lease in seconds (default 120)")
     p.add_argument("--batch", type=int, default=None, help="deliveries claimed per pass (default 100)")
+    p.add_argument("--dry-run", metavar="FILE", default=None,
+                   help="send nothing: append every request as a JSON line to FILE (for IT review)")
     p.add_argument("--create-tables", action="store_true", help="create missing tables first (development)")
     p.add_argument("-v", "--verbose", action="store_true", help="log every request (structured)")
     p.set_defaults(func=run)
