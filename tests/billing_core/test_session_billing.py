@@ -59,3 +59,36 @@ def test_journal_entry_per_session_is_balanced(client):
     assert entry["currency"] == "EUR" and entry["source"] == "session.billed"
     lines = {(ln["account"], ln["debit"], ln["credit"]) for ln in entry["lines"]}
     assert lines == {("1200", "3.57", "0.00"), ("4000", "0.00", "3.00"), ("2200", "0.00", "0.57")}
+
+
+def test_parking_line_and_revenue_per_category(client):
+    setup_tenant(client)
+    event = {"event_id": "S-P:end", "type": "end", "session_id": "S-P", "timestamp": "2026-01-13T15:00:00Z",
+             "session": {"start": "2026-01-13T14:00:00Z", "end": "2026-01-13T15:00:00Z", "energy_kwh": "10",
+                         "charging_ended_at": "2026-01-13T14:30:00Z", "tariff_id": "T-EUR", "customer_id": "C-1",
+                         "time_zone": "Europe/Berlin"}}
+    invoice = client.post("/v1/sessions/events", json=event, headers=A).get_json()["billing"]["invoice"]
+    # energy 10 kWh * 0.30 = 3.00 (+0.57 VAT); idle 0.5 h * 1.20 = 0.60 (+0.11 VAT)
+    assert sorted((ln["category"], ln["quantity"], ln["unit"], ln["unit_price"], ln["net"], ln["tax"], ln["gross"])
+                  for ln in invoice["lines"]) == [("energy", "10", "kWh", "0.30", "3.00", "0.57", "3.57"),
+                                                  ("parking", "0.5", "h", "1.20", "0.60", "0.11", "0.71")]
+    assert invoice["taxes"] == [{"name": "VAT", "rate": "19", "compound": False, "taxable_base": "3.60",
+                                 "amount": "0.68"}]
+    [entry] = client.get("/v1/ledger/entries", query_string={"reference": "S-P"}, headers=A).get_json()["items"]
+    assert {(ln["account"], ln["debit"], ln["credit"]) for ln in entry["lines"]} == {
+        ("1200", "4.28", "0.00"), ("4000", "0.00", "3.00"), ("4020", "0.00", "0.60"), ("2200", "0.00", "0.68")}
+    # tenant B sees neither the entry nor the audit rows of A
+    assert client.get("/v1/ledger/entries", headers=B).get_json()["items"] == []
+    assert client.get("/v1/audit-log", headers=B).get_json()["items"] == []
+
+
+def test_unbillable_end_is_refused_with_the_field(client):
+    setup_tenant(client)
+    event = {"event_id": "S-U:end", "type": "end", "session_id": "S-U", "timestamp": "2026-01-13T15:00:00Z",
+             "session": {"start": "2026-01-13T14:00:00Z", "end": "2026-01-13T15:00:00Z", "energy_kwh": "1",
+                         "tariff_id": "NOPE"}}
+    r = client.post("/v1/sessions/events", json=event, headers=A)
+    body = r.get_json()
+    problem = body.get("billing_error") or (body.get("errors") or [{}])[0]
+    assert problem["field"] == "session.tariff_id", body
+    assert client.get("/v1/invoices", query_string={"session_id": "S-U"}, headers=A).get_json()["items"] == []
