@@ -61,7 +61,8 @@ def default_senders() -> SenderFactory:
 
 def _already_sent(db: Session, row: DeliveryRow, key: str) -> DeliveryRow | None:
     """A different delivery to the same platform with the same adapter key that really sent something."""
-    for other in db.scalars(select(DeliveryRow).where(DeliveryRow.target == row.target,
+    for other in db.scalars(select(DeliveryRow).where(DeliveryRow.tenant_id == row.tenant_id,
+                                                      DeliveryRow.target == row.target,
                                                       DeliveryRow.idempotency_key == key,
                                                       DeliveryRow.id != row.id, DeliveryRow.status == "sent")):
         if (other.result or {}).get("status") not in ("skipped",):
@@ -89,9 +90,8 @@ def deliver_one(db: Session, engine: Engine, row: DeliveryRow, event: dict[str, 
     except settings.SettingsError as exc:
         raise PermanentError(str(exc)) from exc
     key = platform.idempotency_key(event, config)
-    if row.idempotency_key != key:
+    if row.idempotency_key != key:  # known once the config is: recorded for the API and the dedupe below
         row.idempotency_key = key
-        db.execute(DeliveryRow.__table__.update().where(DeliveryRow.id == row.id).values(idempotency_key=key))
         db.commit()
     earlier = _already_sent(db, row, key)
     if earlier is not None:
