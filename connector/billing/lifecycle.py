@@ -45,8 +45,14 @@ def list_invoices(db: DbSession, tenant_id: str, status: str | None = None, cust
     if session_id:
         query = query.where(InvoiceRow.invoice_id.in_(select(InvoiceLineRow.invoice_id).where(
             InvoiceLineRow.tenant_id == tenant_id, InvoiceLineRow.session_id == session_id)))
-    rows = db.scalars(query.order_by(InvoiceRow.created_at.desc(), InvoiceRow.invoice_id).limit(limit))
-    return {"items": [invoices.invoice_json(db, row) for row in rows]}
+    rows = list(db.scalars(query.order_by(InvoiceRow.created_at.desc(), InvoiceRow.invoice_id).limit(limit)))
+    lines: dict[str, list[InvoiceLineRow]] = {row.invoice_id: [] for row in rows}
+    if rows:  # one query for every listed invoice's lines (not one per invoice)
+        for ln in db.scalars(select(InvoiceLineRow).where(
+                InvoiceLineRow.tenant_id == tenant_id, InvoiceLineRow.invoice_id.in_(list(lines))
+        ).order_by(InvoiceLineRow.position, InvoiceLineRow.line_id)):
+            lines[ln.invoice_id].append(ln)
+    return {"items": [invoices.invoice_json(db, row, lines[row.invoice_id]) for row in rows]}
 
 
 def get_invoice(db: DbSession, tenant_id: str, invoice_id: str) -> dict[str, Any]:
