@@ -312,6 +312,11 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
     for inv in drafts:
         r = client.post(f"/v1/invoices/{inv['id']}/finalize", headers=H)
         assert r.status_code == 200, r.get_data(as_text=True)
+    # S-07's charger was faulty: its per-session invoice is credited in full (credit_note.issued)
+    r = client.post(f"/v1/invoices/{billed['S-07']['invoice_id']}/credit-notes", json={"reason": "charger fault"},
+                    headers=H)
+    assert r.status_code == 201, r.get_data(as_text=True)
+    credit_note = r.get_json()
     now = run_until_killed(engine, now, policy, "platform:xero", monkeypatch)  # and again, mid-invoicing
     engine.dispose()
     engine = restart(monkeypatch, url)
@@ -350,7 +355,7 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
         "zoho_books": lambda: sorted(f2.zoho_invoices) == [f"EV-{s}" for s in sessions] and len(
             delivered("zoho_books")) == 9,
         "netsuite": lambda: Counter(ref for ref, _ in f2.ns_applied) == Counter({f"eid:{s}": 1 for s in sessions}),
-        "sap_s4hana": lambda: sorted(ref for _, ref in f2.sap_documents) == sessions,
+        "sap_s4hana": lambda: sorted(ref for _, ref in f2.sap_documents) == [credit_note["number"], *sessions],
         "sap_concur": lambda: sorted(e["comment"].split()[3] for e in f2.concur_expenses) == [
             "S-02", "S-03", "S-06", "S-07"],
         "freshbooks": lambda: [p["po_number"] for p in f2.fb_profiles.values()] == ["EVB-C-FLEET-EUR"] and len(
@@ -360,8 +365,8 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
         "square": lambda: len(doubles.square.orders) == len(delivered("square")) == 5,
         "plaid": lambda: len(doubles.plaid.transfers) == len(delivered("plaid")) == 1,  # only C-US has a bank
         "xero": lambda: len(doubles.xero.invoices) == len(delivered("xero")) == 5,
-        "quickbooks": lambda: len(doubles.qbo.entries) == len(delivered("quickbooks")) == 9,
-        "sendgrid": lambda: len(v9.emails) == len(delivered("sendgrid")) == 5,  # a receipt per finalized invoice
+        "quickbooks": lambda: len(doubles.qbo.entries) == len(delivered("quickbooks")) == 10,  # + the reversal
+        "sendgrid": lambda: len(v9.emails) == len(delivered("sendgrid")) == 6,  # 5 invoices + the credit note
         "salesforce": lambda: sorted(k[2] for k in v9.sf_records) == ["fleet:S-02", "fleet:S-06"],
         "zoho_analytics": lambda: sorted(v9.zoho_rows["V1"]) == sessions and [
             r["Session ID"] for r in v9.zoho_rows["V2"].values()] == ["S-09"],
@@ -383,7 +388,7 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
     # ---- and the money is the billing's, unchanged: SAP receivables and Concur amounts per session
     due = {sid: Decimal(b["amount_due"]) for sid, b in billed.items()}
     ar = {ref: Decimal(doc["CURRENCYAMOUNT"][0]["AMT_DOCCUR"]) for (_, ref), doc in f2.sap_documents.items()}
-    assert ar == due
+    assert ar == due | {credit_note["number"]: -due["S-07"]}  # the reversal credits the receivable
     assert {e["comment"].split()[3]: e["transactionAmount"]["value"] for e in f2.concur_expenses} == {
         s: due[s] for s in ("S-02", "S-03", "S-06", "S-07")}
     for sid, bill in billed.items():  # Zoho's lines are the session's rated nets, unchanged
