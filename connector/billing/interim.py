@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session as DbSession
 
 from connector.billing.adjustment_tables import SessionInterimRow
@@ -49,8 +49,9 @@ def run_interim(db: DbSession, tenant_id: str, as_of: datetime, force: bool = Fa
     rows = db.scalars(select(SessionRow).where(
         SessionRow.tenant_id == tenant_id, SessionRow.status == "active", SessionRow.end_at.is_(None)
     ).order_by(SessionRow.start_at, SessionRow.session_id)).all()
-    latest = {r.session_id: r for r in db.scalars(select(SessionInterimRow).where(
-        SessionInterimRow.tenant_id == tenant_id))}
+    latest = {r.session_id: r for r in db.scalars(select(SessionInterimRow).join(SessionRow, and_(
+        SessionRow.tenant_id == SessionInterimRow.tenant_id, SessionRow.session_id == SessionInterimRow.session_id)
+    ).where(SessionInterimRow.tenant_id == tenant_id, SessionRow.status == "active", SessionRow.end_at.is_(None)))}
     due = [row for row in rows if _due(row, latest.get(row.session_id), as_of, interval, force)]
     cache = BatchCache.load(db, tenant_id, due)
     out: list[dict[str, Any]] = []
