@@ -7,6 +7,9 @@ import json
 
 
 def run(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from connector.commands import InputError
     from connector.platforms import registry, settings
 
     tenant_settings: dict[str, settings.PlatformSettings] = {}
@@ -15,8 +18,12 @@ def run(args: argparse.Namespace) -> int:
 
         from connector.storage.db import make_engine
 
-        with Session(make_engine(args.url)) as db:
-            tenant_settings = {name: settings.effective(db, args.tenant, name) for name in registry.discover()}
+        try:
+            with Session(make_engine(args.url)) as db:
+                tenant_settings = {name: settings.effective(db, args.tenant, name) for name in registry.discover()}
+        except SQLAlchemyError as exc:
+            raise InputError(f"--url: cannot read platform settings ({type(exc).__name__}); "
+                             "run `evbill db upgrade` first") from exc
     else:
         merged: dict[str, settings.PlatformSettings] = {}
         for per_tenant in settings.load_file().values():

@@ -97,3 +97,20 @@ def test_platforms_list_cli(capsys: pytest.CaptureFixture, tmp_path, monkeypatch
     assert (rows["jira"]["configured"], rows["jira"]["enabled"]) == (True, False)
     assert (rows["slack"]["configured"], rows["slack"]["enabled"]) == (False, False)
     assert rows["jira"]["events"] == ["billing.anomaly"]
+
+
+def test_platforms_list_for_a_tenant_reads_the_database(engine: Engine, db_url: str, capsys: pytest.CaptureFixture,
+                                                        tmp_path) -> None:
+    from sqlalchemy.orm import Session
+
+    from connector.platforms import settings
+
+    with Session(engine) as db:
+        settings.put_platform(db, "t1", "slack", {"enabled": True, "config": {"webhook_url": "env:HOOK"}})
+        db.commit()
+    assert main(["platforms", "list", "--tenant", "t1", "--url", db_url, "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert (rows["slack"]["configured"], rows["slack"]["enabled"]) == (True, True)
+    assert rows["jira"]["configured"] is False
+    assert main(["platforms", "list", "--tenant", "t1", "--url", f"sqlite:///{tmp_path / 'empty.db'}"]) == 2
+    assert "run `evbill db upgrade` first" in capsys.readouterr().err
