@@ -83,7 +83,7 @@ def profile_key(event: dict[str, Any]) -> str:
     return f"EVB-{(invoice.get('customer') or {}).get('id')}-{invoice['currency']}"[:31]
 
 
-def major(value: Any) -> str:
+def amount(value: Any) -> str:
     """Invoice JSON money is already a decimal string with the currency's digits ("12.05"): checked, kept."""
     return str(Decimal(str(value)))
 
@@ -93,10 +93,10 @@ def _line(ln: dict[str, Any], currency: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         "type": 0,
         "name": str(ln.get("description") or ln.get("category") or "EV charging")[:100],
-        "description": f"{ln.get('quantity')} {ln.get('unit') or ''} @ {major(ln.get('unit_price') or 0)}"
+        "description": f"{ln.get('quantity')} {ln.get('unit') or ''} @ {amount(ln.get('unit_price') or 0)}"
                        f" {currency}",
         "qty": "1",
-        "unit_cost": {"amount": major(ln["net"]), "code": currency},
+        "unit_cost": {"amount": amount(ln["net"]), "code": currency},
     }
     taxes = ln.get("taxes") or []
     if len(taxes) > 2:

@@ -48,7 +48,7 @@ class ZohoBooksConfig(BaseModel):
     payment_terms: int = Field(default=0, ge=0)
 
 
-def major(value: Any) -> Decimal:
+def amount(value: Any) -> Decimal:
     """Invoice JSON money: decimal strings with the currency's digits ("12.05" EUR, "1372" JPY), taken as is."""
     return Decimal(str(value))
 
@@ -98,11 +98,11 @@ def _line(ln: dict[str, Any], invoice: dict[str, Any], config: ZohoBooksConfig) 
     category = str(ln.get("category") or "")
     out: dict[str, Any] = {
         "name": str(ln.get("description") or category or "EV charging")[:100],
-        "description": f"{ln.get('quantity')} {ln.get('unit') or ''} @ {major(ln.get('unit_price') or 0)}"
+        "description": f"{ln.get('quantity')} {ln.get('unit') or ''} @ {amount(ln.get('unit_price') or 0)}"
                        f" {currency}"
                        f" - session {ln.get('session_id')}, station {ln.get('station_id')}",
         "quantity": Decimal(1),
-        "rate": major(ln["net"]),
+        "rate": amount(ln["net"]),
     }
     if category in config.item_ids:
         out["item_id"] = config.item_ids[category]
@@ -129,7 +129,7 @@ def build_invoice(event: dict[str, Any], config: ZohoBooksConfig) -> dict[str, A
         raise MappingError("customer_ids", f"no Zoho customer_id for customer {customer.get('id')}")
     issued = str(invoice.get("issued_at") or event.get("created_at") or "")[:10]
     charges = [ln for ln in lines if ln.get("category") != "incentive"]
-    incentive = sum((major(ln["net"]) for ln in lines if ln.get("category") == "incentive"), Decimal(0))
+    incentive = sum((amount(ln["net"]) for ln in lines if ln.get("category") == "incentive"), Decimal(0))
     body: dict[str, Any] = {
         "customer_id": zoho_customer,
         "invoice_number": invoice_number(event, config),
