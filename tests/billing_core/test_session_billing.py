@@ -92,3 +92,19 @@ def test_unbillable_end_is_refused_with_the_field(client):
     problem = body.get("billing_error") or (body.get("errors") or [{}])[0]
     assert problem["field"] == "session.tariff_id", body
     assert client.get("/v1/invoices", query_string={"session_id": "S-U"}, headers=A).get_json()["items"] == []
+
+
+def test_compound_taxes_per_rate_on_the_invoice(client):
+    tariff = {"id": "T-CAD", "currency": "CAD",
+              "x_taxes": [{"name": "GST", "rate": "5"}, {"name": "QST", "rate": "7", "compound": True}],
+              "elements": [{"price_components": [{"type": "ENERGY", "price": "0.30", "step_size": 1}]}]}
+    assert client.post("/v1/tariffs", json=tariff, headers=A).status_code == 201
+    invoice = ingest(client, "S-CAD", tariff="T-CAD")["billing"]["invoice"]
+    # 3.00 net; GST 5 % = 0.15; QST 7 % compound on 3.15 = 0.2205 -> 0.22
+    assert invoice["taxes"] == [
+        {"name": "GST", "rate": "5", "compound": False, "taxable_base": "3.00", "amount": "0.15"},
+        {"name": "QST", "rate": "7", "compound": True, "taxable_base": "3.15", "amount": "0.22"}]
+    assert (invoice["currency"], invoice["tax_total"], invoice["gross_total"]) == ("CAD", "0.37", "3.37")
+    [entry] = client.get("/v1/ledger/entries", query_string={"reference": "S-CAD"}, headers=A).get_json()["items"]
+    assert {(ln["description"], ln["credit"]) for ln in entry["lines"] if ln["account"] == "2200"} == {
+        ("tax payable GST 5%", "0.15"), ("tax payable QST 7%", "0.22")}
