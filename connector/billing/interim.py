@@ -65,17 +65,17 @@ def run_interim(db: DbSession, tenant_id: str, as_of: datetime, force: bool = Fa
                         "error": {"field": exc.field, "reason": exc.reason}})
             continue
         rating = rated.to_dict()
-        due = format(rated.invoice.amount_due, "f")
+        amount = format(rated.invoice.amount_due, "f")
         if previous is None:
             db.add(SessionInterimRow(tenant_id=tenant_id, session_id=row.session_id, as_of=as_of,
-                                     currency=rated.currency, amount_due=due, rating=rating, count=1))
+                                     currency=rated.currency, amount_due=amount, rating=rating, count=1))
         else:
-            previous.as_of, previous.currency, previous.amount_due = as_of, rated.currency, due
+            previous.as_of, previous.currency, previous.amount_due = as_of, rated.currency, amount
             previous.rating, previous.count = rating, previous.count + 1
         event = emit(db, tenant_id, "session.interim",
                      {"session": session_json(row), "rating": rating, "as_of": as_of.isoformat()})
         out.append({"session_id": row.session_id, "status": "emitted", "as_of": as_of.isoformat(),
-                    "currency": rated.currency, "amount_due": due,
+                    "currency": rated.currency, "amount_due": amount,
                     "total_cost": rated.total_cost.to_dict(), "event_id": event["id"]})
     return out
 
