@@ -243,6 +243,8 @@ def mark_invoice_paid(db: DbSession, tenant_id: str, invoice_id: str, paid_at: A
                               "marked paid")
     when = _paid_at(paid_at)
     due = invoice.amount_due - sum(n.amount_due for n in _credit_notes(db, tenant_id, invoice_id))
+    if due <= 0:
+        raise PermissionError(f"invoice '{invoice_id}' is fully credited; nothing is due")
     if amount is not None and _amount(amount, invoice.currency) != due:
         raise BillingError("amount", f"must equal the amount due {to_major(due, invoice.currency)} "
                                      f"{invoice.currency} (partial payments are not supported)")
