@@ -160,7 +160,7 @@ def _iso(value: datetime | None) -> str | None:
 def promotion_json(db: DbSession, row: PromotionRow) -> dict[str, Any]:
     used = db.scalar(select(func.count()).select_from(PromotionRedemptionRow).where(
         PromotionRedemptionRow.tenant_id == row.tenant_id, PromotionRedemptionRow.code == row.code))
-    return {"code": row.code, "name": row.name, "kind": row.kind, "value": format(Decimal(row.value).normalize(), "f"),
+    return {"code": row.code, "name": row.name, "kind": row.kind, "value": row.value,
             "valid_from": _iso(row.valid_from), "valid_until": _iso(row.valid_until), "max_uses": row.max_uses,
             "max_uses_per_customer": row.max_uses_per_customer, "customer_classes": row.customer_classes,
             "uses": int(used or 0)}

@@ -103,7 +103,7 @@ def test_promotion_limits_window_and_classes(client):
     assert_problem(client.post("/v1/promotions/NOPE/redemptions", json={"session_id": "S1"}, headers=H), 404)
     assert_problem(client.post("/v1/promotions/WELCOME/redemptions", json={"session_id": "nope"}, headers=H), 404)
     listed = ok(client.get("/v1/promotions", headers=H))["items"]
-    assert [(p["code"], p["uses"], p["value"]) for p in listed] == [("FLEET50", 0, "50"), ("WELCOME", 2, "1")]
+    assert [(p["code"], p["uses"], p["value"]) for p in listed] == [("FLEET50", 0, "50"), ("WELCOME", 2, "1.00")]
     # a billed session cannot take a code any more
     _end(client, "S4", "2026-01-16T11:00:00Z")
     ok(client.post("/v1/promotions", json={"code": "LATE", "kind": "fixed", "value": "1"}, headers=H), 201)
