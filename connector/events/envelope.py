@@ -1,8 +1,9 @@
 """The event envelope every face sees: ``{id, type, tenant_id, created_at, data}`` (docs/architecture.md).
 
 ``data`` is stored and sent as JSON, so it is normalised here once: Decimals become strings (money is
-never a float on the wire), datetimes ISO 8601; anything else that JSON cannot carry is a ValueError
-naming the path, raised at ``emit`` time in the caller's transaction instead of later in the worker.
+never a float on the wire), datetimes ISO 8601; anything JSON cannot carry (NaN, Infinity, sets, objects)
+is a ValueError naming the path, raised at ``emit`` time in the caller's transaction instead of later in
+the worker. Finite floats are JSON and pass (measurements in anomaly details); money must be Decimal.
 """
 
 from __future__ import annotations
@@ -56,8 +57,12 @@ def json_safe(value: Any, path: str = "data") -> Any:
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, float):
-        raise EventError(path, "floats are not allowed in events (money is a Decimal string)")
+        if value != value or value in (float("inf"), float("-inf")):
+            raise EventError(path, "NaN and Infinity are not JSON")
+        return value
     if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise EventError(path, "NaN and Infinity are not JSON")
         return str(value)
     if isinstance(value, datetime):
         return iso(value)

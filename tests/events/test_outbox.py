@@ -37,10 +37,18 @@ def test_emit_in_rolled_back_transaction_leaves_nothing(db: Session) -> None:
     assert count(db) == 0
 
 
-def test_emit_rejects_floats_and_bad_types(db: Session) -> None:
+def test_emit_rejects_what_json_cannot_carry(db: Session) -> None:
     with pytest.raises(EventError) as exc:
-        emit(db, "t1", "session.billed", {"rating": {"net": 3.0}})
+        emit(db, "t1", "session.billed", {"rating": {"net": Decimal("NaN")}})
     assert exc.value.field == "data.rating.net"
+    with pytest.raises(EventError) as exc:
+        emit(db, "t1", "billing.anomaly", {"anomaly": {"details": {"ratio": float("inf")}}})
+    assert exc.value.field == "data.anomaly.details.ratio"
+    with pytest.raises(EventError) as exc:
+        emit(db, "t1", "billing.anomaly", {"anomaly": {"stations": {"A", "B"}}})
+    assert (exc.value.field, exc.value.reason) == ("data.anomaly.stations", "set is not JSON-safe")
+    ok = emit(db, "t1", "billing.anomaly", {"anomaly": {"details": {"meter": [0, -3.2]}}})
+    assert ok["data"] == {"anomaly": {"details": {"meter": [0, -3.2]}}}
     with pytest.raises(EventError) as exc:
         emit(db, "t1", "Not A Type", {})
     assert exc.value.field == "type"
