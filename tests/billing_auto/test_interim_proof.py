@@ -1,17 +1,19 @@
 """Proof of "the final bill equals the last interim figure plus what came after" (docs/billing.md, rules
 R1-R5) for 1,000 seeded random sessions: random TOU tariffs, kWh thresholds, idle/parking, FLAT fees,
-step_size, min/max caps, VAT or none, three time zones; the interim is taken on the live (ongoing) session."""
+step_size, min/max caps, VAT or none, three time zones, and for ~30 % a new tariff version effective mid-session
+under apply_from_effective_time; the interim is taken on the live (ongoing) session."""
 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
 from typing import Any
 
 from connector.models import Session, Tariff
 from connector.money import round_ocpi
-from connector.rating import PricedLine, RatedSession, RatingOptions, rate
+from connector.rating import PricedLine, RatedSession, RatingOptions, TariffSwitchPolicy, rate, select_tariff
 from connector.rating.profile import hours_between
 
 N = 1000
@@ -121,12 +123,15 @@ def _clamp(value: Decimal, tariff: Tariff) -> Decimal:
     return value
 
 
-def check_one(tariff: Tariff, final_s: Session, live: Session, as_of: datetime, metered: Decimal,
-              interim_tariff: Tariff | None = None) -> None:
-    interim = rate(live, interim_tariff or tariff, options=RatingOptions(as_of=as_of))
-    final = rate(final_s, tariff)
+def check_one(tariffs: list[Tariff], final_s: Session, live: Session, as_of: datetime, metered: Decimal,
+              interim_tariffs: list[Tariff] | None = None,
+              switch: TariffSwitchPolicy = TariffSwitchPolicy.PRICE_LOCK_AT_START) -> None:
+    opts = RatingOptions(tariff_switch=switch)
+    interim = rate(live, interim_tariffs or tariffs, options=replace(opts, as_of=as_of))
+    final = rate(final_s, tariffs, options=opts)
+    tariff = select_tariff(tariffs, final_s.start)  # its min/max bound the whole session
     # R1: the live session's interim is the final session seen at as_of (same call, same inputs)
-    assert interim.to_dict() == rate(final_s, tariff, options=RatingOptions(as_of=as_of)).to_dict()
+    assert interim.to_dict() == rate(final_s, tariffs, options=replace(opts, as_of=as_of)).to_dict()
     assert interim.final is False and interim.end == as_of and final.final is True
     # R2: measured quantities up to as_of
     assert interim.total_energy == round_ocpi(metered)
@@ -164,11 +169,20 @@ def check_one(tariff: Tariff, final_s: Session, live: Session, as_of: datetime, 
 
 def test_final_equals_last_interim_plus_what_came_after_for_1000_random_sessions():
     rng = random.Random(20260113)
-    kinds = {"step": 0, "capped": 0, "idle_interim": 0, "tou": 0}
+    kinds = {"step": 0, "capped": 0, "idle_interim": 0, "tou": 0, "switch": 0}
     for i in range(N):
         tariff = random_tariff(rng, i)
         final_s, live, as_of, metered = random_session(rng, i)
-        check_one(tariff, final_s, live, as_of, metered)
+        tariffs, switch = [tariff], TariffSwitchPolicy.PRICE_LOCK_AT_START
+        if rng.random() < 0.3:  # a new version effective while the session runs, split policy
+            assert final_s.end is not None
+            span = int((final_s.end - final_s.start).total_seconds())
+            effective = final_s.start + timedelta(seconds=rng.randint(1, max(1, span - 1)))
+            newer = random_tariff(rng, i).model_copy(update={"start_date_time": effective})
+            tariffs = [newer, tariff.model_copy(update={"end_date_time": effective})]
+            switch = TariffSwitchPolicy.APPLY_FROM_EFFECTIVE_TIME
+            kinds["switch"] += 1
+        check_one(tariffs, final_s, live, as_of, metered, switch=switch)
         kinds["step"] += any(c.step_size > 1 for e in tariff.elements for c in e.price_components)
         kinds["capped"] += tariff.min_price is not None or tariff.max_price is not None
         kinds["idle_interim"] += live.charging_ended_at is not None
@@ -182,7 +196,7 @@ def test_the_proof_catches_a_wrong_interim():
     rng = random.Random(7)
     tariff = random_tariff(rng, 0)
     final_s, live, as_of, metered = random_session(rng, 0)
-    check_one(tariff, final_s, live, as_of, metered)  # the honest interim passes
+    check_one([tariff], final_s, live, as_of, metered)  # the honest interim passes
     doc = tariff.model_dump(mode="json", exclude_none=True)
     for element in doc["elements"]:
         for comp in element["price_components"]:
@@ -190,7 +204,7 @@ def test_the_proof_catches_a_wrong_interim():
                 comp["price"] = str(Decimal(comp["price"]) + Decimal("0.01"))
     dearer = Tariff.model_validate(doc)
     try:
-        check_one(tariff, final_s, live, as_of, metered, interim_tariff=dearer)
+        check_one([tariff], final_s, live, as_of, metered, interim_tariffs=[dearer])
     except (AssertionError, KeyError):
         return
     raise AssertionError("a wrong interim passed the proof")
