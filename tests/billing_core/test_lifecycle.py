@@ -180,3 +180,21 @@ def test_audit_log_records_tariff_and_customer_changes(client):
                           headers=A).get_json()["items"]
     assert (update["before"]["invoice_per_session"], update["after"]["invoice_per_session"]) == (False, True)
     assert client.get("/v1/audit-log", query_string={"since": "yesterday"}, headers=A).status_code == 400
+
+
+def test_concurrent_sessions_of_one_customer_share_one_draft(client, app):
+    setup_tenant(client)
+
+    def bill(i):
+        with app.test_client() as c:
+            return ingest(c, f"S-CC{i}", customer="C-1", kwh=str(i + 1))["billing"]["invoice_id"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = set(pool.map(bill, range(16)))
+    assert len(ids) == 1
+    inv = client.get(f"/v1/invoices/{ids.pop()}", headers=A).get_json()
+    # 1 + 2 + ... + 16 = 136 kWh at 0.30 = 40.80 net; VAT rounded per session (0.06, 0.11, 0.17, ...) = 7.76
+    assert len(inv["lines"]) == 16 and (inv["net_total"], inv["tax_total"], inv["gross_total"]) == (
+        "40.80", "7.76", "48.56")
+    assert inv["taxes"] == [{"name": "VAT", "rate": "19", "compound": False, "taxable_base": "40.80",
+                             "amount": "7.76"}]
