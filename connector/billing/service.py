@@ -57,10 +57,12 @@ def _session_json(row: SessionRow) -> dict[str, Any]:
 
 
 def _customer(db: DbSession, tenant_id: str, customer_id: str | None) -> tuple[CustomerRow | None, Customer | None]:
+    """The customer, row-locked by a no-op UPDATE (``updated_at`` kept): concurrent sessions of one customer
+    queue here, so they find or create one open draft per currency."""
     if not customer_id:
         return None, None
     db.execute(update(CustomerRow).where(CustomerRow.tenant_id == tenant_id, CustomerRow.customer_id == customer_id)
-               .values(customer_class=CustomerRow.customer_class))  # one biller per customer: one open draft
+               .values(customer_class=CustomerRow.customer_class, updated_at=CustomerRow.updated_at))
     row = db.scalars(select(CustomerRow).where(CustomerRow.tenant_id == tenant_id, CustomerRow.customer_id == customer_id)
                      .execution_options(populate_existing=True)).first()
     return row, None if row is None else repo.customer_model(row)
