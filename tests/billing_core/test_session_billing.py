@@ -108,3 +108,23 @@ def test_compound_taxes_per_rate_on_the_invoice(client):
     [entry] = client.get("/v1/ledger/entries", query_string={"reference": "S-CAD"}, headers=A).get_json()["items"]
     assert {(ln["description"], ln["credit"]) for ln in entry["lines"] if ln["account"] == "2200"} == {
         ("tax payable GST 5%", "0.15"), ("tax payable QST 7%", "0.22")}
+
+
+def test_start_then_end_events_bill_once_the_session_ends(client):
+    setup_tenant(client)
+    start = {"event_id": "S-SE:start", "type": "start", "session_id": "S-SE", "timestamp": "2026-01-13T14:00:00Z",
+             "session": {"start": "2026-01-13T14:00:00Z", "tariff_id": "T-CHF", "customer_id": "C-1",
+                         "station_id": "ST-9", "time_zone": "Europe/Zurich"}}
+    r = client.post("/v1/sessions/events", json=start, headers=A)
+    assert r.status_code == 202 and "billing" not in r.get_json()
+    assert client.get("/v1/invoices", query_string={"session_id": "S-SE"}, headers=A).get_json()["items"] == []
+    end = {"event_id": "S-SE:end", "type": "end", "session_id": "S-SE", "timestamp": "2026-01-13T15:00:00Z",
+           "session": {"end": "2026-01-13T15:00:00Z", "energy_kwh": "20"}}
+    billed = client.post("/v1/sessions/events", json=end, headers=A).get_json()["billing"]
+    # 20 kWh * 0.45 = 9.00 + 1.00 fee = 10.00 CHF net, 8.1 % VAT = 0.81
+    assert (billed["currency"], billed["amount_due"]) == ("CHF", "10.81")
+    inv = billed["invoice"]
+    assert sorted((ln["category"], ln["net"], ln["tax"]) for ln in inv["lines"]) == [
+        ("energy", "9.00", "0.73"), ("fixed", "1.00", "0.08")]
+    assert {ln["station_id"] for ln in inv["lines"]} == {"ST-9"}
+    assert (inv["net_total"], inv["tax_total"], inv["gross_total"]) == ("10.00", "0.81", "10.81")
