@@ -119,7 +119,7 @@ def test_power_automate_first_billing_flow(api, receiver, committed_swagger, com
     event = check_event(delivery, secret, "session.billed")
     assert event["data"]["rating"]["total_cost"] == expected_rating("S-PA-1")["total_cost"]
     invoice = event["data"]["invoice"]
-    assert invoice["gross_total"] == "357" and invoice["currency"] == "EUR"
+    assert invoice["gross_total"] == "3.57" and invoice["currency"] == "EUR"
 
     # the flow's actions, with dynamic content from the trigger
     finalized = pa.call("finalizeInvoice", {"invoice_id": invoice["id"]})
@@ -160,10 +160,10 @@ def test_logic_apps_session_to_invoice(api, receiver, committed_swagger):
     result = run.run(end_event("S-LA-1"))
     assert [c[0] for c in run.calls] == ["Rate_a_charging_session", "Ingest_a_session_event", "List_invoices",
                                          "Finalize_an_invoice", "Send_receipt", "Notify_finance"]
-    assert result["statusCode"] == 200 and result["body"]["invoice"]["gross_total"] == "357"
+    assert result["statusCode"] == 200 and result["body"]["invoice"]["gross_total"] == "3.57"
     receipt, finance = (harness.json_body(d) for d in receiver.wait(2))
-    assert receipt["to"] == CUSTOMER["email"] and receipt["amount_due"] == "357"
-    assert "357 EUR" in finance["text"] and "rated 3.5700" in finance["text"]
+    assert receipt["to"] == CUSTOMER["email"] and receipt["amount_due"] == "3.57"
+    assert "3.57 EUR" in finance["text"] and "rated 3.5700" in finance["text"]
 
 
 @needs("spec", "api", "billing")
@@ -238,8 +238,8 @@ def test_zapier_first_zap(api, receiver):
          "bundle": {"inputData": {"invoice_id": json.loads(raw["content"])["data"]["invoice"]["id"]}}},
         {"method": "triggers.session_billed.operation.performUnsubscribe", "bundle": {"subscribeData": sub}},
     ])
-    assert events[0]["data"]["invoice"]["gross_total"] == "357"
-    assert found[0]["gross_total"] == "357"
+    assert events[0]["data"]["invoice"]["gross_total"] == "3.57"
+    assert found[0]["gross_total"] == "3.57"
     # a forged delivery is refused by the trigger
     forged = {**raw, "content": raw["content"] + " "}
     payload = json.dumps({"authData": {"host_url": api["base_url"], "api_key": api["api_key"]}, "steps": [
