@@ -61,10 +61,12 @@ def default_senders() -> SenderFactory:
 
 def _already_sent(db: Session, row: DeliveryRow, key: str) -> DeliveryRow | None:
     """A different delivery to the same platform with the same adapter key that really sent something."""
-    for other in db.scalars(select(DeliveryRow).where(DeliveryRow.tenant_id == row.tenant_id,
-                                                      DeliveryRow.target == row.target,
-                                                      DeliveryRow.idempotency_key == key,
-                                                      DeliveryRow.id != row.id, DeliveryRow.status == "sent")):
+    # populate_existing: rows of this pass sit in the identity map with the values they had when claimed
+    # (``finish`` records results with a Core UPDATE), so a skipped draft would look like a real send.
+    query = select(DeliveryRow).where(DeliveryRow.tenant_id == row.tenant_id, DeliveryRow.target == row.target,
+                                      DeliveryRow.idempotency_key == key, DeliveryRow.id != row.id,
+                                      DeliveryRow.status == "sent").execution_options(populate_existing=True)
+    for other in db.scalars(query):
         if (other.result or {}).get("status") not in ("skipped",):
             return other
     return None

@@ -377,14 +377,7 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
             delivered("google_sheets")) == 9,
     }
     wrong = sorted(name for name, check in checks.items() if not check())
-    # Known worker defect (connector/events/worker.py, E's): run_once's session keeps expire_on_commit=False and
-    # finish() writes with a Core UPDATE, so _already_sent() sees rows of the same batch with a stale
-    # result=None, takes them for real sends and records a phantom "duplicate" -- which then suppresses the
-    # invoice.finalized delivery with the same key (e.g. a SendGrid receipt that is never sent).
-    results = {r.id: r.result or {} for r in rows}
-    phantom = sorted({r.target.split(":", 1)[1] for r in rows if (r.result or {}).get("status") == "duplicate"
-                      and results.get((r.result or {}).get("of"), {}).get("status") in ("skipped", "duplicate")})
-    assert [name for name in wrong if name not in phantom] == []
+    assert wrong == []
     # ---- and the money is the billing's, unchanged: SAP receivables and Concur amounts per session
     due = {sid: Decimal(b["amount_due"]) for sid, b in billed.items()}
     ar = {ref: Decimal(doc["CURRENCYAMOUNT"][0]["AMT_DOCCUR"]) for (_, ref), doc in f2.sap_documents.items()}
@@ -400,5 +393,3 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
     assert sum(Decimal(ln["unit_cost"]["amount"]) for ln in profile["lines"]) == Decimal(fleet["net_total"])
     assert due["S-01"] == Decimal("9.64")  # 1.00 + 18.2 x 0.39 = 7.10 (7.098) net 8.10, VAT 1.54
     assert due["S-05"] == Decimal("10.50")  # 30 kWh x 0.35 USD, untaxed
-    if wrong:
-        pytest.xfail(f"worker bug (phantom duplicates from stale rows in _already_sent) lost deliveries to {wrong}")

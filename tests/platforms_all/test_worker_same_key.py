@@ -4,8 +4,8 @@ Two ``session.billed`` events of one draft invoice reach SendGrid in the same wo
 skipped (draft), but ``_already_sent`` reads the first row from the pass's identity map with a stale
 ``result=None`` (``expire_on_commit=False`` + ``finish`` as a Core UPDATE) and records the second as a
 "duplicate" of it. When the invoice is finalized, that phantom duplicate makes the worker skip the real
-receipt: the customer never gets it. Expected: exactly one email. Strict xfail until the worker is fixed
-(connector/events/worker.py is E's), so the fix turns this test red and the marker gets removed.
+receipt: the customer never gets it. Expected: exactly one email. Fixed in the worker (the lookup refreshes
+rows from the database).
 """
 
 from __future__ import annotations
@@ -38,8 +38,6 @@ def vendors() -> Iterator[FakeVendors]:
     fake.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="worker._already_sent reads stale rows of its own batch: phantom duplicate "
-                                       "suppresses the finalized invoice's receipt")
 def test_receipt_after_two_draft_sessions_in_one_batch(vendors: FakeVendors, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     settings = {"tenants": {"t1": {"sendgrid": {"enabled": True, "config": {
