@@ -43,9 +43,22 @@ def _price(doc: dict[str, Any], as_of: datetime | None = None) -> dict[str, Any]
 
 
 def _bill(session_id: str) -> dict[str, Any]:
-    """Final pricing of an ended session: billing when installed, else the rating core (stored once)."""
+    """Final pricing of an ended session: billing when installed, else the rating core (stored once).
+
+    The event is already stored: a session billing cannot price (no tariff, bad data) is reported in
+    ``billing_error`` with the field and stays billable later, instead of failing the event."""
     if billing_link.available(billing_link.SERVICE, "complete_session"):
-        return {"billing": billing_link.call(billing_link.SERVICE, "complete_session", session_id)}
+        complete = billing_link.function(billing_link.SERVICE, "complete_session")
+        session = db()
+        try:
+            billed = billing_link.as_json(complete(session, tenant(), session_id))
+            session.commit()
+        except (LookupError, ValueError) as exc:
+            session.rollback()
+            field = str(getattr(exc, "field", "") or "session")
+            field = field if field.startswith("session") else f"session.{field}"
+            return {"billing_error": {"field": field, "reason": str(getattr(exc, "reason", "") or exc)}}
+        return {"billing": billed, "rating": billed.get("rating") if isinstance(billed, dict) else None}
     rating = repo.get_rating(db(), tenant(), session_id)
     if rating is None:
         doc = repo.get_session(db(), tenant(), session_id)  # row lock: one pricer at a time
@@ -90,6 +103,15 @@ def ingest_session_event() -> ResponseReturnValue:
     return jsonify(out), 202 if status == "accepted" else 200
 
 
+def _interim(row: SessionRow, now: datetime) -> dict[str, Any]:
+    """The running cost with billing's inputs (adjustments, tariff switch policy) when billing is installed —
+    the same figure ``run_interim`` emits — else the rating core on the stored tariff."""
+    if billing_link.available("connector.billing.session_rating", "rate_row"):
+        rate_row = billing_link.function("connector.billing.session_rating", "rate_row")
+        return dict(rate_row(db(), tenant(), row, now).to_dict())
+    return _price(row.document, as_of=now)
+
+
 def _session_json(row: SessionRow, interim: bool) -> dict[str, Any]:
     doc = {k: v for k, v in row.document.items() if k not in ("status", "tenant_id")}
     out: dict[str, Any] = {"id": row.session_id, "status": row.status, "session": doc, "rating": row.rating,
@@ -97,10 +119,11 @@ def _session_json(row: SessionRow, interim: bool) -> dict[str, Any]:
     if interim and row.rating is None and not doc.get("end"):
         now = datetime.now(UTC)  # the API may read the clock; the rating core may not
         try:
-            out["interim"] = {"as_of": now.isoformat(), "rating": _price(row.document, as_of=now)}
-        except (IngestError, RatingError) as exc:
+            out["interim"] = {"as_of": now.isoformat(), "rating": _interim(row, now)}
+        except (ValueError, LookupError) as exc:  # IngestError, RatingError, billing's input errors
             out["interim"] = {"as_of": now.isoformat(), "rating": None,
-                              "error": {"field": exc.field, "reason": exc.reason}}
+                              "error": {"field": str(getattr(exc, "field", "") or "session"),
+                                        "reason": str(getattr(exc, "reason", "") or exc)}}
     return out
 
 

@@ -73,7 +73,7 @@ def test_session_events_idempotent_and_priced_on_end(client):
     assert again.status_code == 200 and again.get_json()["status"] == "duplicate"
     assert again.get_json()["rating"] == r.get_json()["rating"]
     got = client.get("/v1/sessions/S-9", headers=A).get_json()
-    assert got["status"] == "rated" and got["rating"]["invoice"]["gross_total"] == "3.57" and got["interim"] is None
+    assert got["status"] == "billed" and got["rating"]["invoice"]["gross_total"] == "3.57" and got["interim"] is None
     listed = client.get("/v1/sessions?station_id=ST-1", headers=A).get_json()["items"]
     assert [s["id"] for s in listed] == ["S-9"]
     assert client.get("/v1/sessions?station_id=other", headers=A).get_json()["items"] == []
