@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 
 from connector.money import minor_units, to_decimal
 
@@ -37,7 +37,9 @@ def _currency(value: str) -> str:
 
 
 # Money and quantities: floats are converted through their decimal text, never used for arithmetic.
-Dec = Annotated[Decimal, BeforeValidator(_decimal), AfterValidator(_finite)]
+# JSON gets fixed-point text ("0.000001", never "1E-6"): the API's Decimal schema and spreadsheets expect it.
+Dec = Annotated[Decimal, BeforeValidator(_decimal), AfterValidator(_finite),
+                PlainSerializer(lambda value: format(value, "f"), return_type=str, when_used="json")]
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 CurrencyCode = Annotated[str, AfterValidator(_currency)]
 
