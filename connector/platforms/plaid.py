@@ -22,8 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connector.money import minor_units
 from connector.platforms.errors import PermanentError
+from connector.platforms.invoice_event import MONEY_TEXT, invoice_of
 
-_MONEY = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 NAME = "plaid"
 EVENTS = ("session.billed", "invoice.finalized")
 SENDABLE = frozenset({"finalized"})
@@ -59,13 +59,6 @@ class PlaidConfig(BaseModel):
 
 
 Config = PlaidConfig
-
-
-def invoice_of(event: dict[str, Any]) -> dict[str, Any]:
-    invoice = (event.get("data") or {}).get("invoice")
-    if not isinstance(invoice, dict):
-        raise ValueError("data.invoice: required")
-    return invoice
 
 
 def skip_reason(event: dict[str, Any], config: PlaidConfig | None) -> str | None:
@@ -104,7 +97,7 @@ def amount(invoice: dict[str, Any]) -> str:
         raise ValueError(f"invoice.currency: Plaid Transfer moves USD, invoice {invoice.get('id')} is in {cur}")
     raw = invoice.get("amount_due")
     text = raw.strip() if isinstance(raw, str) else str(raw) if type(raw) is int else ""
-    if not _MONEY.fullmatch(text):
+    if not MONEY_TEXT.fullmatch(text):
         raise ValueError(f"invoice.amount_due: expected a decimal amount, got {text!r}")
     cents = Decimal(text).scaleb(minor_units(cur)) if "." in text else Decimal(int(text))
     if cents != cents.to_integral_value() or cents <= 0:

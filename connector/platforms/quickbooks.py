@@ -26,9 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connector.money import minor_units
 from connector.platforms.errors import PermanentError
+from connector.platforms.invoice_event import invoice_of, minor
 from connector.platforms.oauth import RefreshTokenStore, rotating_provider, send_authorized
 
-_MONEY = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 NAME = "quickbooks"
 EVENTS = ("session.billed", "credit_note.issued", "invoice.voided")
 # events whose entry reverses all lines of the document they carry (billing's journal does the same)
@@ -59,28 +59,6 @@ class QuickBooksConfig(BaseModel):
 
 
 Config = QuickBooksConfig
-
-
-def minor(value: Any, currency: str, field: str) -> int:
-    """Invoice JSON money as integer minor units: "10.71" EUR -> 1071, "1372" JPY -> 1372. The older
-    integer minor-unit form ("1071" EUR) reads the same, since the decimal form always carries the
-    currency's decimals. More decimals than the currency has is an error, never rounded; floats are refused."""
-    text = value.strip() if isinstance(value, str) else str(value) if type(value) is int else ""
-    if not _MONEY.fullmatch(text):
-        raise ValueError(f"{field}: expected a decimal amount, got {value!r}")
-    if "." not in text:
-        return int(text)
-    scaled = Decimal(text).scaleb(minor_units(currency))
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"{field}: {text} has more decimals than {currency} allows")
-    return int(scaled)
-
-
-def invoice_of(event: dict[str, Any]) -> dict[str, Any]:
-    invoice = (event.get("data") or {}).get("invoice")
-    if not isinstance(invoice, dict):
-        raise ValueError("data.invoice: required")
-    return invoice
 
 
 def subject(event: dict[str, Any]) -> str:

@@ -16,16 +16,14 @@ Keys are kept by Stripe for at least 24 h: redeliveries after that rely on the o
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.money import minor_units
 from connector.platforms.errors import PermanentError
+from connector.platforms.invoice_event import delivery_key, invoice_of, minor, unsendable
 
-_MONEY = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 NAME = "stripe"
 EVENTS = ("session.billed", "invoice.finalized")
 SENDABLE = frozenset({"finalized", "paid"})
@@ -50,38 +48,9 @@ class StripeConfig(BaseModel):
 Config = StripeConfig
 
 
-def minor(value: Any, currency: str, field: str) -> int:
-    """Invoice JSON money as integer minor units: "10.71" EUR -> 1071, "1372" JPY -> 1372. The older
-    integer minor-unit form ("1071" EUR) reads the same, since the decimal form always carries the
-    currency's decimals. More decimals than the currency has is an error, never rounded; floats are refused."""
-    text = value.strip() if isinstance(value, str) else str(value) if type(value) is int else ""
-    if not _MONEY.fullmatch(text):
-        raise ValueError(f"{field}: expected a decimal amount, got {value!r}")
-    if "." not in text:
-        return int(text)
-    scaled = Decimal(text).scaleb(minor_units(currency))
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"{field}: {text} has more decimals than {currency} allows")
-    return int(scaled)
-
-
-def invoice_of(event: dict[str, Any]) -> dict[str, Any]:
-    invoice = (event.get("data") or {}).get("invoice")
-    if not isinstance(invoice, dict):
-        raise ValueError("data.invoice: required")
-    return invoice
-
-
 def skip_reason(event: dict[str, Any]) -> str | None:
     """Drafts (monthly invoices still collecting sessions) and credit notes are not Stripe invoices."""
-    invoice = (event.get("data") or {}).get("invoice")
-    if not isinstance(invoice, dict):
-        return "event carries no invoice"
-    if invoice.get("kind") == "credit_note":
-        return "credit notes are not sent to Stripe by this adapter"
-    if invoice.get("status") not in SENDABLE:
-        return f"invoice {invoice.get('id')} is {invoice.get('status')}; it goes to Stripe when finalized"
-    return None
+    return unsendable(event, "Stripe", SENDABLE, "credit notes are not sent to Stripe by this adapter")
 
 
 def _base_key(event: dict[str, Any]) -> str:
@@ -93,9 +62,8 @@ def idempotency_key(event: dict[str, Any], config: StripeConfig | None = None) -
 
     An event this adapter skips (a draft, no invoice) gets a key of its own: it never stands for a delivery
     of the invoice when the worker dedupes on equal keys."""
-    if skip_reason(event) is not None:
-        return f"stripe:skip:{event.get('tenant_id', '')}:{event.get('id')}"
-    return f"stripe:{_base_key(event)}"
+    skipped = skip_reason(event) is not None
+    return delivery_key(NAME, event, skipped, "" if skipped else f"stripe:{_base_key(event)}", 200)
 
 
 def stripe_customer(invoice: dict[str, Any], config: StripeConfig) -> str:

@@ -24,9 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connector.money import minor_units, to_decimal
 from connector.platforms.errors import PermanentError
+from connector.platforms.invoice_event import delivery_key, invoice_of, major, unsendable
 from connector.platforms.oauth import RefreshTokenStore, rotating_provider, send_authorized
 
-_MONEY = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 NAME = "xero"
 EVENTS = ("session.billed", "invoice.finalized")
 SENDABLE = frozenset({"finalized", "paid"})
@@ -60,42 +60,8 @@ class XeroConfig(BaseModel):
 Config = XeroConfig
 
 
-def minor(value: Any, currency: str, field: str) -> int:
-    """Invoice JSON money as integer minor units: "10.71" EUR -> 1071, "1372" JPY -> 1372. The older
-    integer minor-unit form ("1071" EUR) reads the same, since the decimal form always carries the
-    currency's decimals. More decimals than the currency has is an error, never rounded; floats are refused."""
-    text = value.strip() if isinstance(value, str) else str(value) if type(value) is int else ""
-    if not _MONEY.fullmatch(text):
-        raise ValueError(f"{field}: expected a decimal amount, got {value!r}")
-    if "." not in text:
-        return int(text)
-    scaled = Decimal(text).scaleb(minor_units(currency))
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"{field}: {text} has more decimals than {currency} allows")
-    return int(scaled)
-
-
-def major(value: Any, currency: str, field: str) -> Decimal:
-    """Invoice JSON money -> the Decimal Xero shows, with the currency's decimals ("9.13" EUR); never rounded."""
-    return Decimal(minor(value, currency, field)).scaleb(-minor_units(currency))
-
-
-def invoice_of(event: dict[str, Any]) -> dict[str, Any]:
-    invoice = (event.get("data") or {}).get("invoice")
-    if not isinstance(invoice, dict):
-        raise ValueError("data.invoice: required")
-    return invoice
-
-
 def skip_reason(event: dict[str, Any]) -> str | None:
-    invoice = (event.get("data") or {}).get("invoice")
-    if not isinstance(invoice, dict):
-        return "event carries no invoice"
-    if invoice.get("kind") == "credit_note":
-        return "credit notes go to Xero's CreditNotes endpoint, which this adapter does not call"
-    if invoice.get("status") not in SENDABLE:
-        return f"invoice {invoice.get('id')} is {invoice.get('status')}; it goes to Xero when finalized"
-    return None
+    return unsendable(event, "Xero", SENDABLE, "credit notes go to Xero's CreditNotes endpoint, which this adapter does not call")
 
 
 def idempotency_key(event: dict[str, Any], config: XeroConfig | None = None) -> str:
@@ -103,9 +69,9 @@ def idempotency_key(event: dict[str, Any], config: XeroConfig | None = None) -> 
 
     An event this adapter skips (a draft, no invoice) gets a key of its own: it never stands for a delivery
     of the invoice when the worker dedupes on equal keys."""
-    if skip_reason(event) is not None:
-        return f"xero:skip:{event.get('tenant_id', '')}:{event.get('id')}"
-    return f"evbill:{event.get('tenant_id', '')}:{invoice_of(event).get('id')}:invoice"[:128]
+    skipped = skip_reason(event) is not None
+    key = "" if skipped else f"evbill:{event.get('tenant_id', '')}:{invoice_of(event).get('id')}:invoice"
+    return delivery_key(NAME, event, skipped, key, 128)
 
 
 def tax_type(line: dict[str, Any], config: XeroConfig, field: str) -> str:

@@ -73,7 +73,7 @@ def test_tax_rates_mode_and_mapping_errors() -> None:
         stripe.minor("10.055", "EUR", "net")
     with pytest.raises(ValueError, match=r"net: expected a decimal amount, got 9.13"):
         stripe.minor(9.13, "EUR", "net")  # a float is never money
-    assert stripe.minor("-1.17", "EUR", "net") == stripe.minor("-117", "EUR", "net") == -117
+    assert stripe.minor("-1.17", "EUR", "net") == -117 and stripe.minor("5", "EUR", "net") == 500  # "5" is 5 EUR
     assert stripe.minor("0.049", "KWD", "net") == 49 and stripe.minor("1372", "JPY", "net") == 1372
     assert "sk_test_123" not in repr(CFG)
 

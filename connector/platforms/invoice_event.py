@@ -1,0 +1,63 @@
+"""Reading our Invoice JSON out of an event, shared by the finance adapters (one parser, not one per vendor).
+
+Invoice JSON money is a decimal string with exactly the currency's minor-unit digits ("10.71" EUR,
+"1372" JPY, "1.234" KWD; docs/architecture.md). Vendors that want integer minor units get them from
+``minor``; more decimals than the currency has, floats or other text are refused with the field named,
+never rounded.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from connector.money import minor_units
+
+MONEY_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def major(value: Any, currency: str, field: str) -> Decimal:
+    """``"10.71"`` → ``Decimal("10.71")``, checked against the currency's minor units."""
+    text = value.strip() if isinstance(value, str) else str(value) if type(value) is int else ""
+    if not MONEY_TEXT.fullmatch(text):
+        raise ValueError(f"{field}: expected a decimal amount, got {value!r}")
+    amount = Decimal(text)
+    scaled = amount.scaleb(minor_units(currency))
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{field}: {text} has more decimals than {currency} allows")
+    return amount
+
+
+def minor(value: Any, currency: str, field: str) -> int:
+    """``"10.71"`` EUR → 1071, ``"1372"`` JPY → 1372."""
+    return int(major(value, currency, field).scaleb(minor_units(currency)))
+
+
+def invoice_of(event: dict[str, Any]) -> dict[str, Any]:
+    """The event's ``data.invoice`` (``ValueError`` naming the field when it is missing)."""
+    invoice = (event.get("data") or {}).get("invoice")
+    if not isinstance(invoice, dict):
+        raise ValueError("data.invoice: required")
+    return invoice
+
+
+def unsendable(event: dict[str, Any], vendor: str, sendable: frozenset[str], credit_notes: str | None) -> str | None:
+    """Why an invoice event is not sent to ``vendor`` (no invoice, a credit note the adapter leaves out, a
+    status not in ``sendable``), or None when it is."""
+    invoice = (event.get("data") or {}).get("invoice")
+    if not isinstance(invoice, dict):
+        return "event carries no invoice"
+    if credit_notes is not None and invoice.get("kind") == "credit_note":
+        return credit_notes
+    if invoice.get("status") not in sendable:
+        return f"invoice {invoice.get('id')} is {invoice.get('status')}; it goes to {vendor} when finalized"
+    return None
+
+
+def delivery_key(name: str, event: dict[str, Any], skipped: bool, key: str, limit: int) -> str:
+    """The adapter's idempotency key; an event the adapter skips gets a key of its own, so it never stands
+    for the invoice's delivery when the worker dedupes on equal keys."""
+    if skipped:
+        return f"{name}:skip:{event.get('tenant_id', '')}:{event.get('id')}"
+    return key[:limit]
