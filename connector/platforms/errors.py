@@ -29,3 +29,12 @@ class PermanentError(DeliveryError):
         super().__init__(message)
         self.message = message
         self.status_code = status_code  # lets oauth.send_authorized spot a 401 without parsing text
+
+
+class MappingError(ValueError):
+    """A value an adapter's mapping needs is missing or inconsistent; ``field`` names it (config or event path)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.platforms.errors import MappingError
 from connector.platforms.oauth import RefreshTokenStore
 
 NAME = "freshbooks"
@@ -48,14 +49,6 @@ class FreshBooksConfig(BaseModel):
     number_recurring: int = Field(default=0, ge=0, description="0 = until stopped")
     send_email: bool = False
     payment_terms_days: int = Field(default=14, ge=0)
-
-
-class MappingError(ValueError):
-    """A value the mapping needs is missing; ``field`` names it."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
 
 
 def _invoice(event: dict[str, Any]) -> dict[str, Any]:

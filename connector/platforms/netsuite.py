@@ -15,14 +15,15 @@ account id) signed by ``requests-oauthlib``, or an OAuth 2.0 bearer token from t
 
 from __future__ import annotations
 
-import json
-import re
 import uuid
 from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from connector.platforms.errors import MappingError
+from connector.platforms.exact_json import dumps_exact
 
 NAME = "netsuite"
 EVENTS = ("session.billed",)
@@ -51,14 +52,6 @@ class NetSuiteConfig(BaseModel):
     amount_field: str | None = Field(default=None, pattern=r"^custcol[a-z0-9_]+$",
                                      description="custom column that receives the rated line net")
     async_mode: bool = True
-
-
-class MappingError(ValueError):
-    """A value the mapping needs is missing; ``field`` names it."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
 
 
 def _session(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
@@ -112,20 +105,6 @@ def build_update(event: dict[str, Any], config: NetSuiteConfig) -> dict[str, Any
     }
 
 
-def dumps_exact(body: Any) -> str:
-    """JSON text with Decimals as exact JSON numbers (``json`` rejects Decimal; a float could round)."""
-    def mark(o: Any) -> Any:
-        if isinstance(o, Decimal):
-            return f"\x00DEC{o}\x00"
-        if isinstance(o, dict):
-            return {k: mark(v) for k, v in o.items()}
-        if isinstance(o, list | tuple):
-            return [mark(v) for v in o]
-        return o
-
-    return re.sub(r'"\\u0000DEC([-0-9.E+]+)\\u0000"', r"\1", json.dumps(mark(body), ensure_ascii=False))
-
-
 def idempotency_key(event: dict[str, Any], config: NetSuiteConfig | None = None) -> str:
     """A UUID (NetSuite's key format) fixed by tenant, account and session: every retry sends the same one."""
     account = config.account_id if config else ""
@@ -164,7 +143,7 @@ def _auth(config: NetSuiteConfig, http: Any) -> dict[str, Any]:
 
 def deliver(event: dict[str, Any], config: NetSuiteConfig, http: Any, **stores: Any) -> dict[str, Any]:
     """PATCH the fulfillment (async + idempotency key by default); ref = the job or record location."""
-    from connector.platforms.errors import PermanentError
+    from connector.platforms.errors import MappingError, PermanentError
 
     try:
         body = build_update(event, config)
@@ -175,7 +154,7 @@ def deliver(event: dict[str, Any], config: NetSuiteConfig, http: Any, **stores: 
     headers = {**auth.pop("headers", {}), "Content-Type": "application/json", "Accept": "application/json"}
     if config.async_mode:
         headers |= {"Prefer": "respond-async", "X-NetSuite-Idempotency-Key": idempotency_key(event, config)}
-    resp = http.send("PATCH", url, params={"replace": "item"}, data=dumps_exact(body).encode(), headers=headers, **auth)
+    resp = http.send("PATCH", url, params={"replace": "item"}, data=dumps_exact(body), headers=headers, **auth)
     return {"status": "sent", "ref": resp.headers.get("Location"), "async": resp.status_code == 202}
 
 

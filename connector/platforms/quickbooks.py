@@ -16,7 +16,6 @@ Amounts are the Invoice JSON's decimal strings, written as exact JSON numbers.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -26,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connector.money import minor_units
 from connector.platforms.errors import PermanentError
+from connector.platforms.exact_json import dumps_exact
 from connector.platforms.invoice_event import invoice_of, minor
 from connector.platforms.oauth import RefreshTokenStore, rotating_provider, send_authorized
 
@@ -157,20 +157,6 @@ def build_journal_entry(event: dict[str, Any], config: QuickBooksConfig) -> dict
             "Line": lines}
 
 
-_DEC = re.compile(r'"\\u0000dec:(-?[0-9.]+)"')
-
-
-def dumps(body: Any) -> str:
-    """JSON with every Decimal written as the exact number literal (never via float)."""
-    def mark(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return f"\0dec:{value:f}"
-        if isinstance(value, dict):
-            return {k: mark(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [mark(v) for v in value]
-        return value
-    return _DEC.sub(r"\1", json.dumps(mark(body)))
 
 
 class QuickBooksTokenStore(RefreshTokenStore):
@@ -188,7 +174,7 @@ def deliver(event: dict[str, Any], config: QuickBooksConfig, http: Any, tokens: 
                                  store=tokens, on_refresh=on_refresh)
     url = f"{config.api_base.rstrip('/')}/v3/company/{config.realm_id}/journalentry"
     resp = send_authorized(provider, http, "POST", url,
-                           params={"minorversion": MINOR_VERSION, "requestid": request_id(event)}, data=dumps(body),
+                           params={"minorversion": MINOR_VERSION, "requestid": request_id(event)}, data=dumps_exact(body),
                            headers={"Content-Type": "application/json", "Accept": "application/json"})
     payload = resp.json() or {}
     if payload.get("Fault"):  # QBO can answer 200 with a Fault: a validation error, retrying cannot help

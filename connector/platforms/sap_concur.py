@@ -13,7 +13,6 @@ computed it (sum of the session's invoice lines), written as an exact JSON numbe
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,6 +23,9 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, insert, select
 from sqlalchemy.exc import IntegrityError
+
+from connector.platforms.errors import MappingError
+from connector.platforms.exact_json import dumps_exact
 
 NAME = "sap_concur"
 EVENTS = ("session.billed",)
@@ -64,14 +66,6 @@ class ConcurConfig(BaseModel):
     payment_type_id: Literal["CASHX", "CPAID", "PENDC"] = "CPAID"
     vendor: str = "EV Charging"
     station_locations: dict[str, Location] = Field(default_factory=dict)
-
-
-class MappingError(ValueError):
-    """A value the mapping needs is missing; ``field`` names it."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
 
 
 def _facts(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
@@ -145,20 +139,6 @@ def build_quick_expense(event: dict[str, Any], config: ConcurConfig) -> dict[str
     return body
 
 
-def dumps_exact(body: Any) -> str:
-    """JSON text with Decimals as exact JSON numbers (``json`` rejects Decimal; a float could round)."""
-    def mark(o: Any) -> Any:
-        if isinstance(o, Decimal):
-            return f"\x00DEC{o}\x00"
-        if isinstance(o, dict):
-            return {k: mark(v) for k, v in o.items()}
-        if isinstance(o, list | tuple):
-            return [mark(v) for v in o]
-        return o
-
-    return re.sub(r'"\\u0000DEC([-0-9.E+]+)\\u0000"', r"\1", json.dumps(mark(body), ensure_ascii=False))
-
-
 def endpoint(event: dict[str, Any], config: ConcurConfig) -> str:
     return (f"{config.base_url.rstrip('/')}/quickexpense/v4/users/{quote(user_id(event, config), safe='')}"
             "/context/TRAVELER/quickexpenses")
@@ -214,7 +194,7 @@ def _authorization(config: ConcurConfig, http: Any, tokens: Any) -> tuple[dict[s
 def deliver(event: dict[str, Any], config: ConcurConfig, http: Any, store: ExpenseStore | None = None,
             tokens: Any = None, **stores: Any) -> dict[str, Any]:
     """Skip non-fleet sessions; answer from the store when already filed; else POST and record at once."""
-    from connector.platforms.errors import PermanentError, RetryableError
+    from connector.platforms.errors import MappingError, PermanentError, RetryableError
 
     reason = skip_reason(event, config)
     if reason is not None:
@@ -230,7 +210,7 @@ def deliver(event: dict[str, Any], config: ConcurConfig, http: Any, store: Expen
         return {"status": "duplicate", "ref": known}
     headers, provider = _authorization(config, http, tokens)
     try:
-        resp = http.send("POST", url, data=dumps_exact(body).encode(),
+        resp = http.send("POST", url, data=dumps_exact(body),
                          headers={**headers, "Content-Type": "application/json", "Accept": "application/json",
                                   "concur-correlationid": idempotency_key(event)[:64]})
     except PermanentError as exc:

@@ -32,6 +32,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from connector.money import round_money
+from connector.platforms.errors import MappingError
 
 NAME = "sap_s4hana"
 EVENTS = ("session.billed", "credit_note.issued")
@@ -69,14 +70,6 @@ class SapConfig(BaseModel):
     local_currency: str | None = Field(default=None, description="company-code currency (CURR_TYPE 10)")
     exchange_rates: dict[str, Decimal] = Field(default_factory=dict,
                                                description="document currency -> local units per 1 unit")
-
-
-class MappingError(ValueError):
-    """A value the mapping needs is missing or inconsistent; ``field`` names it."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
 
 
 def alpha(value: str, width: int = 10) -> str:

@@ -13,8 +13,6 @@ refused with a clear error instead of being rounded. JSON numbers are written fr
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
@@ -24,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connector.money import minor_units, to_decimal
 from connector.platforms.errors import PermanentError
+from connector.platforms.exact_json import dumps_exact
 from connector.platforms.invoice_event import delivery_key, invoice_of, major, unsendable
 from connector.platforms.oauth import RefreshTokenStore, rotating_provider, send_authorized
 
@@ -129,20 +128,6 @@ def build_invoices(event: dict[str, Any], config: XeroConfig) -> dict[str, Any]:
     return {"Invoices": [invoice]}
 
 
-_DEC = re.compile(r'"\\u0000dec:(-?[0-9.]+)"')
-
-
-def dumps(body: Any) -> str:
-    """JSON with every Decimal written as the exact number literal (never via float)."""
-    def mark(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return f"\0dec:{value:f}"
-        if isinstance(value, dict):
-            return {k: mark(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [mark(v) for v in value]
-        return value
-    return _DEC.sub(r"\1", json.dumps(mark(body)))
 
 
 class XeroTokenStore(RefreshTokenStore):
@@ -162,7 +147,7 @@ def deliver(event: dict[str, Any], config: XeroConfig, http: Any, tokens: XeroTo
     provider = rotating_provider(config.token_url, config.client_id, config.client_secret, config.refresh_token,
                                  store=tokens, on_refresh=on_refresh)
     resp = send_authorized(provider, http, "PUT", config.api_base.rstrip("/") + "/Invoices",
-                           params={"summarizeErrors": "true"}, data=dumps(body),
+                           params={"summarizeErrors": "true"}, data=dumps_exact(body),
                            headers={"Content-Type": "application/json", "Accept": "application/json",
                                     "xero-tenant-id": config.xero_tenant_id,
                                     "Idempotency-Key": idempotency_key(event, config)})

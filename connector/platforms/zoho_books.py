@@ -15,12 +15,14 @@ the line description. Taxes map by rate to Zoho tax ids from the config.
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from connector.platforms.errors import MappingError
+from connector.platforms.exact_json import dumps_exact
 
 NAME = "zoho_books"
 EVENTS = ("session.billed",)
@@ -56,15 +58,6 @@ def amount(value: Any) -> Decimal:
 def rate_key(rate: Any) -> str:
     """"19", "19.0" and "19.00" are one tax rate for the config mapping."""
     return format(Decimal(str(rate)).normalize(), "f")
-
-
-class MappingError(ValueError):
-    """A value the mapping needs is missing; ``field`` names it (config or event path)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 def session_lines(event: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -147,20 +140,6 @@ def build_invoice(event: dict[str, Any], config: ZohoBooksConfig) -> dict[str, A
     return body
 
 
-def dumps_exact(body: Any) -> str:
-    """JSON text with Decimals as exact JSON numbers (``json`` rejects Decimal; a float could round)."""
-    def mark(o: Any) -> Any:
-        if isinstance(o, Decimal):
-            return f"\x00DEC{o}\x00"
-        if isinstance(o, dict):
-            return {k: mark(v) for k, v in o.items()}
-        if isinstance(o, list | tuple):
-            return [mark(v) for v in o]
-        return o
-
-    return re.sub(r'"\\u0000DEC([-0-9.E+]+)\\u0000"', r"\1", json.dumps(mark(body), ensure_ascii=False))
-
-
 def idempotency_key(event: dict[str, Any], config: ZohoBooksConfig | None = None) -> str:
     """One Zoho invoice per session (a re-sent ``session.billed`` for it is the same delivery)."""
     return f"zoho_books:{event.get('tenant_id', '')}:{session_id(event)}"
@@ -220,7 +199,7 @@ def deliver(event: dict[str, Any], config: ZohoBooksConfig, http: Any, tokens: A
         return {"status": "duplicate", "ref": existing[0].get("invoice_id"), "invoice_number": body["invoice_number"]}
     try:
         resp = _send(config, http, tokens, "POST", base, params={**org, "ignore_auto_number_generation": "true"},
-                     data=dumps_exact(body).encode(), headers={"Content-Type": "application/json;charset=UTF-8"})
+                     data=dumps_exact(body), headers={"Content-Type": "application/json;charset=UTF-8"})
     except PermanentError as exc:
         # another worker created it between our lookup and our create: Zoho refuses the number, which is
         # the outcome we wanted (one invoice); anything else stays a permanent error

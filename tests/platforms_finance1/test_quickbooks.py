@@ -47,7 +47,7 @@ def test_session_entry_is_balanced_and_matches_schema() -> None:
     assert balanced(body)
     assert body["Line"][0]["JournalEntryLineDetail"]["Entity"] == {"Type": "Customer", "EntityRef": {"value": "58"}}
     assert (body["DocNumber"], body["TxnDate"], body["CurrencyRef"]) == ("EV-S-100", "2026-01-13", {"value": "EUR"})
-    assert '"Amount": 9.13,' in quickbooks.dumps(body)
+    assert '"Amount": 9.13,' in quickbooks.dumps_exact(body).decode()
     broken = copy.deepcopy(body)
     broken["Line"][0]["JournalEntryLineDetail"]["PostingType"] = "debit"
     assert errors("quickbooks/journalentry_create.schema.json", broken)

@@ -46,8 +46,8 @@ def test_invoice_body_matches_schema_with_accounts_and_tax_types() -> None:
         "Type": "ACCREC", "Date": "2026-01-13", "DueDate": "2026-01-27", "LineAmountTypes": "Exclusive",
         "Reference": "inv_S-100", "CurrencyCode": "EUR", "Status": "AUTHORISED", "InvoiceNumber": "INV-0001"}
     assert inv["Contact"] == {"Name": "Jane Driver", "EmailAddress": "jane@example.com"}
-    assert json.loads(xero.dumps(body))["Invoices"][0]["LineItems"][1]["UnitAmount"] == 9.13
-    assert '"UnitAmount": 9.13, "LineAmount": 9.13' in xero.dumps(body)
+    assert json.loads(xero.dumps_exact(body).decode())["Invoices"][0]["LineItems"][1]["UnitAmount"] == 9.13
+    assert '"UnitAmount": 9.13, "LineAmount": 9.13' in xero.dumps_exact(body).decode()
     broken = copy.deepcopy(body)
     broken["Invoices"][0]["Total"] = Decimal("12.05")  # readOnly: Xero computes it
     assert errors("xero/invoices_put.schema.json", broken)
@@ -59,7 +59,7 @@ def test_invoice_body_matches_schema_with_accounts_and_tax_types() -> None:
 def test_jpy_discounts_mapping_and_refusals() -> None:
     jpy = xero.build_invoices(billed_event("JPY", flat="100", energy_price="45"), CFG)
     assert [(a, t) for a, t, _, _ in lines(jpy)] == [(Decimal(100), Decimal(19)), (Decimal(1053), Decimal(200))]
-    assert '"UnitAmount": 1053,' in xero.dumps(jpy)  # 0 decimals: total 1372
+    assert '"UnitAmount": 1053,' in xero.dumps_exact(jpy).decode()  # 0 decimals: total 1372
     adj = xero.build_invoices(billed_event(adjustments=incentive()), CFG.model_copy(update={"contact_map": {
         "C-1": "430fa14a-f945-44d3-9f97-5df5e28441b8"}}))
     assert errors("xero/invoices_put.schema.json", adj) == []

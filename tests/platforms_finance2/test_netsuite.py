@@ -28,7 +28,7 @@ def test_update_body_carries_the_rated_quantities() -> None:
     assert [(i["item"]["id"], i["quantity"], i["custcol_evb_net"], i["itemReceive"]) for i in body["item"]["items"]] == [
         ("1202", Decimal("1"), Decimal("1.00"), True), ("1201", Decimal("23.4"), Decimal("9.13"), True)]
     wire = json.loads(netsuite.dumps_exact(body), parse_float=Decimal)
-    assert '"quantity": 23.4' in netsuite.dumps_exact(body) and wire["item"]["items"][1]["quantity"] == Decimal("23.4")
+    assert '"quantity": 23.4' in netsuite.dumps_exact(body).decode() and wire["item"]["items"][1]["quantity"] == Decimal("23.4")
     # structural contract of a REST record PATCH: only writable scalar/ref fields and the sublist wrapper
     assert set(body) == {"shipStatus", "tranDate", "memo", "item"} and set(body["item"]) == {"items"}
     assert netsuite.endpoint(billed_event(), CFG) == (

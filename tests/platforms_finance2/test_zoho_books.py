@@ -35,7 +35,7 @@ def test_invoice_body_carries_the_rated_lines_exactly() -> None:
     assert body["line_items"][1]["description"] == "23.4 kWh @ 0.39 EUR - session S-100, station ST-7"
     assert sum(li["rate"] for li in body["line_items"]) == Decimal("10.13")
     # required by Zoho: customer_id + line_items with name/rate/quantity (numbers, not strings)
-    text = zoho_books.dumps_exact(body)
+    text = zoho_books.dumps_exact(body).decode()
     parsed = json.loads(text, parse_float=Decimal)
     assert '"rate": 9.13' in text and parsed["line_items"][1]["rate"] == Decimal("9.13")
     assert all(isinstance(li["name"], str) and li["name"] for li in parsed["line_items"])
