@@ -61,3 +61,22 @@ def delivery_key(name: str, event: dict[str, Any], skipped: bool, key: str, limi
     if skipped:
         return f"{name}:skip:{event.get('tenant_id', '')}:{event.get('id')}"
     return key[:limit]
+
+
+def session_lines(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """(the billed session with its id, the invoice, the invoice lines of that session) of a
+    ``session.billed`` event: a draft invoice may hold other sessions' lines too."""
+    from connector.platforms.errors import MappingError
+
+    data = event.get("data") or {}
+    session = data.get("session") or {}
+    invoice = data.get("invoice")
+    if not isinstance(invoice, dict):
+        raise MappingError("data.invoice", "required")
+    sid = session.get("id") or (data.get("rating") or {}).get("session_id")
+    if not sid:
+        raise MappingError("data.session.id", "required")
+    lines = [ln for ln in invoice.get("lines") or [] if ln.get("session_id") in (None, sid)]
+    if not lines:
+        raise MappingError("data.invoice.lines", f"no line for session {sid}")
+    return {**session, "id": str(sid)}, invoice, lines

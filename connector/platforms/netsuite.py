@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connector.platforms.errors import MappingError
 from connector.platforms.exact_json import dumps_exact
+from connector.platforms.invoice_event import session_lines
 
 NAME = "netsuite"
 EVENTS = ("session.billed",)
@@ -54,23 +55,8 @@ class NetSuiteConfig(BaseModel):
     async_mode: bool = True
 
 
-def _session(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
-    data = event.get("data") or {}
-    session = data.get("session") or {}
-    invoice = data.get("invoice")
-    if not isinstance(invoice, dict):
-        raise MappingError("data.invoice", "required")
-    sid = session.get("id") or (data.get("rating") or {}).get("session_id")
-    if not sid:
-        raise MappingError("data.session.id", "required")
-    lines = [ln for ln in invoice.get("lines") or [] if ln.get("session_id") in (None, sid)]
-    if not lines:
-        raise MappingError("data.invoice.lines", f"no line for session {sid}")
-    return {**session, "id": str(sid)}, invoice, lines
-
-
 def record_ref(event: dict[str, Any], config: NetSuiteConfig) -> str:
-    session, invoice, _ = _session(event)
+    session, invoice, _ = session_lines(event)
     values = {"session_id": session["id"], "station_id": session.get("station_id") or "",
               "customer_id": (invoice.get("customer") or {}).get("id") or session.get("customer_id") or ""}
     try:
@@ -81,7 +67,7 @@ def record_ref(event: dict[str, Any], config: NetSuiteConfig) -> str:
 
 def build_update(event: dict[str, Any], config: NetSuiteConfig) -> dict[str, Any]:
     """The PATCH body: ship status, memo, and the item sublist (one line per chargeable invoice line)."""
-    session, invoice, lines = _session(event)
+    session, invoice, lines = session_lines(event)
     items = []
     for ln in lines:
         if ln.get("category") == "incentive":  # paid by the authority: not an item the station delivered
@@ -109,7 +95,7 @@ def idempotency_key(event: dict[str, Any], config: NetSuiteConfig | None = None)
     """A UUID (NetSuite's key format) fixed by tenant, account and session: every retry sends the same one."""
     account = config.account_id if config else ""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"evbill:netsuite:{event.get('tenant_id')}:{account}:"
-                                              f"{_session(event)[0]['id']}"))
+                                              f"{session_lines(event)[0]['id']}"))
 
 
 def endpoint(event: dict[str, Any], config: NetSuiteConfig) -> str:

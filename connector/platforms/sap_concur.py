@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from connector.platforms.errors import MappingError
 from connector.platforms.exact_json import dumps_exact
+from connector.platforms.invoice_event import session_lines
 
 NAME = "sap_concur"
 EVENTS = ("session.billed",)
@@ -68,21 +69,6 @@ class ConcurConfig(BaseModel):
     station_locations: dict[str, Location] = Field(default_factory=dict)
 
 
-def _facts(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
-    data = event.get("data") or {}
-    session = data.get("session") or {}
-    invoice = data.get("invoice")
-    if not isinstance(invoice, dict):
-        raise MappingError("data.invoice", "required")
-    sid = session.get("id") or (data.get("rating") or {}).get("session_id")
-    if not sid:
-        raise MappingError("data.session.id", "required")
-    lines = [ln for ln in invoice.get("lines") or [] if ln.get("session_id") in (None, sid)]
-    if not lines:
-        raise MappingError("data.invoice.lines", f"no line for session {sid}")
-    return {**session, "id": sid}, invoice, lines
-
-
 def customer_class(event: dict[str, Any]) -> str | None:
     data = event.get("data") or {}
     return (((data.get("invoice") or {}).get("customer") or {}).get("customer_class")
@@ -99,7 +85,7 @@ def skip_reason(event: dict[str, Any], config: ConcurConfig) -> str | None:
 
 
 def user_id(event: dict[str, Any], config: ConcurConfig) -> str:
-    session, invoice, _ = _facts(event)
+    session, invoice, _ = session_lines(event)
     cid = str((invoice.get("customer") or {}).get("id") or session.get("customer_id"))
     uid = config.user_ids.get(cid) or config.default_user_id
     if not uid:
@@ -118,7 +104,7 @@ def _local_date(session: dict[str, Any], fallback: str) -> str:
 
 def build_quick_expense(event: dict[str, Any], config: ConcurConfig) -> dict[str, Any]:
     """The Quick Expense request body (validated against the transcribed vendor schema in tests)."""
-    session, invoice, lines = _facts(event)
+    session, invoice, lines = session_lines(event)
     # the customer's share: charges' gross minus incentive lines (negative), i.e. the session's amount due
     gross = sum((Decimal(str(ln["gross"])) for ln in lines), Decimal(0))
     energy = ((event.get("data") or {}).get("rating") or {}).get("total_energy") or session.get("energy_kwh")
@@ -146,7 +132,7 @@ def endpoint(event: dict[str, Any], config: ConcurConfig) -> str:
 
 def idempotency_key(event: dict[str, Any], config: ConcurConfig | None = None) -> str:
     """One Quick Expense per session."""
-    return f"sap_concur:{event.get('tenant_id', '')}:{_facts(event)[0]['id']}"
+    return f"sap_concur:{event.get('tenant_id', '')}:{session_lines(event)[0]['id']}"
 
 
 class ExpenseStore:
@@ -170,9 +156,6 @@ class ExpenseStore:
             pass
 
 
-_providers: dict[tuple[str, str, str], Any] = {}
-
-
 def _authorization(config: ConcurConfig, http: Any, tokens: Any) -> tuple[dict[str, str], Any]:
     if config.access_token:
         return {"Authorization": f"Bearer {config.access_token}"}, None
@@ -180,14 +163,10 @@ def _authorization(config: ConcurConfig, http: Any, tokens: Any) -> tuple[dict[s
         raise MappingError("client_id/client_secret/refresh_token", "required (or access_token)")
     provider = tokens
     if provider is None:
-        from connector.platforms.oauth import TokenProvider
+        from connector.platforms.oauth import shared_provider
 
-        key = (config.token_url, config.client_id, config.refresh_token)
-        provider = _providers.get(key)
-        if provider is None:
-            provider = _providers[key] = TokenProvider(config.token_url, config.client_id, config.client_secret,
-                                                       grant="refresh_token", refresh_token=config.refresh_token,
-                                                       auth_style="body")
+        provider = shared_provider(config.token_url, config.client_id, config.client_secret, grant="refresh_token",
+                                   refresh_token=config.refresh_token, auth_style="body")
     return provider.authorization(http), provider
 
 
@@ -204,7 +183,7 @@ def deliver(event: dict[str, Any], config: ConcurConfig, http: Any, store: Expen
         url = endpoint(event, config)
     except MappingError as exc:
         raise PermanentError(str(exc)) from exc
-    tenant, sid = str(event.get("tenant_id", "")), _facts(event)[0]["id"]
+    tenant, sid = str(event.get("tenant_id", "")), session_lines(event)[0]["id"]
     known = store.get(tenant, sid) if store is not None else None
     if known:
         return {"status": "duplicate", "ref": known}

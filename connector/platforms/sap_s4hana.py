@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connector.money import round_money
 from connector.platforms.errors import MappingError
+from connector.platforms.invoice_event import session_lines
 
 NAME = "sap_s4hana"
 EVENTS = ("session.billed", "credit_note.issued")
@@ -90,7 +91,6 @@ def is_credit_note(event: dict[str, Any]) -> bool:
 def _session(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     """(what the document references, the invoice, its lines): a session's lines, or a whole credit note."""
     data = event.get("data") or {}
-    session = data.get("session") or {}
     invoice = data.get("invoice")
     if not isinstance(invoice, dict):
         raise MappingError("data.invoice", "required")
@@ -99,13 +99,7 @@ def _session(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], lis
         if not ref or not invoice.get("lines"):
             raise MappingError("data.invoice", "a credit note needs a number and lines")
         return {"id": str(ref), "customer_id": (invoice.get("customer") or {}).get("id")}, invoice, invoice["lines"]
-    sid = session.get("id") or (data.get("rating") or {}).get("session_id")
-    if not sid:
-        raise MappingError("data.session.id", "required")
-    lines = [ln for ln in invoice.get("lines") or [] if ln.get("session_id") in (None, sid)]
-    if not lines:
-        raise MappingError("data.invoice.lines", f"no line for session {sid}")
-    return {**session, "id": str(sid)}, invoice, lines
+    return session_lines(event)
 
 
 def _sap_date(iso: str) -> str:

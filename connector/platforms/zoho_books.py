@@ -145,9 +145,6 @@ def idempotency_key(event: dict[str, Any], config: ZohoBooksConfig | None = None
     return f"zoho_books:{event.get('tenant_id', '')}:{session_id(event)}"
 
 
-_providers: dict[tuple[str, str, str], Any] = {}
-
-
 def _authorization(config: ZohoBooksConfig, http: Any, tokens: Any = None) -> tuple[dict[str, str], Any]:
     """Zoho's header is ``Zoho-oauthtoken <token>`` (not Bearer); the token comes from the shared provider."""
     if config.access_token:
@@ -156,14 +153,10 @@ def _authorization(config: ZohoBooksConfig, http: Any, tokens: Any = None) -> tu
         raise MappingError("client_id/client_secret/refresh_token", "required (or access_token)")
     provider = tokens
     if provider is None:
-        from connector.platforms.oauth import TokenProvider
+        from connector.platforms.oauth import shared_provider
 
-        key = (config.token_url, config.client_id, config.refresh_token)
-        provider = _providers.get(key)
-        if provider is None:
-            provider = _providers[key] = TokenProvider(config.token_url, config.client_id, config.client_secret,
-                                                       grant="refresh_token", refresh_token=config.refresh_token,
-                                                       auth_style="body")
+        provider = shared_provider(config.token_url, config.client_id, config.client_secret, grant="refresh_token",
+                                   refresh_token=config.refresh_token, auth_style="body")
     bearer = provider.authorization(http)["Authorization"].split(" ", 1)[1]
     return {"Authorization": f"Zoho-oauthtoken {bearer}"}, provider
 

@@ -29,7 +29,7 @@ from connector.api import create_app
 from connector.events import worker
 from connector.events.deliveries import Policy
 from connector.events.tables import DeliveryRow, EventRow
-from connector.platforms import netsuite, oauth, sap_concur, sap_s4hana, zoho_books
+from connector.platforms import netsuite, oauth, sap_s4hana
 from connector.sheets import sync as sheets_sync
 from connector.sheets.client import BoundedRetryClient
 from tests.platforms2.fakes import FakeVendors
@@ -209,7 +209,7 @@ def inject_trouble(d: Doubles, phase: str) -> None:
 def restart(monkeypatch: pytest.MonkeyPatch, url: str) -> Any:
     """A new worker process: a new engine and no token or provider left in memory."""
     monkeypatch.setattr(oauth, "_PROVIDERS", {})
-    for module in (zoho_books, sap_concur, sap_s4hana, netsuite):
+    for module in (sap_s4hana, netsuite):  # the others use oauth.shared_provider
         monkeypatch.setattr(module, "_providers", {})
     return create_engine(url)
 
