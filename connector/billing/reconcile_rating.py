@@ -70,13 +70,10 @@ def _tariff(document: str) -> Tariff:
 
 
 def _candidates(session: Any, versions: list[VersionData]) -> tuple[list[Tariff], TariffSwitchPolicy]:
-    try:
-        from connector.billing.session_rating import versions_for
-    except ModuleNotFoundError:  # re-rating module not installed: every version, price lock (billing's own rule)
-        ordered = sorted(versions, key=lambda v: v.version_no, reverse=True)
-        return [_tariff(v.document) for v in ordered], TariffSwitchPolicy.PRICE_LOCK_AT_START
-    chosen, policy = versions_for(session, versions, session.end)  # type: ignore[arg-type]
-    return chosen, policy
+    """The versions and switch policy billing uses for this session (``session_rating.versions_for``)."""
+    from connector.billing.session_rating import versions_for
+
+    return versions_for(session, versions, session.end)  # type: ignore[arg-type]
 
 
 def rate_one(item: RateItem) -> Rated:

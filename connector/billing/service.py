@@ -28,7 +28,7 @@ from connector.billing.tables import BillingSessionRow, InvoiceLineRow, InvoiceR
 from connector.ingest.events import IngestError
 from connector.ingest.merge import to_session
 from connector.models import Customer
-from connector.rating import RatingOptions, rate
+from connector.rating import RatingError
 from connector.storage import repo
 from connector.storage.tables import CustomerRow, SessionRow
 
@@ -68,32 +68,22 @@ def _customer(db: DbSession, tenant_id: str, customer_id: str | None) -> tuple[C
     return row, None if row is None else repo.customer_model(row)
 
 
-def _adjustments(db: DbSession, tenant_id: str, session: Any, customer: Customer | None) -> tuple[Any, ...]:
-    """Discounts/surcharges/incentives chosen by the adjustments engine (which never prices)."""
-    module = optional("connector.billing.adjustments")
-    fn = getattr(module, "adjustments_for", None)
-    return tuple(fn(db, tenant_id, session, customer)) if fn else ()
-
-
 def rate_session(db: DbSession, tenant_id: str, row: SessionRow, customer: Customer | None) -> dict[str, Any]:
-    """The stored session priced by the rating core with its stored tariff versions."""
+    """The final bill's rating: ``session_rating.inputs_for`` — the same tariff versions, switch policy,
+    customer and adjustments as the interim figures and re-rating, so they agree by construction."""
+    from connector.billing.session_rating import inputs_for
+
     try:
         session = to_session(row.document)
     except IngestError as exc:
         raise BillingError(exc.field, exc.reason) from exc
     if session.end is None:
         raise BillingError("session.end", "the session has not ended; interim costs come from GET /v1/sessions")
-    if not session.tariff_id:
-        raise BillingError("session.tariff_id", "required to price the session")
-    tariffs = repo.load_tariffs(db, tenant_id, session.tariff_id)
-    if tariffs is None:
-        raise BillingError("session.tariff_id", f"tariff '{session.tariff_id}' does not exist")
-    options = RatingOptions(adjustments=_adjustments(db, tenant_id, session, customer))
-    choose = getattr(optional("connector.billing.session_rating"), "versions_for", None)
-    if choose is not None:  # the versions and switch policy each version was published with (as re-rating)
-        tariffs, policy = choose(session, repo.tariff_versions(db, tenant_id, session.tariff_id), session.end)
-        options = replace(options, tariff_switch=policy)
-    return rate(session, tariffs, customer, options).to_dict()
+    try:
+        inputs = inputs_for(db, tenant_id, row)
+    except (RatingError, IngestError) as exc:
+        raise BillingError(exc.field, exc.reason) from exc
+    return replace(inputs, customer=customer).rate().to_dict()
 
 
 def _target_invoice(db: DbSession, tenant_id: str, customer_row: CustomerRow | None, customer_id: str | None,
