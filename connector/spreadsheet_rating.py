@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from connector.models import Session, Tariff
 from connector.rating import RatingError, RatingOptions, rate
-from connector.validation import field_errors
+from connector.validation import FieldError, field_errors
 
 FIELDS: tuple[str, ...] = ("kwh", "minutes", "start", "tariff_id", "customer_class")
 LINE_HEADER: tuple[str, ...] = ("row", "category", "description", "quantity", "unit", "unit_price", "net", "tax",
@@ -44,12 +44,8 @@ MAX_MINUTES = Decimal(60 * 24 * 31)  # a "session" longer than a month is a typo
 DEFAULT_ZONE_ENV = "EVBILL_DEFAULT_TIME_ZONE"
 
 
-class RowError(ValueError):
+class RowError(FieldError):
     """One cell of one row is unusable: ``field`` names the argument."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field, self.reason = field, reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,3 +29,13 @@ def first_error_line(exc: ValidationError, prefix: str = "") -> str:
     head = errors[0] if errors else {"field": prefix or "input", "reason": "invalid"}
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{head['field']}: {head['reason']}{more}"
+
+
+class FieldError(ValueError):
+    """Input refused for one field: ``field`` names it (a dotted path), ``reason`` says why. Every face turns
+    it into its own message (API: a 422 problem naming the field; CLI: one line; add-ins: ``#ERROR``)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason

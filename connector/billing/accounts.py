@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from connector.billing.tables import AccountMappingRow
+from connector.validation import FieldError
 
 REVENUE_CATEGORIES = ("energy", "time", "parking", "fixed", "reservation", "adjustment")
 DEFAULTS: dict[str, str] = {
@@ -43,10 +44,8 @@ class AccountMapping(BaseModel):
     tax_payable: dict[str, AccountCode] = Field(default_factory=dict)
 
 
-class MappingError(ValueError):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field, self.reason = field, reason
+class MappingError(FieldError):
+    """Refused input: ``field`` and ``reason`` (see ``connector.validation.FieldError``)."""
 
 
 def _flat(db: DbSession, tenant_id: str) -> dict[str, str]:

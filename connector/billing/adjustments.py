@@ -28,6 +28,7 @@ from connector.models.common import AwareDatetime, Dec
 from connector.models.customer import Adjustment, AdjustmentKind
 from connector.rating.periods import zone
 from connector.storage import repo
+from connector.validation import FieldError
 
 WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 
@@ -184,10 +185,8 @@ def list_promotions(db: DbSession, tenant_id: str) -> list[dict[str, Any]]:
     return [promotion_json(db, r) for r in rows]
 
 
-class _Refused(ValueError):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field, self.reason = field, reason
+class _Refused(FieldError):
+    """Refused input: ``field`` and ``reason`` (see ``connector.validation.FieldError``)."""
 
 
 def redeem(db: DbSession, tenant_id: str, code: str, session_id: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from connector.billing.reconciliation_tables import AnomalyRow, AnomalyRulesRow
 from connector.models.common import Dec
-from connector.validation import field_errors
+from connector.validation import FieldError, field_errors
 
 RuleName = Literal["negative_energy", "implausible_energy", "duplicate_session", "long_session",
                    "rating_failure", "reconciliation_mismatch", "unbilled_session"]
@@ -36,13 +36,8 @@ SEVERITY: dict[str, str] = {
 }
 
 
-class AnomalyInputError(ValueError):
+class AnomalyInputError(FieldError):
     """Bad thresholds or filters; ``field``/``reason`` become a 422 naming the field."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 class Thresholds(BaseModel):

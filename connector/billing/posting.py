@@ -12,16 +12,13 @@ from connector.billing import accounts as accounts_mod
 from connector.billing import invoices
 from connector.billing.ledger import post_entry
 from connector.billing.tables import InvoiceLineRow
+from connector.validation import FieldError
 
 LOG = logging.getLogger("connector.billing")
 
 
-class BillingError(ValueError):
+class BillingError(FieldError):
     """Bad input: which field, and why (the API answers 422 naming the field)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field, self.reason = field, reason
 
 
 def optional(module: str) -> Any:

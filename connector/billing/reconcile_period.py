@@ -14,16 +14,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from connector.validation import FieldError
+
 MARGIN = timedelta(days=1, hours=2)  # covers UTC-12..UTC+14 and instants stored with a local offset
 
 
-class ReconcileInputError(ValueError):
+class ReconcileInputError(FieldError):
     """Bad request input; ``field``/``reason`` make a 422 naming the field."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

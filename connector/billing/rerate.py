@@ -24,14 +24,13 @@ from connector.models import Tariff
 from connector.rating import RatingError, TariffSwitchPolicy
 from connector.storage import repo
 from connector.storage.tables import SessionRow, TariffVersionRow
+from connector.validation import FieldError
 
 OPEN_STATUSES = ("active", "ended")  # not billed yet: their bill is still to be made
 
 
-class RerateError(ValueError):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field, self.reason = field, reason
+class RerateError(FieldError):
+    """Refused input: ``field`` and ``reason`` (see ``connector.validation.FieldError``)."""
 
 
 def _before_versions(versions: list[TariffVersionRow], version_no: int, effective: datetime | None

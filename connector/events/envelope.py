@@ -15,14 +15,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.validation import FieldError
 
-class EventError(ValueError):
+
+class EventError(FieldError):
     """Bad input to ``emit`` (``field``/``reason`` let the API answer 422 naming the field)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 class Envelope(BaseModel):

@@ -12,18 +12,13 @@ from pydantic import Field, ValidationError
 
 from connector.models.common import AwareDatetime, Model
 from connector.models.session import MeterSample
-from connector.validation import field_errors
+from connector.validation import FieldError, field_errors
 
 EventType = Literal["start", "update", "end"]
 
 
-class IngestError(ValueError):
+class IngestError(FieldError):
     """A rejected message: which field, and why. Logged and reported; never stops a stream."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
     def to_dict(self) -> dict[str, str]:
         return {"field": self.field, "reason": self.reason}

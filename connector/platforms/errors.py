@@ -7,6 +7,8 @@ request itself is wrong (other 4xx, bad config); retrying cannot help, so the de
 
 from __future__ import annotations
 
+from connector.validation import FieldError
+
 
 class DeliveryError(Exception):
     """Base of both, so callers can catch either with one clause."""
@@ -31,10 +33,5 @@ class PermanentError(DeliveryError):
         self.status_code = status_code  # lets oauth.send_authorized spot a 401 without parsing text
 
 
-class MappingError(ValueError):
+class MappingError(FieldError):
     """A value an adapter's mapping needs is missing or inconsistent; ``field`` names it (config or event path)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason

@@ -30,18 +30,14 @@ from sqlalchemy.orm import Session
 
 from connector.platforms.registry import Platform
 from connector.platforms.tables import PlatformConfigRow
+from connector.validation import FieldError
 
 FILE_ENV = "EVBILL_PLATFORMS_FILE"
 REF_PREFIXES = ("env:", "file:")
 
 
-class SettingsError(ValueError):
+class SettingsError(FieldError):
     """Bad platform settings; ``field``/``reason`` become a 422 naming the field."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 @dataclass

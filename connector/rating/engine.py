@@ -26,6 +26,7 @@ from connector.rating.periods import Period, PeriodSet, cut_session, periods_fro
 from connector.rating.profile import SECONDS_PER_HOUR, hours_between
 from connector.rating.restrictions import CompiledTariff, State, compile_tariff
 from connector.rating.result import CATEGORIES, Amount, PricedLine, RatedSession
+from connector.validation import FieldError
 
 HUNDRED = Decimal(100)
 THOUSAND = Decimal(1000)
@@ -37,13 +38,8 @@ _P = TariffDimensionType.PARKING_TIME
 _F = TariffDimensionType.FLAT
 
 
-class RatingError(ValueError):
+class RatingError(FieldError):
     """Input that cannot be rated; ``field`` names the culprit."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 def select_tariff(

@@ -11,6 +11,8 @@ import hashlib
 import hmac
 import time
 
+from connector.validation import FieldError
+
 SIGNATURE_HEADER = "X-Evbill-Signature"
 TIMESTAMP_HEADER = "X-Evbill-Timestamp"
 SCHEME = "v1"
@@ -33,13 +35,8 @@ def sign(secret: str | bytes, timestamp: int | str | None, body: str | bytes) ->
     return {TIMESTAMP_HEADER: ts, SIGNATURE_HEADER: f"{SCHEME}={signature(secret, ts, body)}"}
 
 
-class SignatureError(ValueError):
+class SignatureError(FieldError):
     """Why a signature was rejected (``field`` = the header at fault)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 def verify(

@@ -27,18 +27,14 @@ from decimal import Decimal
 from connector.models.tariff import PriceComponent, Tariff, TariffDimensionType
 from connector.money import minor_units
 from connector.rating.restrictions import State, compile_tariff
+from connector.validation import FieldError
 
 _ALLOWED_RESTRICTIONS = {"start_time", "end_time"}
 _E = TariffDimensionType.ENERGY
 
 
-class WorkbookError(ValueError):
+class WorkbookError(FieldError):
     """Input the workbook formulas cannot price; ``field`` names the culprit, ``reason`` the feature."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
