@@ -1,8 +1,7 @@
 """Session events in (idempotent per tenant + ``event_id``), sessions out with their current price.
 
-An ``end`` event hands the session to billing (``connector.billing.service.complete_session``). Until
-that service is installed the session is priced with the rating core against its stored ``tariff_id``
-and the rating kept on the session (no invoice line).
+An ``end`` event hands the session to billing (``connector.billing.service.complete_session``); an open
+session's running cost comes from ``connector.billing.session_rating`` — the inputs the final bill uses.
 """
 
 from __future__ import annotations
@@ -18,55 +17,31 @@ from connector.api import billing_link
 from connector.api.context import db, json_body, tenant
 from connector.api.errors import ApiError
 from connector.api.idempotency import idempotent
+from connector.billing.service import complete_session
+from connector.billing.session_rating import rate_row
 from connector.ingest.events import IngestError, parse_event
 from connector.ingest.merge import apply_event, to_session
-from connector.rating import RatingError, RatingOptions, rate
 from connector.storage import repo
 from connector.storage.tables import SessionRow
 
 bp = Blueprint("sessions", __name__, url_prefix="/v1/sessions")
 
 
-def _price(doc: dict[str, Any], as_of: datetime | None = None) -> dict[str, Any]:
-    session = to_session(doc)
-    tariff_id = session.tariff_id
-    if not tariff_id:
-        raise IngestError("session.tariff_id", "required to price the session")
-    tariffs = repo.load_tariffs(db(), tenant(), tariff_id)
-    if tariffs is None:
-        raise IngestError("session.tariff_id", f"tariff '{tariff_id}' does not exist")
-    customer = None
-    if session.customer_id:
-        row = repo.get_customer(db(), tenant(), session.customer_id)
-        customer = None if row is None else repo.customer_model(row)
-    return rate(session, tariffs, customer, RatingOptions(as_of=as_of)).to_dict()
-
-
 def _bill(session_id: str) -> dict[str, Any]:
-    """Final pricing of an ended session: billing when installed, else the rating core (stored once).
+    """Final pricing of an ended session by billing.
 
     The event is already stored: a session billing cannot price (no tariff, bad data) is reported in
     ``billing_error`` with the field and stays billable later, instead of failing the event."""
-    if billing_link.available(billing_link.SERVICE, "complete_session"):
-        complete = billing_link.function(billing_link.SERVICE, "complete_session")
-        session = db()
-        try:
-            billed = billing_link.as_json(complete(session, tenant(), session_id))
-            session.commit()
-        except (LookupError, ValueError) as exc:
-            session.rollback()
-            field = str(getattr(exc, "field", "") or "session")
-            field = field if field.startswith("session") else f"session.{field}"
-            return {"billing_error": {"field": field, "reason": str(getattr(exc, "reason", "") or exc)}}
-        return {"billing": billed, "rating": billed.get("rating") if isinstance(billed, dict) else None}
-    rating = repo.get_rating(db(), tenant(), session_id)
-    if rating is None:
-        doc = repo.get_session(db(), tenant(), session_id)  # row lock: one pricer at a time
-        assert doc is not None
-        rating = repo.get_rating(db(), tenant(), session_id) or _price(doc)
-        repo.put_rating(db(), tenant(), session_id, rating)
-        db().commit()
-    return {"rating": rating}
+    session = db()
+    try:
+        billed = billing_link.as_json(complete_session(session, tenant(), session_id))
+        session.commit()
+    except (LookupError, ValueError) as exc:
+        session.rollback()
+        field = str(getattr(exc, "field", "") or "session")
+        field = field if field.startswith("session") else f"session.{field}"
+        return {"billing_error": {"field": field, "reason": str(getattr(exc, "reason", "") or exc)}}
+    return {"billing": billed, "rating": billed.get("rating") if isinstance(billed, dict) else None}
 
 
 @bp.post("/events")
@@ -94,22 +69,14 @@ def ingest_session_event() -> ResponseReturnValue:
         raise ApiError.field(exc.field, exc.reason) from exc
     out: dict[str, Any] = {"status": status, "event_id": event.event_id, "session_id": event.session_id}
     if event.type == "end":
-        try:
-            out.update(_bill(event.session_id))
-        except (IngestError, RatingError) as exc:
-            session.rollback()
-            field = exc.field if exc.field.startswith("session") else f"session.{exc.field}"
-            out["billing_error"] = {"field": field, "reason": exc.reason}
+        out.update(_bill(event.session_id))
     return jsonify(out), 202 if status == "accepted" else 200
 
 
 def _interim(row: SessionRow, now: datetime) -> dict[str, Any]:
-    """The running cost with billing's inputs (adjustments, tariff switch policy) when billing is installed —
-    the same figure ``run_interim`` emits — else the rating core on the stored tariff."""
-    if billing_link.available("connector.billing.session_rating", "rate_row"):
-        rate_row = billing_link.function("connector.billing.session_rating", "rate_row")
-        return dict(rate_row(db(), tenant(), row, now).to_dict())
-    return _price(row.document, as_of=now)
+    """The running cost with billing's inputs (adjustments, tariff switch policy): the figure ``run_interim``
+    emits and the final bill continues."""
+    return dict(rate_row(db(), tenant(), row, now).to_dict())
 
 
 def _session_json(row: SessionRow, interim: bool) -> dict[str, Any]:

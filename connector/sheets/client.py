@@ -18,6 +18,8 @@ import requests
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 
+from connector.platforms.sender import parse_retry_after
+
 GOOGLE_SHEETS = "https://sheets.googleapis.com"
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -28,11 +30,8 @@ class TransientError(Exception):
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+    """The response's ``Retry-After`` (seconds or HTTP-date), parsed as the shared sender does."""
+    return parse_retry_after(response.headers.get("Retry-After"))
 
 
 class BoundedRetryClient(HTTPClient):
