@@ -4,13 +4,11 @@ Every source ends here. In one transaction: record ``(tenant_id, event_id)`` (a 
 nothing changes), fold the event into the stored session (``connector.ingest.merge``) and validate it as
 the one ``Session`` model. Then an ``end`` event is billed by the ``Biller``:
 
-- ``BillingService`` (default when ``connector.billing.service`` exists): ``complete_session`` rates,
+- ``BillingService`` (the default): ``complete_session`` rates,
   records the invoice line and emits ``session.billed``; it is idempotent, so a duplicate ``end`` returns
   the same bill. ``interim_cost`` gives the running cost (``rate`` with ``as_of``).
-- ``StoredTariffs`` (default until the billing service is installed): the rating core prices the session
-  with its stored ``tariff_id`` (all versions, the one valid at start is used) and customer, and the
-  rating is kept on the session row (no invoice line) — the same fallback as the API's sessions route.
-- ``RatingOnly(tariffs)``: the same with tariffs given by the caller (``--tariff`` on the ingest commands).
+- ``RatingOnly(tariffs)``: the rating core prices the session with tariffs given by the caller
+  (``--tariff`` on the ingest commands) and the rating is kept on the session row (no invoice line).
 
 Storage is the API's tables through ``connector.storage.repo`` (``sessions``, ``session_events`` unique
 per tenant + event id). No price is computed here: every biller calls the rating core.
@@ -18,7 +16,6 @@ per tenant + event id). No price is computed here: every biller calls the rating
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import threading
 from collections.abc import Callable
@@ -131,13 +128,9 @@ class RatingOnly:
         return self._rate(db, tenant_id, doc, as_of).invoice.amount_due
 
 
-StoredTariffs = RatingOnly  # no tariffs given: the session's stored tariff_id
-
-
 def default_biller() -> Biller:
-    if importlib.util.find_spec("connector.billing") and importlib.util.find_spec("connector.billing.service"):
-        return BillingService()
-    return StoredTariffs()
+    """Billing (invoice lines, events); ``RatingOnly(tariffs)`` is for the CLI's ``--tariff`` imports."""
+    return BillingService()
 
 
 _tenants: set[tuple[str, str]] = set()
