@@ -94,3 +94,23 @@ def ceil_to_step(amount: Decimal, step: Decimal) -> Decimal:
         return amount
     blocks = (amount / step).to_integral_value(rounding=ROUND_CEILING)
     return blocks * step
+
+
+def to_minor(value: Decimal | str, currency: str) -> int:
+    """``Decimal('3.57')`` EUR → 357 (billing stores integers). More decimals than the currency has is
+    refused, never rounded: amounts reaching here were rounded by the rating core already."""
+    scaled = Decimal(str(value)).scaleb(minor_units(currency))
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"amount {value} has more decimals than {currency} allows")
+    return int(scaled)
+
+
+def to_major(value: int, currency: str) -> Decimal:
+    """357 EUR → ``Decimal('3.57')``."""
+    return Decimal(value).scaleb(-minor_units(currency))
+
+
+def major_str(value: int, currency: str) -> str:
+    """357 EUR → ``"3.57"``, 0 → ``"0.00"``, 1234 JPY → ``"1234"``: the JSON money format (exactly the
+    currency's minor-unit digits, as the rating core's invoice view prints it)."""
+    return format(to_major(int(value), currency), "f")

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session as DbSession
 
 from connector.billing.accounts import Accounts
 from connector.billing.ledger import Posting
-from connector.billing.minor import major_str
 from connector.billing.tables import InvoiceCounterRow, InvoiceLineRow, InvoiceRow
+from connector.money import major_str
 from connector.storage.repo import aware
 from connector.storage.tables import CustomerRow
 

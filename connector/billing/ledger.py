@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from connector.billing.minor import major_str
 from connector.billing.tables import JournalEntryRow, JournalLineRow
+from connector.money import major_str
 from connector.storage.repo import aware
 
 

@@ -16,10 +16,9 @@ from sqlalchemy.orm import Session as DbSession
 from connector.billing import accounts as accounts_mod
 from connector.billing import audit, invoices
 from connector.billing.ledger import post_entry
-from connector.billing.minor import major_str, to_major, to_minor
 from connector.billing.posting import BillingError, emit, post_lines
 from connector.billing.tables import InvoiceLineRow, InvoiceRow
-from connector.money import round_money
+from connector.money import major_str, round_money, to_major, to_minor
 
 STATUSES = ("draft", "finalized", "paid", "void")
 

@@ -24,11 +24,11 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session as DbSession
 
 from connector.billing.anomalies import Thresholds, parse_instant, session_energy
-from connector.billing.minor import to_major
 from connector.billing.reconcile_period import Period
 from connector.billing.reconcile_rating import Rated, RateItem, VersionData, init_worker, rate_chunk
 from connector.billing.tables import invoice_lines, invoices
 from connector.models import Customer
+from connector.money import to_major
 from connector.storage import repo
 from connector.storage.tables import CustomerRow, SessionRow, TariffRow, TariffVersionRow
 

@@ -22,12 +22,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session as DbSession
 
 from connector.billing import audit, invoices
-from connector.billing.minor import to_major, to_minor
 from connector.billing.posting import BillingError, emit, optional, post_lines
 from connector.billing.tables import BillingSessionRow, InvoiceLineRow, InvoiceRow
 from connector.ingest.events import IngestError
 from connector.ingest.merge import to_session
 from connector.models import Customer
+from connector.money import to_major, to_minor
 from connector.rating import RatingError
 from connector.storage import repo
 from connector.storage.tables import CustomerRow, SessionRow

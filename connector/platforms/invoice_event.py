@@ -12,7 +12,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from connector.money import minor_units
+from connector.money import to_minor
 
 MONEY_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
@@ -22,16 +22,19 @@ def major(value: Any, currency: str, field: str) -> Decimal:
     text = value.strip() if isinstance(value, str) else str(value) if type(value) is int else ""
     if not MONEY_TEXT.fullmatch(text):
         raise ValueError(f"{field}: expected a decimal amount, got {value!r}")
-    amount = Decimal(text)
-    scaled = amount.scaleb(minor_units(currency))
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"{field}: {text} has more decimals than {currency} allows")
-    return amount
+    minor(text, currency, field)  # refuses more decimals than the currency has
+    return Decimal(text)
 
 
 def minor(value: Any, currency: str, field: str) -> int:
     """``"10.71"`` EUR → 1071, ``"1372"`` JPY → 1372."""
-    return int(major(value, currency, field).scaleb(minor_units(currency)))
+    text = value.strip() if isinstance(value, str) else str(value) if type(value) is int else ""
+    if not MONEY_TEXT.fullmatch(text):
+        raise ValueError(f"{field}: expected a decimal amount, got {value!r}")
+    try:
+        return to_minor(text, currency)
+    except ValueError as exc:
+        raise ValueError(f"{field}: {text} has more decimals than {currency} allows") from exc
 
 
 def invoice_of(event: dict[str, Any]) -> dict[str, Any]:

@@ -2,8 +2,7 @@
 
 The Invoice JSON follows docs/architecture.md and ``connector.billing.invoices.line_json``: money as decimal
 strings with exactly the currency's minor-unit digits ("9.13" EUR, "0.00", "1372" JPY, "0.049" KWD), as
-billing prints it; ``money="minor"`` gives billing's earlier integer minor-unit form ("913"), which the
-adapters still read. Nothing here computes a price.
+billing prints it. Nothing here computes a price.
 """
 
 from __future__ import annotations
@@ -12,10 +11,9 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from connector.billing.minor import price_minor, to_minor
 from connector.models import Customer, Session, Tariff
 from connector.models.customer import Adjustment
-from connector.money import minor_units
+from connector.money import major_str, to_minor
 from connector.rating import RatedSession, RatingOptions, rate
 
 from . import harness  # noqa: F401  (errors first)
@@ -37,22 +35,20 @@ def tariff(currency: str = "EUR", vat: str | None = "19", energy_price: str = "0
 
 
 def invoice_json(rated: RatedSession, sess: Session, customer: Customer, status: str, number: str | None,
-                 kind: str = "invoice", money: str = "decimal") -> dict[str, Any]:
+                 kind: str = "invoice") -> dict[str, Any]:
     inv = rated.invoice
     cur = inv.currency
     body = inv.to_dict()
 
     def fmt(value: Any) -> str:
-        minor = to_minor(value, cur)
-        return str(minor) if money == "minor" else format(Decimal(minor).scaleb(-minor_units(cur)), "f")
+        return major_str(to_minor(value, cur), cur)
 
     lines = []
     for i, ln in enumerate(inv.lines):
         d = ln.to_dict()
         lines.append({"id": f"L{i + 1}", "session_id": sess.id, "station_id": sess.station_id,
                       **{k: d[k] for k in ("kind", "category", "description", "quantity", "unit")},
-                      "unit_price": price_minor(d["unit_price"], cur) if money == "minor"
-                      else format(Decimal(str(d["unit_price"])).normalize(), "f"),
+                      "unit_price": format(Decimal(str(d["unit_price"])).normalize(), "f"),
                       **{k: fmt(d[k]) for k in ("net", "tax", "gross")},
                       "taxes": [{"name": t["name"], "rate": str(t["rate"]), "amount": fmt(t["amount"])}
                                 for t in d["taxes"]]})
@@ -71,7 +67,7 @@ def invoice_json(rated: RatedSession, sess: Session, customer: Customer, status:
 
 def billed_event(currency: str = "EUR", sid: str = "S-100", energy: str = "23.4", status: str = "finalized",
                  number: str | None = "INV-0001", customer_id: str = "C-1",
-                 adjustments: tuple[Adjustment, ...] = (), money: str = "decimal", **tariff_kw: Any) -> dict[str, Any]:
+                 adjustments: tuple[Adjustment, ...] = (), **tariff_kw: Any) -> dict[str, Any]:
     """``session.billed`` whose rating and invoice come from ``rate(...)``."""
     sess = Session.model_validate({"id": sid, "tenant_id": "t1", "station_id": "ST-7", "customer_id": customer_id,
                                    "start": "2026-01-13T10:00:00Z", "end": "2026-01-13T11:30:00Z",
@@ -80,7 +76,7 @@ def billed_event(currency: str = "EUR", sid: str = "S-100", energy: str = "23.4"
     rated = rate(sess, tariff(currency=currency, **tariff_kw), cust, RatingOptions(adjustments=adjustments))
     return {"id": f"evt_{sid}", "type": "session.billed", "tenant_id": "t1", "created_at": "2026-01-13T11:31:00Z",
             "data": {"session": json.loads(sess.model_dump_json()), "rating": rated.to_dict(),
-                     "invoice": invoice_json(rated, sess, cust, status, number, money=money)}}
+                     "invoice": invoice_json(rated, sess, cust, status, number)}}
 
 
 def invoice_event(event_type: str = "invoice.finalized", **kw: Any) -> dict[str, Any]:
