@@ -103,9 +103,6 @@ def endpoint(event: dict[str, Any], config: NetSuiteConfig) -> str:
     return f"{base.rstrip('/')}/services/rest/record/v1/itemFulfillment/{quote(record_ref(event, config), safe=':')}"
 
 
-_providers: dict[tuple[str, str], Any] = {}
-
-
 def _auth(config: NetSuiteConfig, http: Any) -> dict[str, Any]:
     """TBA: a fresh OAuth1 signer per request (new nonce and timestamp); OAuth 2.0: bearer header."""
     if config.auth == "tba":
@@ -119,11 +116,9 @@ def _auth(config: NetSuiteConfig, http: Any) -> dict[str, Any]:
         return {"headers": {"Authorization": f"Bearer {config.access_token}"}}
     if not (config.token_url and config.client_id and config.client_secret):
         raise MappingError("token_url/client_id/client_secret", "required for oauth2 (or access_token)")
-    from connector.platforms.oauth import TokenProvider
+    from connector.platforms.oauth import shared_provider
 
-    key = (config.token_url, config.client_id)
-    provider = _providers.get(key) or _providers.setdefault(
-        key, TokenProvider(config.token_url, config.client_id, config.client_secret))
+    provider = shared_provider(config.token_url, config.client_id, config.client_secret)
     return {"headers": provider.authorization(http)}
 
 

@@ -340,16 +340,11 @@ def parse_confirmation(text: str) -> dict[str, Any]:
     return {"document": number, "severity": int(severity), "notes": notes}
 
 
-_providers: dict[tuple[str, str], Any] = {}
-
-
 def _auth(config: SapConfig, http: Any) -> dict[str, Any]:
     if config.token_url and config.client_id and config.client_secret:
-        from connector.platforms.oauth import TokenProvider
+        from connector.platforms.oauth import shared_provider
 
-        key = (config.token_url, config.client_id)
-        provider = _providers.get(key) or _providers.setdefault(
-            key, TokenProvider(config.token_url, config.client_id, config.client_secret))
+        provider = shared_provider(config.token_url, config.client_id, config.client_secret)
         return {"headers": provider.authorization(http)}
     if config.username and config.password:
         return {"auth": (config.username, config.password)}

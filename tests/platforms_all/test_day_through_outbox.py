@@ -29,7 +29,7 @@ from connector.api import create_app
 from connector.events import worker
 from connector.events.deliveries import Policy
 from connector.events.tables import DeliveryRow, EventRow
-from connector.platforms import netsuite, oauth, sap_s4hana
+from connector.platforms import oauth
 from connector.sheets import sync as sheets_sync
 from connector.sheets.client import BoundedRetryClient
 from tests.platforms2.fakes import FakeVendors
@@ -208,9 +208,7 @@ def inject_trouble(d: Doubles, phase: str) -> None:
 
 def restart(monkeypatch: pytest.MonkeyPatch, url: str) -> Any:
     """A new worker process: a new engine and no token or provider left in memory."""
-    monkeypatch.setattr(oauth, "_PROVIDERS", {})
-    for module in (sap_s4hana, netsuite):  # the others use oauth.shared_provider
-        monkeypatch.setattr(module, "_providers", {})
+    monkeypatch.setattr(oauth, "_PROVIDERS", {})  # every adapter's tokens come from oauth.shared_provider
     return create_engine(url)
 
 
