@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -51,7 +52,13 @@ def test_exported_files(report) -> None:
     names = sorted(p.name for p in report.files)
     assert names == ["invoices.json", "reconciliation.csv", "reconciliation.json", "reconciliation.xlsx"]
     book = openpyxl.load_workbook(Path(report.out_dir) / "reconciliation.xlsx")
-    assert "Summary" in book.sheetnames or len(book.sheetnames) >= 2
+    assert book.sheetnames == ["Summary", "Rows", "Exceptions"]
+    summary = {row[0]: row[1] for row in book["Summary"].iter_rows(values_only=True) if row and row[0]}
+    assert (Decimal(str(summary["Expected"])), Decimal(str(summary["Billed"]))) == (Decimal("267.76"),
+                                                                                    Decimal("267.76"))
+    assert summary["Sessions"] == 14 and len(book["Summary"]._charts) == 1
+    invoices = json.loads((Path(report.out_dir) / "invoices.json").read_text())
+    assert sum(Decimal(i["amount_due"]) for i in invoices) == Decimal("267.76")
 
 
 def test_cli_prints_where_to_look(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
