@@ -5,6 +5,6 @@ demo:
 test:
 	bash scripts/test.sh
 lint:
-	python3 -m ruff check connector tests bench scripts
+	python3 -m ruff check --no-cache connector tests bench scripts
 bench:
 	python3 bench/rate_bench.py

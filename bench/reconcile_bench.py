@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
-from connector.billing.minor import to_minor  # noqa: E402
 from connector.billing.reconciliation import reconcile  # noqa: E402
 from connector.models import Customer, Session, Tariff  # noqa: E402
+from connector.money import to_minor  # noqa: E402
 from connector.rating import rate  # noqa: E402
 from connector.storage import repo  # noqa: E402
 from connector.storage.db import make_engine  # noqa: E402
