@@ -1,0 +1,47 @@
+"""Each benchmark runs briefly and prints its figures: benches are not timed in tests, but a bench
+that no longer starts (a removed import, a renamed option) must fail here rather than at release."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(*argv: str) -> str:
+    done = subprocess.run(list(argv), cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_rate_bench_prints_both_throughputs() -> None:
+    out = _run(sys.executable, "bench/rate_bench.py", "--seconds", "0.05")
+    assert re.search(r"\(a\) OCPI CDRs \(9 reference vectors\):\s+[\d,]+ CDRs/s", out), out
+    assert re.search(r"\(b\) raw sessions.*:\s+[\d,]+ sessions/s \(\d+ rated, 3\.\d priced lines/session\)", out), out
+
+
+def test_reconcile_bench_expected_equals_billed_in_both_modes() -> None:
+    out = _run(sys.executable, "bench/reconcile_bench.py", "--sessions", "300")
+    modes = re.findall(r"^(rerate|stored)\s.*expected (\S+) billed (\S+) paid \S+ EUR; exceptions 0$", out, re.M)
+    assert [m[0] for m in modes] == ["rerate", "stored"], out
+    assert all(expected == billed for _, expected, billed in modes), out
+    assert modes[0][1] == modes[1][1], out
+
+
+def test_ocpp_load_runs_sessions_without_errors() -> None:
+    out = _run(sys.executable, "bench/ocpp_load.py", "--stations", "2", "--duration", "1",
+               "--samples", "1", "--interval", "0.1")
+    found = re.search(r"messages: (\d+) .* sessions: (\d+) .* errors: (\d+)", out)
+    assert found, out
+    assert int(found[1]) > 0 and int(found[2]) > 0 and found[3] == "0", out
+
+
+def test_api_load_answers_every_request() -> None:
+    out = _run("bash", "bench/api_load.sh", "1", "1", "2")
+    rows = re.findall(r"^POST (/v1/rate(?:/batch)?)\b.*errors (\d+)", out, re.M)
+    assert [r[0] for r in rows] == ["/v1/rate", "/v1/rate/batch"], out
+    assert all(errors == "0" for _, errors in rows), out
+    assert "check: one session -> 23.21 EUR" in out, out
