@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from connector.billing import audit, invoices
@@ -99,8 +100,16 @@ def _target_invoice(db: DbSession, tenant_id: str, customer_row: CustomerRow | N
             return invoices.lock_invoice(db, tenant_id, found.invoice_id)
     invoice = InvoiceRow(tenant_id=tenant_id, invoice_id=invoices.new_id("inv"), status="draft", kind="invoice",
                          customer_id=customer_id, currency=currency, per_session=per_session)
-    db.add(invoice)
-    db.flush()
+    try:
+        with db.begin_nested():
+            db.add(invoice)
+            db.flush()
+    except IntegrityError:
+        if per_session:
+            raise
+        # A concurrent session of a customer with no row to lock created the draft first (the unique
+        # open-draft index held us until it committed): join it.
+        return _target_invoice(db, tenant_id, customer_row, customer_id, currency)
     return invoice
 
 

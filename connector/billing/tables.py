@@ -22,10 +22,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from connector.storage.db import Base
+
+OPEN_DRAFT = "status = 'draft' AND kind = 'invoice' AND per_session = false"
 
 
 def utcnow() -> datetime:
@@ -64,6 +67,10 @@ class InvoiceRow(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "number", name="uq_invoices_tenant_number"),
         Index("ix_invoices_tenant_customer_status", "tenant_id", "customer_id", "status"),
+        # At most one open collecting draft per (customer, currency): the invariant that lets sessions of a
+        # customer with no row to lock (not registered yet) still meet on one draft under concurrency.
+        Index("uq_invoices_open_draft", "tenant_id", "customer_id", "currency", unique=True,
+              sqlite_where=text(OPEN_DRAFT), postgresql_where=text(OPEN_DRAFT)),
         CheckConstraint("status IN ('draft', 'finalized', 'paid', 'void')", name="status"),
         CheckConstraint("kind IN ('invoice', 'credit_note')", name="kind"),
     )

@@ -198,3 +198,20 @@ def test_concurrent_sessions_of_one_customer_share_one_draft(client, app):
         "40.80", "7.76", "48.56")
     assert inv["taxes"] == [{"name": "VAT", "rate": "19", "compound": False, "taxable_base": "40.80",
                              "amount": "7.76"}]
+
+
+def test_concurrent_sessions_of_an_unregistered_customer_share_one_draft(client, app):
+    """No customer row to lock: the unique open-draft index makes the losers join the winner's draft."""
+    setup_tenant(client)
+
+    def bill(i):
+        with app.test_client() as c:
+            return ingest(c, f"S-UC{i}", customer="C-NEW", kwh=str(i + 1))["billing"]["invoice_id"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = set(pool.map(bill, range(16)))
+    assert len(ids) == 1
+    inv = client.get(f"/v1/invoices/{ids.pop()}", headers=A).get_json()
+    assert len(inv["lines"]) == 16 and (inv["net_total"], inv["tax_total"], inv["gross_total"]) == (
+        "40.80", "7.76", "48.56")
+    assert inv["customer"] == {"id": "C-NEW"}
