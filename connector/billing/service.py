@@ -4,7 +4,8 @@ Pinned contract (docs/architecture.md): every function takes ``db`` then ``tenan
 ``LookupError`` = 404, ``ValueError`` with ``.field``/``.reason`` = 422, ``PermissionError`` = 409.
 Prices come only from ``connector.rating.rate``; this module stores, sums and posts what it returned.
 
-Choices: a customer's sessions collect on one open draft per (customer, currency); a customer with
+Choices: a customer's sessions collect on one open draft per (customer, currency) (the partial unique index
+``uq_invoices_open_draft`` holds it even for a customer with no row to lock); a customer with
 ``invoice_per_session`` (and a session without a customer) gets a draft of its own holding that one session,
 ready to finalize (the low-code flows finalize it). Credit notes have their own gapless series ``CN-000001``.
 """
