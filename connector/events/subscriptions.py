@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from connector.events.envelope import EventError, iso
 from connector.events.tables import WebhookSubscriptionRow
+from connector.security import egress
 
 EVENT_TYPES = ("session.billed", "session.interim", "session.rerated", "invoice.finalized", "invoice.voided",
                "invoice.paid", "credit_note.issued", "journal.posted", "reconciliation.completed",
@@ -31,6 +32,10 @@ def _validate(url: str, types: list[str]) -> None:
     parsed = urlparse(url) if isinstance(url, str) else None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise EventError("callback_url", "required: an absolute http(s) URL")
+    try:
+        egress.check_url(url)
+    except egress.EgressRefused as exc:
+        raise EventError("callback_url", f"not a permitted webhook target: {exc}") from exc
     if not isinstance(types, list) or not types:
         raise EventError("event_types", "required: a non-empty array of event types")
     unknown = [t for t in types if t not in EVENT_TYPES and t != "*"]

@@ -37,6 +37,7 @@ from connector.events.tables import DeliveryRow, EventRow, WebhookSubscriptionRo
 from connector.platforms import registry, settings
 from connector.platforms.errors import PermanentError, RetryableError
 from connector.platforms.sender import HttpSender
+from connector.security import egress
 
 LOG = logging.getLogger("connector.events.worker")
 SenderFactory = Callable[[str], Any]
@@ -80,6 +81,10 @@ def deliver_one(db: Session, engine: Engine, row: DeliveryRow, event: dict[str, 
         sub = db.get(WebhookSubscriptionRow, name)
         if sub is None or sub.tenant_id != row.tenant_id:
             raise PermanentError(f"subscription {name} was deleted")
+        try:
+            egress.check_url(sub.url)
+        except egress.EgressRefused as exc:
+            raise PermanentError(f"callback URL refused: {exc}") from exc
         return webhooks.deliver(event, sub.url, sub.secret, http, row.idempotency_key or row.id, row.id)
     if kind != "platform" or name not in platforms:
         raise PermanentError(f"unknown target {row.target!r} (platform not installed?)")
