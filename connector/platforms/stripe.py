@@ -12,21 +12,36 @@ more item with the invoice's tax amount, so Stripe's total equals our ``amount_d
 ``tax_mode="tax_rates"`` attaches mapped Stripe tax rates instead (Stripe then computes the tax; see
 docs/platforms/stripe.md).
 Keys are kept by Stripe for at least 24 h: redeliveries after that rely on the outbox's own dedupe.
+
+Corrections reach Stripe too. ``invoice.voided`` -> ``POST /v1/invoices/{in_…}/void``; ``credit_note.issued``
+-> ``POST /v1/credit_notes`` on the credited invoice's ``in_…``. That id is what the worker recorded for the
+original's creation: :class:`StripeRefs` (a ``SentRefs`` the registry builds on the worker's engine) finds
+that delivery by the original's key (:func:`invoice_key`). Original not recorded yet -> ``RetryableError``
+(the outbox retries, bounded); voided while a draft -> skipped. Before posting, the Stripe invoice is read
+(and, for credit notes, Stripe's credit notes of it are listed by ``metadata[credit_note_id]``), so a
+redelivery after Stripe's 24 h key window neither voids twice nor credits twice. Credit note lines are our
+lines' nets (and in ``items`` mode our taxes) as ``custom_line_item``s, so Stripe's credit equals our
+``amount_due`` to the minor unit; see docs/platforms/stripe.md for the choices.
 """
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.platforms.errors import PermanentError
+from connector.platforms.errors import PermanentError, RetryableError
 from connector.platforms.invoice_event import delivery_key, invoice_of, minor, unsendable
+from connector.platforms.sent_refs import SentRefs
 
 NAME = "stripe"
-EVENTS = ("session.billed", "invoice.finalized")
+EVENTS = ("session.billed", "invoice.finalized", "invoice.voided", "credit_note.issued")
 SENDABLE = frozenset({"finalized", "paid"})
+KEY_LIMIT = 200  # our delivery key column / dedupe key
+STRIPE_KEY_LIMIT = 255  # Stripe's Idempotency-Key maximum
 
 
 class StripeConfig(BaseModel):
@@ -43,27 +58,86 @@ class StripeConfig(BaseModel):
     tax_mode: Literal["items", "tax_rates"] = "items"
     tax_rate_ids: dict[str, str] = Field(default_factory=dict, description='"VAT:19" -> "txr_…" (tax_rates mode)')
     send: bool = True
+    post_payment_credit: Literal["out_of_band", "credit"] = Field(
+        default="out_of_band", description="Credit note on an invoice already paid in Stripe: the part beyond "
+        "its amount_remaining is recorded as credited outside Stripe (out_of_band) or to the customer balance")
 
 
 Config = StripeConfig
 
 
+class StripeRefs(SentRefs):
+    """The ``in_…`` recorded by the delivery that created a Stripe invoice (injected by the registry)."""
+
+
 def skip_reason(event: dict[str, Any]) -> str | None:
-    """Drafts (monthly invoices still collecting sessions) and credit notes are not Stripe invoices."""
-    return unsendable(event, "Stripe", SENDABLE, "credit notes are not sent to Stripe by this adapter")
+    """Drafts (monthly invoices still collecting sessions) are not Stripe invoices; a void of an invoice that
+    never left the draft state has nothing to void in Stripe. Credit notes go out on ``credit_note.issued``."""
+    kind = event.get("type")
+    if kind == "invoice.voided":
+        inv = (event.get("data") or {}).get("invoice")
+        if not isinstance(inv, dict):
+            return "event carries no invoice"
+        if inv.get("kind") != "invoice":
+            return f"{inv.get('kind')} {inv.get('id')} is not a Stripe invoice; only invoices are voided in Stripe"
+        if not inv.get("number"):
+            return (f"invoice {inv.get('id')} was voided while a draft (no number): it was never sent to Stripe, "
+                    "so there is nothing to void")
+        return None
+    if kind == "credit_note.issued":
+        inv = (event.get("data") or {}).get("invoice")
+        if not isinstance(inv, dict):
+            return "event carries no invoice"
+        if inv.get("kind") != "credit_note":
+            return f"{inv.get('kind')} {inv.get('id')} on credit_note.issued is not a credit note"
+        return None
+    return unsendable(event, "Stripe", SENDABLE, "a credit note goes to Stripe on credit_note.issued only")
+
+
+def _bounded(key: str, limit: int) -> str:
+    """``key`` itself when short enough, else a prefix + its SHA-256: never truncated into another key."""
+    if len(key) <= limit:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{key[:limit - len(digest) - 1]}~{digest}"
+
+
+def _base(tenant_id: str, invoice_id: str) -> str:
+    return f"evbill:{tenant_id}:{invoice_id}"
 
 
 def _base_key(event: dict[str, Any]) -> str:
-    return f"evbill:{event.get('tenant_id', '')}:{invoice_of(event).get('id')}"
+    return _base(str(event.get("tenant_id", "")), str(invoice_of(event).get("id")))
+
+
+def invoice_key(tenant_id: str, invoice_id: str) -> str:
+    """The key the delivery that created the Stripe invoice for ``invoice_id`` carried (the lookup key of
+    voids and credit notes); equal to ``idempotency_key`` of the invoice's ``invoice.finalized``."""
+    return f"stripe:{_base(tenant_id, invoice_id)}"[:KEY_LIMIT]
+
+
+def _correction_base(event: dict[str, Any]) -> str:
+    """Stem of a void's / credit note's keys: the original's base plus what is done to it."""
+    inv = invoice_of(event)
+    tenant = str(event.get("tenant_id", ""))
+    if event.get("type") == "invoice.voided":
+        return f"{_base(tenant, str(inv.get('id')))}:void"
+    return f"{_base(tenant, str(inv.get('credit_note_of')))}:credit_note:{inv.get('id')}"
 
 
 def idempotency_key(event: dict[str, Any], config: StripeConfig | None = None) -> str:
     """Per invoice: ``session.billed`` and ``invoice.finalized`` of one invoice make one Stripe invoice.
+    A void (``…:void``) and each credit note (``…:credit_note:<id>``) have keys of their own, never equal to
+    the creation key: the worker's dedupe would take them for the creation.
 
     An event this adapter skips (a draft, no invoice) gets a key of its own: it never stands for a delivery
     of the invoice when the worker dedupes on equal keys."""
     skipped = skip_reason(event) is not None
-    return delivery_key(NAME, event, skipped, "" if skipped else f"stripe:{_base_key(event)}", 200)
+    if skipped:
+        return delivery_key(NAME, event, True, "", KEY_LIMIT)
+    if event.get("type") in ("invoice.voided", "credit_note.issued"):
+        return _bounded(f"stripe:{_correction_base(event)}", KEY_LIMIT)
+    return delivery_key(NAME, event, False, f"stripe:{_base_key(event)}", KEY_LIMIT)
 
 
 def stripe_customer(invoice: dict[str, Any], config: StripeConfig) -> str:
@@ -133,6 +207,68 @@ def _tax_rate_id(tax: dict[str, Any], config: StripeConfig, field: str) -> str:
     return config.tax_rate_ids[key]
 
 
+def build_credit_note(event: dict[str, Any], config: StripeConfig, stripe_invoice: str) -> dict[str, Any]:
+    """``POST /v1/credit_notes`` body (before form encoding; the post-payment part is added at delivery).
+
+    Each line of our credit note with a non-zero net is one ``custom_line_item`` (``quantity`` 1,
+    ``unit_amount`` = its net in minor units: the amount, not quantity x unit price, so nothing is recomputed).
+    ``items`` mode: each of our credit note's taxes is one more custom line (the original invoice carried tax
+    as items too). ``tax_rates`` mode: each line carries our tax amounts as ``tax_amounts`` (the Stripe tax
+    rate with our amount and base), so Stripe does not recompute them. A credit note with a negative line (a
+    discount or incentive credited back) is sent as one custom line of the whole amount instead, since Stripe
+    credit note lines are positive. Either way the total equals our ``amount_due`` exactly (checked)."""
+    cn = invoice_of(event)
+    cur = str(cn["currency"])
+    due = minor(cn.get("amount_due"), cur, "invoice.amount_due")
+    if due <= 0:
+        raise ValueError(f"invoice.amount_due: a credit note to Stripe must credit more than 0, got {cn.get('amount_due')}")
+    number = str(cn.get("number") or cn["id"])
+    lines: list[dict[str, Any]] = []
+    total = 0
+    for i, line in enumerate(cn.get("lines") or []):
+        net = minor(line.get("net"), cur, f"invoice.lines[{i}].net")
+        if net == 0:
+            continue
+        entry: dict[str, Any] = {"type": "custom_line_item", "quantity": 1, "unit_amount": net,
+                                 "description": _line_description(line)[:5000]}
+        total += net
+        if config.tax_mode == "tax_rates" and line.get("taxes"):
+            amounts = []
+            for j, tax in enumerate(line["taxes"]):
+                amount = minor(tax.get("amount"), cur, f"invoice.lines[{i}].taxes[{j}].amount")
+                amounts.append({"amount": amount, "taxable_amount": net,
+                                "tax_rate": _tax_rate_id(tax, config, f"invoice.lines[{i}].taxes")})
+                total += amount
+            entry["tax_amounts"] = amounts
+        lines.append(entry)
+    if config.tax_mode == "items":
+        for j, tax in enumerate(cn.get("taxes") or []):
+            amount = minor(tax.get("amount"), cur, f"invoice.taxes[{j}].amount")
+            if amount == 0:
+                continue
+            label = f"{tax.get('name')} {Decimal(str(tax.get('rate'))).normalize():f}%"
+            lines.append({"type": "custom_line_item", "quantity": 1, "unit_amount": amount,
+                          "description": f"Credit: {label}"})
+            total += amount
+    if total != due:
+        raise ValueError(f"invoice.amount_due: {cn.get('amount_due')} is not the sum of the credit note's lines "
+                         f"and taxes ({total} minor units); refusing to send a credit note that disagrees")
+    if any(ln["unit_amount"] < 0 or any(t["amount"] < 0 for t in ln.get("tax_amounts", [])) for ln in lines):
+        lines = [{"type": "custom_line_item", "quantity": 1, "unit_amount": due,
+                  "description": f"Credit note {number} (lines net of discounts and incentives)"}]
+    memo = f"Credit note {number}" + (f": {cn['reason']}" if cn.get("reason") else "")
+    return {"invoice": stripe_invoice, "lines": lines, "memo": memo[:5000],
+            "metadata": {"credit_note_id": str(cn["id"]), "credit_note_number": str(cn.get("number") or ""),
+                         "invoice_id": str(cn.get("credit_note_of") or ""),
+                         "tenant_id": str(event.get("tenant_id", ""))}}
+
+
+def credit_note_total(body: dict[str, Any]) -> int:
+    """What Stripe will credit for ``body``: its lines' ``unit_amount x quantity`` plus their tax amounts."""
+    return sum(int(ln["unit_amount"]) * int(ln["quantity"]) + sum(int(t["amount"]) for t in ln.get("tax_amounts", []))
+               for ln in body["lines"])
+
+
 def build_finalize() -> dict[str, Any]:
     return {"auto_advance": False}
 
@@ -172,12 +308,27 @@ def _headers(config: StripeConfig, key: str) -> dict[str, str]:
     return headers
 
 
-def deliver(event: dict[str, Any], config: StripeConfig, http: Any, **stores: Any) -> dict[str, Any]:
-    """Invoice, items, finalize, send; each POST idempotent on its own derived key."""
+def _original_ref(refs: Any, tenant: str, invoice_id: str, what: str) -> str:
+    """The ``in_…`` of our invoice ``invoice_id`` as recorded by its creation, or RetryableError."""
+    if refs is None:
+        raise PermanentError(f"{what} needs the record of sent deliveries (run it through the outbox worker)")
+    ref = refs.ref_of(tenant, NAME, invoice_key(tenant, invoice_id))
+    if ref is None:
+        raise RetryableError(f"original invoice not yet delivered to Stripe: {what} of invoice {invoice_id} waits "
+                             f"for the delivery keyed {invoice_key(tenant, invoice_id)!r}")
+    return ref
+
+
+def deliver(event: dict[str, Any], config: StripeConfig, http: Any, refs: StripeRefs | None = None,
+            **stores: Any) -> dict[str, Any]:
+    """Invoice, items, finalize, send; each POST idempotent on its own derived key. Voids and credit notes
+    name the Stripe invoice the original's delivery recorded (``refs``, injected by the registry)."""
     reason = skip_reason(event)
     if reason is not None:
         return {"status": "skipped", "reason": reason}
     base = config.api_base.rstrip("/")
+    if event.get("type") in ("invoice.voided", "credit_note.issued"):
+        return _correct(event, config, http, refs, base)
     key = _base_key(event)
     try:
         invoice_body = build_invoice(event, config)
@@ -199,3 +350,71 @@ def deliver(event: dict[str, Any], config: StripeConfig, http: Any, **stores: An
         final = post(f"/v1/invoices/{stripe_invoice}/send", {}, "send")
     return {"status": "sent", "ref": stripe_invoice, "items": item_ids, "amount_due": final.get("amount_due"),
             "number": final.get("number")}
+
+
+def _read_headers(config: StripeConfig) -> dict[str, str]:
+    headers = _headers(config, "")
+    del headers["Idempotency-Key"]  # GETs take none
+    return headers
+
+
+def _correct(event: dict[str, Any], config: StripeConfig, http: Any, refs: Any, base: str) -> dict[str, Any]:
+    """Void the Stripe invoice, or credit it; read first so a late redelivery never acts twice."""
+    inv = invoice_of(event)
+    tenant = str(event.get("tenant_id", ""))
+    stripe_key = _bounded(_correction_base(event), STRIPE_KEY_LIMIT)
+
+    def get(path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return dict(http.send("GET", base + path, params=params, headers=_read_headers(config)).json() or {})
+
+    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        resp = http.send("POST", base + path, data=form_encode(body), headers=_headers(config, stripe_key))
+        return dict(resp.json() or {})
+
+    if event.get("type") == "invoice.voided":
+        ref = _original_ref(refs, tenant, str(inv.get("id")), "the void")
+        path = f"/v1/invoices/{quote(ref, safe='')}"
+        current = get(path)
+        if current.get("status") == "void":
+            return {"status": "sent", "ref": ref, "stripe_status": "void", "note": "already void in Stripe"}
+        if current.get("status") == "paid":
+            raise PermanentError(f"Stripe invoice {ref} is paid; Stripe cannot void a paid invoice (refund or "
+                                 "credit it in Stripe)")
+        done = post(path + "/void", {})
+        return {"status": "sent", "ref": ref, "stripe_status": done.get("status")}
+
+    original = inv.get("credit_note_of")
+    if not original:
+        raise PermanentError("invoice.credit_note_of: required on a credit note (the invoice it credits)")
+    ref = _original_ref(refs, tenant, str(original), f"credit note {inv.get('id')}")
+    try:
+        body = build_credit_note(event, config, ref)
+    except ValueError as exc:
+        raise PermanentError(str(exc)) from exc
+    found = _existing_credit_note(get, ref, str(inv["id"]))
+    if found is not None:
+        return {"status": "sent", "ref": found.get("id"), "invoice": ref, "total": found.get("total"),
+                "note": "already in Stripe"}
+    stripe_invoice = get(f"/v1/invoices/{quote(ref, safe='')}")
+    total = credit_note_total(body)
+    remaining = stripe_invoice.get("amount_remaining")
+    if isinstance(remaining, int) and total > remaining:  # beyond what is still open: paid in Stripe
+        body[f"{config.post_payment_credit}_amount"] = total - remaining
+    created = post("/v1/credit_notes", body)
+    return {"status": "sent", "ref": _id(created, "cn_dry_run"), "invoice": ref, "total": created.get("total", total)}
+
+
+def _existing_credit_note(get: Any, stripe_invoice: str, credit_note_id: str) -> dict[str, Any] | None:
+    """Stripe's credit note of ``stripe_invoice`` whose ``metadata[credit_note_id]`` is ours (lists are
+    consistent, unlike search), or None."""
+    params: dict[str, Any] = {"invoice": stripe_invoice, "limit": 100}
+    for _ in range(100):  # 10 000 credit notes on one invoice: far beyond anything real
+        page = get("/v1/credit_notes", params)
+        data = page.get("data") or []
+        for note in data:
+            if (note.get("metadata") or {}).get("credit_note_id") == credit_note_id:
+                return dict(note)
+        if not page.get("has_more") or not data:
+            return None
+        params = {**params, "starting_after": data[-1]["id"]}
+    return None

@@ -91,7 +91,9 @@ def test_skips_drafts_and_credit_notes_and_keys_per_invoice() -> None:
     assert "goes to Stripe when finalized" in str(stripe.skip_reason(billed_event(status="draft", number=None)))
     credit = invoice_event("credit_note.issued")
     credit["data"]["invoice"]["kind"] = "credit_note"
-    assert "credit notes" in str(stripe.skip_reason(credit))
+    assert stripe.skip_reason(credit) is None  # credit notes go to Stripe on credit_note.issued
+    on_finalized = dict(credit, type="invoice.finalized")  # ...and only there
+    assert "credit_note.issued only" in str(stripe.skip_reason(on_finalized))
     assert stripe.idempotency_key(billed_event(), CFG) == stripe.idempotency_key(invoice_event(), CFG) == \
         "stripe:evbill:t1:inv_S-100"
     # a skipped draft never shares the invoice's key (the worker would take it for the invoice's delivery)
