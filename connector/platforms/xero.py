@@ -1,35 +1,54 @@
-"""Xero Accounting: one ACCREC invoice per finalized invoice of ours, with account codes and tax types.
+"""Xero Accounting: one ACCREC invoice per finalized invoice of ours, its void, and our credit notes.
 
-``PUT {api_base}/Invoices?summarizeErrors=true`` (createInvoices; PUT never updates an existing invoice),
+Three operations, each with its own ``Idempotency-Key`` (<= 128 chars, ``evbill:<tenant>:<our id>:<op>``) so a
+retry returns Xero's first answer and the worker never mistakes one operation for another:
+
+- ``session.billed`` / ``invoice.finalized`` -> ``PUT {api_base}/Invoices?summarizeErrors=true``
+  (createInvoices; PUT never updates an existing invoice), ``InvoiceNumber`` = our number, ``Reference`` = our id.
+- ``invoice.voided`` -> ``POST {api_base}/Invoices/{InvoiceNumber}`` with ``Status`` ``VOIDED`` (invoices sent
+  ``AUTHORISED``) or ``DELETED`` (sent as ``DRAFT``/``SUBMITTED``, which Xero deletes instead of voiding).
+  An invoice voided while a draft never reached Xero and is skipped; a 404 (the creation still queued in the
+  outbox) is retryable.
+- ``credit_note.issued`` -> ``PUT {api_base}/CreditNotes?summarizeErrors=true`` (``ACCRECCREDIT``), then, with
+  ``allocate_credit_notes``, ``PUT /CreditNotes/{CreditNoteID}/Allocations`` against the original's InvoiceID,
+  read from the outbox record of the original's delivery (:class:`XeroSentRefs`); until that exists the credit
+  note waits (retryable).
+
 OAuth 2.0 bearer from the shared provider (refresh-token grant; Xero rotates refresh tokens, so the new one
-is handed to ``on_refresh`` at once), ``xero-tenant-id`` naming the organisation, and an
-``Idempotency-Key`` (<= 128 chars) derived from tenant and invoice, so a retry returns the first answer.
+is handed to ``on_refresh`` at once) and ``xero-tenant-id`` naming the organisation.
 
 Money is mapped, not computed: each line goes out as quantity 1 at its net, with ``LineAmount`` = net and
 ``TaxAmount`` = the line's tax from our invoice (Xero takes a given tax amount instead of recomputing), in
-``Exclusive`` mode. Xero amounts have 2 decimals: an invoice in a 3-decimal currency (KWD, BHD, …) is
-refused with a clear error instead of being rounded. JSON numbers are written from Decimals exactly.
+``Exclusive`` mode; credit notes carry our credit note's (positive) lines the same way and the allocation our
+credit note's ``amount_due``. Xero amounts have 2 decimals: a 3-decimal currency (KWD, BHD, …) is refused with
+a clear error instead of being rounded. JSON numbers are written from Decimals exactly.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from connector.money import minor_units, to_decimal
-from connector.platforms.errors import PermanentError
+from connector.platforms.errors import PermanentError, RetryableError
 from connector.platforms.exact_json import dumps_exact
 from connector.platforms.invoice_event import delivery_key, invoice_of, major, unsendable
 from connector.platforms.oauth import RefreshTokenStore, rotating_provider, send_authorized
+from connector.platforms.sent_refs import SentRefs
 
 NAME = "xero"
-EVENTS = ("session.billed", "invoice.finalized")
+EVENTS = ("session.billed", "invoice.finalized", "invoice.voided", "credit_note.issued")
 SENDABLE = frozenset({"finalized", "paid"})
 XERO_DECIMALS = 2
+Operation = Literal["invoice", "void", "credit_note"]
+_HTTP_STATUS = re.compile(r"\bHTTP\s*(\d{3})\b")
 
 
 class XeroConfig(BaseModel):
@@ -44,7 +63,8 @@ class XeroConfig(BaseModel):
     xero_tenant_id: str = Field(min_length=1, description="the organisation (GET /connections)")
     token_url: str = "https://identity.xero.com/connect/token"
     api_base: str = "https://api.xero.com/api.xro/2.0"
-    status: Literal["DRAFT", "SUBMITTED", "AUTHORISED"] = "AUTHORISED"
+    status: Literal["DRAFT", "SUBMITTED", "AUTHORISED"] = Field(
+        default="AUTHORISED", description="of invoices and credit notes; a void is VOIDED for AUTHORISED, else DELETED")
     due_days: int = Field(default=14, ge=0, le=365)
     default_account_code: str = "200"
     account_codes: dict[str, str] = Field(default_factory=lambda: {
@@ -54,23 +74,70 @@ class XeroConfig(BaseModel):
     default_tax_type: str | None = Field(default="OUTPUT", description="for taxed lines without a mapping")
     no_tax_type: str = Field(default="NONE", description="for lines without tax (incentives, exempt)")
     contact_map: dict[str, str] = Field(default_factory=dict, description="our customer id -> Xero ContactID")
+    allocate_credit_notes: bool = Field(
+        default=True, description="allocate each credit note to its original invoice in Xero (AUTHORISED only)")
 
 
 Config = XeroConfig
 
 
+class XeroTokenStore(RefreshTokenStore):
+    """Xero's rotated refresh tokens (encrypted), built by the registry on the worker's engine."""
+
+
+class XeroSentRefs(SentRefs):
+    """What the worker recorded for earlier Xero deliveries (the original's InvoiceID for allocations)."""
+
+
+def operation(event: dict[str, Any]) -> Operation:
+    """Which Xero call an event stands for."""
+    kind = event.get("type")
+    return "void" if kind == "invoice.voided" else "credit_note" if kind == "credit_note.issued" else "invoice"
+
+
 def skip_reason(event: dict[str, Any]) -> str | None:
-    return unsendable(event, "Xero", SENDABLE, "credit notes go to Xero's CreditNotes endpoint, which this adapter does not call")
+    """Why the event sends nothing to Xero (None: it does)."""
+    op = operation(event)
+    inv = (event.get("data") or {}).get("invoice")
+    if op == "invoice" or not isinstance(inv, dict):
+        return unsendable(event, "Xero", SENDABLE, "credit notes go to Xero's CreditNotes endpoint on "
+                                                   "credit_note.issued, not as invoices")
+    if op == "void":
+        if inv.get("kind") == "credit_note":
+            return f"{inv.get('id')} is a credit note; Xero voids invoices only"
+        if not inv.get("number"):
+            return (f"invoice {inv.get('id')} was voided while a draft (no number): it never went to Xero, "
+                    "so there is nothing to void there")
+        if inv.get("status") != "void":
+            return f"invoice {inv.get('id')} is {inv.get('status')}, not void"
+        return None
+    if inv.get("kind") != "credit_note":
+        return f"credit_note.issued carries {inv.get('id')} of kind {inv.get('kind')!r}, not a credit note"
+    if inv.get("status") not in SENDABLE:
+        return f"credit note {inv.get('id')} is {inv.get('status')}; it goes to Xero when issued"
+    return None
 
 
 def idempotency_key(event: dict[str, Any], config: XeroConfig | None = None) -> str:
-    """Xero's Idempotency-Key (<= 128 chars): one invoice per tenant and invoice of ours.
+    """Xero's Idempotency-Key (<= 128 chars): one per tenant, document of ours and operation (``invoice``,
+    ``void``, ``credit_note``), so a void never equals the creation key of its invoice.
 
     An event this adapter skips (a draft, no invoice) gets a key of its own: it never stands for a delivery
     of the invoice when the worker dedupes on equal keys."""
     skipped = skip_reason(event) is not None
-    key = "" if skipped else f"evbill:{event.get('tenant_id', '')}:{invoice_of(event).get('id')}:invoice"
+    key = "" if skipped else operation_key(event.get("tenant_id", ""), invoice_of(event).get("id"), operation(event))
     return delivery_key(NAME, event, skipped, key, 128)
+
+
+def operation_key(tenant_id: Any, document_id: Any, op: str) -> str:
+    """``evbill:<tenant>:<our invoice or credit note id>:<op>`` (op: invoice, void, credit_note, allocation).
+
+    Longer than Xero's 128 characters, tenant and id become a digest: cutting the end would drop ``<op>`` and
+    make a void's key equal its invoice's creation key."""
+    key = f"evbill:{tenant_id}:{document_id}:{op}"
+    if len(key) <= 128:
+        return key
+    return f"evbill:sha256:{hashlib.sha256(f'{tenant_id}:{document_id}'.encode()).hexdigest()}:{op}"
 
 
 def tax_type(line: dict[str, Any], config: XeroConfig, field: str) -> str:
@@ -97,12 +164,17 @@ def _contact(inv: dict[str, Any], config: XeroConfig) -> dict[str, Any]:
     return contact
 
 
-def build_invoices(event: dict[str, Any], config: XeroConfig) -> dict[str, Any]:
-    """The ``Invoices`` body (Decimals for numbers; see :func:`dumps`)."""
-    inv = invoice_of(event)
-    cur = str(inv["currency"]).upper()
+def _currency(inv: dict[str, Any]) -> str:
+    cur = str(inv.get("currency") or "").upper()
+    if not cur:
+        raise ValueError("invoice.currency: required")
     if minor_units(cur) > XERO_DECIMALS:
         raise ValueError(f"invoice.currency: {cur} has {minor_units(cur)} decimals; Xero amounts have 2")
+    return cur
+
+
+def _line_items(inv: dict[str, Any], cur: str, config: XeroConfig) -> list[dict[str, Any]]:
+    """One Xero line per line of ours with a non-zero net: quantity 1 at the net, the line's own tax given."""
     items = []
     for i, line in enumerate(inv.get("lines") or []):
         net = major(line.get("net"), cur, f"invoice.lines[{i}].net")
@@ -117,7 +189,23 @@ def build_invoices(event: dict[str, Any], config: XeroConfig) -> dict[str, Any]:
                       "AccountCode": config.account_codes.get(str(line.get("category")), config.default_account_code),
                       "TaxType": tax_type(line, config, f"invoice.lines[{i}].taxes"),
                       "TaxAmount": major(line.get("tax", "0"), cur, f"invoice.lines[{i}].tax")})
-    issued = date.fromisoformat(str(inv.get("issued_at") or event.get("created_at") or "")[:10])
+    return items
+
+
+def _issued(inv: dict[str, Any], event: dict[str, Any]) -> date:
+    text = str(inv.get("issued_at") or event.get("created_at") or "")[:10]
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"invoice.issued_at: expected an ISO date, got {text!r}") from exc
+
+
+def build_invoices(event: dict[str, Any], config: XeroConfig) -> dict[str, Any]:
+    """The ``Invoices`` body of the creation (Decimals for numbers; send with ``dumps_exact``)."""
+    inv = invoice_of(event)
+    cur = _currency(inv)
+    items = _line_items(inv, cur, config)
+    issued = _issued(inv, event)
     invoice: dict[str, Any] = {"Type": "ACCREC", "Contact": _contact(inv, config), "LineItems": items,
                                "Date": issued.isoformat(),
                                "DueDate": (issued + timedelta(days=config.due_days)).isoformat(),
@@ -128,29 +216,172 @@ def build_invoices(event: dict[str, Any], config: XeroConfig) -> dict[str, Any]:
     return {"Invoices": [invoice]}
 
 
+def void_status(config: XeroConfig) -> Literal["VOIDED", "DELETED"]:
+    """Xero voids AUTHORISED invoices; DRAFT and SUBMITTED ones can only be DELETED."""
+    return "VOIDED" if config.status == "AUTHORISED" else "DELETED"
 
 
-class XeroTokenStore(RefreshTokenStore):
-    """Xero's rotated refresh tokens (encrypted), built by the registry on the worker's engine."""
+def build_void(event: dict[str, Any], config: XeroConfig) -> dict[str, Any]:
+    """The ``POST /Invoices/{InvoiceNumber}`` body that voids (or deletes) the invoice sent under our number."""
+    inv = invoice_of(event)
+    if not inv.get("number"):
+        raise ValueError("invoice.number: a voided invoice without a number was never sent to Xero")
+    return {"Invoices": [{"InvoiceNumber": str(inv["number"])[:255], "Status": void_status(config)}]}
 
 
-def deliver(event: dict[str, Any], config: XeroConfig, http: Any, tokens: XeroTokenStore | None = None, *,
-            on_refresh: Callable[[str], None] | None = None, **stores: Any) -> dict[str, Any]:
-    """PUT the invoice; ``on_refresh`` persists Xero's rotated refresh token (the old one stops working)."""
+def build_credit_notes(event: dict[str, Any], config: XeroConfig) -> dict[str, Any]:
+    """The ``PUT /CreditNotes`` body: our credit note's own (positive) lines, mapped like invoice lines, so
+    Xero's credit note total is our credit note's total exactly."""
+    inv = invoice_of(event)
+    cur = _currency(inv)
+    if not inv.get("number"):
+        raise ValueError("invoice.number: a credit note is numbered when issued (CreditNoteNumber)")
+    if not inv.get("credit_note_of"):
+        raise ValueError("invoice.credit_note_of: required for a credit note (the original invoice's id)")
+    if major(inv.get("amount_due", "0"), cur, "invoice.amount_due") < 0:
+        raise ValueError("invoice.amount_due: a credit note's amounts are positive in our Invoice JSON; "
+                         f"got {inv.get('amount_due')}")
+    items = _line_items(inv, cur, config)
+    if not items:
+        raise ValueError("invoice.lines: the credit note has no line with an amount")
+    note = {"Type": "ACCRECCREDIT", "Contact": _contact(inv, config), "Date": _issued(inv, event).isoformat(),
+            "LineAmountTypes": "Exclusive", "CreditNoteNumber": str(inv["number"])[:255],
+            "Reference": str(inv["credit_note_of"]), "CurrencyCode": cur, "Status": config.status,
+            "LineItems": items}
+    return {"CreditNotes": [note]}
+
+
+def build_allocation(event: dict[str, Any], invoice_id: str) -> dict[str, Any]:
+    """``PUT /CreditNotes/{id}/Allocations``: our credit note's amount_due against the original's InvoiceID."""
+    inv = invoice_of(event)
+    cur = _currency(inv)
+    return {"Allocations": [{"Invoice": {"InvoiceID": invoice_id},
+                             "Amount": major(inv.get("amount_due"), cur, "invoice.amount_due"),
+                             "Date": _issued(inv, event).isoformat()}]}
+
+
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status of a sender error (its ``status_code``, else ``HTTP nnn`` in its message)."""
+    value = getattr(exc, "status_code", None)
+    if isinstance(value, int):
+        return value
+    found = _HTTP_STATUS.search(str(exc))
+    return int(found.group(1)) if found else None
+
+
+def deliver(event: dict[str, Any], config: XeroConfig, http: Any, tokens: XeroTokenStore | None = None,
+            refs: XeroSentRefs | None = None, *, on_refresh: Callable[[str], None] | None = None,
+            **stores: Any) -> dict[str, Any]:
+    """Create, void or credit in Xero; ``on_refresh`` persists Xero's rotated refresh token (the old one
+    stops working); ``refs`` (built by the worker) finds the original's InvoiceID for allocations."""
     reason = skip_reason(event)
     if reason is not None:
         return {"status": "skipped", "reason": reason}
+    op = operation(event)
+    builders = {"invoice": build_invoices, "void": build_void, "credit_note": build_credit_notes}
     try:
-        body = build_invoices(event, config)
+        body = builders[op](event, config)
     except ValueError as exc:
         raise PermanentError(str(exc)) from exc
     provider = rotating_provider(config.token_url, config.client_id, config.client_secret, config.refresh_token,
                                  store=tokens, on_refresh=on_refresh)
-    resp = send_authorized(provider, http, "PUT", config.api_base.rstrip("/") + "/Invoices",
-                           params={"summarizeErrors": "true"}, data=dumps_exact(body),
-                           headers={"Content-Type": "application/json", "Accept": "application/json",
-                                    "xero-tenant-id": config.xero_tenant_id,
-                                    "Idempotency-Key": idempotency_key(event, config)})
+    base = config.api_base.rstrip("/")
+
+    def send(method: str, path: str, key: str | None, payload: dict[str, Any] | None = None,
+             params: dict[str, str] | None = None) -> Any:
+        headers = {"Accept": "application/json", "xero-tenant-id": config.xero_tenant_id}
+        extra: dict[str, Any] = {}
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+            extra["data"] = dumps_exact(payload)
+        if key:
+            headers["Idempotency-Key"] = key
+        if params:
+            extra["params"] = params
+        return send_authorized(provider, http, method, base + path, headers=headers, **extra)
+
+    key = idempotency_key(event, config)
+    if op == "void":
+        return _void(event, body, key, send)
+    if op == "credit_note":
+        return _credit_note(event, config, body, key, send, refs)
+    resp = send("PUT", "/Invoices", key, body, {"summarizeErrors": "true"})
     [created] = (resp.json() or {}).get("Invoices") or [{}]
     return {"status": "sent", "ref": created.get("InvoiceID"), "number": created.get("InvoiceNumber"),
             "total": created.get("Total")}
+
+
+Send = Callable[..., Any]
+
+
+def _void(event: dict[str, Any], body: dict[str, Any], key: str, send: Send) -> dict[str, Any]:
+    [wanted] = body["Invoices"]
+    number, status = wanted["InvoiceNumber"], wanted["Status"]
+    path = "/Invoices/" + quote(number, safe="")
+    try:
+        resp = send("POST", path, key, body)
+    except PermanentError as exc:
+        code = http_status(exc)
+        if code == 404:
+            raise RetryableError(f"Xero has no invoice {number} yet (its creation may still be waiting in the "
+                                 "outbox); the void is retried", status_code=404) from exc
+        if code == 400:  # already voided/deleted (by hand in Xero, or a key Xero no longer remembers)?
+            current = _get_invoice(send, path)
+            if current.get("Status") == status:
+                return {"status": "sent", "ref": current.get("InvoiceID"), "number": number, "xero_status": status,
+                        "note": f"already {status} in Xero"}
+        raise
+    [done] = (resp.json() or {}).get("Invoices") or [{}]
+    return {"status": "sent", "ref": done.get("InvoiceID"), "number": number, "xero_status": done.get("Status", status)}
+
+
+def _get_invoice(send: Send, path: str) -> dict[str, Any]:
+    try:
+        resp = send("GET", path, None)
+    except PermanentError:
+        return {}
+    [found] = (resp.json() or {}).get("Invoices") or [{}]
+    return found
+
+
+def _credit_note(event: dict[str, Any], config: XeroConfig, body: dict[str, Any], key: str, send: Send,
+                 refs: XeroSentRefs | None) -> dict[str, Any]:
+    inv = invoice_of(event)
+    tenant = event.get("tenant_id", "")
+    original = str(inv["credit_note_of"])
+    invoice_id: str | None = None
+    why_not: str | None = None
+    if not config.allocate_credit_notes:
+        why_not = "allocate_credit_notes is off"
+    elif config.status != "AUTHORISED":
+        why_not = f"credit notes are sent {config.status}; Xero allocates AUTHORISED ones only"
+    elif refs is None:
+        why_not = "no outbox record to find the original invoice's InvoiceID (delivered outside the worker)"
+    else:
+        invoice_id = refs.ref_of(tenant, NAME, operation_key(tenant, original, "invoice"))
+        if invoice_id is None:  # checked before creating anything: the credit note waits for its invoice
+            raise RetryableError(f"original invoice {original} has not been delivered to Xero yet; the credit "
+                                 "note waits for it so that it can be allocated")
+    resp = send("PUT", "/CreditNotes", key, body, {"summarizeErrors": "true"})
+    [created] = (resp.json() or {}).get("CreditNotes") or [{}]
+    note_id = created.get("CreditNoteID")
+    result: dict[str, Any] = {"status": "sent", "ref": note_id, "number": created.get("CreditNoteNumber"),
+                              "total": created.get("Total"), "credit_note_of": original}
+    if invoice_id is None or not note_id:
+        result["allocated"] = None
+        result["allocation_skipped"] = why_not or "Xero returned no CreditNoteID"
+        return result
+    allocation = build_allocation(event, invoice_id)
+    try:
+        send("PUT", f"/CreditNotes/{quote(str(note_id), safe='')}/Allocations",
+             operation_key(tenant, inv["id"], "allocation"), allocation)
+    except PermanentError as exc:
+        if http_status(exc) != 400:
+            raise
+        # e.g. the original was paid in Xero: the credit stays on the contact (refund it there)
+        result["allocated"] = None
+        result["allocation_skipped"] = f"Xero refused the allocation: {exc}"[:500]
+        return result
+    result["allocated"] = f"{allocation['Allocations'][0]['Amount']:f}"
+    result["allocated_to"] = invoice_id
+    return result
