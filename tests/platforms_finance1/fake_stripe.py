@@ -38,6 +38,7 @@ class StripeDouble(Double):
         self.items: dict[str, dict[str, Any]] = {}
         self.keys: dict[str, tuple[str, dict[str, Any], Response]] = {}
         self.credit_notes: dict[str, dict[str, Any]] = {}
+        self.lost_posts: dict[str, int] = {}  # exact path -> POSTs whose answer is lost (``lose`` is by prefix)
 
         def authorized() -> bool:
             return request.headers.get("Authorization") == "Bearer sk_test_123"
@@ -59,6 +60,9 @@ class StripeDouble(Double):
             resp = create(params)
             if key:
                 self.keys[key] = (request.path, params, resp)
+            if resp.status_code < 300 and self.lost_posts.get(request.path):
+                self.lost_posts[request.path] -= 1  # done and remembered under its key; the answer is lost
+                return problem(500, {"error": {"type": "api_error", "message": "lost answer"}})
             return resp
 
         @app.post("/v1/invoices")
