@@ -1,4 +1,4 @@
-"""PayPal Invoicing v2: one PayPal invoice per finalized invoice of ours (per session or per period), then send.
+"""PayPal Invoicing v2: one PayPal invoice per finalized invoice of ours, then send; voids and credit notes follow.
 
 ``POST /v2/invoicing/invoices`` creates a draft, ``POST /v2/invoicing/invoices/{id}/send`` sends it.
 PayPal's spec declares **no** idempotency header for invoicing (see the contracts doc), so the key is a
@@ -11,6 +11,20 @@ Money is mapped, not computed: each charge line is one item of quantity 1 at the
 otherwise recompute quantity x unit price with its own rounding); each tax of the invoice is one item with
 our tax amount; discounts and incentives (negative lines) are the invoice discount. PayPal's total is
 therefore exactly our ``amount_due``.
+
+Corrections (PayPal Invoicing has no credit notes), each decided on the PayPal invoice's *current* status,
+so a retry after a lost answer sees the effect and does nothing twice:
+
+- ``invoice.voided``: the PayPal invoice (found by its number) is cancelled (``SENT``/``UNPAID``, with a
+  cancellation mail), or deleted (``DRAFT``/``SCHEDULED``: PayPal cannot cancel what was not sent); already
+  ``CANCELLED`` is done; ``PAID``/``PARTIALLY_PAID`` is a permanent error (our books say unpaid). Not found:
+  an invoice voided as a draft was never sent (skipped); otherwise the original is not delivered yet
+  (``RetryableError``; the outbox retries, bounded). A ``DRAFT`` whose creating delivery is not recorded as
+  sent yet is waited for too: deleting it would let that delivery's retry create and send it again.
+- ``credit_note.issued``: the PayPal invoice is found by ``detail.reference`` (our invoice id, the credit
+  note's ``credit_note_of``). Unpaid and credited in full (credit note amount = PayPal total) -> cancelled;
+  paid -> the credit note's amount is recorded as an external refund (``/refunds``); a partial credit of an
+  unpaid invoice is skipped with a reason (the sent invoice is left as it is; see docs/platforms/paypal.md).
 """
 
 from __future__ import annotations
@@ -22,14 +36,22 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from connector.money import minor_units, to_decimal
-from connector.platforms.errors import PermanentError
-from connector.platforms.invoice_event import delivery_key, invoice_of, minor, unsendable
-from connector.platforms.oauth import send_authorized, shared_provider
+from connector.platforms.errors import PermanentError, RetryableError
+from connector.platforms.invoice_event import MONEY_TEXT, delivery_key, invoice_of, major, minor, unsendable
+from connector.platforms.oauth import TokenProvider, send_authorized, shared_provider
+from connector.platforms.sent_refs import SentRefs
 
 NAME = "paypal"
-EVENTS = ("session.billed", "invoice.finalized")
+EVENTS = ("session.billed", "invoice.finalized", "invoice.voided", "credit_note.issued")
+CREATING = frozenset({"session.billed", "invoice.finalized"})
 SENDABLE = frozenset({"finalized", "paid"})
 TermType = Literal["DUE_ON_RECEIPT", "NET_10", "NET_15", "NET_30", "NET_45", "NET_60", "NET_90", "NO_DUE_DATE"]
+RefundMethod = Literal["BANK_TRANSFER", "CASH", "CHECK", "CREDIT_CARD", "DEBIT_CARD", "PAYPAL", "WIRE_TRANSFER",
+                       "OTHER"]
+CANCELLABLE = frozenset({"SENT", "UNPAID"})  # "Cancels a sent invoice" (invoices.cancel)
+DELETABLE = frozenset({"DRAFT", "SCHEDULED"})  # "Deletes a draft or scheduled invoice" (invoices.delete)
+PAID = frozenset({"PAID", "PARTIALLY_PAID"})
+REFUNDABLE = frozenset({"PAID", "PARTIALLY_REFUNDED", "REFUNDED"})
 
 
 class PayPalConfig(BaseModel):
@@ -47,13 +69,32 @@ class PayPalConfig(BaseModel):
     send_to_invoicer: bool = False
     subject: str = "Your EV charging invoice {number}"
     note: str | None = None
+    cancel_subject: str = "Invoice {number} has been cancelled"
+    cancel_note: str = "This invoice was cancelled; please do not pay it. {reason}"
+    refund_method: RefundMethod = Field(default="BANK_TRANSFER",
+                                        description="how credit-note refunds of paid invoices are recorded")
 
 
 Config = PayPalConfig
 
 
 def skip_reason(event: dict[str, Any]) -> str | None:
-    return unsendable(event, "PayPal", SENDABLE, "credit notes are not sent to PayPal by this adapter")
+    """Why this event needs nothing at PayPal (None: it does)."""
+    kind = event.get("type")
+    invoice = (event.get("data") or {}).get("invoice")
+    if kind in ("invoice.voided", "credit_note.issued") and not isinstance(invoice, dict):
+        return "event carries no invoice"
+    if kind == "invoice.voided":
+        if invoice.get("kind") == "credit_note":
+            return f"credit note {invoice.get('id')} is not a PayPal invoice; nothing to void"
+        if not invoice.get("number"):
+            return f"invoice {invoice.get('id')} was voided while a draft; it was never sent to PayPal"
+        return None
+    if kind == "credit_note.issued":
+        if invoice.get("kind") != "credit_note" or not invoice.get("credit_note_of"):
+            return f"invoice {invoice.get('id')} is not a credit note of another invoice"
+        return None
+    return unsendable(event, "PayPal", SENDABLE, "credit notes reach PayPal through credit_note.issued")
 
 
 def invoice_number(event: dict[str, Any], config: PayPalConfig) -> str:
@@ -62,13 +103,24 @@ def invoice_number(event: dict[str, Any], config: PayPalConfig) -> str:
     return f"{config.invoice_number_prefix}{inv.get('number') or inv['id']}"[:127]
 
 
+def creation_key(tenant_id: str, invoice_id: str) -> str:
+    """The key of the delivery that creates and sends the PayPal invoice of our invoice ``invoice_id``."""
+    return f"paypal:{tenant_id}:{invoice_id}"[:200]
+
+
 def idempotency_key(event: dict[str, Any], config: PayPalConfig | None = None) -> str:
-    """Per invoice (``session.billed`` and ``invoice.finalized`` of one invoice are one PayPal invoice).
+    """Per invoice (``session.billed`` and ``invoice.finalized`` of one invoice are one PayPal invoice); a
+    void or credit note has a key of its own (``…:void``, ``…:credit_note``), never the creation's, or the
+    worker would take it for a duplicate of the creation.
 
     An event this adapter skips (a draft, no invoice) gets a key of its own: it never stands for a delivery
     of the invoice when the worker dedupes on equal keys."""
     skipped = skip_reason(event) is not None
-    key = "" if skipped else f"paypal:{event.get('tenant_id', '')}:{invoice_of(event).get('id')}"
+    key = ""
+    if not skipped:
+        base = creation_key(str(event.get("tenant_id", "")), str(invoice_of(event).get("id")))
+        suffix = {"invoice.voided": ":void", "credit_note.issued": ":credit_note"}.get(str(event.get("type")), "")
+        key = f"{base[:200 - len(suffix)]}{suffix}"
     return delivery_key(NAME, event, skipped, key, 200)
 
 
@@ -153,32 +205,194 @@ def _id_from(payload: dict[str, Any]) -> str:
     return urlsplit(href).path.rstrip("/").rsplit("/", 1)[-1]
 
 
-def deliver(event: dict[str, Any], config: PayPalConfig, http: Any, **stores: Any) -> dict[str, Any]:
+class PayPalSentRefs(SentRefs):
+    """What the worker recorded for earlier PayPal deliveries (injected by the registry on its engine)."""
+
+
+def build_cancel(event: dict[str, Any], config: PayPalConfig) -> dict[str, Any]:
+    """The cancellation notification (``notification`` schema, the body ``invoices.cancel`` takes)."""
+    inv = invoice_of(event)
+    original = inv.get("credit_note_of") if inv.get("kind") == "credit_note" else None
+    number = inv.get("number") or inv["id"]
+    if original:
+        reason = f"Credited in full by credit note {number}."
+        number = original
+    else:
+        reason = f"Reason: {inv['reason']}." if inv.get("reason") else ""
+    return {"subject": config.cancel_subject.format(number=number)[:4000],
+            "note": config.cancel_note.format(reason=reason).strip()[:4000],
+            "send_to_recipient": True, "send_to_invoicer": config.send_to_invoicer}
+
+
+def build_refund(event: dict[str, Any], config: PayPalConfig) -> dict[str, Any]:
+    """The external refund a credit note of a paid invoice records (``refund_detail``): our credit note's
+    ``amount_due`` exactly, dated on the credit note's issue date."""
+    inv = invoice_of(event)
+    cur = str(inv["currency"])
+    amount = minor(inv.get("amount_due"), cur, "invoice.amount_due")
+    if amount <= 0:
+        raise ValueError(f"invoice.amount_due: credit note {inv.get('id')} credits nothing")
+    when = str(inv.get("issued_at") or event.get("created_at") or "")[:10]
+    if len(when) != 10:
+        raise ValueError("invoice.issued_at: required to date the refund")
+    return {"method": config.refund_method, "refund_date": when, "amount": _money(amount, cur)}
+
+
+def _paypal_amount(money: Any, currency: str, field: str) -> Decimal:
+    """A PayPal money object's value as an exact Decimal in ``currency`` (never a float)."""
+    if not isinstance(money, dict):
+        raise PermanentError(f"PayPal {field}: missing")
+    value = str(money.get("value", ""))
+    if money.get("currency_code") != currency or not MONEY_TEXT.fullmatch(value):
+        raise PermanentError(f"PayPal {field}: {money!r} is not an amount in {currency}")
+    return Decimal(value)
+
+
+class _PayPal:
+    """One delivery's authorized calls against ``api_base``."""
+
+    def __init__(self, config: PayPalConfig, http: Any) -> None:
+        self.base = config.api_base.rstrip("/")
+        self.http = http
+        self.tokens: TokenProvider = shared_provider(f"{self.base}/v1/oauth2/token", config.client_id,
+                                                     config.client_secret)
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        return send_authorized(self.tokens, self.http, method, f"{self.base}{path}", **kwargs)
+
+    def search(self, criteria: dict[str, str], match: Any) -> tuple[list[dict[str, Any]], bool]:
+        """Invoices matching ``criteria`` whose ``detail`` passes ``match``; (items, dry_run)."""
+        found = self.call("POST", "/v2/invoicing/search-invoices", params={"page_size": 2}, json=criteria).json()
+        items = [i for i in found.get("items") or [] if match(i.get("detail") or {})]
+        return items, found.get("dry_run") is True
+
+
+def _create_and_send(event: dict[str, Any], config: PayPalConfig, api: _PayPal) -> dict[str, Any]:
     """Find-or-create the draft by invoice number, then send it unless it was already sent."""
-    reason = skip_reason(event)
-    if reason is not None:
-        return {"status": "skipped", "reason": reason}
     try:
         body, notification = build_invoice(event, config), build_send(event, config)
     except ValueError as exc:
         raise PermanentError(str(exc)) from exc
-    base = config.api_base.rstrip("/")
-    tokens = shared_provider(f"{base}/v1/oauth2/token", config.client_id, config.client_secret)
     number = body["detail"]["invoice_number"]
     key = idempotency_key(event, config)
-
-    found = send_authorized(tokens, http, "POST", f"{base}/v2/invoicing/search-invoices",
-                            params={"page_size": 2}, json={"invoice_number": number}).json()
-    matches = [i for i in found.get("items") or [] if (i.get("detail") or {}).get("invoice_number") == number]
+    matches, _ = api.search({"invoice_number": number}, lambda d: d.get("invoice_number") == number)
     if matches:
         invoice_id, status = str(matches[0]["id"]), str(matches[0].get("status"))
     else:
-        created = send_authorized(tokens, http, "POST", f"{base}/v2/invoicing/invoices", json=body,
-                                  headers={"Prefer": "return=representation", "PayPal-Request-Id": f"{key}:create"})
+        created = api.call("POST", "/v2/invoicing/invoices", json=body,
+                           headers={"Prefer": "return=representation", "PayPal-Request-Id": f"{key}:create"})
         invoice_id, status = _id_from(created.json()), "DRAFT"
     if status == "DRAFT":
-        send_authorized(tokens, http, "POST", f"{base}/v2/invoicing/invoices/{invoice_id}/send", json=notification,
-                        headers={"PayPal-Request-Id": f"{key}:send"})
+        api.call("POST", f"/v2/invoicing/invoices/{invoice_id}/send", json=notification,
+                 headers={"PayPal-Request-Id": f"{key}:send"})
         status = "SENT"
     return {"status": "sent", "ref": invoice_id, "invoice_number": number, "paypal_status": status,
             "found_existing": bool(matches)}
+
+
+def _cancel(api: _PayPal, invoice_id: str, body: dict[str, Any], key: str) -> None:
+    api.call("POST", f"/v2/invoicing/invoices/{invoice_id}/cancel", json=body,
+             headers={"PayPal-Request-Id": f"{key}:cancel"})
+
+
+def _void(event: dict[str, Any], config: PayPalConfig, api: _PayPal, refs: PayPalSentRefs | None) -> dict[str, Any]:
+    """Cancel (sent) or delete (draft, scheduled) the PayPal invoice of our voided invoice."""
+    inv = invoice_of(event)
+    number = invoice_number(event, config)
+    key = idempotency_key(event, config)
+    body = build_cancel(event, config)
+    matches, dry = api.search({"invoice_number": number}, lambda d: d.get("invoice_number") == number)
+    if dry:  # DryRunSender: write the cancellation PayPal would get
+        _cancel(api, "INV2-DRY-RUN", body, key)
+        return {"status": "sent", "ref": "INV2-DRY-RUN", "invoice_number": number, "action": "cancel"}
+    if not matches:
+        raise RetryableError(f"original invoice {number} not yet delivered to PayPal; the void waits for it")
+    invoice_id, status = str(matches[0]["id"]), str(matches[0].get("status"))
+    result = {"status": "sent", "ref": invoice_id, "invoice_number": number, "paypal_status_before": status}
+    if status == "CANCELLED":
+        return {**result, "action": "none", "result": "already cancelled", "paypal_status": "CANCELLED"}
+    if status in PAID:
+        raise PermanentError(f"PayPal invoice {invoice_id} ({number}) is {status} but our invoice {inv['id']} "
+                             "was voided as unpaid: the books disagree; record the payment in billing (then credit "
+                             "it) or refund it in PayPal")
+    if status in CANCELLABLE:
+        _cancel(api, invoice_id, body, key)
+        return {**result, "action": "cancel", "paypal_status": "CANCELLED"}
+    if status in DELETABLE:
+        tenant = str(event.get("tenant_id", ""))
+        if status == "DRAFT" and refs is not None and refs.result_of(
+                tenant, NAME, creation_key(tenant, str(inv["id"]))) is None:
+            raise RetryableError(f"PayPal invoice {invoice_id} ({number}) is a draft whose delivery is still in "
+                                 "progress; the void waits for it (deleting now would let it be created again)")
+        api.call("DELETE", f"/v2/invoicing/invoices/{invoice_id}", headers={"PayPal-Request-Id": f"{key}:delete"})
+        return {**result, "action": "delete", "paypal_status": "DELETED"}
+    raise PermanentError(f"PayPal invoice {invoice_id} ({number}) is {status}; a void cannot be applied to it")
+
+
+def _credit(event: dict[str, Any], config: PayPalConfig, api: _PayPal) -> dict[str, Any]:
+    """Apply a credit note to the PayPal invoice of the invoice it credits (see the module docstring)."""
+    note = invoice_of(event)
+    cur = str(note["currency"])
+    original = str(note["credit_note_of"])
+    key = idempotency_key(event, config)
+    try:
+        credit = major(note.get("amount_due"), cur, "invoice.amount_due")
+        refund = build_refund(event, config)
+    except ValueError as exc:
+        raise PermanentError(str(exc)) from exc
+    prefix = config.invoice_number_prefix
+    matches, dry = api.search({"reference": original[:120]}, lambda d: d.get("reference") == original[:120]
+                              and str(d.get("invoice_number") or "").startswith(prefix))
+    if dry:
+        return {"status": "skipped", "reason": "dry run: the PayPal invoice's status is unknown, nothing written"}
+    if not matches:
+        raise RetryableError(f"original invoice {original} not yet delivered to PayPal; credit note "
+                             f"{note.get('number')} waits for it")
+    invoice_id, status = str(matches[0]["id"]), str(matches[0].get("status"))
+    number = (matches[0].get("detail") or {}).get("invoice_number")
+    result = {"status": "sent", "ref": invoice_id, "invoice_number": number, "credit_note": note.get("number"),
+              "amount": f"{credit:f}", "currency": cur, "paypal_status_before": status}
+    if status in DELETABLE:
+        raise RetryableError(f"PayPal invoice {invoice_id} ({number}) is {status}: its delivery is not finished; "
+                             f"credit note {note.get('number')} waits for it")
+    if status == "CANCELLED":
+        return {**result, "action": "none", "result": "already cancelled", "paypal_status": "CANCELLED"}
+    if status == "PARTIALLY_PAID":
+        raise PermanentError(f"PayPal invoice {invoice_id} ({number}) is PARTIALLY_PAID; billing knows no partial "
+                             f"payments, so credit note {note.get('number')} cannot be applied automatically: "
+                             "record the payment in billing or settle it in PayPal by hand")
+    detail = api.call("GET", f"/v2/invoicing/invoices/{invoice_id}").json()
+    total = _paypal_amount(detail.get("amount"), cur, f"invoice {invoice_id} amount")
+    if status in CANCELLABLE:
+        if credit != total:
+            return {"status": "skipped", "ref": invoice_id, "invoice_number": number, "paypal_status": status,
+                    "reason": f"PayPal has no credit notes and this adapter does not rewrite a sent invoice: "
+                              f"credit note {note.get('number')} credits {credit:f} {cur} of PayPal invoice "
+                              f"{number} ({total:f} {cur}, {status}), which stays payable in full; cancel it and "
+                              "re-invoice the rest by hand, or refund the difference once it is paid"}
+        _cancel(api, invoice_id, build_cancel(event, config), key)
+        return {**result, "action": "cancel", "paypal_status": "CANCELLED"}
+    if status in REFUNDABLE:
+        for tx in ((detail.get("refunds") or {}).get("transactions") or []):  # a lost answer: already recorded?
+            if (tx.get("refund_date") == refund["refund_date"] and tx.get("method") == refund["method"]
+                    and _paypal_amount(tx.get("amount"), cur, "refund amount") == credit):
+                return {**result, "action": "none", "result": "refund already recorded", "paypal_status": status}
+        answer = api.call("POST", f"/v2/invoicing/invoices/{invoice_id}/refunds", json=refund,
+                          headers={"PayPal-Request-Id": f"{key}:refund"}).json()
+        return {**result, "action": "refund", "refund_id": answer.get("refund_id"), "refund": refund}
+    raise PermanentError(f"PayPal invoice {invoice_id} ({number}) is {status}; credit note {note.get('number')} "
+                         "cannot be applied to it")
+
+
+def deliver(event: dict[str, Any], config: PayPalConfig, http: Any,
+            refs: PayPalSentRefs | None = None) -> dict[str, Any]:
+    """Create and send (``session.billed``, ``invoice.finalized``), or apply a void or credit note."""
+    reason = skip_reason(event)
+    if reason is not None:
+        return {"status": "skipped", "reason": reason}
+    api = _PayPal(config, http)
+    if event.get("type") == "invoice.voided":
+        return _void(event, config, api, refs)
+    if event.get("type") == "credit_note.issued":
+        return _credit(event, config, api)
+    return _create_and_send(event, config, api)
