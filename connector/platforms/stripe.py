@@ -1,4 +1,4 @@
-"""Stripe: one Stripe invoice per finalized invoice of ours (invoice, its items, finalize, send).
+"""Stripe: one Stripe invoice per finalized invoice of ours (invoice, items, finalize, send); voids and credit notes follow.
 
 Order: ``POST /v1/invoices`` (``pending_invoice_items_behavior=exclude``), one ``POST /v1/invoiceitems`` per
 priced line with ``invoice=in_…``, then ``/finalize`` and ``/send``. Creating the invoice first (the

@@ -5,6 +5,7 @@ end to end through the real outbox worker (registry-injected ``StripeRefs``) aga
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from connector.events.deliveries import Policy
 from connector.events.outbox import emit
 from connector.events.tables import DeliveryRow
 from connector.platforms import registry, stripe
+from connector.platforms.dryrun import DryRunSender
 from connector.platforms.tables import PlatformConfigRow
 from connector.storage.migrations_support import all_metadata
 from tests.billing_core.conftest import A, ingest, make_app, setup_tenant
@@ -243,6 +245,23 @@ def test_void_needs_the_original_and_is_permanent_without_the_record(double: Str
     assert double.requests == []  # nothing was sent for either
 
 
+def test_dry_run_writes_the_reads_and_the_correction(tmp_path: Path) -> None:
+    out = tmp_path / "dry.jsonl"
+    refs = Refs({"stripe:evbill:t1:inv_S-100": "in_dry_run"})
+    cfg = CFG.model_copy(update={"api_key": "sk_live_hidden42"})
+    assert stripe.deliver(voided(invoice_event()), cfg, DryRunSender(out), refs=refs)["ref"] == "in_dry_run"
+    note = stripe.deliver(credit_note_of(invoice_event()), cfg, DryRunSender(out), refs=refs)
+    assert (note["ref"], note["total"]) == ("cn_dry_run", 1205)
+    written = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [(w["method"], w["url"]) for w in written] == [
+        ("GET", "https://api.stripe.com/v1/invoices/in_dry_run"),
+        ("POST", "https://api.stripe.com/v1/invoices/in_dry_run/void"),
+        ("GET", "https://api.stripe.com/v1/credit_notes"), ("GET", "https://api.stripe.com/v1/invoices/in_dry_run"),
+        ("POST", "https://api.stripe.com/v1/credit_notes")]
+    assert written[1]["headers"]["Idempotency-Key"] == "evbill:t1:inv_S-100:void"
+    assert "sk_live_hidden42" not in out.read_text(encoding="utf-8")
+
+
 # ---------------------------------------------------------------- through the real outbox worker
 
 
@@ -301,6 +320,14 @@ def test_sent_then_voided_is_void_once_despite_429_500_and_a_lost_answer(outbox:
     voids = double.calls("/v1/invoices/in_1/void", "POST")
     assert len(voids) == 1 and voids[0]["headers"]["Idempotency-Key"] == "evbill:t1:inv_S-100:void"
     assert len(double.invoices) == 1  # the creation was not repeated either
+    # the void emitted again (a replayed event, new event id): the worker's dedupe on the void key keeps it
+    with Session(outbox) as db:
+        emit(db, "t1", "invoice.voided", voided(event)["data"], created_at=now + timedelta(hours=2))
+        db.commit()
+    passes(outbox, now + timedelta(hours=2), 1)
+    replayed = [r for r in rows(outbox) if r.id not in (original.id, void.id)]
+    assert [(r.status, r.result["status"], r.result["of"]) for r in replayed] == [("sent", "duplicate", void.id)]
+    assert len(double.calls("/v1/invoices/in_1/void", "POST")) == 1
 
 
 def test_void_before_the_original_was_delivered_retries_then_voids(outbox: Any, double: StripeDouble) -> None:
