@@ -209,18 +209,24 @@ class PayPalSentRefs(SentRefs):
     """What the worker recorded for earlier PayPal deliveries (injected by the registry on its engine)."""
 
 
-def build_cancel(event: dict[str, Any], config: PayPalConfig) -> dict[str, Any]:
-    """The cancellation notification (``notification`` schema, the body ``invoices.cancel`` takes)."""
+def build_cancel(event: dict[str, Any], config: PayPalConfig, original_number: str | None = None) -> dict[str, Any]:
+    """The cancellation notification (``notification`` schema, the body ``invoices.cancel`` takes). For a
+    credit note, ``original_number`` is the cancelled invoice's number (the credit note carries only its id)."""
     inv = invoice_of(event)
     original = inv.get("credit_note_of") if inv.get("kind") == "credit_note" else None
     number = inv.get("number") or inv["id"]
     if original:
         reason = f"Credited in full by credit note {number}."
-        number = original
+        number = original_number or original
     else:
         reason = f"Reason: {inv['reason']}." if inv.get("reason") else ""
-    return {"subject": config.cancel_subject.format(number=number)[:4000],
-            "note": config.cancel_note.format(reason=reason).strip()[:4000],
+    texts = {}
+    for field in ("cancel_subject", "cancel_note"):
+        try:
+            texts[field] = getattr(config, field).format(number=number, reason=reason).strip()[:4000]
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"config.{field}: only {{number}} and {{reason}} can be filled in ({exc!r})") from exc
+    return {"subject": texts["cancel_subject"], "note": texts["cancel_note"],
             "send_to_recipient": True, "send_to_invoicer": config.send_to_invoicer}
 
 
@@ -300,7 +306,10 @@ def _void(event: dict[str, Any], config: PayPalConfig, api: _PayPal, refs: PayPa
     inv = invoice_of(event)
     number = invoice_number(event, config)
     key = idempotency_key(event, config)
-    body = build_cancel(event, config)
+    try:
+        body = build_cancel(event, config)
+    except ValueError as exc:
+        raise PermanentError(str(exc)) from exc
     matches, dry = api.search({"invoice_number": number}, lambda d: d.get("invoice_number") == number)
     if dry:  # DryRunSender: write the cancellation PayPal would get
         _cancel(api, "INV2-DRY-RUN", body, key)
@@ -338,6 +347,7 @@ def _credit(event: dict[str, Any], config: PayPalConfig, api: _PayPal) -> dict[s
     try:
         credit = major(note.get("amount_due"), cur, "invoice.amount_due")
         refund = build_refund(event, config)
+        build_cancel(event, config)  # a broken cancel template is a config error before anything is read
     except ValueError as exc:
         raise PermanentError(str(exc)) from exc
     prefix = config.invoice_number_prefix
@@ -370,7 +380,13 @@ def _credit(event: dict[str, Any], config: PayPalConfig, api: _PayPal) -> dict[s
                               f"credit note {note.get('number')} credits {credit:f} {cur} of PayPal invoice "
                               f"{number} ({total:f} {cur}, {status}), which stays payable in full; cancel it and "
                               "re-invoice the rest by hand, or refund the difference once it is paid"}
-        _cancel(api, invoice_id, build_cancel(event, config), key)
+        ours = str(number or "")
+        ours = ours[len(prefix):] if prefix and ours.startswith(prefix) else ours
+        try:
+            cancel = build_cancel(event, config, ours or None)
+        except ValueError as exc:
+            raise PermanentError(str(exc)) from exc
+        _cancel(api, invoice_id, cancel, key)
         return {**result, "action": "cancel", "paypal_status": "CANCELLED"}
     if status in REFUNDABLE:
         for tx in ((detail.get("refunds") or {}).get("transactions") or []):  # a lost answer: already recorded?

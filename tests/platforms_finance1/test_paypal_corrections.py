@@ -89,6 +89,9 @@ def test_cancel_body_is_a_notification_and_refund_body_has_exact_amounts() -> No
         paypal.build_refund(credit_note(invoice_event(), "7.145"), CFG)
     with pytest.raises(ValueError, match="credits nothing"):
         paypal.build_refund(credit_note(invoice_event(), "0.00"), CFG)
+    bad = CFG.model_copy(update={"cancel_note": "Cancelled {invoice}"})
+    with pytest.raises(ValueError, match=r"config.cancel_note: only \{number\} and \{reason\} can be filled in"):
+        paypal.build_cancel(voided(), bad)
 
 
 # ---------------------------------------------------------------- status rules against the double
@@ -175,7 +178,9 @@ def test_credit_notes_cancel_skip_or_refund(double: PayPalDouble) -> None:
         "it and re-invoice the rest by hand, or refund the difference once it is paid")
     full = paypal.deliver(credit_note(event, "12.05", "CN-000002"), cfg, OneShotHttp())
     assert (full["action"], full["paypal_status"], full["amount"]) == ("cancel", "CANCELLED", "12.05")
-    assert inv["status"] == "CANCELLED" and double.cancel_mails[0][1]["note"].endswith("credit note CN-000002.")
+    assert inv["status"] == "CANCELLED" and double.cancel_mails[0][1] == {
+        "subject": "Invoice INV-0001 has been cancelled", "send_to_recipient": True, "send_to_invoicer": False,
+        "note": "This invoice was cancelled; please do not pay it. Credited in full by credit note CN-000002."}
     [cancel] = double.calls("/v2/invoicing/invoices/", "POST")[-1:]
     assert cancel["headers"]["Paypal-Request-Id"] == "paypal:t1:cn_CN-000002:credit_note:cancel"
     # paid: the credit note's amount is recorded as a refund, exactly, and once even after a lost answer
@@ -332,6 +337,8 @@ def test_credit_notes_through_the_worker(day: Day) -> None:
     day.drain(2)
     assert note["amount_due"] == "3.57"
     assert day.double.by_number("EV-INV-000001")["status"] == "CANCELLED"
+    assert day.double.cancel_mails[0][1]["subject"] == "Invoice INV-000001 has been cancelled"
+    assert day.double.cancel_mails[0][1]["note"].endswith(f"Credited in full by credit note {note['number']}.")
     # 3.00 + 0.57 and 6.00 + 1.14: 10.71 EUR; a partial credit of the unpaid invoice is skipped with the reason
     second = day.invoice(("S-2", "10"), ("S-3", "20"))
     assert second["amount_due"] == "10.71"
@@ -372,3 +379,20 @@ def test_void_of_an_invoice_paid_at_paypal_fails_loudly(day: Day) -> None:
     [row] = day.rows("invoice.voided")
     assert row.status == "failed" and "the books disagree" in (row.last_error or "")
     assert pp["status"] == "PAID" and day.double.calls(f"/v2/invoicing/invoices/{pp['id']}/cancel") == []
+
+
+def test_void_of_a_draft_whose_send_is_still_retrying_waits_instead_of_deleting(day: Day) -> None:
+    """The creation made the draft but its send keeps failing; the void arrives meanwhile. Deleting the draft
+    would let the creation's retry create and send it again; the worker-injected refs make the void wait."""
+    inv = day.invoice(("S-1", "10"))
+    day.double.fail("/v2/invoicing/invoices/", 500, 500, 500)  # the send (and whatever else) fails 3 times
+    day.drain(1)  # the creation: draft made, send failed
+    [pp] = day.double.invoices.values()
+    assert pp["status"] == "DRAFT"
+    day.post(f"/v1/invoices/{inv['id']}/void")
+    day.drain()
+    [void_row] = day.rows("invoice.voided")
+    assert void_row.status == "sent" and void_row.result["action"] == "cancel" and void_row.attempts >= 2
+    assert day.double.calls("/v2/invoicing/invoices/", "DELETE") == [] and day.double.deleted == {}
+    assert list(day.double.invoices.values()) == [pp] and pp["status"] == "CANCELLED"
+    assert len(day.double.mails) == 1 and len(day.double.cancel_mails) == 1
