@@ -358,10 +358,13 @@ def _credit_note(event: dict[str, Any], config: XeroConfig, body: dict[str, Any]
     elif refs is None:
         why_not = "no outbox record to find the original invoice's InvoiceID (delivered outside the worker)"
     else:
-        invoice_id = refs.ref_of(tenant, NAME, operation_key(tenant, original, "invoice"))
-        if invoice_id is None:  # checked before creating anything: the credit note waits for its invoice
+        sent = refs.result_of(tenant, NAME, operation_key(tenant, original, "invoice"))
+        if sent is None:  # checked before creating anything: the credit note waits for its invoice
             raise RetryableError(f"original invoice {original} has not been delivered to Xero yet; the credit "
                                  "note waits for it so that it can be allocated")
+        invoice_id = str(sent["ref"]) if sent.get("ref") else None
+        if invoice_id is None:  # a dry run records no vendor id: nothing to allocate against, no point waiting
+            why_not = f"the delivery of original invoice {original} recorded no Xero InvoiceID (dry run?)"
     resp = send("PUT", "/CreditNotes", key, body, {"summarizeErrors": "true"})
     [created] = (resp.json() or {}).get("CreditNotes") or [{}]
     note_id = created.get("CreditNoteID")

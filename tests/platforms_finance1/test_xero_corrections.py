@@ -169,9 +169,9 @@ class Refs:
     def __init__(self, found: dict[str, str]) -> None:
         self.found = found
 
-    def ref_of(self, tenant_id: str, platform: str, key: str) -> str | None:
-        assert platform == "xero"
-        return self.found.get(key)
+    def result_of(self, tenant_id: str, platform: str, key: str) -> dict[str, Any] | None:
+        assert (tenant_id, platform) == ("t1", "xero")
+        return None if key not in self.found else {"status": "sent", "ref": self.found[key]}
 
 
 def test_void_deliver_retries_then_voids_once_and_refuses_paid(double: XeroDouble) -> None:
@@ -237,6 +237,14 @@ def test_credit_note_waits_for_its_original_then_is_created_and_allocated_once(d
     off = xero.deliver(other, local(double, allocate_credit_notes=False), OneShotHttp(), refs=refs)  # type: ignore[arg-type]
     assert off["allocated"] is None and off["allocation_skipped"] == "allocate_credit_notes is off"
     assert len(double.allocations) == 1
+    # the original went out in a dry run (no InvoiceID recorded): created without allocation, no waiting
+    third = credit_note_event(sid="S-103", number="INV-0004")
+    third["data"]["invoice"]["number"] = "CN-000003"
+    refs.found["evbill:t1:inv_S-103:invoice"] = ""
+    dry = xero.deliver(third, cfg, OneShotHttp(), refs=refs)  # type: ignore[arg-type]
+    assert dry["allocation_skipped"] == ("the delivery of original invoice inv_S-103 recorded no Xero InvoiceID "
+                                         "(dry run?)") and dry["allocated"] is None
+    assert len(double.credit_notes) == 3 and len(double.allocations) == 1
 
 
 # ---- the real billing API's events through the real outbox worker ------------------------------------------
