@@ -50,8 +50,9 @@ RefundMethod = Literal["BANK_TRANSFER", "CASH", "CHECK", "CREDIT_CARD", "DEBIT_C
                        "OTHER"]
 CANCELLABLE = frozenset({"SENT", "UNPAID"})  # "Cancels a sent invoice" (invoices.cancel)
 DELETABLE = frozenset({"DRAFT", "SCHEDULED"})  # "Deletes a draft or scheduled invoice" (invoices.delete)
-PAID = frozenset({"PAID", "PARTIALLY_PAID"})
-REFUNDABLE = frozenset({"PAID", "PARTIALLY_REFUNDED", "REFUNDED"})
+PAID = frozenset({"PAID", "MARKED_AS_PAID", "PARTIALLY_PAID"})  # MARKED_AS_PAID: a payment recorded by hand
+PENDING = frozenset({"PAYMENT_PENDING"})  # a payment in flight: wait until it settles or fails
+REFUNDABLE = frozenset({"PAID", "MARKED_AS_PAID", "PARTIALLY_REFUNDED", "REFUNDED", "MARKED_AS_REFUNDED"})
 
 
 class PayPalConfig(BaseModel):
@@ -320,6 +321,8 @@ def _void(event: dict[str, Any], config: PayPalConfig, api: _PayPal, refs: PayPa
     result = {"status": "sent", "ref": invoice_id, "invoice_number": number, "paypal_status_before": status}
     if status == "CANCELLED":
         return {**result, "action": "none", "result": "already cancelled", "paypal_status": "CANCELLED"}
+    if status in PENDING:
+        raise RetryableError(f"PayPal invoice {invoice_id} ({number}) has a payment pending; the void waits for it")
     if status in PAID:
         raise PermanentError(f"PayPal invoice {invoice_id} ({number}) is {status} but our invoice {inv['id']} "
                              "was voided as unpaid: the books disagree; record the payment in billing (then credit "
@@ -367,6 +370,9 @@ def _credit(event: dict[str, Any], config: PayPalConfig, api: _PayPal) -> dict[s
                              f"credit note {note.get('number')} waits for it")
     if status == "CANCELLED":
         return {**result, "action": "none", "result": "already cancelled", "paypal_status": "CANCELLED"}
+    if status in PENDING:
+        raise RetryableError(f"PayPal invoice {invoice_id} ({number}) has a payment pending; credit note "
+                             f"{note.get('number')} waits for it")
     if status == "PARTIALLY_PAID":
         raise PermanentError(f"PayPal invoice {invoice_id} ({number}) is PARTIALLY_PAID; billing knows no partial "
                              f"payments, so credit note {note.get('number')} cannot be applied automatically: "

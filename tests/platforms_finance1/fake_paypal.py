@@ -24,7 +24,8 @@ from .vendor import errors
 
 STATUSES_CANCELLABLE = ("SENT", "UNPAID")
 STATUSES_DELETABLE = ("DRAFT", "SCHEDULED")
-STATUSES_REFUNDABLE = ("PAID", "PARTIALLY_REFUNDED", "REFUNDED")  # REFUNDED: nothing left, see the amount rule
+# REFUNDED: nothing left, see the amount rule; MARKED_AS_*: a payment / refund recorded by hand
+STATUSES_REFUNDABLE = ("PAID", "MARKED_AS_PAID", "PARTIALLY_REFUNDED", "REFUNDED", "MARKED_AS_REFUNDED")
 # ``refund_detail`` of invoicing_v2.json (paypal/paypal-rest-api-specifications @ 195ff644, v2.6); the shared
 # vendor-specs hold no extracted schema for it, so this is transcribed (``money``: currency_code + value string).
 REFUND_DETAIL: dict[str, Any] = {
@@ -207,11 +208,11 @@ class PayPalDouble(Double):
                 return unauthorized()
             return replayed(iid, refund_once)
 
-    def pay(self, iid: str) -> None:
-        """The payer pays the invoice in full (PayPal marks it PAID)."""
+    def pay(self, iid: str, status: str = "PAID") -> None:
+        """The payer pays the invoice in full (PAID; MARKED_AS_PAID: the merchant recorded an external payment)."""
         inv = self.invoices[iid]
         assert inv["status"] in STATUSES_CANCELLABLE, inv["status"]
-        inv["status"], inv["paid"] = "PAID", inv["total"]
+        inv["status"], inv["paid"] = status, inv["total"]
 
     def by_number(self, number: str) -> dict[str, Any]:
         [inv] = [i for i in self.invoices.values() if i["body"]["detail"].get("invoice_number") == number]
@@ -224,7 +225,7 @@ class PayPalDouble(Double):
         def money(value: Decimal) -> dict[str, str]:
             return {"currency_code": cur, "value": f"{value:f}"}
 
-        due = Decimal(0) if inv["status"] in ("CANCELLED", "PAID", "REFUNDED", "PARTIALLY_REFUNDED") else (
+        due = Decimal(0) if inv["status"] in ("CANCELLED", *STATUSES_REFUNDABLE) else (
             inv["total"] - inv.get("paid", Decimal(0)))
         return {**inv["body"], "id": inv["id"], "status": inv["status"], "amount": money(inv["total"]),
                 "due_amount": money(due),

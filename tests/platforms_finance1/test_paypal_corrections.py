@@ -138,6 +138,13 @@ def test_void_rules_by_paypal_status(double: PayPalDouble) -> None:
                                              "disagree"):
         paypal.deliver(voided(sid="S-102", number="INV-0003"), cfg, OneShotHttp())
     assert inv3["status"] == "PAID"
+    _, _, inv4 = sent(double, sid="S-103", number="INV-0004")
+    double.pay(inv4["id"], "MARKED_AS_PAID")  # a payment the merchant recorded by hand counts as paid
+    with pytest.raises(PermanentError, match="is MARKED_AS_PAID but our invoice inv_S-103 was voided"):
+        paypal.deliver(voided(sid="S-103", number="INV-0004"), cfg, OneShotHttp())
+    inv4["status"] = "PAYMENT_PENDING"  # a payment in flight: wait until it settles (or fails)
+    with pytest.raises(RetryableError, match=r"\(EV-INV-0004\) has a payment pending; the void waits for it"):
+        paypal.deliver(voided(sid="S-103", number="INV-0004"), cfg, OneShotHttp())
     # never delivered: retry later; the double would 404 a cancel of an unknown id anyway
     with pytest.raises(RetryableError, match="original invoice EV-INV-0009 not yet delivered to PayPal"):
         paypal.deliver(voided(sid="S-109", number="INV-0009"), cfg, OneShotHttp())
@@ -199,6 +206,10 @@ def test_credit_notes_cancel_skip_or_refund(double: PayPalDouble) -> None:
     assert paid["refunded"] == paid["paid"] == Decimal("12.05") and paid["status"] == "REFUNDED"
     refund_ids = [c["headers"]["Paypal-Request-Id"] for c in double.calls(f"/v2/invoicing/invoices/{paid['id']}/refunds")]
     assert refund_ids == ["paypal:t1:cn_CN-000003:credit_note:refund", "paypal:t1:cn_CN-000004:credit_note:refund"]
+    marked_event, _, marked = sent(double, sid="S-201", number="INV-0201")
+    double.pay(marked["id"], "MARKED_AS_PAID")
+    res = paypal.deliver(credit_note(marked_event, "12.05", "CN-000006"), cfg, OneShotHttp())
+    assert res["action"] == "refund" and marked["status"] == "REFUNDED" and marked["refunded"] == Decimal("12.05")
     # more than was paid: PayPal refuses, permanently
     with pytest.raises(PermanentError, match="REFUND_AMOUNT_EXCEEDED"):
         paypal.deliver(credit_note(paid_event, "0.01", "CN-000005"), cfg, OneShotHttp())
