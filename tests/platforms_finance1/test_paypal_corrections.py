@@ -4,19 +4,22 @@ against the double, and end to end from the real billing API through the real ou
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.events import worker
 from connector.events.deliveries import Policy
 from connector.events.tables import DeliveryRow, EventRow
-from connector.platforms import paypal
+from connector.platforms import oauth, paypal
+from connector.platforms.dryrun import DryRunSender
 from connector.platforms.tables import PlatformConfigRow
 from tests.billing_core.conftest import A, ingest, make_app, setup_tenant
 
@@ -220,8 +223,6 @@ def test_credit_notes_cancel_skip_or_refund(double: PayPalDouble) -> None:
 
 def test_corrections_need_a_valid_token_and_a_known_invoice(double: PayPalDouble) -> None:
     _, cfg, inv = sent(double)
-    import requests
-
     for method, path in (("POST", f"/v2/invoicing/invoices/{inv['id']}/cancel"),
                          ("DELETE", f"/v2/invoicing/invoices/{inv['id']}"),
                          ("POST", f"/v2/invoicing/invoices/{inv['id']}/refunds"),
@@ -407,3 +408,20 @@ def test_void_of_a_draft_whose_send_is_still_retrying_waits_instead_of_deleting(
     assert day.double.calls("/v2/invoicing/invoices/", "DELETE") == [] and day.double.deleted == {}
     assert list(day.double.invoices.values()) == [pp] and pp["status"] == "CANCELLED"
     assert len(day.double.mails) == 1 and len(day.double.cancel_mails) == 1
+
+
+def test_dry_run_writes_the_cancellation_and_leaves_credit_notes_alone(tmp_path: Any) -> None:
+    oauth._PROVIDERS.clear()
+    out = tmp_path / "dry.jsonl"
+    http = DryRunSender(out)
+    cfg = CFG.model_copy(update={"client_secret": "pp-hidden42"})
+    res = paypal.deliver(voided(), cfg, http)
+    assert res == {"status": "sent", "ref": "INV2-DRY-RUN", "invoice_number": "EV-INV-0001", "action": "cancel"}
+    note = paypal.deliver(credit_note(invoice_event(), "12.05"), cfg, http)
+    assert note["status"] == "skipped" and note["reason"].startswith("dry run")
+    calls = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [(c["method"], c["url"].rsplit("paypal.com", 1)[1]) for c in calls] == [
+        ("POST", "/v1/oauth2/token"), ("POST", "/v2/invoicing/search-invoices"),
+        ("POST", "/v2/invoicing/invoices/INV2-DRY-RUN/cancel"), ("POST", "/v2/invoicing/search-invoices")]
+    assert errors("paypal/invoices_send.schema.json", calls[2]["json"]) == []
+    assert calls[3]["json"] == {"reference": "inv_S-100"} and "hidden42" not in out.read_text(encoding="utf-8")
