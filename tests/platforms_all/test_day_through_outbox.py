@@ -358,11 +358,21 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
             "S-02", "S-03", "S-06", "S-07"],
         "freshbooks": lambda: [p["po_number"] for p in f2.fb_profiles.values()] == ["EVB-C-FLEET-EUR"] and len(
             delivered("freshbooks")) == 1,
-        "stripe": lambda: len(doubles.stripe.invoices) == len(delivered("stripe")) == 5,
-        "paypal": lambda: len(doubles.paypal.invoices) == len(delivered("paypal")) == 5,
+        # the 5 invoices, plus S-07's credit note (7.00 = 700 cents, credited before payment)
+        "stripe": lambda: len(doubles.stripe.invoices) == 5 and len(delivered("stripe")) == 6 and [
+            (n["amount"], n["metadata"].get("credit_note_id")) for n in doubles.stripe.credit_notes.values()] == [
+            (700, credit_note["id"])],
+        # the 5 invoices; S-07's unpaid invoice credited in full is cancelled at PayPal, with one mail
+        "paypal": lambda: len(doubles.paypal.invoices) == 5 and len(delivered("paypal")) == 6 and sorted(
+            inv["status"] for inv in doubles.paypal.invoices.values()).count("CANCELLED") == 1 and len(
+            doubles.paypal.cancel_mails) == 1,
         "square": lambda: len(doubles.square.orders) == len(delivered("square")) == 5,
         "plaid": lambda: len(doubles.plaid.transfers) == len(delivered("plaid")) == 1,  # only C-US has a bank
-        "xero": lambda: len(doubles.xero.invoices) == len(delivered("xero")) == 5,
+        # the 5 invoices, plus S-07's credit note allocated in full to its invoice
+        "xero": lambda: len(doubles.xero.invoices) == 5 and len(delivered("xero")) == 6 and [
+            (c["body"]["CreditNoteNumber"], c["total"], c["remaining"]) for c in doubles.xero.credit_notes.values()] == [
+            (credit_note["number"], Decimal("7.00"), 0)] and [a["Amount"] for a in doubles.xero.allocations] == [
+            Decimal("7.00")],
         "quickbooks": lambda: len(doubles.qbo.entries) == len(delivered("quickbooks")) == 10,  # + the reversal
         "sendgrid": lambda: len(v9.emails) == len(delivered("sendgrid")) == 6,  # 5 invoices + the credit note
         "salesforce": lambda: sorted(k[2] for k in v9.sf_records) == ["fleet:S-02", "fleet:S-06"],
@@ -391,3 +401,4 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
     assert sum(Decimal(ln["unit_cost"]["amount"]) for ln in profile["lines"]) == Decimal(fleet["net_total"])
     assert due["S-01"] == Decimal("9.64")  # 1.00 + 18.2 x 0.39 = 7.10 (7.098) net 8.10, VAT 1.54
     assert due["S-05"] == Decimal("10.50")  # 30 kWh x 0.35 USD, untaxed
+    assert due["S-07"] == Decimal("7.00")  # what Stripe (700), Xero and PayPal were credited above
