@@ -8,6 +8,7 @@ never rounded.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from decimal import Decimal
 from typing import Any
@@ -58,12 +59,21 @@ def unsendable(event: dict[str, Any], vendor: str, sendable: frozenset[str], cre
     return None
 
 
+def bounded_key(key: str, limit: int) -> str:
+    """``key`` itself when it fits the vendor's limit, else a prefix + its SHA-256: two long keys that share
+    their first ``limit`` characters (an invoice's creation and its void) never become one."""
+    if len(key) <= limit:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{key[:limit - len(digest) - 1]}~{digest}"
+
+
 def delivery_key(name: str, event: dict[str, Any], skipped: bool, key: str, limit: int) -> str:
     """The adapter's idempotency key; an event the adapter skips gets a key of its own, so it never stands
     for the invoice's delivery when the worker dedupes on equal keys."""
     if skipped:
-        return f"{name}:skip:{event.get('tenant_id', '')}:{event.get('id')}"
-    return key[:limit]
+        return bounded_key(f"{name}:skip:{event.get('tenant_id', '')}:{event.get('id')}", limit)
+    return bounded_key(key, limit)
 
 
 def session_lines(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:

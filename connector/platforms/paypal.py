@@ -37,7 +37,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connector.money import minor_units, to_decimal
 from connector.platforms.errors import PermanentError, RetryableError
-from connector.platforms.invoice_event import MONEY_TEXT, delivery_key, invoice_of, major, minor, unsendable
+from connector.platforms.invoice_event import (
+    MONEY_TEXT,
+    bounded_key,
+    delivery_key,
+    invoice_of,
+    major,
+    minor,
+    unsendable,
+)
 from connector.platforms.oauth import TokenProvider, send_authorized, shared_provider
 from connector.platforms.sent_refs import SentRefs
 
@@ -106,7 +114,7 @@ def invoice_number(event: dict[str, Any], config: PayPalConfig) -> str:
 
 def creation_key(tenant_id: str, invoice_id: str) -> str:
     """The key of the delivery that creates and sends the PayPal invoice of our invoice ``invoice_id``."""
-    return f"paypal:{tenant_id}:{invoice_id}"[:200]
+    return bounded_key(f"paypal:{tenant_id}:{invoice_id}", 200)
 
 
 def idempotency_key(event: dict[str, Any], config: PayPalConfig | None = None) -> str:

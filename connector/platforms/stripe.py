@@ -26,7 +26,6 @@ lines' nets (and in ``items`` mode our taxes) as ``custom_line_item``s, so Strip
 
 from __future__ import annotations
 
-import hashlib
 from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import quote
@@ -34,7 +33,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field
 
 from connector.platforms.errors import PermanentError, RetryableError
-from connector.platforms.invoice_event import delivery_key, invoice_of, minor, unsendable
+from connector.platforms.invoice_event import bounded_key, delivery_key, invoice_of, minor, unsendable
 from connector.platforms.sent_refs import SentRefs
 
 NAME = "stripe"
@@ -94,14 +93,6 @@ def skip_reason(event: dict[str, Any]) -> str | None:
     return unsendable(event, "Stripe", SENDABLE, "a credit note goes to Stripe on credit_note.issued only")
 
 
-def _bounded(key: str, limit: int) -> str:
-    """``key`` itself when short enough, else a prefix + its SHA-256: never truncated into another key."""
-    if len(key) <= limit:
-        return key
-    digest = hashlib.sha256(key.encode()).hexdigest()
-    return f"{key[:limit - len(digest) - 1]}~{digest}"
-
-
 def _base(tenant_id: str, invoice_id: str) -> str:
     return f"evbill:{tenant_id}:{invoice_id}"
 
@@ -113,7 +104,7 @@ def _base_key(event: dict[str, Any]) -> str:
 def invoice_key(tenant_id: str, invoice_id: str) -> str:
     """The key the delivery that created the Stripe invoice for ``invoice_id`` carried (the lookup key of
     voids and credit notes); equal to ``idempotency_key`` of the invoice's ``invoice.finalized``."""
-    return f"stripe:{_base(tenant_id, invoice_id)}"[:KEY_LIMIT]
+    return bounded_key(f"stripe:{_base(tenant_id, invoice_id)}", KEY_LIMIT)
 
 
 def _correction_base(event: dict[str, Any]) -> str:
@@ -136,7 +127,7 @@ def idempotency_key(event: dict[str, Any], config: StripeConfig | None = None) -
     if skipped:
         return delivery_key(NAME, event, True, "", KEY_LIMIT)
     if event.get("type") in ("invoice.voided", "credit_note.issued"):
-        return _bounded(f"stripe:{_correction_base(event)}", KEY_LIMIT)
+        return bounded_key(f"stripe:{_correction_base(event)}", KEY_LIMIT)
     return delivery_key(NAME, event, False, f"stripe:{_base_key(event)}", KEY_LIMIT)
 
 
@@ -362,7 +353,7 @@ def _correct(event: dict[str, Any], config: StripeConfig, http: Any, refs: Any, 
     """Void the Stripe invoice, or credit it; read first so a late redelivery never acts twice."""
     inv = invoice_of(event)
     tenant = str(event.get("tenant_id", ""))
-    stripe_key = _bounded(_correction_base(event), STRIPE_KEY_LIMIT)
+    stripe_key = bounded_key(_correction_base(event), STRIPE_KEY_LIMIT)
 
     def get(path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return dict(http.send("GET", base + path, params=params, headers=_read_headers(config)).json() or {})

@@ -26,7 +26,6 @@ a clear error instead of being rounded. JSON numbers are written from Decimals e
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -39,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from connector.money import minor_units, to_decimal
 from connector.platforms.errors import PermanentError, RetryableError
 from connector.platforms.exact_json import dumps_exact
-from connector.platforms.invoice_event import delivery_key, invoice_of, major, unsendable
+from connector.platforms.invoice_event import bounded_key, delivery_key, invoice_of, major, unsendable
 from connector.platforms.oauth import RefreshTokenStore, rotating_provider, send_authorized
 from connector.platforms.sent_refs import SentRefs
 
@@ -130,14 +129,9 @@ def idempotency_key(event: dict[str, Any], config: XeroConfig | None = None) -> 
 
 
 def operation_key(tenant_id: Any, document_id: Any, op: str) -> str:
-    """``evbill:<tenant>:<our invoice or credit note id>:<op>`` (op: invoice, void, credit_note, allocation).
-
-    Longer than Xero's 128 characters, tenant and id become a digest: cutting the end would drop ``<op>`` and
-    make a void's key equal its invoice's creation key."""
-    key = f"evbill:{tenant_id}:{document_id}:{op}"
-    if len(key) <= 128:
-        return key
-    return f"evbill:sha256:{hashlib.sha256(f'{tenant_id}:{document_id}'.encode()).hexdigest()}:{op}"
+    """``evbill:<tenant>:<our invoice or credit note id>:<op>`` (op: invoice, void, credit_note, allocation),
+    within Xero's 128 characters without ever cutting ``<op>`` off (see ``bounded_key``)."""
+    return bounded_key(f"evbill:{tenant_id}:{document_id}:{op}", 128)
 
 
 def tax_type(line: dict[str, Any], config: XeroConfig, field: str) -> str:
