@@ -21,7 +21,6 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Integer,
-    MetaData,
     String,
     Table,
     UniqueConstraint,
@@ -29,6 +28,8 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import IntegrityError
+
+from connector.storage.db import Base
 
 NAME = "jira"
 EVENTS = ("billing.anomaly",)
@@ -151,7 +152,7 @@ def wants(event: dict[str, Any], config: JiraConfig) -> bool:
 
 # ---------------------------------------------------------------- local dedupe table
 
-metadata = MetaData()
+metadata = Base.metadata  # with every other table: Alembic migrates it (0004)
 tickets = Table(
     "platform_jira_anomaly_tickets", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -169,7 +170,7 @@ class TicketStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine, checkfirst=True)
+        metadata.create_all(engine, tables=[tickets], checkfirst=True)  # embedded default; migrated otherwise
 
     def get(self, tenant: str, project: str, fp: str) -> str | None:
         with self.engine.connect() as conn:

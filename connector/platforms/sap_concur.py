@@ -21,17 +21,18 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, insert, select
+from sqlalchemy import Column, DateTime, Engine, String, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from connector.platforms.errors import MappingError
 from connector.platforms.exact_json import dumps_exact
 from connector.platforms.invoice_event import session_lines
+from connector.storage.db import Base
 
 NAME = "sap_concur"
 EVENTS = ("session.billed",)
 
-metadata = MetaData()
+metadata = Base.metadata  # with every other table: Alembic migrates it (0004)
 expenses = Table("concur_quick_expenses", metadata,
                  Column("tenant_id", String(64), primary_key=True),
                  Column("session_id", String(64), primary_key=True),
@@ -140,7 +141,7 @@ class ExpenseStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine, checkfirst=True)
+        metadata.create_all(engine, tables=[expenses], checkfirst=True)
 
     def get(self, tenant: str, session_id: str) -> str | None:
         with self.engine.connect() as conn:

@@ -24,7 +24,6 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
@@ -36,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from connector.receipts.formatting import format_money, format_quantity
+from connector.storage.db import Base
 
 NAME = "slack"
 EVENTS = ("session.billed", "reconciliation.completed", "billing.anomaly")
@@ -245,7 +245,7 @@ def api_error(status: int, payload: Any) -> tuple[bool, str] | None:
 
 # ---------------------------------------------------------------- digest persistence
 
-metadata = MetaData()
+metadata = Base.metadata  # with every other table: Alembic migrates it (0004)
 digest_items = Table(
     "platform_slack_digest_items", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -287,7 +287,7 @@ class DigestStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine, checkfirst=True)
+        metadata.create_all(engine, tables=[digest_items, digests], checkfirst=True)
 
     def _sent_days(self, conn: Any, tenant: str, target: str) -> set[str]:
         rows = conn.execute(select(digests.c.day).where(digests.c.tenant_id == tenant, digests.c.target == target))

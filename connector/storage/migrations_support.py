@@ -15,6 +15,11 @@ TABLE_MODULES = (
     "connector.billing.reconciliation_tables",
     "connector.events.tables",
     "connector.platforms.tables",
+    # adapter-owned tables (dedupe and token stores), on the same Base so Alembic migrates them too
+    "connector.platforms.oauth",
+    "connector.platforms.jira",
+    "connector.platforms.slack",
+    "connector.platforms.sap_concur",
 )
 
 
