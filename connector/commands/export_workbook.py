@@ -13,7 +13,6 @@ from connector.batch_csv import session_from_row
 from connector.commands import InputError
 from connector.models import Session, Tariff
 from connector.validation import first_error_line
-from connector.workbook import WorkbookError, export_workbook
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -76,6 +75,8 @@ def _sessions(path: Path) -> list[Session]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from connector.workbook import WorkbookError, export_workbook  # openpyxl: loaded for this command only
+
     tariff = _tariff_file(args.tariff) if args.tariff else _stored_tariff(args.tariff_id, args.tenant, args.url)
     sessions = _sessions(args.sessions)
     try:

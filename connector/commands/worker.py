@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import sys
 
 
 class JsonLines(logging.Formatter):
@@ -19,6 +21,8 @@ class JsonLines(logging.Formatter):
 
 
 def run(args: argparse.Namespace) -> int:
+    from sqlalchemy import inspect
+
     from connector.events import worker
     from connector.events.deliveries import Policy
     from connector.storage.db import make_engine
@@ -35,10 +39,15 @@ def run(args: argparse.Namespace) -> int:
 
         senders = lambda target: DryRunSender(args.dry_run, target=target)  # noqa: E731
     engine = make_engine(args.url)
-    if args.create_tables:
+    # like the API: missing tables are created unless EVBILL_CREATE_TABLES=0 (production runs migrations)
+    if args.create_tables or os.environ.get("EVBILL_CREATE_TABLES", "1") not in ("0", "false", "no"):
         from connector.storage.migrations_support import all_metadata
 
         all_metadata().create_all(engine, checkfirst=True)
+    elif not inspect(engine).has_table("outbox_deliveries"):
+        print(f"error: {engine.url.render_as_string(hide_password=True)} has no outbox tables; "
+              "run `evbill db upgrade` first", file=sys.stderr)
+        return 2
     if args.once:
         print(json.dumps(worker.run_once(engine, policy=policy, senders=senders)))
         return 0
@@ -56,6 +65,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, default=None, help="deliveries claimed per pass (default 100)")
     p.add_argument("--dry-run", metavar="FILE", default=None,
                    help="send nothing: append every request as a JSON line to FILE (for IT review)")
-    p.add_argument("--create-tables", action="store_true", help="create missing tables first (development)")
+    p.add_argument("--create-tables", action="store_true", help="create missing tables first (the default unless EVBILL_CREATE_TABLES=0)")
     p.add_argument("-v", "--verbose", action="store_true", help="log every request (structured)")
     p.set_defaults(func=run)

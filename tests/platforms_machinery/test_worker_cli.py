@@ -27,3 +27,17 @@ def test_worker_once_dry_run(engine: Engine, db: Session, db_url: str, tmp_path,
     assert line["url"] == "https://erp.example/hooks/evbill" and line["json"]["data"]["invoice"]["id"] == "cn_1"
     assert main(["worker", "--once", "--url", db_url, "--dry-run", str(out)]) == 0
     assert json.loads(capsys.readouterr().out)["claimed"] == 0 and len(out.read_text().splitlines()) == 1
+
+
+def test_worker_on_a_fresh_database(tmp_path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like the API, the worker creates missing tables by default; with EVBILL_CREATE_TABLES=0 (production,
+    migrations) an unmigrated database is a one-line error, not a traceback."""
+    monkeypatch.setenv("EVBILL_CREATE_TABLES", "0")
+    bare = f"sqlite:///{tmp_path / 'bare.db'}"
+    assert main(["worker", "--once", "--url", bare]) == 2
+    assert "has no outbox tables; run `evbill db upgrade` first" in capsys.readouterr().err
+    monkeypatch.delenv("EVBILL_CREATE_TABLES")
+    assert main(["worker", "--once", "--url", bare]) == 0
+    assert json.loads(capsys.readouterr().out)["claimed"] == 0
+    monkeypatch.setenv("EVBILL_CREATE_TABLES", "0")  # now created: runs
+    assert main(["worker", "--once", "--url", bare]) == 0
