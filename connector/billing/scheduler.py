@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -133,6 +134,14 @@ def build_scheduler(engine: Engine, tick_minutes: int = 1, daily_at: str = "01:0
                       args=[engine, "daily"], id="reconcile-daily", name="daily reconciliation")
     scheduler.add_job(reconciliation_job, CronTrigger(day=1, hour=m_hour, minute=m_minute, timezone=UTC),
                       args=[engine, "monthly"], id="reconcile-monthly", name="monthly reconciliation")
+    prune_at = os.environ.get("EVBILL_OUTBOX_PRUNE_AT")
+    if prune_at:  # opt-in daily outbox/idempotency retention (docs/events.md, Retention)
+        from connector.events.retention import retention_from_env, scheduled_prune
+
+        p_hour, p_minute = _hhmm(prune_at, "EVBILL_OUTBOX_PRUNE_AT")
+        retention_from_env()  # a bad EVBILL_*_RETENTION_* fails at start-up, not at the first run
+        scheduler.add_job(scheduled_prune, CronTrigger(hour=p_hour, minute=p_minute, timezone=UTC), args=[engine],
+                          id="outbox-prune", name="outbox and idempotency-key retention")
     return scheduler
 
 
