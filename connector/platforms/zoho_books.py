@@ -1,32 +1,53 @@
-"""Zoho Books: one invoice per charging event (``session.billed``).
+"""Zoho Books: one invoice per charging event (``session.billed``), and our voids and credit notes.
 
-``POST {api_base}/books/v3/invoices?organization_id=…&ignore_auto_number_generation=true`` with
+Three operations, each with its own outbox key (``idempotency_key``), found again by number because Zoho
+Books has no idempotency key (platform-contracts §8):
+
+- ``session.billed`` -> ``POST {api_base}/books/v3/invoices?organization_id=…&ignore_auto_number_generation=true``
+  with our deterministic ``invoice_number`` (prefix + session id): a retry collides on the number instead of
+  creating a duplicate, and before creating we look the number up (``GET /invoices?invoice_number=``) so a
+  retry after a lost 201 answers with the invoice that already exists.
+- ``invoice.voided`` -> for each session on our voided invoice, its Zoho invoice (looked up by number) is
+  voided: ``POST /books/v3/invoices/{invoice_id}/status/void``. Already void: nothing sent. Not in Zoho yet
+  (its ``session.billed`` still in the outbox): ``RetryableError``. A void of our *draft* voids them too (Zoho
+  invoices are per billed session, so they exist; the void means those sessions will not be billed). Paid or
+  partly paid Zoho invoices are refused (``PermanentError``) before anything is voided.
+- ``credit_note.issued`` -> ``POST /books/v3/creditnotes?…&ignore_auto_number_generation=true`` numbered
+  ``credit_note_number_prefix`` + our CN number, looked up first (``GET /creditnotes?creditnote_number=``);
+  ``reference_number`` = our original invoice's id; when every credited line belongs to one session, the
+  ``invoice_id`` query parameter links it to that session's Zoho invoice (retried until that invoice exists).
+
 ``Authorization: Zoho-oauthtoken …`` (OAuth 2.0 refresh-token grant at the Zoho accounts server).
-Zoho Books has no idempotency key (platform-contracts §8), so we send our own deterministic
-``invoice_number`` (prefix + session id) with auto numbering off: a retry collides on the number
-instead of creating a duplicate, and before creating we look the number up (``GET /invoices?
-invoice_number=``) so a retry after a lost 201 answers with the invoice that already exists.
 
-Money is never re-computed: each of the session's invoice lines becomes one Zoho line with
-``quantity`` 1 and ``rate`` = the line's net (``quantity × unit_price`` rounded per line is what our
-rating did; letting Zoho multiply again could differ by a cent). Quantity and unit price travel in
-the line description. Taxes map by rate to Zoho tax ids from the config.
+Money is never re-computed: each invoice or credit note line becomes one Zoho line with ``quantity`` 1 and
+``rate`` = the line's net (``quantity × unit_price`` rounded per line is what our rating did; letting Zoho
+multiply again could differ by a cent). Quantity and unit price travel in the line description. Taxes map
+by rate to Zoho tax ids from the config; incentives are the invoice-level ``adjustment``.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.platforms.errors import MappingError
+from connector.platforms.errors import MappingError, PermanentError, RetryableError
 from connector.platforms.exact_json import dumps_exact
+from connector.platforms.invoice_event import bounded_key, delivery_key
 
 NAME = "zoho_books"
-EVENTS = ("session.billed",)
+EVENTS = ("session.billed", "invoice.voided", "credit_note.issued")
 DUPLICATE_NUMBER_CODE = 1001  # Zoho's "already exists" error code [unverified: check the sandbox]
+KEY_LIMIT = 300  # outbox_deliveries.idempotency_key; Zoho itself takes no key
+CREDIT_NOTE_SENDABLE = frozenset({"finalized", "paid"})
+PAID_STATUSES = frozenset({"paid", "partially_paid"})  # Zoho refuses to void invoices with payments
+Operation = Literal["invoice", "void", "credit_note"]
+log = logging.getLogger(__name__)
 
 
 class ZohoBooksConfig(BaseModel):
@@ -42,6 +63,8 @@ class ZohoBooksConfig(BaseModel):
     refresh_token: str | None = Field(default=None, repr=False)
     access_token: str | None = Field(default=None, repr=False, description="A static token (tests)")
     invoice_number_prefix: str = Field(default="EV-", max_length=20)
+    credit_note_number_prefix: str = Field(default="EV-", max_length=20,
+                                           description="Zoho creditnote_number = prefix + our CN number")
     customer_ids: dict[str, str] = Field(default_factory=dict, description="our customer id -> Zoho customer_id")
     default_customer_id: str | None = None
     tax_ids: dict[str, str] = Field(default_factory=dict, description="tax rate ('19') -> Zoho tax_id")
@@ -140,9 +163,117 @@ def build_invoice(event: dict[str, Any], config: ZohoBooksConfig) -> dict[str, A
     return body
 
 
+def operation(event: dict[str, Any]) -> Operation:
+    """Which Zoho call an event stands for."""
+    kind = event.get("type")
+    return "void" if kind == "invoice.voided" else "credit_note" if kind == "credit_note.issued" else "invoice"
+
+
+def voided_sessions(invoice: dict[str, Any]) -> list[str]:
+    """The sessions on our voided invoice, in line order: each has its own Zoho invoice."""
+    seen: list[str] = []
+    for ln in invoice.get("lines") or []:
+        sid = ln.get("session_id")
+        if sid and str(sid) not in seen:
+            seen.append(str(sid))
+    return seen
+
+
+def skip_reason(event: dict[str, Any]) -> str | None:
+    """Why a void or credit note event sends nothing to Zoho Books (None: it does)."""
+    op = operation(event)
+    if op == "invoice":
+        return None
+    inv = (event.get("data") or {}).get("invoice")
+    if not isinstance(inv, dict):
+        return "event carries no invoice"
+    if op == "void":
+        if inv.get("kind") == "credit_note":
+            return f"{inv.get('id')} is a credit note; Zoho Books voids invoices only"
+        if inv.get("status") != "void":
+            return f"invoice {inv.get('id')} is {inv.get('status')}, not void"
+        if not voided_sessions(inv):
+            return (f"invoice {inv.get('id')} has no session lines; Zoho Books invoices are per billed session, "
+                    "so none of it is there to void")
+        return None
+    if inv.get("kind") != "credit_note":
+        return f"credit_note.issued carries {inv.get('id')} of kind {inv.get('kind')!r}, not a credit note"
+    if inv.get("status") not in CREDIT_NOTE_SENDABLE:
+        return f"credit note {inv.get('id')} is {inv.get('status')}; it goes to Zoho Books when issued"
+    return None
+
+
 def idempotency_key(event: dict[str, Any], config: ZohoBooksConfig | None = None) -> str:
-    """One Zoho invoice per session (a re-sent ``session.billed`` for it is the same delivery)."""
-    return f"zoho_books:{event.get('tenant_id', '')}:{session_id(event)}"
+    """Per operation: one Zoho invoice per session (``zoho_books:<tenant>:<session>``, a re-sent
+    ``session.billed`` is the same delivery), ``…:<our invoice id>:void`` and ``…:<credit note id>:credit_note``,
+    so a correction never carries a creation's key (the worker dedupes on equal keys). A skipped event gets
+    a key of its own."""
+    tenant = event.get("tenant_id", "")
+    op = operation(event)
+    if op == "invoice":
+        return f"zoho_books:{tenant}:{session_id(event)}"
+    skipped = skip_reason(event) is not None
+    doc = ((event.get("data") or {}).get("invoice") or {}).get("id")
+    return delivery_key(NAME, event, skipped, "" if skipped else f"zoho_books:{tenant}:{doc}:{op}", KEY_LIMIT)
+
+
+def operation_key(tenant_id: Any, document_id: Any, op: str) -> str:
+    """``zoho_books:<tenant>:<our invoice or credit note id>:<op>``, bounded (never cut) like every key."""
+    return bounded_key(f"zoho_books:{tenant_id}:{document_id}:{op}", KEY_LIMIT)
+
+
+def credited_session(note: dict[str, Any]) -> str | None:
+    """The one session all the credit note's lines belong to (None: several, or a line without a session,
+    e.g. a credit by amount): only then is there one Zoho invoice to link the credit note to."""
+    sids = {ln.get("session_id") for ln in note.get("lines") or []}
+    if len(sids) != 1 or None in sids or "" in sids:
+        return None
+    return str(sids.pop())
+
+
+def credit_note_number(note: dict[str, Any], config: ZohoBooksConfig) -> str:
+    if not note.get("number"):
+        raise MappingError("data.invoice.number", "a credit note is numbered when issued (creditnote_number)")
+    return f"{config.credit_note_number_prefix}{note['number']}"
+
+
+def build_credit_note(event: dict[str, Any], config: ZohoBooksConfig) -> dict[str, Any]:
+    """The ``POST /books/v3/creditnotes`` body: our credit note's own (positive) lines mapped exactly as the
+    invoice lines are (quantity 1, rate = net, tax id by rate; incentives as the ``adjustment``), so Zoho's
+    credit note total is ours. ``invoice_id`` (the link) is a query parameter, added by ``deliver``."""
+    note = (event.get("data") or {}).get("invoice")
+    if not isinstance(note, dict):
+        raise MappingError("data.invoice", "required")
+    if note.get("kind") != "credit_note":
+        raise MappingError("data.invoice.kind", f"expected credit_note, got {note.get('kind')!r}")
+    if not note.get("credit_note_of"):
+        raise MappingError("data.invoice.credit_note_of", "required (the original invoice's id)")
+    if amount(note.get("amount_due") or "0") < 0:
+        raise MappingError("data.invoice.amount_due", "a credit note's amounts are positive in our Invoice JSON; "
+                                                      f"got {note.get('amount_due')}")
+    customer = note.get("customer") or {}
+    zoho_customer = config.customer_ids.get(str(customer.get("id"))) or config.default_customer_id
+    if not zoho_customer:
+        raise MappingError("customer_ids", f"no Zoho customer_id for customer {customer.get('id')}")
+    lines = note.get("lines") or []
+    charges = [ln for ln in lines if ln.get("category") != "incentive" and amount(ln.get("net") or "0") != 0]
+    if not charges:
+        raise MappingError("data.invoice.lines", "the credit note has no line with an amount")
+    incentive = sum((amount(ln["net"]) for ln in lines if ln.get("category") == "incentive"), Decimal(0))
+    body: dict[str, Any] = {
+        "customer_id": zoho_customer,
+        "creditnote_number": credit_note_number(note, config),
+        "reference_number": str(note["credit_note_of"])[:50],
+        "date": str(note.get("issued_at") or event.get("created_at") or "")[:10],
+        "is_inclusive_tax": False,
+        "line_items": [_line(ln, note, config) for ln in charges],
+        "notes": f"Credit note {note.get('number')} for invoice {note['credit_note_of']}",
+    }
+    if incentive:
+        body["adjustment"] = incentive
+        body["adjustment_description"] = "; ".join(str(ln.get("description") or "Incentive")
+                                                   for ln in lines if ln.get("category") == "incentive")[:100]
+    return body
 
 
 def _authorization(config: ZohoBooksConfig, http: Any, tokens: Any = None) -> tuple[dict[str, str], Any]:
@@ -163,8 +294,6 @@ def _authorization(config: ZohoBooksConfig, http: Any, tokens: Any = None) -> tu
 
 def _send(config: ZohoBooksConfig, http: Any, tokens: Any, method: str, url: str, **kw: Any) -> Any:
     """One request with the Zoho token; on 401 drop the token and let the worker retry with a new one."""
-    from connector.platforms.errors import PermanentError, RetryableError
-
     headers, provider = _authorization(config, http, tokens)
     try:
         return http.send(method, url, headers={**kw.pop("headers", {}), **headers}, **kw)
@@ -175,32 +304,163 @@ def _send(config: ZohoBooksConfig, http: Any, tokens: Any, method: str, url: str
         raise
 
 
+Send = Callable[..., Any]
+
+
 def deliver(event: dict[str, Any], config: ZohoBooksConfig, http: Any, tokens: Any = None,
             **stores: Any) -> dict[str, Any]:
-    """Look the invoice number up; create the invoice only if Zoho does not have it yet."""
-    from connector.platforms.errors import PermanentError
-
+    """Create (session.billed), void (invoice.voided) or credit (credit_note.issued) in Zoho Books."""
+    reason = skip_reason(event)
+    if reason is not None:
+        return {"status": "skipped", "reason": reason}
+    op = operation(event)
     try:
-        body = build_invoice(event, config)
+        body = build_credit_note(event, config) if op == "credit_note" else (
+            None if op == "void" else build_invoice(event, config))
     except MappingError as exc:
         raise PermanentError(str(exc)) from exc
-    base = f"{config.api_base.rstrip('/')}/books/v3/invoices"
+    base = f"{config.api_base.rstrip('/')}/books/v3"
     org = {"organization_id": config.organization_id}
-    found = _send(config, http, tokens, "GET", base, params={**org, "invoice_number": body["invoice_number"]})
-    existing = [i for i in (found.json().get("invoices") or []) if i.get("invoice_number") == body["invoice_number"]]
-    if existing:
-        return {"status": "duplicate", "ref": existing[0].get("invoice_id"), "invoice_number": body["invoice_number"]}
+
+    def send(method: str, path: str, params: dict[str, str] | None = None, payload: Any = None) -> Any:
+        kw: dict[str, Any] = {"params": {**org, **(params or {})}}
+        if payload is not None:
+            kw["data"] = dumps_exact(payload)
+            kw["headers"] = {"Content-Type": "application/json;charset=UTF-8"}
+        return _send(config, http, tokens, method, base + path, **kw)
+
+    if op == "void":
+        return _void(event, config, send)
+    if op == "credit_note":
+        assert body is not None
+        return _credit_note(event, config, body, send)
+    assert body is not None
+    return _create_invoice(body, send)
+
+
+def _find(send: Send, path: str, field: str, number: str, listed: str) -> tuple[dict[str, Any] | None, bool]:
+    """The Zoho object whose ``field`` is ``number`` (None: not there), and whether this was a dry run."""
+    payload = send("GET", path, {field: number}).json() or {}
+    hits = [i for i in payload.get(listed) or [] if i.get(field) == number]
+    return (hits[0] if hits else None), payload.get("dry_run") is True
+
+
+def _create_invoice(body: dict[str, Any], send: Send) -> dict[str, Any]:
+    """Look the invoice number up; create the invoice only if Zoho does not have it yet."""
+    number = body["invoice_number"]
+    found, _ = _find(send, "/invoices", "invoice_number", number, "invoices")
+    if found:
+        return {"status": "duplicate", "ref": found.get("invoice_id"), "invoice_number": number}
     try:
-        resp = _send(config, http, tokens, "POST", base, params={**org, "ignore_auto_number_generation": "true"},
-                     data=dumps_exact(body), headers={"Content-Type": "application/json;charset=UTF-8"})
+        resp = send("POST", "/invoices", {"ignore_auto_number_generation": "true"}, body)
     except PermanentError as exc:
         # another worker created it between our lookup and our create: Zoho refuses the number, which is
         # the outcome we wanted (one invoice); anything else stays a permanent error
-        if not re.search(rf'"code":\s*{DUPLICATE_NUMBER_CODE}\b', str(exc)):
+        if not _is_duplicate(exc):
             raise
-        return {"status": "duplicate", "ref": None, "invoice_number": body["invoice_number"]}
+        return {"status": "duplicate", "ref": None, "invoice_number": number}
     created = resp.json().get("invoice") or {}
-    return {"status": "sent", "ref": created.get("invoice_id"), "invoice_number": body["invoice_number"]}
+    return {"status": "sent", "ref": created.get("invoice_id"), "invoice_number": number}
+
+
+def _is_duplicate(exc: BaseException) -> bool:
+    return re.search(rf'"code":\s*{DUPLICATE_NUMBER_CODE}\b', str(exc)) is not None
+
+
+def _void(event: dict[str, Any], config: ZohoBooksConfig, send: Send) -> dict[str, Any]:
+    """Void the Zoho invoice of every session on our voided invoice; all are looked up (and paid ones
+    refused) before any is voided, so a refusal leaves Zoho as it was."""
+    inv = event["data"]["invoice"]
+    numbers = [f"{config.invoice_number_prefix}{sid}" for sid in voided_sessions(inv)]
+    found: dict[str, dict[str, Any]] = {}
+    missing = []
+    for number in numbers:
+        hit, dry_run = _find(send, "/invoices", "invoice_number", number, "invoices")
+        if dry_run:  # DryRunSender: the lookup is written for review; there is no invoice id to void
+            return {"status": "sent", "ref": None, "dry_run": True, "invoice_numbers": numbers}
+        if hit is None:
+            missing.append(number)
+        else:
+            found[number] = hit
+    if missing:
+        raise RetryableError(f"Zoho Books has no invoice {', '.join(missing)} yet (its session.billed delivery may "
+                             f"still be waiting in the outbox); the void of {inv.get('number') or inv.get('id')} "
+                             "is retried")
+    paid = [f"{n} ({h.get('status')})" for n, h in found.items() if h.get("status") in PAID_STATUSES]
+    if paid:
+        raise PermanentError(f"Zoho Books does not void invoices with payments: {', '.join(paid)}; our invoice "
+                             f"{inv.get('number') or inv.get('id')} was voided, so delete the payment in Zoho "
+                             "Books (or refund it) and redeliver")
+    voided, already = [], []
+    for number, hit in found.items():
+        if hit.get("status") == "void":
+            already.append(number)
+            continue
+        path = f"/invoices/{quote(str(hit.get('invoice_id')), safe='')}/status/void"
+        try:
+            send("POST", path)
+        except PermanentError as exc:
+            again, _ = _find(send, "/invoices", "invoice_number", number, "invoices")
+            status = (again or {}).get("status")
+            if status == "void":  # voided meanwhile (by hand, or our earlier answer was lost)
+                already.append(number)
+                continue
+            if status in PAID_STATUSES:
+                raise PermanentError(f"Zoho Books refused to void {number}: it is {status} (invoices with "
+                                     "payments cannot be voided; delete the payment there and redeliver)") from exc
+            raise
+        voided.append(number)
+    ids = [str(h.get("invoice_id")) for h in found.values()]
+    result: dict[str, Any] = {"status": "sent" if voided else "duplicate", "ref": ",".join(ids),
+                              "voided": voided, "already_void": already}
+    if not voided:
+        result["note"] = "already void in Zoho Books"
+    return result
+
+
+def _credit_note(event: dict[str, Any], config: ZohoBooksConfig, body: dict[str, Any], send: Send) -> dict[str, Any]:
+    """Find-or-create the credit note by number; link it to the session's Zoho invoice when there is one."""
+    note = event["data"]["invoice"]
+    number = body["creditnote_number"]
+    existing, dry_run = _find(send, "/creditnotes", "creditnote_number", number, "creditnotes")
+    if existing:
+        return {"status": "duplicate", "ref": existing.get("creditnote_id"), "creditnote_number": number}
+    params = {"ignore_auto_number_generation": "true"}
+    link_skipped: str | None = None
+    sid = credited_session(note)
+    if dry_run:
+        link_skipped = "dry run: no Zoho invoice id to link"
+    elif sid is None:
+        link_skipped = "the credited lines are not all of one session, so no single Zoho invoice matches"
+    else:
+        original, _ = _find(send, "/invoices", "invoice_number", f"{config.invoice_number_prefix}{sid}", "invoices")
+        if original is None:  # checked before creating: the credit note waits for the invoice it credits
+            raise RetryableError(f"Zoho Books has no invoice {config.invoice_number_prefix}{sid} yet (session "
+                                 f"{sid} not delivered); credit note {note.get('number')} waits for it to link to it")
+        if original.get("status") == "void":
+            link_skipped = f"Zoho invoice {original.get('invoice_number')} is void; Zoho links no credit note to it"
+        else:
+            params["invoice_id"] = str(original.get("invoice_id"))
+    try:
+        resp = send("POST", "/creditnotes", params, body)
+    except PermanentError as exc:
+        if not _is_duplicate(exc):
+            raise
+        return {"status": "duplicate", "ref": None, "creditnote_number": number}
+    created = (resp.json() or {}).get("creditnote") or {}
+    expected = amount(note.get("amount_due") or note.get("gross_total") or "0")
+    result: dict[str, Any] = {"status": "sent", "ref": created.get("creditnote_id"), "creditnote_number": number,
+                              "credit_note_of": note.get("credit_note_of"), "invoice_id": params.get("invoice_id"),
+                              "expected_total": f"{expected:f}"}
+    if created.get("total") is not None:
+        total = amount(created["total"])
+        result["total"] = f"{total:f}"
+        if total != expected:  # Zoho applies its own tax percentages to our nets: check the tax setup
+            log.warning("Zoho Books credit note %s total %s differs from ours %s", number, total, expected)
+            result["total_mismatch"] = True
+    if link_skipped:
+        result["link_skipped"] = link_skipped
+    return result
 
 
 Config = ZohoBooksConfig

@@ -350,8 +350,11 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
     assert len(finalized) == 5
     f2, v9 = doubles.f2, doubles.issue9
     checks: dict[str, Any] = {
+        # one invoice per session, plus S-07's credit note (7.00, linked to EV-S-07's Zoho invoice)
         "zoho_books": lambda: sorted(f2.zoho_invoices) == [f"EV-{s}" for s in sessions] and len(
-            delivered("zoho_books")) == 9,
+            delivered("zoho_books")) == 10 and [(n, c["total"], c["invoice_id"]) for n, c in f2.zoho_credit_notes.items()
+                                                ] == [(f"EV-{credit_note['number']}", Decimal("7.00"),
+                                                       f2.zoho_invoices["EV-S-07"]["invoice_id"])],
         "netsuite": lambda: Counter(ref for ref, _ in f2.ns_applied) == Counter({f"eid:{s}": 1 for s in sessions}),
         "sap_s4hana": lambda: sorted(ref for _, ref in f2.sap_documents) == [credit_note["number"], *sessions],
         "sap_concur": lambda: sorted(e["comment"].split()[3] for e in f2.concur_expenses) == [
