@@ -314,11 +314,6 @@ def deliver(event: dict[str, Any], config: ZohoBooksConfig, http: Any, tokens: A
     if reason is not None:
         return {"status": "skipped", "reason": reason}
     op = operation(event)
-    try:
-        body = build_credit_note(event, config) if op == "credit_note" else (
-            None if op == "void" else build_invoice(event, config))
-    except MappingError as exc:
-        raise PermanentError(str(exc)) from exc
     base = f"{config.api_base.rstrip('/')}/books/v3"
     org = {"organization_id": config.organization_id}
 
@@ -329,12 +324,14 @@ def deliver(event: dict[str, Any], config: ZohoBooksConfig, http: Any, tokens: A
             kw["headers"] = {"Content-Type": "application/json;charset=UTF-8"}
         return _send(config, http, tokens, method, base + path, **kw)
 
-    if op == "void":
+    if op == "void":  # nothing to map: the Zoho invoices are found by their numbers
         return _void(event, config, send)
+    try:
+        body = build_credit_note(event, config) if op == "credit_note" else build_invoice(event, config)
+    except MappingError as exc:
+        raise PermanentError(str(exc)) from exc
     if op == "credit_note":
-        assert body is not None
         return _credit_note(event, config, body, send)
-    assert body is not None
     return _create_invoice(body, send)
 
 
