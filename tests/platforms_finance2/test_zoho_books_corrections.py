@@ -225,6 +225,23 @@ def test_void_of_several_sessions_refuses_paid_before_voiding_any(vendors: Finan
         with pytest.raises(PermanentError, match="refused to void EV-S-102: it is paid"):
             zoho_books.deliver(void_event(sid="S-102"), cfg, make_http())
     assert vendors.zoho_invoices["EV-S-102"]["status"] == "paid"
+    # voided by hand in Zoho after our lookup: Zoho's "already voided" refusal is checked, the void is done
+    third = zoho_books.deliver(billed_event(sid="S-103"), cfg, make_http())["ref"]
+    calls["n"] = 0
+    with pytest.MonkeyPatch.context() as mp:
+        def voided_meanwhile(*args: Any) -> Any:
+            hit, dry = real_find(*args)
+            calls["n"] += 1
+            if calls["n"] == 1 and hit:
+                vendors.zoho_invoices["EV-S-103"]["status"] = "void"
+                hit = dict(hit, status="draft")
+            return hit, dry
+
+        mp.setattr(zoho_books, "_find", voided_meanwhile)
+        done = zoho_books.deliver(void_event(sid="S-103"), cfg, make_http())
+    assert done == {"status": "duplicate", "ref": third, "voided": [], "already_void": ["EV-S-103"],
+                    "note": "already void in Zoho Books"}
+    assert len(vendors.calls(f"{INV}/{third}/status/void", "POST")) == 1 and third not in vendors.zoho_voids
 
 
 def test_credit_note_waits_for_its_invoice_then_is_created_once_linked_exact(vendors: FinanceVendors) -> None:
