@@ -1,7 +1,9 @@
-"""Calls into the billing contributor's ``connector.billing.service`` and ``connector.events.subscriptions``.
+"""How routes call ``connector.billing.service`` and ``connector.events.subscriptions``: one place that maps
+their exceptions to problems (``LookupError`` 404, ``ValueError`` with field/reason 422, ``PermissionError``
+409) and commits or rolls back the request's session.
 
-Routes never compute money: they call these functions (``db`` first, then ``tenant_id``). A function that
-has not landed yet answers 501 problem naming it, instead of a crash.
+Routes never compute money: they call these functions (``db`` first, then ``tenant_id``). The modules are
+imported when first called, which keeps the API's import free of the billing package's import graph.
 """
 
 from __future__ import annotations
@@ -14,21 +16,7 @@ from connector.api.errors import ApiError
 
 
 def function(module: str, name: str) -> Any:
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        mod = None
-    fn = getattr(mod, name, None) if mod is not None else None
-    if fn is None:
-        raise ApiError(501, "Not Implemented", f"{module}.{name} is not installed on this server")
-    return fn
-
-
-def available(module: str, name: str) -> bool:
-    try:
-        return hasattr(importlib.import_module(module), name)
-    except ImportError:
-        return False
+    return getattr(importlib.import_module(module), name)
 
 
 def as_json(value: Any) -> Any:

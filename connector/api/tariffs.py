@@ -109,10 +109,8 @@ def publish_tariff_version(tariff_id: str) -> ResponseReturnValue:
     db().commit()
     out = _resource(row)
     out["published_version"] = version.version_no
-    out["rerating"] = None
-    if billing_link.available(billing_link.SERVICE, "on_tariff_published"):
-        out["rerating"] = billing_link.call(billing_link.SERVICE, "on_tariff_published", tariff_id,
-                                            version.version_no, policy.value)
+    out["rerating"] = billing_link.call(billing_link.SERVICE, "on_tariff_published", tariff_id,
+                                        version.version_no, policy.value)
     response = jsonify(out)
     response.status_code = 201
     response.headers["Location"] = url_for("tariffs.get_tariff", tariff_id=tariff_id)

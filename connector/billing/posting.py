@@ -1,8 +1,7 @@
-"""Shared by the billing modules: optional sibling modules, outbox emit, journal posting of invoice lines."""
+"""Shared by the billing modules: outbox emit and journal posting of invoice lines."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
@@ -12,6 +11,7 @@ from connector.billing import accounts as accounts_mod
 from connector.billing import invoices
 from connector.billing.ledger import post_entry
 from connector.billing.tables import InvoiceLineRow
+from connector.events import outbox
 from connector.validation import FieldError
 
 LOG = logging.getLogger("connector.billing")
@@ -21,22 +21,8 @@ class BillingError(FieldError):
     """Bad input: which field, and why (the API answers 422 naming the field)."""
 
 
-def optional(module: str) -> Any:
-    """A sibling billing/events module, or None while it (or a module it needs) has not landed."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and (exc.name.startswith("connector.billing") or exc.name.startswith("connector.events")):
-            return None
-        raise
-
-
 def emit(db: DbSession, tenant_id: str, type_: str, data: dict[str, Any]) -> None:
-    """Into the transactional outbox (the caller's transaction); skipped only while events are not installed."""
-    outbox = optional("connector.events.outbox")
-    if outbox is None:
-        LOG.debug("events not installed: %s not emitted", type_)
-        return
+    """Into the transactional outbox, in the caller's transaction: the event exists iff the change commits."""
     outbox.emit(db, tenant_id, type_, data)
 
 

@@ -11,7 +11,6 @@ reconcile daily`` (see docs/billing.md).
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from datetime import UTC, date, datetime, timedelta
@@ -89,13 +88,10 @@ def previous_period(kind: str, today: date) -> str:
 
 
 def reconciliation_job(engine: Engine, kind: str, today: date | None = None) -> dict[str, Any]:
-    """Reconcile the previous day/month for every tenant via ``service.start_reconciliation`` (if installed)."""
+    """Reconcile the previous day/month for every tenant via ``service.start_reconciliation``."""
+    from connector.billing.service import start_reconciliation as start
+
     period = previous_period(kind, today or datetime.now(UTC).date())
-    service = importlib.import_module("connector.billing.service")
-    start = getattr(service, "start_reconciliation", None)
-    if start is None:
-        LOG.warning("reconciliation is not installed; %s run for %s skipped", kind, period)
-        return {"period": period, "skipped": True, "tenants": {}}
     with DbSession(engine) as db:
         tenants = _tenants(db, active_only=False)
     done: dict[str, str | None] = {}
@@ -109,7 +105,7 @@ def reconciliation_job(engine: Engine, kind: str, today: date | None = None) -> 
                 db.rollback()
                 LOG.exception("%s reconciliation of %s failed for tenant %s", kind, period, tenant_id)
                 done[tenant_id] = None
-    return {"period": period, "skipped": False, "tenants": done}
+    return {"period": period, "tenants": done}
 
 
 def build_scheduler(engine: Engine, tick_minutes: int = 1, daily_at: str = "01:00", monthly_at: str = "02:00",

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from connector.billing import audit, invoices
-from connector.billing.posting import BillingError, emit, optional, post_lines
+from connector.billing.posting import BillingError, emit, post_lines
 from connector.billing.tables import BillingSessionRow, InvoiceLineRow, InvoiceRow
 from connector.ingest.events import IngestError
 from connector.ingest.merge import to_session
@@ -153,9 +153,9 @@ def _billed_result(db: DbSession, tenant_id: str, billed: BillingSessionRow, rat
 
 
 def _check_anomalies(db: DbSession, tenant_id: str, row: SessionRow, rating: dict[str, Any]) -> None:
-    check = getattr(optional("connector.billing.anomalies"), "check_session", None)
-    if check is not None:
-        check(db, tenant_id, row, rating)
+    from connector.billing.anomalies import check_session  # anomalies imports service: a late import
+
+    check_session(db, tenant_id, row, rating)
 
 
 def complete_session(db: DbSession, tenant_id: str, session_id: str) -> dict[str, Any]:
@@ -266,19 +266,12 @@ _DELEGATES = {
 
 
 def __getattr__(name: str) -> Any:
-    """``service.on_tariff_published`` etc. exist exactly when their module is installed (so the API
-    answers 501 until then instead of failing on import)."""
+    """``service.on_tariff_published`` etc.: one entry point for the API and the jobs, imported on first use
+    because those modules import this one."""
     target = _DELEGATES.get(name)
     if target is None:
         raise AttributeError(name)
-    try:
-        module = importlib.import_module(target[0])
-    except ModuleNotFoundError as exc:
-        raise AttributeError(name) from exc
-    fn = getattr(module, target[1], None)
-    if fn is None:
-        raise AttributeError(name)
-    return fn
+    return getattr(importlib.import_module(target[0]), target[1])
 
 
 __all__ = ["BillingError", "complete_session", "correct_session", "create_credit_note", "finalize_invoice",

@@ -1,4 +1,4 @@
-"""Every table module on the shared ``Base``: the API's own plus billing/events when installed."""
+"""Every table module on the shared ``Base``: what Alembic and ``create_all`` see."""
 
 from __future__ import annotations
 
@@ -26,12 +26,7 @@ TABLE_MODULES = (
 def import_table_modules() -> list[str]:
     loaded = []
     for name in TABLE_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue  # that contributor's module has not landed
-            raise
+        importlib.import_module(name)
         loaded.append(name)
     return loaded
 

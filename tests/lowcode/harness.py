@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib
 import json
 import os
 import subprocess
@@ -23,42 +22,7 @@ from urllib.parse import quote, urljoin
 
 import requests
 
-from tests.lowcode.conftest import REAL_SPEC, ROOT
-
-# What the end-to-end tests need from the other contributors, by the exact piece.
-NEEDS: dict[str, tuple[str, Any]] = {
-    "spec": ("openapi/openapi.yaml (API contributor)", lambda: REAL_SPEC.exists()),
-    "api": ("connector.api.create_app (API contributor)", lambda: _has("connector.api", "create_app")),
-    "signing": ("connector.security.hmac_sign (API contributor)", lambda: _has("connector.security.hmac_sign")),
-    "billing": ("connector.billing.service (billing contributor: invoices, reconciliations behind the API)",
-                lambda: _has("connector.billing.service")),
-    "subscriptions": ("connector.events.subscriptions.create_subscription (billing contributor: "
-                      "POST /v1/subscriptions answers 501 without it)",
-                      lambda: _has("connector.events.subscriptions", "create_subscription")),
-    "worker": ("connector.events.worker / `evbill worker --once` (billing contributor)",
-               lambda: _has("connector.events.worker")),
-}
-
-
-def _has(module: str, attr: str | None = None) -> bool:
-    try:
-        mod = importlib.import_module(module)
-    except Exception:  # noqa: BLE001 - any import failure means the piece has not landed
-        return False
-    return attr is None or hasattr(mod, attr)
-
-
-def missing_pieces(*needs: str) -> list[str]:
-    return [NEEDS[n][0] for n in (needs or tuple(NEEDS)) if not NEEDS[n][1]()]
-
-
-def needs(*pieces: str) -> Any:
-    """xfail(strict=False) naming exactly the pieces of other contributors that have not landed."""
-    import pytest
-
-    missing = missing_pieces(*pieces)
-    return pytest.mark.xfail(bool(missing), strict=False, reason="not landed yet: " + "; ".join(missing))
-
+from tests.lowcode.conftest import ROOT
 
 # ------------------------------------------------------------------------------------------ receiver
 

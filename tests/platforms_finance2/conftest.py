@@ -14,11 +14,6 @@ from tests.platforms2.harness import OneShotHttp
 
 from .fakes import FinanceVendors
 
-try:  # E's shared sender once it lands; one attempt, same classification as the stand-in
-    from connector.platforms.sender import HttpSender as _RealSender
-except ImportError:  # pragma: no cover - until connector/platforms/sender.py exists
-    _RealSender = None
-
 
 def billed_event(*args: Any, **kw: Any) -> dict[str, Any]:
     """``session.billed`` from the real ``rate(...)`` (tests/platforms2/conftest.py): Invoice JSON money as
@@ -46,12 +41,7 @@ def incentive_event(customer_class: str = "government", sid: str = "S-INC") -> d
 
 
 def make_http() -> Any:
-    """The shared sender when available (one attempt per call), else the test stand-in."""
-    if _RealSender is not None:
-        try:
-            return _RealSender()
-        except TypeError:  # pragma: no cover - constructor needs arguments we do not know yet
-            pass
+    """The shared sender (one attempt per call, as the worker uses it), confined to 127.0.0.1."""
     return OneShotHttp()
 
 

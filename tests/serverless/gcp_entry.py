@@ -14,7 +14,7 @@ if os.environ.get("EVBILL_TEST_TARIFF"):
     from connector.serverless.runtime import set_sink
 
     tariffs = [Tariff.model_validate(json.loads(os.environ["EVBILL_TEST_TARIFF"]))]
-    if os.environ.get("DATABASE_URL"):  # the database pipeline, priced by the rating core until billing lands
+    if os.environ.get("DATABASE_URL"):  # the database pipeline: rated and billed
         from connector.ingest.pipeline import DatabaseSink
 
         set_sink(DatabaseSink.from_url(os.environ["DATABASE_URL"], tariffs))
