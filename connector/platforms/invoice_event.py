@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import re
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from connector.money import to_minor
 
+Operation = Literal["invoice", "void", "credit_note"]
+ISSUED = frozenset({"finalized", "paid"})  # an invoice or credit note that left the draft state
 MONEY_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
@@ -66,6 +68,39 @@ def bounded_key(key: str, limit: int) -> str:
         return key
     digest = hashlib.sha256(key.encode()).hexdigest()
     return f"{key[:limit - len(digest) - 1]}~{digest}"
+
+
+def operation(event: dict[str, Any]) -> Operation:
+    """Which vendor call an invoice event stands for: creating the invoice, voiding it, or a credit note."""
+    kind = event.get("type")
+    return "void" if kind == "invoice.voided" else "credit_note" if kind == "credit_note.issued" else "invoice"
+
+
+def correction_skip(event: dict[str, Any], vendor: str, *, voided_drafts: bool = False) -> str | None:
+    """Why an ``invoice.voided`` / ``credit_note.issued`` event needs nothing at ``vendor`` (None: it does).
+
+    One reading for every adapter that follows corrections: a void concerns an invoice (not a credit note)
+    whose status is void, and one voided as a draft never reached a vendor that is sent finalized invoices
+    (``voided_drafts=True`` for a vendor that already holds drafts' sessions, Zoho Books); a credit note
+    must be issued. The credited invoice (``credit_note_of``) is each mapping's to require."""
+    invoice = (event.get("data") or {}).get("invoice")
+    if not isinstance(invoice, dict):
+        return "event carries no invoice"
+    ident, status = invoice.get("id"), invoice.get("status")
+    if operation(event) == "void":
+        if invoice.get("kind") == "credit_note":
+            return f"{ident} is a credit note; {vendor} voids invoices only"
+        if status != "void":
+            return f"invoice {ident} is {status}, not void"
+        if not voided_drafts and not invoice.get("number"):
+            return (f"invoice {ident} was voided while a draft (no number): it was never sent to {vendor}, "
+                    "so there is nothing to void")
+        return None
+    if invoice.get("kind") != "credit_note":
+        return f"credit_note.issued carries {ident} of kind {invoice.get('kind')!r}, not a credit note"
+    if status not in ISSUED:
+        return f"credit note {ident} is {status}; it goes to {vendor} when issued"
+    return None
 
 
 def delivery_key(name: str, event: dict[str, Any], skipped: bool, key: str, limit: int) -> str:

@@ -40,10 +40,12 @@ from connector.platforms.errors import PermanentError, RetryableError
 from connector.platforms.invoice_event import (
     MONEY_TEXT,
     bounded_key,
+    correction_skip,
     delivery_key,
     invoice_of,
     major,
     minor,
+    operation,
     unsendable,
 )
 from connector.platforms.oauth import TokenProvider, send_authorized, shared_provider
@@ -88,22 +90,15 @@ Config = PayPalConfig
 
 
 def skip_reason(event: dict[str, Any]) -> str | None:
-    """Why this event needs nothing at PayPal (None: it does)."""
-    kind = event.get("type")
-    invoice = (event.get("data") or {}).get("invoice")
-    if kind in ("invoice.voided", "credit_note.issued") and not isinstance(invoice, dict):
-        return "event carries no invoice"
-    if kind == "invoice.voided":
-        if invoice.get("kind") == "credit_note":
-            return f"credit note {invoice.get('id')} is not a PayPal invoice; nothing to void"
-        if not invoice.get("number"):
-            return f"invoice {invoice.get('id')} was voided while a draft; it was never sent to PayPal"
-        return None
-    if kind == "credit_note.issued":
-        if invoice.get("kind") != "credit_note" or not invoice.get("credit_note_of"):
-            return f"invoice {invoice.get('id')} is not a credit note of another invoice"
-        return None
-    return unsendable(event, "PayPal", SENDABLE, "credit notes reach PayPal through credit_note.issued")
+    """Why this event needs nothing at PayPal (None: it does). A credit note is found through the invoice it
+    credits, so one without ``credit_note_of`` has nothing to act on."""
+    op = operation(event)
+    if op == "invoice":
+        return unsendable(event, "PayPal", SENDABLE, "credit notes reach PayPal through credit_note.issued")
+    reason = correction_skip(event, "PayPal")
+    if reason is None and op == "credit_note" and not invoice_of(event).get("credit_note_of"):
+        return f"invoice {invoice_of(event).get('id')} is not a credit note of another invoice"
+    return reason
 
 
 def invoice_number(event: dict[str, Any], config: PayPalConfig) -> str:

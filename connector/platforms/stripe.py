@@ -33,7 +33,15 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field
 
 from connector.platforms.errors import PermanentError, RetryableError
-from connector.platforms.invoice_event import bounded_key, delivery_key, invoice_of, minor, unsendable
+from connector.platforms.invoice_event import (
+    bounded_key,
+    correction_skip,
+    delivery_key,
+    invoice_of,
+    minor,
+    operation,
+    unsendable,
+)
 from connector.platforms.sent_refs import SentRefs
 
 NAME = "stripe"
@@ -72,24 +80,8 @@ class StripeRefs(SentRefs):
 def skip_reason(event: dict[str, Any]) -> str | None:
     """Drafts (monthly invoices still collecting sessions) are not Stripe invoices; a void of an invoice that
     never left the draft state has nothing to void in Stripe. Credit notes go out on ``credit_note.issued``."""
-    kind = event.get("type")
-    if kind == "invoice.voided":
-        inv = (event.get("data") or {}).get("invoice")
-        if not isinstance(inv, dict):
-            return "event carries no invoice"
-        if inv.get("kind") != "invoice":
-            return f"{inv.get('kind')} {inv.get('id')} is not a Stripe invoice; only invoices are voided in Stripe"
-        if not inv.get("number"):
-            return (f"invoice {inv.get('id')} was voided while a draft (no number): it was never sent to Stripe, "
-                    "so there is nothing to void")
-        return None
-    if kind == "credit_note.issued":
-        inv = (event.get("data") or {}).get("invoice")
-        if not isinstance(inv, dict):
-            return "event carries no invoice"
-        if inv.get("kind") != "credit_note":
-            return f"{inv.get('kind')} {inv.get('id')} on credit_note.issued is not a credit note"
-        return None
+    if operation(event) != "invoice":
+        return correction_skip(event, "Stripe")
     return unsendable(event, "Stripe", SENDABLE, "a credit note goes to Stripe on credit_note.issued only")
 
 

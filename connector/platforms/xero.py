@@ -38,7 +38,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from connector.money import minor_units, to_decimal
 from connector.platforms.errors import PermanentError, RetryableError
 from connector.platforms.exact_json import dumps_exact
-from connector.platforms.invoice_event import bounded_key, delivery_key, invoice_of, major, unsendable
+from connector.platforms.invoice_event import (
+    bounded_key,
+    correction_skip,
+    delivery_key,
+    invoice_of,
+    major,
+    operation,
+    unsendable,
+)
 from connector.platforms.oauth import RefreshTokenStore, rotating_provider, send_authorized
 from connector.platforms.sent_refs import SentRefs
 
@@ -46,7 +54,6 @@ NAME = "xero"
 EVENTS = ("session.billed", "invoice.finalized", "invoice.voided", "credit_note.issued")
 SENDABLE = frozenset({"finalized", "paid"})
 XERO_DECIMALS = 2
-Operation = Literal["invoice", "void", "credit_note"]
 _HTTP_STATUS = re.compile(r"\bHTTP\s*(\d{3})\b")
 
 
@@ -88,33 +95,12 @@ class XeroSentRefs(SentRefs):
     """What the worker recorded for earlier Xero deliveries (the original's InvoiceID for allocations)."""
 
 
-def operation(event: dict[str, Any]) -> Operation:
-    """Which Xero call an event stands for."""
-    kind = event.get("type")
-    return "void" if kind == "invoice.voided" else "credit_note" if kind == "credit_note.issued" else "invoice"
-
-
 def skip_reason(event: dict[str, Any]) -> str | None:
     """Why the event sends nothing to Xero (None: it does)."""
-    op = operation(event)
-    inv = (event.get("data") or {}).get("invoice")
-    if op == "invoice" or not isinstance(inv, dict):
-        return unsendable(event, "Xero", SENDABLE, "credit notes go to Xero's CreditNotes endpoint on "
-                                                   "credit_note.issued, not as invoices")
-    if op == "void":
-        if inv.get("kind") == "credit_note":
-            return f"{inv.get('id')} is a credit note; Xero voids invoices only"
-        if not inv.get("number"):
-            return (f"invoice {inv.get('id')} was voided while a draft (no number): it never went to Xero, "
-                    "so there is nothing to void there")
-        if inv.get("status") != "void":
-            return f"invoice {inv.get('id')} is {inv.get('status')}, not void"
-        return None
-    if inv.get("kind") != "credit_note":
-        return f"credit_note.issued carries {inv.get('id')} of kind {inv.get('kind')!r}, not a credit note"
-    if inv.get("status") not in SENDABLE:
-        return f"credit note {inv.get('id')} is {inv.get('status')}; it goes to Xero when issued"
-    return None
+    if operation(event) != "invoice":
+        return correction_skip(event, "Xero")
+    return unsendable(event, "Xero", SENDABLE, "credit notes go to Xero's CreditNotes endpoint on "
+                                               "credit_note.issued, not as invoices")
 
 
 def idempotency_key(event: dict[str, Any], config: XeroConfig | None = None) -> str:

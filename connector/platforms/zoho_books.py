@@ -31,22 +31,26 @@ import logging
 import re
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from connector.platforms.errors import MappingError, PermanentError, RetryableError
 from connector.platforms.exact_json import dumps_exact
-from connector.platforms.invoice_event import bounded_key, delivery_key
+from connector.platforms.invoice_event import (
+    bounded_key,
+    correction_skip,
+    delivery_key,
+    invoice_of,
+    operation,
+)
 
 NAME = "zoho_books"
 EVENTS = ("session.billed", "invoice.voided", "credit_note.issued")
 DUPLICATE_NUMBER_CODE = 1001  # Zoho's "already exists" error code [unverified: check the sandbox]
 KEY_LIMIT = 300  # outbox_deliveries.idempotency_key; Zoho itself takes no key
-CREDIT_NOTE_SENDABLE = frozenset({"finalized", "paid"})
 PAID_STATUSES = frozenset({"paid", "partially_paid"})  # Zoho refuses to void invoices with payments
-Operation = Literal["invoice", "void", "credit_note"]
 log = logging.getLogger(__name__)
 
 
@@ -163,12 +167,6 @@ def build_invoice(event: dict[str, Any], config: ZohoBooksConfig) -> dict[str, A
     return body
 
 
-def operation(event: dict[str, Any]) -> Operation:
-    """Which Zoho call an event stands for."""
-    kind = event.get("type")
-    return "void" if kind == "invoice.voided" else "credit_note" if kind == "credit_note.issued" else "invoice"
-
-
 def voided_sessions(invoice: dict[str, Any]) -> list[str]:
     """The sessions on our voided invoice, in line order: each has its own Zoho invoice."""
     seen: list[str] = []
@@ -180,27 +178,15 @@ def voided_sessions(invoice: dict[str, Any]) -> list[str]:
 
 
 def skip_reason(event: dict[str, Any]) -> str | None:
-    """Why a void or credit note event sends nothing to Zoho Books (None: it does)."""
-    op = operation(event)
-    if op == "invoice":
+    """Why a void or credit note event sends nothing to Zoho Books (None: it does). A void of our draft
+    counts: its sessions reached Zoho Books on ``session.billed``."""
+    if operation(event) == "invoice":
         return None
-    inv = (event.get("data") or {}).get("invoice")
-    if not isinstance(inv, dict):
-        return "event carries no invoice"
-    if op == "void":
-        if inv.get("kind") == "credit_note":
-            return f"{inv.get('id')} is a credit note; Zoho Books voids invoices only"
-        if inv.get("status") != "void":
-            return f"invoice {inv.get('id')} is {inv.get('status')}, not void"
-        if not voided_sessions(inv):
-            return (f"invoice {inv.get('id')} has no session lines; Zoho Books invoices are per billed session, "
-                    "so none of it is there to void")
-        return None
-    if inv.get("kind") != "credit_note":
-        return f"credit_note.issued carries {inv.get('id')} of kind {inv.get('kind')!r}, not a credit note"
-    if inv.get("status") not in CREDIT_NOTE_SENDABLE:
-        return f"credit note {inv.get('id')} is {inv.get('status')}; it goes to Zoho Books when issued"
-    return None
+    reason = correction_skip(event, "Zoho Books", voided_drafts=True)
+    if reason is None and operation(event) == "void" and not voided_sessions(invoice_of(event)):
+        return (f"invoice {invoice_of(event).get('id')} has no session lines; Zoho Books invoices are per billed "
+                "session, so none of it is there to void")
+    return reason
 
 
 def idempotency_key(event: dict[str, Any], config: ZohoBooksConfig | None = None) -> str:

@@ -57,7 +57,9 @@ def test_keys_of_corrections_never_equal_the_creation_key() -> None:
     assert paypal.idempotency_key(voided(), CFG) == "paypal:t1:inv_S-100:void"
     assert paypal.idempotency_key(credit_note(created, "12.05"), CFG) == "paypal:t1:cn_CN-000001:credit_note"
     draft_void = voided(status="draft", number=None)
-    assert paypal.skip_reason(draft_void) == "invoice inv_S-100 was voided while a draft; it was never sent to PayPal"
+    assert paypal.skip_reason(draft_void) == (
+        "invoice inv_S-100 was voided while a draft (no number): it was never sent to PayPal, so there is nothing "
+        "to void")
     assert paypal.idempotency_key(draft_void, CFG) == "paypal:skip:t1:evt_void_inv_S-100"
     not_a_note = credit_note(created, "1.00")
     not_a_note["data"]["invoice"]["credit_note_of"] = None
@@ -337,7 +339,9 @@ def test_a_draft_voided_at_home_is_skipped(day: Day) -> None:
     day.drain(2)
     [row] = day.rows("invoice.voided")
     assert row.status == "sent" and row.result == {
-        "status": "skipped", "reason": f"invoice {draft} was voided while a draft; it was never sent to PayPal"}
+        "status": "skipped",
+        "reason": f"invoice {draft} was voided while a draft (no number): it was never sent to PayPal, so there is "
+                  "nothing to void"}
     assert day.double.calls("/v2/") == []
 
 

@@ -83,8 +83,8 @@ def test_keys_differ_per_operation_and_skips_are_explained() -> None:
     draft_void = void_event(status="draft", number=None)
     draft_void["data"]["invoice"]["status"] = "void"
     reason = xero.skip_reason(draft_void)
-    assert reason == ("invoice inv_S-100 was voided while a draft (no number): it never went to Xero, "
-                      "so there is nothing to void there")
+    assert reason == ("invoice inv_S-100 was voided while a draft (no number): it was never sent to Xero, "
+                      "so there is nothing to void")
     assert xero.idempotency_key(draft_void, CFG) == "xero:skip:t1:evt_fin_inv_S-100"  # never the void's key
     assert xero.deliver(draft_void, CFG, OneShotHttp()) == {"status": "skipped", "reason": reason}
     # a credit note is never sent as an invoice, only on credit_note.issued
@@ -399,7 +399,7 @@ def test_draft_voided_is_skipped_with_its_reason(books: Books, double: XeroDoubl
     books.run(2)
     [row] = books.rows("invoice.voided")
     assert row.status == "sent" and row.result == {"status": "skipped", "reason": (
-        f"invoice {draft} was voided while a draft (no number): it never went to Xero, so there is nothing to "
-        "void there")}
+        f"invoice {draft} was voided while a draft (no number): it was never sent to Xero, so there is nothing to "
+        "void")}
     assert [r.result["status"] for r in books.rows("session.billed")] == ["skipped"]
     assert double.calls(API) == []
