@@ -6,22 +6,18 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from connector.events import worker
 from connector.events.deliveries import Policy
-from connector.events.tables import DeliveryRow, EventRow
 from connector.platforms import oauth, xero
-from connector.platforms.tables import PlatformConfigRow
-from tests.billing_core.conftest import A, ingest, make_app, setup_tenant
+from tests.billing_core.books import Books as BillingBooks
+from tests.billing_core.conftest import ingest
 
 from .conftest import billed_event, incentive, invoice_event
 from .fake_xero import TENANT, XeroDouble, def_errors
@@ -251,7 +247,7 @@ def test_credit_note_waits_for_its_original_then_is_created_and_allocated_once(d
 # ---- the real billing API's events through the real outbox worker ------------------------------------------
 
 
-class Books:
+class Books(BillingBooks):
     """The billing API (tenant A, SQLite), Xero configured for it, and the worker run in passes."""
 
     def __init__(self, tmp_path: Path, d: XeroDouble, monkeypatch: pytest.MonkeyPatch, **config: Any) -> None:
@@ -260,36 +256,11 @@ class Books:
         monkeypatch.setenv("XERO_T_RT", "rt-0")
         monkeypatch.setenv(oauth.TOKEN_KEY_ENV, Fernet.generate_key().decode())
         monkeypatch.setattr(oauth, "_PROVIDERS", {})
-        self.app = make_app(f"sqlite:///{tmp_path / 'books.db'}")
-        self.client = self.app.test_client()
-        setup_tenant(self.client)
-        self.engine = self.app.extensions["evbill.engine"]
         self.d = d
-        with Session(self.engine) as db:
-            db.add(PlatformConfigRow(tenant_id="A", platform="xero", enabled=True, field_mapping={
-                "tax_types": {"VAT:19": "OUTPUT2"}, "account_codes": {"energy": "4000"}}, config={
-                "client_id": "cid", "client_secret": "env:XERO_T_SECRET", "refresh_token": "env:XERO_T_RT",
-                "xero_tenant_id": TENANT, "token_url": d.url + "/connect/token", "api_base": d.url + API, **config}))
-            db.commit()
-        self.now = datetime.now(UTC)
-
-    def post(self, path: str, body: dict[str, Any] | None = None, status: int = 200) -> dict[str, Any]:
-        r = self.client.post(path, json=body, headers=A)
-        assert r.status_code == status, r.get_data(as_text=True)
-        return dict(r.get_json())
-
-    def run(self, passes: int = 1, step: timedelta = timedelta(minutes=2), policy: Policy = POLICY) -> None:
-        for _ in range(passes):
-            worker.run_once(self.engine, self.now, policy=policy)
-            self.now += step
-
-    def rows(self, event_type: str | None = None) -> list[DeliveryRow]:
-        with Session(self.engine) as db:
-            query = select(DeliveryRow, EventRow.type).join(EventRow, EventRow.id == DeliveryRow.event_id)
-            return [row for row, kind in db.execute(query) if event_type in (None, kind)]
-
-    def close(self) -> None:
-        self.engine.dispose()
+        super().__init__(tmp_path, "xero", {
+            "client_id": "cid", "client_secret": "env:XERO_T_SECRET", "refresh_token": "env:XERO_T_RT",
+            "xero_tenant_id": TENANT, "token_url": d.url + "/connect/token", "api_base": d.url + API, **config},
+            {"tax_types": {"VAT:19": "OUTPUT2"}, "account_codes": {"energy": "4000"}}, POLICY)
 
 
 @pytest.fixture

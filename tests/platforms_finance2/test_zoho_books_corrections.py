@@ -10,23 +10,19 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from connector.events import worker
 from connector.events.deliveries import Policy
-from connector.events.tables import DeliveryRow, EventRow
 from connector.platforms import oauth, zoho_books
 from connector.platforms.errors import PermanentError, RetryableError
-from connector.platforms.tables import PlatformConfigRow
-from tests.billing_core.conftest import A, ingest, make_app, setup_tenant
+from tests.billing_core.books import Books as BillingBooks
+from tests.billing_core.conftest import ingest
 
 from .conftest import billed_event, incentive_event, make_http, retrying
 from .fakes import FinanceVendors
@@ -314,7 +310,7 @@ def test_dry_run_writes_the_lookups_and_the_credit_note(tmp_path: Path) -> None:
 # ---- the real billing API's events through the real outbox worker ------------------------------------------
 
 
-class Books:
+class Books(BillingBooks):
     """The billing API (tenant A, SQLite), Zoho Books configured for it, and the worker run in passes."""
 
     def __init__(self, tmp_path: Path, vendors: FinanceVendors, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -323,34 +319,11 @@ class Books:
         monkeypatch.setenv("ZB_T_SECRET", "zb-secret")
         monkeypatch.setenv("ZB_T_RT", "1000.refresh")
         monkeypatch.setenv(oauth.TOKEN_KEY_ENV, Fernet.generate_key().decode())
-        self.app = make_app(f"sqlite:///{tmp_path / 'books.db'}")
-        self.client = self.app.test_client()
-        setup_tenant(self.client)
-        self.engine = self.app.extensions["evbill.engine"]
-        with Session(self.engine) as db:
-            db.add(PlatformConfigRow(tenant_id="A", platform="zoho_books", enabled=True, field_mapping={
-                "tax_ids": {"19": "460000000040001"}, "item_ids": {"energy": "460000000050001"}}, config={
-                "api_base": vendors.url, "organization_id": "60001", "token_url": vendors.url + "/oauth/v2/token",
-                "client_id": "zb-client", "client_secret": "env:ZB_T_SECRET", "refresh_token": "env:ZB_T_RT",
-                "customer_ids": {"C-1": "460000000026049", "C-PS": "460000000026050"}}))
-            db.commit()
-        self.now = datetime.now(UTC)
-
-    def post(self, path: str, body: dict[str, Any] | None = None, status: int = 200) -> dict[str, Any]:
-        r = self.client.post(path, json=body, headers=A)
-        assert r.status_code == status, r.get_data(as_text=True)
-        return dict(r.get_json())
-
-    def run(self, passes: int = 1, step: timedelta = timedelta(minutes=2), policy: Policy = POLICY) -> None:
-        for _ in range(passes):
-            worker.run_once(self.engine, self.now, policy=policy)
-            self.now += step
-
-    def rows(self, event_type: str | None = None) -> list[DeliveryRow]:
-        with Session(self.engine) as db:
-            query = select(DeliveryRow, EventRow.type).join(EventRow, EventRow.id == DeliveryRow.event_id).where(
-                DeliveryRow.target == "platform:zoho_books")
-            return [row for row, kind in db.execute(query) if event_type in (None, kind)]
+        super().__init__(tmp_path, "zoho_books", {
+            "api_base": vendors.url, "organization_id": "60001", "token_url": vendors.url + "/oauth/v2/token",
+            "client_id": "zb-client", "client_secret": "env:ZB_T_SECRET", "refresh_token": "env:ZB_T_RT",
+            "customer_ids": {"C-1": "460000000026049", "C-PS": "460000000026050"}},
+            {"tax_ids": {"19": "460000000040001"}, "item_ids": {"energy": "460000000050001"}}, POLICY)
 
 
 @pytest.fixture
