@@ -131,6 +131,17 @@ def stripe_customer(invoice: dict[str, Any], config: StripeConfig) -> str:
     return mapped
 
 
+def _tax_totals(inv: dict[str, Any], cur: str) -> list[tuple[int, int, str]]:
+    """(index, amount in minor units, "VAT 19%") of each non-zero tax total of our invoice or credit note:
+    in ``tax_mode="items"`` each becomes one Stripe line, so Stripe's total is ours to the minor unit."""
+    out = []
+    for j, tax in enumerate(inv.get("taxes") or []):
+        amount = minor(tax.get("amount"), cur, f"invoice.taxes[{j}].amount")
+        if amount:
+            out.append((j, amount, f"{tax.get('name')} {Decimal(str(tax.get('rate'))).normalize():f}%"))
+    return out
+
+
 def build_invoice(event: dict[str, Any], config: StripeConfig) -> dict[str, Any]:
     """``POST /v1/invoices`` body (before form encoding)."""
     inv = invoice_of(event)
@@ -171,11 +182,7 @@ def build_items(event: dict[str, Any], config: StripeConfig, stripe_invoice: str
             item["tax_rates"] = [_tax_rate_id(t, config, f"invoice.lines[{i}].taxes") for t in line["taxes"]]
         out.append((f"item:{line.get('id', i)}", item))
     if config.tax_mode == "items":
-        for j, tax in enumerate(inv.get("taxes") or []):
-            amount = minor(tax.get("amount"), cur, f"invoice.taxes[{j}].amount")
-            if amount == 0:
-                continue
-            label = f"{tax.get('name')} {Decimal(str(tax.get('rate'))).normalize():f}%"
+        for j, amount, label in _tax_totals(inv, cur):
             out.append((f"tax:{j}", {"customer": customer, "invoice": stripe_invoice, "currency": cur.lower(),
                                      "amount": amount, "description": label, "discountable": False,
                                      "metadata": {"invoice_id": str(inv["id"]), "kind": "tax",
@@ -225,11 +232,7 @@ def build_credit_note(event: dict[str, Any], config: StripeConfig, stripe_invoic
             entry["tax_amounts"] = amounts
         lines.append(entry)
     if config.tax_mode == "items":
-        for j, tax in enumerate(cn.get("taxes") or []):
-            amount = minor(tax.get("amount"), cur, f"invoice.taxes[{j}].amount")
-            if amount == 0:
-                continue
-            label = f"{tax.get('name')} {Decimal(str(tax.get('rate'))).normalize():f}%"
+        for _, amount, label in _tax_totals(cn, cur):
             lines.append({"type": "custom_line_item", "quantity": 1, "unit_amount": amount,
                           "description": f"Credit: {label}"})
             total += amount
