@@ -31,14 +31,13 @@ from sqlalchemy import Engine, and_, delete, exists, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from connector.events.tables import DeliveryRow, EventRow
+from connector.platforms.sent_refs import holds_vendor_object
 from connector.storage.tables import IdempotencyKeyRow
-
-NOT_REFERENCES = ("skipped", "duplicate")  # sent results that hold no vendor object
 
 
 def is_reference(target: str, result: dict[str, Any] | None) -> bool:
     """A sent platform delivery that created/changed something at the vendor: kept for SentRefs and dedupe."""
-    return target.startswith("platform:") and (result or {}).get("status") not in NOT_REFERENCES
+    return target.startswith("platform:") and holds_vendor_object(result)
 
 
 def _engine(engine_or_session: Engine | Session) -> Engine:

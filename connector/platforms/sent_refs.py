@@ -20,6 +20,13 @@ from sqlalchemy.orm import Session
 from connector.events.tables import DeliveryRow
 
 
+def holds_vendor_object(result: dict[str, Any] | None) -> bool:
+    """A sent delivery's result that created or changed something at the vendor (not ``skipped``, not a
+    ``duplicate`` pointing at the row that did): what SentRefs reads and retention must keep. A result that
+    does not say counts as one, so retention errs on keeping."""
+    return (result or {}).get("status") not in ("skipped", "duplicate")
+
+
 class SentRefs:
     """Read-only view of a platform's sent deliveries, keyed by (tenant, idempotency key)."""
 
@@ -38,7 +45,7 @@ class SentRefs:
                 if result.get("status") == "duplicate" and result.get("of"):
                     original = db.get(DeliveryRow, str(result["of"]))
                     result = dict(original.result or {}) if original is not None else {}
-                if result.get("status") not in (None, "skipped", "duplicate"):
+                if holds_vendor_object(result):
                     return result
         return None
 
