@@ -33,14 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
-from connector.billing.reconciliation import reconcile  # noqa: E402
+from connector.billing.reconciliation.run import reconcile  # noqa: E402
 from connector.models import Customer, Session, Tariff  # noqa: E402
 from connector.money import to_minor  # noqa: E402
 from connector.rating import rate  # noqa: E402
 from connector.storage import repo  # noqa: E402
 from connector.storage.db import make_engine  # noqa: E402
-from connector.storage.migrations_support import all_metadata  # noqa: E402
-from connector.storage.tables import CustomerRow  # noqa: E402
+from connector.storage.tables import all_metadata  # noqa: E402
+from connector.storage.tables.core import CustomerRow  # noqa: E402
 
 TENANT = "bench"
 TARIFFS = {

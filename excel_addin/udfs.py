@@ -2,7 +2,7 @@
 
 Why in-process: desktop users without the API (or offline) get the same numbers as EVBILL.COST in the
 Office add-in and EVCHARGE_COST in Google Sheets, because all three go through the one spreadsheet
-mapping (``connector.spreadsheet_rating``) into the rating core. Classic open-source xlwings only
+mapping (``connector.spreadsheets.rating``) into the rating core. Classic open-source xlwings only
 (``xw.func``/``xw.arg``/``xw.ret``, BSD-3): no xlwings Server, no PRO features, no licence key.
 
 Tariffs: ``EVBILL_TARIFF_DIR`` (a folder of ``<tariff_id>.json`` OCPI tariffs, an object or a list of
@@ -29,7 +29,7 @@ import xlwings as xw
 from pydantic import ValidationError
 
 from connector.models import Tariff
-from connector.spreadsheet_rating import FIELDS, LINE_HEADER, SheetResult, rate_rows
+from connector.spreadsheets.rating import FIELDS, LINE_HEADER, SheetResult, rate_rows
 
 Cell = Decimal | str
 Matrix = list[list[Any]]

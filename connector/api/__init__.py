@@ -1,54 +1,59 @@
 """The API face: ``create_app(config)`` builds the Flask app; one blueprint per resource.
 
-Adding a resource: write ``connector/api/<name>.py`` (or a module elsewhere) exposing ``bp``, add it to
-``BLUEPRINTS`` below, and add its paths to ``openapi/openapi.yaml`` — ``tests/api/test_spec.py`` checks
-that the registered routes and the spec's paths are the same set.
+Every route lives in a module of this package (OCPI, ChargePoint and imports included) and reaches billing
+through plain imports; errors become problem+json in one place (``errors.register``).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
-from flask import Flask
+from flask import Blueprint, Flask
 from flask_cors import CORS
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
-from connector.api import auth, errors
+from connector.api import (
+    anomalies,
+    auth,
+    billing_jobs,
+    chargepoint,
+    customers,
+    deliveries,
+    docs,
+    errors,
+    health,
+    imports,
+    invoices,
+    ledger,
+    ocpi,
+    platform_settings,
+    promotions,
+    rate,
+    reconciliations,
+    sessions,
+    sheet_rate,
+    subscriptions,
+    tariffs,
+)
 from connector.api import config as api_config
 from connector.api.context import ENGINE_KEY, SESSIONMAKER_KEY, close_db
 
 LOG = logging.getLogger("connector.api")
 
-# "module:attribute" of every blueprint, in registration order. Other contributors append theirs here.
-BLUEPRINTS: list[str] = [
-    "connector.api.health:bp",
-    "connector.api.docs:bp",
-    "connector.api.rate:bp",
-    "connector.api.tariffs:bp",
-    "connector.api.customers:bp",
-    "connector.api.sessions:bp",
-    "connector.api.invoices:bp",
-    "connector.api.reconciliations:bp",
-    "connector.api.subscriptions:bp",
-    "connector.api.deliveries:bp",
-    "connector.api.platform_settings:bp",
-    "connector.ingest.imports_api:bp",
-    "connector.ingest.chargepoint:bp",
-    "connector.ingest.ocpi:bp",
-    "connector.api.ledger:bp",
-    "connector.api.sheet_rate:bp",
-    "connector.api.billing_jobs:bp",
-    "connector.api.promotions:bp",
-    "connector.api.anomalies:bp",
-]
+# Every blueprint, in registration order. A new resource: a module here with ``bp``, one entry below, and its
+# paths in ``openapi/openapi.yaml`` (``tests/api/test_spec.py`` checks that routes and spec agree).
+BLUEPRINTS: tuple[Blueprint, ...] = (
+    health.bp, docs.bp, rate.bp, tariffs.bp, customers.bp, sessions.bp, invoices.bp, reconciliations.bp,
+    subscriptions.bp, deliveries.bp, platform_settings.bp, imports.bp, chargepoint.bp, ocpi.bp, ledger.bp,
+    sheet_rate.bp, billing_jobs.bp, promotions.bp, anomalies.bp,
+)
 
 
 def create_tables(engine: Any) -> None:
     """Create missing tables (development / SQLite convenience; production runs ``evbill db upgrade``)."""
-    from connector.storage.migrations_support import all_metadata
+    from connector.storage.tables import all_metadata
 
     try:
         all_metadata().create_all(engine, checkfirst=True)
@@ -75,7 +80,6 @@ def create_app(config: Any = None) -> Flask:
     errors.register(app)
     auth.register(app)
     app.teardown_appcontext(close_db)
-    for target in BLUEPRINTS:
-        module, attribute = target.split(":")
-        app.register_blueprint(getattr(importlib.import_module(module), attribute))
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     return app

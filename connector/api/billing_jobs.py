@@ -20,10 +20,10 @@ from connector.api.idempotency import idempotent
 
 bp = Blueprint("billing_jobs", __name__, url_prefix="/v1/billing")
 
-INTERIM = "connector.billing.interim"
-RERATE = "connector.billing.rerate"
-ADJUSTMENTS = "connector.billing.adjustments"
-INCENTIVES = "connector.billing.incentives"
+INTERIM = "connector.billing.pricing.interim"
+RERATE = "connector.billing.pricing.rerating"
+ADJUSTMENTS = "connector.billing.pricing.adjustments"
+INCENTIVES = "connector.billing.pricing.incentives"
 
 
 def _optional_body() -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""How routes call ``connector.billing.service`` and ``connector.events.subscriptions``: one place that maps
+"""How routes call ``connector.billing.invoicing.sessions`` and ``connector.events.subscriptions``: one place that maps
 their exceptions to problems (``LookupError`` 404, ``ValueError`` with field/reason 422, ``PermissionError``
 409) and commits or rolls back the request's session.
 
@@ -47,5 +47,5 @@ def call(module: str, name: str, *args: Any, **kwargs: Any) -> Any:
     return as_json(result)
 
 
-SERVICE = "connector.billing.service"
+SERVICE = "connector.billing.invoicing.sessions"
 SUBSCRIPTIONS = "connector.events.subscriptions"

@@ -8,6 +8,8 @@ from flask import current_app, g, request
 from sqlalchemy.orm import Session as DbSession
 
 from connector.api.errors import ApiError
+from connector.billing.intake import DatabaseSink
+from connector.models.sink import SessionSink
 
 ENGINE_KEY = "evbill.engine"
 SESSIONMAKER_KEY = "evbill.sessionmaker"
@@ -45,3 +47,20 @@ def want_csv() -> bool:
         return fmt.lower() == "csv"
     best = request.accept_mimetypes.best_match(["application/json", "text/csv"])
     return best == "text/csv" and request.accept_mimetypes["text/csv"] > request.accept_mimetypes["application/json"]
+
+
+SINK_KEY = "evbill.ingest_sink"
+
+
+def app_sink() -> SessionSink:
+    """The app's ingestion sink: set by tests/embedders, else the one intake path on the app's database."""
+    sink = current_app.extensions.get(SINK_KEY)
+    if sink is None:
+        sink = DatabaseSink.for_app(current_app)
+        current_app.extensions[SINK_KEY] = sink
+    return sink
+
+
+def request_tenant() -> str:
+    """The tenant the API's authentication put on ``g`` (or the app's default tenant)."""
+    return str(g.get("tenant_id") or current_app.config.get("DEFAULT_TENANT_ID", "default"))

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from connector.api.context import db, json_body, tenant
 from connector.api.errors import ApiError
 from connector.api.idempotency import idempotent
-from connector.billing import audit
+from connector.billing.ledger import audit
 from connector.models import Customer
 from connector.storage import repo
-from connector.storage.tables import CustomerRow
+from connector.storage.tables.core import CustomerRow
 
 bp = Blueprint("customers", __name__, url_prefix="/v1/customers")
 FIELDS = ("customer_class", "tax_region", "tax_exempt", "name", "email", "locale", "invoice_per_session")

@@ -65,6 +65,15 @@ def problem(status: int, title: str, detail: str | None = None, errors: list[dic
     return response
 
 
+
+def field_problem(status: int, title: str, field: str | None = None, reason: str | None = None,
+                  **extra: Any) -> Response:
+    """``problem`` naming one field and its reason (the ingest routes' shape)."""
+    if field is None:
+        return problem(status, title, **extra)
+    return problem(status, title, f"{field}: {reason}", [{"field": field, "reason": str(reason)}], **extra)
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:

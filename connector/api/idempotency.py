@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from connector.api.context import SESSIONMAKER_KEY, tenant
 from connector.api.errors import ApiError
-from connector.storage.tables import IdempotencyKeyRow
+from connector.storage.tables.core import IdempotencyKeyRow
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADERS = ("Content-Type", "Location")

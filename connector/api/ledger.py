@@ -1,6 +1,6 @@
 """Ledger and audit log: journal entries (read-only), the tenant's account mapping, who changed what.
 
-Also sets the audit actor for every request (``connector.billing.audit.ACTOR``): ``api_key:<sha256 prefix>``
+Also sets the audit actor for every request (``connector.billing.ledger.audit.ACTOR``): ``api_key:<sha256 prefix>``
 for an API key (never the key itself) or ``bearer:<sub>`` for a verified token.
 """
 
@@ -15,7 +15,8 @@ from flask.typing import ResponseReturnValue
 
 from connector.api.context import db, json_body, tenant
 from connector.api.errors import ApiError
-from connector.billing import accounts, audit, ledger
+from connector.billing.ledger import accounts, audit
+from connector.billing.ledger import journal as ledger
 
 bp = Blueprint("ledger", __name__)
 

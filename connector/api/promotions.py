@@ -17,7 +17,7 @@ from connector.api.idempotency import idempotent
 
 bp = Blueprint("promotions", __name__, url_prefix="/v1/promotions")
 
-ADJUSTMENTS = "connector.billing.adjustments"
+ADJUSTMENTS = "connector.billing.pricing.adjustments"
 
 
 @bp.post("")

@@ -1,7 +1,7 @@
 """Reconciliation runs (daily/monthly per station set) and their report as JSON, CSV or XLSX.
 
 The route only validates the request shape; the run, its money and its exports live in
-``connector.billing.reconciliation`` / ``reconcile_export`` (routes never compute money).
+``connector.billing.reconciliation.run`` / ``reconcile_export`` (routes never compute money).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def start_reconciliation() -> ResponseReturnValue:
 
 @bp.get("/<reconciliation_id>")
 def get_reconciliation(reconciliation_id: str) -> ResponseReturnValue:
-    from connector.billing import reconcile_export
+    from connector.billing.reconciliation import export as reconcile_export
 
     fmt = (request.args.get("format") or "json").lower()
     if fmt not in ("json", "csv", "xlsx"):

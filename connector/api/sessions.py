@@ -1,7 +1,7 @@
 """Session events in (idempotent per tenant + ``event_id``), sessions out with their current price.
 
-An ``end`` event hands the session to billing (``connector.billing.service.complete_session``); an open
-session's running cost comes from ``connector.billing.session_rating`` — the inputs the final bill uses.
+An ``end`` event hands the session to billing (``connector.billing.invoicing.sessions.complete_session``); an open
+session's running cost comes from ``connector.billing.pricing.inputs`` — the inputs the final bill uses.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from connector.api import billing_link
 from connector.api.context import db, json_body, tenant
 from connector.api.errors import ApiError
 from connector.api.idempotency import idempotent
-from connector.billing.service import complete_session
-from connector.billing.session_rating import rate_row
-from connector.ingest.events import IngestError, parse_event
-from connector.ingest.merge import apply_event, to_session
+from connector.billing.invoicing.sessions import complete_session
+from connector.billing.pricing.inputs import rate_row
+from connector.models.session_event import IngestError, parse_event
+from connector.models.session_merge import apply_event, to_session
 from connector.storage import repo
-from connector.storage.tables import SessionRow
+from connector.storage.tables.core import SessionRow
 
 bp = Blueprint("sessions", __name__, url_prefix="/v1/sessions")
 

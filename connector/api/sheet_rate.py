@@ -2,7 +2,7 @@
 
 Why a separate route from ``/v1/rate/batch``: spreadsheet add-ins send positional cells (serial dates,
 blank rows, a tariff id per row) and need one result per row with an error text instead of a failed
-request. The mapping lives in ``connector.spreadsheet_rating``; prices come from the rating core only.
+request. The mapping lives in ``connector.spreadsheets.rating``; prices come from the rating core only.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 from connector.api.context import db, json_body, tenant
 from connector.api.errors import ApiError
 from connector.models import Tariff
-from connector.spreadsheet_rating import RowError, check_zone, default_time_zone, rate_rows
+from connector.spreadsheets.rating import RowError, check_zone, default_time_zone, rate_rows
 from connector.storage import repo
 
 bp = Blueprint("sheet_rate", __name__, url_prefix="/v1/rate")

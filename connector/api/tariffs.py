@@ -15,11 +15,11 @@ from connector.api import billing_link
 from connector.api.context import db, json_body, tenant
 from connector.api.errors import ApiError
 from connector.api.idempotency import idempotent
-from connector.billing import audit
+from connector.billing.ledger import audit
 from connector.models import Tariff
 from connector.rating import TariffSwitchPolicy
 from connector.storage import repo
-from connector.storage.tables import TariffRow
+from connector.storage.tables.core import TariffRow
 
 bp = Blueprint("tariffs", __name__, url_prefix="/v1/tariffs")
 

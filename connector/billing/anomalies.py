@@ -7,7 +7,7 @@ row and emits nothing: the same anomaly never opens two tickets.
 
 Rules: ``negative_energy``, ``implausible_energy`` (kWh > max power x duration), ``duplicate_session``
 (same station, start and energy under another session id), ``long_session``, ``rating_failure``,
-``reconciliation_mismatch`` and ``unbilled_session`` (the last two from ``connector.billing.reconciliation``).
+``reconciliation_mismatch`` and ``unbilled_session`` (the last two from ``connector.billing.reconciliation.run``).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
-from connector.billing.reconciliation_tables import AnomalyRow, AnomalyRulesRow
 from connector.models.common import Dec
+from connector.storage.tables.reconciliation import AnomalyRow, AnomalyRulesRow
 from connector.validation import FieldError, field_errors
 
 RuleName = Literal["negative_energy", "implausible_energy", "duplicate_session", "long_session",
@@ -219,7 +219,7 @@ def session_rules(tenant_id: str, session_id: str, doc: dict[str, Any], limits: 
 def duplicate_of(db: DbSession, tenant_id: str, session_id: str, doc: dict[str, Any],
                  start_at: datetime | None) -> str | None:
     """Another session id at the same station, start and energy (a charger re-sent it under a new id)."""
-    from connector.storage.tables import SessionRow
+    from connector.storage.tables.core import SessionRow
 
     station, energy = doc.get("station_id"), session_energy(doc)
     start = parse_instant(doc.get("start"))

@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session as DbSession
 
-from connector.billing.interim import run_interim
-from connector.storage.tables import SessionRow, TenantRow
+from connector.billing.pricing.interim import run_interim
+from connector.storage.tables.core import SessionRow, TenantRow
 
 LOG = logging.getLogger("connector.billing.scheduler")
 
@@ -56,7 +56,7 @@ def interim_tick(engine: Engine, now: datetime | None = None) -> dict[str, int]:
 def rerate_tick(engine: Engine, now: datetime | None = None) -> list[dict[str, Any]]:
     """Re-rate the open sessions of split-policy versions that became effective since their last run
     (a version published ahead of time changes running sessions only from its effective time)."""
-    from connector.billing import rerate
+    from connector.billing.pricing import rerating as rerate
 
     at = now or datetime.now(UTC)
     with DbSession(engine) as db:
@@ -89,7 +89,7 @@ def previous_period(kind: str, today: date) -> str:
 
 def reconciliation_job(engine: Engine, kind: str, today: date | None = None) -> dict[str, Any]:
     """Reconcile the previous day/month for every tenant via ``service.start_reconciliation``."""
-    from connector.billing.service import start_reconciliation as start
+    from connector.billing.invoicing.sessions import start_reconciliation as start
 
     period = previous_period(kind, today or datetime.now(UTC).date())
     with DbSession(engine) as db:

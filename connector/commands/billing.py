@@ -61,7 +61,8 @@ def _print(value: Any) -> None:
 
 
 def run_interim(args: argparse.Namespace) -> int:
-    from connector.billing import interim, scheduler
+    from connector.billing import scheduler
+    from connector.billing.pricing import interim
 
     engine = _engine(args.url)
     at = _instant(args.as_of, "--as-of")
@@ -74,7 +75,7 @@ def run_interim(args: argparse.Namespace) -> int:
 
 
 def run_rerate(args: argparse.Namespace) -> int:
-    from connector.billing import rerate
+    from connector.billing.pricing import rerating as rerate
 
     engine = _engine(args.url)
     if args.sessions:
@@ -100,7 +101,7 @@ def run_rerate_due(args: argparse.Namespace) -> int:
 
 
 def run_incentives(args: argparse.Namespace) -> int:
-    from connector.billing import incentives
+    from connector.billing.pricing import incentives
 
     report = _in_tenant(_engine(args.url), args.tenant,
                         lambda db: incentives.incentive_report(db, args.tenant, args.month))

@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from connector.ingest.cli_support import make_sink
+    from connector.commands.sinks import make_sink
     from connector.ingest.ocpp.csms import CsmsSettings, run_csms
 
     stations = {}

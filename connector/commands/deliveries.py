@@ -58,7 +58,7 @@ def _list(db: Any, tenant: str | None, status: str | None, limit: int) -> list[d
     from sqlalchemy import select
 
     from connector.events.deliveries import list_deliveries
-    from connector.events.tables import DeliveryRow
+    from connector.storage.tables.outbox import DeliveryRow
 
     if tenant is not None:
         tenants = [tenant]
@@ -102,7 +102,7 @@ def redeliver_cmd(args: argparse.Namespace) -> int:
     from sqlalchemy.orm import Session
 
     from connector.events.deliveries import redeliver
-    from connector.events.tables import DeliveryRow
+    from connector.storage.tables.outbox import DeliveryRow
 
     engine = _engine(args.url)
     try:

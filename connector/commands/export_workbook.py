@@ -9,9 +9,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from connector.batch_csv import session_from_row
 from connector.commands import InputError
 from connector.models import Session, Tariff
+from connector.spreadsheets.batch_csv import session_from_row
 from connector.validation import first_error_line
 
 
@@ -75,7 +75,10 @@ def _sessions(path: Path) -> list[Session]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from connector.workbook import WorkbookError, export_workbook  # openpyxl: loaded for this command only
+    from connector.spreadsheets.workbook import (  # openpyxl: loaded for this command only
+        WorkbookError,
+        export_workbook,
+    )
 
     tariff = _tariff_file(args.tariff) if args.tariff else _stored_tariff(args.tariff_id, args.tenant, args.url)
     sessions = _sessions(args.sessions)

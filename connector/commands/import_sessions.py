@@ -23,9 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from connector.ingest.cli_support import make_sink
-    from connector.ingest.events import IngestError
+    from connector.commands.sinks import make_sink
     from connector.ingest.tabular import import_file, load_mapping, write_rejections
+    from connector.models.session_event import IngestError
 
     if not args.file.is_file():
         raise InputError(f"file: not found: {args.file}")

@@ -25,10 +25,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from connector.ingest.cli_support import make_sink
-    from connector.ingest.events import IngestError
+    from connector.commands.sinks import make_sink
     from connector.ingest.tabular import load_mapping
     from connector.ingest.watch import watch
+    from connector.models.session_event import IngestError
 
     if not args.directory.is_dir():
         raise InputError(f"directory: not a directory: {args.directory}")

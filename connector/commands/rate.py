@@ -10,11 +10,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from connector.batch_csv import rate_csv
 from connector.commands import InputError
 from connector.models import Cdr, Session, Tariff
 from connector.money import RoundingPolicy
 from connector.rating import RatingError, RatingOptions, StepSizePolicy, rate
+from connector.spreadsheets.batch_csv import rate_csv
 from connector.validation import first_error_line
 
 

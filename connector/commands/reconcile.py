@@ -17,10 +17,10 @@ from connector.commands import InputError
 def run(args: argparse.Namespace) -> int:
     from sqlalchemy.orm import sessionmaker
 
-    from connector.billing import reconcile_export
-    from connector.billing.reconciliation import reconcile
+    from connector.billing.reconciliation import export as reconcile_export
+    from connector.billing.reconciliation.run import reconcile
     from connector.storage.db import make_engine
-    from connector.storage.migrations_support import all_metadata
+    from connector.storage.tables import all_metadata
 
     if args.format == "xlsx" and args.out is None:
         raise InputError("--out: required with --format xlsx (a workbook is not printed)")

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     engine = make_engine(args.url)
     # like the API: missing tables are created unless EVBILL_CREATE_TABLES=0 (production runs migrations)
     if args.create_tables or os.environ.get("EVBILL_CREATE_TABLES", "1") not in ("0", "false", "no"):
-        from connector.storage.migrations_support import all_metadata
+        from connector.storage.tables import all_metadata
 
         all_metadata().create_all(engine, checkfirst=True)
     elif not inspect(engine).has_table("outbox_deliveries"):

@@ -19,7 +19,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from connector.events.envelope import iso
-from connector.events.tables import DELIVERY_STATUSES, DeliveryRow
+from connector.storage.tables.outbox import DELIVERY_STATUSES, DeliveryRow
 
 
 class Policy(BaseModel):

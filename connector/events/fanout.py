@@ -15,9 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connector.events import subscriptions
-from connector.events.tables import DeliveryRow, EventRow
 from connector.platforms import settings
 from connector.platforms.registry import Platform
+from connector.storage.tables.outbox import DeliveryRow, EventRow
 
 
 def targets_for(db: Session, event: EventRow, platforms: dict[str, Platform],

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from connector.events import envelope
-from connector.events.tables import EventRow
+from connector.storage.tables.outbox import EventRow
 
 
 def emit(db: Session, tenant_id: str, type: str, data: dict[str, Any], *,

@@ -30,9 +30,9 @@ from typing import Any
 from sqlalchemy import Engine, and_, delete, exists, func, not_, or_, select
 from sqlalchemy.orm import Session
 
-from connector.events.tables import DeliveryRow, EventRow
 from connector.platforms.sent_refs import holds_vendor_object
-from connector.storage.tables import IdempotencyKeyRow
+from connector.storage.tables.core import IdempotencyKeyRow
+from connector.storage.tables.outbox import DeliveryRow, EventRow
 
 
 def is_reference(target: str, result: dict[str, Any] | None) -> bool:

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.events.envelope import EventError, iso
-from connector.events.tables import WebhookSubscriptionRow
 from connector.security import egress
+from connector.storage.tables.outbox import WebhookSubscriptionRow
 
 EVENT_TYPES = ("session.billed", "session.interim", "session.rerated", "invoice.finalized", "invoice.voided",
                "invoice.paid", "credit_note.issued", "journal.posted", "reconciliation.completed",

@@ -33,11 +33,11 @@ from connector.events.deliveries import Policy, aware, backoff, claim, finish, r
 from connector.events.deliveries import redeliver as redeliver  # re-exported: the pinned interface
 from connector.events.fanout import fan_out
 from connector.events.outbox import row_to_envelope
-from connector.events.tables import DeliveryRow, EventRow, WebhookSubscriptionRow
 from connector.platforms import registry, settings
 from connector.platforms.errors import PermanentError, RetryableError
 from connector.platforms.sender import HttpSender
 from connector.security import egress
+from connector.storage.tables.outbox import DeliveryRow, EventRow, WebhookSubscriptionRow
 
 LOG = logging.getLogger("connector.events.worker")
 SenderFactory = Callable[[str], Any]

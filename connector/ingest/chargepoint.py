@@ -1,4 +1,5 @@
-"""ChargePoint session-end notifications → Session (``POST /v1/ingest/chargepoint/sessions``).
+"""ChargePoint session-end notifications → Session (the route ``POST /v1/ingest/chargepoint/sessions`` is
+``connector.api.chargepoint``).
 
 ChargePoint publishes no webhook contract (its Web Services API is SOAP, WSDL for account holders
 only; see docs/ingest.md), so the payload is read through a configurable field mapping:
@@ -16,18 +17,10 @@ Idempotent by ChargePoint session id (``chargepoint:<sessionID>``).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
-
-from connector.ingest.events import IngestError, SessionEvent, parse_event
-from connector.ingest.web import app_sink, problem
-from connector.security import hmac_sign
-
-LOG = logging.getLogger("connector.ingest.chargepoint")
-bp = Blueprint("chargepoint_webhook", __name__, url_prefix="/v1/ingest/chargepoint")
+from connector.models.session_event import IngestError, SessionEvent, parse_event
 
 DEFAULT_MAPPING: dict[str, str] = {
     "session_id": "sessionID",
@@ -73,28 +66,3 @@ def payload_to_event(payload: Any, mapping: Mapping[str, str] | None = None,
         "event_id": f"chargepoint:{session_id}", "type": "end", "session_id": f"CP-{session_id}"[:64],
         "timestamp": session["end"], "source": "chargepoint", "session": session,
     })
-
-
-@bp.post("/sessions")
-def session_end() -> Response:
-    secret = current_app.config.get("CHARGEPOINT_WEBHOOK_SECRET")
-    if not secret:
-        return problem(503, "ChargePoint webhook not configured", "CHARGEPOINT_WEBHOOK_SECRET", "not set")
-    body = request.get_data(cache=True)
-    try:
-        hmac_sign.verify(secret, request.headers.get(hmac_sign.TIMESTAMP_HEADER), body,
-                         request.headers.get(hmac_sign.SIGNATURE_HEADER))
-    except hmac_sign.SignatureError as exc:
-        LOG.warning("rejected ChargePoint webhook: %s: %s", exc.field, exc.reason)
-        return problem(401, "Invalid signature", exc.field, exc.reason)
-    try:
-        config = current_app.config
-        event = payload_to_event(request.get_json(silent=True), config.get("CHARGEPOINT_FIELD_MAPPING"),
-                                 config.get("CHARGEPOINT_SESSION_DEFAULTS"))
-        outcome = app_sink().ingest(str(current_app.config.get("CHARGEPOINT_TENANT_ID") or "default"), event)
-    except IngestError as exc:
-        LOG.warning("rejected ChargePoint session: %s: %s", exc.field, exc.reason)
-        return problem(422, "Invalid session data", exc.field, exc.reason)
-    response = jsonify(outcome.to_dict())
-    response.status_code = 202 if outcome.status == "accepted" else 200
-    return response

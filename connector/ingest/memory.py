@@ -11,10 +11,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from connector.ingest.events import IngestError, SessionEvent
-from connector.ingest.merge import apply_event, to_session
-from connector.ingest.sink import IngestOutcome
 from connector.models import Customer, Tariff
+from connector.models.session_event import IngestError, SessionEvent
+from connector.models.session_merge import apply_event, to_session
+from connector.models.sink import IngestOutcome
 from connector.rating import RatedSession, RatingError, RatingOptions, rate
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from connector.ingest.events import IngestError, SessionEvent, parse_event
+from connector.models.session_event import IngestError, SessionEvent, parse_event
 
 TYPES_BY_NAME = {"session.started": "start", "session.updated": "update", "session.completed": "end",
                  "session.ended": "end", "session.closed": "end"}

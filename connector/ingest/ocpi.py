@@ -1,5 +1,4 @@
-"""OCPI 2.2.1 CDR push (receiver interface, eMSP/billing side): ``POST /ocpi/2.2.1/cdrs`` and
-``PUT /ocpi/2.2.1/cdrs/{country_code}/{party_id}/{cdr_id}``, ``GET`` of a received CDR.
+"""An OCPI 2.2.1 CDR → the ``end`` event of one Session (the receiver routes are ``connector.api.ocpi``).
 
 Every response is the OCPI envelope ``{data, status_code, status_message, timestamp}`` (1000 = OK,
 2001 = invalid or missing parameters). The CDR is normalised into the one Session model (periods →
@@ -12,33 +11,14 @@ config ``OCPI_TOKENS = {token: tenant_id}``.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import logging
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
-from pydantic import ValidationError
-
-from connector.ingest.events import IngestError, SessionEvent, parse_event
-from connector.ingest.web import app_sink
 from connector.models import Cdr
-from connector.validation import field_errors
-
-LOG = logging.getLogger("connector.ingest.ocpi")
-bp = Blueprint("ocpi_cdrs", __name__, url_prefix="/ocpi/2.2.1/cdrs")
+from connector.models.session_event import SessionEvent, parse_event
 
 POWER_DIMENSIONS = ("MAX_POWER", "POWER")
 CURRENT_DIMENSIONS = ("MAX_CURRENT", "CURRENT")
-
-
-def envelope(data: Any, status_code: int = 1000, message: str = "Success", http: int = 200) -> Response:
-    response = jsonify({"data": data, "status_code": status_code, "status_message": message,
-                        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")})
-    response.status_code = http
-    return response
 
 
 def cdr_session_id(cdr: Cdr) -> str:
@@ -99,66 +79,3 @@ def cdr_to_event(cdr: Cdr, raw: dict[str, Any], defaults: dict[str, Any] | None 
         "session_id": cdr_session_id(cdr), "timestamp": cdr.end_date_time.isoformat(), "source": "ocpi",
         "session": session, "meter_samples": samples,
     })
-
-
-def _tenant() -> str | None:
-    header = request.headers.get("Authorization", "")
-    if not header.startswith("Token "):
-        return None
-    token = header[len("Token "):].strip()
-    tokens: dict[str, str] = current_app.config.get("OCPI_TOKENS") or {}
-    if token in tokens:
-        return tokens[token]
-    try:
-        decoded = base64.b64decode(token, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return tokens.get(decoded)
-
-
-def _receive(expected: tuple[str, str, str] | None = None) -> Response:
-    tenant = _tenant()
-    if tenant is None:
-        return envelope(None, 2000, "Authorization: missing or unknown OCPI token", 401)
-    raw = request.get_json(silent=True)
-    if not isinstance(raw, dict):
-        return envelope(None, 2001, "body: expected a CDR JSON object", 400)
-    try:
-        cdr = Cdr.model_validate(raw)
-        if not cdr.id:
-            raise IngestError("id", "required")
-        if expected and (cdr.country_code, cdr.party_id, cdr.id) != expected:
-            raise IngestError("id", "country_code/party_id/id of the body must match the URL")
-        outcome = app_sink().ingest(tenant, cdr_to_event(cdr, raw, current_app.config.get("OCPI_SESSION_DEFAULTS")))
-    except ValidationError as exc:
-        first = field_errors(exc)[0]
-        LOG.warning("rejected OCPI CDR: %s: %s", first["field"], first["reason"])
-        return envelope(None, 2001, f"{first['field']}: {first['reason']}", 400)
-    except IngestError as exc:
-        LOG.warning("rejected OCPI CDR: %s: %s", exc.field, exc.reason)
-        return envelope(None, 2001, str(exc), 400)
-    response = envelope(outcome.to_dict(), 1000, "Success" if outcome.status == "accepted" else "Duplicate CDR",
-                        201 if outcome.status == "accepted" else 200)
-    response.headers["Location"] = url_for("ocpi_cdrs.get_cdr", session_id=outcome.session_id, _external=True)
-    return response
-
-
-@bp.post("")
-def post_cdr() -> Response:
-    return _receive()
-
-
-@bp.put("/<country_code>/<party_id>/<cdr_id>")
-def put_cdr(country_code: str, party_id: str, cdr_id: str) -> Response:
-    return _receive((country_code, party_id, cdr_id))
-
-
-@bp.get("/<session_id>")
-def get_cdr(session_id: str) -> Response:
-    tenant = _tenant()
-    if tenant is None:
-        return envelope(None, 2000, "Authorization: missing or unknown OCPI token", 401)
-    stored = app_sink().load_session(tenant, session_id)
-    if stored is None:
-        return envelope(None, 2001, f"cdr: '{session_id}' not found", 404)
-    return envelope(stored)

@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from connector.ingest.events import IngestError, SessionEvent, parse_event
-from connector.ingest.sink import SessionSink
 from connector.models.session import check_time_zone
+from connector.models.session_event import IngestError, SessionEvent, parse_event
+from connector.models.sink import SessionSink
 from connector.validation import field_errors
 
 PRESETS = Path(__file__).parent / "mappings"

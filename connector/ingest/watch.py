@@ -17,8 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from connector.ingest.sink import SessionSink
 from connector.ingest.tabular import ColumnMapping, ImportReport, import_file, write_rejections
+from connector.models.sink import SessionSink
 
 LOG = logging.getLogger("connector.ingest.watch")
 SUFFIXES = (".csv", ".json")

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from connector.models.common import AwareDatetime, CurrencyCode, Dec, Model
+from connector.models.energy_profile import ZERO, EnergyProfile, Knot
 
 
 def check_time_zone(value: str) -> str:
@@ -87,9 +88,33 @@ class Session(Model):
 
     def total_energy(self, until: datetime | None = None) -> Decimal:
         """Energy delivered by ``until`` (default: session end), from samples or the total."""
-        from connector.rating.profile import EnergyProfile  # local: the profile lives with the engine
-
         end = until or self.end
         if end is None:
             raise ValueError("end: an ongoing session needs an instant to measure up to")
-        return EnergyProfile.from_session(self, end).energy_at(end)
+        return self.energy_profile(end).energy_at(end)
+
+    def energy_profile(self, until: datetime) -> EnergyProfile:
+        """Cumulative kWh over time, from the meter samples or spread over the charging time."""
+        session = self
+        start = session.start
+        charging_end = session.charging_ended_at or session.end or until
+        charging_end = min(charging_end, until) if session.end is None else charging_end
+        samples = [s for s in session.meter_samples if start <= s.timestamp]
+        if samples:
+            knots = [Knot(start, ZERO)]
+            for s in samples:
+                if s.timestamp == start:
+                    knots[0] = Knot(start, s.energy_kwh, s.power_kw, s.current_a)
+                else:
+                    knots.append(Knot(s.timestamp, s.energy_kwh, s.power_kw, s.current_a))
+            total = session.energy_kwh
+            if total is not None and session.end is not None and knots[-1].at < charging_end:
+                knots.append(Knot(charging_end, total))
+            return EnergyProfile(knots)
+        total = session.energy_kwh or ZERO
+        if charging_end <= start:
+            return EnergyProfile([Knot(start, total)])
+        if session.end is None:
+            # Ongoing, no samples: energy_kwh is the latest reading, taken at ``until``.
+            return EnergyProfile([Knot(start, ZERO), Knot(max(charging_end, until), total)])
+        return EnergyProfile([Knot(start, ZERO), Knot(charging_end, total)])

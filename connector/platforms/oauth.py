@@ -25,11 +25,12 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import Column, DateTime, Engine, String, Table, Text, insert, select, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connector.platforms.errors import PermanentError
 from connector.storage.db import Base
+from connector.storage.tables.platforms import oauth_refresh_tokens as _refresh_tokens
 
 LOG = logging.getLogger("connector.platforms.oauth")
 
@@ -200,13 +201,6 @@ def shared_provider(token_url: str, client_id: str, client_secret: str, grant: G
 
 TOKEN_KEY_ENV = "EVBILL_TOKEN_KEY"  # a Fernet key (base64, 32 bytes): `python -c "from cryptography.fernet
 #                                     import Fernet; print(Fernet.generate_key().decode())"`
-_meta = Base.metadata  # with every other table: Alembic migrates it (0004)
-_refresh_tokens = Table(
-    "platform_oauth_refresh_tokens", _meta,
-    Column("consent", String(64), primary_key=True),  # sha256(token_url, client_id, configured refresh token)
-    Column("ciphertext", Text, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
 
 
 class RefreshTokenStore:
@@ -220,7 +214,7 @@ class RefreshTokenStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        _meta.create_all(engine, tables=[_refresh_tokens], checkfirst=True)
+        Base.metadata.create_all(engine, tables=[_refresh_tokens], checkfirst=True)
         key = os.environ.get(TOKEN_KEY_ENV)
         self._fernet = Fernet(key.encode()) if key else None
 

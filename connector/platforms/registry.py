@@ -1,17 +1,15 @@
-"""Discovers the adapter modules in ``connector/platforms`` and calls them uniformly.
+"""The adapters the product ships (``ADAPTERS``, one module each in ``connector/platforms/adapters``) and how
+the worker calls them uniformly.
 
-An adapter is any module there exposing ``NAME``, ``EVENTS`` and ``deliver`` (plus ``Config`` and
-``idempotency_key``); machinery modules are skipped by that test, so a new vendor needs no registration.
+An adapter exposes ``NAME``, ``EVENTS`` and ``deliver`` (plus ``Config`` and ``idempotency_key``).
 Adapters differ in what ``deliver`` takes (``http``; a SQL-backed ``store``; Google Sheets a ``sync``):
 ``call_deliver`` passes exactly the parameters the signature names.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import logging
-import pkgutil
 import typing
 from dataclasses import dataclass
 from functools import cache
@@ -21,10 +19,33 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
-import connector.platforms
+from connector.platforms.adapters import (
+    freshbooks,
+    google_sheets,
+    jira,
+    netsuite,
+    paypal,
+    plaid,
+    quickbooks,
+    salesforce,
+    sap_concur,
+    sap_s4hana,
+    sendgrid,
+    slack,
+    square,
+    stripe,
+    xero,
+    zoho_analytics,
+    zoho_books,
+)
 
 LOG = logging.getLogger("connector.platforms.registry")
-MACHINERY = frozenset({"errors", "sender", "registry", "tables", "settings", "dryrun", "oauth"})
+# Every adapter the product ships, by name (the order ``evbill platforms list`` shows). A new vendor is one
+# module in ``adapters/`` and one entry here.
+ADAPTERS: tuple[ModuleType, ...] = (
+    freshbooks, google_sheets, jira, netsuite, paypal, plaid, quickbooks, salesforce, sap_concur, sap_s4hana,
+    sendgrid, slack, square, stripe, xero, zoho_analytics, zoho_books,
+)
 
 
 @dataclass(frozen=True)
@@ -118,24 +139,9 @@ def _cached_store(cls: type, engine: Engine) -> Any:
     return cls(engine)
 
 
-def is_adapter(module: ModuleType) -> bool:
-    return all(hasattr(module, attr) for attr in ("NAME", "EVENTS", "deliver"))
-
-
 def discover() -> dict[str, Platform]:
-    """Every adapter module, by ``NAME``; a module that fails to import is logged and left out."""
-    found: dict[str, Platform] = {}
-    for info in sorted(pkgutil.iter_modules(connector.platforms.__path__), key=lambda m: m.name):
-        if info.name in MACHINERY or info.name.startswith("_") or info.ispkg:
-            continue
-        try:
-            module = importlib.import_module(f"connector.platforms.{info.name}")
-        except Exception as exc:  # noqa: BLE001 - one broken adapter must not stop the others
-            LOG.error("platform module %s failed to import: %s", info.name, exc)
-            continue
-        if is_adapter(module):
-            found[str(module.NAME)] = Platform(str(module.NAME), module, tuple(module.EVENTS))
-    return found
+    """Every adapter of ``ADAPTERS``, by ``NAME``."""
+    return {str(m.NAME): Platform(str(m.NAME), m, tuple(m.EVENTS)) for m in ADAPTERS}
 
 
 def get(name: str) -> Platform:

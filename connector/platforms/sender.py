@@ -121,11 +121,3 @@ class HttpSender:
         self.log.info("http request sent", extra={"evbill": {**fields, "outcome": "ok"}})
         return resp
 
-
-def __getattr__(name: str) -> Any:
-    """``DryRunSender`` lives in ``dryrun.py``; importable from here as the pinned interface says."""
-    if name == "DryRunSender":
-        from connector.platforms.dryrun import DryRunSender
-
-        return DryRunSender
-    raise AttributeError(name)

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from connector.events.tables import DeliveryRow
+from connector.storage.tables.outbox import DeliveryRow
 
 
 def holds_vendor_object(result: dict[str, Any] | None) -> bool:

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from connector.platforms.registry import Platform
-from connector.platforms.tables import PlatformConfigRow
+from connector.storage.tables.platforms import PlatformConfigRow
 from connector.validation import FieldError
 
 FILE_ENV = "EVBILL_PLATFORMS_FILE"

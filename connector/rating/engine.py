@@ -17,13 +17,13 @@ from zoneinfo import ZoneInfo
 
 from connector.models.cdr import Cdr
 from connector.models.customer import Customer
+from connector.models.energy_profile import SECONDS_PER_HOUR, hours_between
 from connector.models.session import Session
 from connector.models.tariff import Tariff, TariffDimensionType
 from connector.money import ZERO, ceil_to_step, round_ocpi
 from connector.rating.invoice import build_invoice
 from connector.rating.options import RatingOptions, StepSizePolicy, TariffSwitchPolicy
 from connector.rating.periods import Period, PeriodSet, cut_session, periods_from_cdr, zone
-from connector.rating.profile import SECONDS_PER_HOUR, hours_between
 from connector.rating.restrictions import CompiledTariff, State, compile_tariff
 from connector.rating.result import CATEGORIES, Amount, PricedLine, RatedSession
 from connector.validation import FieldError

@@ -16,8 +16,8 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from connector.models.cdr import Cdr, CdrDimensionType
+from connector.models.energy_profile import hours_between
 from connector.models.session import Session
-from connector.rating.profile import EnergyProfile, hours_between
 from connector.rating.restrictions import CompiledTariff
 
 
@@ -104,7 +104,7 @@ def cut_session(
     charging_end = session.charging_ended_at
     if charging_end is not None and charging_end >= end:
         charging_end = None
-    profile = EnergyProfile.from_session(session, end)
+    profile = session.energy_profile(end)
     cuts: set[datetime] = {start}
     if charging_end is not None and charging_end > start:
         cuts.add(charging_end)

@@ -16,8 +16,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser.models import SnsRecordModel
 from pydantic import ValidationError
 
-from connector.ingest.events import IngestError
 from connector.ingest.messages import event_from_message
+from connector.models.session_event import IngestError
 from connector.serverless.runtime import get_sink, tenant_id
 from connector.validation import field_errors
 

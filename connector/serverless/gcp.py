@@ -18,8 +18,8 @@ from typing import Any
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from connector.ingest.events import IngestError
 from connector.ingest.messages import event_from_message
+from connector.models.session_event import IngestError
 from connector.serverless.runtime import get_sink, tenant_id
 
 PUBSUB_TYPE = "google.cloud.pubsub.topic.v1.messagePublished"

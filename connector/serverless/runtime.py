@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from connector.ingest.sink import SessionSink
+from connector.models.sink import SessionSink
 
 _sink: SessionSink | None = None
 
@@ -19,7 +19,7 @@ def tenant_id() -> str:
 def get_sink() -> SessionSink:
     global _sink
     if _sink is None:
-        from connector.ingest.pipeline import DatabaseSink
+        from connector.billing.intake import DatabaseSink
 
         _sink = DatabaseSink.from_url(os.environ.get("DATABASE_URL"))
     return _sink

@@ -11,7 +11,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 
 from connector.storage.db import database_url, make_engine
-from connector.storage.migrations_support import all_metadata
+from connector.storage.tables import all_metadata
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

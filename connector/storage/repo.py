@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from connector.models import Customer, Tariff
-from connector.storage.tables import (
+from connector.storage.tables.core import (
     ApiKeyRow,
     CustomerRow,
     SessionEventRow,

@@ -1,4 +1,4 @@
-// functions.js under Node against the real API on 127.0.0.1 (started by tests/excel/test_addin_node.py, which
+// functions.js under Node against the real API on 127.0.0.1 (started by tests/spreadsheets/excel/test_addin_node.py, which
 // passes EVBILL_API_URL, EVBILL_API_KEY, EVBILL_TOKEN (an Entra ID-style JWT the API accepts) and
 // EVBILL_EXPECTED: rows and the rating core's results for them).
 'use strict';
@@ -15,7 +15,7 @@ const TOKEN = process.env.EVBILL_TOKEN;
 const EXPECTED = process.env.EVBILL_EXPECTED ? JSON.parse(fs.readFileSync(process.env.EVBILL_EXPECTED, 'utf8')) : null;
 
 function needApi() {
-  assert.ok(URL_ && KEY && TOKEN && EXPECTED, 'run through pytest tests/excel/test_addin_node.py (it starts the API)');
+  assert.ok(URL_ && KEY && TOKEN && EXPECTED, 'run through pytest tests/spreadsheets/excel/test_addin_node.py (it starts the API)');
 }
 
 function addin(extra) {

@@ -1,4 +1,4 @@
-// Code.gs under Node against the real API on 127.0.0.1 (started by tests/sheets/test_sheets_node.py, which
+// Code.gs under Node against the real API on 127.0.0.1 (started by tests/spreadsheets/sheets/test_sheets_node.py, which
 // passes EVBILL_API_URL, EVBILL_API_KEY and EVBILL_EXPECTED: rows and the rating core's results for them).
 'use strict';
 
@@ -13,7 +13,7 @@ const EXPECTED = process.env.EVBILL_EXPECTED ? JSON.parse(fs.readFileSync(proces
 const ZONE = EXPECTED ? EXPECTED.zone : 'Europe/Berlin';
 
 function needApi() {
-  assert.ok(URL_ && KEY && EXPECTED, 'run through pytest tests/sheets/test_sheets_node.py (it starts the API)');
+  assert.ok(URL_ && KEY && EXPECTED, 'run through pytest tests/spreadsheets/sheets/test_sheets_node.py (it starts the API)');
 }
 
 function harness(extra) {

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connector.storage.db import make_engine
-from connector.storage.tables import SessionEventRow, SessionRow
+from connector.storage.tables.core import SessionEventRow, SessionRow
 from tests.api.conftest import KEY_A, TARIFF, free_port
 from tests.api.pg import fresh_database, pg_available
 

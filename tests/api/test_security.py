@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from connector.cli import main
 from connector.security import hmac_sign
 from connector.storage.db import make_engine
-from connector.storage.tables import ApiKeyRow
+from connector.storage.tables.core import ApiKeyRow
 from tests.api.conftest import SESSION, TARIFF, A, B, assert_problem, make_app
 
 ISSUER = "https://login.microsoftonline.com/tid-a/v2.0"

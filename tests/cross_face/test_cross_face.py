@@ -24,16 +24,16 @@ import requests
 
 from connector.models import Session
 from connector.rating import rate
-from connector.workbook import export_workbook
-from tests.excel.data import TOU_TARIFF, make_sessions, tou_tariff
-from tests.excel.layout_read import gross_column
-from tests.excel.live_api import API_KEY, serve_api
-from tests.excel.lo_recalc import recalc
+from connector.spreadsheets.workbook import export_workbook
+from tests.spreadsheets.excel.data import TOU_TARIFF, make_sessions, tou_tariff
+from tests.spreadsheets.excel.layout_read import gross_column
+from tests.spreadsheets.excel.live_api import API_KEY, serve_api
+from tests.spreadsheets.excel.lo_recalc import recalc
 
 ROOT = Path(__file__).resolve().parents[2]
 ZONE = "Europe/Berlin"
 COUNT = 200
-# The core's totals for these 200 sessions (tests/excel/data.py, seed 61, whole minutes), pinned so that
+# The core's totals for these 200 sessions (tests/spreadsheets/excel/data.py, seed 61, whole minutes), pinned so that
 # a change in any face or in the data shows up as a number, not only as "the faces still agree".
 GROSS_TOTAL = Decimal("4180.89")
 TAX_TOTAL = Decimal("667.51")

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.storage.db import make_engine
-from connector.storage.migrations_support import all_metadata
+from connector.storage.tables import all_metadata
 from tests.api.pg import fresh_database, pg_available
 
 

@@ -12,7 +12,7 @@ from connector.events import worker
 from connector.events.deliveries import Policy
 from connector.events.outbox import emit
 from connector.events.subscriptions import create_subscription
-from connector.events.tables import DeliveryRow
+from connector.storage.tables.outbox import DeliveryRow
 from tests.events.receiver import Receiver, running
 
 EVENTS = 60

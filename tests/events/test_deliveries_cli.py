@@ -16,10 +16,10 @@ from connector.events import worker
 from connector.events.deliveries import Policy
 from connector.events.outbox import emit
 from connector.events.subscriptions import create_subscription
-from connector.events.tables import DeliveryRow
 from connector.storage.db import make_engine
-from connector.storage.migrations_support import all_metadata
-from connector.storage.tables import IdempotencyKeyRow
+from connector.storage.tables import all_metadata
+from connector.storage.tables.core import IdempotencyKeyRow
+from connector.storage.tables.outbox import DeliveryRow
 from tests.events.receiver import Receiver, running
 
 T0 = datetime(2026, 1, 13, 15, 30, tzinfo=UTC)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from connector.events.envelope import EventError
 from connector.events.outbox import emit
-from connector.events.tables import EventRow
+from connector.storage.tables.outbox import EventRow
 
 
 def count(db: Session) -> int:

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from connector.events import retention
 from connector.events.deliveries import Policy, claim, finish
 from connector.events.outbox import emit
-from connector.events.tables import DeliveryRow, EventRow
-from connector.storage.tables import IdempotencyKeyRow
+from connector.storage.tables.core import IdempotencyKeyRow
+from connector.storage.tables.outbox import DeliveryRow, EventRow
 
 NOW = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=100)

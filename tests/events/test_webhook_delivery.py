@@ -14,8 +14,8 @@ from connector.events import worker
 from connector.events.deliveries import Policy, list_deliveries, redeliver
 from connector.events.outbox import emit
 from connector.events.subscriptions import create_subscription
-from connector.events.tables import DeliveryRow
 from connector.security import hmac_sign
+from connector.storage.tables.outbox import DeliveryRow
 from tests.events.receiver import Receiver, running
 
 T0 = datetime(2026, 1, 13, 15, 30, tzinfo=UTC)

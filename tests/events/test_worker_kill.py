@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from connector.events.outbox import emit
 from connector.events.subscriptions import create_subscription
-from connector.events.tables import DeliveryRow
+from connector.storage.tables.outbox import DeliveryRow
 from tests.events.receiver import Receiver, running
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from connector.billing.intake import DatabaseSink, RatingOnly
 from connector.ingest.memory import MemorySink
-from connector.ingest.pipeline import DatabaseSink, RatingOnly
 from connector.models import Tariff
 from connector.storage import repo as store
 from connector.storage.db import make_engine

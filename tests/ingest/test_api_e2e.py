@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from connector.api import create_app
-from connector.ingest.events import parse_event
-from connector.ingest.pipeline import DatabaseSink
+from connector.billing.intake import DatabaseSink
+from connector.models.session_event import parse_event
 from connector.security import hmac_sign
 from tests.ingest.conftest import FLAT_TARIFF, REPO
 

@@ -63,7 +63,7 @@ def test_json_mapping_with_local_times_decimal_comma_and_wh(flat_sink) -> None:
 
 
 def test_bad_mapping_and_header_are_named(flat_sink) -> None:
-    from connector.ingest.events import IngestError
+    from connector.models.session_event import IngestError
 
     with pytest.raises(IngestError) as exc:
         load_mapping({"fields": {"session_id": "id"}})
@@ -128,7 +128,7 @@ def test_api_import_multipart_and_json(ingest_app, flat_sink) -> None:
 
 
 def test_cli_import_watch_once_into_database(tmp_path: Path, capsys) -> None:
-    from connector.ingest.pipeline import DatabaseSink
+    from connector.billing.intake import DatabaseSink
     from tests.ingest.probe import billed as billed_in
 
     drop = tmp_path / "drop"

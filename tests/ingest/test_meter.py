@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from connector.ingest.events import IngestError
 from connector.ingest.ocpp.meter import readings, to_samples
+from connector.models.session_event import IngestError
 
 
 def test_201_units_multiplier_and_phases() -> None:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from connector.ingest.web import SINK_KEY
+from connector.api.context import SINK_KEY
 from connector.models import Tariff
 from connector.security import hmac_sign
 from tests.ingest.conftest import REPO

@@ -264,7 +264,7 @@ def test_csms_restart_recovers_open_transaction(tmp_path, tou_tariff) -> None:
 def test_concurrent_duplicates_are_stored_once(tmp_path, tou_tariff) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from connector.ingest.events import parse_event
+    from connector.models.session_event import parse_event
     from tests.ingest.probe import build_sink
 
     sink = build_sink("database", [tou_tariff], tmp_path)

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from connector.ingest.events import parse_event
-from connector.ingest.pipeline import DatabaseSink, RatingOnly
+from connector.billing.intake import DatabaseSink, RatingOnly
+from connector.models.session_event import parse_event
 from connector.storage.db import make_engine
 
 PG_URL = os.environ.get("EVBILL_TEST_PG_URL", "postgresql+psycopg://evbill:evbill@127.0.0.1:5432/evbill_test")

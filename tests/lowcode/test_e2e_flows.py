@@ -35,7 +35,7 @@ def session(session_id: str) -> dict[str, Any]:
 
 
 def end_event(session_id: str) -> dict[str, Any]:
-    """The body of POST /v1/sessions/events when a session ends (connector.ingest.events.SessionEvent)."""
+    """The body of POST /v1/sessions/events when a session ends (connector.models.session_event.SessionEvent)."""
     fields = {k: v for k, v in session(session_id).items() if k != "id"}
     return {"event_id": f"{session_id}:end", "type": "end", "session_id": session_id,
             "timestamp": fields["end"], "source": "test", "session": fields}

@@ -13,7 +13,7 @@ import pytest
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 
-from connector.platforms import jira, salesforce, sendgrid, slack, zoho_analytics
+from connector.platforms.adapters import jira, salesforce, sendgrid, slack, zoho_analytics
 
 from .conftest import billed_event
 from .vendor import is_valid, schema_errors
@@ -223,7 +223,7 @@ def test_salesforce_rules_and_external_id_upsert() -> None:
 
 
 def test_every_adapter_names_its_events_config_and_delivery_key() -> None:
-    from connector.platforms import google_sheets
+    from connector.platforms.adapters import google_sheets
 
     modules = (sendgrid, slack, jira, salesforce, zoho_analytics, google_sheets)
     assert [m.NAME for m in modules] == ["sendgrid", "slack", "jira", "salesforce", "zoho_analytics", "google_sheets"]

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine
 
-from connector.platforms import google_sheets, jira, salesforce, sendgrid, slack, zoho_analytics
+from connector.platforms.adapters import google_sheets, jira, salesforce, sendgrid, slack, zoho_analytics
 
 from .conftest import billed_event
 from .fakes import FakeVendors

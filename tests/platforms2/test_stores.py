@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine
 
-from connector.platforms import jira, slack
+from connector.platforms.adapters import jira, slack
 
 from .conftest import billed_event
 

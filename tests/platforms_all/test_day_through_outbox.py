@@ -28,10 +28,10 @@ from sqlalchemy.orm import Session as DbSession
 from connector.api import create_app
 from connector.events import worker
 from connector.events.deliveries import Policy
-from connector.events.tables import DeliveryRow, EventRow
 from connector.platforms import oauth
-from connector.sheets import sync as sheets_sync
-from connector.sheets.client import BoundedRetryClient
+from connector.platforms.adapters.google_sheets import sync as sheets_sync
+from connector.platforms.adapters.google_sheets.client import BoundedRetryClient
+from connector.storage.tables.outbox import DeliveryRow, EventRow
 from tests.platforms2.fakes import FakeVendors
 from tests.platforms_finance1.fake_paypal import PayPalDouble
 from tests.platforms_finance1.fake_plaid import PlaidDouble
@@ -41,9 +41,9 @@ from tests.platforms_finance1.fake_stripe import StripeDouble
 from tests.platforms_finance1.fake_xero import TENANT as XERO_TENANT
 from tests.platforms_finance1.fake_xero import XeroDouble
 from tests.platforms_finance2.fakes import FinanceVendors
-from tests.sheets.fake_sheets import FakeSheets
-from tests.sheets.servers import serve
-from tests.sheets.sync_fixtures import SPREADSHEET_ID, new_key, service_account
+from tests.spreadsheets.sheets.fake_sheets import FakeSheets
+from tests.spreadsheets.sheets.servers import serve
+from tests.spreadsheets.sheets.sync_fixtures import SPREADSHEET_ID, new_key, service_account
 
 KEY = "day-key"
 H = {"X-API-Key": KEY}

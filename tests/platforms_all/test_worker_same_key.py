@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session as DbSession
 from connector.events import worker
 from connector.events.deliveries import Policy
 from connector.events.outbox import emit
-from connector.events.tables import DeliveryRow
-from connector.storage.migrations_support import all_metadata
+from connector.storage.tables import all_metadata
+from connector.storage.tables.outbox import DeliveryRow
 from tests.platforms2.conftest import billed_event
 from tests.platforms2.fakes import FakeVendors
 

@@ -1,6 +1,6 @@
 """Events for the finance adapters, with money from the rating core only (``connector.rating.rate``).
 
-The Invoice JSON follows docs/architecture.md and ``connector.billing.invoices.line_json``: money as decimal
+The Invoice JSON follows docs/architecture.md and ``connector.billing.invoicing.rows.line_json``: money as decimal
 strings with exactly the currency's minor-unit digits ("9.13" EUR, "0.00", "1372" JPY, "0.049" KWD), as
 billing prints it. Nothing here computes a price.
 """

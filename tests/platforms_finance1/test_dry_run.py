@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from connector.platforms import oauth, paypal, plaid, quickbooks, square, stripe, xero
+from connector.platforms import oauth
+from connector.platforms.adapters import paypal, plaid, quickbooks, square, stripe, xero
 from connector.platforms.dryrun import DryRunSender
 
 from .conftest import invoice_event

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from connector.platforms import paypal
+from connector.platforms.adapters import paypal
 
 from .conftest import billed_event, incentive, invoice_event
 from .fake_paypal import PayPalDouble

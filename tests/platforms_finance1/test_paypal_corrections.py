@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 
 from connector.events import worker
 from connector.events.deliveries import Policy
-from connector.events.tables import DeliveryRow, EventRow
-from connector.platforms import oauth, paypal
+from connector.platforms import oauth
+from connector.platforms.adapters import paypal
 from connector.platforms.dryrun import DryRunSender
-from connector.platforms.tables import PlatformConfigRow
-from tests.billing_core.conftest import A, ingest, make_app, setup_tenant
+from connector.storage.tables.outbox import DeliveryRow, EventRow
+from connector.storage.tables.platforms import PlatformConfigRow
+from tests.billing.invoicing.conftest import A, ingest, make_app, setup_tenant
 
 from .conftest import invoice_event
 from .fake_paypal import PayPalDouble, refund_errors

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connector.platforms import plaid
+from connector.platforms.adapters import plaid
 
 from .conftest import billed_event, invoice_event
 from .fake_plaid import PlaidDouble

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from connector.platforms import quickbooks
+from connector.platforms.adapters import quickbooks
 
 from .conftest import billed_event, incentive, invoice_event
 from .fake_quickbooks import AR, QuickBooksDouble

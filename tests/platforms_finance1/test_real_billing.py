@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.events.tables import EventRow
-from connector.platforms import paypal, plaid, quickbooks, square, stripe, xero
-from tests.billing_core.conftest import A, ingest, make_app, setup_tenant
+from connector.platforms.adapters import paypal, plaid, quickbooks, square, stripe, xero
+from connector.storage.tables.outbox import EventRow
+from tests.billing.invoicing.conftest import A, ingest, make_app, setup_tenant
 
 from .vendor import errors
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from connector.platforms import square
+from connector.platforms.adapters import square
 
 from .conftest import billed_event, incentive, invoice_event
 from .fake_square import SquareDouble

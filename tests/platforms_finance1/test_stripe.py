@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from connector.platforms import stripe
+from connector.platforms.adapters import stripe
 
 from .conftest import billed_event, incentive, invoice_event
 from .fake_stripe import StripeDouble, unflatten

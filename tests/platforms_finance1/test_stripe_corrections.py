@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session
 from connector.events import worker
 from connector.events.deliveries import Policy
 from connector.events.outbox import emit
-from connector.events.tables import DeliveryRow
-from connector.platforms import registry, stripe
+from connector.platforms import registry
+from connector.platforms.adapters import stripe
 from connector.platforms.dryrun import DryRunSender
-from connector.platforms.tables import PlatformConfigRow
-from connector.storage.migrations_support import all_metadata
-from tests.billing_core.conftest import A, ingest, make_app, setup_tenant
+from connector.storage.tables import all_metadata
+from connector.storage.tables.outbox import DeliveryRow
+from connector.storage.tables.platforms import PlatformConfigRow
+from tests.billing.invoicing.conftest import A, ingest, make_app, setup_tenant
 
 from .conftest import billed_event, incentive, invoice_event
 from .fake_stripe import StripeDouble

@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 from connector.events import worker
 from connector.events.deliveries import Policy
 from connector.events.outbox import emit
-from connector.events.tables import DeliveryRow
-from connector.platforms import oauth, stripe
-from connector.platforms.tables import PlatformConfigRow
-from connector.storage.migrations_support import all_metadata
+from connector.platforms import oauth
+from connector.platforms.adapters import stripe
+from connector.storage.tables import all_metadata
+from connector.storage.tables.outbox import DeliveryRow
+from connector.storage.tables.platforms import PlatformConfigRow
 
 from .conftest import billed_event
 from .fake_paypal import PayPalDouble

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from connector.platforms import xero
+from connector.platforms.adapters import xero
 
 from .conftest import billed_event, incentive, invoice_event
 from .fake_xero import TENANT, XeroDouble

@@ -15,9 +15,10 @@ import pytest
 from cryptography.fernet import Fernet
 
 from connector.events.deliveries import Policy
-from connector.platforms import oauth, xero
-from tests.billing_core.books import Books as BillingBooks
-from tests.billing_core.conftest import ingest
+from connector.platforms import oauth
+from connector.platforms.adapters import xero
+from tests.billing.invoicing.books import Books as BillingBooks
+from tests.billing.invoicing.conftest import ingest
 
 from .conftest import billed_event, incentive, invoice_event
 from .fake_xero import TENANT, XeroDouble, def_errors

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from connector.platforms import netsuite
+from connector.platforms.adapters import netsuite
 from connector.platforms.errors import PermanentError
 
 from .conftest import billed_event, incentive_event, make_http, retrying

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from connector.platforms import sap_concur
+from connector.platforms.adapters import sap_concur
 from connector.platforms.errors import PermanentError
 from tests.platforms2.vendor import schema_errors
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from connector.platforms import sap_s4hana as sap
+from connector.platforms.adapters import sap_s4hana as sap
 from connector.platforms.errors import PermanentError
 
 from .conftest import billed_event, incentive_event, make_http, retrying

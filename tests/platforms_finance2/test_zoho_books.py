@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from connector.platforms import zoho_books
+from connector.platforms.adapters import zoho_books
 from connector.platforms.errors import PermanentError
 
 from .conftest import billed_event, incentive_event, make_http, retrying

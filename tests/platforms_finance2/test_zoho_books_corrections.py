@@ -19,10 +19,11 @@ import pytest
 from cryptography.fernet import Fernet
 
 from connector.events.deliveries import Policy
-from connector.platforms import oauth, zoho_books
+from connector.platforms import oauth
+from connector.platforms.adapters import zoho_books
 from connector.platforms.errors import PermanentError, RetryableError
-from tests.billing_core.books import Books as BillingBooks
-from tests.billing_core.conftest import ingest
+from tests.billing.invoicing.books import Books as BillingBooks
+from tests.billing.invoicing.conftest import ingest
 
 from .conftest import billed_event, incentive_event, make_http, retrying
 from .fakes import FinanceVendors

@@ -14,8 +14,8 @@ from connector.api import create_app
 from connector.events import worker
 from connector.events.deliveries import Policy
 from connector.events.outbox import emit
-from connector.events.tables import DeliveryRow
 from connector.platforms import registry
+from connector.storage.tables.outbox import DeliveryRow
 from tests.platforms_machinery import echo_adapter
 from tests.platforms_machinery.server import vendor
 

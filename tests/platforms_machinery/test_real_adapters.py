@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from connector.events import worker
 from connector.events.deliveries import Policy
 from connector.events.outbox import emit
-from connector.events.tables import DeliveryRow
 from connector.platforms import registry, settings
+from connector.storage.tables.outbox import DeliveryRow
 from tests.platforms2.conftest import billed_event
 from tests.platforms2.fakes import FakeVendors
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from connector.events.tables import DeliveryRow
 from connector.platforms.sent_refs import SentRefs
+from connector.storage.tables.outbox import DeliveryRow
 
 
 def _row(db: Session, rid: str, *, status: str, key: str, result: dict | None, tenant: str = "t1",

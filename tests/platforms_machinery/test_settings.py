@@ -14,10 +14,10 @@ from connector.events import worker
 from connector.events.deliveries import Policy
 from connector.events.outbox import emit
 from connector.events.subscriptions import create_subscription
-from connector.events.tables import DeliveryRow
 from connector.platforms import registry, settings
 from connector.platforms.settings import PlatformSettings, SettingsError
-from connector.platforms.tables import PlatformConfigRow
+from connector.storage.tables.outbox import DeliveryRow
+from connector.storage.tables.platforms import PlatformConfigRow
 
 
 def test_secret_references_resolve_at_send_time(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,7 @@ if os.environ.get("EVBILL_TEST_TARIFF"):
 
     tariffs = [Tariff.model_validate(json.loads(os.environ["EVBILL_TEST_TARIFF"]))]
     if os.environ.get("DATABASE_URL"):  # the database pipeline: rated and billed
-        from connector.ingest.pipeline import DatabaseSink
+        from connector.billing.intake import DatabaseSink
 
         set_sink(DatabaseSink.from_url(os.environ["DATABASE_URL"], tariffs))
     else:

@@ -126,7 +126,7 @@ def test_pubsub_closure_priced_duplicate_and_malformed(function: Server) -> None
     assert lines[3]["field"] == "session" and "end" in lines[3]["reason"]
     assert lines[4]["outcome"]["total_cost"] == "3.57"
     if function.database_url:  # persisted through the storage layer the API uses
-        from connector.ingest.pipeline import DatabaseSink
+        from connector.billing.intake import DatabaseSink
         from tests.ingest.probe import billed, stored
 
         sink = DatabaseSink.from_url(function.database_url)

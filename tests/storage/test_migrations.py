@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 from connector.cli import main
 from connector.storage import migrate
 from connector.storage.db import make_engine
-from connector.storage.migrations_support import all_metadata
+from connector.storage.tables import all_metadata
 
 
 def test_upgrade_head_then_no_diff(db_url, capsys):

@@ -2,7 +2,7 @@
 const { baseUrl } = require('../lib/http');
 const { sessionFields, sessionFromInput } = require('../lib/session');
 
-// The body of POST /v1/sessions/events (connector.ingest.events.SessionEvent).
+// The body of POST /v1/sessions/events (connector.models.session_event.SessionEvent).
 const eventBody = (input) => {
   const { id, ...session } = sessionFromInput(input);
   return {

@@ -35,9 +35,9 @@ from ocpp.v201 import call_result as result201
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.typing import Subprotocol
 
-from connector.ingest.events import IngestError, SessionEvent, parse_event
 from connector.ingest.ocpp.meter import readings, to_samples
-from connector.ingest.sink import IngestOutcome, SessionSink
+from connector.models.session_event import IngestError, SessionEvent, parse_event
+from connector.models.sink import IngestOutcome, SessionSink
 
 LOG = logging.getLogger("connector.ingest.ocpp")
 SUBPROTOCOLS = [Subprotocol("ocpp2.0.1"), Subprotocol("ocpp1.6")]

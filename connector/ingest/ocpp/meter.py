@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from connector.ingest.events import IngestError
+from connector.models.session_event import IngestError
 
 ENERGY = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"

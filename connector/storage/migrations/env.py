@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from connector.storage.db import make_engine
-from connector.storage.migrations_support import all_metadata
+from connector.storage.tables import all_metadata
 
 config = context.config
 target_metadata = all_metadata()

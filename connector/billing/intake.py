@@ -1,0 +1,242 @@
+"""The one ingestion path: ``ingest_session_event(db, tenant_id, event)``.
+
+Every source ends here. In one transaction: record ``(tenant_id, event_id)`` (a second time → duplicate,
+nothing changes), fold the event into the stored session (``connector.models.session_merge``) and validate it as
+the one ``Session`` model. Then an ``end`` event is billed by the ``Biller``:
+
+- ``BillingService`` (the default): ``complete_session`` rates,
+  records the invoice line and emits ``session.billed``; it is idempotent, so a duplicate ``end`` returns
+  the same bill. ``interim_cost`` gives the running cost (``rate`` with ``as_of``).
+- ``RatingOnly(tariffs)``: the rating core prices the session with tariffs given by the caller
+  (``--tariff`` on the ingest commands) and the rating is kept on the session row (no invoice line).
+
+Storage is the API's tables through ``connector.storage.repo`` (``sessions``, ``session_events`` unique
+per tenant + event id). No price is computed here: every biller calls the rating core.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
+
+from connector.models import Customer, Session, Tariff
+from connector.models.session_event import IngestError, SessionEvent
+from connector.models.session_merge import apply_event, to_session
+from connector.models.sink import IngestOutcome
+from connector.rating import RatingError, RatingOptions, rate
+from connector.storage import repo as store
+
+LOG = logging.getLogger("connector.billing.intake")
+
+
+class Biller(Protocol):
+    def complete(self, db: DbSession, tenant_id: str, session_id: str) -> tuple[dict[str, Any], Decimal | None,
+                                                                              str | None]: ...
+
+    def interim(self, db: DbSession, tenant_id: str, session_id: str, as_of: datetime) -> Decimal | None: ...
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if hasattr(value, "to_dict"):
+        value = value.to_dict()
+    return value if isinstance(value, dict) else {"result": str(value)}
+
+
+class BillingService:
+    """The billing contributor's service (``complete_session`` / ``interim_cost``)."""
+
+    def __init__(self) -> None:
+        from connector.billing.invoicing import sessions as service
+
+        self.service = service
+
+    def complete(self, db: DbSession, tenant_id: str, session_id: str) -> tuple[dict[str, Any], Decimal | None,
+                                                                              str | None]:
+        billed = _as_dict(self.service.complete_session(db, tenant_id, session_id))
+        db.commit()
+        # the amount due: from what billing returned, else from the rating it kept on the session
+        rating = billed.get("rating") or store.get_rating(db, tenant_id, session_id) or {}
+        due = (rating.get("invoice") or {}).get("amount_due") or billed.get("amount_due")
+        currency = rating.get("currency") or billed.get("currency")
+        return billed, None if due is None else Decimal(str(due)), None if currency is None else str(currency)
+
+    def interim(self, db: DbSession, tenant_id: str, session_id: str, as_of: datetime) -> Decimal | None:
+        result = self.service.interim_cost(db, tenant_id, session_id, as_of)
+        if result is None:
+            return None
+        if hasattr(result, "invoice"):
+            return Decimal(result.invoice.amount_due)
+        data = _as_dict(result)
+        due = (data.get("rating") or data).get("invoice", {}).get("amount_due")
+        return None if due is None else Decimal(str(due))
+
+
+class RatingOnly:
+    """Price with the rating core and keep the rating on the session (no invoice line)."""
+
+    def __init__(self, tariffs: list[Tariff] | None = None) -> None:
+        self.tariffs = tariffs
+
+    def _tariffs(self, db: DbSession, tenant_id: str, session: Session) -> tuple[list[Tariff], Customer | None]:
+        customer = None
+        if session.customer_id:
+            row = store.get_customer(db, tenant_id, session.customer_id)
+            customer = None if row is None else store.customer_model(row)
+        if self.tariffs:
+            return self.tariffs, customer
+        if not session.tariff_id:
+            raise IngestError("session.tariff_id", "required to price the session")
+        tariffs = store.load_tariffs(db, tenant_id, session.tariff_id)
+        if tariffs is None:
+            raise IngestError("session.tariff_id", f"tariff '{session.tariff_id}' does not exist")
+        return tariffs, customer
+
+    def _rate(self, db: DbSession, tenant_id: str, doc: dict[str, Any], as_of: datetime | None = None) -> Any:
+        session = to_session(doc)
+        tariffs, customer = self._tariffs(db, tenant_id, session)
+        try:
+            return rate(session, tariffs, customer, RatingOptions(as_of=as_of))
+        except RatingError as exc:
+            raise IngestError(exc.field, exc.reason) from exc
+
+    def complete(self, db: DbSession, tenant_id: str, session_id: str) -> tuple[dict[str, Any], Decimal | None,
+                                                                              str | None]:
+        existing = store.get_rating(db, tenant_id, session_id)
+        if existing is None:
+            doc = store.get_session(db, tenant_id, session_id)
+            if doc is None:
+                raise IngestError("session_id", f"unknown session '{session_id}'")
+            existing = store.get_rating(db, tenant_id, session_id) or self._rate(db, tenant_id, doc).to_dict()
+            store.put_rating(db, tenant_id, session_id, existing)
+            db.commit()
+        rating = existing
+        return existing, Decimal(rating["invoice"]["amount_due"]), rating["currency"]
+
+    def interim(self, db: DbSession, tenant_id: str, session_id: str, as_of: datetime) -> Decimal | None:
+        doc = store.get_session(db, tenant_id, session_id)
+        if doc is None or doc.get("end"):
+            return None
+        return self._rate(db, tenant_id, doc, as_of).invoice.amount_due
+
+
+def default_biller() -> Biller:
+    """Billing (invoice lines, events); ``RatingOnly(tariffs)`` is for the CLI's ``--tariff`` imports."""
+    return BillingService()
+
+
+_tenants: set[tuple[str, str]] = set()
+
+
+def _ensure_tenant(db: DbSession, tenant_id: str) -> None:
+    """The tenant row exists (once per database and process: not a query per event)."""
+    key = (str(db.get_bind().url), tenant_id)
+    if key not in _tenants:
+        store.ensure_tenant(db, tenant_id)
+        db.commit()
+        _tenants.add(key)
+
+
+def ingest_session_event(db: DbSession, tenant_id: str, event: SessionEvent,
+                         biller: Biller | None = None) -> IngestOutcome:
+    """Store, merge and (for ``end``) bill one event. Commits; raises ``IngestError`` for bad data."""
+    biller = biller or default_biller()
+    _ensure_tenant(db, tenant_id)
+    try:
+        if not store.add_event(db, tenant_id, event):
+            db.rollback()
+            outcome = IngestOutcome("duplicate", event.event_id, event.session_id)
+            if event.type == "end":
+                _bill(outcome, biller, db, tenant_id)
+            return outcome
+        doc = apply_event(store.get_session(db, tenant_id, event.session_id), event, tenant_id)
+        to_session(doc)  # the merged document must be a valid Session before anything is kept
+        store.put_session(db, tenant_id, doc)
+        db.commit()
+    except IngestError:
+        db.rollback()
+        raise
+    outcome = IngestOutcome("accepted", event.event_id, event.session_id)
+    if event.type == "end":
+        _bill(outcome, biller, db, tenant_id)
+    return outcome
+
+
+def _bill(outcome: IngestOutcome, biller: Biller, db: DbSession, tenant_id: str) -> None:
+    try:
+        outcome.billed, outcome.total_cost, outcome.currency = biller.complete(db, tenant_id, outcome.session_id)
+    except (ValueError, LookupError) as exc:  # IngestError, RatingError and billing's input errors
+        # stored but not billable (e.g. no tariff): reported with the field; billing can be re-run later
+        db.rollback()
+        field = str(getattr(exc, "field", "session"))
+        reason = str(getattr(exc, "reason", exc))
+        LOG.warning("session %s/%s stored, not billed: %s: %s", tenant_id, outcome.session_id, field, reason)
+        outcome.details["billing_error"] = {"field": field, "reason": reason}
+
+
+_ready: set[str] = set()
+_ready_lock = threading.Lock()
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create missing tables once per engine URL (every contributor's tables on the shared ``Base``)."""
+    from connector.storage.tables import all_metadata
+
+    key = str(engine.url)
+    with _ready_lock:
+        if key not in _ready:
+            try:
+                all_metadata().create_all(engine, checkfirst=True)
+            except OperationalError:  # another process created them at the same moment
+                all_metadata().create_all(engine, checkfirst=True)
+            _ready.add(key)
+
+
+class DatabaseSink:
+    """The pipeline as a ``SessionSink``: one short database session per call (thread-safe)."""
+
+    def __init__(self, engine: Engine, biller: Biller | None = None, create_tables: bool = True) -> None:
+        self.engine = engine
+        self.biller = biller or default_biller()
+        self.sessions: Callable[[], DbSession] = sessionmaker(engine, expire_on_commit=False)
+        if create_tables:  # like the API's EVBILL_CREATE_TABLES; production runs ``evbill db upgrade``
+            ensure_schema(engine)
+
+    @classmethod
+    def from_url(cls, url: str | None = None, tariffs: list[Tariff] | None = None) -> DatabaseSink:
+        from connector.storage.db import make_engine
+
+        return cls(make_engine(url), RatingOnly(tariffs) if tariffs else None)
+
+    @classmethod
+    def for_app(cls, app: Any) -> DatabaseSink:
+        engine = app.extensions.get("evbill.engine")
+        if engine is None:
+            from connector.storage.db import make_engine
+
+            engine = make_engine(app.config.get("DATABASE_URL"))
+        return cls(engine, create_tables=bool(app.config.get("CREATE_TABLES", True)))
+
+    def ingest(self, tenant_id: str, event: SessionEvent) -> IngestOutcome:
+        with self.sessions() as db:
+            return ingest_session_event(db, tenant_id, event, self.biller)
+
+    def interim_cost(self, tenant_id: str, session_id: str, as_of: datetime) -> Decimal | None:
+        with self.sessions() as db:
+            try:
+                return self.biller.interim(db, tenant_id, session_id, as_of)
+            except (IngestError, RatingError) as exc:
+                LOG.info("no interim cost for %s/%s: %s", tenant_id, session_id, exc)
+                return None
+
+    def load_session(self, tenant_id: str, session_id: str) -> dict[str, Any] | None:
+        with self.sessions() as db:
+            return store.get_session(db, tenant_id, session_id)

@@ -1,0 +1,216 @@
+"""Invoice rows: gapless numbers, locking, totals from lines, the pinned Invoice JSON and CSV.
+
+Totals are sums of stored lines (which carry the rating core's rounded amounts), never re-priced here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session as DbSession
+
+from connector.billing.ledger.accounts import Accounts
+from connector.billing.ledger.journal import Posting
+from connector.money import major_str
+from connector.storage.repo import aware
+from connector.storage.tables.billing import InvoiceCounterRow, InvoiceLineRow, InvoiceRow
+from connector.storage.tables.core import CustomerRow
+
+SERIES = {"invoice": "INV", "credit_note": "CN"}
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def _insert_ignore(db: DbSession, table: Any, values: dict[str, Any]) -> None:
+    """INSERT that does nothing if the primary key exists (concurrent callers do not conflict)."""
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        db.execute(pg_insert(table).values(**values).on_conflict_do_nothing())
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        db.execute(sqlite_insert(table).values(**values).on_conflict_do_nothing())
+    else:  # pragma: no cover - other databases are not supported by the API either
+        if db.get(table, tuple(values[c.name] for c in table.__table__.primary_key.columns)) is None:
+            db.add(table(**values))
+            db.flush()
+
+
+def next_number(db: DbSession, tenant_id: str, kind: str) -> str:
+    """The next number of the tenant's series (``INV-000001``; credit notes ``CN-000001``).
+
+    ``UPDATE ... RETURNING`` locks the counter row until the caller commits; a rollback returns the
+    number, so numbers have no gaps and no duplicates under concurrency (PostgreSQL and SQLite).
+    """
+    series = SERIES[kind]
+    _insert_ignore(db, InvoiceCounterRow, {"tenant_id": tenant_id, "series": series, "last_value": 0})
+    value = db.execute(update(InvoiceCounterRow).where(
+        InvoiceCounterRow.tenant_id == tenant_id, InvoiceCounterRow.series == series
+    ).values(last_value=InvoiceCounterRow.last_value + 1).returning(InvoiceCounterRow.last_value)).scalar_one()
+    return f"{series}-{value:06d}"
+
+
+def lock_invoice(db: DbSession, tenant_id: str, invoice_id: str) -> InvoiceRow:
+    """The invoice, write-locked for this transaction (a no-op UPDATE: a row lock on PostgreSQL, the
+    database write lock on SQLite), read fresh. ``LookupError`` if the tenant has no such invoice."""
+    touched = db.execute(update(InvoiceRow).where(
+        InvoiceRow.tenant_id == tenant_id, InvoiceRow.invoice_id == invoice_id).values(status=InvoiceRow.status))
+    if touched.rowcount == 0:  # type: ignore[attr-defined]
+        raise LookupError(f"invoice '{invoice_id}' does not exist")
+    return db.scalars(select(InvoiceRow).where(InvoiceRow.tenant_id == tenant_id, InvoiceRow.invoice_id == invoice_id)
+                      .execution_options(populate_existing=True)).one()
+
+
+def get_row(db: DbSession, tenant_id: str, invoice_id: str) -> InvoiceRow:
+    row = db.get(InvoiceRow, (tenant_id, invoice_id))
+    if row is None:
+        raise LookupError(f"invoice '{invoice_id}' does not exist")
+    return row
+
+
+def lines_of(db: DbSession, tenant_id: str, invoice_id: str) -> list[InvoiceLineRow]:
+    return list(db.scalars(select(InvoiceLineRow).where(
+        InvoiceLineRow.tenant_id == tenant_id, InvoiceLineRow.invoice_id == invoice_id
+    ).order_by(InvoiceLineRow.position, InvoiceLineRow.line_id)))
+
+
+def next_position(db: DbSession, tenant_id: str, invoice_id: str) -> int:
+    current = db.scalar(select(func.max(InvoiceLineRow.position)).where(
+        InvoiceLineRow.tenant_id == tenant_id, InvoiceLineRow.invoice_id == invoice_id))
+    return 0 if current is None else int(current) + 1
+
+
+def refresh_totals(db: DbSession, invoice: InvoiceRow) -> None:
+    """Totals = sums of the lines (incentives apart: they reduce the amount due, not the tax base)."""
+    lines = lines_of(db, invoice.tenant_id, invoice.invoice_id)
+    charges = [ln for ln in lines if ln.category != "incentive"]
+    invoice.net_total = sum(ln.net for ln in charges)
+    invoice.tax_total = sum(ln.tax for ln in charges)
+    invoice.gross_total = invoice.net_total + invoice.tax_total
+    invoice.incentive_total = -sum(ln.net for ln in lines if ln.category == "incentive")
+    invoice.amount_due = invoice.gross_total - invoice.incentive_total
+    db.flush()
+
+
+def extend_period(invoice: InvoiceRow, start: datetime | None, end: datetime | None) -> None:
+    if start is not None and (invoice.period_start is None or start < aware(invoice.period_start)):
+        invoice.period_start = start
+    if end is not None and (invoice.period_end is None or end > aware(invoice.period_end)):
+        invoice.period_end = end
+
+
+def tax_totals_minor(lines: list[InvoiceLineRow]) -> list[dict[str, Any]]:
+    """Per (name, rate, compound): the taxable base (the nets it applies to; compound: net + the other
+    taxes of the line, as the rating core defines it) and the amount (sum of the line shares)."""
+    out: dict[tuple[str, str, bool], list[int]] = {}
+    for ln in lines:
+        plain = sum(int(t["amount"]) for t in ln.taxes if not t.get("compound"))
+        for t in ln.taxes:
+            key = (t["name"], str(t["rate"]), bool(t.get("compound")))
+            base = ln.net + plain if key[2] else ln.net
+            if "base" in t:  # a credit by amount carries its proportional base
+                base = int(t["base"])
+            acc = out.setdefault(key, [0, 0])
+            acc[0] += base
+            acc[1] += int(t["amount"])
+    return [{"name": n, "rate": r, "compound": c, "taxable_base": v[0], "amount": v[1]}
+            for (n, r, c), v in out.items()]
+
+
+def tax_totals(lines: list[InvoiceLineRow], currency: str) -> list[dict[str, Any]]:
+    """``tax_totals_minor`` as JSON money."""
+    return [{**t, "taxable_base": major_str(t["taxable_base"], currency), "amount": major_str(t["amount"], currency)}
+            for t in tax_totals_minor(lines)]
+
+
+def customer_json(row: CustomerRow | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {"id": row.customer_id, "name": row.name, "email": row.email, "customer_class": row.customer_class,
+            "locale": row.locale, "tax_region": row.tax_region}
+
+
+def line_json(ln: InvoiceLineRow, currency: str) -> dict[str, Any]:
+    return {
+        "id": ln.line_id, "session_id": ln.session_id, "station_id": ln.station_id, "kind": ln.kind,
+        "category": ln.category, "description": ln.description, "quantity": ln.quantity, "unit": ln.unit,
+        "unit_price": ln.unit_price, "net": major_str(ln.net, currency),
+        "taxes": [{"name": t["name"], "rate": str(t["rate"]), "amount": major_str(t["amount"], currency)}
+                  for t in ln.taxes],
+        "tax": major_str(ln.tax, currency), "gross": major_str(ln.gross, currency),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else aware(value).isoformat()
+
+
+def invoice_json(db: DbSession, invoice: InvoiceRow, lines: list[InvoiceLineRow] | None = None) -> dict[str, Any]:
+    """The pinned ``Invoice`` JSON (docs/architecture.md); money as decimal strings with the currency's
+    minor-unit digits ("37.94" EUR, "1234" JPY), like every other money field of the API."""
+    if lines is None:
+        lines = lines_of(db, invoice.tenant_id, invoice.invoice_id)
+    customer = None if invoice.customer_id is None else db.get(CustomerRow, (invoice.tenant_id, invoice.customer_id))
+    return {
+        "id": invoice.invoice_id, "tenant_id": invoice.tenant_id, "number": invoice.number,
+        "status": invoice.status, "kind": invoice.kind, "credit_note_of": invoice.credit_note_of,
+        "customer": customer_json(customer) or (None if invoice.customer_id is None else {"id": invoice.customer_id}),
+        "currency": invoice.currency, "issued_at": _iso(invoice.issued_at),
+        "period_start": _iso(invoice.period_start), "period_end": _iso(invoice.period_end),
+        "paid_at": _iso(invoice.paid_at), "reason": invoice.reason,
+        "lines": [line_json(ln, invoice.currency) for ln in lines],
+        "taxes": tax_totals([ln for ln in lines if ln.category != "incentive"], invoice.currency),
+        "net_total": major_str(invoice.net_total, invoice.currency),
+        "tax_total": major_str(invoice.tax_total, invoice.currency),
+        "gross_total": major_str(invoice.gross_total, invoice.currency),
+        "incentive_total": major_str(invoice.incentive_total, invoice.currency),
+        "amount_due": major_str(invoice.amount_due, invoice.currency),
+    }
+
+
+CSV_FIELDS = ("invoice_id", "number", "status", "kind", "currency", "line_id", "session_id", "station_id", "kind_line",
+              "category", "description", "quantity", "unit", "unit_price", "net", "tax", "gross", "taxes")
+
+
+def invoice_csv(doc: dict[str, Any]) -> str:
+    """One row per line, then one per tax rate and the totals (decimal amounts, as in the JSON)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_FIELDS)
+    head = [doc["id"], doc["number"] or "", doc["status"], doc["kind"], doc["currency"]]
+    for ln in doc["lines"]:
+        taxes = "; ".join(f"{t['name']} {t['rate']}%={t['amount']}" for t in ln["taxes"])
+        writer.writerow([*head, ln["id"], ln["session_id"] or "", ln["station_id"] or "", ln["kind"], ln["category"],
+                         ln["description"], ln["quantity"], ln["unit"], ln["unit_price"], ln["net"], ln["tax"],
+                         ln["gross"], taxes])
+    for t in doc["taxes"]:
+        writer.writerow([*head, "", "", "", "tax", "", f"{t['name']} {t['rate']}%", "", "", "", t["taxable_base"],
+                         t["amount"], "", ""])
+    for key in ("net_total", "tax_total", "gross_total", "incentive_total", "amount_due"):
+        writer.writerow([*head, "", "", "", "total", "", key, "", "", "", "", "", doc[key], ""])
+    return buf.getvalue()
+
+
+def postings(lines: list[InvoiceLineRow], accounts: Accounts, sign: int = 1) -> list[Posting]:
+    """The journal postings of ``lines``: AR debit = amount due, incentive receivable debit = incentives,
+    revenue credit per category = net, tax payable credit per tax name. ``sign=-1`` reverses them."""
+    out: list[Posting] = []
+    for ln in lines:
+        if ln.category == "incentive":  # the authority pays this part instead of the customer
+            out.append((accounts.incentive, sign * -ln.net, "incentive receivable"))
+            out.append((accounts.receivable, sign * ln.net, "accounts receivable"))
+            continue
+        out.append((accounts.receivable, sign * ln.gross, "accounts receivable"))
+        out.append((accounts.revenue(ln.category), sign * -ln.net, f"revenue {ln.category}"))
+        for t in ln.taxes:
+            out.append((accounts.tax(t["name"]), sign * -int(t["amount"]), f"tax payable {t['name']} {t['rate']}%"))
+    return out

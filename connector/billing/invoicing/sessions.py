@@ -1,0 +1,279 @@
+"""The billing service: session complete -> invoice lines + journal entry + events; the invoice lifecycle.
+
+Pinned contract (docs/architecture.md): every function takes ``db`` then ``tenant_id`` and never commits;
+``LookupError`` = 404, ``ValueError`` with ``.field``/``.reason`` = 422, ``PermissionError`` = 409.
+Prices come only from ``connector.rating.rate``; this module stores, sums and posts what it returned.
+
+Choices: a customer's sessions collect on one open draft per (customer, currency) (the partial unique index
+``uq_invoices_open_draft`` holds it even for a customer with no row to lock); a customer with
+``invoice_per_session`` (and a session without a customer) gets a draft of its own holding that one session,
+ready to finalize (the low-code flows finalize it). Credit notes have their own gapless series ``CN-000001``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DbSession
+
+from connector.billing.invoicing import rows as invoices
+from connector.billing.invoicing.posting import BillingError, emit, post_lines
+from connector.billing.ledger import audit
+from connector.models import Customer
+from connector.models.session_event import IngestError
+from connector.models.session_merge import to_session
+from connector.money import to_major, to_minor
+from connector.rating import RatingError
+from connector.storage import repo
+from connector.storage.tables.billing import BillingSessionRow, InvoiceLineRow, InvoiceRow
+from connector.storage.tables.core import CustomerRow, SessionRow
+
+LOG = logging.getLogger("connector.billing")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ------------------------------------------------------------------------------------------ sessions
+
+
+def _lock_session(db: DbSession, tenant_id: str, session_id: str) -> SessionRow:
+    """The session row, write-locked (a no-op UPDATE) and read fresh: concurrent completes queue here."""
+    touched = db.execute(update(SessionRow).where(
+        SessionRow.tenant_id == tenant_id, SessionRow.session_id == session_id).values(status=SessionRow.status))
+    if touched.rowcount == 0:  # type: ignore[attr-defined]
+        raise LookupError(f"session '{session_id}' does not exist")
+    return db.scalars(select(SessionRow).where(SessionRow.tenant_id == tenant_id, SessionRow.session_id == session_id)
+                      .execution_options(populate_existing=True)).one()
+
+
+def _session_json(row: SessionRow) -> dict[str, Any]:
+    return {"id": row.session_id, **{k: v for k, v in row.document.items() if k not in ("status", "tenant_id", "id")}}
+
+
+def _customer(db: DbSession, tenant_id: str, customer_id: str | None) -> tuple[CustomerRow | None, Customer | None]:
+    """The customer, row-locked by a no-op UPDATE (``updated_at`` kept): concurrent sessions of one customer
+    queue here, so they find or create one open draft per currency."""
+    if not customer_id:
+        return None, None
+    db.execute(update(CustomerRow).where(CustomerRow.tenant_id == tenant_id, CustomerRow.customer_id == customer_id)
+               .values(customer_class=CustomerRow.customer_class, updated_at=CustomerRow.updated_at))
+    row = db.scalars(select(CustomerRow).where(CustomerRow.tenant_id == tenant_id, CustomerRow.customer_id == customer_id)
+                     .execution_options(populate_existing=True)).first()
+    return row, None if row is None else repo.customer_model(row)
+
+
+def rate_session(db: DbSession, tenant_id: str, row: SessionRow, customer: Customer | None) -> dict[str, Any]:
+    """The final bill's rating: ``session_rating.inputs_for`` — the same tariff versions, switch policy,
+    customer and adjustments as the interim figures and re-rating, so they agree by construction."""
+    from connector.billing.pricing.inputs import inputs_for
+
+    try:
+        session = to_session(row.document)
+    except IngestError as exc:
+        raise BillingError(exc.field, exc.reason) from exc
+    if session.end is None:
+        raise BillingError("session.end", "the session has not ended; interim costs come from GET /v1/sessions")
+    try:
+        inputs = inputs_for(db, tenant_id, row)
+    except (RatingError, IngestError) as exc:
+        raise BillingError(exc.field, exc.reason) from exc
+    return replace(inputs, customer=customer).rate().to_dict()
+
+
+def _target_invoice(db: DbSession, tenant_id: str, customer_row: CustomerRow | None, customer_id: str | None,
+                    currency: str) -> InvoiceRow:
+    """The open draft for (customer, currency), or a new one; per-session customers always get a new one."""
+    per_session = customer_id is None or (customer_row is not None and bool(customer_row.invoice_per_session))
+    if not per_session:
+        found = db.scalars(select(InvoiceRow).where(
+            InvoiceRow.tenant_id == tenant_id, InvoiceRow.customer_id == customer_id, InvoiceRow.currency == currency,
+            InvoiceRow.status == "draft", InvoiceRow.kind == "invoice", InvoiceRow.per_session.is_(False),
+        ).order_by(InvoiceRow.created_at).execution_options(populate_existing=True)).first()
+        if found is not None:
+            return invoices.lock_invoice(db, tenant_id, found.invoice_id)
+    invoice = InvoiceRow(tenant_id=tenant_id, invoice_id=invoices.new_id("inv"), status="draft", kind="invoice",
+                         customer_id=customer_id, currency=currency, per_session=per_session)
+    try:
+        with db.begin_nested():
+            db.add(invoice)
+            db.flush()
+    except IntegrityError:
+        if per_session:
+            raise
+        # A concurrent session of a customer with no row to lock created the draft first (the unique
+        # open-draft index held us until it committed): join it.
+        return _target_invoice(db, tenant_id, customer_row, customer_id, currency)
+    return invoice
+
+
+def _rating_lines(rating: dict[str, Any], currency: str) -> list[dict[str, Any]]:
+    """The rating's invoice lines in minor units, each tax tagged compound or not (from the rate totals)."""
+    view = rating["invoice"]
+    compound = {(t["name"], Decimal(t["rate"])): bool(t["compound"]) for t in view["taxes"]}
+    out = []
+    for ln in view["lines"]:
+        taxes = [{"name": t["name"], "rate": t["rate"], "compound": compound.get((t["name"], Decimal(t["rate"])), False),
+                  "amount": to_minor(t["amount"], currency)} for t in ln["taxes"]]
+        out.append({**ln, "net": to_minor(ln["net"], currency), "tax": to_minor(ln["tax"], currency),
+                    "gross": to_minor(ln["gross"], currency), "taxes": taxes})
+    return out
+
+
+def _add_lines(db: DbSession, tenant_id: str, invoice: InvoiceRow, row: SessionRow,
+               rating: dict[str, Any]) -> list[InvoiceLineRow]:
+    position = invoices.next_position(db, tenant_id, invoice.invoice_id)
+    added = []
+    for i, ln in enumerate(_rating_lines(rating, invoice.currency)):
+        line = InvoiceLineRow(
+            tenant_id=tenant_id, line_id=invoices.new_id("ln"), invoice_id=invoice.invoice_id, position=position + i,
+            session_id=row.session_id, station_id=row.station_id, tariff_id=rating.get("tariff_id"),
+            customer_class=rating.get("customer_class"), kind=ln["kind"], category=ln["category"],
+            description=ln["description"][:300], quantity=ln["quantity"], unit=ln["unit"], unit_price=ln["unit_price"],
+            net=ln["net"], tax=ln["tax"], gross=ln["gross"], taxes=ln["taxes"])
+        db.add(line)
+        added.append(line)
+    db.flush()
+    invoices.extend_period(invoice, repo.aware(row.start_at), repo.aware(row.end_at))
+    invoices.refresh_totals(db, invoice)
+    return added
+
+
+def _billed_result(db: DbSession, tenant_id: str, billed: BillingSessionRow, rating: dict[str, Any]) -> dict[str, Any]:
+    invoice = invoices.get_row(db, tenant_id, billed.invoice_id)
+    return {"session_id": billed.session_id, "invoice_id": billed.invoice_id, "amount_due": billed.amount_due,
+            "currency": billed.currency, "rating": rating, "invoice": invoices.invoice_json(db, invoice)}
+
+
+def _check_anomalies(db: DbSession, tenant_id: str, row: SessionRow, rating: dict[str, Any]) -> None:
+    from connector.billing.anomalies import check_session  # anomalies imports service: a late import
+
+    check_session(db, tenant_id, row, rating)
+
+
+def complete_session(db: DbSession, tenant_id: str, session_id: str) -> dict[str, Any]:
+    """Rate the ended session, add its lines to the customer's draft, post the journal entry, emit
+    ``session.billed`` + ``journal.posted``. Idempotent and race-safe: callers queue on the session row
+    lock and a billed session returns its stored result (``billed_sessions`` is unique per session too)."""
+    row = _lock_session(db, tenant_id, session_id)
+    billed = db.get(BillingSessionRow, (tenant_id, session_id), populate_existing=True)
+    if billed is not None:
+        return _billed_result(db, tenant_id, billed, row.rating or {})
+    customer_row, customer = _customer(db, tenant_id, row.customer_id)
+    rating = rate_session(db, tenant_id, row, customer)
+    currency = rating["currency"]
+    invoice = _target_invoice(db, tenant_id, customer_row, row.customer_id, currency)
+    lines = _add_lines(db, tenant_id, invoice, row, rating)
+    entry = post_lines(db, tenant_id, currency, lines, memo=f"session {session_id} billed", reference=session_id,
+                        source="session.billed")
+    billed = BillingSessionRow(tenant_id=tenant_id, session_id=session_id, invoice_id=invoice.invoice_id,
+                               entry_id=None if entry is None else entry["id"], currency=currency,
+                               amount_due=rating["invoice"]["amount_due"])
+    db.add(billed)
+    row.rating = rating
+    row.status = "billed"
+    row.updated_at = _now()
+    db.flush()
+    result = _billed_result(db, tenant_id, billed, rating)
+    emit(db, tenant_id, "session.billed", {"session": _session_json(row), "rating": rating,
+                                            "invoice": result["invoice"]})
+    _check_anomalies(db, tenant_id, row, rating)
+    return result
+
+
+def _sum(lines: list[InvoiceLineRow], attr: str) -> int:
+    return sum(getattr(ln, attr) for ln in lines if ln.category != "incentive")
+
+
+def correct_session(db: DbSession, tenant_id: str, session_id: str, new_rating: dict[str, Any],
+                    reason: str) -> dict[str, Any]:
+    """Replace a billed session's lines with ``new_rating`` (a ``RatedSession.to_dict()`` from the rating core).
+
+    Never a silent edit of an issued document: on a finalized/paid invoice the old lines are credited by a
+    credit note and the new lines go to the customer's open draft; on a draft the old lines are reversed in
+    the journal and replaced. Returns the credit note (or None), the invoice now holding the session and the
+    difference (major units)."""
+    row = _lock_session(db, tenant_id, session_id)
+    billed = db.get(BillingSessionRow, (tenant_id, session_id), populate_existing=True)
+    if billed is None:
+        raise PermissionError(f"session '{session_id}' is not billed yet; complete it instead of correcting it")
+    if not isinstance(new_rating, dict) or not isinstance(new_rating.get("invoice"), dict):
+        raise BillingError("new_rating", "a RatedSession.to_dict() with its invoice view")
+    if new_rating.get("currency") != billed.currency:
+        raise BillingError("new_rating.currency", f"must stay {billed.currency} for session '{session_id}'")
+    old_invoice = invoices.lock_invoice(db, tenant_id, billed.invoice_id)
+    credited = {ln.credits_line for ln in db.scalars(select(InvoiceLineRow).where(
+        InvoiceLineRow.tenant_id == tenant_id, InvoiceLineRow.session_id == session_id,
+        InvoiceLineRow.credits_line.is_not(None)))}
+    old_lines = [ln for ln in invoices.lines_of(db, tenant_id, old_invoice.invoice_id)
+                 if ln.session_id == session_id and ln.line_id not in credited]
+    credit_note = None
+    if old_invoice.status == "draft":
+        post_lines(db, tenant_id, billed.currency, old_lines, memo=f"session {session_id} corrected: {reason}",
+                   reference=session_id, source="session.corrected", sign=-1)
+        for ln in old_lines:
+            db.delete(ln)
+        db.flush()
+        invoices.refresh_totals(db, old_invoice)
+        target = old_invoice
+    else:
+        if old_invoice.status in ("finalized", "paid") and old_lines:
+            credit_note = create_credit_note(db, tenant_id, old_invoice.invoice_id, reason=reason,
+                                             lines=[ln.line_id for ln in old_lines])
+        customer_row, _customer_model = _customer(db, tenant_id, row.customer_id)
+        target = _target_invoice(db, tenant_id, customer_row, row.customer_id, billed.currency)
+    new_lines = _add_lines(db, tenant_id, target, row, new_rating)
+    post_lines(db, tenant_id, billed.currency, new_lines, memo=f"session {session_id} re-billed: {reason}",
+               reference=session_id, source="session.corrected")
+    before = {"invoice_id": billed.invoice_id, "amount_due": billed.amount_due}
+    billed.invoice_id, billed.amount_due = target.invoice_id, new_rating["invoice"]["amount_due"]
+    row.rating, row.status, row.updated_at = new_rating, "billed", _now()
+    db.flush()
+    audit.record(db, tenant_id, "session", session_id, "correct", before,
+                 {"invoice_id": target.invoice_id, "amount_due": billed.amount_due, "reason": reason})
+    difference = {"net": str(to_major(_sum(new_lines, "net") - _sum(old_lines, "net"), billed.currency)),
+                  "gross": str(to_major(_sum(new_lines, "gross") - _sum(old_lines, "gross"), billed.currency))}
+    return {"session_id": session_id, "credit_note": credit_note, "invoice_id": target.invoice_id,
+            "invoice": invoices.invoice_json(db, target), "difference": difference, "rating": new_rating}
+
+
+from connector.billing.invoicing.lifecycle import (  # noqa: E402 - re-exported: the pinned service surface
+    create_credit_note,
+    finalize_invoice,
+    get_invoice,
+    invoice_csv,
+    list_invoices,
+    mark_invoice_paid,
+    void_invoice,
+)
+
+# ------------------------------------------------------------------ delegation to the other billing modules
+
+_DELEGATES = {
+    "on_tariff_published": ("connector.billing.pricing.rerating", "on_tariff_published"),
+    "start_reconciliation": ("connector.billing.reconciliation.run", "start_reconciliation"),
+    "get_reconciliation": ("connector.billing.reconciliation.run", "get_reconciliation"),
+    "interim_cost": ("connector.billing.pricing.interim", "interim_cost"),
+    "run_interim": ("connector.billing.pricing.interim", "run_interim"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``service.on_tariff_published`` etc.: one entry point for the API and the jobs, imported on first use
+    because those modules import this one."""
+    target = _DELEGATES.get(name)
+    if target is None:
+        raise AttributeError(name)
+    return getattr(importlib.import_module(target[0]), target[1])
+
+
+__all__ = ["BillingError", "complete_session", "correct_session", "create_credit_note", "finalize_invoice",
+           "get_invoice", "invoice_csv", "list_invoices", "mark_invoice_paid", "rate_session", "void_invoice"]

@@ -1,0 +1,1 @@
+"""The ledger: the append-only double-entry journal, account mapping per tenant, and the audit log."""

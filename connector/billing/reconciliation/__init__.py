@@ -1,0 +1,1 @@
+"""Revenue reconciliation of a day or month: re-rate, compare with what was billed, report."""

@@ -1,0 +1,104 @@
+"""Re-rating for reconciliation in chunks, in this process or in a pool of worker processes.
+
+Why a module of its own: a worker process must rate without a database, so everything a rating needs is
+shipped to it as plain data (tariff version documents once per worker; per session its document, customer
+and adjustments). The inputs are the billing's own (``connector.billing.pricing.inputs``): the tariff
+versions a session may use under its switch policy, its customer and the adjustments engine's list, so
+"expected" is what billing would charge today with the stored tariff versions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from connector.models import Customer, Tariff
+from connector.models.customer import Adjustment
+from connector.models.session_event import IngestError
+from connector.models.session_merge import to_session
+from connector.rating import RatingError, RatingOptions, TariffSwitchPolicy, rate
+
+
+@dataclass(frozen=True, slots=True)
+class VersionData:
+    """The fields of a ``TariffVersionRow`` that choosing candidate versions reads (picklable)."""
+
+    version_no: int
+    effective_at: datetime | None
+    policy: str | None
+    document: str
+
+
+@dataclass(frozen=True, slots=True)
+class RateItem:
+    """One session to re-rate: its stored document, customer and adjustments (all picklable)."""
+
+    session_id: str
+    document: dict[str, Any]
+    tariff_id: str | None
+    customer: Customer | None
+    adjustments: tuple[Adjustment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Rated:
+    """The re-rating outcome: ``amount`` (amount due, minor-unit exact) or ``error`` (field, reason)."""
+
+    session_id: str
+    currency: str | None
+    customer_class: str | None
+    amount: Decimal | None
+    energy: Decimal | None
+    error: tuple[str, str] | None
+
+
+_VERSIONS: dict[str, list[VersionData]] = {}
+
+
+def init_worker(versions: dict[str, list[VersionData]]) -> None:
+    """Pool initializer (and in-process setup): the tenant's tariff versions, shipped once."""
+    _VERSIONS.clear()
+    _VERSIONS.update(versions)
+
+
+@lru_cache(maxsize=4096)
+def _tariff(document: str) -> Tariff:
+    return Tariff.model_validate_json(document)
+
+
+def _candidates(session: Any, versions: list[VersionData]) -> tuple[list[Tariff], TariffSwitchPolicy]:
+    """The versions and switch policy billing uses for this session (``session_rating.versions_for``)."""
+    from connector.billing.pricing.inputs import versions_for
+
+    return versions_for(session, versions, session.end)  # type: ignore[arg-type]
+
+
+def rate_one(item: RateItem) -> Rated:
+    """Re-rate one ended session with the rating core; a refusal becomes ``error`` (never raises)."""
+    try:
+        session = to_session(item.document)
+    except IngestError as exc:
+        return Rated(item.session_id, None, None, None, None, (exc.field, exc.reason))
+    tariff_id = session.tariff_id or item.tariff_id
+    versions = _VERSIONS.get(tariff_id or "")
+    if not tariff_id or not versions:
+        reason = "required to price the session" if not tariff_id else f"tariff '{tariff_id}' does not exist"
+        return Rated(item.session_id, None, None, None, None, ("session.tariff_id", reason))
+    try:
+        tariffs, policy = _candidates(session, versions)
+        result = rate(session, tariffs, item.customer,
+                      RatingOptions(tariff_switch=policy, adjustments=item.adjustments))
+        return Rated(item.session_id, result.currency, result.customer_class, result.invoice.amount_due,
+                     result.total_energy, None)
+    except RatingError as exc:
+        return Rated(item.session_id, None, None, None, None, (exc.field, exc.reason))
+    except ValueError as exc:  # e.g. an adjustment the core refuses: reported, never a crash
+        return Rated(item.session_id, None, None, None, None, ("session", str(exc)))
+
+
+def rate_chunk(items: list[RateItem]) -> list[Rated]:
+    """The unit of work of a pool worker."""
+    return [rate_one(item) for item in items]

@@ -1,0 +1,38 @@
+"""What the ingest commands share: the sink they write to and how a tariff file becomes a dry-run sink."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from connector.commands import InputError
+from connector.models import Tariff
+from connector.models.sink import SessionSink
+from connector.validation import first_error_line
+
+
+def load_tariffs(path: Path) -> list[Tariff]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError(f"tariff: file not found: {path}") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"tariff: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    try:
+        return [Tariff.model_validate(t) for t in (data if isinstance(data, list) else [data])]
+    except ValidationError as exc:
+        raise InputError(first_error_line(exc, "tariff")) from exc
+
+
+def make_sink(database_url: str | None, dry_run_tariff: Path | None, tariff: Path | None = None) -> SessionSink:
+    """The database pipeline (billing service when installed; ``--tariff T.json``: priced by the rating core
+    with T and stored with the session). ``--dry-run-tariff T.json``: no database, in memory."""
+    if dry_run_tariff is not None:
+        from connector.ingest.memory import MemorySink
+
+        return MemorySink(load_tariffs(dry_run_tariff))
+    from connector.billing.intake import DatabaseSink
+
+    return DatabaseSink.from_url(database_url, load_tariffs(tariff) if tariff else None)

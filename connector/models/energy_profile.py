@@ -1,0 +1,87 @@
+"""Energy over time for a raw session: piecewise-linear between meter samples (``Session.energy_profile``).
+
+Policy (documented in docs/rating.md): cumulative energy is interpolated linearly between samples;
+with no samples, energy is spread uniformly over the charging time (start → charging_ended_at, or
+end). Power in a segment is the sample's reported ``power_kw`` when given, otherwise the slope.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+ZERO = Decimal(0)
+SECONDS_PER_HOUR = Decimal(3600)
+
+
+def hours_between(a: datetime, b: datetime) -> Decimal:
+    delta = b - a
+    micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return Decimal(micros) / Decimal(3_600_000_000)
+
+
+@dataclass(slots=True)
+class Knot:
+    at: datetime
+    kwh: Decimal
+    power_kw: Decimal | None = None
+    current_a: Decimal | None = None
+
+
+class EnergyProfile:
+    """Cumulative kWh at any instant, and the instants where a kWh threshold is crossed."""
+
+    __slots__ = ("_times", "knots")
+
+    def __init__(self, knots: list[Knot]) -> None:
+        self.knots = knots
+        self._times = [k.at for k in knots]
+
+    def energy_at(self, at: datetime) -> Decimal:
+        knots = self.knots
+        if at <= knots[0].at:
+            return knots[0].kwh if at == knots[0].at else ZERO
+        i = bisect_right(self._times, at) - 1
+        if i >= len(knots) - 1:
+            return knots[-1].kwh
+        a, b = knots[i], knots[i + 1]
+        if at == a.at:
+            return a.kwh
+        span = hours_between(a.at, b.at)
+        if span == 0:
+            return b.kwh
+        return a.kwh + (b.kwh - a.kwh) * hours_between(a.at, at) / span
+
+    def time_at_energy(self, kwh: Decimal) -> datetime | None:
+        """First instant at which cumulative energy reaches ``kwh`` (None if never, or at start)."""
+        knots = self.knots
+        for a, b in zip(knots, knots[1:], strict=False):
+            if a.kwh < kwh <= b.kwh:
+                fraction = (kwh - a.kwh) / (b.kwh - a.kwh)
+                delta = b.at - a.at
+                span_us = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+                return a.at + timedelta(microseconds=int(Decimal(span_us) * fraction))
+        return None
+
+    def knot_times(self) -> list[datetime]:
+        return list(self._times)
+
+    def power_in(self, a: datetime, b: datetime) -> tuple[Decimal | None, Decimal | None]:
+        """(power kW, current A) during [a, b), which lies within one profile segment."""
+        knots = self.knots
+        i = bisect_right(self._times, a) - 1
+        if i < 0:
+            return None, None
+        knot = knots[i]
+        power = knot.power_kw
+        if power is None and i + 1 < len(knots):
+            nxt = knots[i + 1]
+            span = hours_between(knot.at, nxt.at)
+            if span > 0:
+                power = (nxt.kwh - knot.kwh) / span
+        elif power is None:
+            span = hours_between(a, b)
+            power = None if span == 0 else ZERO
+        return power, knot.current_a

@@ -1,0 +1,207 @@
+"""Jira Cloud: one ticket per billing anomaly (``billing.anomaly``), ADF description, never two tickets.
+
+Dedupe has two layers, both keyed by the anomaly's fingerprint (its id; rule + session when no id):
+1. a local table (:class:`TicketStore`) mapping fingerprint -> issue key, checked first and written
+   right after a create, so a redelivered event or a restarted worker does not create again;
+2. before any create, a JQL search for the fingerprint label (``evbill-anomaly-<fp>``), which also covers
+   a crash between Jira's 201 and the local write, and a lost local database.
+The create body also carries an entity property ``evbill.anomaly`` with the anomaly id.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import (
+    Engine,
+    insert,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+
+from connector.storage.db import Base
+from connector.storage.tables.platforms import jira_anomaly_tickets as tickets
+
+NAME = "jira"
+EVENTS = ("billing.anomaly",)
+
+# Known anomaly rules (connector/billing/anomalies.py) -> summary wording and default priority.
+RULES: dict[str, tuple[str, str]] = {
+    "negative_energy": ("Negative energy reported", "High"),
+    "implausible_energy": ("Implausible energy for the session", "High"),
+    "duplicate_session": ("Duplicate charging session", "Medium"),
+    "long_session": ("Session longer than the threshold", "Low"),
+    "session_too_long": ("Session longer than the threshold", "Low"),
+    "rating_failure": ("Session could not be rated", "High"),
+    "reconciliation_mismatch": ("Reconciliation mismatch", "High"),
+}
+SEVERITY_PRIORITY = {"critical": "Highest", "high": "High", "error": "High", "warning": "Medium",
+                     "medium": "Medium", "low": "Low", "info": "Low"}
+
+
+class JiraConfig(BaseModel):
+    """Basic auth (email + API token) against ``https://{site}.atlassian.net``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = Field(description="https://your-site.atlassian.net")
+    email: str = Field(min_length=3)
+    api_token: str = Field(min_length=1, repr=False)
+    project_key: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,9}$")
+    issue_type: str = "Task"
+    labels: list[str] = Field(default_factory=lambda: ["ev-billing", "billing-anomaly"])
+    set_priority: bool = Field(default=False, description="Send fields.priority (only if the create screen has it)")
+    rules: list[str] | None = Field(default=None, description="Only these anomaly rules open tickets (None = all)")
+
+
+def fingerprint(anomaly: dict[str, Any]) -> str:
+    """Stable dedupe key of an anomaly, safe as a Jira label (no spaces, ≤ 255 chars)."""
+    raw = anomaly.get("id") or f"{anomaly.get('rule', 'anomaly')}-{anomaly.get('session_id', 'none')}"
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", str(raw))[:200]
+
+
+def dedupe_label(anomaly: dict[str, Any]) -> str:
+    return f"evbill-anomaly-{fingerprint(anomaly)}"
+
+
+def search_body(anomaly: dict[str, Any], config: JiraConfig) -> dict[str, Any]:
+    """``POST /rest/api/3/search/jql`` body that finds an existing ticket for this anomaly."""
+    return {"jql": f'project = "{config.project_key}" AND labels = "{dedupe_label(anomaly)}"',
+            "fields": ["key", "status"], "maxResults": 1}
+
+
+# ---------------------------------------------------------------- ADF (Atlassian Document Format)
+
+def _text(value: object, *marks: str) -> dict[str, Any]:
+    node: dict[str, Any] = {"type": "text", "text": str(value) if str(value) else "—"}
+    if marks:
+        node["marks"] = [{"type": m} for m in marks]
+    return node
+
+
+def _para(*nodes: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "paragraph", "content": list(nodes)}
+
+
+def _cell(kind: str, value: object, *marks: str) -> dict[str, Any]:
+    return {"type": kind, "content": [_para(_text(value, *marks))]}
+
+
+def adf_description(anomaly: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """An ADF ``doc`` (validated in tests against @atlaskit/adf-schema full.json)."""
+    rows = [("Rule", anomaly.get("rule")), ("Severity", anomaly.get("severity")),
+            ("Session", anomaly.get("session_id")), ("Station", anomaly.get("station_id")),
+            ("Anomaly id", anomaly.get("id")), ("Tenant", event.get("tenant_id")), ("Event", event.get("id")),
+            ("Detected", event.get("created_at"))]
+    table = {"type": "table", "attrs": {"isNumberColumnEnabled": False, "layout": "default"},
+             "content": [{"type": "tableRow", "content": [_cell("tableHeader", k, "strong"),
+                                                           _cell("tableCell", v if v not in (None, "") else "—")]}
+                         for k, v in rows]}
+    content: list[dict[str, Any]] = [
+        {"type": "heading", "attrs": {"level": 3}, "content": [_text("Billing anomaly")]},
+        _para(_text(anomaly.get("message") or anomaly.get("rule") or "Billing anomaly")),
+        table,
+    ]
+    details = anomaly.get("details")
+    if details:
+        content.append({"type": "heading", "attrs": {"level": 4}, "content": [_text("Details")]})
+        content.append({"type": "codeBlock", "attrs": {"language": "json"},
+                        "content": [_text(json.dumps(details, indent=2, sort_keys=True, default=str))]})
+    content.append(_para(_text("Opened by the EV charging billing connector; one ticket per anomaly "
+                               f"(label {dedupe_label(anomaly)}).", "em")))
+    return {"type": "doc", "version": 1, "content": content}
+
+
+def issue_body(event: dict[str, Any], config: JiraConfig) -> dict[str, Any]:
+    """``POST /rest/api/3/issue`` body for a ``billing.anomaly`` event."""
+    anomaly = (event.get("data") or {}).get("anomaly")
+    if not isinstance(anomaly, dict):
+        raise ValueError("data.anomaly: required for a Jira ticket")
+    rule = str(anomaly.get("rule") or "anomaly")
+    title, default_priority = RULES.get(rule, (rule.replace("_", " ").capitalize(), "Medium"))
+    where = anomaly.get("session_id") or anomaly.get("station_id") or anomaly.get("id") or ""
+    fields: dict[str, Any] = {
+        "project": {"key": config.project_key},
+        "issuetype": {"name": config.issue_type},
+        "summary": f"[EV billing] {title}: {where}"[:255],
+        "labels": [*config.labels, f"anomaly-{re.sub(r'[^A-Za-z0-9_.-]', '_', rule)}", dedupe_label(anomaly)],
+        "description": adf_description(anomaly, event),
+    }
+    if config.set_priority:
+        fields["priority"] = {"name": SEVERITY_PRIORITY.get(str(anomaly.get("severity")), default_priority)}
+    return {"fields": fields,
+            "properties": [{"key": "evbill.anomaly", "value": {"id": anomaly.get("id"), "rule": rule,
+                                                                "fingerprint": fingerprint(anomaly)}}]}
+
+
+def wants(event: dict[str, Any], config: JiraConfig) -> bool:
+    if event.get("type") not in EVENTS:
+        return False
+    anomaly = (event.get("data") or {}).get("anomaly") or {}
+    return config.rules is None or anomaly.get("rule") in config.rules
+
+
+# ---------------------------------------------------------------- local dedupe table
+
+
+
+class TicketStore:
+    """fingerprint -> issue key, per tenant and project (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        Base.metadata.create_all(engine, tables=[tickets], checkfirst=True)  # embedded default; migrated otherwise
+
+    def get(self, tenant: str, project: str, fp: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(tickets.c.issue_key).where(
+                tickets.c.tenant_id == tenant, tickets.c.project_key == project,
+                tickets.c.fingerprint == fp)).scalar_one_or_none()
+
+    def put(self, tenant: str, project: str, fp: str, issue_key: str, now: datetime) -> str:
+        """Record the ticket; if another worker recorded one first, return theirs."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(tickets).values(tenant_id=tenant, project_key=project, fingerprint=fp,
+                                                    issue_key=issue_key, created_at=now))
+            return issue_key
+        except IntegrityError:
+            return self.get(tenant, project, fp) or issue_key
+
+
+def deliver(event: dict[str, Any], config: JiraConfig, http: Any, store: TicketStore,
+            now: datetime | None = None) -> dict[str, Any]:
+    """Local table, then JQL label search, then create (and record at once). See the module docstring."""
+    from datetime import UTC
+
+    if not wants(event, config):
+        return {"status": "skipped", "reason": "not a configured billing anomaly"}
+    anomaly = (event.get("data") or {}).get("anomaly") or {}
+    tenant, fp = str(event.get("tenant_id", "")), fingerprint(anomaly)
+    now = now or datetime.now(UTC)
+    known = store.get(tenant, config.project_key, fp)
+    if known:
+        return {"status": "duplicate", "ref": known, "found_by": "local"}
+    auth = (config.email, config.api_token)
+    base = config.base_url.rstrip("/")
+    body = issue_body(event, config)  # built before any call: a bad anomaly fails without side effects
+    found = http.send("POST", f"{base}/rest/api/3/search/jql", json=search_body(anomaly, config), auth=auth).json()
+    issues = found.get("issues") or []
+    if issues:
+        key = store.put(tenant, config.project_key, fp, str(issues[0]["key"]), now)
+        return {"status": "duplicate", "ref": key, "found_by": "search"}
+    created = http.send("POST", f"{base}/rest/api/3/issue", json=body, auth=auth).json()
+    key = store.put(tenant, config.project_key, fp, str(created["key"]), now)
+    return {"status": "sent", "ref": key}
+
+
+Config = JiraConfig
+
+
+def idempotency_key(event: dict[str, Any]) -> str:
+    """Per anomaly (not per event): the same anomaly emitted twice is one delivery."""
+    return f"jira:{event.get('tenant_id', '')}:{fingerprint((event.get('data') or {}).get('anomaly') or {})}"

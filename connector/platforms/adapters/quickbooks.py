@@ -1,0 +1,184 @@
+"""QuickBooks Online: a balanced JournalEntry per billed session (and the reversal per credit note or void).
+
+``POST {api_base}/v3/company/{realmId}/journalentry?minorversion=75&requestid=<uuid5>``: the ``requestid``
+is derived from tenant + session (or credit note), so a retry returns the entry QBO already made.
+OAuth 2.0 bearer from the shared provider (refresh-token grant; Intuit rotates refresh tokens, handed to
+``on_refresh``).
+
+The entry mirrors our ledger's posting rule (``connector.billing.invoicing.rows.postings``) for the session's
+own lines of the invoice: debit accounts receivable (the customer as ``Entity``) with the amount due,
+debit the incentive receivable with incentives, credit the mapped revenue account per line category with
+the net, credit the mapped tax account per tax with our tax amount. A negative amount changes sides
+(discounts debit revenue). Debits equal credits by construction; this is checked before sending.
+Amounts are the Invoice JSON's decimal strings, written as exact JSON numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from connector.money import minor_units
+from connector.platforms.errors import PermanentError
+from connector.platforms.exact_json import dumps_exact
+from connector.platforms.invoice_event import invoice_of, minor
+from connector.platforms.oauth import RefreshTokenStore, rotating_provider, send_authorized
+
+NAME = "quickbooks"
+EVENTS = ("session.billed", "credit_note.issued", "invoice.voided")
+# events whose entry reverses all lines of the document they carry (billing's journal does the same)
+REVERSALS = frozenset({"credit_note.issued", "invoice.voided"})
+MINOR_VERSION = "75"
+
+
+class QuickBooksConfig(BaseModel):
+    """Per tenant. Account values are QBO Account Ids; ``customer_map`` gives the AR line its customer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    realm_id: str = Field(min_length=1)
+    client_id: str = Field(min_length=1)
+    client_secret: str = Field(min_length=1, repr=False)
+    refresh_token: str = Field(min_length=1, repr=False, description="rotated by Intuit on refresh")
+    token_url: str = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+    api_base: str = Field(default="https://quickbooks.api.intuit.com",
+                          description="sandbox: https://sandbox-quickbooks.api.intuit.com")
+    receivable_account: str = Field(min_length=1, description="Accounts Receivable (A/R) account Id")
+    revenue_accounts: dict[str, str] = Field(default_factory=dict, description="line category -> income account Id")
+    default_revenue_account: str = "79"
+    tax_accounts: dict[str, str] = Field(default_factory=dict, description="tax name -> liability account Id")
+    default_tax_account: str | None = None
+    incentive_account: str | None = Field(default=None, description="receivable from the incentive authority")
+    customer_map: dict[str, str] = Field(default_factory=dict, description="our customer id -> QBO Customer Id")
+    doc_number_prefix: str = Field(default="EV-", max_length=8)
+
+
+Config = QuickBooksConfig
+
+
+def subject(event: dict[str, Any]) -> str:
+    """What one entry is about: the billed session, or the credit note / voided invoice."""
+    if event.get("type") in REVERSALS:
+        return str(invoice_of(event)["id"])
+    session_id = ((event.get("data") or {}).get("session") or {}).get("id")
+    if not session_id:
+        raise ValueError("data.session.id: required for the QuickBooks journal entry")
+    return str(session_id)
+
+
+def idempotency_key(event: dict[str, Any], config: QuickBooksConfig | None = None) -> str:
+    return f"quickbooks:{event.get('tenant_id', '')}:{event.get('type')}:{subject(event)}"
+
+
+def request_id(event: dict[str, Any]) -> str:
+    """QBO ``requestid``: a UUID derived from tenant, event type and subject (same entry -> same id, <= 50 chars)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL,
+                          f"evbill:{event.get('tenant_id', '')}:{event.get('type')}:{subject(event)}:journalentry"))
+
+
+def _lines_of(event: dict[str, Any]) -> list[dict[str, Any]]:
+    inv = invoice_of(event)
+    lines = list(inv.get("lines") or [])
+    if event.get("type") in REVERSALS:
+        return lines
+    sid = subject(event)
+    own = [ln for ln in lines if ln.get("session_id") == sid]
+    if not own:
+        raise ValueError(f"invoice.lines: no line of session {sid} on invoice {inv.get('id')}")
+    return own
+
+
+def postings(event: dict[str, Any], config: QuickBooksConfig) -> list[tuple[str, int, str, bool]]:
+    """(account Id, signed minor amount: + debit / - credit, description, is the AR line)."""
+    inv = invoice_of(event)
+    cur = str(inv["currency"]).upper()
+    sign = -1 if event.get("type") in REVERSALS else 1
+    out: list[tuple[str, int, str, bool]] = []
+    due = incentives = 0
+    revenue: dict[str, int] = {}
+    taxes: dict[str, int] = {}
+    for i, ln in enumerate(_lines_of(event)):
+        net = minor(ln.get("net"), cur, f"invoice.lines[{i}].net")
+        if ln.get("category") == "incentive" or ln.get("kind") == "incentive":
+            incentives -= net
+            due += net
+            continue
+        category = str(ln.get("category") or "energy")
+        revenue[category] = revenue.get(category, 0) + net
+        due += net
+        for j, t in enumerate(ln.get("taxes") or []):
+            amount = minor(t.get("amount"), cur, f"invoice.lines[{i}].taxes[{j}].amount")
+            taxes[str(t.get("name"))] = taxes.get(str(t.get("name")), 0) + amount
+            due += amount
+    label = f"invoice {inv.get('number') or inv['id']}"
+    out.append((config.receivable_account, sign * due, f"EV charging receivable, {label}", True))
+    if incentives:
+        if not config.incentive_account:
+            raise ValueError("invoice.lines: incentive lines need config incentive_account")
+        out.append((config.incentive_account, sign * incentives, f"EV charging incentive receivable, {label}", False))
+    for category, net in revenue.items():
+        account = config.revenue_accounts.get(category, config.default_revenue_account)
+        out.append((account, -sign * net, f"EV charging revenue ({category}), {label}", False))
+    for name, amount in taxes.items():
+        account = config.tax_accounts.get(name) or config.default_tax_account
+        if not account:
+            raise ValueError(f"invoice.lines.taxes: no QuickBooks tax account configured for {name!r} (tax_accounts)")
+        out.append((account, -sign * amount, f"{name} payable, {label}", False))
+    if sum(p[1] for p in out) != 0:  # cannot happen for a consistent invoice; never send an unbalanced entry
+        raise ValueError(f"invoice {inv.get('id')}: lines do not balance (gross != net + tax)")
+    return [p for p in out if p[1] != 0]
+
+
+def build_journal_entry(event: dict[str, Any], config: QuickBooksConfig) -> dict[str, Any]:
+    """The JournalEntry body (Decimals for amounts; see :func:`dumps`)."""
+    inv = invoice_of(event)
+    cur = str(inv["currency"]).upper()
+    customer_id = str((inv.get("customer") or {}).get("id") or "")
+    qbo_customer = config.customer_map.get(customer_id)
+    if not qbo_customer:
+        raise ValueError(f"invoice.customer.id: {customer_id!r} has no QuickBooks customer in config customer_map")
+    lines = []
+    for account, amount, text, is_ar in postings(event, config):
+        detail: dict[str, Any] = {"PostingType": "Debit" if amount > 0 else "Credit", "AccountRef": {"value": account}}
+        if is_ar:
+            detail["Entity"] = {"Type": "Customer", "EntityRef": {"value": qbo_customer}}
+        lines.append({"Description": text[:4000], "Amount": Decimal(abs(amount)).scaleb(-minor_units(cur)),
+                      "DetailType": "JournalEntryLineDetail", "JournalEntryLineDetail": detail})
+    what = subject(event)
+    date = str(inv.get("issued_at") or event.get("created_at") or "")[:10]
+    return {"DocNumber": f"{config.doc_number_prefix}{what}"[:21], "TxnDate": date, "CurrencyRef": {"value": cur},
+            "PrivateNote": f"{event.get('type')} {what}, invoice {inv.get('number') or inv['id']}, "
+                           f"event {event.get('id')}"[:4000],
+            "Line": lines}
+
+
+
+
+class QuickBooksTokenStore(RefreshTokenStore):
+    """Intuit's rotated refresh tokens (encrypted), built by the registry on the worker's engine."""
+
+
+def deliver(event: dict[str, Any], config: QuickBooksConfig, http: Any, tokens: QuickBooksTokenStore | None = None, *,
+            on_refresh: Callable[[str], None] | None = None, **stores: Any) -> dict[str, Any]:
+    """POST the entry with its derived ``requestid``; ``on_refresh`` persists a rotated refresh token."""
+    try:
+        body = build_journal_entry(event, config)
+    except ValueError as exc:
+        raise PermanentError(str(exc)) from exc
+    provider = rotating_provider(config.token_url, config.client_id, config.client_secret, config.refresh_token,
+                                 store=tokens, on_refresh=on_refresh)
+    url = f"{config.api_base.rstrip('/')}/v3/company/{config.realm_id}/journalentry"
+    resp = send_authorized(provider, http, "POST", url,
+                           params={"minorversion": MINOR_VERSION, "requestid": request_id(event)}, data=dumps_exact(body),
+                           headers={"Content-Type": "application/json", "Accept": "application/json"})
+    payload = resp.json() or {}
+    if payload.get("Fault"):  # QBO can answer 200 with a Fault: a validation error, retrying cannot help
+        raise PermanentError(f"QuickBooks fault: {json.dumps(payload['Fault'])[:300]}")
+    entry = payload.get("JournalEntry") or {}
+    return {"status": "sent", "ref": entry.get("Id"), "doc_number": body["DocNumber"]}
+

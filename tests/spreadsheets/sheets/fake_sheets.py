@@ -1,0 +1,217 @@
+"""A small Sheets API v4 + OAuth token endpoint on 127.0.0.1, enough for gspread's calls in the sync.
+
+Every ``values.append`` body is validated against the vendor contract
+``/work/shared/vendor-specs/google_sheets/values_append.schema.json`` (JSON nulls stripped first, as
+the API treats them as unset) and its query parameters against the schema's ``x-parameters``; an
+invalid request gets the API's 400 and is recorded in ``invalid``. ``fail`` queues injected errors.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import jsonschema
+import jwt
+from flask import Flask, Response, request
+
+SCHEMA_PATH = Path(__file__).resolve().parents[4] / "shared" / "vendor-specs" / "google_sheets" / \
+    "values_append.schema.json"
+SCHEMA = json.loads(SCHEMA_PATH.read_text())
+BODY_VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+PARAMS = SCHEMA["x-parameters"]["properties"]
+# google-auth signs service-account assertions for Google's token endpoint whatever token_uri says
+GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
+
+
+def strip_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: strip_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [strip_nulls(v) for v in value]
+    return value
+
+
+def append_problems(body: Any, params: dict[str, str]) -> list[str]:
+    """Why a values.append request breaks the contract (empty list: it is valid)."""
+    problems = [e.message for e in BODY_VALIDATOR.iter_errors(strip_nulls(body))]
+    for name, value in params.items():
+        spec = PARAMS.get(name)
+        if spec is None or spec.get("x-location") != "query":
+            problems.append(f"unknown query parameter {name}")
+        elif "enum" in spec and value not in spec["enum"]:
+            problems.append(f"{name}: {value!r} is not one of {spec['enum']}")
+    return problems
+
+
+def _sheet_and_cells(a1: str) -> tuple[str, str]:
+    title, _, cells = a1.rpartition("!") if "!" in a1 else (a1, "", "")
+    if title.startswith("'") and title.endswith("'"):
+        title = title[1:-1].replace("''", "'")
+    return title, cells
+
+
+def _col(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+class FakeSheets:
+    """State: one spreadsheet id -> tabs (title -> rows of strings); a log of every request."""
+
+    def __init__(self, spreadsheet_id: str, public_key: Any, token_uri_path: str = "/token") -> None:
+        self.spreadsheet_id = spreadsheet_id
+        self.public_key = public_key
+        self.tabs: dict[str, list[list[Any]]] = {"Sheet1": []}
+        self.sheet_ids: dict[str, int] = {"Sheet1": 0}
+        self.log: list[dict[str, Any]] = []
+        self.invalid: list[list[str]] = []
+        self.fail: dict[str, list[tuple[int, bool, dict[str, str]]]] = {}
+        self.tokens_issued = 0
+        self.lock = threading.Lock()
+        self.app = self._build(token_uri_path)
+
+    # ---- helpers
+    def inject(self, kind: str, status: int, *, apply: bool = False, retry_after: str | None = None) -> None:
+        """Answer the next ``kind`` request (``append``, ``batchGet``, ``metadata`` ...) with ``status``;
+        ``apply=True`` performs the write first (the ambiguous 'landed, then 5xx' case)."""
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        self.fail.setdefault(kind, []).append((status, apply, headers))
+
+    def kinds(self) -> list[str]:
+        return [entry["kind"] for entry in self.log]
+
+    def _values(self, a1: str) -> list[list[Any]]:
+        title, cells = _sheet_and_cells(a1)
+        rows = self.tabs[title]
+        match = re.fullmatch(r"([A-Z]+):([A-Z]+)", cells or "")
+        if match:
+            lo, hi = _col(match[1]), _col(match[2])
+            rows = [r[lo:hi + 1] for r in rows]
+        out = [list(r) for r in rows]
+        for r in out:
+            while r and r[-1] in ("", None):
+                r.pop()
+        while out and not out[-1]:
+            out.pop()
+        return out
+
+    def _metadata(self) -> dict[str, Any]:
+        return {"spreadsheetId": self.spreadsheet_id, "properties": {"title": "Billing", "locale": "en_US",
+                "timeZone": "Europe/Berlin"},
+                "sheets": [{"properties": {"sheetId": self.sheet_ids[t], "title": t, "index": i, "sheetType": "GRID",
+                                           "gridProperties": {"rowCount": max(1000, len(rows)), "columnCount": 26}}}
+                           for i, (t, rows) in enumerate(self.tabs.items())]}
+
+    # ---- the app
+    def _build(self, token_path: str) -> Flask:
+        app = Flask("fake_sheets")
+
+        @app.post(token_path)
+        def token() -> Response:
+            assertion = request.form.get("assertion", "")
+            try:
+                claims = jwt.decode(assertion, self.public_key, algorithms=["RS256"], audience=GOOGLE_TOKEN_AUDIENCE)
+            except jwt.PyJWTError as exc:
+                return Response(json.dumps({"error": "invalid_grant", "error_description": str(exc)}), status=400,
+                                mimetype="application/json")
+            assert "https://www.googleapis.com/auth/spreadsheets" in claims["scope"].split()
+            assert request.form.get("grant_type") == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+            with self.lock:
+                self.tokens_issued += 1
+                n = self.tokens_issued
+            return Response(json.dumps({"access_token": f"tok-{n}", "expires_in": 3600, "token_type": "Bearer"}),
+                            mimetype="application/json")
+
+        @app.route("/v4/spreadsheets/<path:rest>", methods=["GET", "POST", "PUT"])
+        def sheets(rest: str) -> Response:
+            with self.lock:
+                return self._handle(rest)
+
+        return app
+
+    def _json(self, body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers or {})
+
+    def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+        return self._json({"error": {"code": status, "message": message, "status": "ERROR"}}, status, headers)
+
+    def _handle(self, rest: str) -> Response:
+        if not request.headers.get("Authorization", "").startswith("Bearer tok-"):
+            return self._error(401, "Request is missing valid authentication credential")
+        sid, _, tail = unquote(request.path)[len("/v4/spreadsheets/"):].partition("/")
+        kind, a1 = "metadata", ""
+        if sid.endswith(":batchUpdate"):
+            sid, kind = sid[: -len(":batchUpdate")], "batchUpdate"
+        elif tail == "values:batchGet":
+            kind = "batchGet"
+        elif tail.startswith("values/"):
+            a1 = tail[len("values/"):]
+            for suffix, name in ((":append", "append"), (":clear", "clear")):
+                if a1.endswith(suffix):
+                    a1, kind = a1[: -len(suffix)], name
+                    break
+            else:
+                kind = "update" if request.method == "PUT" else "get"
+        if sid != self.spreadsheet_id:
+            return self._error(404, "Requested entity was not found.")
+        body = request.get_json(silent=True)
+        params = {k: v for k, v in request.args.items()}
+        self.log.append({"kind": kind, "method": request.method, "range": a1, "params": params, "body": body})
+        injected = self.fail.get(kind, [])
+        if injected:
+            status, apply, headers = injected.pop(0)
+            if apply:
+                self._apply(kind, a1, body, params)
+            return self._error(status, "injected failure", headers)
+        if kind == "append":
+            problems = append_problems(body, params)
+            if problems:
+                self.invalid.append(problems)
+                return self._error(400, "; ".join(problems))
+        return self._apply(kind, a1, body, params)
+
+    def _apply(self, kind: str, a1: str, body: Any, params: dict[str, str]) -> Response:
+        if kind == "metadata":
+            return self._json(self._metadata())
+        if kind == "batchUpdate":
+            replies = []
+            for req in body["requests"]:
+                props = req["addSheet"]["properties"]
+                self.tabs[props["title"]] = []
+                self.sheet_ids[props["title"]] = len(self.sheet_ids) + 100
+                replies.append({"addSheet": {"properties": {**props, "sheetId": self.sheet_ids[props["title"]],
+                                                            "index": len(self.tabs) - 1}}})
+            return self._json({"spreadsheetId": self.spreadsheet_id, "replies": replies})
+        if kind == "batchGet":
+            ranges = request.args.getlist("ranges")
+            return self._json({"spreadsheetId": self.spreadsheet_id, "valueRanges": [
+                {"range": r, "majorDimension": "ROWS", **({"values": v} if (v := self._values(r)) else {})}
+                for r in ranges]})
+        if kind == "get":
+            values = self._values(a1)
+            return self._json({"range": a1, "majorDimension": "ROWS", **({"values": values} if values else {})})
+        title, _ = _sheet_and_cells(a1)
+        if kind == "append":
+            rows = self.tabs[title]
+            while rows and not any(c not in ("", None) for c in rows[-1]):
+                rows.pop()
+            rows.extend([list(r) for r in body["values"]])
+            return self._json({"spreadsheetId": self.spreadsheet_id, "updates": {"updatedRows": len(body["values"])}})
+        if kind == "clear":
+            self.tabs[title] = []
+            return self._json({"spreadsheetId": self.spreadsheet_id, "clearedRange": a1})
+        if kind == "update":
+            rows = self.tabs[title]
+            for i, row in enumerate(body["values"]):
+                while len(rows) <= i:
+                    rows.append([])
+                rows[i] = list(row)
+            return self._json({"spreadsheetId": self.spreadsheet_id, "updatedRows": len(body["values"])})
+        return self._error(400, f"unsupported {kind}")
