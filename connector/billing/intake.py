@@ -52,7 +52,7 @@ def _as_dict(value: Any) -> dict[str, Any]:
 
 
 class BillingService:
-    """The billing contributor's service (``complete_session`` / ``interim_cost``)."""
+    """Billing's session use cases (``complete_session`` / ``interim_cost``), imported on first use."""
 
     def __init__(self) -> None:
         from connector.billing.invoicing import sessions as service
@@ -187,7 +187,7 @@ _ready_lock = threading.Lock()
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create missing tables once per engine URL (every contributor's tables on the shared ``Base``)."""
+    """Create missing tables once per engine URL (every table module's tables on the shared ``Base``)."""
     from connector.storage.tables import all_metadata
 
     key = str(engine.url)

@@ -1,6 +1,6 @@
 """``evbill reconcile --kind daily --period 2026-01-13 [--stations ST-1 ST-2] [--format json|csv|xlsx --out F]``.
 
-The operator's batch trigger (issue 4, trigger 3) for a cron job: runs the reconciliation on the batch
+The operator's batch trigger (trigger 3) for a cron job: runs the reconciliation on the batch
 path (``--workers`` processes re-rate), stores it, emits its events and commits once.
 """
 

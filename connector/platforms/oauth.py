@@ -1,6 +1,6 @@
 """OAuth 2.0 access tokens for platform adapters (client credentials or refresh token).
 
-Why one helper: PayPal, Xero, QuickBooks (and F2's Zoho Books, FreshBooks, NetSuite, Concur) all need a
+Why one helper: PayPal, Xero, QuickBooks (and Zoho Books, FreshBooks, NetSuite, Concur) all need a
 bearer token that is fetched once, reused until shortly before it expires, and fetched anew after a 401.
 Xero and QuickBooks *rotate* refresh tokens: every refresh answers with a new one and the old one stops
 working soon after, so the new one must be persisted at once (``on_refresh``) or the tenant is locked out.

@@ -1,8 +1,8 @@
 """Tenant-scoped reads and writes of the API's tables. Every function takes ``tenant_id``: no query
 here can reach another tenant's rows.
 
-The session functions have the signatures of ``connector.ingest.store`` (add_event, get_session,
-put_session, get_rating, put_rating) so the ingest pipeline can switch to these tables by import.
+The session functions (add_event, get_session, put_session, get_rating, put_rating) keep one
+session document and one rating per session id, as the ingest routes and billing intake read them.
 """
 
 from __future__ import annotations

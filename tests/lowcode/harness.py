@@ -107,7 +107,7 @@ def api_server(tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 
 def run_worker_once(db_url: str) -> subprocess.CompletedProcess:
-    """The billing contributor's outbox worker, exactly as an operator runs it."""
+    """The outbox worker (``evbill worker --once``), exactly as an operator runs it."""
     env = {**os.environ, "DATABASE_URL": db_url}
     return subprocess.run([sys.executable, "-m", "connector.cli", "worker", "--once"], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=60, check=False)

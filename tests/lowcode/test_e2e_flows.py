@@ -42,7 +42,7 @@ def end_event(session_id: str) -> dict[str, Any]:
 
 
 def signing() -> tuple[str, str]:
-    """The header names the API signs with (from the API contributor's module)."""
+    """The header names the API signs with (from ``connector.security.hmac_sign``)."""
     from connector.security import hmac_sign
 
     return (getattr(hmac_sign, "SIGNATURE_HEADER", "X-Evbill-Signature"),

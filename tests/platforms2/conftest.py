@@ -1,4 +1,5 @@
-"""Fixtures for the issue-9 adapters: real invoices from the rating core, vendor schemas, local servers.
+"""Fixtures for the notification, CRM and analytics adapters: real invoices from the rating core, vendor
+schemas, local servers.
 
 Invoice JSON follows docs/architecture.md; its money comes from ``connector.rating.rate`` only.
 """

@@ -1,4 +1,5 @@
-"""The shared machinery (issue 8) for the issue-9 end-to-end tests, plus one TEST-ONLY model.
+"""The shared sender for the SendGrid, Slack, Jira, Salesforce, Zoho Analytics and Google Sheets end-to-end
+tests, plus one TEST-ONLY model.
 
 ``OneShotHttp`` is the real ``connector.platforms.sender.HttpSender`` (one attempt, classified: 429/5xx/
 connection -> RetryableError with Retry-After, other 4xx -> PermanentError) that refuses to leave 127.0.0.1

@@ -1,8 +1,9 @@
 """One day of charging, end to end: sessions ingested through the API (temp SQLite), billed by the billing
 service, invoices finalized at the end of the day, and every event taken by the real outbox worker
-(``connector.events.worker.run_once``) to ALL adapters — the eleven finance adapters of issue 8 and the six
-of issue 9 — each pointed at its local vendor double on 127.0.0.1 (Google Sheets: the Sheets API double of
-tests/sheets with a service account whose token_uri points at it).
+(``connector.events.worker.run_once``) to ALL adapters — the eleven finance adapters and the six
+notification, CRM and analytics adapters — each pointed at its local vendor double on 127.0.0.1 (Google
+Sheets: the Sheets API double of tests/spreadsheets/sheets with a service account whose token_uri points
+at it).
 
 Every vendor answers its first calls with 429 (Retry-After) and 500, some lose the answer after doing
 the work, and the worker dies in the middle (after a vendor accepted, before the delivery row was

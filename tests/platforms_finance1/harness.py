@@ -1,4 +1,4 @@
-"""Test-only stand-ins for the shared sender and outbox worker (issue 8, being built by "E").
+"""Test-only stand-ins for the shared sender and outbox worker, for direct ``deliver`` calls.
 
 ``OneShotHttp`` does one attempt and classifies like the documented ``HttpSender`` (429/5xx/connection ->
 ``RetryableError`` with Retry-After, other 4xx -> ``PermanentError``). ``retrying`` plays the worker: it

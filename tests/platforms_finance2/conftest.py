@@ -1,6 +1,6 @@
-"""Fixtures for the F2 finance adapters: real billed events (money from ``connector.rating.rate``, in the
-Invoice JSON's decimal strings as billing emits them), a local vendor double on 127.0.0.1, the shared
-one-attempt sender and a worker-like retry loop."""
+"""Fixtures for the Zoho Books, FreshBooks, NetSuite and SAP adapters: real billed events (money from
+``connector.rating.rate``, in the Invoice JSON's decimal strings as billing emits them), a local vendor
+double on 127.0.0.1, the shared one-attempt sender and a worker-like retry loop."""
 
 from __future__ import annotations
 

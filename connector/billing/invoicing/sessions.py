@@ -72,7 +72,7 @@ def _customer(db: DbSession, tenant_id: str, customer_id: str | None) -> tuple[C
 
 
 def rate_session(db: DbSession, tenant_id: str, row: SessionRow, customer: Customer | None) -> dict[str, Any]:
-    """The final bill's rating: ``session_rating.inputs_for`` — the same tariff versions, switch policy,
+    """The final bill's rating: ``pricing.inputs.inputs_for`` — the same tariff versions, switch policy,
     customer and adjustments as the interim figures and re-rating, so they agree by construction."""
     from connector.billing.pricing.inputs import inputs_for
 
@@ -267,7 +267,7 @@ _DELEGATES = {
 
 
 def __getattr__(name: str) -> Any:
-    """``service.on_tariff_published`` etc.: one entry point for the API and the jobs, imported on first use
+    """``sessions.on_tariff_published`` etc.: one entry point for the API and the jobs, imported on first use
     because those modules import this one."""
     target = _DELEGATES.get(name)
     if target is None:

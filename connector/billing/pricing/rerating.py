@@ -154,7 +154,7 @@ def published_policy(db: DbSession, tenant_id: str, tariff_id: str, version_no: 
 
 def rerate_closed(db: DbSession, tenant_id: str, session_ids: list[str], reason: str) -> dict[str, Any]:
     """Explicit correction of billed sessions: re-rate with today's versions and, where the bill differs,
-    ``service.correct_session`` issues the credit note and new lines (never a silent edit)."""
+    ``invoicing.sessions.correct_session`` issues the credit note and new lines (never a silent edit)."""
     from connector.billing.invoicing import sessions as service
 
     if not reason or not reason.strip():

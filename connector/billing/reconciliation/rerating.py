@@ -70,7 +70,7 @@ def _tariff(document: str) -> Tariff:
 
 
 def _candidates(session: Any, versions: list[VersionData]) -> tuple[list[Tariff], TariffSwitchPolicy]:
-    """The versions and switch policy billing uses for this session (``session_rating.versions_for``)."""
+    """The versions and switch policy billing uses for this session (``pricing.inputs.versions_for``)."""
     from connector.billing.pricing.inputs import versions_for
 
     return versions_for(session, versions, session.end)  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""Trigger 3: revenue reconciliation of a day or month over a set of stations (issue 4).
+"""Trigger 3: revenue reconciliation of a day or month over a set of stations.
 
 Expected (re-rated from the raw sessions with the rating core and the stored tariff versions) vs billed
 (invoice lines) vs paid (paid invoices), per station, tariff, customer class and currency; exceptions:
@@ -148,7 +148,7 @@ def _anomaly(tenant_id: str, exc: dict[str, Any]) -> anomalies.Anomaly:
 
 def start_reconciliation(db: DbSession, tenant_id: str, kind: str, period: str,
                          stations: list[str] | None = None) -> dict[str, Any]:
-    """``service.start_reconciliation``: runs synchronously in the caller's transaction."""
+    """Start a reconciliation: runs synchronously in the caller's transaction."""
     return reconcile(db, tenant_id, kind, period, stations)
 
 

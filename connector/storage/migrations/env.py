@@ -1,4 +1,4 @@
-"""Alembic environment: every table module on the shared Base (see ``migrations_support``)."""
+"""Alembic environment: every table module on the shared Base (see ``connector.storage.tables``)."""
 
 from __future__ import annotations
 
