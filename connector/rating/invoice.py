@@ -107,7 +107,7 @@ def build_invoice(
 ) -> InvoiceView:
     b = _Builder(tariff, customer, options.rounding)
     # 1. charge lines, grouped in order of first appearance
-    groups: dict[tuple[object, ...], list[PricedLine]] = {}
+    groups: dict[tuple[str, str, Decimal, Decimal | None, int], list[PricedLine]] = {}
     for pl in lines:
         groups.setdefault((pl.category, pl.dimension, pl.unit_price, pl.vat, pl.element_index), []).append(pl)
     for (category, dimension, price, vat, _element), members in groups.items():
@@ -115,12 +115,12 @@ def build_invoice(
         quantity = Decimal(1)
         if dimension != "FLAT":  # shown with OCPI's 4 decimals, trailing zeros dropped
             quantity = round_ocpi(sum((m.billed_volume for m in members), ZERO)).normalize()
-        key, rates = _tax_profile(str(category), vat, tariff, customer)  # type: ignore[arg-type]
-        label = _LABELS[str(dimension)]
-        unit = _UNITS[str(dimension)]
+        key, rates = _tax_profile(category, vat, tariff, customer)
+        label = _LABELS[dimension]
+        unit = _UNITS[dimension]
         b.add(
-            InvoiceLine("charge", str(category), f"{label} @ {price} {tariff.currency}/{unit}", quantity, unit,
-                        price, b.money(exact), key),  # type: ignore[arg-type]
+            InvoiceLine("charge", category, f"{label} @ {price} {tariff.currency}/{unit}", quantity, unit,
+                        price, b.money(exact), key),
             exact,
             rates,
         )
@@ -170,14 +170,14 @@ def build_invoice(
     #    then spread over the lines so that line taxes add up to the rate's total exactly.
     totals: dict[tuple[str, Decimal, bool], list[Decimal]] = {}
     for compound_pass in (False, True):
-        members: dict[tuple[str, Decimal, bool], list[tuple[InvoiceLine, Decimal]]] = {}
+        by_rate: dict[tuple[str, Decimal, bool], list[tuple[InvoiceLine, Decimal]]] = {}
         for ln in b.lines:
             for rate in b.profiles.get(ln.tax_key, ()):
                 if rate.compound is compound_pass:
                     base = ln.net + ln.tax if compound_pass else ln.net
-                    members.setdefault((rate.name, rate.rate, rate.compound), []).append((ln, base))
-        for key, items in members.items():
-            _name, pct, _compound = key
+                    by_rate.setdefault((rate.name, rate.rate, rate.compound), []).append((ln, base))
+        for rate_key, items in by_rate.items():
+            _name, pct, _compound = rate_key
             base_total = sum((base for _, base in items), ZERO)
             amount_total = b.money(base_total * pct / HUNDRED)
             shares = [b.money(base * pct / HUNDRED) for _, base in items]
@@ -186,8 +186,8 @@ def build_invoice(
                 biggest = max(range(len(items)), key=lambda i: abs(items[i][1]))
                 shares[biggest] += drift
             for (ln, _base), share in zip(items, shares, strict=True):
-                ln.taxes.append(LineTax(key[0], pct, share))
-            totals[key] = [base_total, amount_total]
+                ln.taxes.append(LineTax(rate_key[0], pct, share))
+            totals[rate_key] = [base_total, amount_total]
     net_total = sum((ln.net for ln in b.lines), ZERO)
     tax_total = sum((ln.tax for ln in b.lines), ZERO)
     gross_total = net_total + tax_total

@@ -136,7 +136,7 @@ class CompiledTariff:
 
 def compile_tariff(tariff: Tariff) -> CompiledTariff:
     """Pre-parse a tariff once (cached on the object) so rating a session does no string work."""
-    cached = tariff._compiled
+    cached: CompiledTariff | None = tariff._compiled
     if cached is not None:
         return cached
     elements: list[CompiledElement] = []
