@@ -8,25 +8,43 @@ printed as one line naming the field.
 from __future__ import annotations
 
 import argparse
-import importlib
-import pkgutil
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
-import connector.commands
-from connector.commands import InputError
+from connector.commands import (
+    InputError,
+    apikey,
+    billing,
+    csms,
+    db,
+    deliveries,
+    demo,
+    export_workbook,
+    import_sessions,
+    import_watch,
+    platforms,
+    rate,
+    reconcile,
+    serve,
+    worker,
+)
 
-__all__ = ["InputError", "build_parser", "main"]
+__all__ = ["COMMANDS", "InputError", "build_parser", "main"]
+
+# Every command module, in the order ``evbill --help`` lists them. A new command: a module in
+# ``connector/commands/`` with ``register(subparsers)``, and one entry below.
+COMMANDS: tuple[ModuleType, ...] = (
+    apikey, billing, csms, db, deliveries, demo, export_workbook, import_sessions, import_watch, platforms, rate,
+    reconcile, serve, worker,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evbill", description="EV charging billing connector")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_info in sorted(pkgutil.iter_modules(connector.commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"connector.commands.{module_info.name}")
-        register = getattr(module, "register", None)
-        if register is not None:
-            register(subparsers)
+    for command in COMMANDS:
+        command.register(subparsers)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""Sub-commands of ``evbill``; each module registers itself (see ``connector.cli``)."""
+"""Sub-commands of ``evbill``; ``connector.cli.COMMANDS`` lists the modules that register one."""
 
 
 class InputError(Exception):
