@@ -78,7 +78,7 @@ def make(tenant_id: str, rule: str, session_id: str | None, station_id: str | No
          details: dict[str, Any], key: tuple[str, ...] | None = None) -> Anomaly:
     """An anomaly whose id is keyed on ``key`` (default: the session id)."""
     parts = key if key is not None else (session_id or "",)
-    return Anomaly(id=anomaly_id(tenant_id, rule, *parts), rule=rule, severity=SEVERITY[rule],  # type: ignore[arg-type]
+    return Anomaly(id=anomaly_id(tenant_id, rule, *parts), rule=rule, severity=SEVERITY[rule],
                    session_id=session_id, station_id=station_id, message=message, details=details)
 
 

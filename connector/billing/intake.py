@@ -138,7 +138,7 @@ _tenants: set[tuple[str, str]] = set()
 
 def _ensure_tenant(db: DbSession, tenant_id: str) -> None:
     """The tenant row exists (once per database and process: not a query per event)."""
-    key = (str(db.get_bind().url), tenant_id)
+    key = (str(db.get_bind().engine.url), tenant_id)
     if key not in _tenants:
         store.ensure_tenant(db, tenant_id)
         db.commit()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
             for name, entry in per_tenant.items():
                 merged.setdefault(name, entry)
         tenant_settings = merged
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, platform in registry.discover().items():
         current = tenant_settings.get(name) or settings.PlatformSettings()
         rows.append({"name": name, "summary": platform.summary, "events": list(platform.events),

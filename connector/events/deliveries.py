@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select, update
@@ -32,6 +32,12 @@ class Policy(BaseModel):
     batch: int = Field(default=100, ge=1, le=10_000)
 
 
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: None) -> None: ...
+@overload
+def aware(value: datetime | None) -> datetime | None: ...
 def aware(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; everything here is stored in UTC."""
     if value is None:

@@ -22,7 +22,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -52,7 +52,7 @@ class PlatformSettings:
         return self.source != "none"
 
 
-def is_reference(value: Any) -> bool:
+def is_reference(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and any(value.startswith(p) and len(value) > len(p) for p in REF_PREFIXES)
 
 

@@ -12,7 +12,7 @@ import json
 import secrets
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -43,6 +43,12 @@ def _parse_dt(value: Any) -> datetime | None:
     return value.astimezone(UTC) if value.tzinfo is not None else value
 
 
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: None) -> None: ...
+@overload
+def aware(value: datetime | None) -> datetime | None: ...
 def aware(value: datetime | None) -> datetime | None:
     """SQLite gives naive datetimes back; every stored instant is UTC."""
     if value is not None and value.tzinfo is None:

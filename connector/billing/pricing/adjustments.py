@@ -155,7 +155,7 @@ class PromotionIn(_Strict):
 
 
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else repo.aware(value).isoformat()  # type: ignore[union-attr]
+    return None if value is None else repo.aware(value).isoformat()
 
 
 def promotion_json(db: DbSession, row: PromotionRow) -> dict[str, Any]:
@@ -206,9 +206,9 @@ def redeem(db: DbSession, tenant_id: str, code: str, session_id: str) -> dict[st
             return {"code": code, "session_id": session_id, "status": "already_redeemed"}
         raise PermissionError(f"session '{session_id}' already uses promotion '{existing.code}'")
     start = repo.aware(srow.start_at)
-    if start is not None and promo.valid_from is not None and start < repo.aware(promo.valid_from):  # type: ignore[operator]
+    if start is not None and promo.valid_from is not None and start < repo.aware(promo.valid_from):
         raise _Refused("code", f"promotion '{code}' is valid from {_iso(promo.valid_from)}")
-    if start is not None and promo.valid_until is not None and start >= repo.aware(promo.valid_until):  # type: ignore[operator]
+    if start is not None and promo.valid_until is not None and start >= repo.aware(promo.valid_until):
         raise _Refused("code", f"promotion '{code}' expired at {_iso(promo.valid_until)}")
     customer_id = srow.customer_id
     if promo.customer_classes:
@@ -307,7 +307,7 @@ def adjustments_for(db: DbSession, tenant_id: str, session: Session, customer: C
     return out
 
 
-def _promotion_query(tenant_id: str) -> Select[tuple[str, PromotionRow]]:
+def _promotion_query(tenant_id: str) -> Select[str, PromotionRow]:
     return select(PromotionRedemptionRow.session_id, PromotionRow).join(
         PromotionRow,
         (PromotionRedemptionRow.tenant_id == PromotionRow.tenant_id) & (PromotionRedemptionRow.code == PromotionRow.code),

@@ -87,7 +87,7 @@ def _due(row: SessionRow, previous: SessionInterimRow | None, as_of: datetime, i
         return False  # not started yet as of that instant
     if force or previous is None:
         return True
-    return as_of - repo.aware(previous.as_of) >= interval  # type: ignore[operator]
+    return as_of - repo.aware(previous.as_of) >= interval
 
 
 def interim_cost(db: DbSession, tenant_id: str, session_id: str, as_of: datetime) -> Decimal | None:

@@ -138,7 +138,7 @@ def due_versions(db: DbSession, now: datetime) -> list[tuple[str, str, int]]:
         TariffVersionRow.effective_at.is_not(None), TariffVersionRow.effective_at <= now))
     due = []
     for tenant_id, tariff_id, version_no, effective, ran in rows:
-        if ran is not None and repo.aware(ran) >= repo.aware(effective):  # type: ignore[operator]
+        if ran is not None and repo.aware(ran) >= repo.aware(effective):
             continue
         due.append((str(tenant_id), str(tariff_id), int(version_no)))
     return sorted(due)

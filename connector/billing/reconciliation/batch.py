@@ -14,10 +14,11 @@ paid = the same on paid invoices (a paid credit note is a refund and subtracts).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import ModuleType
 from typing import Any
 
 from sqlalchemy import and_, select
@@ -109,7 +110,7 @@ def _window(query: Any, tenant_id: str, period: Period, stations: list[str] | No
 
 
 def stream_sessions(db: DbSession, tenant_id: str, period: Period, stations: list[str] | None, chunk: int,
-                    mode: str, no_station: bool = False) -> Iterator[list[Any]]:
+                    mode: str, no_station: bool = False) -> Iterator[Sequence[Any]]:
     """Chunks of session rows in the period's UTC window, in (start_at, session_id) order.
 
     Core rows on the ORM session's connection (no ORM entity overhead). ``mode="stored"`` reads only the
@@ -186,6 +187,7 @@ class Adjustments:
 
     def __init__(self, db: DbSession, tenant_id: str) -> None:
         self.db, self.tenant_id = db, tenant_id
+        module: ModuleType | None
         try:
             from connector.billing.pricing import adjustments as module
         except ModuleNotFoundError:
@@ -266,7 +268,7 @@ class Run:
                 pool.shutdown(cancel_futures=True)
         return self.out
 
-    def _read(self, rows: list[Any], lines: LineMerger
+    def _read(self, rows: Sequence[Any], lines: LineMerger
               ) -> tuple[list[Meta], dict[str, Billing], list[RateItem], list[Rated]]:
         metas: list[Meta] = []
         billing: dict[str, Billing] = {}
@@ -338,18 +340,19 @@ class Run:
             out.exceptions.append(exception("rating_failure", "rating_failure", meta,
                                             f"Session {meta.session_id} could not be rated: {field_}: {reason}",
                                             field=field_, reason=reason))
-        ok = rated is not None and rated.error is None
-        currency = (rated.currency if ok else None) or (bill.currency if bill else None) \
+        ok_rated = rated if rated is not None and rated.error is None else None
+        ok = ok_rated is not None
+        currency = (ok_rated.currency if ok_rated is not None else None) or (bill.currency if bill else None) \
             or self.tariff_currency.get(meta.tariff_id or "")
-        klass = (rated.customer_class if ok else None) or meta.customer_class
+        klass = (ok_rated.customer_class if ok_rated is not None else None) or meta.customer_class
         group = out.groups.get((meta.station_id, meta.tariff_id, klass, currency))
         if group is None:
             group = out.groups[(meta.station_id, meta.tariff_id, klass, currency)] = Group()
         group.sessions += 1
-        energy = rated.energy if ok else meta.energy
+        energy = ok_rated.energy if ok_rated is not None else meta.energy
         if energy is not None and energy > 0:
             group.energy += energy
-        expected = rated.amount if ok and rated.amount is not None else ZERO  # type: ignore[union-attr]
+        expected = ok_rated.amount if ok_rated is not None and ok_rated.amount is not None else ZERO
         group.expected += expected
         if bill is None:
             out.exceptions.append(exception("unbilled", "unbilled_session", meta,

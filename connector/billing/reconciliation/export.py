@@ -9,7 +9,10 @@ from __future__ import annotations
 import csv
 import io
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet.worksheet import Worksheet
 
 ROW_COLUMNS = ("station_id", "tariff_id", "customer_class", "currency", "sessions", "energy_kwh", "expected",
                "billed", "paid", "difference", "unpaid")
@@ -80,7 +83,7 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
     from openpyxl.styles import Font
 
     book = Workbook()
-    summary_sheet = book.active
+    summary_sheet = cast("Worksheet", book.active)
     summary_sheet.title = "Summary"
     bold = Font(bold=True)
     summary = report.get("summary") or {}

@@ -62,7 +62,7 @@ def run_partitioned(db: DbSession, tenant_id: str, period: Period, stations: lis
                     *, partitions: int, chunk: int, mode: str) -> Outcome:
     """Split the stations round-robin over ``partitions`` processes (sessions without a station go to the
     first share) and merge their sums."""
-    bind = db.get_bind()
+    bind = db.get_bind().engine
     url = bind.url.render_as_string(hide_password=False)
     if url.startswith("sqlite") and (bind.url.database in (None, "", ":memory:")):
         raise ValueError("partitions: needs a database file or server (an in-memory SQLite is per connection)")

@@ -125,10 +125,10 @@ def postings(event: dict[str, Any], config: QuickBooksConfig) -> list[tuple[str,
         account = config.revenue_accounts.get(category, config.default_revenue_account)
         out.append((account, -sign * net, f"EV charging revenue ({category}), {label}", False))
     for name, amount in taxes.items():
-        account = config.tax_accounts.get(name) or config.default_tax_account
-        if not account:
+        tax_account = config.tax_accounts.get(name) or config.default_tax_account
+        if not tax_account:
             raise ValueError(f"invoice.lines.taxes: no QuickBooks tax account configured for {name!r} (tax_accounts)")
-        out.append((account, -sign * amount, f"{name} payable, {label}", False))
+        out.append((tax_account, -sign * amount, f"{name} payable, {label}", False))
     if sum(p[1] for p in out) != 0:  # cannot happen for a consistent invoice; never send an unbalanced entry
         raise ValueError(f"invoice {inv.get('id')}: lines do not balance (gross != net + tax)")
     return [p for p in out if p[1] != 0]

@@ -154,9 +154,9 @@ def build_document(event: dict[str, Any], config: SapConfig) -> dict[str, Any]:
     receivable = {"ITEMNO_ACC": "0000000001", "CUSTOMER": alpha(kunnr), "ITEM_TEXT": text[:50],
                   "ALLOC_NMBR": session["id"][:18], "BLINE_DATE": date}
     amounts: list[dict[str, Any]] = [_amount(1, DOC_CURRENCY, currency, gross)]
-    for n, ((_table, amount, base), row) in enumerate(zip(items, gl + tax, strict=True), start=2):
+    for n, ((_table, item_amount, item_base), row) in enumerate(zip(items, gl + tax, strict=True), start=2):
         row["ITEMNO_ACC"] = f"{n:010d}"
-        amounts.append(_amount(n, DOC_CURRENCY, currency, amount, base))
+        amounts.append(_amount(n, DOC_CURRENCY, currency, item_amount, item_base))
     if sum((Decimal(a["AMT_DOCCUR"]) for a in amounts), Decimal(0)) != 0:
         raise MappingError("data.invoice.lines", f"session {session['id']}: gross != net + tax, document would not balance")
     if config.local_currency and config.local_currency != currency:

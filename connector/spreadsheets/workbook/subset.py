@@ -120,14 +120,14 @@ def _bands(tariff: Tariff) -> tuple[Band, ...]:
     bands: list[Band] = []
     for start, end in zip(edges, edges[1:], strict=False):
         hit = compiled.select(_E, _state(start))
-        element, comp = (None, None) if hit is None else hit
+        element_index, comp = (None, None) if hit is None else hit
         price = comp.price if comp is not None else Decimal(0)
         step = comp.step_size if comp is not None else 0
-        if bands and bands[-1].element == element:
+        if bands and bands[-1].element == element_index:
             prev = bands[-1]
-            bands[-1] = Band(prev.from_minute, end, element, prev.price, prev.step_wh)
+            bands[-1] = Band(prev.from_minute, end, element_index, prev.price, prev.step_wh)
         else:
-            bands.append(Band(start, end, element, price, step))
+            bands.append(Band(start, end, element_index, price, step))
     return tuple(bands)
 
 

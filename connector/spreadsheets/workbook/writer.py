@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
@@ -61,7 +62,7 @@ def _tariff_sheet(ws: Worksheet, wt: WorkbookTariff) -> None:
     table = Table(displayName="TariffBands", ref=ref)
     table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
     ws.add_table(table)
-    values: dict[str, object] = {
+    values: dict[str, str | int | Decimal | None] = {
         "Tariff id": wt.tariff.id, "Currency": wt.tariff.currency, "Decimals": wt.decimals, "VAT %": wt.vat,
         "Flat fee": wt.flat or Decimal(0), "Time price per h": wt.time_price or Decimal(0),
         "Time step (s)": wt.time_step_s, "Rounding": "line_half_up", "Step size": "ocpi_2_3_0",
@@ -111,7 +112,7 @@ def _summary_sheet(ws: Worksheet, wt: WorkbookTariff, count: int) -> None:
         ws.cell(row=i, column=2, value=formula).number_format = money if letter in "QRS" else "0.000"
     top = len(L.TOTALS) + 3
     for title, key in L.GROUPINGS:
-        keys = _distinct(ws.parent[L.SESSIONS_SHEET], key, count)
+        keys = _distinct(cast(Workbook, ws.parent)[L.SESSIONS_SHEET], key, count)
         ws.cell(row=top, column=1, value=title).font = _BOLD
         for j, (label, _) in enumerate(L.GROUP_VALUES, start=2):
             ws.cell(row=top, column=j, value=label).font = _BOLD
@@ -155,7 +156,7 @@ def export_workbook(tariff: Tariff, sessions: Iterable[Session], out: Path | str
     rated = session_rows(wt, sessions)
     rows = [row for row, _ in rated]
     book = Workbook()
-    tariff_ws = book.active
+    tariff_ws = cast(Worksheet, book.active)
     tariff_ws.title = L.TARIFF_SHEET
     _tariff_sheet(tariff_ws, wt)
     _sessions_sheet(book.create_sheet(L.SESSIONS_SHEET), wt, rows)

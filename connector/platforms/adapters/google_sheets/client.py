@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping, MutableMapping
-from typing import Any
+from typing import Any, cast
 
 import requests
 from gspread.exceptions import APIError
@@ -97,7 +97,7 @@ def open_client(service_account_info: Mapping[str, Any], *, api_base: str | None
     credentials = service_account.Credentials.from_service_account_info(dict(service_account_info),
                                                                         scopes=list(SCOPES))
     client = gspread.Client(auth=credentials, http_client=BoundedRetryClient)
-    http: BoundedRetryClient = client.http_client
+    http = cast(BoundedRetryClient, client.http_client)
     http.api_base = api_base
     if sleep is not None:
         http.sleep = sleep
