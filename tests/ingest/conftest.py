@@ -77,9 +77,9 @@ def ingest_app(flat_sink):
     """The ingest blueprints on a Flask app with an in-process sink (the API app's own tests use create_app)."""
     from flask import Flask
 
+    from connector.api import chargepoint, ocpi
     from connector.api import imports as imports_api
     from connector.api.context import SINK_KEY
-    from connector.ingest import chargepoint, ocpi
 
     app = Flask("ingest-test")
     app.config.update(OCPI_TOKENS={"ocpi-token-1": "t1"}, CHARGEPOINT_WEBHOOK_SECRET="cp-secret")
