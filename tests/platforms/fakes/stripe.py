@@ -1,0 +1,216 @@
+"""Stripe double: form bodies, Bearer key, Idempotency-Key replay (same key + same params = first answer;
+same key + other params = 400 idempotency_error), invoices that total their items.
+
+Corrections as Stripe documents them (no vendor JSON schema exists for these in ../shared/vendor-specs,
+so the structure is checked here): ``POST /v1/invoices/{id}/void`` only for an open invoice (a paid, draft or
+already void one is refused with 400, an unknown id is 404); ``POST /v1/credit_notes`` on a finalized invoice:
+404 for an unknown invoice, 400 for a draft or void one or for a total above what is left to credit; the
+credit first reduces ``amount_remaining`` (pre-payment), the excess (post-payment) must be allocated exactly by
+``refund_amount`` + ``credit_amount`` + ``out_of_band_amount``. ``GET /v1/invoices/{id}`` and
+``GET /v1/credit_notes?invoice=…`` (newest first, ``limit``/``starting_after``) read them back.
+``pay(id)`` marks an open invoice paid, as a customer paying through Stripe would."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+
+from tests.platforms.fakes.server import Double, problem
+
+
+def unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """``a[b][0]=x`` -> ``{"a": {"b": {"0": "x"}}}`` (lists stay index-keyed dicts; enough for checks)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        parts = re.findall(r"[^\[\]]+", key)
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return out
+
+
+class StripeDouble(Double):
+    def routes(self, app: Flask) -> None:
+        self.invoices: dict[str, dict[str, Any]] = {}
+        self.items: dict[str, dict[str, Any]] = {}
+        self.keys: dict[str, tuple[str, dict[str, Any], Response]] = {}
+        self.credit_notes: dict[str, dict[str, Any]] = {}
+        self.lost_posts: dict[str, int] = {}  # exact path -> POSTs whose answer is lost (``lose`` is by prefix)
+
+        def authorized() -> bool:
+            return request.headers.get("Authorization") == "Bearer sk_test_123"
+
+        def guarded(create: Any) -> Response:
+            if not authorized():
+                return problem(401, {"error": {"type": "invalid_request_error", "message": "Invalid API Key"}})
+            params = unflatten(list(request.form.items(multi=True)))
+            key = request.headers.get("Idempotency-Key")
+            if key and key in self.keys:
+                path, seen, resp = self.keys[key]
+                if (path, seen) != (request.path, params):
+                    return problem(400, {"error": {"type": "idempotency_error",
+                                                   "message": "Keys for idempotent requests can only be used "
+                                                              "with the same parameters they were first used with."}})
+                replay = Response(resp.get_data(), status=resp.status_code, content_type="application/json")
+                replay.headers["Idempotent-Replayed"] = "true"
+                return replay
+            resp = create(params)
+            if key:
+                self.keys[key] = (request.path, params, resp)
+            if resp.status_code < 300 and self.lost_posts.get(request.path):
+                self.lost_posts[request.path] -= 1  # done and remembered under its key; the answer is lost
+                return problem(500, {"error": {"type": "api_error", "message": "lost answer"}})
+            return resp
+
+        @app.post("/v1/invoices")
+        def create_invoice() -> Response:
+            def create(p: dict[str, Any]) -> Response:
+                iid = f"in_{next(self.ids)}"
+                self.invoices[iid] = {"id": iid, "status": "draft", "params": p, "items": [], "sent": 0}
+                return jsonify(id=iid, object="invoice", status="draft")
+            return guarded(create)
+
+        @app.post("/v1/invoiceitems")
+        def create_item() -> Response:
+            def create(p: dict[str, Any]) -> Response:
+                inv = self.invoices.get(p.get("invoice", ""))
+                if inv is None or inv["status"] != "draft":
+                    return problem(400, {"error": {"message": "No such draft invoice"}})
+                iid = f"ii_{next(self.ids)}"
+                self.items[iid] = p
+                inv["items"].append(iid)
+                return jsonify(id=iid, object="invoiceitem", amount=int(p["amount"]))
+            return guarded(create)
+
+        @app.post("/v1/invoices/<iid>/<action>")
+        def act(iid: str, action: str) -> Response:
+            def create(p: dict[str, Any]) -> Response:
+                inv = self.invoices.get(iid)
+                if inv is None or action not in ("finalize", "send", "void"):
+                    return problem(404, {"error": {"message": "No such invoice"}})
+                if action == "void":
+                    if inv["status"] != "open":
+                        return problem(400, {"error": {"type": "invalid_request_error", "message":
+                                                       f"You can only pass in open or uncollectible invoices. "
+                                                       f"This invoice is {inv['status']}."}})
+                    inv["status"], inv["amount_remaining"] = "void", 0
+                    return jsonify(self._invoice_object(iid))
+                if action == "finalize":
+                    if inv["status"] != "draft":
+                        return problem(400, {"error": {"message": "This invoice is already finalized"}})
+                    inv["status"] = "open"
+                    inv["number"] = f"EVB-{len([i for i in self.invoices.values() if 'number' in i]) + 1:04d}"
+                    inv["total"] = inv["amount_due"] = inv["amount_remaining"] = self._items_total(inv)
+                    inv["amount_paid"] = 0
+                elif inv["status"] != "open":
+                    return problem(400, {"error": {"message": "Invoice is not open"}})
+                else:
+                    inv["sent"] += 1
+                total = self._items_total(inv)
+                return jsonify(id=iid, object="invoice", status=inv["status"], amount_due=total,
+                               number=inv["number"])
+            return guarded(create)
+
+        @app.get("/v1/invoices/<iid>")
+        def read_invoice(iid: str) -> Response:
+            if not authorized():
+                return problem(401, {"error": {"type": "invalid_request_error", "message": "Invalid API Key"}})
+            if iid not in self.invoices:
+                return problem(404, {"error": {"type": "invalid_request_error", "code": "resource_missing",
+                                               "message": f"No such invoice: '{iid}'"}})
+            return jsonify(self._invoice_object(iid))
+
+        @app.post("/v1/credit_notes")
+        def create_credit_note() -> Response:
+            return guarded(self._credit)
+
+        @app.get("/v1/credit_notes")
+        def list_credit_notes() -> Response:
+            if not authorized():
+                return problem(401, {"error": {"type": "invalid_request_error", "message": "Invalid API Key"}})
+            notes = [n for n in reversed(list(self.credit_notes.values()))
+                     if request.args.get("invoice") in (None, n["invoice"])]
+            after = request.args.get("starting_after")
+            if after:
+                ids = [n["id"] for n in notes]
+                notes = notes[ids.index(after) + 1:] if after in ids else []
+            limit = int(request.args.get("limit", "10"))
+            return jsonify(object="list", data=notes[:limit], has_more=len(notes) > limit, url="/v1/credit_notes")
+
+    def _items_total(self, inv: dict[str, Any]) -> int:
+        return sum(int(self.items[i]["amount"]) for i in inv["items"])
+
+    def _invoice_object(self, iid: str) -> dict[str, Any]:
+        inv = self.invoices[iid]
+        keys = ("status", "number", "total", "amount_due", "amount_paid", "amount_remaining")
+        return {"id": iid, "object": "invoice", **{k: inv.get(k) for k in keys},
+                "pre_payment_credit_notes_amount": inv.get("pre_credit", 0),
+                "post_payment_credit_notes_amount": inv.get("post_credit", 0)}
+
+    def pay(self, iid: str) -> None:
+        """The customer pays the open invoice through Stripe."""
+        inv = self.invoices[iid]
+        assert inv["status"] == "open", inv["status"]
+        inv["amount_paid"], inv["amount_remaining"], inv["status"] = inv["amount_remaining"], 0, "paid"
+
+    def _credit(self, p: dict[str, Any]) -> Response:
+        """``POST /v1/credit_notes`` (after auth and idempotency)."""
+        def bad(message: str, status: int = 400) -> Response:
+            return problem(status, {"error": {"type": "invalid_request_error", "message": message}})
+
+        inv = self.invoices.get(p.get("invoice", ""))
+        if inv is None:
+            return bad(f"No such invoice: '{p.get('invoice')}'", 404)
+        if inv["status"] not in ("open", "paid"):
+            return bad(f"Credit notes can only be created on finalized invoices (this one is {inv['status']}).")
+        allowed = {"invoice", "lines", "memo", "metadata", "amount", "reason", "refund_amount", "credit_amount",
+                   "out_of_band_amount", "effective_at", "email_type"}
+        if set(p) - allowed:
+            return bad(f"Received unknown parameter: {sorted(set(p) - allowed)[0]}")
+        try:
+            lines = [p["lines"][k] for k in sorted(p.get("lines", {}), key=int)]
+            total = 0
+            for ln in lines:
+                if ln.get("type") != "custom_line_item":
+                    return bad("lines[][type]: only custom_line_item is supported by this double")
+                amount, qty = int(ln["unit_amount"]), int(ln.get("quantity", "1"))
+                if amount < 0 or qty < 1:
+                    return bad("lines[][unit_amount] must be a positive integer")
+                taxes = [int(t["amount"]) for t in (ln.get("tax_amounts") or {}).values()]
+                if any(t < 0 for t in taxes):
+                    return bad("lines[][tax_amounts][][amount] must be positive")
+                total += amount * qty + sum(taxes)
+            if "amount" in p:
+                if lines and int(p["amount"]) != total:
+                    return bad("amount must equal the sum of the lines")
+                total = int(p["amount"])
+            allocated = {k: int(p.get(f"{k}_amount", "0")) for k in ("refund", "credit", "out_of_band")}
+        except (KeyError, ValueError) as exc:
+            return bad(f"Invalid credit note parameters: {exc}")
+        if total <= 0:
+            return bad("The credit note total must be greater than 0")
+        credited = sum(n["total"] for n in self.credit_notes.values() if n["invoice"] == inv["id"])
+        if total > inv["total"] - credited:
+            return bad(f"The sum of credit amounts ({total}) exceeds the invoice's remaining creditable amount "
+                       f"({inv['total'] - credited}).")
+        pre = min(total, inv["amount_remaining"])
+        post = total - pre
+        if sum(allocated.values()) != post:
+            return bad(f"The sum of refund, credit and out of band amounts ({sum(allocated.values())}) must equal "
+                       f"the post-payment amount ({post}).")
+        inv["amount_remaining"] -= pre
+        inv["amount_due"] -= pre
+        inv["pre_credit"] = inv.get("pre_credit", 0) + pre
+        inv["post_credit"] = inv.get("post_credit", 0) + post
+        if inv["status"] == "open" and inv["amount_remaining"] == 0:
+            inv["status"] = "paid"  # fully credited before payment: nothing left to pay
+        cid = f"cn_{next(self.ids)}"
+        note = {"id": cid, "object": "credit_note", "invoice": inv["id"], "status": "issued", "total": total,
+                "amount": total, "pre_payment_amount": pre, "post_payment_amount": post,
+                **{f"{k}_amount": v for k, v in allocated.items()}, "memo": p.get("memo"),
+                "metadata": p.get("metadata", {}), "lines": lines, "number": f"{inv['number']}-CN-{len(self.credit_notes) + 1:02d}"}
+        self.credit_notes[cid] = note
+        return jsonify(note)

@@ -1,0 +1,106 @@
+"""NetSuite Item Fulfillment update: the body (quantities and nets as rated), TBA HMAC-SHA256 signatures
+verified by the double with oauthlib, the async idempotency key across 429/500/lost answers, and
+structural checks (NetSuite's metadata catalog is per account: no schema exists in vendor-specs)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from connector.platforms.adapters import netsuite
+from connector.platforms.errors import PermanentError
+from tests.platforms.events import billed_event, incentive_event
+from tests.platforms.fakes.finance_vendors import FinanceVendors
+from tests.platforms.fakes.http import make_http
+from tests.platforms.worker_model import retrying
+
+CFG = netsuite.NetSuiteConfig(account_id="1234567_SB1", consumer_key="ns-ck", consumer_secret="ns-cs",
+                              token_id="ns-token", token_secret="ns-ts",
+                              item_ids={"energy": "1201", "fixed": "1202", "time": "1203"},
+                              amount_field="custcol_evb_net")
+
+
+def test_update_body_carries_the_rated_quantities() -> None:
+    body = netsuite.build_update(billed_event(), CFG)
+    assert body["shipStatus"] == {"id": "C"} and body["tranDate"] == "2026-01-13"
+    assert body["memo"] == "EV session S-100 at ST-7: 12.05 EUR (invoice INV-0001)"
+    assert [(i["item"]["id"], i["quantity"], i["custcol_evb_net"], i["itemReceive"]) for i in body["item"]["items"]] == [
+        ("1202", Decimal("1"), Decimal("1.00"), True), ("1201", Decimal("23.4"), Decimal("9.13"), True)]
+    wire = json.loads(netsuite.dumps_exact(body), parse_float=Decimal)
+    assert '"quantity": 23.4' in netsuite.dumps_exact(body).decode() and wire["item"]["items"][1]["quantity"] == Decimal("23.4")
+    # structural contract of a REST record PATCH: only writable scalar/ref fields and the sublist wrapper
+    assert set(body) == {"shipStatus", "tranDate", "memo", "item"} and set(body["item"]) == {"items"}
+    assert netsuite.endpoint(billed_event(), CFG) == (
+        "https://1234567-sb1.suitetalk.api.netsuite.com/services/rest/record/v1/itemFulfillment/eid:S-100")
+
+
+def test_mapping_errors_and_secrets() -> None:
+    with pytest.raises(netsuite.MappingError, match="item_ids: no NetSuite item for line category 'energy'"):
+        netsuite.build_update(billed_event(), CFG.model_copy(update={"item_ids": {"fixed": "1"}}))
+    with pytest.raises(netsuite.MappingError, match="fulfillment_ref: unknown placeholder"):
+        netsuite.record_ref(billed_event(), CFG.model_copy(update={"fulfillment_ref": "{order}"}))
+    assert netsuite.record_ref(billed_event(), CFG.model_copy(update={"fulfillment_ref": "eid:{customer_id}-{session_id}"})) == "eid:C-1-S-100"
+    assert "ns-cs" not in repr(CFG) and "ns-ts" not in repr(CFG)
+    k1, k2 = netsuite.idempotency_key(billed_event(), CFG), netsuite.idempotency_key(billed_event(event_id="evt_2"), CFG)
+    assert k1 == k2 and len(k1) == 36 and k1 != netsuite.idempotency_key(billed_event(sid="S-101"), CFG)
+
+
+def _seed(vendors: FinanceVendors, ref: str = "eid:S-100") -> None:
+    vendors.ns_records[ref] = {"id": "8801", "shipStatus": {"id": "A"}, "item": {"items": []}}
+
+
+def test_async_update_retried_applies_once(vendors: FinanceVendors) -> None:
+    cfg = CFG.model_copy(update={"base_url": vendors.url})
+    _seed(vendors)
+    event = billed_event()
+    vendors.fail("/services/rest/record/", 429, 500, retry_after="2")
+    vendors.lose_answer("/services/rest/record/", "PATCH")
+    result, retry_afters = retrying(lambda: netsuite.deliver(event, cfg, make_http()))
+    assert retry_afters == [2.0, None, None]
+    assert result["status"] == "sent" and result["async"] is True and "/services/rest/async/v1/job/" in result["ref"]
+    key = netsuite.idempotency_key(event, cfg)
+    assert vendors.ns_applied == [("eid:S-100", key)]  # four PATCHes, one update applied
+    calls = vendors.calls("/services/rest/record/v1/itemFulfillment/eid:S-100", "PATCH")
+    assert len(calls) == 4 and {c["headers"]["X-Netsuite-Idempotency-Key"] for c in calls} == {key}
+    assert all(c["headers"]["Prefer"] == "respond-async" and c["args"] == {"replace": "item"} for c in calls)
+    assert all('oauth_signature_method="HMAC-SHA256"' in c["headers"]["Authorization"] for c in calls)
+    assert len(vendors.ns_nonces) == 2  # the 429/500 were answered before the signature check; fresh nonces
+    record = vendors.ns_records["eid:S-100"]
+    assert record["shipStatus"] == {"id": "C"}
+    assert [(i["item"]["id"], i["quantity"], i["custcol_evb_net"]) for i in record["item"]["items"]] == [
+        ("1202", Decimal("1"), Decimal("1.00")), ("1201", Decimal("23.4"), Decimal("9.13"))]
+    # redelivery after a restart: NetSuite answers with the first job and applies nothing
+    assert netsuite.deliver(event, cfg, make_http())["ref"] == result["ref"] and len(vendors.ns_applied) == 1
+
+
+def test_sync_mode_and_permanent_errors(vendors: FinanceVendors) -> None:
+    cfg = CFG.model_copy(update={"base_url": vendors.url, "async_mode": False})
+    _seed(vendors)
+    result = netsuite.deliver(billed_event(), cfg, make_http())
+    assert result == {"status": "sent", "ref": f"{vendors.url}/services/rest/record/v1/itemFulfillment/8801",
+                      "async": False}
+    assert "X-Netsuite-Idempotency-Key" not in vendors.calls("/services/rest/")[-1]["headers"]
+    with pytest.raises(PermanentError, match="signature mismatch"):
+        netsuite.deliver(billed_event(), cfg.model_copy(update={"token_secret": "wrong"}), make_http())
+    with pytest.raises(PermanentError, match="NONEXISTENT_ID"):
+        netsuite.deliver(billed_event(sid="S-404"), cfg, make_http())
+    assert len(vendors.ns_applied) == 1
+
+
+def test_incentive_is_not_a_fulfilled_item() -> None:
+    body = netsuite.build_update(incentive_event(), CFG)
+    assert [i["item"]["id"] for i in body["item"]["items"]] == ["1202", "1201"]
+    assert body["memo"] == "EV session S-INC at ST-7: 10.88 EUR (invoice INV-0001)"
+
+
+def test_oauth2_bearer_instead_of_tba(vendors: FinanceVendors) -> None:
+    cfg = CFG.model_copy(update={"base_url": vendors.url, "auth": "oauth2", "client_id": "cc-app",
+                                 "client_secret": "cc-app-secret", "token_url": vendors.url + "/oauth2/cc-token"})
+    _seed(vendors)
+    assert netsuite.deliver(billed_event(), cfg, make_http())["status"] == "sent"
+    [call] = vendors.calls("/services/rest/record/")
+    assert call["headers"]["Authorization"].startswith("Bearer cc-app-token-") and vendors.ns_nonces == set()
+    with pytest.raises(PermanentError, match="token_url/client_id/client_secret"):
+        netsuite.deliver(billed_event(), CFG.model_copy(update={"auth": "oauth2"}), make_http())
