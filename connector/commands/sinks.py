@@ -27,8 +27,8 @@ def load_tariffs(path: Path) -> list[Tariff]:
 
 
 def make_sink(database_url: str | None, dry_run_tariff: Path | None, tariff: Path | None = None) -> SessionSink:
-    """The database pipeline (billing service when installed; ``--tariff T.json``: priced by the rating core
-    with T and stored with the session). ``--dry-run-tariff T.json``: no database, in memory."""
+    """The database ingestion path (an ``end`` is billed; ``--tariff T.json``: priced by the rating core with T
+    and stored with the session, no invoice line). ``--dry-run-tariff T.json``: no database, in memory."""
     if dry_run_tariff is not None:
         from connector.ingest.memory import MemorySink
 
