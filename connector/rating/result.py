@@ -10,11 +10,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import overload
+
+from connector.models.documents import (
+    AmountJson,
+    LineTaxJson,
+    OcpiTotalsJson,
+    PricedLineJson,
+    RatedInvoiceJson,
+    RatedLineJson,
+    RatedSessionJson,
+    TaxTotalJson,
+)
 
 CATEGORIES: tuple[str, ...] = ("energy", "time", "parking", "fixed", "reservation")
 
 
+@overload
+def _s(value: Decimal) -> str: ...
+@overload
+def _s(value: Decimal | None) -> str | None: ...
 def _s(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
 
@@ -26,7 +41,7 @@ class Amount:
     excl_vat: Decimal
     incl_vat: Decimal
 
-    def to_dict(self) -> dict[str, str | None]:
+    def to_dict(self) -> AmountJson:
         return {"excl_vat": _s(self.excl_vat), "incl_vat": _s(self.incl_vat)}
 
 
@@ -47,7 +62,7 @@ class PricedLine:
     cost_excl_vat: Decimal
     cost_incl_vat: Decimal
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> PricedLineJson:
         return {
             "period_index": self.period_index,
             "start": self.start.isoformat(),
@@ -70,7 +85,7 @@ class LineTax:
     rate: Decimal
     amount: Decimal
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> LineTaxJson:
         return {"name": self.name, "rate": _s(self.rate), "amount": _s(self.amount)}
 
 
@@ -96,7 +111,7 @@ class InvoiceLine:
     def tax(self) -> Decimal:
         return sum((t.amount for t in self.taxes), Decimal(0))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> RatedLineJson:
         return {
             "kind": self.kind,
             "category": self.category,
@@ -119,7 +134,7 @@ class TaxTotal:
     taxable_base: Decimal
     amount: Decimal
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> TaxTotalJson:
         return {
             "name": self.name,
             "rate": _s(self.rate),
@@ -143,7 +158,7 @@ class InvoiceView:
     incentive_total: Decimal
     amount_due: Decimal
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> RatedInvoiceJson:
         return {
             "currency": self.currency,
             "rounding_policy": self.rounding_policy,
@@ -191,7 +206,7 @@ class RatedSession:
             self._invoice = self.invoice_builder()
         return self._invoice
 
-    def ocpi_totals(self) -> dict[str, Any]:
+    def ocpi_totals(self) -> OcpiTotalsJson:
         """The OCPI CDR total fields (4 decimals, as strings)."""
         return {
             "total_cost": self.total_cost.to_dict(),
@@ -205,7 +220,7 @@ class RatedSession:
             "total_reservation_cost": self.total_reservation_cost.to_dict(),
         }
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> RatedSessionJson:
         return {
             "session_id": self.session_id,
             "tariff_id": self.tariff_id,

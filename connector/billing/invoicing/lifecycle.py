@@ -18,6 +18,7 @@ from connector.billing.invoicing.posting import BillingError, emit, post_lines
 from connector.billing.ledger import accounts as accounts_mod
 from connector.billing.ledger import audit
 from connector.billing.ledger.journal import post_entry
+from connector.models.documents import InvoiceJson
 from connector.money import major_str, round_money, to_major, to_minor
 from connector.storage.tables.billing import InvoiceLineRow, InvoiceRow
 
@@ -33,7 +34,7 @@ def _state(invoice: InvoiceRow) -> dict[str, Any]:
 
 
 def list_invoices(db: DbSession, tenant_id: str, status: str | None = None, customer_id: str | None = None,
-                  session_id: str | None = None, limit: int = 100) -> dict[str, Any]:
+                  session_id: str | None = None, limit: int = 100) -> dict[str, list[InvoiceJson]]:
     """Invoices and credit notes, newest first; ``session_id`` finds the invoice(s) holding that session."""
     if status is not None and status not in STATUSES:
         raise BillingError("status", f"one of: {', '.join(STATUSES)}")
@@ -55,7 +56,7 @@ def list_invoices(db: DbSession, tenant_id: str, status: str | None = None, cust
     return {"items": [invoices.invoice_json(db, row, lines[row.invoice_id]) for row in rows]}
 
 
-def get_invoice(db: DbSession, tenant_id: str, invoice_id: str) -> dict[str, Any]:
+def get_invoice(db: DbSession, tenant_id: str, invoice_id: str) -> InvoiceJson:
     return invoices.invoice_json(db, invoices.get_row(db, tenant_id, invoice_id))
 
 
@@ -63,7 +64,7 @@ def invoice_csv(db: DbSession, tenant_id: str, invoice_id: str) -> str:
     return invoices.invoice_csv(get_invoice(db, tenant_id, invoice_id))
 
 
-def finalize_invoice(db: DbSession, tenant_id: str, invoice_id: str) -> dict[str, Any]:
+def finalize_invoice(db: DbSession, tenant_id: str, invoice_id: str) -> InvoiceJson:
     """Give a draft its gapless number and issue date; it is immutable from now on."""
     invoice = invoices.lock_invoice(db, tenant_id, invoice_id)
     if invoice.status != "draft":
@@ -85,7 +86,7 @@ def _credit_notes(db: DbSession, tenant_id: str, invoice_id: str) -> list[Invoic
         InvoiceRow.tenant_id == tenant_id, InvoiceRow.credit_note_of == invoice_id, InvoiceRow.status != "void")))
 
 
-def void_invoice(db: DbSession, tenant_id: str, invoice_id: str, reason: str | None = None) -> dict[str, Any]:
+def void_invoice(db: DbSession, tenant_id: str, invoice_id: str, reason: str | None = None) -> InvoiceJson:
     """Cancel a draft or an unpaid finalized invoice (its number stays used); the journal is reversed."""
     invoice = invoices.lock_invoice(db, tenant_id, invoice_id)
     if invoice.kind != "invoice":
@@ -160,7 +161,7 @@ def _line_ids(value: Any) -> list[str]:
 
 
 def create_credit_note(db: DbSession, tenant_id: str, invoice_id: str, reason: str | None = None,
-                       lines: list[str] | None = None, amount: Any = None) -> dict[str, Any]:
+                       lines: list[str] | None = None, amount: Any = None) -> InvoiceJson:
     """Credit a finalized (or paid) invoice: in full (default: every line not yet credited), some of its lines
     (``lines``: line ids, credited in full), or a gross ``amount`` in major units split like the invoice's
     taxes. Numbered at once in the credit-note series (``CN-000001``); the journal entry reverses it."""
@@ -234,7 +235,7 @@ def _paid_at(value: Any) -> datetime:
 
 
 def mark_invoice_paid(db: DbSession, tenant_id: str, invoice_id: str, paid_at: Any = None,
-                      reference: str | None = None, amount: Any = None) -> dict[str, Any]:
+                      reference: str | None = None, amount: Any = None) -> InvoiceJson:
     """Record the payment of what is still due (amount due minus credit notes): cash debit, AR credit.
     Partial payments are refused (``amount`` must equal what is due) rather than half-recorded."""
     invoice = invoices.lock_invoice(db, tenant_id, invoice_id)

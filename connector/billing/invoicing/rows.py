@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from connector.billing.ledger.accounts import Accounts
 from connector.billing.ledger.journal import Posting
+from connector.models.documents import InvoiceCustomerJson, InvoiceJson, InvoiceLineJson, TaxTotalJson
 from connector.money import major_str
 from connector.storage.repo import aware
 from connector.storage.tables.billing import InvoiceCounterRow, InvoiceLineRow, InvoiceRow
@@ -126,20 +127,21 @@ def tax_totals_minor(lines: list[InvoiceLineRow]) -> list[dict[str, Any]]:
             for (n, r, c), v in out.items()]
 
 
-def tax_totals(lines: list[InvoiceLineRow], currency: str) -> list[dict[str, Any]]:
+def tax_totals(lines: list[InvoiceLineRow], currency: str) -> list[TaxTotalJson]:
     """``tax_totals_minor`` as JSON money."""
-    return [{**t, "taxable_base": major_str(t["taxable_base"], currency), "amount": major_str(t["amount"], currency)}
+    return [{"name": t["name"], "rate": t["rate"], "compound": t["compound"],
+             "taxable_base": major_str(t["taxable_base"], currency), "amount": major_str(t["amount"], currency)}
             for t in tax_totals_minor(lines)]
 
 
-def customer_json(row: CustomerRow | None) -> dict[str, Any] | None:
+def customer_json(row: CustomerRow | None) -> InvoiceCustomerJson | None:
     if row is None:
         return None
     return {"id": row.customer_id, "name": row.name, "email": row.email, "customer_class": row.customer_class,
             "locale": row.locale, "tax_region": row.tax_region}
 
 
-def line_json(ln: InvoiceLineRow, currency: str) -> dict[str, Any]:
+def line_json(ln: InvoiceLineRow, currency: str) -> InvoiceLineJson:
     return {
         "id": ln.line_id, "session_id": ln.session_id, "station_id": ln.station_id, "kind": ln.kind,
         "category": ln.category, "description": ln.description, "quantity": ln.quantity, "unit": ln.unit,
@@ -154,7 +156,7 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else aware(value).isoformat()
 
 
-def invoice_json(db: DbSession, invoice: InvoiceRow, lines: list[InvoiceLineRow] | None = None) -> dict[str, Any]:
+def invoice_json(db: DbSession, invoice: InvoiceRow, lines: list[InvoiceLineRow] | None = None) -> InvoiceJson:
     """The pinned ``Invoice`` JSON (docs/architecture.md); money as decimal strings with the currency's
     minor-unit digits ("37.94" EUR, "1234" JPY), like every other money field of the API."""
     if lines is None:
@@ -181,7 +183,7 @@ CSV_FIELDS = ("invoice_id", "number", "status", "kind", "currency", "line_id", "
               "category", "description", "quantity", "unit", "unit_price", "net", "tax", "gross", "taxes")
 
 
-def invoice_csv(doc: dict[str, Any]) -> str:
+def invoice_csv(doc: InvoiceJson) -> str:
     """One row per line, then one per tax rate and the totals (decimal amounts, as in the JSON)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

@@ -27,6 +27,7 @@ from connector.billing.invoicing import rows as invoices
 from connector.billing.invoicing.posting import BillingError, emit, post_lines
 from connector.billing.ledger import audit
 from connector.models import Customer
+from connector.models.documents import RatedSessionJson
 from connector.models.session_event import IngestError
 from connector.models.session_merge import to_session
 from connector.money import to_major, to_minor
@@ -71,7 +72,7 @@ def _customer(db: DbSession, tenant_id: str, customer_id: str | None) -> tuple[C
     return row, None if row is None else repo.customer_model(row)
 
 
-def rate_session(db: DbSession, tenant_id: str, row: SessionRow, customer: Customer | None) -> dict[str, Any]:
+def rate_session(db: DbSession, tenant_id: str, row: SessionRow, customer: Customer | None) -> RatedSessionJson:
     """The final bill's rating: ``pricing.inputs.inputs_for`` — the same tariff versions, switch policy,
     customer and adjustments as the interim figures and re-rating, so they agree by construction."""
     from connector.billing.pricing.inputs import inputs_for
@@ -115,7 +116,7 @@ def _target_invoice(db: DbSession, tenant_id: str, customer_row: CustomerRow | N
     return invoice
 
 
-def _rating_lines(rating: dict[str, Any], currency: str) -> list[dict[str, Any]]:
+def _rating_lines(rating: RatedSessionJson, currency: str) -> list[dict[str, Any]]:
     """The rating's invoice lines in minor units, each tax tagged compound or not (from the rate totals)."""
     view = rating["invoice"]
     compound = {(t["name"], Decimal(t["rate"])): bool(t["compound"]) for t in view["taxes"]}
@@ -129,7 +130,7 @@ def _rating_lines(rating: dict[str, Any], currency: str) -> list[dict[str, Any]]
 
 
 def _add_lines(db: DbSession, tenant_id: str, invoice: InvoiceRow, row: SessionRow,
-               rating: dict[str, Any]) -> list[InvoiceLineRow]:
+               rating: RatedSessionJson) -> list[InvoiceLineRow]:
     position = invoices.next_position(db, tenant_id, invoice.invoice_id)
     added = []
     for i, ln in enumerate(_rating_lines(rating, invoice.currency)):
@@ -147,13 +148,14 @@ def _add_lines(db: DbSession, tenant_id: str, invoice: InvoiceRow, row: SessionR
     return added
 
 
-def _billed_result(db: DbSession, tenant_id: str, billed: BillingSessionRow, rating: dict[str, Any]) -> dict[str, Any]:
+def _billed_result(db: DbSession, tenant_id: str, billed: BillingSessionRow,
+                   rating: RatedSessionJson | dict[str, Any]) -> dict[str, Any]:
     invoice = invoices.get_row(db, tenant_id, billed.invoice_id)
     return {"session_id": billed.session_id, "invoice_id": billed.invoice_id, "amount_due": billed.amount_due,
             "currency": billed.currency, "rating": rating, "invoice": invoices.invoice_json(db, invoice)}
 
 
-def _check_anomalies(db: DbSession, tenant_id: str, row: SessionRow, rating: dict[str, Any]) -> None:
+def _check_anomalies(db: DbSession, tenant_id: str, row: SessionRow, rating: RatedSessionJson) -> None:
     from connector.billing.anomalies import check_session  # anomalies imports service: a late import
 
     check_session(db, tenant_id, row, rating)
@@ -193,7 +195,7 @@ def _sum(lines: list[InvoiceLineRow], attr: str) -> int:
     return sum(getattr(ln, attr) for ln in lines if ln.category != "incentive")
 
 
-def correct_session(db: DbSession, tenant_id: str, session_id: str, new_rating: dict[str, Any],
+def correct_session(db: DbSession, tenant_id: str, session_id: str, new_rating: RatedSessionJson,
                     reason: str) -> dict[str, Any]:
     """Replace a billed session's lines with ``new_rating`` (a ``RatedSession.to_dict()`` from the rating core).
 

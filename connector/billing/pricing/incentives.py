@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -68,7 +69,7 @@ def sync_usage(db: DbSession, tenant_id: str, customer_id: str | None = None) ->
         query = query.where(SessionRow.customer_id == customer_id)
     added = 0
     for row in db.scalars(query):
-        rating = row.rating or {}
+        rating: Mapping[str, Any] = row.rating or {}
         amount = Decimal(str((rating.get("invoice") or {}).get("incentive_total") or "0"))
         if amount <= 0:
             continue

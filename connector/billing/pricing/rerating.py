@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session as DbSession
@@ -19,6 +19,7 @@ from connector.billing.pricing.inputs import BatchCache, inputs_for, rate_row
 from connector.billing.pricing.interim import session_json
 from connector.events.outbox import emit
 from connector.models import Tariff
+from connector.models.documents import DifferenceJson, RatedSessionJson
 from connector.models.session_event import IngestError
 from connector.rating import RatingError, TariffSwitchPolicy
 from connector.storage import repo
@@ -49,17 +50,17 @@ def _before_versions(versions: list[TariffVersionRow], version_no: int, effectiv
     return out
 
 
-def _money(rating: dict[str, Any], key: str) -> Decimal:
+def _money(rating: RatedSessionJson, key: Literal["net_total", "gross_total"]) -> Decimal:
     return Decimal(str(rating["invoice"][key]))
 
 
-def _difference(before: dict[str, Any], after: dict[str, Any]) -> dict[str, str]:
+def _difference(before: RatedSessionJson, after: RatedSessionJson) -> DifferenceJson:
     return {"net": format(_money(after, "net_total") - _money(before, "net_total"), "f"),
             "gross": format(_money(after, "gross_total") - _money(before, "gross_total"), "f")}
 
 
-def _record(db: DbSession, tenant_id: str, row: SessionRow, policy: str, outcome: str, before: dict[str, Any] | None,
-            after: dict[str, Any] | None, diff: dict[str, str], version_no: int | None = None,
+def _record(db: DbSession, tenant_id: str, row: SessionRow, policy: str, outcome: str, before: RatedSessionJson | None,
+            after: RatedSessionJson | None, diff: DifferenceJson, version_no: int | None = None,
             reason: str | None = None) -> None:
     db.add(SessionRerateRow(tenant_id=tenant_id, session_id=row.session_id, tariff_id=row.tariff_id,
                             version_no=version_no, policy=policy, outcome=outcome, reason=reason, before=before,
@@ -102,7 +103,7 @@ def on_tariff_published(db: DbSession, tenant_id: str, tariff_id: str, version_n
                             "error": {"field": exc.field, "reason": exc.reason}})
             continue
         if before is None:
-            diff = {"net": "0", "gross": "0"}
+            diff: DifferenceJson = {"net": "0", "gross": "0"}
             outcome = "changed"
         else:
             diff = _difference(before, after)
@@ -169,7 +170,7 @@ def rerate_closed(db: DbSession, tenant_id: str, session_ids: list[str], reason:
         if row.status != "billed" or row.rating is None:
             raise RerateError("session_ids", f"session '{session_id}' is not billed; open sessions are "
                                              "re-rated when a tariff version is published")
-        before = dict(row.rating)
+        before = row.rating.copy()
         try:
             after = rate_row(db, tenant_id, row).to_dict()
         except (RatingError, IngestError) as exc:

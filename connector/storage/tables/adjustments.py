@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from connector.models.documents import RatedSessionJson
 from connector.storage.db import Base
 
 DEFAULT_INTERIM_INTERVAL_MINUTES = 15
@@ -45,7 +46,7 @@ class SessionInterimRow(Base):
     as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     currency: Mapped[str] = mapped_column(String(3))
     amount_due: Mapped[str] = mapped_column(MONEY)
-    rating: Mapped[dict[str, Any]] = mapped_column(JSON)
+    rating: Mapped[RatedSessionJson] = mapped_column(JSON)
     count: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -63,8 +64,8 @@ class SessionRerateRow(Base):
     policy: Mapped[str] = mapped_column(String(40))
     outcome: Mapped[str] = mapped_column(String(16))  # changed | unchanged | corrected | error
     reason: Mapped[str | None] = mapped_column(Text)
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    before: Mapped[RatedSessionJson | None] = mapped_column(JSON)
+    after: Mapped[RatedSessionJson | None] = mapped_column(JSON)
     difference_net: Mapped[str] = mapped_column(MONEY, default="0")
     difference_gross: Mapped[str] = mapped_column(MONEY, default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

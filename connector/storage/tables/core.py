@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from connector.models.documents import RatedSessionJson
 from connector.storage.db import Base
 
 
@@ -125,7 +126,7 @@ class SessionRow(Base):
     session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), default="active")
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
-    rating: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    rating: Mapped[RatedSessionJson | None] = mapped_column(JSON)
     station_id: Mapped[str | None] = mapped_column(String(64))
     customer_id: Mapped[str | None] = mapped_column(String(64))
     tariff_id: Mapped[str | None] = mapped_column(String(36))
