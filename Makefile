@@ -1,10 +1,18 @@
-.PHONY: demo test lint bench
-# The two set-up commands of the README.
+.PHONY: demo test lint bench lock
+# The two set-up commands of the README. Both install into .venv/ from the lock files
+# (uv.lock, requirements-uv.txt) via scripts/venv.sh, never into the system Python.
 demo:
-	python3 -m pip install -q -e . && evbill demo
+	bash scripts/venv.sh
+	.venv/bin/evbill demo
 test:
 	bash scripts/test.sh
 lint:
-	python3 -m ruff check --no-cache connector tests bench scripts
+	bash scripts/venv.sh dev
+	.venv/bin/python -m ruff check --no-cache connector tests bench scripts
 bench:
-	python3 bench/rate_bench.py
+	bash scripts/venv.sh
+	.venv/bin/python bench/rate_bench.py
+# After changing dependencies in pyproject.toml: re-resolve uv.lock (keeps the other pins; commit it).
+lock:
+	bash scripts/venv.sh uv
+	.venv/bin/uv lock

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# The README's test command: installs everything the tests need, then runs lint and the whole suite.
+# The README's test command: installs everything the tests need, then runs lint and the whole suite
+# with the project virtualenv's Python (.venv/, built from uv.lock by scripts/venv.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_system.sh
-python3 -m pip install -q -e ".[dev]"
+bash scripts/venv.sh dev
 for d in sheets excel_addin zapier; do
-  if [ -f "$d/package.json" ]; then (cd "$d" && npm install --no-audit --no-fund --silent); fi
+  # npm ci: exactly the package-lock.json versions (npm install could move them)
+  if [ -f "$d/package.json" ]; then (cd "$d" && npm ci --no-audit --no-fund --silent); fi
 done
+# the venv first on PATH: tests run its tools (cfn-lint) and start `python -m connector.cli` subprocesses
+export VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH"
 export EVBILL_TEST_STRICT=1  # a test skipped for a missing tool fails (tests/conftest.py)
 export EVBILL_TEST_PG_URL="${EVBILL_TEST_PG_URL:-postgresql+psycopg://evbill:evbill@127.0.0.1:5432/evbill_test}"
-python3 -m ruff check --no-cache connector tests bench scripts
-python3 -m pytest "$@"
+.venv/bin/python -m ruff check --no-cache connector tests bench scripts
+.venv/bin/python -m pytest "$@"
