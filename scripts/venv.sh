@@ -37,13 +37,17 @@ if ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
   fi
 fi
 
+# pip (Debian's) and uv below verify PyPI's TLS against the system CA store; minimal images lack it.
+[ -s /etc/ssl/certs/ca-certificates.crt ] || ! command -v apt-get >/dev/null || bash scripts/apt_install.sh ca-certificates
+
 UV_VERSION=$(sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements-uv.txt)
 if [ "$("$VENV/bin/uv" --version 2>/dev/null | cut -d' ' -f2)" != "$UV_VERSION" ]; then
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --require-hashes -r requirements-uv.txt
 fi
 
-# uv works on this venv only: no interpreter downloads, no other project environment.
-export UV_PROJECT_ENVIRONMENT="$PWD/$VENV" UV_PYTHON_DOWNLOADS=never
+# uv works on this venv only: no interpreter downloads, no other project environment; it trusts the
+# system's CA store like apt and Debian's pip do (a TLS-inspecting proxy's CA added there works for all).
+export UV_PROJECT_ENVIRONMENT="$PWD/$VENV" UV_PYTHON_DOWNLOADS=never UV_SYSTEM_CERTS=true
 case "$PROFILE" in
   uv) ;;
   # exact: what is not in the lock for dev is removed, so the tests see the locked set and nothing else
