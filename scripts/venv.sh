@@ -49,9 +49,13 @@ fi
 # system's CA store like apt and Debian's pip do (a TLS-inspecting proxy's CA added there works for all).
 export UV_PROJECT_ENVIRONMENT="$PWD/$VENV" UV_PYTHON_DOWNLOADS=never UV_SYSTEM_CERTS=true
 case "$PROFILE" in
-  uv) ;;
+  uv) SYNC=() ;;
   # exact: what is not in the lock for dev is removed, so the tests see the locked set and nothing else
-  dev) "$VENV/bin/uv" sync -q --locked --extra dev ;;
+  dev) SYNC=(--extra dev) ;;
   # inexact: a demo after a test run keeps the dev tools (every runtime package is still at its locked version)
-  runtime) "$VENV/bin/uv" sync -q --locked --inexact ;;
+  runtime) SYNC=(--inexact) ;;
 esac
+if [ "$PROFILE" != uv ] && ! "$VENV/bin/uv" sync -q --locked "${SYNC[@]}"; then
+  echo "venv.sh: installing uv.lock into $VENV failed (changed dependencies in pyproject.toml? run make lock)" >&2
+  exit 1
+fi
