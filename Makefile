@@ -15,4 +15,4 @@ bench:
 # After changing dependencies in pyproject.toml: re-resolve uv.lock (keeps the other pins; commit it).
 lock:
 	bash scripts/venv.sh uv
-	.venv/bin/uv lock
+	UV_SYSTEM_CERTS=true UV_PYTHON_DOWNLOADS=never .venv/bin/uv lock
