@@ -11,10 +11,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.models.documents import EventDataJson, EventJson
 from connector.validation import FieldError
 
 
@@ -33,9 +34,9 @@ class Envelope(BaseModel):
     created_at: datetime
     data: dict[str, Any]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> EventJson:
         return {"id": self.id, "type": self.type, "tenant_id": self.tenant_id,
-                "created_at": iso(self.created_at), "data": self.data}
+                "created_at": iso(self.created_at), "data": cast(EventDataJson, self.data)}
 
 
 def new_event_id() -> str:
@@ -81,7 +82,7 @@ def json_safe(value: Any, path: str = "data") -> Any:
     raise EventError(path, f"{type(value).__name__} is not JSON-safe")
 
 
-def build(tenant_id: str, type: str, data: dict[str, Any], created_at: datetime | None = None) -> Envelope:
+def build(tenant_id: str, type: str, data: EventDataJson, created_at: datetime | None = None) -> Envelope:
     """A new envelope (fresh ``evt_`` id) or an ``EventError`` naming the bad field."""
     if not isinstance(data, dict):
         raise EventError("data", "must be a JSON object")

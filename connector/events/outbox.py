@@ -13,11 +13,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from connector.events import envelope
+from connector.models.documents import EventDataJson, EventJson
 from connector.storage.tables.outbox import EventRow
 
 
-def emit(db: Session, tenant_id: str, type: str, data: dict[str, Any], *,
-         created_at: datetime | None = None) -> dict[str, Any]:
+def emit(db: Session, tenant_id: str, type: str, data: EventDataJson, *,
+         created_at: datetime | None = None) -> EventJson:
     """Insert the envelope into ``events`` (flushed, not committed) and return it as a dict."""
     env = envelope.build(tenant_id, type, data, created_at)
     db.add(EventRow(id=env.id, tenant_id=env.tenant_id, type=env.type, created_at=env.created_at,

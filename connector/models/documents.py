@@ -188,7 +188,7 @@ class EventDataJson(TypedDict, total=False):
     invoice: InvoiceJson
     as_of: str
     policy: str
-    before: RatedSessionJson
+    before: RatedSessionJson | None
     after: RatedSessionJson
     difference: DifferenceJson
     entry: dict[str, Any]

@@ -11,6 +11,7 @@ from connector.billing.invoicing import rows as invoices
 from connector.billing.ledger import accounts as accounts_mod
 from connector.billing.ledger.journal import post_entry
 from connector.events import outbox
+from connector.models.documents import EventDataJson
 from connector.storage.tables.billing import InvoiceLineRow
 from connector.validation import FieldError
 
@@ -21,7 +22,7 @@ class BillingError(FieldError):
     """Bad input: which field, and why (the API answers 422 naming the field)."""
 
 
-def emit(db: DbSession, tenant_id: str, type_: str, data: dict[str, Any]) -> None:
+def emit(db: DbSession, tenant_id: str, type_: str, data: EventDataJson) -> None:
     """Into the transactional outbox, in the caller's transaction: the event exists iff the change commits."""
     outbox.emit(db, tenant_id, type_, data)
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from connector.models.documents import EventDataJson
 from connector.storage.db import Base
 
 DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "dead")
@@ -31,7 +32,7 @@ class EventRow(Base):
     tenant_id: Mapped[str] = mapped_column(String(64))
     type: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    data: Mapped[EventDataJson] = mapped_column(JSON)
     fanned_out: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (
