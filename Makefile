@@ -9,6 +9,7 @@ test:
 lint:
 	bash scripts/venv.sh dev
 	.venv/bin/python -m ruff check --no-cache connector tests bench scripts
+	.venv/bin/python -m mypy
 bench:
 	bash scripts/venv.sh
 	.venv/bin/python bench/rate_bench.py

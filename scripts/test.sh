@@ -14,4 +14,5 @@ export VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH"
 export EVBILL_TEST_STRICT=1  # a test skipped for a missing tool fails (tests/conftest.py)
 export EVBILL_TEST_PG_URL="${EVBILL_TEST_PG_URL:-postgresql+psycopg://evbill:evbill@127.0.0.1:5432/evbill_test}"
 .venv/bin/python -m ruff check --no-cache connector tests bench scripts
+.venv/bin/python -m mypy  # [tool.mypy] in pyproject.toml: strict on rating/, models/, money.py; zero errors
 .venv/bin/python -m pytest "$@"
