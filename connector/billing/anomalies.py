@@ -13,6 +13,7 @@ Rules: ``negative_energy``, ``implausible_energy`` (kWh > max power x duration),
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -23,6 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from connector.models.common import Dec
+from connector.models.documents import RatedSessionJson
+from connector.rating import RatedSession
 from connector.storage.tables.reconciliation import AnomalyRow, AnomalyRulesRow
 from connector.validation import FieldError, field_errors
 
@@ -162,7 +165,7 @@ def parse_instant(value: Any) -> datetime | None:
         return None
 
 
-def session_energy(doc: dict[str, Any], rating: dict[str, Any] | None = None) -> Decimal | None:
+def session_energy(doc: dict[str, Any], rating: Mapping[str, Any] | None = None) -> Decimal | None:
     """Total kWh: the document's ``energy_kwh``, else its last cumulative meter sample, else the rating's."""
     candidates: list[Any] = [doc.get("energy_kwh")]
     samples = doc.get("meter_samples") or []
@@ -190,7 +193,7 @@ def _hours(start: datetime, end: datetime) -> Decimal:
 
 
 def session_rules(tenant_id: str, session_id: str, doc: dict[str, Any], limits: Thresholds,
-                  rating: dict[str, Any] | None = None) -> list[Anomaly]:
+                  rating: Mapping[str, Any] | None = None) -> list[Anomaly]:
     """The pure rules on one session document (duplicates need the database: see ``check_session``)."""
     out: list[Anomaly] = []
     station = doc.get("station_id")
@@ -244,13 +247,14 @@ def duplicate_anomaly(tenant_id: str, session_id: str, other_id: str, station_id
                 key=pair)
 
 
-def _as_dict(rating: Any) -> dict[str, Any] | None:
+def _as_dict(rating: RatedSession | RatedSessionJson | None) -> RatedSessionJson | None:
     if rating is None or isinstance(rating, dict):
         return rating
     return rating.to_dict() if hasattr(rating, "to_dict") else None
 
 
-def check_session(db: DbSession, tenant_id: str, session_row: Any, rating: Any = None) -> list[dict[str, Any]]:
+def check_session(db: DbSession, tenant_id: str, session_row: Any,
+                  rating: RatedSession | RatedSessionJson | None = None) -> list[dict[str, Any]]:
     """Run the session rules on a stored session (``SessionRow`` or its document) and emit what is new.
 
     Returns the anomalies emitted now (already-known ones are not repeated). Never commits.
