@@ -9,7 +9,6 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 import requests
@@ -20,8 +19,8 @@ from connector.storage.db import make_engine
 from connector.storage.tables.core import SessionEventRow, SessionRow
 from tests.api.conftest import KEY_A, TARIFF, free_port
 from tests.api.pg import fresh_database, pg_available
+from tests.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
 HEADERS = {"X-API-Key": KEY_A}
 END = {"event_id": "S-C:end", "type": "end", "session_id": "S-C", "timestamp": "2026-01-13T15:00:00Z",
        "session": {"start": "2026-01-13T14:00:00Z", "end": "2026-01-13T15:00:00Z", "energy_kwh": "10",
@@ -34,7 +33,7 @@ def gunicorn(db_url: str, workers: int = 4, threads: int = 4):
     env = {**os.environ, "DATABASE_URL": db_url, "EVBILL_API_KEYS": f"{KEY_A}=A"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "connector.cli", "serve", "--workers", str(workers), "--threads", str(threads),
-         "--bind", f"127.0.0.1:{port}"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+         "--bind", f"127.0.0.1:{port}"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import yaml
 from openapi_spec_validator import validate
 
 from connector.api import create_app
+from tests.paths import REPO
 
-SPEC = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi" / "openapi.yaml").read_text())
+SPEC = yaml.safe_load((REPO / "openapi" / "openapi.yaml").read_text())
 METHODS = {"get", "post", "put", "patch", "delete"}
 
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import REPO
 
 
 def _run(*argv: str) -> str:
-    done = subprocess.run(list(argv), cwd=ROOT, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(list(argv), cwd=REPO, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 

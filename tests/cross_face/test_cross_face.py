@@ -25,12 +25,12 @@ import requests
 from connector.models import Session
 from connector.rating import rate
 from connector.spreadsheets.workbook import export_workbook
+from tests.paths import REPO
 from tests.spreadsheets.excel.data import TOU_TARIFF, make_sessions, tou_tariff
 from tests.spreadsheets.excel.layout_read import gross_column
 from tests.spreadsheets.excel.live_api import API_KEY, serve_api
 from tests.spreadsheets.excel.lo_recalc import recalc
 
-ROOT = Path(__file__).resolve().parents[2]
 ZONE = "Europe/Berlin"
 COUNT = 200
 # The core's totals for these 200 sessions (tests/spreadsheets/excel/data.py, seed 61, whole minutes), pinned so that
@@ -64,7 +64,7 @@ def sessions_and_rows() -> tuple[list[Session], list[list[Any]]]:
 
 
 def _load_udfs() -> Any:
-    spec = importlib.util.spec_from_file_location("evbill_udfs_cross", ROOT / "excel_addin" / "udfs.py")
+    spec = importlib.util.spec_from_file_location("evbill_udfs_cross", REPO / "excel_addin" / "udfs.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -103,7 +103,7 @@ def test_two_hundred_sessions_same_totals_through_every_face(tmp_path: Path, mon
         # 3. + 4. Google Sheets and Excel custom functions under Node
         spec = tmp_path / "faces.json"
         spec.write_text(json.dumps({"apiUrl": url, "apiKey": API_KEY, "zone": ZONE, "rows": rows}))
-        done = subprocess.run(["node", str(ROOT / "tests" / "cross_face" / "faces.js"), str(spec)],
+        done = subprocess.run(["node", str(REPO / "tests" / "cross_face" / "faces.js"), str(spec)],
                               capture_output=True, text=True, timeout=300, env={"PATH": "/usr/bin:/bin:/usr/local/bin"})
         assert done.returncode == 0, done.stderr[-3000:]
         node = json.loads(done.stdout, parse_float=Decimal)

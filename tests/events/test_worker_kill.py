@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -24,15 +23,15 @@ from connector.events.outbox import emit
 from connector.events.subscriptions import create_subscription
 from connector.storage.tables.outbox import DeliveryRow
 from tests.events.receiver import Receiver, running
+from tests.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
 EVENTS = 25
 
 
 def start_worker(db_url: str) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": db_url}
     return subprocess.Popen([sys.executable, "-m", "connector.cli", "worker", "--interval", "0.1", "--lease", "2",
-                             "--batch", "10"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--batch", "10"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def sent_count(db: Session) -> int:

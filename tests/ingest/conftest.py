@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,9 +11,7 @@ from jsonschema import FormatChecker
 from jsonschema.validators import validator_for
 
 from connector.models import Tariff
-
-REPO = Path(__file__).resolve().parents[2]
-SPECS = REPO.parent / "shared" / "vendor-specs"
+from tests.paths import VENDOR_SPECS
 
 # ENERGY 0.20 EUR/kWh before 10:15 UTC, 0.40 from 10:15; 19 % VAT. Time-of-use makes the price depend
 # on *when* energy flowed, so a test can tell real meter samples from a uniform spread.
@@ -30,7 +27,7 @@ TOU_TARIFF: dict[str, Any] = {
 
 
 def schema_validator(path: str) -> Any:
-    schema = json.loads((SPECS / path).read_text(encoding="utf-8-sig"))
+    schema = json.loads((VENDOR_SPECS / path).read_text(encoding="utf-8-sig"))
     cls = validator_for(schema)
     return cls(schema, format_checker=FormatChecker())
 

@@ -13,10 +13,11 @@ from connector.api import create_app
 from connector.billing.intake import DatabaseSink
 from connector.models.session_event import parse_event
 from connector.security import hmac_sign
-from tests.ingest.conftest import FLAT_TARIFF, REPO
+from tests.ingest.conftest import FLAT_TARIFF
+from tests.paths import SHARED
 
 KEY = {"X-API-Key": "key-a"}
-CDR = json.loads((REPO.parent / "shared/ocpi/spec-examples/2.2.1/cdr_example.json").read_text(encoding="utf-8"))
+CDR = json.loads((SHARED / "ocpi/spec-examples/2.2.1/cdr_example.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture

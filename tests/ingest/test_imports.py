@@ -15,6 +15,7 @@ from connector.ingest.tabular import import_content, load_mapping
 from connector.ingest.watch import scan_once, watch
 from tests.ingest.conftest import FLAT_TARIFF
 from tests.ingest.probe import billed, stored
+from tests.paths import REPO
 
 SHELL_CSV = (
     "Session ID,Start Time,End Time,Energy (kWh),Station ID,Port,Site ID,Driver ID,Currency,Time Zone\n"
@@ -114,7 +115,7 @@ def test_watch_moves_files_and_writes_reports(tmp_path: Path, flat_sink) -> None
 
 def test_api_import_multipart_and_json(ingest_app, flat_sink) -> None:
     client = ingest_app.test_client()
-    mapping = (Path(__file__).resolve().parents[2] / "connector/ingest/mappings/shell_recharge.yaml").read_text()
+    mapping = (REPO / "connector/ingest/mappings/shell_recharge.yaml").read_text()
     res = client.post("/v1/imports", data={"file": (io.BytesIO(SHELL_CSV.encode()), "export.csv"),
                                            "mapping": mapping}, content_type="multipart/form-data")
     assert res.status_code == 200

@@ -12,10 +12,10 @@ import pytest
 from connector.api.context import SINK_KEY
 from connector.models import Tariff
 from connector.security import hmac_sign
-from tests.ingest.conftest import REPO
 from tests.ingest.probe import SINKS, billed, build_sink, stored
+from tests.paths import SHARED
 
-CDR = json.loads((REPO.parent / "shared/ocpi/spec-examples/2.2.1/cdr_example.json").read_text(encoding="utf-8"))
+CDR = json.loads((SHARED / "ocpi/spec-examples/2.2.1/cdr_example.json").read_text(encoding="utf-8"))
 AUTH = {"Authorization": "Token " + base64.b64encode(b"ocpi-token-1").decode()}
 
 

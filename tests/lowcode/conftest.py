@@ -11,16 +11,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "powerplatform"
+from tests.paths import REPO, SHARED
+
+POWERPLATFORM = SHARED / "powerplatform"
 FIXTURE_SPEC = Path(__file__).with_name("fixture_openapi.yaml")
-REAL_SPEC = ROOT / "openapi" / "openapi.yaml"
+REAL_SPEC = REPO / "openapi" / "openapi.yaml"
 
 
 def load_gen():
     """scripts/gen_connectors.py as a module (scripts/ is not a package)."""
     if "gen_connectors" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("gen_connectors", ROOT / "scripts" / "gen_connectors.py")
+        spec = importlib.util.spec_from_file_location("gen_connectors", REPO / "scripts" / "gen_connectors.py")
         module = importlib.util.module_from_spec(spec)
         sys.modules["gen_connectors"] = module
         spec.loader.exec_module(module)
@@ -43,7 +44,7 @@ def gen():
 
 @pytest.fixture(scope="session")
 def overlay() -> dict:
-    return yaml.safe_load((ROOT / "power_automate" / "overlay.yaml").read_text())
+    return yaml.safe_load((REPO / "power_automate" / "overlay.yaml").read_text())
 
 
 @pytest.fixture(scope="session")
@@ -53,24 +54,24 @@ def fixture_files(gen, overlay) -> dict[str, bytes]:
 
 @pytest.fixture(scope="session")
 def swagger_schema() -> dict:
-    return load_commented_json(SHARED / "apiDefinition.swagger.schema.json")
+    return load_commented_json(POWERPLATFORM / "apiDefinition.swagger.schema.json")
 
 
 @pytest.fixture(scope="session")
 def api_properties_schema() -> dict:
-    return load_commented_json(SHARED / "paconn-apiProperties.schema.json")
+    return load_commented_json(POWERPLATFORM / "paconn-apiProperties.schema.json")
 
 
 @pytest.fixture(scope="session")
 def settings_schema() -> dict:
-    return load_commented_json(SHARED / "paconn-settings.schema.json")
+    return load_commented_json(POWERPLATFORM / "paconn-settings.schema.json")
 
 
 @pytest.fixture(scope="session")
 def committed_swagger() -> dict:
-    return json.loads((ROOT / "power_automate" / "apiDefinition.swagger.json").read_text())
+    return json.loads((REPO / "power_automate" / "apiDefinition.swagger.json").read_text())
 
 
 @pytest.fixture(scope="session")
 def committed_api_properties() -> dict:
-    return json.loads((ROOT / "power_automate" / "apiProperties.json").read_text())
+    return json.loads((REPO / "power_automate" / "apiProperties.json").read_text())

@@ -22,7 +22,7 @@ from urllib.parse import quote, urljoin
 
 import requests
 
-from tests.lowcode.conftest import ROOT
+from tests.paths import REPO
 
 # ------------------------------------------------------------------------------------------ receiver
 
@@ -109,7 +109,7 @@ def api_server(tmp_path: Path) -> Iterator[dict[str, Any]]:
 def run_worker_once(db_url: str) -> subprocess.CompletedProcess:
     """The outbox worker (``evbill worker --once``), exactly as an operator runs it."""
     env = {**os.environ, "DATABASE_URL": db_url}
-    return subprocess.run([sys.executable, "-m", "connector.cli", "worker", "--once"], env=env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "connector.cli", "worker", "--once"], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=60, check=False)
 
 

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from tests.lowcode.conftest import ROOT
 from tests.lowcode.test_zapier import last_json, node
+from tests.paths import REPO
 
-DOCS = ROOT / "docs" / "lowcode"
+DOCS = REPO / "docs" / "lowcode"
 
 
 def names_in(doc: str) -> set[str]:
@@ -28,7 +28,7 @@ def connector_names(swagger: dict) -> set[str]:
 
 def workflow_names() -> set[str]:
     names = set()
-    for path in (ROOT / "logic_apps" / "workflows").glob("*/workflow.json"):
+    for path in (REPO / "logic_apps" / "workflows").glob("*/workflow.json"):
         definition = json.loads(path.read_text())["definition"]
         stack = [definition["actions"], definition["triggers"]]
         while stack:

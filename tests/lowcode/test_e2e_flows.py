@@ -17,8 +17,8 @@ import pytest
 import requests
 
 from tests.lowcode import harness
-from tests.lowcode.conftest import ROOT
 from tests.lowcode.logicapps import WorkflowRun
+from tests.paths import REPO
 
 TARIFF = {"id": "T-AC", "country_code": "DE", "party_id": "EVB", "currency": "EUR",
           "last_updated": "2026-01-01T00:00:00Z",
@@ -147,7 +147,7 @@ def _send(api: dict):
 
 
 def workflow(name: str) -> dict:
-    return json.loads((ROOT / "logic_apps" / "workflows" / name / "workflow.json").read_text())
+    return json.loads((REPO / "logic_apps" / "workflows" / name / "workflow.json").read_text())
 
 
 def test_logic_apps_session_to_invoice(api, receiver, committed_swagger):
@@ -198,7 +198,7 @@ def test_logic_apps_tariff_rerating(api, receiver, committed_swagger):
 
 def zap(api: dict, steps: list[dict]) -> list[dict]:
     payload = json.dumps({"authData": {"host_url": api["base_url"], "api_key": api["api_key"]}, "steps": steps})
-    done = subprocess.run(["node", "scripts/run_steps.js"], cwd=ROOT / "zapier", input=payload, text=True,
+    done = subprocess.run(["node", "scripts/run_steps.js"], cwd=REPO / "zapier", input=payload, text=True,
                           capture_output=True, timeout=120, check=False)
     results = json.loads(done.stdout.strip().splitlines()[-1])
     for result in results:
@@ -238,7 +238,7 @@ def test_zapier_first_zap(api, receiver):
     payload = json.dumps({"authData": {"host_url": api["base_url"], "api_key": api["api_key"]}, "steps": [
         {"method": "triggers.session_billed.operation.perform",
          "bundle": {"cleanedRequest": json.loads(forged["content"]), "rawRequest": forged, "subscribeData": sub}}]})
-    done = subprocess.run(["node", "scripts/run_steps.js"], cwd=ROOT / "zapier", input=payload, text=True,
+    done = subprocess.run(["node", "scripts/run_steps.js"], cwd=REPO / "zapier", input=payload, text=True,
                           capture_output=True, timeout=120, check=False)
     assert json.loads(done.stdout.strip().splitlines()[-1])[0]["ok"] is False
 
@@ -296,7 +296,7 @@ def test_zapier_auth_dropdowns_and_creates_against_the_api(api):
     assert started["status"] == "accepted" and started["event_id"] == "S-ZAP-S:start"
     payload = json.dumps({"authData": {"host_url": api["base_url"], "api_key": "wrong"},
                           "steps": [{"method": "authentication.test"}]})
-    done = subprocess.run(["node", "scripts/run_steps.js"], cwd=ROOT / "zapier", input=payload, text=True,
+    done = subprocess.run(["node", "scripts/run_steps.js"], cwd=REPO / "zapier", input=payload, text=True,
                           capture_output=True, timeout=120, check=False)
     [result] = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["ok"] is False and "refused the credentials (401)" in result["error"]

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from tests.lowcode.conftest import ROOT
 from tests.lowcode.logicapps import Evaluator, evaluate_value, find_operation, order
+from tests.paths import REPO
 
-LOGIC = ROOT / "logic_apps"
+LOGIC = REPO / "logic_apps"
 WORKFLOWS = sorted((LOGIC / "workflows").glob("*/workflow.json"))
 EXPECTED = {"session-to-invoice", "daily-reconciliation", "tariff-rerating"}
 

@@ -14,7 +14,8 @@ from jsonschema import Draft4Validator, Draft7Validator
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation import OpenAPIV2SpecValidator
 
-from tests.lowcode.conftest import FIXTURE_SPEC, ROOT, spec_in_force
+from tests.lowcode.conftest import FIXTURE_SPEC, spec_in_force
+from tests.paths import REPO
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 REQUIRED_ACTIONS = ["rateSession", "rateBatch", "ingestSessionEvent", "getSession", "listInvoices",
@@ -175,7 +176,7 @@ def api_properties_problems(props: dict, schema: dict) -> list[str]:
 def test_committed_files_are_the_generated_ones(gen, overlay):
     """The committed connector is exactly what the generator makes from the spec in force."""
     files = gen.generate(yaml.safe_load(spec_in_force().read_text()), overlay)
-    stale = [rel for rel, content in files.items() if (ROOT / rel).read_bytes() != content]
+    stale = [rel for rel, content in files.items() if (REPO / rel).read_bytes() != content]
     assert not stale, f"regenerate with python3 scripts/gen_connectors.py (spec {spec_in_force().name}): {stale}"
 
 
@@ -250,7 +251,7 @@ def test_pickers_use_list_operations_of_the_spec(committed_swagger):
     assert set(found.values()) <= spec_ids
     if "listStations" not in spec_ids:
         assert "station_id" not in found
-        readme = (ROOT / "power_automate" / "README.md").read_text()
+        readme = (REPO / "power_automate" / "README.md").read_text()
         assert "no `GET /v1/stations`" in readme
 
 
@@ -260,10 +261,10 @@ def test_api_properties_and_settings_match_paconn_schemas(source, committed_api_
     props = committed_api_properties if source == "committed" else json.loads(
         fixture_files["power_automate/apiProperties.json"])
     assert api_properties_problems(props, api_properties_schema) == []
-    settings = json.loads((ROOT / "power_automate" / "settings.json").read_text())
+    settings = json.loads((REPO / "power_automate" / "settings.json").read_text())
     assert list(Draft7Validator(settings_schema).iter_errors(settings)) == []
     for key in ("apiDefinition", "apiProperties", "icon"):
-        assert (ROOT / "power_automate" / settings[key]).is_file()
+        assert (REPO / "power_automate" / settings[key]).is_file()
 
 
 def test_api_properties_offer_api_key_and_entra_id_with_a_host_per_environment(committed_api_properties,
@@ -289,7 +290,7 @@ def test_api_properties_check_rejects_a_bad_parameter(committed_api_properties, 
 
 
 def test_icon_is_a_real_png():
-    data = (ROOT / "power_automate" / "icon.png").read_bytes()
+    data = (REPO / "power_automate" / "icon.png").read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
     assert (width, height, depth, colour) == (64, 64, 8, 2)
@@ -301,7 +302,7 @@ def test_icon_is_a_real_png():
 
 
 def test_readme_has_the_certification_sections(committed_swagger):
-    readme = (ROOT / "power_automate" / "README.md").read_text()
+    readme = (REPO / "power_automate" / "README.md").read_text()
     for heading in ("## Publisher:", "## Prerequisites", "## Supported Operations", "## Obtaining Credentials",
                     "## Getting Started", "## Known Issues and Limitations", "## Frequently Asked Questions",
                     "## Deployment Instructions"):

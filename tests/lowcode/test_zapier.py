@@ -8,9 +8,9 @@ import subprocess
 
 import pytest
 
-from tests.lowcode.conftest import ROOT
+from tests.paths import REPO
 
-ZAPIER = ROOT / "zapier"
+ZAPIER = REPO / "zapier"
 
 
 def node(*args: str, stdin: str | None = None, timeout: int = 120) -> subprocess.CompletedProcess:

@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 
 from connector.models import Cdr, Tariff
+from tests.paths import SHARED
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
 VECTORS = SHARED / "ocpi" / "tandemdrive-v0.6.1" / "test_data"
 SPEC_221 = SHARED / "ocpi" / "spec-examples" / "2.2.1"
 SPEC_230 = SHARED / "ocpi" / "spec-examples" / "2.3.0"

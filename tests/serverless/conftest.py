@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from connector.models import Tariff
 from connector.serverless.runtime import set_sink
-
-REPO = Path(__file__).resolve().parents[2]
-SPECS = REPO.parent / "shared" / "vendor-specs"
+from tests.paths import VENDOR_SPECS
 
 # 0.30 EUR/kWh + 19 % VAT: 18.2 kWh → 5.46 net, 1.04 VAT, 6.50 due
 FLAT_TARIFF: dict[str, Any] = {
@@ -26,7 +23,7 @@ CLOSED_SESSION = {"session_id": "S-123", "start": "2026-11-24T10:00:00Z", "end":
 
 
 def load_example(name: str) -> dict[str, Any]:
-    return json.loads((SPECS / "examples" / name).read_text(encoding="utf-8"))
+    return json.loads((VENDOR_SPECS / "examples" / name).read_text(encoding="utf-8"))
 
 
 def sns_event(*messages: tuple[str, Any], attributes: dict[str, str] | None = None) -> dict[str, Any]:

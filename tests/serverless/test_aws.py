@@ -11,9 +11,10 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from connector.serverless.aws import handler
 from tests.ingest.probe import billed, stored
-from tests.serverless.conftest import CLOSED_SESSION, REPO, SPECS, load_example, sns_event
+from tests.paths import REPO, VENDOR_SPECS
+from tests.serverless.conftest import CLOSED_SESSION, load_example, sns_event
 
-SCHEMA = json.loads((SPECS / "aws_lambda" / "sns_event.schema.json").read_text(encoding="utf-8"))
+SCHEMA = json.loads((VENDOR_SPECS / "aws_lambda" / "sns_event.schema.json").read_text(encoding="utf-8"))
 
 
 def assert_sns_valid(event: dict) -> None:

@@ -18,7 +18,8 @@ import pytest
 import requests
 from jsonschema import Draft4Validator, Draft7Validator
 
-from tests.serverless.conftest import CLOSED_SESSION, FLAT_TARIFF, SPECS, load_example
+from tests.paths import REPO, VENDOR_SPECS
+from tests.serverless.conftest import CLOSED_SESSION, FLAT_TARIFF, load_example
 
 ENTRY = Path(__file__).with_name("gcp_entry.py")
 
@@ -58,7 +59,7 @@ def start_function(tmp_path: Path, env: dict[str, str]) -> Server:
         [sys.executable, "-m", "functions_framework", "--source", str(ENTRY), "--target", "on_session_message",
          "--signature-type", "cloudevent", "--host", "127.0.0.1", "--port", str(port)],
         stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
-        cwd=str(Path(__file__).resolve().parents[2]))
+        cwd=str(REPO))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -95,9 +96,9 @@ def cloud_event(ce_id: str, payload: Any, attributes: dict[str, str] | None = No
 
 
 def assert_envelope_valid(event: dict[str, Any]) -> None:
-    envelope = json.loads((SPECS / "gcp_functions" / "cloudevents_v1_envelope.schema.json").read_text())
+    envelope = json.loads((VENDOR_SPECS / "gcp_functions" / "cloudevents_v1_envelope.schema.json").read_text())
     assert not list(Draft7Validator(envelope).iter_errors(event))
-    data_schema = json.loads((SPECS / "gcp_functions" / "pubsub_MessagePublishedData.schema.json").read_text())
+    data_schema = json.loads((VENDOR_SPECS / "gcp_functions" / "pubsub_MessagePublishedData.schema.json").read_text())
     assert not list(Draft4Validator(data_schema).iter_errors(event["data"]))
 
 

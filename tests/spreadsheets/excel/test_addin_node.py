@@ -21,10 +21,11 @@ import pytest
 from connector.models import Session, Tariff
 from connector.rating import rate
 from connector.spreadsheets.rating import rate_rows
+from tests.paths import REPO
 from tests.spreadsheets.excel.data import TOU_TARIFF
 from tests.spreadsheets.excel.live_api import API_KEY, serve_api
 
-ADDIN = Path(__file__).resolve().parents[3] / "excel_addin"
+ADDIN = REPO / "excel_addin"
 ZONE = "Europe/Berlin"
 SERIAL_0302_1800 = (datetime(2026, 3, 2, 18) - datetime(1899, 12, 30)) / timedelta(days=1)  # 46083.75
 ROWS: list[list[Any]] = [

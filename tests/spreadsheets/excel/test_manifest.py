@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
+from tests.paths import REPO
 from tests.spreadsheets.excel.manifest_check import manifest_problems
 
-ADDIN = Path(__file__).resolve().parents[3] / "excel_addin"
+ADDIN = REPO / "excel_addin"
 BASE = "https://addin.example.com/evbill/"
 
 

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -20,10 +19,11 @@ from connector.models import Tariff
 from connector.spreadsheets.rating import rate_rows
 from connector.storage import repo
 from connector.storage.db import make_engine
+from tests.paths import REPO
 from tests.spreadsheets.excel.data import TOU_TARIFF
 from tests.spreadsheets.excel.test_addin_node import ROWS, ZONE
 
-UDFS = Path(__file__).resolve().parents[3] / "excel_addin" / "udfs.py"
+UDFS = REPO / "excel_addin" / "udfs.py"
 TARIFFS = [Tariff.model_validate(TOU_TARIFF)]
 
 

@@ -1,7 +1,7 @@
 """A small Sheets API v4 + OAuth token endpoint on 127.0.0.1, enough for gspread's calls in the sync.
 
 Every ``values.append`` body is validated against the vendor contract
-``/work/shared/vendor-specs/google_sheets/values_append.schema.json`` (JSON nulls stripped first, as
+``../shared/vendor-specs/google_sheets/values_append.schema.json`` (JSON nulls stripped first, as
 the API treats them as unset) and its query parameters against the schema's ``x-parameters``; an
 invalid request gets the API's 400 and is recorded in ``invalid``. ``fail`` queues injected errors.
 """
@@ -18,8 +18,9 @@ from urllib.parse import unquote
 import jsonschema
 import jwt
 from flask import Flask, Response, request
+from tests.paths import VENDOR_SPECS
 
-SCHEMA_PATH = Path(__file__).resolve().parents[4] / "shared" / "vendor-specs" / "google_sheets" / \
+SCHEMA_PATH = VENDOR_SPECS / "google_sheets" / \
     "values_append.schema.json"
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
 BODY_VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)

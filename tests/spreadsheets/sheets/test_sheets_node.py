@@ -19,8 +19,9 @@ from connector.models import Tariff
 from connector.spreadsheets.rating import rate_rows
 from tests.spreadsheets.sheets.conftest import KEY_A, TOU
 from tests.spreadsheets.sheets.servers import serve
+from tests.paths import REPO
 
-SHEETS = Path(__file__).resolve().parents[3] / "sheets"
+SHEETS = REPO / "sheets"
 ZONE = "Europe/Berlin"
 ROWS: list[list[Any]] = [
     [10, 60, "2026-01-13T14:00", "T-TOU"],             # peak
