@@ -17,7 +17,6 @@ tests check to the cent; on Linux the xlwings decorators are no-ops, so the modu
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -28,6 +27,7 @@ from typing import Any
 import xlwings as xw
 from pydantic import ValidationError
 
+from connector.config import DatabaseSettings, SpreadsheetSettings
 from connector.models import Tariff
 from connector.spreadsheets.rating import FIELDS, LINE_HEADER, SheetResult, rate_rows
 
@@ -59,13 +59,13 @@ def _tariffs_from_db(tariff_id: str) -> list[Tariff] | None:
 
     from connector.storage import repo
 
-    with DbSession(_engine(os.environ.get("DATABASE_URL"))) as db:
-        return repo.load_tariffs(db, os.environ.get("EVBILL_TENANT", "default"), tariff_id)
+    with DbSession(_engine(DatabaseSettings.from_environ().url)) as db:
+        return repo.load_tariffs(db, SpreadsheetSettings.from_environ().tenant, tariff_id)
 
 
 def tariff_lookup(tariff_id: str) -> list[Tariff] | None:
     """The versions of ``tariff_id`` from ``EVBILL_TARIFF_DIR``, else from the connector database."""
-    folder = os.environ.get("EVBILL_TARIFF_DIR")
+    folder = SpreadsheetSettings.from_environ().tariff_dir
     if folder:
         return _tariffs_from_dir(Path(folder), tariff_id)
     return _tariffs_from_db(tariff_id)

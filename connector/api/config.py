@@ -1,55 +1,43 @@
-"""API configuration: defaults from environment variables, overridden by the ``config`` given to ``create_app``.
+"""The API's Flask config: the settings of ``connector.config`` under Flask keys, then ``create_app``'s overrides.
 
 See docs/api.md for the variables. Keys are Flask config keys (upper case).
 """
 
 from __future__ import annotations
 
-import json
-import os
+from collections.abc import Mapping
 from typing import Any
 
-from connector.storage.db import DEFAULT_DATABASE_URL
+from connector.config import ApiSettings, DatabaseSettings, SpreadsheetSettings
 
 
-def _pairs(text: str) -> dict[str, str]:
-    """``"a=b,c=d"`` (or a JSON object) → dict."""
-    text = text.strip()
-    if not text:
-        return {}
-    if text.startswith("{"):
-        return {str(k): str(v) for k, v in json.loads(text).items()}
-    out: dict[str, str] = {}
-    for part in text.split(","):
-        if "=" in part:
-            key, value = part.split("=", 1)
-            out[key.strip()] = value.strip()
-    return out
-
-
-def _list(text: str) -> list[str]:
-    return [p.strip() for p in text.split(",") if p.strip()]
-
-
-def from_env(env: dict[str, str] | None = None) -> dict[str, Any]:
-    e = os.environ if env is None else env
+def from_settings(database: DatabaseSettings, api: ApiSettings, spreadsheets: SpreadsheetSettings) -> dict[str, Any]:
+    """The Flask config keys of the API's settings."""
     return {
-        "DATABASE_URL": e.get("DATABASE_URL", DEFAULT_DATABASE_URL),
-        "MAX_CONTENT_LENGTH": int(e.get("EVBILL_MAX_BODY_BYTES", str(16 * 1024 * 1024))),
-        "JWT_ISSUER": e.get("EVBILL_JWT_ISSUER") or None,
-        "JWT_AUDIENCE": e.get("EVBILL_JWT_AUDIENCE") or None,
-        "JWKS_URL": e.get("EVBILL_JWKS_URL") or None,
+        "DATABASE_URL": database.url,
+        "MAX_CONTENT_LENGTH": api.max_body_bytes,
+        "JWT_ISSUER": api.jwt_issuer,
+        "JWT_AUDIENCE": api.jwt_audience,
+        "JWKS_URL": api.jwks_url,
         "JWKS": None,  # an injected JWKS dict (tests, air-gapped installs) instead of JWKS_URL
-        "JWT_TENANT_CLAIM": e.get("EVBILL_JWT_TENANT_CLAIM", "tid"),
-        "JWT_TENANT_MAP": _pairs(e.get("EVBILL_JWT_TENANT_MAP", "")),
-        "JWT_REQUIRED_ROLES": _list(e.get("EVBILL_JWT_ROLES", "")),
-        "CORS_ORIGINS": _list(e.get("EVBILL_CORS_ORIGINS", "")),
+        "JWT_TENANT_CLAIM": api.jwt_tenant_claim,
+        "JWT_TENANT_MAP": dict(api.jwt_tenant_map),
+        "JWT_REQUIRED_ROLES": list(api.jwt_roles),
+        "CORS_ORIGINS": list(api.cors_origins),
         # plaintext keys from the environment: development only; production keys live hashed in api_keys
-        "API_KEYS": _pairs(e.get("EVBILL_API_KEYS", "")),
-        "CREATE_TABLES": e.get("EVBILL_CREATE_TABLES", "1") not in ("0", "false", "no"),
-        "BATCH_MAX_SESSIONS": int(e.get("EVBILL_BATCH_MAX_SESSIONS", "10000")),
-        "IDEMPOTENCY_WAIT_SECONDS": float(e.get("EVBILL_IDEMPOTENCY_WAIT_SECONDS", "10")),
+        "API_KEYS": dict(api.api_keys),
+        "CREATE_TABLES": database.create_tables,
+        "BATCH_MAX_SESSIONS": api.batch_max_sessions,
+        "IDEMPOTENCY_WAIT_SECONDS": api.idempotency_wait_seconds,
+        "SHEET_TIME_BUDGET_SECONDS": api.sheet_time_budget_seconds,
+        "DEFAULT_TIME_ZONE": spreadsheets.default_time_zone,
     }
+
+
+def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The Flask config of the environment (default: the process environment, read now)."""
+    return from_settings(DatabaseSettings.from_environ(environ), ApiSettings.from_environ(environ),
+                         SpreadsheetSettings.from_environ(environ))
 
 
 def load(config: Any = None) -> dict[str, Any]:

@@ -12,7 +12,6 @@ reconcile daily`` (see docs/billing.md).
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -20,6 +19,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session as DbSession
 
 from connector.billing.pricing.interim import run_interim
+from connector.config import RetentionSettings, SchedulerSettings
 from connector.storage.tables.core import SessionRow, TenantRow
 
 LOG = logging.getLogger("connector.billing.scheduler")
@@ -109,8 +109,10 @@ def reconciliation_job(engine: Engine, kind: str, today: date | None = None) -> 
 
 
 def build_scheduler(engine: Engine, tick_minutes: int = 1, daily_at: str = "01:00", monthly_at: str = "02:00",
-                    blocking: bool = True) -> Any:
-    """The APScheduler with the three jobs (UTC); not started."""
+                    blocking: bool = True, settings: SchedulerSettings | None = None) -> Any:
+    """The APScheduler with the three jobs (UTC) and the opt-in prune; not started.
+
+    ``settings``: default the environment, read now (``evbill scheduler`` reads it once at start)."""
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.cron import CronTrigger
@@ -130,14 +132,15 @@ def build_scheduler(engine: Engine, tick_minutes: int = 1, daily_at: str = "01:0
                       args=[engine, "daily"], id="reconcile-daily", name="daily reconciliation")
     scheduler.add_job(reconciliation_job, CronTrigger(day=1, hour=m_hour, minute=m_minute, timezone=UTC),
                       args=[engine, "monthly"], id="reconcile-monthly", name="monthly reconciliation")
-    prune_at = os.environ.get("EVBILL_OUTBOX_PRUNE_AT")
+    prune_at = (settings or SchedulerSettings.from_environ()).outbox_prune_at
     if prune_at:  # opt-in daily outbox/idempotency retention (docs/events.md, Retention)
-        from connector.events.retention import retention_from_env, scheduled_prune
+        from connector.events.retention import scheduled_prune
 
         p_hour, p_minute = _hhmm(prune_at, "EVBILL_OUTBOX_PRUNE_AT")
-        retention_from_env()  # a bad EVBILL_*_RETENTION_* fails at start-up, not at the first run
-        scheduler.add_job(scheduled_prune, CronTrigger(hour=p_hour, minute=p_minute, timezone=UTC), args=[engine],
-                          id="outbox-prune", name="outbox and idempotency-key retention")
+        retention = RetentionSettings.from_environ()  # a bad EVBILL_*_RETENTION_* fails at start-up
+        scheduler.add_job(scheduled_prune, CronTrigger(hour=p_hour, minute=p_minute, timezone=UTC),
+                          args=[engine, None, retention], id="outbox-prune",
+                          name="outbox and idempotency-key retention")
     return scheduler
 
 

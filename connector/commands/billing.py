@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -19,10 +18,12 @@ from connector.commands import InputError
 
 def _engine(url: str | None) -> Engine:
     from connector.api import create_tables
+    from connector.config import DatabaseSettings
     from connector.storage.db import make_engine
 
-    engine = make_engine(url)
-    if os.environ.get("EVBILL_CREATE_TABLES", "1") not in ("0", "false", "no"):
+    database = DatabaseSettings.from_environ()
+    engine = make_engine(url or database.url)
+    if database.create_tables:
         create_tables(engine)  # like the API: convenience for SQLite; production runs `evbill db upgrade`
     return engine
 
@@ -125,9 +126,11 @@ def run_reconcile(args: argparse.Namespace) -> int:
 
 def run_scheduler(args: argparse.Namespace) -> int:
     from connector.billing import scheduler
+    from connector.config import SchedulerSettings
 
     try:
-        sched = scheduler.build_scheduler(_engine(args.url), args.tick_minutes, args.daily_at, args.monthly_at)
+        sched = scheduler.build_scheduler(_engine(args.url), args.tick_minutes, args.daily_at, args.monthly_at,
+                                          settings=SchedulerSettings.from_environ())
     except ValueError as exc:
         raise InputError(str(exc)) from exc
     print(f"evbill scheduler: interim every {args.tick_minutes} min, daily reconciliation at {args.daily_at} UTC, "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 from connector.commands import InputError
@@ -32,8 +31,14 @@ def gunicorn_app(app: Any, options: dict[str, Any]) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    host, port = _bind(args.bind)
-    if args.workers < 1:
+    from connector.config import ServeSettings
+
+    serve = ServeSettings.from_environ()
+    bind = args.bind if args.bind is not None else serve.bind
+    workers = args.workers if args.workers is not None else serve.workers
+    threads = args.threads if args.threads is not None else serve.threads
+    host, port = _bind(bind)
+    if workers < 1:
         raise InputError("--workers: must be at least 1")
     from connector.api import create_app
 
@@ -51,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
     gunicorn_app(app, {
         "post_fork": post_fork,
-        "bind": f"{host}:{port}", "workers": args.workers, "threads": args.threads,
-        "worker_class": "gthread" if args.threads > 1 else "sync", "timeout": args.timeout,
+        "bind": f"{host}:{port}", "workers": workers, "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync", "timeout": args.timeout,
         "accesslog": "-" if args.access_log else None, "preload_app": True,
     }).run()
     return 0
@@ -60,9 +65,9 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("serve", help="run the HTTP API (gunicorn; --dev for the Flask dev server)")
-    p.add_argument("--workers", type=int, default=int(os.environ.get("EVBILL_WORKERS", "2")))
-    p.add_argument("--threads", type=int, default=int(os.environ.get("EVBILL_THREADS", "1")))
-    p.add_argument("--bind", default=os.environ.get("EVBILL_BIND", "127.0.0.1:8080"), help="HOST:PORT")
+    p.add_argument("--workers", type=int, default=None, help="gunicorn workers (default $EVBILL_WORKERS or 2)")
+    p.add_argument("--threads", type=int, default=None, help="threads per worker (default $EVBILL_THREADS or 1)")
+    p.add_argument("--bind", default=None, help="HOST:PORT (default $EVBILL_BIND or 127.0.0.1:8080)")
     p.add_argument("--timeout", type=int, default=60, help="gunicorn worker timeout (seconds)")
     p.add_argument("--access-log", action="store_true", help="log every request to stdout")
     p.add_argument("--dev", action="store_true", help="Flask development server (never in production)")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 
 
@@ -23,6 +22,7 @@ class JsonLines(logging.Formatter):
 def run(args: argparse.Namespace) -> int:
     from sqlalchemy import inspect
 
+    from connector.config import DatabaseSettings, OutboxSettings
     from connector.events import worker
     from connector.events.deliveries import Policy
     from connector.storage.db import make_engine
@@ -32,15 +32,16 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     overrides = {k: v for k, v in {"max_attempts": args.max_attempts, "lease_seconds": args.lease,
                                    "batch": args.batch}.items() if v is not None}
-    policy = Policy.model_validate({**worker.default_policy().model_dump(), **overrides})
-    senders = worker.default_senders()
+    database, outbox = DatabaseSettings.from_environ(), OutboxSettings.from_environ()
+    policy = Policy.model_validate({**worker.default_policy(outbox).model_dump(), **overrides})
+    senders = worker.default_senders(outbox)
     if args.dry_run:  # send nothing: every request goes to the file
         from connector.platforms.dryrun import DryRunSender
 
         senders = lambda target: DryRunSender(args.dry_run, target=target)  # noqa: E731
-    engine = make_engine(args.url)
+    engine = make_engine(args.url or database.url)
     # like the API: missing tables are created unless EVBILL_CREATE_TABLES=0 (production runs migrations)
-    if args.create_tables or os.environ.get("EVBILL_CREATE_TABLES", "1") not in ("0", "false", "no"):
+    if args.create_tables or database.create_tables:
         from connector.storage.tables import all_metadata
 
         all_metadata().create_all(engine, checkfirst=True)

@@ -23,13 +23,13 @@ holds; every DELETE re-checks its conditions, so a row that changed since it was
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, delete, exists, func, not_, or_, select
 from sqlalchemy.orm import Session
 
+from connector.config import RetentionSettings
 from connector.platforms.sent_refs import holds_vendor_object
 from connector.storage.tables.core import IdempotencyKeyRow
 from connector.storage.tables.outbox import DeliveryRow, EventRow
@@ -174,23 +174,10 @@ def prune(engine_or_session: Engine | Session, now: datetime, *, events_older_th
                                    "idempotency_keys", "idempotency_in_progress")}
 
 
-def retention_from_env() -> tuple[timedelta, timedelta]:
-    """``EVBILL_OUTBOX_RETENTION_DAYS`` (90) and ``EVBILL_IDEMPOTENCY_RETENTION_HOURS`` (24)."""
-    values = []
-    for name, default in (("EVBILL_OUTBOX_RETENTION_DAYS", "90"), ("EVBILL_IDEMPOTENCY_RETENTION_HOURS", "24")):
-        raw = os.environ.get(name, default)
-        try:
-            number = float(raw)
-        except ValueError:
-            raise ValueError(f"{name}: '{raw}' is not a number") from None
-        if not number > 0:
-            raise ValueError(f"{name}: must be greater than 0")
-        values.append(number)
-    return timedelta(days=values[0]), timedelta(hours=values[1])
-
-
-def scheduled_prune(engine: Engine, now: datetime | None = None) -> dict[str, int]:
-    """The daily job of ``evbill scheduler``: prune every tenant with the retention from the environment."""
-    events_older_than, idempotency_older_than = retention_from_env()
-    return prune(engine, now or datetime.now(UTC), events_older_than=events_older_than,
-                 idempotency_older_than=idempotency_older_than)
+def scheduled_prune(engine: Engine, now: datetime | None = None,
+                    settings: RetentionSettings | None = None) -> dict[str, int]:
+    """The daily job of ``evbill scheduler``: prune every tenant with the configured retention (default: the
+    environment, read now)."""
+    settings = settings or RetentionSettings.from_environ()
+    return prune(engine, now or datetime.now(UTC), events_older_than=settings.events_older_than,
+                 idempotency_older_than=settings.idempotency_older_than)

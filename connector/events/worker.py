@@ -17,7 +17,6 @@ For platforms the worker also skips a delivery whose adapter key was already sen
 from __future__ import annotations
 
 import logging
-import os
 import random
 import signal
 import time
@@ -28,6 +27,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from connector.config import OutboxSettings
 from connector.events import webhooks
 from connector.events.deliveries import Policy, aware, backoff, claim, finish, renew
 from connector.events.deliveries import redeliver as redeliver  # re-exported: the pinned interface
@@ -43,16 +43,14 @@ LOG = logging.getLogger("connector.events.worker")
 SenderFactory = Callable[[str], Any]
 
 
-def default_policy() -> Policy:
-    """``EVBILL_OUTBOX_MAX_ATTEMPTS`` / ``_BASE_DELAY`` / ``_MAX_DELAY`` / ``_LEASE_SECONDS`` / ``_BATCH``."""
-    env = {k: os.environ[f"EVBILL_OUTBOX_{k.upper()}"] for k in Policy.model_fields
-           if f"EVBILL_OUTBOX_{k.upper()}" in os.environ}
-    return Policy.model_validate(env)
+def default_policy(outbox: OutboxSettings | None = None) -> Policy:
+    """The policy with the fields ``EVBILL_OUTBOX_*`` sets (default: the environment, read now)."""
+    return Policy.model_validate((outbox or OutboxSettings.from_environ()).policy())
 
 
-def default_senders() -> SenderFactory:
+def default_senders(outbox: OutboxSettings | None = None) -> SenderFactory:
     """HTTP for real, or ``DryRunSender`` into ``$EVBILL_DRY_RUN_FILE`` when that is set."""
-    dry = os.environ.get("EVBILL_DRY_RUN_FILE")
+    dry = (outbox or OutboxSettings.from_environ()).dry_run_file
     if dry:
         from connector.platforms.dryrun import DryRunSender
 

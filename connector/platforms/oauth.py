@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import threading
 import time
@@ -28,6 +27,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from connector.config import TOKEN_KEY, PlatformsSettings
 from connector.platforms.errors import PermanentError
 from connector.storage.db import Base
 from connector.storage.tables.platforms import oauth_refresh_tokens as _refresh_tokens
@@ -199,8 +199,9 @@ def shared_provider(token_url: str, client_id: str, client_secret: str, grant: G
 
 # ---------------------------------------------------------------- rotated refresh tokens, persisted
 
-TOKEN_KEY_ENV = "EVBILL_TOKEN_KEY"  # a Fernet key (base64, 32 bytes): `python -c "from cryptography.fernet
-#                                     import Fernet; print(Fernet.generate_key().decode())"`
+# a Fernet key (base64, 32 bytes): `python -c "from cryptography.fernet import Fernet;
+# print(Fernet.generate_key().decode())"`
+TOKEN_KEY_ENV = TOKEN_KEY
 
 
 class RefreshTokenStore:
@@ -215,7 +216,7 @@ class RefreshTokenStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         Base.metadata.create_all(engine, tables=[_refresh_tokens], checkfirst=True)
-        key = os.environ.get(TOKEN_KEY_ENV)
+        key = PlatformsSettings.from_environ().token_key
         self._fernet = Fernet(key.encode()) if key else None
 
     @staticmethod

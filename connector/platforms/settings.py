@@ -19,7 +19,6 @@ File shape::
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -28,11 +27,12 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
+from connector.config import PLATFORMS_FILE, PlatformsSettings, env_secret
 from connector.platforms.registry import Platform
 from connector.storage.tables.platforms import PlatformConfigRow
 from connector.validation import FieldError
 
-FILE_ENV = "EVBILL_PLATFORMS_FILE"
+FILE_ENV = PLATFORMS_FILE
 REF_PREFIXES = ("env:", "file:")
 
 
@@ -60,9 +60,10 @@ def resolve(value: str, name: str) -> str:
     """The secret behind ``env:VAR`` / ``file:/path``; a missing one is permanent (config is wrong)."""
     kind, _, ref = value.partition(":")
     if kind == "env":
-        if ref not in os.environ:
+        secret = env_secret(ref)
+        if secret is None:
             raise SettingsError(f"config.{name}", f"environment variable {ref} is not set")
-        return os.environ[ref]
+        return secret
     try:
         return Path(ref).read_text(encoding="utf-8").strip()
     except OSError as exc:
@@ -75,8 +76,9 @@ _FILE_CACHE: dict[tuple[str, float], dict[str, dict[str, PlatformSettings]]] = {
 def load_file(path: str | Path | None = None) -> dict[str, dict[str, PlatformSettings]]:
     """tenant -> platform -> settings from the config file (``{}`` when none is configured).
 
-    Parsed once per file modification time: the worker asks for every event and platform."""
-    path = path or os.environ.get(FILE_ENV)
+    Parsed once per file modification time: the worker asks for every event and platform. Without ``path``,
+    the file ``$EVBILL_PLATFORMS_FILE`` names as the process sees it now."""
+    path = path or PlatformsSettings.from_environ().platforms_file
     if not path:
         return {}
     try:

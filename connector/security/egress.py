@@ -19,12 +19,13 @@ can be briefly down, and the delivery then fails to connect, is retried and chec
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import urlparse
 
-ALLOW_PRIVATE_ENV = "EVBILL_WEBHOOK_ALLOW_PRIVATE_NETWORKS"
+from connector.config import ALLOW_PRIVATE_NETWORKS, WebhookSettings
+
+ALLOW_PRIVATE_ENV = ALLOW_PRIVATE_NETWORKS
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Iterable[str]]
@@ -34,9 +35,9 @@ class EgressRefused(ValueError):
     """The URL points somewhere webhooks may not go; ``str(exc)`` says where and why."""
 
 
-def allow_private_networks(env: dict[str, str] | None = None) -> bool:
-    value = (os.environ if env is None else env).get(ALLOW_PRIVATE_ENV, "")
-    return value.strip().lower() in ("1", "true", "yes", "on")
+def allow_private_networks(env: Mapping[str, str] | None = None) -> bool:
+    """The operator's switch as the process sees it now: the API and the worker check each URL against it."""
+    return WebhookSettings.from_environ(env).allow_private_networks
 
 
 def system_resolver(host: str, port: int) -> list[str]:

@@ -5,15 +5,15 @@ Created once per container (warm invocations reuse the engine). Tests may instal
 
 from __future__ import annotations
 
-import os
-
+from connector.config import DatabaseSettings, ServerlessSettings
 from connector.models.sink import SessionSink
 
 _sink: SessionSink | None = None
 
 
 def tenant_id() -> str:
-    return os.environ.get("EVBILL_TENANT_ID", "default")
+    """The tenant of a message that names none (``$EVBILL_TENANT_ID``)."""
+    return ServerlessSettings.from_environ().tenant_id
 
 
 def get_sink() -> SessionSink:
@@ -21,7 +21,7 @@ def get_sink() -> SessionSink:
     if _sink is None:
         from connector.billing.intake import DatabaseSink
 
-        _sink = DatabaseSink.from_url(os.environ.get("DATABASE_URL"))
+        _sink = DatabaseSink.from_url(DatabaseSettings.from_environ().url)
     return _sink
 
 

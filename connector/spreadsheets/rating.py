@@ -19,7 +19,6 @@ Rules (documented in docs/finance/google-sheets.md):
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
+from connector.config import SpreadsheetSettings
 from connector.models import Session, Tariff
 from connector.rating import RatingError, RatingOptions, rate
 from connector.validation import FieldError, field_errors
@@ -41,7 +41,6 @@ SERIAL_EPOCH = datetime(1899, 12, 30)  # day 0 of Google Sheets and of Excel's 1
 MIN_SERIAL = Decimal(61)  # Excel's fictitious 1900-02-29 makes smaller serials ambiguous between the two
 MAX_SERIAL = Decimal(2958465)  # 9999-12-31
 MAX_MINUTES = Decimal(60 * 24 * 31)  # a "session" longer than a month is a typo, not a charge
-DEFAULT_ZONE_ENV = "EVBILL_DEFAULT_TIME_ZONE"
 
 
 class RowError(FieldError):
@@ -100,7 +99,7 @@ def _empty(value: Any) -> bool:
 
 def default_time_zone() -> str:
     """The zone for wall-clock starts when the caller names none."""
-    return os.environ.get(DEFAULT_ZONE_ENV) or "UTC"
+    return SpreadsheetSettings.from_environ().default_time_zone
 
 
 def check_zone(name: Any) -> str:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase
 
-DEFAULT_DATABASE_URL = "sqlite:///evbill.db"
+from connector.config import DatabaseSettings
 
 # Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
 NAMING = {
@@ -24,7 +22,8 @@ class Base(DeclarativeBase):
 
 
 def database_url() -> str:
-    return os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    """``$DATABASE_URL`` as the process sees it now (commands without ``--url``, migrations)."""
+    return DatabaseSettings.from_environ().url
 
 
 def make_engine(url: str | None = None) -> Engine:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
+from connector.config import RetentionSettings
 from connector.events import retention
 from connector.events.deliveries import Policy, claim, finish
 from connector.events.outbox import emit
@@ -184,6 +185,7 @@ def test_daily_job_in_the_scheduler_uses_the_environment(engine: Engine, db: Ses
     monkeypatch.setenv("EVBILL_OUTBOX_PRUNE_AT", "03:30")
     job = scheduler.build_scheduler(engine, blocking=False).get_job("outbox-prune")
     assert isinstance(job.trigger, CronTrigger) and job.func is retention.scheduled_prune
+    assert job.args[1:] == (None, RetentionSettings())  # the retention read at start-up
     assert job.trigger.get_next_fire_time(None, NOW) == datetime(2026, 12, 1, 3, 30, tzinfo=UTC)
     monkeypatch.setenv("EVBILL_OUTBOX_RETENTION_DAYS", "ninety")
     with pytest.raises(ValueError, match="EVBILL_OUTBOX_RETENTION_DAYS"):
@@ -195,4 +197,5 @@ def test_daily_job_in_the_scheduler_uses_the_environment(engine: Engine, db: Ses
                       "idempotency_keys": 0, "idempotency_in_progress": 0}
     monkeypatch.delenv("EVBILL_OUTBOX_RETENTION_DAYS")
     monkeypatch.delenv("EVBILL_IDEMPOTENCY_RETENTION_HOURS")
-    assert retention.retention_from_env() == (DAYS_90, HOURS_24)
+    defaults = RetentionSettings.from_environ()
+    assert (defaults.events_older_than, defaults.idempotency_older_than) == (DAYS_90, HOURS_24)

@@ -1,0 +1,264 @@
+"""Every environment variable the connector reads, with its default and parsing, in one module.
+
+Why one place: operators find each variable once (docs/api.md, Configuration, lists them all), and the rest
+of the code receives settings instead of reading the environment. A section is read when a process starts
+(``create_app``, a command, the worker, a serverless container), never at import, and each process reads only
+the sections it uses: a bad worker variable does not stop the API. Tests pass ``environ`` (any mapping).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import timedelta
+from typing import Any, ClassVar, Self
+
+DEFAULT_DATABASE_URL = "sqlite:///evbill.db"
+ALLOW_PRIVATE_NETWORKS = "EVBILL_WEBHOOK_ALLOW_PRIVATE_NETWORKS"
+PLATFORMS_FILE = "EVBILL_PLATFORMS_FILE"
+TOKEN_KEY = "EVBILL_TOKEN_KEY"
+DEFAULT_TIME_ZONE = "EVBILL_DEFAULT_TIME_ZONE"
+
+Parser = Callable[[str, str], Any]
+
+
+class ConfigError(ValueError):
+    """A variable holds a value its setting cannot take; the message starts with the variable's name."""
+
+
+def _text(_name: str, raw: str) -> str:
+    return raw
+
+
+def _optional(_name: str, raw: str) -> str | None:
+    """An empty value counts as unset."""
+    return raw or None
+
+
+def _unless_off(_name: str, raw: str) -> bool:
+    """On unless ``0``, ``false`` or ``no``."""
+    return raw not in ("0", "false", "no")
+
+
+def _only_if_on(_name: str, raw: str) -> bool:
+    """Off unless ``1``, ``true``, ``yes`` or ``on`` (any case)."""
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _integer(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: '{raw}' is not a whole number") from None
+
+
+def _number(name: str, raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: '{raw}' is not a number") from None
+
+
+def _positive(name: str, raw: str) -> float:
+    number = _number(name, raw)
+    if not number > 0:
+        raise ConfigError(f"{name}: must be greater than 0")
+    return number
+
+
+def _list(_name: str, raw: str) -> tuple[str, ...]:
+    """``"a, b"`` → ``("a", "b")``."""
+    return tuple(p.strip() for p in raw.split(",") if p.strip())
+
+
+def _pairs(name: str, raw: str) -> dict[str, str]:
+    """``"a=b,c=d"`` (or a JSON object) → dict."""
+    text = raw.strip()
+    if not text:
+        return {}
+    if text.startswith("{"):
+        try:
+            return {str(k): str(v) for k, v in json.loads(text).items()}
+        except (ValueError, AttributeError):
+            raise ConfigError(f"{name}: not a JSON object") from None
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        if "=" in part:
+            key, value = part.split("=", 1)
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _var(name: str, default: Any = None, parse: Parser = _text, *, factory: Callable[[], Any] | None = None,
+         secret: bool = False) -> Any:
+    """A setting read from ``name``; ``default`` (or ``factory()``) when the variable is not set.
+
+    ``secret``: kept out of ``repr`` so that a logged settings object never shows a key."""
+    metadata = {"env": name, "parse": parse}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata, repr=not secret)
+    return field(default=default, metadata=metadata, repr=not secret)
+
+
+class Section:
+    """A group of settings one part of the connector needs, each field naming its variable."""
+
+    __slots__ = ()
+    title: ClassVar[str]
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """Read the section's variables from ``environ`` (default: the process environment, now)."""
+        env = os.environ if environ is None else environ
+        values = {f.name: f.metadata["parse"](f.metadata["env"], env[f.metadata["env"]])
+                  for f in fields(cls) if f.metadata["env"] in env}  # type: ignore[arg-type]
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings(Section):
+    title: ClassVar[str] = "database"
+    url: str = _var("DATABASE_URL", DEFAULT_DATABASE_URL)
+    create_tables: bool = _var("EVBILL_CREATE_TABLES", True, _unless_off)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings(Section):
+    title: ClassVar[str] = "API"
+    max_body_bytes: int = _var("EVBILL_MAX_BODY_BYTES", 16 * 1024 * 1024, _integer)
+    batch_max_sessions: int = _var("EVBILL_BATCH_MAX_SESSIONS", 10000, _integer)
+    idempotency_wait_seconds: float = _var("EVBILL_IDEMPOTENCY_WAIT_SECONDS", 10.0, _number)
+    # Sheets gives a custom function 30 s in all: leave room for the network
+    sheet_time_budget_seconds: float = _var("EVBILL_SHEET_TIME_BUDGET_SECONDS", 20.0, _number)
+    jwt_issuer: str | None = _var("EVBILL_JWT_ISSUER", None, _optional)
+    jwt_audience: str | None = _var("EVBILL_JWT_AUDIENCE", None, _optional)
+    jwks_url: str | None = _var("EVBILL_JWKS_URL", None, _optional)
+    jwt_tenant_claim: str = _var("EVBILL_JWT_TENANT_CLAIM", "tid")
+    jwt_tenant_map: dict[str, str] = _var("EVBILL_JWT_TENANT_MAP", parse=_pairs, factory=dict)
+    jwt_roles: tuple[str, ...] = _var("EVBILL_JWT_ROLES", (), _list)
+    cors_origins: tuple[str, ...] = _var("EVBILL_CORS_ORIGINS", (), _list)
+    api_keys: dict[str, str] = _var("EVBILL_API_KEYS", parse=_pairs, factory=dict, secret=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ServeSettings(Section):
+    title: ClassVar[str] = "evbill serve"
+    workers: int = _var("EVBILL_WORKERS", 2, _integer)
+    threads: int = _var("EVBILL_THREADS", 1, _integer)
+    bind: str = _var("EVBILL_BIND", "127.0.0.1:8080")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSettings(Section):
+    """The worker's retry policy (unset: the policy's own default) and its dry-run file."""
+
+    title: ClassVar[str] = "outbox worker"
+    max_attempts: int | None = _var("EVBILL_OUTBOX_MAX_ATTEMPTS", None, _integer)
+    base_delay: float | None = _var("EVBILL_OUTBOX_BASE_DELAY", None, _number)
+    max_delay: float | None = _var("EVBILL_OUTBOX_MAX_DELAY", None, _number)
+    lease_seconds: float | None = _var("EVBILL_OUTBOX_LEASE_SECONDS", None, _number)
+    batch: int | None = _var("EVBILL_OUTBOX_BATCH", None, _integer)
+    dry_run_file: str | None = _var("EVBILL_DRY_RUN_FILE", None, _optional)
+
+    def policy(self) -> dict[str, int | float]:
+        """The policy fields the environment sets."""
+        names = ("max_attempts", "base_delay", "max_delay", "lease_seconds", "batch")
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings(Section):
+    title: ClassVar[str] = "webhooks"
+    allow_private_networks: bool = _var(ALLOW_PRIVATE_NETWORKS, False, _only_if_on)
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformsSettings(Section):
+    """Operator-wide settings of the platform adapters (per-tenant ones: ``connector.platforms.settings``): a
+    file of per-tenant settings, and the key that encrypts rotated refresh tokens."""
+
+    title: ClassVar[str] = "platforms"
+    platforms_file: str | None = _var(PLATFORMS_FILE, None, _optional)
+    token_key: str | None = _var(TOKEN_KEY, None, _optional, secret=True)
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerSettings(Section):
+    title: ClassVar[str] = "evbill scheduler"
+    outbox_prune_at: str | None = _var("EVBILL_OUTBOX_PRUNE_AT", None, _optional)
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionSettings(Section):
+    """How long the outbox keeps fully sent events and the API keeps idempotency records."""
+
+    title: ClassVar[str] = "retention"
+    outbox_days: float = _var("EVBILL_OUTBOX_RETENTION_DAYS", 90.0, _positive)
+    idempotency_hours: float = _var("EVBILL_IDEMPOTENCY_RETENTION_HOURS", 24.0, _positive)
+
+    @property
+    def events_older_than(self) -> timedelta:
+        return timedelta(days=self.outbox_days)
+
+    @property
+    def idempotency_older_than(self) -> timedelta:
+        return timedelta(hours=self.idempotency_hours)
+
+
+@dataclass(frozen=True, slots=True)
+class SpreadsheetSettings(Section):
+    """Spreadsheet rating: the zone of wall-clock starts; the desktop add-in's tariffs and tenant."""
+
+    title: ClassVar[str] = "spreadsheets"
+    default_time_zone: str = _var(DEFAULT_TIME_ZONE, "UTC", lambda _n, raw: raw or "UTC")
+    tariff_dir: str | None = _var("EVBILL_TARIFF_DIR", None, _optional)
+    tenant: str = _var("EVBILL_TENANT", "default")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerlessSettings(Section):
+    title: ClassVar[str] = "serverless functions"
+    tenant_id: str = _var("EVBILL_TENANT_ID", "default")
+
+
+SECTIONS: tuple[type[Section], ...] = (
+    DatabaseSettings, ApiSettings, ServeSettings, OutboxSettings, WebhookSettings, PlatformsSettings,
+    SchedulerSettings, RetentionSettings, SpreadsheetSettings, ServerlessSettings,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every section at once (``evbill`` processes read only the sections they use)."""
+
+    database: DatabaseSettings
+    api: ApiSettings
+    serve: ServeSettings
+    outbox: OutboxSettings
+    webhooks: WebhookSettings
+    platforms: PlatformsSettings
+    scheduler: SchedulerSettings
+    retention: RetentionSettings
+    spreadsheets: SpreadsheetSettings
+    serverless: ServerlessSettings
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """All sections from ``environ`` (default: the process environment, now); a bad value raises ConfigError."""
+    env = os.environ if environ is None else environ
+    return Settings(*(section.from_environ(env) for section in SECTIONS))  # type: ignore[arg-type]
+
+
+def variables() -> dict[str, type[Section]]:
+    """Every variable name → the section that reads it, in section order."""
+    return {f.metadata["env"]: section for section in SECTIONS for f in fields(section)}  # type: ignore[arg-type]
+
+
+def env_secret(name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The value of a secret reference ``env:NAME`` from a tenant's platform config, read when it is sent.
+
+    Not a setting: the tenant's config names the variable, so it cannot be listed here, and it is read at
+    each delivery so that an operator can rotate a vendor key without restarting the worker."""
+    return (os.environ if environ is None else environ).get(name)
