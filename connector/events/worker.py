@@ -8,7 +8,7 @@ hand (``connector.events.deliveries.redeliver``).
 
 Exactly-once toward an idempotent receiver: each delivery has a stable idempotency key (webhooks:
 ``<event id>:webhook:<subscription id>`` in ``Idempotency-Key``; adapters: their own
-``idempotency_key(event[, config])`` passed to the vendor). A worker killed after the receiver accepted
+``idempotency_key(event, config)`` passed to the vendor). A worker killed after the receiver accepted
 but before the row was marked ``sent`` redelivers with the same key, which the receiver discards.
 For platforms the worker also skips a delivery whose adapter key was already sent by another event
 (one receipt per invoice even when ``session.billed`` and ``invoice.finalized`` both carry it).
@@ -33,14 +33,14 @@ from connector.events.deliveries import Policy, aware, backoff, claim, finish, r
 from connector.events.deliveries import redeliver as redeliver  # re-exported: the pinned interface
 from connector.events.fanout import fan_out
 from connector.events.outbox import row_to_envelope
-from connector.platforms import registry, settings
+from connector.platforms import context, registry, settings
 from connector.platforms.errors import PermanentError, RetryableError
-from connector.platforms.sender import HttpSender
+from connector.platforms.sender import HttpSender, Sender
 from connector.security import egress
 from connector.storage.tables.outbox import DeliveryRow, EventRow, WebhookSubscriptionRow
 
 LOG = logging.getLogger("connector.events.worker")
-SenderFactory = Callable[[str], Any]
+SenderFactory = Callable[[str], Sender]
 
 
 def default_policy(outbox: OutboxSettings | None = None) -> Policy:
@@ -71,7 +71,7 @@ def _already_sent(db: Session, row: DeliveryRow, key: str) -> DeliveryRow | None
     return None
 
 
-def deliver_one(db: Session, engine: Engine, row: DeliveryRow, event: dict[str, Any], http: Any,
+def deliver_one(db: Session, engine: Engine, row: DeliveryRow, event: dict[str, Any], http: Sender,
                 platforms: dict[str, registry.Platform]) -> dict[str, Any]:
     """Deliver one claimed row; returns the result to record or raises Retryable/PermanentError."""
     kind, _, name = row.target.partition(":")
@@ -101,7 +101,7 @@ def deliver_one(db: Session, engine: Engine, row: DeliveryRow, event: dict[str, 
     earlier = _already_sent(db, row, key)
     if earlier is not None:
         return {"status": "duplicate", "of": earlier.id, "ref": (earlier.result or {}).get("ref")}
-    return platform.call_deliver(event, config, http, engine)
+    return platform.deliver(event, config, context.for_worker(http, engine))
 
 
 def run_once(engine: Engine, now: datetime | None = None, *, policy: Policy | None = None,
@@ -116,9 +116,9 @@ def run_once(engine: Engine, now: datetime | None = None, *, policy: Policy | No
     now = clock()
     policy = policy or default_policy()
     factory = senders or default_senders()
-    made: dict[str, Any] = {}
+    made: dict[str, Sender] = {}
 
-    def sender_for(target: str) -> Any:
+    def sender_for(target: str) -> Sender:
         """One sender per target and pass: keep-alive connections to the same vendor are reused."""
         if target not in made:
             made[target] = factory(target)

@@ -1,23 +1,19 @@
 """The adapters the product ships (``ADAPTERS``, one module each in ``connector/platforms/adapters``) and how
-the worker calls them uniformly.
+the worker calls them.
 
-An adapter exposes ``NAME``, ``EVENTS`` and ``deliver`` (plus ``Config`` and ``idempotency_key``).
-Adapters differ in what ``deliver`` takes (``http``; a SQL-backed ``store``; Google Sheets a ``sync``):
-``call_deliver`` passes exactly the parameters the signature names.
+An adapter exposes ``NAME``, ``EVENTS``, ``Config``, ``idempotency_key(event, config)`` and
+``deliver(event, config, ctx)``; ``ctx`` is a :class:`~connector.platforms.context.DeliveryContext` holding
+everything it may touch besides the vendor (sender, sent refs, stores). Every adapter is called the same way.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
-import typing
 from dataclasses import dataclass
-from functools import cache
 from types import ModuleType
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Engine
 
 from connector.platforms.adapters import (
     freshbooks,
@@ -38,6 +34,7 @@ from connector.platforms.adapters import (
     zoho_analytics,
     zoho_books,
 )
+from connector.platforms.context import DeliveryContext
 
 LOG = logging.getLogger("connector.platforms.registry")
 # Every adapter the product ships, by name (the order ``evbill platforms list`` shows). A new vendor is one
@@ -85,58 +82,16 @@ class Platform:
         return {k.name for k in self.config_keys() if k.secret}
 
     def idempotency_key(self, event: dict[str, Any], config: BaseModel | None) -> str:
-        """The adapter's key (``(event)`` or ``(event, config)`` signatures), else event id + platform."""
+        """The adapter's ``idempotency_key(event, config)``, else event id + platform."""
         fn = getattr(self.module, "idempotency_key", None)
         if fn is None:
             return f"{self.name}:{event.get('tenant_id', '')}:{event['id']}"
-        if len(inspect.signature(fn).parameters) >= 2:
-            return str(fn(event, config))
-        return str(fn(event))
+        return str(fn(event, config))
 
-    def call_deliver(self, event: dict[str, Any], config: BaseModel | None, http: Any,
-                     engine: Engine | None) -> dict[str, Any]:
-        """``deliver(event, config, **what it asks for)``: ``http`` and engine-backed stores."""
-        fn = self.module.deliver
-        params = list(inspect.signature(fn).parameters.values())[2:]
-        hints = _hints(fn)
-        kwargs: dict[str, Any] = {}
-        for p in params:
-            if p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
-                continue
-            if p.name == "http":
-                kwargs["http"] = http
-            elif engine is not None and (store := _store_for(hints.get(p.name), self.module, engine)) is not None:
-                kwargs[p.name] = store
-        result = fn(event, config, **kwargs)
-        return result if isinstance(result, dict) else {"status": "sent", "ref": result}
-
-
-def _hints(fn: Any) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(fn)
-    except Exception:  # noqa: BLE001 - unresolvable annotations: no stores injected
-        return {}
-
-
-def _store_for(annotation: Any, module: ModuleType, engine: Engine) -> Any:
-    """An instance of the store class the parameter is annotated with, built on the worker's engine.
-
-    Only classes defined in the adapter module whose constructor takes one ``engine`` qualify (the
-    Jira ticket store, the Slack digest store); ``X | None`` annotations are unwrapped.
-    """
-    candidates = [a for a in (typing.get_args(annotation) or (annotation,)) if isinstance(a, type)]
-    for cls in candidates:
-        if cls.__module__ != module.__name__:
-            continue
-        params = list(inspect.signature(cls).parameters)
-        if params == ["engine"]:
-            return _cached_store(cls, engine)
-    return None
-
-
-@cache
-def _cached_store(cls: type, engine: Engine) -> Any:
-    return cls(engine)
+    def deliver(self, event: dict[str, Any], config: BaseModel | None, ctx: DeliveryContext) -> dict[str, Any]:
+        """``deliver(event, config, ctx)`` of the adapter: what to record on the delivery row."""
+        result: dict[str, Any] = self.module.deliver(event, config, ctx)
+        return result
 
 
 def discover() -> dict[str, Platform]:

@@ -15,7 +15,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -73,6 +73,12 @@ def classify(resp: requests.Response, label: str) -> requests.Response:
         raise RetryableError(f"HTTP {status} from {label}: {vendor_message(resp)}", retry_after=retry_after,
                              status_code=status)
     raise PermanentError(f"HTTP {status} from {label}: {vendor_message(resp)}", status_code=status)
+
+
+class Sender(Protocol):
+    """What adapters and webhooks send through: ``HttpSender``, ``DryRunSender`` or a test double."""
+
+    def send(self, method: str, url: str, **kwargs: Any) -> requests.Response: ...
 
 
 class HttpSender:

@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 
 from connector.platforms.adapters import jira, salesforce, sendgrid, slack, zoho_analytics
+from connector.platforms.stores.digests import digest_item
 from tests.platforms.events import billed_event
 from tests.platforms.schemas import is_valid, schema_errors
 
@@ -99,8 +100,8 @@ def test_slack_messages_are_valid_block_kit_and_match_the_api_schema(kind: str) 
     elif kind == "anomaly":
         msg = slack.anomaly_message(anomaly_event(message="x" * 5000), SLACK_BOT)
     else:
-        items = [slack.digest_item(billed_event(sid=f"S-{i}")) for i in range(30)]
-        items.append(slack.digest_item(billed_event("JPY", sid="S-J", energy_price="45", flat="100")))
+        items = [digest_item(billed_event(sid=f"S-{i}")) for i in range(30)]
+        items.append(digest_item(billed_event("JPY", sid="S-J", energy_price="45", flat="100")))
         msg = slack.digest_message(__import__("datetime").date(2026, 1, 13), items, SLACK_BOT)
         fields = {f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in msg["blocks"][1]["fields"]}
         assert fields["*Sessions*"] == "31" and fields["*Amount due (EUR)*"] == "€361.50"  # 30 x 12.05

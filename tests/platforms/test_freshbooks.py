@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 from connector.platforms.adapters import freshbooks
+from connector.platforms.context import DeliveryContext, Stores
 from connector.platforms.errors import PermanentError
+from connector.platforms.oauth import RefreshTokenStore
 from tests.platforms.events import billed_event, incentive_event
 from tests.platforms.fakes.finance_vendors import FinanceVendors
 from tests.platforms.fakes.http import make_http
@@ -79,7 +81,7 @@ def test_one_profile_per_customer_created_once_then_updated(vendors: FinanceVend
     vendors.fail(path, 500, method="POST")
     vendors.lose_answer(path, "POST")  # second POST creates, but its answer is lost
     january = finalized()
-    result, retry_afters = retrying(lambda: freshbooks.deliver(january, cfg, http, provider=tokens))
+    result, retry_afters = retrying(lambda: freshbooks.deliver(january, cfg, DeliveryContext(http, token_provider=tokens)))
     assert retry_afters == [5.0, None, None]
     [(pid, profile)] = vendors.fb_profiles.items()
     assert result == {"status": "updated", "ref": pid}  # the retry found the lost-answer profile
@@ -88,13 +90,13 @@ def test_one_profile_per_customer_created_once_then_updated(vendors: FinanceVend
     assert [ln["unit_cost"]["amount"] for ln in profile["lines"]] == ["1.00", "9.13"]
     # February: new amounts replace the template lines of the same profile
     february = finalized(invoice_id="inv_2026_02", energy="40.0")
-    assert freshbooks.deliver(february, cfg, http, provider=tokens) == {"status": "updated", "ref": pid}
+    assert freshbooks.deliver(february, cfg, DeliveryContext(http, token_provider=tokens)) == {"status": "updated", "ref": pid}
     assert len(vendors.fb_profiles) == 1
     assert [ln["unit_cost"]["amount"] for ln in vendors.fb_profiles[pid]["lines"]] == ["1.00", "15.60"]  # 40 x 0.39
     assert vendors.fb_profiles[pid]["create_date"] == "2026-01-13"  # the schedule is not moved by updates
     # token expired: dropped, the retry refreshes with the rotated refresh token
     vendors.tokens.clear()
-    result, retry_afters = retrying(lambda: freshbooks.deliver(february, cfg, http, provider=tokens))
+    result, retry_afters = retrying(lambda: freshbooks.deliver(february, cfg, DeliveryContext(http, token_provider=tokens)))
     assert result["status"] == "updated" and retry_afters == [None]
     assert tokens.fetches == 2 and len(rotated) == 2 and rotated[-1] == vendors.fb_refresh
     assert rotated[0] != "fb-refresh-0" and tokens.refresh_token == vendors.fb_refresh
@@ -104,7 +106,7 @@ def test_unknown_account_is_permanent(vendors: FinanceVendors) -> None:
     cfg = CFG.model_copy(update={"api_base": vendors.url, "account_id": "nope"})
     vendors.tokens.add("static")
     with pytest.raises(PermanentError, match="404"):
-        freshbooks.deliver(finalized(), cfg, make_http())
+        freshbooks.deliver(finalized(), cfg, DeliveryContext(make_http()))
     assert vendors.fb_profiles == {}
 
 
@@ -129,14 +131,13 @@ def test_rotated_refresh_token_survives_a_worker_restart(vendors: FinanceVendors
                                  "client_secret": "fb-secret", "refresh_token": "fb-refresh-0",
                                  "token_url": vendors.url + "/auth/oauth/token"})
     db = f"sqlite:///{tmp_path / 'tokens.db'}"
-    assert freshbooks.deliver(finalized(), cfg, make_http(), freshbooks.FreshBooksTokenStore(create_engine(db)))[
+    assert freshbooks.deliver(finalized(), cfg, DeliveryContext(make_http(), stores=Stores(refresh_tokens=RefreshTokenStore(create_engine(db)))))[
         "status"] == "sent"
     assert vendors.fb_refresh != "fb-refresh-0"  # rotated: the configured token is dead now
     monkeypatch.setattr(oauth, "_PROVIDERS", {})  # restart: no token in memory
     vendors.tokens.clear()
-    again = freshbooks.deliver(finalized(invoice_id="inv_2026_02"), cfg, make_http(),
-                               freshbooks.FreshBooksTokenStore(create_engine(db)))
+    again = freshbooks.deliver(finalized(invoice_id="inv_2026_02"), cfg, DeliveryContext(make_http(), stores=Stores(refresh_tokens=RefreshTokenStore(create_engine(db)))))
     assert again["status"] == "updated" and len(vendors.fb_profiles) == 1
     monkeypatch.setattr(oauth, "_PROVIDERS", {})  # without the store the configured, dead token is used
     with pytest.raises(PermanentError, match="invalid_grant"):
-        freshbooks.deliver(finalized(invoice_id="inv_2026_03"), cfg, make_http())
+        freshbooks.deliver(finalized(invoice_id="inv_2026_03"), cfg, DeliveryContext(make_http()))

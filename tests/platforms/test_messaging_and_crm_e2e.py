@@ -14,6 +14,10 @@ import pytest
 from sqlalchemy import create_engine
 
 from connector.platforms.adapters import google_sheets, jira, salesforce, sendgrid, slack, zoho_analytics
+from connector.platforms.context import DeliveryContext, Stores
+from connector.platforms.sender import HttpSender
+from connector.platforms.stores.digests import DigestStore
+from connector.platforms.stores.tickets import TicketStore
 from tests.platforms.events import billed_event
 from tests.platforms.fakes.http import (  # also installs error stand-ins
     OneShotHttp,
@@ -50,7 +54,7 @@ def test_sendgrid_receipt_retries_then_one_email_even_after_restart(vendors: Fak
     event = billed_event("EUR", "de_DE")
     vendors.fail("/v3/mail/send", 429, 500, retry_after="2")
     outbox, http = worker(db)
-    result = outbox.run(sendgrid.idempotency_key(event), lambda: sendgrid.deliver(event, cfg, http))
+    result = outbox.run(sendgrid.idempotency_key(event), lambda: sendgrid.deliver(event, cfg, DeliveryContext(http)))
     assert result["status"] == "sent" and result["ref"].startswith("msg-") and result["to"] == "jane@example.com"
     assert len(vendors.calls("/v3/mail/send")) == 3 and outbox.retry_afters == [2.0, None]
     [mail] = vendors.emails
@@ -61,7 +65,7 @@ def test_sendgrid_receipt_retries_then_one_email_even_after_restart(vendors: Fak
     outbox, http = worker(db)
     finalized = {"id": "evt_fin", "type": "invoice.finalized", "tenant_id": "t1", "data": {"invoice": event["data"]["invoice"]}}
     for ev in (event, finalized):
-        assert outbox.run(sendgrid.idempotency_key(ev), lambda ev=ev: sendgrid.deliver(ev, cfg, http)) == {
+        assert outbox.run(sendgrid.idempotency_key(ev), lambda ev=ev: sendgrid.deliver(ev, cfg, DeliveryContext(http))) == {
             "status": "already_delivered"}
     assert len(vendors.emails) == 1 and len(vendors.calls("/v3/mail/send")) == 3
 
@@ -70,7 +74,7 @@ def test_sendgrid_bad_key_is_permanent_without_retry(vendors: FakeVendors) -> No
     cfg = sendgrid.SendGridConfig(api_key="SG.wrong", from_email="billing@evcharge.example", base_url=vendors.url)
     http = OneShotHttp()
     with pytest.raises(PermanentError, match="401"):
-        sendgrid.deliver(billed_event(), cfg, http)
+        sendgrid.deliver(billed_event(), cfg, DeliveryContext(http))
     assert http.attempts == 1 and vendors.emails == []
 
 
@@ -81,21 +85,21 @@ def test_slack_per_event_with_retries_and_slack_errors(vendors: FakeVendors) -> 
     http = OneShotHttp()
     vendors.fail("/api/chat.postMessage", 429, retry_after="1")
     with pytest.raises(RetryableError):
-        slack.deliver(billed_event(), cfg, http)
+        slack.deliver(billed_event(), cfg, DeliveryContext(http))
     vendors.fail("/api/chat.postMessage", 200, body=json.dumps({"ok": False, "error": "ratelimited"}))
     with pytest.raises(RetryableError, match="ratelimited"):
-        slack.deliver(billed_event(), cfg, http)
-    assert slack.deliver(billed_event(), cfg, http)["ref"].startswith("1700000000.")
-    assert slack.deliver(reconciliation_event(), cfg, http)["status"] == "sent"
-    assert slack.deliver(anomaly_event(), cfg, http)["status"] == "sent"
+        slack.deliver(billed_event(), cfg, DeliveryContext(http))
+    assert slack.deliver(billed_event(), cfg, DeliveryContext(http))["ref"].startswith("1700000000.")
+    assert slack.deliver(reconciliation_event(), cfg, DeliveryContext(http))["status"] == "sent"
+    assert slack.deliver(anomaly_event(), cfg, DeliveryContext(http))["status"] == "sent"
     assert [m["text"] for m in vendors.slack_messages] == [
         "Session S-100 billed €12.05",
         "Reconciliation rec_1 2026-01-13 → 2026-01-14: difference -€2.50, 3 exceptions",
         "Billing anomaly negative_energy on session S-100"]
     with pytest.raises(PermanentError, match="channel_not_found"):
-        slack.deliver(billed_event(), cfg.model_copy(update={"channel": "C0GONE"}), http)
+        slack.deliver(billed_event(), cfg.model_copy(update={"channel": "C0GONE"}), DeliveryContext(http))
     hook = slack.SlackConfig(webhook_url=vendors.url + "/services/T000/B000/secret")
-    assert slack.deliver(billed_event(), hook, http) == {"status": "sent", "ref": None}
+    assert slack.deliver(billed_event(), hook, DeliveryContext(http)) == {"status": "sent", "ref": None}
 
 
 def test_slack_daily_digest_survives_restart_without_duplicates(vendors: FakeVendors, db: str) -> None:
@@ -106,25 +110,25 @@ def test_slack_daily_digest_survives_restart_without_duplicates(vendors: FakeVen
     eur = [billed_event(sid=f"S-{i}") for i in range(3)]
     jpy = billed_event("JPY", "ja_JP", sid="S-J", energy_price="45", flat="100")
     http = OneShotHttp()
-    store = slack.DigestStore(create_engine(db))
+    store = DigestStore(create_engine(db))
     for ev in [*eur[:2], jpy]:
-        assert slack.deliver(ev, cfg, http, store, day1)["status"] == "accumulated"
+        assert slack.deliver(ev, cfg, DeliveryContext(http, clock=lambda: day1, stores=Stores(digests=store)))["status"] == "accumulated"
     # worker restart: a new store; the outbox redelivers S-1 and the third session arrives
-    store = slack.DigestStore(create_engine(db))
-    assert slack.deliver(eur[1], cfg, http, store, day1)["status"] == "duplicate"
-    assert slack.deliver(eur[2], cfg, http, store, day1)["status"] == "accumulated"
+    store = DigestStore(create_engine(db))
+    assert slack.deliver(eur[1], cfg, DeliveryContext(http, clock=lambda: day1, stores=Stores(digests=store)))["status"] == "duplicate"
+    assert slack.deliver(eur[2], cfg, DeliveryContext(http, clock=lambda: day1, stores=Stores(digests=store)))["status"] == "accumulated"
     assert vendors.slack_messages == []
     # next day: the first event's delivery posts the closed day's digest; a failed post is retried later
     vendors.fail("/api/chat.postMessage", 500)
     next_day = billed_event(sid="S-next")
     next_day["created_at"] = "2026-01-14T08:59:00Z"
     with pytest.raises(RetryableError):
-        slack.deliver(next_day, cfg, http, store, day2)
-    store = slack.DigestStore(create_engine(db))  # restart again
+        slack.deliver(next_day, cfg, DeliveryContext(http, clock=lambda: day2, stores=Stores(digests=store)))
+    store = DigestStore(create_engine(db))  # restart again
     assert slack.flush_digests("t1", cfg, http, store, day2) == [
         {"day": "2026-01-13", "sessions": 4, "ts": "1700000000.000001"}]
     assert slack.flush_digests("t1", cfg, http, store, day2) == []
-    assert slack.deliver(next_day, cfg, http, store, day2)["status"] == "duplicate"
+    assert slack.deliver(next_day, cfg, DeliveryContext(http, clock=lambda: day2, stores=Stores(digests=store)))["status"] == "duplicate"
     [digest] = vendors.slack_messages
     fields = {f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in digest["blocks"][1]["fields"]}
     assert fields["*Sessions*"] == "4"
@@ -142,7 +146,7 @@ def test_jira_one_ticket_per_anomaly_across_retries_restarts_and_lost_state(vend
     http = OneShotHttp()
     outbox = Outbox(create_engine(db))
     vendors.fail("/rest/api/3/issue", 500, 429, retry_after="0")
-    result = outbox.run(f"jira:{event['id']}", lambda: jira.deliver(event, cfg, http, jira.TicketStore(create_engine(db))))
+    result = outbox.run(f"jira:{event['id']}", lambda: jira.deliver(event, cfg, DeliveryContext(http, stores=Stores(tickets=TicketStore(create_engine(db))))))
     assert result == {"status": "sent", "ref": "EVB-1"}
     [issue] = vendors.jira_issues
     assert schema_errors("jira/adf_doc.schema.json", issue["fields"]["description"], request_body=False) == []
@@ -150,15 +154,15 @@ def test_jira_one_ticket_per_anomaly_across_retries_restarts_and_lost_state(vend
     # the billing side emits the same anomaly again (new event id): local table answers, no call to Jira
     again = dict(event, id="evt_again")
     calls = len(vendors.requests)
-    assert jira.deliver(again, cfg, http, jira.TicketStore(create_engine(db))) == {
+    assert jira.deliver(again, cfg, DeliveryContext(http, stores=Stores(tickets=TicketStore(create_engine(db))))) == {
         "status": "duplicate", "ref": "EVB-1", "found_by": "local"}
     assert len(vendors.requests) == calls
     # the worker's database is lost (or it crashed between Jira's 201 and the local write): the search finds it
-    fresh = jira.TicketStore(create_engine(f"sqlite:///{tmp_path / 'fresh.db'}"))
-    assert jira.deliver(again, cfg, http, fresh) == {"status": "duplicate", "ref": "EVB-1", "found_by": "search"}
+    fresh = TicketStore(create_engine(f"sqlite:///{tmp_path / 'fresh.db'}"))
+    assert jira.deliver(again, cfg, DeliveryContext(http, stores=Stores(tickets=fresh))) == {"status": "duplicate", "ref": "EVB-1", "found_by": "search"}
     assert len(vendors.jira_issues) == 1
     other = anomaly_event("negative_energy", aid="an_43")
-    assert jira.deliver(other, cfg, http, fresh)["ref"] == "EVB-2"
+    assert jira.deliver(other, cfg, DeliveryContext(http, stores=Stores(tickets=fresh)))["ref"] == "EVB-2"
 
 
 # ---------------------------------------------------------------- Salesforce
@@ -170,9 +174,9 @@ def test_salesforce_upsert_is_idempotent_and_retried(vendors: FakeVendors) -> No
     http = OneShotHttp()
     vendors.fail("/services/data/", 503)
     with pytest.raises(RetryableError):
-        salesforce.deliver(event, cfg, http)
-    first = salesforce.deliver(event, cfg, http)
-    second = salesforce.deliver(event, cfg, http)  # redelivery after a restart: same record, updated
+        salesforce.deliver(event, cfg, DeliveryContext(http))
+    first = salesforce.deliver(event, cfg, DeliveryContext(http))
+    second = salesforce.deliver(event, cfg, DeliveryContext(http))  # redelivery after a restart: same record, updated
     assert first["records"][0]["created"] is True and second["records"][0]["created"] is False
     assert first["ref"] == second["ref"] and len(vendors.sf_records) == 1
     [(key, record)] = vendors.sf_records.items()
@@ -180,8 +184,8 @@ def test_salesforce_upsert_is_idempotent_and_retried(vendors: FakeVendors) -> No
     assert record["Subject"] == "EV session S-100 billed €12.05"
     bad = cfg.model_copy(update={"rules": [salesforce.SalesforceRule(name="fleet", customer_classes=["fleet"],
                                                                     extra_fields={"EV_Billing_Key__c": "x"})]})
-    assert salesforce.deliver(event, bad, http)["status"] == "sent"  # the mapping drops the key from the body
-    assert salesforce.deliver(billed_event(), cfg, http)["status"] == "skipped"
+    assert salesforce.deliver(event, bad, DeliveryContext(http))["status"] == "sent"  # the mapping drops the key from the body
+    assert salesforce.deliver(billed_event(), cfg, DeliveryContext(http))["status"] == "skipped"
 
 
 # ---------------------------------------------------------------- Zoho Analytics
@@ -192,18 +196,18 @@ def test_zoho_updateadd_keeps_one_row_per_session(vendors: FakeVendors) -> None:
     http = OneShotHttp()
     vendors.fail("/restapi/v2/", 429, retry_after="1")
     with pytest.raises(RetryableError):
-        zoho_analytics.deliver(billed_event(), cfg, http)
+        zoho_analytics.deliver(billed_event(), cfg, DeliveryContext(http))
     for _ in range(2):
-        assert zoho_analytics.deliver(billed_event(), cfg, http) == {"status": "sent", "ref": "updateadd", "rows": 1}
-    zoho_analytics.deliver(billed_event(sid="S-101"), cfg, http)
-    zoho_analytics.deliver(anomaly_event(), cfg, http)
+        assert zoho_analytics.deliver(billed_event(), cfg, DeliveryContext(http)) == {"status": "sent", "ref": "updateadd", "rows": 1}
+    zoho_analytics.deliver(billed_event(sid="S-101"), cfg, DeliveryContext(http))
+    zoho_analytics.deliver(anomaly_event(), cfg, DeliveryContext(http))
     assert sorted(vendors.zoho_rows["V1"]) == ["S-100", "S-101"]
     assert vendors.zoho_rows["V1"]["S-100"]["Amount Due"] == "12.05"
     assert list(vendors.zoho_rows["V2"]) == ["an_1"]
     assert all(r["headers"].get("Zanalytics-Orgid") == "6000" for r in vendors.calls("/restapi/"))
     no_token = cfg.model_copy(update={"access_token": None})
     with pytest.raises(PermanentError, match="401"):
-        zoho_analytics.deliver(billed_event(), no_token, http)
+        zoho_analytics.deliver(billed_event(), no_token, DeliveryContext(http))
 
 
 # ---------------------------------------------------------------- Google Sheets (wiring only)
@@ -216,8 +220,8 @@ def test_google_sheets_hands_billed_sessions_to_the_sync() -> None:
         seen.append((spreadsheet_id, records, kw))
         return len(records)
 
-    assert google_sheets.deliver(billed_event(), cfg, sync=fake_sync) == {"status": "sent", "ref": "1"}
+    assert google_sheets.deliver(billed_event(), cfg, DeliveryContext(HttpSender(), sheets_sync=fake_sync)) == {"status": "sent", "ref": "1"}
     [(sid, [record], kw)] = seen
     assert sid == "1AbCdEfGhIjKlMnOp" and kw == {"worksheet": "Sessions"}
     assert (record["session_id"], record["amount_due"], record["currency"]) == ("S-100", "12.05", "EUR")
-    assert google_sheets.deliver(anomaly_event(), cfg, sync=fake_sync)["status"] == "skipped"
+    assert google_sheets.deliver(anomaly_event(), cfg, DeliveryContext(HttpSender(), sheets_sync=fake_sync))["status"] == "skipped"

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from connector.platforms.adapters import netsuite
+from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError
 from tests.platforms.events import billed_event, incentive_event
 from tests.platforms.fakes.finance_vendors import FinanceVendors
@@ -57,7 +58,7 @@ def test_async_update_retried_applies_once(vendors: FinanceVendors) -> None:
     event = billed_event()
     vendors.fail("/services/rest/record/", 429, 500, retry_after="2")
     vendors.lose_answer("/services/rest/record/", "PATCH")
-    result, retry_afters = retrying(lambda: netsuite.deliver(event, cfg, make_http()))
+    result, retry_afters = retrying(lambda: netsuite.deliver(event, cfg, DeliveryContext(make_http())))
     assert retry_afters == [2.0, None, None]
     assert result["status"] == "sent" and result["async"] is True and "/services/rest/async/v1/job/" in result["ref"]
     key = netsuite.idempotency_key(event, cfg)
@@ -72,20 +73,20 @@ def test_async_update_retried_applies_once(vendors: FinanceVendors) -> None:
     assert [(i["item"]["id"], i["quantity"], i["custcol_evb_net"]) for i in record["item"]["items"]] == [
         ("1202", Decimal("1"), Decimal("1.00")), ("1201", Decimal("23.4"), Decimal("9.13"))]
     # redelivery after a restart: NetSuite answers with the first job and applies nothing
-    assert netsuite.deliver(event, cfg, make_http())["ref"] == result["ref"] and len(vendors.ns_applied) == 1
+    assert netsuite.deliver(event, cfg, DeliveryContext(make_http()))["ref"] == result["ref"] and len(vendors.ns_applied) == 1
 
 
 def test_sync_mode_and_permanent_errors(vendors: FinanceVendors) -> None:
     cfg = CFG.model_copy(update={"base_url": vendors.url, "async_mode": False})
     _seed(vendors)
-    result = netsuite.deliver(billed_event(), cfg, make_http())
+    result = netsuite.deliver(billed_event(), cfg, DeliveryContext(make_http()))
     assert result == {"status": "sent", "ref": f"{vendors.url}/services/rest/record/v1/itemFulfillment/8801",
                       "async": False}
     assert "X-Netsuite-Idempotency-Key" not in vendors.calls("/services/rest/")[-1]["headers"]
     with pytest.raises(PermanentError, match="signature mismatch"):
-        netsuite.deliver(billed_event(), cfg.model_copy(update={"token_secret": "wrong"}), make_http())
+        netsuite.deliver(billed_event(), cfg.model_copy(update={"token_secret": "wrong"}), DeliveryContext(make_http()))
     with pytest.raises(PermanentError, match="NONEXISTENT_ID"):
-        netsuite.deliver(billed_event(sid="S-404"), cfg, make_http())
+        netsuite.deliver(billed_event(sid="S-404"), cfg, DeliveryContext(make_http()))
     assert len(vendors.ns_applied) == 1
 
 
@@ -99,8 +100,8 @@ def test_oauth2_bearer_instead_of_tba(vendors: FinanceVendors) -> None:
     cfg = CFG.model_copy(update={"base_url": vendors.url, "auth": "oauth2", "client_id": "cc-app",
                                  "client_secret": "cc-app-secret", "token_url": vendors.url + "/oauth2/cc-token"})
     _seed(vendors)
-    assert netsuite.deliver(billed_event(), cfg, make_http())["status"] == "sent"
+    assert netsuite.deliver(billed_event(), cfg, DeliveryContext(make_http()))["status"] == "sent"
     [call] = vendors.calls("/services/rest/record/")
     assert call["headers"]["Authorization"].startswith("Bearer cc-app-token-") and vendors.ns_nonces == set()
     with pytest.raises(PermanentError, match="token_url/client_id/client_secret"):
-        netsuite.deliver(billed_event(), CFG.model_copy(update={"auth": "oauth2"}), make_http())
+        netsuite.deliver(billed_event(), CFG.model_copy(update={"auth": "oauth2"}), DeliveryContext(make_http()))

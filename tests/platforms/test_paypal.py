@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from connector.platforms.adapters import paypal
+from connector.platforms.context import DeliveryContext
 from tests.platforms.fakes.paypal import PayPalDouble
 from tests.platforms.finance_events import billed_event, incentive, invoice_event
 from tests.platforms.schemas import schema_errors
@@ -85,7 +86,7 @@ def test_end_to_end_retries_lost_answers_and_no_duplicates(double: PayPalDouble)
     double.lose("/v2/invoicing/invoices", 1)  # created at PayPal, but our side sees a 500
     double.fail("/v2/invoicing/search-invoices", 500)
     http = OneShotHttp()
-    result, waits = retrying(lambda: paypal.deliver(event, cfg, http))
+    result, waits = retrying(lambda: paypal.deliver(event, cfg, DeliveryContext(http)))
     assert waits == [None, 2.0, None]  # search 500, create 429, create answer lost
     [inv] = double.invoices.values()
     assert result == {"status": "sent", "ref": inv["id"], "invoice_number": "EV-INV-0001",
@@ -103,7 +104,7 @@ def test_end_to_end_retries_lost_answers_and_no_duplicates(double: PayPalDouble)
     assert [c["path"] for c in creates] == ["/v2/invoicing/invoices"] * 2 + [f"/v2/invoicing/invoices/{inv['id']}/send"]
     assert creates[1]["headers"]["Prefer"] == "return=representation"
     # redelivery (restart / invoice.finalized of the same invoice): found by number, not sent twice
-    again = paypal.deliver(invoice_event(), cfg, OneShotHttp())
+    again = paypal.deliver(invoice_event(), cfg, DeliveryContext(OneShotHttp()))
     assert again["found_existing"] and again["paypal_status"] == "UNPAID" and len(double.invoices) == 1
     assert len(double.mails) == 1
 
@@ -111,5 +112,5 @@ def test_end_to_end_retries_lost_answers_and_no_duplicates(double: PayPalDouble)
 def test_bad_credentials_are_permanent(double: PayPalDouble) -> None:
     cfg = CFG.model_copy(update={"api_base": double.url, "client_secret": "nope"})
     with pytest.raises(PermanentError, match="invalid_client"):
-        paypal.deliver(billed_event(), cfg, OneShotHttp())
+        paypal.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp()))
     assert double.invoices == {}

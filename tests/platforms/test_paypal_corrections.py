@@ -19,7 +19,9 @@ from connector.events import worker
 from connector.events.deliveries import Policy
 from connector.platforms import oauth
 from connector.platforms.adapters import paypal
+from connector.platforms.context import DeliveryContext
 from connector.platforms.dryrun import DryRunSender
+from connector.platforms.sent_refs import SentRefs
 from connector.storage.tables.outbox import DeliveryRow, EventRow
 from connector.storage.tables.platforms import PlatformConfigRow
 from tests.billing.invoicing.conftest import A, ingest, make_app, setup_tenant
@@ -112,7 +114,7 @@ def sent(double: PayPalDouble, **kw: Any) -> tuple[dict[str, Any], paypal.PayPal
     """Our finalized invoice, created and sent at the double: (event, config, PayPal's invoice)."""
     cfg = CFG.model_copy(update={"api_base": double.url})
     event = invoice_event(**kw)
-    result = paypal.deliver(event, cfg, OneShotHttp())
+    result = paypal.deliver(event, cfg, DeliveryContext(OneShotHttp()))
     return event, cfg, double.invoices[result["ref"]]
 
 
@@ -122,9 +124,9 @@ def test_void_rules_by_paypal_status(double: PayPalDouble) -> None:
     void = voided()
     double.lose("/v2/invoicing/invoices/", 1)  # PayPal cancels, our side sees a 500
     with pytest.raises(RetryableError):
-        paypal.deliver(void, cfg, OneShotHttp())
+        paypal.deliver(void, cfg, DeliveryContext(OneShotHttp()))
     assert inv["status"] == "CANCELLED"
-    again = paypal.deliver(void, cfg, OneShotHttp())
+    again = paypal.deliver(void, cfg, DeliveryContext(OneShotHttp()))
     assert again == {"status": "sent", "ref": inv["id"], "invoice_number": "EV-INV-0001",
                      "paypal_status_before": "CANCELLED", "action": "none", "result": "already cancelled",
                      "paypal_status": "CANCELLED"}
@@ -132,7 +134,7 @@ def test_void_rules_by_paypal_status(double: PayPalDouble) -> None:
     # a scheduled (or draft) invoice cannot be cancelled: it is deleted
     event2, _, inv2 = sent(double, sid="S-101", number="INV-0002")
     inv2["status"] = "SCHEDULED"
-    res = paypal.deliver(voided(sid="S-101", number="INV-0002"), cfg, OneShotHttp())
+    res = paypal.deliver(voided(sid="S-101", number="INV-0002"), cfg, DeliveryContext(OneShotHttp()))
     assert (res["action"], res["paypal_status"]) == ("delete", "DELETED") and inv2["id"] in double.deleted
     [delete] = double.calls(f"/v2/invoicing/invoices/{inv2['id']}", "DELETE")
     assert delete["headers"]["Paypal-Request-Id"] == "paypal:t1:inv_S-101:void:delete"
@@ -141,21 +143,21 @@ def test_void_rules_by_paypal_status(double: PayPalDouble) -> None:
     double.pay(inv3["id"])
     with pytest.raises(PermanentError, match="is PAID but our invoice inv_S-102 was voided as unpaid: the books "
                                              "disagree"):
-        paypal.deliver(voided(sid="S-102", number="INV-0003"), cfg, OneShotHttp())
+        paypal.deliver(voided(sid="S-102", number="INV-0003"), cfg, DeliveryContext(OneShotHttp()))
     assert inv3["status"] == "PAID"
     _, _, inv4 = sent(double, sid="S-103", number="INV-0004")
     double.pay(inv4["id"], "MARKED_AS_PAID")  # a payment the merchant recorded by hand counts as paid
     with pytest.raises(PermanentError, match="is MARKED_AS_PAID but our invoice inv_S-103 was voided"):
-        paypal.deliver(voided(sid="S-103", number="INV-0004"), cfg, OneShotHttp())
+        paypal.deliver(voided(sid="S-103", number="INV-0004"), cfg, DeliveryContext(OneShotHttp()))
     inv4["status"] = "PAYMENT_PENDING"  # a payment in flight: wait until it settles (or fails)
     with pytest.raises(RetryableError, match=r"\(EV-INV-0004\) has a payment pending; the void waits for it"):
-        paypal.deliver(voided(sid="S-103", number="INV-0004"), cfg, OneShotHttp())
+        paypal.deliver(voided(sid="S-103", number="INV-0004"), cfg, DeliveryContext(OneShotHttp()))
     # never delivered: retry later; the double would 404 a cancel of an unknown id anyway
     with pytest.raises(RetryableError, match="original invoice EV-INV-0009 not yet delivered to PayPal"):
-        paypal.deliver(voided(sid="S-109", number="INV-0009"), cfg, OneShotHttp())
+        paypal.deliver(voided(sid="S-109", number="INV-0009"), cfg, DeliveryContext(OneShotHttp()))
 
 
-class Refs(paypal.PayPalSentRefs):
+class Refs(SentRefs):
     """What the worker would have recorded: ``sent`` holds the keys of finished deliveries."""
 
     def __init__(self, sent: set[str]) -> None:
@@ -169,26 +171,26 @@ def test_a_draft_is_deleted_only_once_its_creating_delivery_is_finished(double: 
     cfg = CFG.model_copy(update={"api_base": double.url})
     double.fail("/v2/invoicing/invoices/", 500)  # created, but the send failed: the creation will retry
     with pytest.raises(RetryableError):
-        paypal.deliver(invoice_event(), cfg, OneShotHttp())
+        paypal.deliver(invoice_event(), cfg, DeliveryContext(OneShotHttp()))
     [inv] = double.invoices.values()
     assert inv["status"] == "DRAFT"
     with pytest.raises(RetryableError, match="is a draft whose delivery is still in progress"):
-        paypal.deliver(voided(), cfg, OneShotHttp(), refs=Refs(set()))
+        paypal.deliver(voided(), cfg, DeliveryContext(OneShotHttp(), refs=Refs(set())))
     assert inv["status"] == "DRAFT" and double.calls("/v2/invoicing/invoices/", "DELETE") == []
-    res = paypal.deliver(voided(), cfg, OneShotHttp(), refs=Refs({"paypal:t1:inv_S-100"}))
+    res = paypal.deliver(voided(), cfg, DeliveryContext(OneShotHttp(), refs=Refs({"paypal:t1:inv_S-100"})))
     assert res["action"] == "delete" and double.invoices == {} and double.mails == []
 
 
 def test_credit_notes_cancel_skip_or_refund(double: PayPalDouble) -> None:
     event, cfg, inv = sent(double)
     assert inv["total"] == Decimal("12.05")
-    partial = paypal.deliver(credit_note(event, "7.14"), cfg, OneShotHttp())
+    partial = paypal.deliver(credit_note(event, "7.14"), cfg, DeliveryContext(OneShotHttp()))
     assert partial["status"] == "skipped" and inv["status"] == "UNPAID"
     assert partial["reason"] == (
         "PayPal has no credit notes and this adapter does not rewrite a sent invoice: credit note CN-000001 "
         "credits 7.14 EUR of PayPal invoice EV-INV-0001 (12.05 EUR, UNPAID), which stays payable in full; cancel "
         "it and re-invoice the rest by hand, or refund the difference once it is paid")
-    full = paypal.deliver(credit_note(event, "12.05", "CN-000002"), cfg, OneShotHttp())
+    full = paypal.deliver(credit_note(event, "12.05", "CN-000002"), cfg, DeliveryContext(OneShotHttp()))
     assert (full["action"], full["paypal_status"], full["amount"]) == ("cancel", "CANCELLED", "12.05")
     assert inv["status"] == "CANCELLED" and double.cancel_mails[0][1] == {
         "subject": "Invoice INV-0001 has been cancelled", "send_to_recipient": True, "send_to_invoicer": False,
@@ -202,10 +204,10 @@ def test_credit_notes_cancel_skip_or_refund(double: PayPalDouble) -> None:
     double.lose(f"/v2/invoicing/invoices/{paid['id']}/refunds", 1)  # recorded, answer lost
     note = credit_note(paid_event, "1.19", "CN-000003")
     with pytest.raises(RetryableError):
-        paypal.deliver(note, cfg, OneShotHttp())
-    again = paypal.deliver(note, cfg, OneShotHttp())
+        paypal.deliver(note, cfg, DeliveryContext(OneShotHttp()))
+    again = paypal.deliver(note, cfg, DeliveryContext(OneShotHttp()))
     assert (again["action"], again["result"]) == ("none", "refund already recorded")
-    rest = paypal.deliver(credit_note(paid_event, "10.86", "CN-000004"), cfg, OneShotHttp())
+    rest = paypal.deliver(credit_note(paid_event, "10.86", "CN-000004"), cfg, DeliveryContext(OneShotHttp()))
     assert rest["action"] == "refund" and rest["refund"]["amount"] == {"currency_code": "EUR", "value": "10.86"}
     assert [r["amount"]["value"] for r in paid["refunds"]] == ["1.19", "10.86"]
     assert paid["refunded"] == paid["paid"] == Decimal("12.05") and paid["status"] == "REFUNDED"
@@ -213,14 +215,14 @@ def test_credit_notes_cancel_skip_or_refund(double: PayPalDouble) -> None:
     assert refund_ids == ["paypal:t1:cn_CN-000003:credit_note:refund", "paypal:t1:cn_CN-000004:credit_note:refund"]
     marked_event, _, marked = sent(double, sid="S-201", number="INV-0201")
     double.pay(marked["id"], "MARKED_AS_PAID")
-    res = paypal.deliver(credit_note(marked_event, "12.05", "CN-000006"), cfg, OneShotHttp())
+    res = paypal.deliver(credit_note(marked_event, "12.05", "CN-000006"), cfg, DeliveryContext(OneShotHttp()))
     assert res["action"] == "refund" and marked["status"] == "REFUNDED" and marked["refunded"] == Decimal("12.05")
     # more than was paid: PayPal refuses, permanently
     with pytest.raises(PermanentError, match="REFUND_AMOUNT_EXCEEDED"):
-        paypal.deliver(credit_note(paid_event, "0.01", "CN-000005"), cfg, OneShotHttp())
+        paypal.deliver(credit_note(paid_event, "0.01", "CN-000005"), cfg, DeliveryContext(OneShotHttp()))
     # the original never reached PayPal: wait for it
     with pytest.raises(RetryableError, match="original invoice inv_S-300 not yet delivered to PayPal"):
-        paypal.deliver(credit_note(invoice_event(sid="S-300", number="INV-0300"), "1.00"), cfg, OneShotHttp())
+        paypal.deliver(credit_note(invoice_event(sid="S-300", number="INV-0300"), "1.00"), cfg, DeliveryContext(OneShotHttp()))
 
 
 def test_corrections_need_a_valid_token_and_a_known_invoice(double: PayPalDouble) -> None:
@@ -419,9 +421,9 @@ def test_dry_run_writes_the_cancellation_and_leaves_credit_notes_alone(tmp_path:
     out = tmp_path / "dry.jsonl"
     http = DryRunSender(out)
     cfg = CFG.model_copy(update={"client_secret": "pp-hidden42"})
-    res = paypal.deliver(voided(), cfg, http)
+    res = paypal.deliver(voided(), cfg, DeliveryContext(http))
     assert res == {"status": "sent", "ref": "INV2-DRY-RUN", "invoice_number": "EV-INV-0001", "action": "cancel"}
-    note = paypal.deliver(credit_note(invoice_event(), "12.05"), cfg, http)
+    note = paypal.deliver(credit_note(invoice_event(), "12.05"), cfg, DeliveryContext(http))
     assert note["status"] == "skipped" and note["reason"].startswith("dry run")
     calls = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert [(c["method"], c["url"].rsplit("paypal.com", 1)[1]) for c in calls] == [

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from connector.platforms.adapters import plaid
+from connector.platforms.context import DeliveryContext
 from tests.platforms.fakes.plaid import PlaidDouble
 from tests.platforms.finance_events import billed_event, invoice_event
 from tests.platforms.schemas import schema_errors
@@ -71,7 +72,7 @@ def test_end_to_end_retries_and_one_transfer(double: PlaidDouble) -> None:
     double.fail("/transfer/create", 500)
     double.lose("/transfer/create")  # the transfer exists, the answer is lost
     http = OneShotHttp()
-    result, waits = retrying(lambda: plaid.deliver(usd(), cfg, http))
+    result, waits = retrying(lambda: plaid.deliver(usd(), cfg, DeliveryContext(http)))
     assert waits == [4.0, None, None]
     [(tid, transfer)] = double.transfers.items()
     [(aid, _)] = double.authorizations.items()
@@ -82,7 +83,7 @@ def test_end_to_end_retries_and_one_transfer(double: PlaidDouble) -> None:
         assert c["headers"]["Plaid-Client-Id"] == "cid" and c["headers"]["Plaid-Secret"] == "sandbox-secret"
         assert c["headers"]["Plaid-Version"] == "2020-09-14" and "secret" not in (c["body"] or {})
     # the session.billed of the same (per-session, finalized) invoice: same key, same transfer
-    again = plaid.deliver(billed_event("USD", x_taxes=SALES_TAX), cfg, OneShotHttp())
+    again = plaid.deliver(billed_event("USD", x_taxes=SALES_TAX), cfg, DeliveryContext(OneShotHttp()))
     assert again["ref"] == tid and len(double.transfers) == 1 and len(double.authorizations) == 1
 
 
@@ -90,7 +91,7 @@ def test_declined_is_permanent(double: PlaidDouble) -> None:
     cfg = CFG.model_copy(update={"api_base": double.url})
     double.limit = plaid.Decimal("5.00")
     with pytest.raises(PermanentError, match="not approved: insufficient funds"):
-        plaid.deliver(usd(), cfg, OneShotHttp())
+        plaid.deliver(usd(), cfg, DeliveryContext(OneShotHttp()))
     assert double.transfers == {}
     with pytest.raises(PermanentError, match="INVALID_API_KEYS"):
-        plaid.deliver(usd(), cfg.model_copy(update={"secret": "wrong"}), OneShotHttp())
+        plaid.deliver(usd(), cfg.model_copy(update={"secret": "wrong"}), DeliveryContext(OneShotHttp()))

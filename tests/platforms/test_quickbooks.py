@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from connector.platforms.adapters import quickbooks
+from connector.platforms.context import DeliveryContext
 from tests.platforms.fakes.quickbooks import AR, QuickBooksDouble
 from tests.platforms.finance_events import billed_event, incentive, invoice_event
 from tests.platforms.schemas import schema_errors
@@ -99,7 +100,7 @@ def test_end_to_end_requestid_retries_and_rotation(double: QuickBooksDouble) -> 
     double.fail("/v3/company/", 429, 503, retry_after="60")
     double.lose("/v3/company/")
     http = OneShotHttp()
-    result, waits = retrying(lambda: quickbooks.deliver(billed_event(), cfg, http, on_refresh=saved.append))
+    result, waits = retrying(lambda: quickbooks.deliver(billed_event(), cfg, DeliveryContext(http, on_refresh=saved.append)))
     assert waits == [60.0, None, None]
     [(eid, entry)] = double.entries.items()
     assert result == {"status": "sent", "ref": eid, "doc_number": "EV-S-100"} and entry["total"] == Decimal("12.05")
@@ -111,9 +112,9 @@ def test_end_to_end_requestid_retries_and_rotation(double: QuickBooksDouble) -> 
         assert c["args"] == {"minorversion": "75", "requestid": quickbooks.request_id(billed_event())}
         assert c["headers"]["Authorization"] == "Bearer at-1"
     assert json.loads(calls[-1]["raw"])["Line"][0]["Amount"] == 12.05
-    again = quickbooks.deliver(billed_event(), cfg, OneShotHttp())  # redelivery after a restart
+    again = quickbooks.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp()))  # redelivery after a restart
     assert again["ref"] == eid and len(double.entries) == 1
-    quickbooks.deliver(billed_event(sid="S-101"), cfg, OneShotHttp())
+    quickbooks.deliver(billed_event(sid="S-101"), cfg, DeliveryContext(OneShotHttp()))
     assert len(double.entries) == 2
 
 
@@ -121,5 +122,5 @@ def test_fault_is_permanent(double: QuickBooksDouble) -> None:
     cfg = CFG.model_copy(update={"token_url": double.url + "/oauth2/v1/tokens/bearer", "api_base": double.url,
                                  "realm_id": "1"})
     with pytest.raises(PermanentError, match="400"):
-        quickbooks.deliver(billed_event(), cfg, OneShotHttp())
+        quickbooks.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp()))
     assert double.entries == {}

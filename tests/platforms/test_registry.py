@@ -1,7 +1,8 @@
-"""Registry discovery, uniform calls into differing adapter signatures, and `evbill platforms list`."""
+"""Registry discovery, the one adapter signature (``deliver(event, config, ctx)``), and `evbill platforms list`."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import types
 from typing import Any
@@ -12,6 +13,9 @@ from sqlalchemy import Engine, create_engine
 
 from connector.cli import main
 from connector.platforms import registry
+from connector.platforms.context import DeliveryContext, Stores
+from connector.platforms.sender import HttpSender
+from connector.platforms.stores.tickets import TicketStore
 
 ISSUE_9 = {"sendgrid", "slack", "jira", "salesforce", "zoho_analytics", "google_sheets"}
 
@@ -30,53 +34,44 @@ def test_discovers_adapters_and_skips_machinery() -> None:
         registry.get("nope")
 
 
-class Store:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-
 def fake_module(deliver: Any, key: Any = None) -> types.ModuleType:
     mod = types.ModuleType("fake_adapter")
-    mod.Store = Store  # type: ignore[attr-defined]
-    Store.__module__ = "fake_adapter"  # stores are only taken from the adapter's own module
     mod.deliver = deliver  # type: ignore[attr-defined]
     if key is not None:
         mod.idempotency_key = key  # type: ignore[attr-defined]
     return mod
 
 
-def test_call_deliver_passes_only_what_the_signature_names() -> None:
-    seen: dict[str, Any] = {}
+def test_deliver_hands_the_adapter_the_context_it_is_given(tmp_path) -> None:
+    seen: list[DeliveryContext] = []
 
-    def with_store(event: dict, config: Any, http: Any, store: Store | None = None, now: Any = None) -> dict:
-        seen.update(http=http, store=store, now=now)
+    def deliver(event: dict, config: Any, ctx: DeliveryContext) -> dict:
+        seen.append(ctx)
         return {"status": "sent", "ref": "r1"}
 
-    def sheets_like(event: dict, config: Any, sync: Any = None, **client: Any) -> str:
-        seen.update(sync=sync, client=client)
-        return "3"
-
-    engine = create_engine("sqlite://")
-    p = registry.Platform("x", fake_module(with_store), ("session.billed",))
-    assert p.call_deliver({"id": "e"}, None, "HTTP", engine) == {"status": "sent", "ref": "r1"}
-    assert seen["http"] == "HTTP" and isinstance(seen["store"], Store) and seen["store"].engine is engine
-    assert seen["now"] is None
-    q = registry.Platform("y", fake_module(sheets_like), ("session.billed",))
-    assert q.call_deliver({"id": "e"}, None, "HTTP", engine) == {"status": "sent", "ref": "3"}
-    assert seen["sync"] is None and seen["client"] == {}
+    tickets = TicketStore(create_engine(f"sqlite:///{tmp_path / 't.db'}"))
+    ctx = DeliveryContext(HttpSender(), stores=Stores(tickets=tickets))
+    p = registry.Platform("x", fake_module(deliver), ("session.billed",))
+    assert p.deliver({"id": "e"}, None, ctx) == {"status": "sent", "ref": "r1"}
+    assert seen == [ctx] and seen[0].stores.tickets is tickets and seen[0].refs is None
 
 
-def test_idempotency_key_signatures() -> None:
+def test_idempotency_key_takes_event_and_config() -> None:
     class Cfg(BaseModel):
         account: str = Field(default="A1")
 
     event = {"id": "evt_1", "tenant_id": "t1"}
-    one = registry.Platform("one", fake_module(lambda e, c: {}, lambda e: f"k:{e['id']}"), ())
-    two = registry.Platform("two", fake_module(lambda e, c: {}, lambda e, c: f"k:{c.account}:{e['id']}"), ())
-    none = registry.Platform("none", fake_module(lambda e, c: {}), ())
-    assert one.idempotency_key(event, Cfg()) == "k:evt_1"
-    assert two.idempotency_key(event, Cfg()) == "k:A1:evt_1"
+    keyed = registry.Platform("two", fake_module(lambda e, c, x: {}, lambda e, c: f"k:{c.account}:{e['id']}"), ())
+    none = registry.Platform("none", fake_module(lambda e, c, x: {}), ())
+    assert keyed.idempotency_key(event, Cfg()) == "k:A1:evt_1"
     assert none.idempotency_key(event, Cfg()) == "none:t1:evt_1"
+
+
+def test_every_adapter_takes_event_config_and_context() -> None:
+    for platform in registry.discover().values():
+        params = list(inspect.signature(platform.module.deliver).parameters)
+        assert params == ["event", "config", "ctx"], platform.name
+        assert list(inspect.signature(platform.module.idempotency_key).parameters) == ["event", "config"], platform.name
 
 
 def test_platforms_list_cli(capsys: pytest.CaptureFixture, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from connector.platforms.adapters import square
+from connector.platforms.context import DeliveryContext
 from tests.platforms.fakes.square import SquareDouble
 from tests.platforms.finance_events import billed_event, incentive, invoice_event
 from tests.platforms.schemas import schema_errors
@@ -67,7 +68,7 @@ def test_end_to_end_retries_and_one_order(double: SquareDouble) -> None:
     double.fail("/v2/orders", 429, 500, retry_after="1")
     double.lose("/v2/orders")  # created, answer lost
     http = OneShotHttp()
-    result, waits = retrying(lambda: square.deliver(event, cfg, http))
+    result, waits = retrying(lambda: square.deliver(event, cfg, DeliveryContext(http)))
     assert waits == [1.0, None, None]
     [order] = double.orders.values()
     assert result == {"status": "sent", "ref": order["id"], "total": 1205}
@@ -75,14 +76,14 @@ def test_end_to_end_retries_and_one_order(double: SquareDouble) -> None:
     assert len(calls) == 4 and {c["body"]["idempotency_key"] for c in calls} == {"evbill:t1:inv_S-100:order"}
     assert all(c["headers"]["Authorization"] == "Bearer sq-token" and c["headers"]["Square-Version"] == "2025-08-20"
                for c in calls)
-    again = square.deliver(invoice_event(), cfg, OneShotHttp())  # the finalized event of the same invoice
+    again = square.deliver(invoice_event(), cfg, DeliveryContext(OneShotHttp()))  # the finalized event of the same invoice
     assert again["ref"] == order["id"] and len(double.orders) == 1
-    assert square.deliver(billed_event(status="draft", number=None), cfg, OneShotHttp())["status"] == "skipped"
+    assert square.deliver(billed_event(status="draft", number=None), cfg, DeliveryContext(OneShotHttp()))["status"] == "skipped"
 
 
 def test_bad_token_is_permanent(double: SquareDouble) -> None:
     cfg = CFG.model_copy(update={"api_base": double.url, "access_token": "nope"})
     http = OneShotHttp()
     with pytest.raises(PermanentError, match="401"):
-        square.deliver(billed_event(), cfg, http)
+        square.deliver(billed_event(), cfg, DeliveryContext(http))
     assert http.attempts == 1 and double.orders == {} and "nope" not in repr(cfg)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine
 
-from connector.platforms.adapters import jira, slack
+from connector.platforms.adapters import slack
+from connector.platforms.stores.digests import DigestStore
+from connector.platforms.stores.tickets import TicketStore
 from tests.platforms.events import billed_event
 
 CFG = slack.SlackConfig(bot_token="xoxb-1", channel="C1", mode="daily_digest", digest_time_zone="Europe/Berlin")
@@ -21,10 +23,10 @@ def _engine(tmp_path: Path):  # noqa: ANN202
 
 def test_digest_items_survive_restart_and_are_not_double_counted(tmp_path: Path) -> None:
     now = datetime(2026, 1, 13, 20, 0, tzinfo=UTC)
-    store = slack.DigestStore(_engine(tmp_path))
+    store = DigestStore(_engine(tmp_path))
     assert store.add(billed_event(sid="S-1"), CFG, now) is True
     assert store.add(billed_event(sid="S-2"), CFG, now) is True
-    store = slack.DigestStore(_engine(tmp_path))  # worker restart
+    store = DigestStore(_engine(tmp_path))  # worker restart
     assert store.add(billed_event(sid="S-1"), CFG, now) is False  # redelivered event
     assert store.due("t1", CFG, now) == []  # the day is still open
     tomorrow = datetime(2026, 1, 14, 0, 30, tzinfo=UTC)  # 01:30 in Berlin: the 13th is closed
@@ -35,13 +37,13 @@ def test_digest_items_survive_restart_and_are_not_double_counted(tmp_path: Path)
 
 def test_digest_claim_is_exclusive_and_sent_days_are_not_due(tmp_path: Path) -> None:
     now = datetime(2026, 1, 14, 9, 0, tzinfo=UTC)
-    store = slack.DigestStore(_engine(tmp_path))
+    store = DigestStore(_engine(tmp_path))
     store.add(billed_event(sid="S-1"), CFG, now)
     day = date(2026, 1, 13)
     assert store.claim("t1", CFG, day, now) is True
     store.mark_sent("t1", CFG, day, now, "1700000000.000001")
     assert store.claim("t1", CFG, day, now) is False
-    assert slack.DigestStore(_engine(tmp_path)).due("t1", CFG, now) == []
+    assert DigestStore(_engine(tmp_path)).due("t1", CFG, now) == []
     # a late session for the sent day goes into today's digest, not lost, not re-posting the old day
     late = billed_event(sid="S-late")
     assert store.add(late, CFG, now) is True
@@ -51,21 +53,21 @@ def test_digest_claim_is_exclusive_and_sent_days_are_not_due(tmp_path: Path) -> 
 
 def test_digest_release_after_failed_post_and_crash_in_sending_is_retried(tmp_path: Path) -> None:
     now = datetime(2026, 1, 14, 9, 0, tzinfo=UTC)
-    store = slack.DigestStore(_engine(tmp_path))
+    store = DigestStore(_engine(tmp_path))
     store.add(billed_event(sid="S-1"), CFG, now)
     day = date(2026, 1, 13)
     assert store.claim("t1", CFG, day, now)
     store.release("t1", CFG, day)
     assert [d for d, _ in store.due("t1", CFG, now)] == [day]
     assert store.claim("t1", CFG, day, now)  # claimed, then the worker dies before mark_sent
-    assert slack.DigestStore(_engine(tmp_path)).claim("t1", CFG, day, now) is True  # at-least-once
+    assert DigestStore(_engine(tmp_path)).claim("t1", CFG, day, now) is True  # at-least-once
 
 
 def test_jira_ticket_store_first_writer_wins(tmp_path: Path) -> None:
     now = datetime(2026, 1, 13, tzinfo=UTC)
-    store = jira.TicketStore(_engine(tmp_path))
+    store = TicketStore(_engine(tmp_path))
     assert store.get("t1", "EVB", "an_1") is None
     assert store.put("t1", "EVB", "an_1", "EVB-1", now) == "EVB-1"
-    assert jira.TicketStore(_engine(tmp_path)).put("t1", "EVB", "an_1", "EVB-2", now) == "EVB-1"
-    assert jira.TicketStore(_engine(tmp_path)).get("t1", "EVB", "an_1") == "EVB-1"
+    assert TicketStore(_engine(tmp_path)).put("t1", "EVB", "an_1", "EVB-2", now) == "EVB-1"
+    assert TicketStore(_engine(tmp_path)).get("t1", "EVB", "an_1") == "EVB-1"
     assert store.get("t2", "EVB", "an_1") is None  # tenants are separate

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from connector.platforms.adapters import stripe
+from connector.platforms.context import DeliveryContext
 from tests.platforms.fakes.stripe import StripeDouble, unflatten
 from tests.platforms.finance_events import billed_event, incentive, invoice_event
 from tests.platforms.schemas import schema_errors
@@ -106,7 +107,7 @@ def test_end_to_end_with_429_and_500_and_no_duplicates(double: StripeDouble) -> 
     double.fail("/v1/invoiceitems", 500)
     double.fail("/v1/invoices/", 500)  # hits the finalize (invoice create already consumed its 429)
     http = OneShotHttp()
-    result, waits = retrying(lambda: stripe.deliver(event, cfg, http))
+    result, waits = retrying(lambda: stripe.deliver(event, cfg, DeliveryContext(http)))
     assert waits == [3.0, None, None]
     assert result["status"] == "sent" and result["amount_due"] == 1205 and result["number"] == "EVB-0001"
     assert len(double.invoices) == 1 and len(double.items) == 3
@@ -127,7 +128,7 @@ def test_end_to_end_with_429_and_500_and_no_duplicates(double: StripeDouble) -> 
     assert first_item["amount"] == "100" and first_item["metadata[session_id]"] == "S-100"
     assert first_item["invoice"] == inv["id"] and first_item["currency"] == "eur"
     # the whole event delivered again (worker restart, or invoice.finalized of the same invoice): replays only
-    again, _ = retrying(lambda: stripe.deliver(invoice_event(), cfg, OneShotHttp()))
+    again, _ = retrying(lambda: stripe.deliver(invoice_event(), cfg, DeliveryContext(OneShotHttp())))
     assert again["ref"] == result["ref"] and len(double.invoices) == 1 and len(double.items) == 3
     assert inv["sent"] == 1
 
@@ -136,8 +137,8 @@ def test_bad_key_is_permanent(double: StripeDouble) -> None:
     cfg = CFG.model_copy(update={"api_base": double.url, "api_key": "sk_test_wrong"})
     http = OneShotHttp()
     with pytest.raises(PermanentError, match="401"):
-        stripe.deliver(billed_event(), cfg, http)
+        stripe.deliver(billed_event(), cfg, DeliveryContext(http))
     assert http.attempts == 1 and double.invoices == {}
     with pytest.raises(PermanentError, match="no Stripe customer"):
-        stripe.deliver(billed_event(customer_id="C-9"), cfg, http)
-    assert stripe.deliver(billed_event(status="draft"), cfg, http)["status"] == "skipped"
+        stripe.deliver(billed_event(customer_id="C-9"), cfg, DeliveryContext(http))
+    assert stripe.deliver(billed_event(status="draft"), cfg, DeliveryContext(http))["status"] == "skipped"

@@ -1,6 +1,6 @@
 """Stripe corrections: ``invoice.voided`` voids the Stripe invoice, ``credit_note.issued`` creates a Stripe
 credit note equal to ours to the minor unit. Pure mapping with exact amounts, the double's Stripe rules, and
-end to end through the real outbox worker (registry-injected ``StripeRefs``) against the double."""
+end to end through the real outbox worker (``SentRefs`` in the worker's delivery context) against the double."""
 
 from __future__ import annotations
 
@@ -19,9 +19,11 @@ from sqlalchemy.orm import Session
 from connector.events import worker
 from connector.events.deliveries import Policy
 from connector.events.outbox import emit
-from connector.platforms import registry
+from connector.platforms import context
 from connector.platforms.adapters import stripe
+from connector.platforms.context import DeliveryContext
 from connector.platforms.dryrun import DryRunSender
+from connector.platforms.sent_refs import SentRefs
 from connector.storage.tables import all_metadata
 from connector.storage.tables.outbox import DeliveryRow
 from connector.storage.tables.platforms import PlatformConfigRow
@@ -57,7 +59,7 @@ def voided(event: dict[str, Any]) -> dict[str, Any]:
 
 
 class Refs:
-    """Stand-in for ``StripeRefs`` in direct ``deliver`` calls: what the worker would have recorded."""
+    """Stand-in for the worker's ``SentRefs`` in direct ``deliver`` calls: what it would have recorded."""
 
     def __init__(self, known: dict[str, str]) -> None:
         self.known = known
@@ -150,14 +152,13 @@ def test_skip_reasons_for_corrections() -> None:
     assert stripe.skip_reason(voided(invoice_event())) is None
     not_a_note = invoice_event("credit_note.issued")
     assert stripe.skip_reason(not_a_note) == "credit_note.issued carries inv_S-100 of kind 'invoice', not a credit note"
-    assert stripe.deliver(draft, CFG, OneShotHttp())["status"] == "skipped"
+    assert stripe.deliver(draft, CFG, DeliveryContext(OneShotHttp()))["status"] == "skipped"
 
 
-def test_registry_injects_stripe_refs_on_the_workers_engine(tmp_path: Path) -> None:
+def test_the_workers_context_reads_sent_refs_on_its_engine(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'r.db'}")
-    hints = registry._hints(stripe.deliver)
-    refs = registry._store_for(hints["refs"], stripe, engine)
-    assert isinstance(refs, stripe.StripeRefs) and refs.engine is engine
+    refs = context.for_worker(OneShotHttp(), engine).refs
+    assert isinstance(refs, SentRefs) and refs.engine is engine
     engine.dispose()
 
 
@@ -165,7 +166,7 @@ def test_registry_injects_stripe_refs_on_the_workers_engine(tmp_path: Path) -> N
 
 
 def sent_invoice(double: StripeDouble, cfg: stripe.StripeConfig, event: dict[str, Any]) -> str:
-    result, _ = retrying(lambda: stripe.deliver(event, cfg, OneShotHttp()))
+    result, _ = retrying(lambda: stripe.deliver(event, cfg, DeliveryContext(OneShotHttp())))
     return str(result["ref"])
 
 
@@ -179,7 +180,7 @@ def test_credit_note_on_an_open_invoice_reduces_what_is_due(double: StripeDouble
     note["data"]["invoice"].update(taxes=[{"name": "VAT", "rate": "19", "compound": False, "taxable_base": "9.13",
                                            "amount": "1.73"}], amount_due="10.86")
     double.fail("/v1/credit_notes", 500)
-    result, waits = retrying(lambda: stripe.deliver(note, cfg, OneShotHttp(), refs=refs))
+    result, waits = retrying(lambda: stripe.deliver(note, cfg, DeliveryContext(OneShotHttp(), refs=refs)))
     assert waits == [None] and result["status"] == "sent" and result["total"] == 1086
     [cn] = double.credit_notes.values()
     assert (cn["total"], cn["pre_payment_amount"], cn["post_payment_amount"], cn["out_of_band_amount"]) == (
@@ -196,13 +197,13 @@ def test_credit_note_on_an_open_invoice_reduces_what_is_due(double: StripeDouble
                                             "amount": "0.19"}])
     double.lost_posts["/v1/credit_notes"] = 1
     with pytest.raises(RetryableError):
-        stripe.deliver(small, cfg, OneShotHttp(), refs=refs)
-    again = stripe.deliver(small, cfg, OneShotHttp(), refs=refs)
+        stripe.deliver(small, cfg, DeliveryContext(OneShotHttp(), refs=refs))
+    again = stripe.deliver(small, cfg, DeliveryContext(OneShotHttp(), refs=refs))
     assert again["note"] == "already in Stripe" and again["total"] == 119 and len(double.credit_notes) == 2
     assert double.invoices[ref]["amount_remaining"] == 0 and double.invoices[ref]["status"] == "paid"
     # a third credit note of the whole invoice would exceed what is left: Stripe refuses (permanent)
     with pytest.raises(PermanentError, match=r"exceeds the invoice's remaining creditable amount \(0\)"):
-        stripe.deliver(credit_note_of(event, "cn_3", "CN-000003"), cfg, OneShotHttp(), refs=refs)
+        stripe.deliver(credit_note_of(event, "cn_3", "CN-000003"), cfg, DeliveryContext(OneShotHttp(), refs=refs))
 
 
 def test_the_double_plays_stripes_rules(double: StripeDouble) -> None:
@@ -239,9 +240,9 @@ def test_void_needs_the_original_and_is_permanent_without_the_record(double: Str
     cfg = CFG.model_copy(update={"api_base": double.url})
     event = voided(invoice_event())
     with pytest.raises(RetryableError, match="original invoice not yet delivered to Stripe"):
-        stripe.deliver(event, cfg, OneShotHttp(), refs=Refs({}))
+        stripe.deliver(event, cfg, DeliveryContext(OneShotHttp(), refs=Refs({})))
     with pytest.raises(PermanentError, match="needs the record of sent deliveries"):
-        stripe.deliver(event, cfg, OneShotHttp())
+        stripe.deliver(event, cfg, DeliveryContext(OneShotHttp()))
     assert double.requests == []  # nothing was sent for either
 
 
@@ -249,8 +250,8 @@ def test_dry_run_writes_the_reads_and_the_correction(tmp_path: Path) -> None:
     out = tmp_path / "dry.jsonl"
     refs = Refs({"stripe:evbill:t1:inv_S-100": "in_dry_run"})
     cfg = CFG.model_copy(update={"api_key": "sk_live_hidden42"})
-    assert stripe.deliver(voided(invoice_event()), cfg, DryRunSender(out), refs=refs)["ref"] == "in_dry_run"
-    note = stripe.deliver(credit_note_of(invoice_event()), cfg, DryRunSender(out), refs=refs)
+    assert stripe.deliver(voided(invoice_event()), cfg, DeliveryContext(DryRunSender(out), refs=refs))["ref"] == "in_dry_run"
+    note = stripe.deliver(credit_note_of(invoice_event()), cfg, DeliveryContext(DryRunSender(out), refs=refs))
     assert (note["ref"], note["total"]) == ("cn_dry_run", 1205)
     written = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert [(w["method"], w["url"]) for w in written] == [

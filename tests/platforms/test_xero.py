@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from connector.platforms.adapters import xero
+from connector.platforms.context import DeliveryContext
 from tests.platforms.fakes.xero import TENANT, XeroDouble
 from tests.platforms.finance_events import billed_event, incentive, invoice_event
 from tests.platforms.schemas import schema_errors
@@ -83,7 +84,7 @@ def test_end_to_end_rotation_retries_and_one_invoice(double: XeroDouble) -> None
     double.fail("/api.xro/2.0/Invoices", 429, 500, retry_after="5")
     double.lose("/api.xro/2.0/Invoices")
     http = OneShotHttp()
-    result, waits = retrying(lambda: xero.deliver(billed_event(), cfg, http, on_refresh=saved.append))
+    result, waits = retrying(lambda: xero.deliver(billed_event(), cfg, DeliveryContext(http, on_refresh=saved.append)))
     assert waits == [5.0, None, None]
     [(iid, stored)] = double.invoices.items()
     assert result == {"status": "sent", "ref": iid, "number": "INV-0001", "total": 12.05}
@@ -97,11 +98,11 @@ def test_end_to_end_rotation_retries_and_one_invoice(double: XeroDouble) -> None
         assert c["headers"]["Idempotency-Key"] == "evbill:t1:inv_S-100:invoice"
     assert json.loads(calls[-1]["raw"])["Invoices"][0]["LineItems"][1]["LineAmount"] == 9.13
     # the invoice.finalized of the same invoice (or a redelivery): same key, Xero replays, nothing new
-    again = xero.deliver(invoice_event(), cfg, OneShotHttp(), on_refresh=saved.append)
+    again = xero.deliver(invoice_event(), cfg, DeliveryContext(OneShotHttp(), on_refresh=saved.append))
     assert again["ref"] == iid and len(double.invoices) == 1
     # the token is revoked: one refetch with the rotated refresh token, then the call succeeds
     double.tokens.clear()
-    xero.deliver(billed_event(sid="S-101", number="INV-0002"), cfg, OneShotHttp(), on_refresh=saved.append)
+    xero.deliver(billed_event(sid="S-101", number="INV-0002"), cfg, DeliveryContext(OneShotHttp(), on_refresh=saved.append))
     assert saved == ["rt-1", "rt-3"] and double.calls("/connect/token")[-1]["body"]["refresh_token"] == "rt-1"
     assert len(double.invoices) == 2
 
@@ -110,6 +111,6 @@ def test_wrong_tenant_is_permanent(double: XeroDouble) -> None:
     cfg = CFG.model_copy(update={"token_url": double.url + "/connect/token", "api_base": double.url + "/api.xro/2.0",
                                  "xero_tenant_id": "someone-else"})
     with pytest.raises(PermanentError, match="403"):
-        xero.deliver(billed_event(), cfg, OneShotHttp())
+        xero.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp()))
     assert double.invoices == {}
-    assert xero.deliver(billed_event(status="draft", number=None), cfg, OneShotHttp())["status"] == "skipped"
+    assert xero.deliver(billed_event(status="draft", number=None), cfg, DeliveryContext(OneShotHttp()))["status"] == "skipped"

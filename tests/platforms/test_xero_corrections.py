@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet
 from connector.events.deliveries import Policy
 from connector.platforms import oauth
 from connector.platforms.adapters import xero
+from connector.platforms.context import DeliveryContext
 from tests.billing.invoicing.books import Books as BillingBooks
 from tests.billing.invoicing.conftest import ingest
 from tests.platforms.fakes.xero import TENANT, XeroDouble, def_errors
@@ -82,7 +83,7 @@ def test_keys_differ_per_operation_and_skips_are_explained() -> None:
     assert reason == ("invoice inv_S-100 was voided while a draft (no number): it was never sent to Xero, "
                       "so there is nothing to void")
     assert xero.idempotency_key(draft_void, CFG) == "xero:skip:t1:evt_fin_inv_S-100"  # never the void's key
-    assert xero.deliver(draft_void, CFG, OneShotHttp()) == {"status": "skipped", "reason": reason}
+    assert xero.deliver(draft_void, CFG, DeliveryContext(OneShotHttp())) == {"status": "skipped", "reason": reason}
     # a credit note is never sent as an invoice, only on credit_note.issued
     as_invoice = dict(note, type="invoice.finalized")
     assert "credit_note.issued" in (xero.skip_reason(as_invoice) or "")
@@ -143,7 +144,7 @@ def test_credit_note_discounts_jpy_and_refusals() -> None:
     orphan = credit_note_event()
     orphan["data"]["invoice"]["credit_note_of"] = None
     with pytest.raises(PermanentError, match="invoice.credit_note_of: required"):
-        xero.deliver(orphan, CFG, OneShotHttp())
+        xero.deliver(orphan, CFG, DeliveryContext(OneShotHttp()))
 
 
 # ---- deliver() against the double (no worker) -------------------------------------------------------------
@@ -161,7 +162,7 @@ def local(d: XeroDouble, **update: Any) -> xero.XeroConfig:
 
 
 class Refs:
-    """Stands in for the worker's XeroSentRefs: the InvoiceID recorded for the original's delivery."""
+    """Stands in for the worker's SentRefs: the InvoiceID recorded for the original's delivery."""
 
     def __init__(self, found: dict[str, str]) -> None:
         self.found = found
@@ -173,10 +174,10 @@ class Refs:
 
 def test_void_deliver_retries_then_voids_once_and_refuses_paid(double: XeroDouble) -> None:
     cfg = local(double)
-    created = xero.deliver(invoice_event(), cfg, OneShotHttp())
+    created = xero.deliver(invoice_event(), cfg, DeliveryContext(OneShotHttp()))
     double.fail(f"{API}/Invoices/INV-0001", 429, 500, retry_after="3")
     double.lose(f"{API}/Invoices/INV-0001")
-    result, waits = retrying(lambda: xero.deliver(void_event(), cfg, OneShotHttp()))
+    result, waits = retrying(lambda: xero.deliver(void_event(), cfg, DeliveryContext(OneShotHttp())))
     assert waits == [3.0, None, None]
     assert result == {"status": "sent", "ref": created["ref"], "number": "INV-0001", "xero_status": "VOIDED"}
     assert double.status_changes == [(created["ref"], "VOIDED")]
@@ -187,24 +188,24 @@ def test_void_deliver_retries_then_voids_once_and_refuses_paid(double: XeroDoubl
     assert json.loads(calls[-1]["raw"]) == {"Invoices": [{"InvoiceNumber": "INV-0001", "Status": "VOIDED"}]}
     # already voided in Xero under a key Xero forgot: the 400 is checked against the invoice's status
     double.replies.clear()
-    assert xero.deliver(void_event(), cfg, OneShotHttp())["note"] == "already VOIDED in Xero"
+    assert xero.deliver(void_event(), cfg, DeliveryContext(OneShotHttp()))["note"] == "already VOIDED in Xero"
     assert len(double.status_changes) == 1
     # a payment recorded in Xero: Xero refuses, the refusal is permanent and names the reason
-    xero.deliver(invoice_event(sid="S-101", number="INV-0002"), cfg, OneShotHttp())
+    xero.deliver(invoice_event(sid="S-101", number="INV-0002"), cfg, DeliveryContext(OneShotHttp()))
     double.pay("INV-0002", "5.00")
     with pytest.raises(PermanentError, match="HTTP 400.*payments"):
-        xero.deliver(void_event(sid="S-101", number="INV-0002"), cfg, OneShotHttp())
+        xero.deliver(void_event(sid="S-101", number="INV-0002"), cfg, DeliveryContext(OneShotHttp()))
     # unknown to Xero (not delivered yet): retryable
     with pytest.raises(RetryableError, match="Xero has no invoice INV-0404 yet"):
-        xero.deliver(void_event(sid="S-404", number="INV-0404"), cfg, OneShotHttp())
+        xero.deliver(void_event(sid="S-404", number="INV-0404"), cfg, DeliveryContext(OneShotHttp()))
 
 
 def test_draft_status_deletes_and_credit_note_without_refs_is_not_allocated(double: XeroDouble) -> None:
     cfg = local(double, status="DRAFT")
-    created = xero.deliver(invoice_event(), cfg, OneShotHttp())
-    assert xero.deliver(void_event(), cfg, OneShotHttp())["xero_status"] == "DELETED"
+    created = xero.deliver(invoice_event(), cfg, DeliveryContext(OneShotHttp()))
+    assert xero.deliver(void_event(), cfg, DeliveryContext(OneShotHttp()))["xero_status"] == "DELETED"
     assert double.status_changes == [(created["ref"], "DELETED")]
-    note = xero.deliver(credit_note_event(), cfg, OneShotHttp(), refs=Refs({}))  # type: ignore[arg-type]
+    note = xero.deliver(credit_note_event(), cfg, DeliveryContext(OneShotHttp(), refs=Refs({})))  # type: ignore[arg-type]
     assert note["allocated"] is None and "AUTHORISED ones only" in note["allocation_skipped"]
     assert double.allocations == [] and len(double.credit_notes) == 1
 
@@ -213,13 +214,13 @@ def test_credit_note_waits_for_its_original_then_is_created_and_allocated_once(d
     cfg = local(double)
     refs = Refs({})
     with pytest.raises(RetryableError, match="original invoice inv_S-100 has not been delivered to Xero yet"):
-        xero.deliver(credit_note_event(), cfg, OneShotHttp(), refs=refs)  # type: ignore[arg-type]
+        xero.deliver(credit_note_event(), cfg, DeliveryContext(OneShotHttp(), refs=refs))  # type: ignore[arg-type]
     assert double.calls(f"{API}/CreditNotes") == []  # nothing created before the original is there
-    created = xero.deliver(invoice_event(), cfg, OneShotHttp())
+    created = xero.deliver(invoice_event(), cfg, DeliveryContext(OneShotHttp()))
     refs.found["evbill:t1:inv_S-100:invoice"] = created["ref"]
     double.fail(f"{API}/CreditNotes", 500)
     double.lose(f"{API}/CreditNotes/")  # the allocation is made, its answer lost
-    result, waits = retrying(lambda: xero.deliver(credit_note_event(), cfg, OneShotHttp(), refs=refs))  # type: ignore[arg-type]
+    result, waits = retrying(lambda: xero.deliver(credit_note_event(), cfg, DeliveryContext(OneShotHttp(), refs=refs)))  # type: ignore[arg-type]
     assert waits == [None, None]
     [(cid, stored)] = double.credit_notes.items()
     assert result == {"status": "sent", "ref": cid, "number": "CN-000001", "total": 12.05,
@@ -231,14 +232,14 @@ def test_credit_note_waits_for_its_original_then_is_created_and_allocated_once(d
     # allocation off: created, not allocated
     other = credit_note_event(sid="S-102", number="INV-0003")
     other["data"]["invoice"]["number"] = "CN-000002"
-    off = xero.deliver(other, local(double, allocate_credit_notes=False), OneShotHttp(), refs=refs)  # type: ignore[arg-type]
+    off = xero.deliver(other, local(double, allocate_credit_notes=False), DeliveryContext(OneShotHttp(), refs=refs))  # type: ignore[arg-type]
     assert off["allocated"] is None and off["allocation_skipped"] == "allocate_credit_notes is off"
     assert len(double.allocations) == 1
     # the original went out in a dry run (no InvoiceID recorded): created without allocation, no waiting
     third = credit_note_event(sid="S-103", number="INV-0004")
     third["data"]["invoice"]["number"] = "CN-000003"
     refs.found["evbill:t1:inv_S-103:invoice"] = ""
-    dry = xero.deliver(third, cfg, OneShotHttp(), refs=refs)  # type: ignore[arg-type]
+    dry = xero.deliver(third, cfg, DeliveryContext(OneShotHttp(), refs=refs))  # type: ignore[arg-type]
     assert dry["allocation_skipped"] == ("the delivery of original invoice inv_S-103 recorded no Xero InvoiceID "
                                          "(dry run?)") and dry["allocated"] is None
     assert len(double.credit_notes) == 3 and len(double.allocations) == 1

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from connector.platforms.adapters import zoho_books
+from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError
 from tests.platforms.events import billed_event, incentive_event
 from tests.platforms.fakes.finance_vendors import FinanceVendors
@@ -77,7 +78,7 @@ def test_delivery_retries_then_creates_one_invoice(vendors: FinanceVendors) -> N
     http = make_http()
     vendors.fail("/books/v3/invoices", 429, retry_after="3", method="GET")
     vendors.fail("/books/v3/invoices", 500, method="POST")
-    result, retry_afters = retrying(lambda: zoho_books.deliver(event, cfg, http, tokens=tokens))
+    result, retry_afters = retrying(lambda: zoho_books.deliver(event, cfg, DeliveryContext(http, token_provider=tokens)))
     assert result["status"] == "sent" and result["invoice_number"] == "EV-S-100"
     assert retry_afters == [3.0, None]
     assert [c["method"] for c in vendors.calls("/books/v3/")] == ["GET", "GET", "POST", "GET", "POST"]
@@ -89,7 +90,7 @@ def test_delivery_retries_then_creates_one_invoice(vendors: FinanceVendors) -> N
     assert creates[-1]["headers"]["Authorization"].startswith("Zoho-oauthtoken zb-token-")
     assert creates[-1]["headers"]["Content-Type"].startswith("application/json")
     # a redelivery (worker restart after a lost answer): the lookup finds it, nothing is created
-    again = zoho_books.deliver(event, cfg, http, tokens=tokens)
+    again = zoho_books.deliver(event, cfg, DeliveryContext(http, token_provider=tokens))
     assert again == {"status": "duplicate", "ref": invoice["invoice_id"], "invoice_number": "EV-S-100"}
     assert len(vendors.zoho_invoices) == 1 and len(vendors.calls("/books/v3/invoices", "POST")) == len(creates)
     assert tokens.fetches == 1
@@ -98,7 +99,7 @@ def test_delivery_retries_then_creates_one_invoice(vendors: FinanceVendors) -> N
 def test_lost_answer_after_create_does_not_duplicate(vendors: FinanceVendors) -> None:
     cfg = _oauth_cfg(vendors)
     vendors.lose_answer("/books/v3/invoices", "POST")
-    result, retry_afters = retrying(lambda: zoho_books.deliver(billed_event(sid="S-7"), cfg, make_http()))
+    result, retry_afters = retrying(lambda: zoho_books.deliver(billed_event(sid="S-7"), cfg, DeliveryContext(make_http())))
     assert retry_afters == [None] and result["status"] == "duplicate"
     assert list(vendors.zoho_invoices) == ["EV-S-7"] and len(vendors.calls("/books/v3/invoices", "POST")) == 1
 
@@ -108,18 +109,18 @@ def test_expired_token_is_dropped_and_the_retry_uses_a_new_one(vendors: FinanceV
 
     cfg = _oauth_cfg(vendors)
     http = make_http()
-    zoho_books.deliver(billed_event(sid="S-1"), cfg, http)  # module-cached provider fetches token #1
+    zoho_books.deliver(billed_event(sid="S-1"), cfg, DeliveryContext(http))  # module-cached provider fetches token #1
     vendors.tokens.clear()  # Zoho revoked/expired it
     with pytest.raises(RetryableError, match="401"):
-        zoho_books.deliver(billed_event(sid="S-2"), cfg, http)
-    assert zoho_books.deliver(billed_event(sid="S-2"), cfg, http)["status"] == "sent"
+        zoho_books.deliver(billed_event(sid="S-2"), cfg, DeliveryContext(http))
+    assert zoho_books.deliver(billed_event(sid="S-2"), cfg, DeliveryContext(http))["status"] == "sent"
     assert sorted(vendors.zoho_invoices) == ["EV-S-1", "EV-S-2"]
 
 
 def test_wrong_organization_is_permanent(vendors: FinanceVendors) -> None:
     cfg = _oauth_cfg(vendors, organization_id="99999")
     with pytest.raises(PermanentError, match="organization_id"):
-        zoho_books.deliver(billed_event(sid="S-9"), cfg, make_http())
+        zoho_books.deliver(billed_event(sid="S-9"), cfg, DeliveryContext(make_http()))
     assert vendors.zoho_invoices == {}
 
 
@@ -132,10 +133,10 @@ def test_incentive_is_an_adjustment_outside_the_tax_base() -> None:
 
 def test_number_collision_at_create_is_the_wanted_outcome(vendors: FinanceVendors) -> None:
     cfg = _oauth_cfg(vendors)
-    assert zoho_books.deliver(billed_event(sid="S-8"), cfg, make_http())["status"] == "sent"
+    assert zoho_books.deliver(billed_event(sid="S-8"), cfg, DeliveryContext(make_http()))["status"] == "sent"
     vendors.zoho_list_lags = True  # the lookup misses it (another worker's invoice, list not updated yet)
-    again = zoho_books.deliver(billed_event(sid="S-8"), cfg, make_http())
+    again = zoho_books.deliver(billed_event(sid="S-8"), cfg, DeliveryContext(make_http()))
     assert again == {"status": "duplicate", "ref": None, "invoice_number": "EV-S-8"}
     assert len(vendors.zoho_invoices) == 1 and len(vendors.calls("/books/v3/invoices", "POST")) == 2
     with pytest.raises(PermanentError, match="organization_id"):  # other 4xx stay permanent
-        zoho_books.deliver(billed_event(sid="S-8"), cfg.model_copy(update={"organization_id": "1"}), make_http())
+        zoho_books.deliver(billed_event(sid="S-8"), cfg.model_copy(update={"organization_id": "1"}), DeliveryContext(make_http()))

@@ -21,6 +21,7 @@ from cryptography.fernet import Fernet
 from connector.events.deliveries import Policy
 from connector.platforms import oauth
 from connector.platforms.adapters import zoho_books
+from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError, RetryableError
 from tests.billing.invoicing.books import Books as BillingBooks
 from tests.billing.invoicing.conftest import ingest
@@ -100,7 +101,7 @@ def test_keys_differ_per_operation_and_skips_are_explained() -> None:
     for skipped in (unvoided, no_sessions, not_a_note):
         key = zoho_books.idempotency_key(skipped, CFG)
         assert key.startswith("zoho_books:skip:t1:") and key not in keys
-        assert zoho_books.deliver(skipped, CFG, None)["status"] == "skipped"  # nothing sent (no sender needed)
+        assert zoho_books.deliver(skipped, CFG, DeliveryContext(None))["status"] == "skipped"  # nothing sent (no sender needed)
     assert zoho_books.skip_reason(void_event()) is None and zoho_books.skip_reason(credit_note_event()) is None
     assert zoho_books.voided_sessions(two_session_void()["data"]["invoice"]) == ["S-100", "S-101"]
 
@@ -149,9 +150,9 @@ def test_credit_note_incentives_jpy_and_refusals() -> None:
         event = credit_note_event()
         event["data"]["invoice"].update(update)
         with pytest.raises(PermanentError, match=message.replace("(", r"\(")):
-            zoho_books.deliver(event, CFG, None)
+            zoho_books.deliver(event, CFG, DeliveryContext(None))
     with pytest.raises(PermanentError, match="tax_ids: no Zoho tax_id configured for tax rate 19"):
-        zoho_books.deliver(credit_note_event(), CFG.model_copy(update={"tax_ids": {}}), None)
+        zoho_books.deliver(credit_note_event(), CFG.model_copy(update={"tax_ids": {}}), DeliveryContext(None))
 
 
 # ---- deliver() against the double (no worker) ----------------------------------------------------------------
@@ -170,12 +171,12 @@ def fresh_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_void_retries_then_voids_once_already_void_is_a_no_op(vendors: FinanceVendors) -> None:
     cfg = local(vendors)
-    created = zoho_books.deliver(billed_event(), cfg, make_http())
+    created = zoho_books.deliver(billed_event(), cfg, DeliveryContext(make_http()))
     iid = created["ref"]
     void_path = f"{INV}/{iid}/status/void"
     vendors.fail(void_path, 429, 500, retry_after="2")
     vendors.lose_answer(void_path, "POST")  # voided at Zoho, the answer lost
-    result, waits = retrying(lambda: zoho_books.deliver(void_event(), cfg, make_http()))
+    result, waits = retrying(lambda: zoho_books.deliver(void_event(), cfg, DeliveryContext(make_http())))
     assert waits == [2.0, None, None]
     assert vendors.zoho_voids == [iid] and vendors.zoho_invoices["EV-S-100"]["status"] == "void"
     assert result == {"status": "duplicate", "ref": iid, "voided": [], "already_void": ["EV-S-100"],
@@ -184,29 +185,29 @@ def test_void_retries_then_voids_once_already_void_is_a_no_op(vendors: FinanceVe
     assert len(posts) == 3 and all(p["args"] == {"organization_id": "60001"} and p["body"] is None for p in posts)
     assert all(p["headers"]["Authorization"].startswith("Zoho-oauthtoken zb-token-") for p in posts)
     # delivered again: looked up, already void, nothing sent
-    again = zoho_books.deliver(void_event(), cfg, make_http())
+    again = zoho_books.deliver(void_event(), cfg, DeliveryContext(make_http()))
     assert again["status"] == "duplicate" and len(vendors.calls(void_path, "POST")) == 3
     # not in Zoho yet (its session.billed still queued): retryable, nothing voided
     with pytest.raises(RetryableError, match="Zoho Books has no invoice EV-S-404 yet"):
-        zoho_books.deliver(void_event(sid="S-404"), cfg, make_http())
+        zoho_books.deliver(void_event(sid="S-404"), cfg, DeliveryContext(make_http()))
     assert vendors.zoho_voids == [iid]
 
 
 def test_void_of_several_sessions_refuses_paid_before_voiding_any(vendors: FinanceVendors) -> None:
     cfg = local(vendors)
-    first = zoho_books.deliver(billed_event(), cfg, make_http())["ref"]
-    second = zoho_books.deliver(billed_event(sid="S-101"), cfg, make_http())["ref"]
+    first = zoho_books.deliver(billed_event(), cfg, DeliveryContext(make_http()))["ref"]
+    second = zoho_books.deliver(billed_event(sid="S-101"), cfg, DeliveryContext(make_http()))["ref"]
     vendors.zoho_pay("EV-S-101", "partially_paid")
     with pytest.raises(PermanentError, match=r"does not void invoices with payments: EV-S-101 \(partially_paid\)"):
-        zoho_books.deliver(two_session_void(), cfg, make_http())
+        zoho_books.deliver(two_session_void(), cfg, DeliveryContext(make_http()))
     assert vendors.zoho_voids == [] and vendors.calls(f"{INV}/", "POST") == []
     vendors.zoho_pay("EV-S-101", "sent")  # the payment was deleted in Zoho: redelivery voids both
-    result = zoho_books.deliver(two_session_void(), cfg, make_http())
+    result = zoho_books.deliver(two_session_void(), cfg, DeliveryContext(make_http()))
     assert result == {"status": "sent", "ref": f"{first},{second}", "voided": ["EV-S-100", "EV-S-101"],
                       "already_void": []}
     assert vendors.zoho_voids == [first, second]
     # paid after our lookup (a race): Zoho's refusal is permanent with the reason
-    zoho_books.deliver(billed_event(sid="S-102"), cfg, make_http())
+    zoho_books.deliver(billed_event(sid="S-102"), cfg, DeliveryContext(make_http()))
     real_find = zoho_books._find
     calls = {"n": 0}
 
@@ -221,10 +222,10 @@ def test_void_of_several_sessions_refuses_paid_before_voiding_any(vendors: Finan
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(zoho_books, "_find", stale_first_lookup)
         with pytest.raises(PermanentError, match="refused to void EV-S-102: it is paid"):
-            zoho_books.deliver(void_event(sid="S-102"), cfg, make_http())
+            zoho_books.deliver(void_event(sid="S-102"), cfg, DeliveryContext(make_http()))
     assert vendors.zoho_invoices["EV-S-102"]["status"] == "paid"
     # voided by hand in Zoho after our lookup: Zoho's "already voided" refusal is checked, the void is done
-    third = zoho_books.deliver(billed_event(sid="S-103"), cfg, make_http())["ref"]
+    third = zoho_books.deliver(billed_event(sid="S-103"), cfg, DeliveryContext(make_http()))["ref"]
     calls["n"] = 0
     with pytest.MonkeyPatch.context() as mp:
         def voided_meanwhile(*args: Any) -> Any:
@@ -236,7 +237,7 @@ def test_void_of_several_sessions_refuses_paid_before_voiding_any(vendors: Finan
             return hit, dry
 
         mp.setattr(zoho_books, "_find", voided_meanwhile)
-        done = zoho_books.deliver(void_event(sid="S-103"), cfg, make_http())
+        done = zoho_books.deliver(void_event(sid="S-103"), cfg, DeliveryContext(make_http()))
     assert done == {"status": "duplicate", "ref": third, "voided": [], "already_void": ["EV-S-103"],
                     "note": "already void in Zoho Books"}
     assert len(vendors.calls(f"{INV}/{third}/status/void", "POST")) == 1 and third not in vendors.zoho_voids
@@ -245,12 +246,12 @@ def test_void_of_several_sessions_refuses_paid_before_voiding_any(vendors: Finan
 def test_credit_note_waits_for_its_invoice_then_is_created_once_linked_exact(vendors: FinanceVendors) -> None:
     cfg = local(vendors)
     with pytest.raises(RetryableError, match="Zoho Books has no invoice EV-S-100 yet"):
-        zoho_books.deliver(credit_note_event(), cfg, make_http())
+        zoho_books.deliver(credit_note_event(), cfg, DeliveryContext(make_http()))
     assert vendors.calls(CN, "POST") == []  # nothing created before the invoice it credits is there
-    iid = zoho_books.deliver(billed_event(), cfg, make_http())["ref"]
+    iid = zoho_books.deliver(billed_event(), cfg, DeliveryContext(make_http()))["ref"]
     vendors.fail(CN, 500, method="POST")
     vendors.lose_answer(CN, "POST")
-    result, waits = retrying(lambda: zoho_books.deliver(credit_note_event(), cfg, make_http()))
+    result, waits = retrying(lambda: zoho_books.deliver(credit_note_event(), cfg, DeliveryContext(make_http())))
     assert waits == [None, None]
     [(number, note)] = vendors.zoho_credit_notes.items()
     assert number == "EV-CN-000001" and note["invoice_id"] == iid
@@ -265,7 +266,7 @@ def test_credit_note_waits_for_its_invoice_then_is_created_once_linked_exact(ven
     second = credit_note_event(number="CN-000002")
     second["data"]["invoice"]["lines"] = second["data"]["invoice"]["lines"][:1]
     second["data"]["invoice"].update(amount_due="1.19", gross_total="1.19", net_total="1.00", tax_total="0.19")
-    done = zoho_books.deliver(second, cfg, make_http())
+    done = zoho_books.deliver(second, cfg, DeliveryContext(make_http()))
     assert done == {"status": "sent", "ref": vendors.zoho_credit_notes["EV-CN-000002"]["creditnote_id"],
                     "creditnote_number": "EV-CN-000002", "credit_note_of": "inv_S-100", "invoice_id": iid,
                     "expected_total": "1.19", "total": "1.19"}
@@ -273,22 +274,22 @@ def test_credit_note_waits_for_its_invoice_then_is_created_once_linked_exact(ven
 
 def test_credit_note_links_only_to_one_live_session_invoice(vendors: FinanceVendors) -> None:
     cfg = local(vendors)
-    zoho_books.deliver(billed_event(), cfg, make_http())
-    zoho_books.deliver(billed_event(sid="S-101"), cfg, make_http())
+    zoho_books.deliver(billed_event(), cfg, DeliveryContext(make_http()))
+    zoho_books.deliver(billed_event(sid="S-101"), cfg, DeliveryContext(make_http()))
     both = credit_note_event({"data": {"invoice": two_session_void()["data"]["invoice"]}}, number="CN-000003")
     both["data"]["invoice"].update(status="finalized", amount_due="24.10")
-    result = zoho_books.deliver(both, cfg, make_http())
+    result = zoho_books.deliver(both, cfg, DeliveryContext(make_http()))
     assert result["invoice_id"] is None and result["total"] == "24.10" == result["expected_total"]
     assert result["link_skipped"] == ("the credited lines are not all of one session, so no single Zoho invoice "
                                       "matches")
-    zoho_books.deliver(void_event(), cfg, make_http())
-    voided = zoho_books.deliver(credit_note_event(number="CN-000004"), cfg, make_http())
+    zoho_books.deliver(void_event(), cfg, DeliveryContext(make_http()))
+    voided = zoho_books.deliver(credit_note_event(number="CN-000004"), cfg, DeliveryContext(make_http()))
     assert voided["status"] == "sent" and voided["invoice_id"] is None
     assert voided["link_skipped"] == "Zoho invoice EV-S-100 is void; Zoho links no credit note to it"
     assert [n["invoice_id"] for n in vendors.zoho_credit_notes.values()] == [None, None]
     # a mismatching tax setup in Zoho is reported, never hidden
     vendors.zoho_tax_rates["460000000040001"] = Decimal("20")
-    off = zoho_books.deliver(credit_note_event(billed_event(sid="S-101"), number="CN-000005"), cfg, make_http())
+    off = zoho_books.deliver(credit_note_event(billed_event(sid="S-101"), number="CN-000005"), cfg, DeliveryContext(make_http()))
     assert (off["total"], off["expected_total"], off["total_mismatch"]) == ("12.16", "12.05", True)
 
 
@@ -297,9 +298,9 @@ def test_dry_run_writes_the_lookups_and_the_credit_note(tmp_path: Path) -> None:
 
     out = tmp_path / "requests.jsonl"
     http = DryRunSender(out)
-    assert zoho_books.deliver(void_event(), CFG, http) == {"status": "sent", "ref": None, "dry_run": True,
+    assert zoho_books.deliver(void_event(), CFG, DeliveryContext(http)) == {"status": "sent", "ref": None, "dry_run": True,
                                                             "invoice_numbers": ["EV-S-100"]}
-    note = zoho_books.deliver(credit_note_event(), CFG, http)
+    note = zoho_books.deliver(credit_note_event(), CFG, DeliveryContext(http))
     assert note["link_skipped"] == "dry run: no Zoho invoice id to link" and note["invoice_id"] is None
     import json
 

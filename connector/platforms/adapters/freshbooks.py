@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import MappingError
 from connector.platforms.oauth import RefreshTokenStore
 
@@ -132,11 +133,8 @@ def idempotency_key(event: dict[str, Any], config: FreshBooksConfig | None = Non
     return f"freshbooks:{event.get('tenant_id', '')}:{_invoice(event).get('id')}"
 
 
-class FreshBooksTokenStore(RefreshTokenStore):
-    """FreshBooks' rotated (single-use) refresh tokens, encrypted; built by the registry on the worker's engine."""
 
-
-def _provider(config: FreshBooksConfig, store: FreshBooksTokenStore | None, provider: Any,
+def _provider(config: FreshBooksConfig, store: RefreshTokenStore | None, provider: Any,
               on_refresh: Callable[[str], None] | None) -> Any:
     if config.access_token:
         return None
@@ -164,10 +162,10 @@ def _send(config: FreshBooksConfig, http: Any, provider: Any, method: str, url: 
         raise
 
 
-def deliver(event: dict[str, Any], config: FreshBooksConfig, http: Any, tokens: FreshBooksTokenStore | None = None,
-            *, provider: Any = None, on_refresh: Callable[[str], None] | None = None, **stores: Any) -> dict[str, Any]:
-    """Find the customer's profile by our key; update it, or create it once. ``tokens`` persists rotated
-    refresh tokens across restarts; ``provider`` overrides the token source (tests)."""
+def deliver(event: dict[str, Any], config: FreshBooksConfig, ctx: DeliveryContext) -> dict[str, Any]:
+    """Find the customer's profile by our key; update it, or create it once. ``ctx.stores.refresh_tokens``
+    persists rotated refresh tokens across restarts; ``ctx.token_provider`` overrides the token source (tests)."""
+    http = ctx.http
     from connector.platforms.errors import PermanentError
 
     reason = skip_reason(event, config)
@@ -175,7 +173,7 @@ def deliver(event: dict[str, Any], config: FreshBooksConfig, http: Any, tokens: 
         return {"status": "skipped", "reason": reason}
     try:
         body = build_profile(event, config)
-        provider = _provider(config, tokens, provider, on_refresh)
+        provider = _provider(config, ctx.stores.refresh_tokens, ctx.token_provider, ctx.on_refresh)
     except MappingError as exc:
         raise PermanentError(str(exc)) from exc
     profile = body["invoice_profile"]

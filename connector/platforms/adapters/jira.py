@@ -12,19 +12,12 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import (
-    Engine,
-    insert,
-    select,
-)
-from sqlalchemy.exc import IntegrityError
 
-from connector.storage.db import Base
-from connector.storage.tables.platforms import jira_anomaly_tickets as tickets
+from connector.platforms.context import DeliveryContext
+from connector.platforms.errors import PermanentError
 
 NAME = "jira"
 EVENTS = ("billing.anomaly",)
@@ -149,40 +142,15 @@ def wants(event: dict[str, Any], config: JiraConfig) -> bool:
 
 
 
-class TicketStore:
-    """fingerprint -> issue key, per tenant and project (SQLite or PostgreSQL)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        Base.metadata.create_all(engine, tables=[tickets], checkfirst=True)  # embedded default; migrated otherwise
-
-    def get(self, tenant: str, project: str, fp: str) -> str | None:
-        with self.engine.connect() as conn:
-            return conn.execute(select(tickets.c.issue_key).where(
-                tickets.c.tenant_id == tenant, tickets.c.project_key == project,
-                tickets.c.fingerprint == fp)).scalar_one_or_none()
-
-    def put(self, tenant: str, project: str, fp: str, issue_key: str, now: datetime) -> str:
-        """Record the ticket; if another worker recorded one first, return theirs."""
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(insert(tickets).values(tenant_id=tenant, project_key=project, fingerprint=fp,
-                                                    issue_key=issue_key, created_at=now))
-            return issue_key
-        except IntegrityError:
-            return self.get(tenant, project, fp) or issue_key
-
-
-def deliver(event: dict[str, Any], config: JiraConfig, http: Any, store: TicketStore,
-            now: datetime | None = None) -> dict[str, Any]:
+def deliver(event: dict[str, Any], config: JiraConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """Local table, then JQL label search, then create (and record at once). See the module docstring."""
-    from datetime import UTC
-
     if not wants(event, config):
         return {"status": "skipped", "reason": "not a configured billing anomaly"}
     anomaly = (event.get("data") or {}).get("anomaly") or {}
     tenant, fp = str(event.get("tenant_id", "")), fingerprint(anomaly)
-    now = now or datetime.now(UTC)
+    store, http, now = ctx.stores.tickets, ctx.http, ctx.clock()
+    if store is None:
+        raise PermanentError("Jira needs its ticket store (run it through the outbox worker)")
     known = store.get(tenant, config.project_key, fp)
     if known:
         return {"status": "duplicate", "ref": known, "found_by": "local"}
@@ -202,6 +170,6 @@ def deliver(event: dict[str, Any], config: JiraConfig, http: Any, store: TicketS
 Config = JiraConfig
 
 
-def idempotency_key(event: dict[str, Any]) -> str:
+def idempotency_key(event: dict[str, Any], config: JiraConfig | None = None) -> str:
     """Per anomaly (not per event): the same anomaly emitted twice is one delivery."""
     return f"jira:{event.get('tenant_id', '')}:{fingerprint((event.get('data') or {}).get('anomaly') or {})}"

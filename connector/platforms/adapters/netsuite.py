@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import MappingError
 from connector.platforms.exact_json import dumps_exact
 from connector.platforms.invoice_event import session_lines
@@ -122,20 +123,20 @@ def _auth(config: NetSuiteConfig, http: Any) -> dict[str, Any]:
     return {"headers": provider.authorization(http)}
 
 
-def deliver(event: dict[str, Any], config: NetSuiteConfig, http: Any, **stores: Any) -> dict[str, Any]:
+def deliver(event: dict[str, Any], config: NetSuiteConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """PATCH the fulfillment (async + idempotency key by default); ref = the job or record location."""
     from connector.platforms.errors import MappingError, PermanentError
 
     try:
         body = build_update(event, config)
         url = endpoint(event, config)
-        auth = _auth(config, http)
+        auth = _auth(config, ctx.http)
     except MappingError as exc:
         raise PermanentError(str(exc)) from exc
     headers = {**auth.pop("headers", {}), "Content-Type": "application/json", "Accept": "application/json"}
     if config.async_mode:
         headers |= {"Prefer": "respond-async", "X-NetSuite-Idempotency-Key": idempotency_key(event, config)}
-    resp = http.send("PATCH", url, params={"replace": "item"}, data=dumps_exact(body), headers=headers, **auth)
+    resp = ctx.http.send("PATCH", url, params={"replace": "item"}, data=dumps_exact(body), headers=headers, **auth)
     return {"status": "sent", "ref": resp.headers.get("Location"), "async": resp.status_code == 202}
 
 

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from connector.money import minor_units, to_decimal
+from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError, RetryableError
 from connector.platforms.invoice_event import (
     MONEY_TEXT,
@@ -209,9 +210,6 @@ def _id_from(payload: dict[str, Any]) -> str:
     return urlsplit(href).path.rstrip("/").rsplit("/", 1)[-1]
 
 
-class PayPalSentRefs(SentRefs):
-    """What the worker recorded for earlier PayPal deliveries (injected by the registry on its engine)."""
-
 
 def build_cancel(event: dict[str, Any], config: PayPalConfig, original_number: str | None = None) -> dict[str, Any]:
     """The cancellation notification (``notification`` schema, the body ``invoices.cancel`` takes). For a
@@ -305,7 +303,7 @@ def _cancel(api: _PayPal, invoice_id: str, body: dict[str, Any], key: str) -> No
              headers={"PayPal-Request-Id": f"{key}:cancel"})
 
 
-def _void(event: dict[str, Any], config: PayPalConfig, api: _PayPal, refs: PayPalSentRefs | None) -> dict[str, Any]:
+def _void(event: dict[str, Any], config: PayPalConfig, api: _PayPal, refs: SentRefs | None) -> dict[str, Any]:
     """Cancel (sent) or delete (draft, scheduled) the PayPal invoice of our voided invoice."""
     inv = invoice_of(event)
     number = invoice_number(event, config)
@@ -409,15 +407,14 @@ def _credit(event: dict[str, Any], config: PayPalConfig, api: _PayPal) -> dict[s
                          "cannot be applied to it")
 
 
-def deliver(event: dict[str, Any], config: PayPalConfig, http: Any,
-            refs: PayPalSentRefs | None = None) -> dict[str, Any]:
+def deliver(event: dict[str, Any], config: PayPalConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """Create and send (``session.billed``, ``invoice.finalized``), or apply a void or credit note."""
     reason = skip_reason(event)
     if reason is not None:
         return {"status": "skipped", "reason": reason}
-    api = _PayPal(config, http)
+    api = _PayPal(config, ctx.http)
     if event.get("type") == "invoice.voided":
-        return _void(event, config, api, refs)
+        return _void(event, config, api, ctx.refs)
     if event.get("type") == "credit_note.issued":
         return _credit(event, config, api)
     return _create_and_send(event, config, api)

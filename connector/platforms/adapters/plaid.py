@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from connector.money import minor_units
+from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError
 from connector.platforms.invoice_event import MONEY_TEXT, invoice_of
 
@@ -131,7 +132,7 @@ def build_transfer(event: dict[str, Any], config: PlaidConfig, authorization_id:
             "metadata": {"invoice_id": str(inv["id"])[:500], "tenant_id": str(event.get("tenant_id", ""))[:500]}}
 
 
-def deliver(event: dict[str, Any], config: PlaidConfig, http: Any, **stores: Any) -> dict[str, Any]:
+def deliver(event: dict[str, Any], config: PlaidConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """Authorize (idempotent on the key), then create the transfer (idempotent on the authorization)."""
     reason = skip_reason(event, config)
     if reason is not None:
@@ -142,14 +143,14 @@ def deliver(event: dict[str, Any], config: PlaidConfig, http: Any, **stores: Any
         raise PermanentError(str(exc)) from exc
     base = config.api_base.rstrip("/")
     headers = {"PLAID-CLIENT-ID": config.client_id, "PLAID-SECRET": config.secret, "Plaid-Version": PLAID_VERSION}
-    answer = http.send("POST", f"{base}/transfer/authorization/create", json=auth_body, headers=headers).json() or {}
+    answer = ctx.http.send("POST", f"{base}/transfer/authorization/create", json=auth_body, headers=headers).json() or {}
     auth = answer.get("authorization") or {}
     if answer.get("dry_run") is True:  # DryRunSender: nothing was sent; write the transfer request too
         auth = {"id": "dry-run-authorization", "decision": "approved"}
     if auth.get("decision") != "approved":
         rationale = (auth.get("decision_rationale") or {}).get("description") or auth.get("decision")
         raise PermanentError(f"Plaid authorization {auth.get('id')} not approved: {rationale}")
-    transfer = (http.send("POST", f"{base}/transfer/create", json=build_transfer(event, config, auth["id"]),
+    transfer = (ctx.http.send("POST", f"{base}/transfer/create", json=build_transfer(event, config, auth["id"]),
                           headers=headers).json() or {}).get("transfer") or {}
     return {"status": "sent", "ref": transfer.get("id"), "authorization_id": auth["id"],
             "amount": transfer.get("amount"), "transfer_status": transfer.get("status")}

@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from connector.money import minor_units
+from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError
 from connector.platforms.exact_json import dumps_exact
 from connector.platforms.invoice_event import invoice_of, minor
-from connector.platforms.oauth import RefreshTokenStore, rotating_provider, send_authorized
+from connector.platforms.oauth import rotating_provider, send_authorized
 
 NAME = "quickbooks"
 EVENTS = ("session.billed", "credit_note.issued", "invoice.voided")
@@ -159,21 +159,18 @@ def build_journal_entry(event: dict[str, Any], config: QuickBooksConfig) -> dict
 
 
 
-class QuickBooksTokenStore(RefreshTokenStore):
-    """Intuit's rotated refresh tokens (encrypted), built by the registry on the worker's engine."""
 
-
-def deliver(event: dict[str, Any], config: QuickBooksConfig, http: Any, tokens: QuickBooksTokenStore | None = None, *,
-            on_refresh: Callable[[str], None] | None = None, **stores: Any) -> dict[str, Any]:
-    """POST the entry with its derived ``requestid``; ``on_refresh`` persists a rotated refresh token."""
+def deliver(event: dict[str, Any], config: QuickBooksConfig, ctx: DeliveryContext) -> dict[str, Any]:
+    """POST the entry with its derived ``requestid``; ``ctx.stores.refresh_tokens`` persists a rotated refresh
+    token."""
     try:
         body = build_journal_entry(event, config)
     except ValueError as exc:
         raise PermanentError(str(exc)) from exc
     provider = rotating_provider(config.token_url, config.client_id, config.client_secret, config.refresh_token,
-                                 store=tokens, on_refresh=on_refresh)
+                                 store=ctx.stores.refresh_tokens, on_refresh=ctx.on_refresh)
     url = f"{config.api_base.rstrip('/')}/v3/company/{config.realm_id}/journalentry"
-    resp = send_authorized(provider, http, "POST", url,
+    resp = send_authorized(provider, ctx.http, "POST", url,
                            params={"minorversion": MINOR_VERSION, "requestid": request_id(event)}, data=dumps_exact(body),
                            headers={"Content-Type": "application/json", "Accept": "application/json"})
     payload = resp.json() or {}

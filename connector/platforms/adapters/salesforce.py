@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.platforms.context import DeliveryContext
 from connector.receipts.formatting import format_money
 
 NAME = "salesforce"
@@ -131,7 +132,7 @@ def plan(event: dict[str, Any], config: SalesforceConfig) -> list[tuple[str, dic
     return [(upsert_url(r, event, config), record_body(r, event, config)) for r in config.rules if matches(r, event)]
 
 
-def deliver(event: dict[str, Any], config: SalesforceConfig, http: Any) -> dict[str, Any]:
+def deliver(event: dict[str, Any], config: SalesforceConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """PATCH-upsert each matching rule's record; repeats update the same records."""
     planned = plan(event, config)
     if not planned:
@@ -139,7 +140,7 @@ def deliver(event: dict[str, Any], config: SalesforceConfig, http: Any) -> dict[
     headers = {"Authorization": f"Bearer {config.access_token}"} if config.access_token else {}
     refs = []
     for url, body in planned:
-        resp = http.send("PATCH", url, json=body, headers=headers)
+        resp = ctx.http.send("PATCH", url, json=body, headers=headers)
         payload = resp.json() if resp.content else {}
         refs.append({"url": url, "id": payload.get("id"), "created": resp.status_code == 201})
     return {"status": "sent", "ref": ",".join(str(r["id"]) for r in refs), "records": refs}
@@ -148,6 +149,6 @@ def deliver(event: dict[str, Any], config: SalesforceConfig, http: Any) -> dict[
 Config = SalesforceConfig
 
 
-def idempotency_key(event: dict[str, Any]) -> str:
+def idempotency_key(event: dict[str, Any], config: SalesforceConfig | None = None) -> str:
     """Per event; the external-id upsert makes a repeat harmless anyway."""
     return f"salesforce:{event.get('tenant_id', '')}:{event.get('id')}"

@@ -14,21 +14,18 @@ computed it (sum of the session's invoice lines), written as an exact JSON numbe
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine, insert, select
-from sqlalchemy.exc import IntegrityError
 
+from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import MappingError
 from connector.platforms.exact_json import dumps_exact
 from connector.platforms.invoice_event import session_lines
-from connector.storage.db import Base
-from connector.storage.tables.platforms import concur_quick_expenses as expenses
 
 NAME = "sap_concur"
 EVENTS = ("session.billed",)
@@ -131,27 +128,6 @@ def idempotency_key(event: dict[str, Any], config: ConcurConfig | None = None) -
     return f"sap_concur:{event.get('tenant_id', '')}:{session_lines(event)[0]['id']}"
 
 
-class ExpenseStore:
-    """(tenant, session) -> quickExpenseIdUri, so a redelivery never posts a second expense."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        Base.metadata.create_all(engine, tables=[expenses], checkfirst=True)
-
-    def get(self, tenant: str, session_id: str) -> str | None:
-        with self.engine.connect() as conn:
-            return conn.execute(select(expenses.c.uri).where(expenses.c.tenant_id == tenant,
-                                                             expenses.c.session_id == session_id)).scalar_one_or_none()
-
-    def put(self, tenant: str, session_id: str, uri: str) -> None:
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(insert(expenses).values(tenant_id=tenant, session_id=session_id, uri=uri,
-                                                     created_at=datetime.now(UTC)))
-        except IntegrityError:  # another worker recorded it first: same session, keep theirs
-            pass
-
-
 def _authorization(config: ConcurConfig, http: Any, tokens: Any) -> tuple[dict[str, str], Any]:
     if config.access_token:
         return {"Authorization": f"Bearer {config.access_token}"}, None
@@ -166,9 +142,9 @@ def _authorization(config: ConcurConfig, http: Any, tokens: Any) -> tuple[dict[s
     return provider.authorization(http), provider
 
 
-def deliver(event: dict[str, Any], config: ConcurConfig, http: Any, store: ExpenseStore | None = None,
-            tokens: Any = None, **stores: Any) -> dict[str, Any]:
+def deliver(event: dict[str, Any], config: ConcurConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """Skip non-fleet sessions; answer from the store when already filed; else POST and record at once."""
+    http, store = ctx.http, ctx.stores.expenses
     from connector.platforms.errors import MappingError, PermanentError, RetryableError
 
     reason = skip_reason(event, config)
@@ -183,7 +159,7 @@ def deliver(event: dict[str, Any], config: ConcurConfig, http: Any, store: Expen
     known = store.get(tenant, sid) if store is not None else None
     if known:
         return {"status": "duplicate", "ref": known}
-    headers, provider = _authorization(config, http, tokens)
+    headers, provider = _authorization(config, http, ctx.token_provider)
     try:
         resp = http.send("POST", url, data=dumps_exact(body),
                          headers={**headers, "Content-Type": "application/json", "Accept": "application/json",

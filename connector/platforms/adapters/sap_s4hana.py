@@ -32,6 +32,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from connector.money import round_money
+from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import MappingError
 from connector.platforms.invoice_event import session_lines
 
@@ -351,7 +352,7 @@ def _auth(config: SapConfig, http: Any) -> dict[str, Any]:
     raise MappingError("username/password", "required (or token_url/client_id/client_secret)")
 
 
-def deliver(event: dict[str, Any], config: SapConfig, http: Any, **stores: Any) -> dict[str, Any]:
+def deliver(event: dict[str, Any], config: SapConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """Build, check the balance, send over the configured transport, read SAP's own result."""
     from connector.platforms.errors import PermanentError
 
@@ -360,12 +361,12 @@ def deliver(event: dict[str, Any], config: SapConfig, http: Any, **stores: Any) 
         url = config.json_url if config.transport == "json" else config.soap_url
         if not url:
             raise MappingError(f"{config.transport}_url", "required for this transport")
-        auth = _auth(config, http)
+        auth = _auth(config, ctx.http)
     except MappingError as exc:
         raise PermanentError(str(exc)) from exc
     headers = dict(auth.pop("headers", {}))
     if config.transport == "json":
-        resp = http.send("POST", url, json=document, headers={**headers, "Accept": "application/json",
+        resp = ctx.http.send("POST", url, json=document, headers={**headers, "Accept": "application/json",
                                                              "Idempotency-Key": idempotency_key(event, config)}, **auth)
         payload = resp.json()
         errors = [r for r in payload.get("RETURN") or [] if r.get("TYPE") in ("E", "A")]
@@ -373,7 +374,7 @@ def deliver(event: dict[str, Any], config: SapConfig, http: Any, **stores: Any) 
             raise PermanentError("SAP: " + "; ".join(f"{r.get('ID')}/{r.get('NUMBER')} {r.get('MESSAGE')}" for r in errors))
         return {"status": "sent", "ref": payload.get("OBJ_KEY"), "duplicate": bool(payload.get("DUPLICATE"))}
     xml = build_message(document, message_id(event, config), config)
-    resp = http.send("POST", url, data=xml.encode("utf-8"),
+    resp = ctx.http.send("POST", url, data=xml.encode("utf-8"),
                      headers={**headers, "Content-Type": "text/xml; charset=utf-8", "SOAPAction": SOAP_ACTION}, **auth)
     result = parse_confirmation(resp.text)
     if result["severity"] >= 3:

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.platforms.context import DeliveryContext
 from connector.receipts import Brand, render_receipt
 
 NAME = "sendgrid"
@@ -46,7 +47,7 @@ def invoice_of(event: dict[str, Any]) -> dict[str, Any] | None:
     return invoice if isinstance(invoice, dict) else None
 
 
-def idempotency_key(event: dict[str, Any]) -> str:
+def idempotency_key(event: dict[str, Any], config: SendGridConfig | None = None) -> str:
     """One receipt per invoice, whichever event carried it."""
     invoice = invoice_of(event) or {}
     return f"sendgrid:receipt:{event.get('tenant_id', '')}:{invoice.get('id') or event.get('id')}"
@@ -104,8 +105,8 @@ def endpoint(config: SendGridConfig) -> str:
     return config.base_url.rstrip("/") + "/v3/mail/send"
 
 
-def deliver(event: dict[str, Any], config: SendGridConfig, http: Any) -> dict[str, Any]:
-    """Send the receipt through the shared sender (``http.send``: retries 429/5xx itself, raises
+def deliver(event: dict[str, Any], config: SendGridConfig, ctx: DeliveryContext) -> dict[str, Any]:
+    """Send the receipt through the shared sender (``ctx.http.send``: retries 429/5xx itself, raises
     ``RetryableError``/``PermanentError``). Dedupe is the dispatcher's, on :func:`idempotency_key`."""
     from connector.platforms.errors import PermanentError
 
@@ -116,7 +117,7 @@ def deliver(event: dict[str, Any], config: SendGridConfig, http: Any) -> dict[st
         body = build_mail(event, config)
     except ValueError as exc:  # ReceiptDataError included: bad data never gets better by retrying
         raise PermanentError(str(exc)) from exc
-    resp = http.send("POST", endpoint(config), json=body, headers={"Authorization": f"Bearer {config.api_key}"})
+    resp = ctx.http.send("POST", endpoint(config), json=body, headers={"Authorization": f"Bearer {config.api_key}"})
     return {"status": "sent", "ref": resp.headers.get("X-Message-Id"), "to": body["personalizations"][0]["to"][0]["email"]}
 
 

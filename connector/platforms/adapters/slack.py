@@ -19,18 +19,10 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import (
-    Engine,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.exc import IntegrityError
 
+from connector.platforms.context import DeliveryContext
+from connector.platforms.stores.digests import DigestStore
 from connector.receipts.formatting import format_money, format_quantity
-from connector.storage.db import Base
-from connector.storage.tables.platforms import slack_digest_items as digest_items
-from connector.storage.tables.platforms import slack_digests as digests
 
 NAME = "slack"
 EVENTS = ("session.billed", "reconciliation.completed", "billing.anomaly")
@@ -238,100 +230,11 @@ def api_error(status: int, payload: Any) -> tuple[bool, str] | None:
     return (status == 429 or status >= 500), f"HTTP {status}: {str(payload)[:200]}"
 
 
-# ---------------------------------------------------------------- digest persistence
-
-
-
-def digest_item(event: dict[str, Any]) -> dict[str, str]:
-    data = event.get("data") or {}
-    session = data.get("session") or {}
-    invoice = data.get("invoice") or {}
-    rating = data.get("rating") or {}
-    return {"session_id": str(session.get("id") or rating.get("session_id") or "?"),
-            "station_id": str(session.get("station_id") or ""),
-            "currency": str(invoice.get("currency") or rating.get("currency") or "EUR"),
-            "net_total": str(invoice.get("net_total", "0")), "tax_total": str(invoice.get("tax_total", "0")),
-            "amount_due": str(invoice.get("amount_due", "0")), "energy": str(rating.get("total_energy") or "0")}
-
-
-class DigestStore:
-    """Persistent digest accumulation (SQLite or PostgreSQL through SQLAlchemy)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        Base.metadata.create_all(engine, tables=[digest_items, digests], checkfirst=True)
-
-    def _sent_days(self, conn: Any, tenant: str, target: str) -> set[str]:
-        rows = conn.execute(select(digests.c.day).where(digests.c.tenant_id == tenant, digests.c.target == target))
-        return {r[0] for r in rows}
-
-    def add(self, event: dict[str, Any], config: SlackConfig, now: datetime) -> bool:
-        """Record a billed session for its day's digest; False when this event was already recorded."""
-        tz = ZoneInfo(config.digest_time_zone)
-        created = event.get("created_at")
-        at = datetime.fromisoformat(created.replace("Z", "+00:00")) if created else now
-        day = at.astimezone(tz).date().isoformat()
-        tenant = str(event.get("tenant_id", ""))
-        with self.engine.begin() as conn:
-            if day in self._sent_days(conn, tenant, config.target):  # late arrival: goes into today's digest
-                day = max(day, now.astimezone(tz).date().isoformat())
-            try:
-                conn.execute(insert(digest_items).values(tenant_id=tenant, target=config.target, day=day,
-                                                         event_id=str(event["id"]),
-                                                         item=json.dumps(digest_item(event))))
-            except IntegrityError:
-                return False
-        return True
-
-    def due(self, tenant: str, config: SlackConfig, now: datetime) -> list[tuple[date, list[dict[str, Any]]]]:
-        """Closed days (before today in the digest time zone) with items and no digest sent yet."""
-        today = now.astimezone(ZoneInfo(config.digest_time_zone)).date().isoformat()
-        with self.engine.connect() as conn:
-            done = {r[0] for r in conn.execute(select(digests.c.day).where(
-                digests.c.tenant_id == tenant, digests.c.target == config.target, digests.c.status == "sent"))}
-            rows = conn.execute(select(digest_items.c.day, digest_items.c.item).where(
-                digest_items.c.tenant_id == tenant, digest_items.c.target == config.target,
-                digest_items.c.day < today).order_by(digest_items.c.day, digest_items.c.id)).all()
-        out: dict[str, list[dict[str, Any]]] = {}
-        for day, item in rows:
-            if day not in done:
-                out.setdefault(day, []).append(json.loads(item))
-        return [(date.fromisoformat(d), items) for d, items in sorted(out.items())]
-
-    def claim(self, tenant: str, config: SlackConfig, day: date, now: datetime) -> bool:
-        """Claim a day before posting. A claim left 'sending' by a crash is re-claimable (at-least-once)."""
-        with self.engine.begin() as conn:
-            try:
-                conn.execute(insert(digests).values(tenant_id=tenant, target=config.target, day=day.isoformat(),
-                                                    status="sending", claimed_at=now))
-                return True
-            except IntegrityError:
-                pass
-        with self.engine.begin() as conn:
-            status = conn.execute(select(digests.c.status).where(
-                digests.c.tenant_id == tenant, digests.c.target == config.target,
-                digests.c.day == day.isoformat())).scalar_one()
-            return status == "sending"
-
-    def mark_sent(self, tenant: str, config: SlackConfig, day: date, now: datetime, ts: str | None) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(digests).where(
-                digests.c.tenant_id == tenant, digests.c.target == config.target,
-                digests.c.day == day.isoformat()).values(status="sent", sent_at=now, ts=ts))
-
-    def release(self, tenant: str, config: SlackConfig, day: date) -> None:
-        """Undo a claim after a failed post so the next run retries it."""
-        with self.engine.begin() as conn:
-            conn.execute(digests.delete().where(
-                digests.c.tenant_id == tenant, digests.c.target == config.target,
-                digests.c.day == day.isoformat(), digests.c.status == "sending"))
-
-
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-__all__ = ["DigestStore", "SlackConfig", "anomaly_message", "api_error", "billed_message", "digest_message",
+__all__ = ["SlackConfig", "anomaly_message", "api_error", "billed_message", "digest_message",
            "form_view", "message_for", "reconciliation_message", "request_for"]
 
 
@@ -373,12 +276,12 @@ def flush_digests(tenant: str, config: SlackConfig, http: Any, store: DigestStor
     return sent
 
 
-def deliver(event: dict[str, Any], config: SlackConfig, http: Any, store: DigestStore | None = None,
-            now: datetime | None = None) -> dict[str, Any]:
-    now = now or utcnow()
+def deliver(event: dict[str, Any], config: SlackConfig, ctx: DeliveryContext) -> dict[str, Any]:
+    """Post the event's message, or (daily digest) record it and post any closed day's digest."""
+    http, store, now = ctx.http, ctx.stores.digests, ctx.clock()
     if event.get("type") == "session.billed" and config.mode == "daily_digest" and "session.billed" in config.events:
         if store is None:
-            raise ValueError("store: daily_digest mode needs a DigestStore")
+            raise ValueError("stores.digests: daily_digest mode needs a DigestStore")
         added = store.add(event, config, now)
         digests_sent = flush_digests(str(event.get("tenant_id", "")), config, http, store, now)
         return {"status": "accumulated" if added else "duplicate", "digests": digests_sent}
@@ -391,6 +294,6 @@ def deliver(event: dict[str, Any], config: SlackConfig, http: Any, store: Digest
 Config = SlackConfig
 
 
-def idempotency_key(event: dict[str, Any]) -> str:
+def idempotency_key(event: dict[str, Any], config: SlackConfig | None = None) -> str:
     """Per event: Slack has no idempotency, so the outbox must not post an event twice."""
     return f"slack:{event.get('tenant_id', '')}:{event.get('id')}"

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError
 from connector.platforms.invoice_event import delivery_key, invoice_of, minor, unsendable
 
@@ -102,7 +103,7 @@ def build_order(event: dict[str, Any], config: SquareConfig) -> dict[str, Any]:
     return {"idempotency_key": idempotency_key(event, config), "order": order}
 
 
-def deliver(event: dict[str, Any], config: SquareConfig, http: Any, **stores: Any) -> dict[str, Any]:
+def deliver(event: dict[str, Any], config: SquareConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """One CreateOrder; a retry with the same body key returns the same order."""
     reason = skip_reason(event)
     if reason is not None:
@@ -111,7 +112,7 @@ def deliver(event: dict[str, Any], config: SquareConfig, http: Any, **stores: An
         body = build_order(event, config)
     except ValueError as exc:
         raise PermanentError(str(exc)) from exc
-    resp = http.send("POST", config.api_base.rstrip("/") + "/v2/orders", json=body,
+    resp = ctx.http.send("POST", config.api_base.rstrip("/") + "/v2/orders", json=body,
                      headers={"Authorization": f"Bearer {config.access_token}",
                               "Square-Version": config.square_version})
     order = (resp.json() or {}).get("order") or {}

@@ -15,7 +15,7 @@ Keys are kept by Stripe for at least 24 h: redeliveries after that rely on the o
 
 Corrections reach Stripe too. ``invoice.voided`` -> ``POST /v1/invoices/{in_…}/void``; ``credit_note.issued``
 -> ``POST /v1/credit_notes`` on the credited invoice's ``in_…``. That id is what the worker recorded for the
-original's creation: :class:`StripeRefs` (a ``SentRefs`` the registry builds on the worker's engine) finds
+original's creation: ``ctx.refs`` (a :class:`SentRefs` on the worker's engine) finds
 that delivery by the original's key (:func:`invoice_key`). Original not recorded yet -> ``RetryableError``
 (the outbox retries, bounded); voided while a draft -> skipped. Before posting, the Stripe invoice is read
 (and, for credit notes, Stripe's credit notes of it are listed by ``metadata[credit_note_id]``), so a
@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError, RetryableError
 from connector.platforms.invoice_event import (
     bounded_key,
@@ -42,6 +43,7 @@ from connector.platforms.invoice_event import (
     operation,
     unsendable,
 )
+from connector.platforms.sender import Sender
 from connector.platforms.sent_refs import SentRefs
 
 NAME = "stripe"
@@ -72,9 +74,6 @@ class StripeConfig(BaseModel):
 
 Config = StripeConfig
 
-
-class StripeRefs(SentRefs):
-    """The ``in_…`` recorded by the delivery that created a Stripe invoice (injected by the registry)."""
 
 
 def skip_reason(event: dict[str, Any]) -> str | None:
@@ -294,7 +293,7 @@ def _headers(config: StripeConfig, key: str) -> dict[str, str]:
     return headers
 
 
-def _original_ref(refs: Any, tenant: str, invoice_id: str, what: str) -> str:
+def _original_ref(refs: SentRefs | None, tenant: str, invoice_id: str, what: str) -> str:
     """The ``in_…`` of our invoice ``invoice_id`` as recorded by its creation, or RetryableError."""
     if refs is None:
         raise PermanentError(f"{what} needs the record of sent deliveries (run it through the outbox worker)")
@@ -305,16 +304,15 @@ def _original_ref(refs: Any, tenant: str, invoice_id: str, what: str) -> str:
     return ref
 
 
-def deliver(event: dict[str, Any], config: StripeConfig, http: Any, refs: StripeRefs | None = None,
-            **stores: Any) -> dict[str, Any]:
+def deliver(event: dict[str, Any], config: StripeConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """Invoice, items, finalize, send; each POST idempotent on its own derived key. Voids and credit notes
-    name the Stripe invoice the original's delivery recorded (``refs``, injected by the registry)."""
+    name the Stripe invoice the original's delivery recorded (``ctx.refs``)."""
     reason = skip_reason(event)
     if reason is not None:
         return {"status": "skipped", "reason": reason}
     base = config.api_base.rstrip("/")
     if event.get("type") in ("invoice.voided", "credit_note.issued"):
-        return _correct(event, config, http, refs, base)
+        return _correct(event, config, ctx.http, ctx.refs, base)
     key = _base_key(event)
     try:
         invoice_body = build_invoice(event, config)
@@ -322,7 +320,7 @@ def deliver(event: dict[str, Any], config: StripeConfig, http: Any, refs: Stripe
         raise PermanentError(str(exc)) from exc
 
     def post(path: str, body: dict[str, Any], step: str) -> dict[str, Any]:
-        resp = http.send("POST", base + path, data=form_encode(body), headers=_headers(config, f"{key}:{step}"))
+        resp = ctx.http.send("POST", base + path, data=form_encode(body), headers=_headers(config, f"{key}:{step}"))
         return dict(resp.json() or {})
 
     stripe_invoice = _id(post("/v1/invoices", invoice_body, "invoice"), "in_dry_run")
@@ -344,7 +342,7 @@ def _read_headers(config: StripeConfig) -> dict[str, str]:
     return headers
 
 
-def _correct(event: dict[str, Any], config: StripeConfig, http: Any, refs: Any, base: str) -> dict[str, Any]:
+def _correct(event: dict[str, Any], config: StripeConfig, http: Sender, refs: SentRefs | None, base: str) -> dict[str, Any]:
     """Void the Stripe invoice, or credit it; read first so a late redelivery never acts twice."""
     inv = invoice_of(event)
     tenant = str(event.get("tenant_id", ""))

@@ -11,7 +11,7 @@ retry returns Xero's first answer and the worker never mistakes one operation fo
   outbox) is retryable.
 - ``credit_note.issued`` -> ``PUT {api_base}/CreditNotes?summarizeErrors=true`` (``ACCRECCREDIT``), then, with
   ``allocate_credit_notes``, ``PUT /CreditNotes/{CreditNoteID}/Allocations`` against the original's InvoiceID,
-  read from the outbox record of the original's delivery (:class:`XeroSentRefs`); until that exists the credit
+  read from the outbox record of the original's delivery (:class:`SentRefs`); until that exists the credit
   note waits (retryable).
 
 OAuth 2.0 bearer from the shared provider (refresh-token grant; Xero rotates refresh tokens, so the new one
@@ -36,6 +36,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field
 
 from connector.money import minor_units, to_decimal
+from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError, RetryableError
 from connector.platforms.exact_json import dumps_exact
 from connector.platforms.invoice_event import (
@@ -47,7 +48,7 @@ from connector.platforms.invoice_event import (
     operation,
     unsendable,
 )
-from connector.platforms.oauth import RefreshTokenStore, rotating_provider, send_authorized
+from connector.platforms.oauth import rotating_provider, send_authorized
 from connector.platforms.sent_refs import SentRefs
 
 NAME = "xero"
@@ -87,12 +88,6 @@ class XeroConfig(BaseModel):
 Config = XeroConfig
 
 
-class XeroTokenStore(RefreshTokenStore):
-    """Xero's rotated refresh tokens (encrypted), built by the registry on the worker's engine."""
-
-
-class XeroSentRefs(SentRefs):
-    """What the worker recorded for earlier Xero deliveries (the original's InvoiceID for allocations)."""
 
 
 def skip_reason(event: dict[str, Any]) -> str | None:
@@ -249,11 +244,9 @@ def http_status(exc: BaseException) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def deliver(event: dict[str, Any], config: XeroConfig, http: Any, tokens: XeroTokenStore | None = None,
-            refs: XeroSentRefs | None = None, *, on_refresh: Callable[[str], None] | None = None,
-            **stores: Any) -> dict[str, Any]:
-    """Create, void or credit in Xero; ``on_refresh`` persists Xero's rotated refresh token (the old one
-    stops working); ``refs`` (built by the worker) finds the original's InvoiceID for allocations."""
+def deliver(event: dict[str, Any], config: XeroConfig, ctx: DeliveryContext) -> dict[str, Any]:
+    """Create, void or credit in Xero; ``ctx.stores.refresh_tokens`` persists Xero's rotated refresh token (the
+    old one stops working); ``ctx.refs`` finds the original's InvoiceID for allocations."""
     reason = skip_reason(event)
     if reason is not None:
         return {"status": "skipped", "reason": reason}
@@ -264,7 +257,7 @@ def deliver(event: dict[str, Any], config: XeroConfig, http: Any, tokens: XeroTo
     except ValueError as exc:
         raise PermanentError(str(exc)) from exc
     provider = rotating_provider(config.token_url, config.client_id, config.client_secret, config.refresh_token,
-                                 store=tokens, on_refresh=on_refresh)
+                                 store=ctx.stores.refresh_tokens, on_refresh=ctx.on_refresh)
     base = config.api_base.rstrip("/")
 
     def send(method: str, path: str, key: str | None, payload: dict[str, Any] | None = None,
@@ -278,13 +271,13 @@ def deliver(event: dict[str, Any], config: XeroConfig, http: Any, tokens: XeroTo
             headers["Idempotency-Key"] = key
         if params:
             extra["params"] = params
-        return send_authorized(provider, http, method, base + path, headers=headers, **extra)
+        return send_authorized(provider, ctx.http, method, base + path, headers=headers, **extra)
 
     key = idempotency_key(event, config)
     if op == "void":
         return _void(event, body, key, send)
     if op == "credit_note":
-        return _credit_note(event, config, body, key, send, refs)
+        return _credit_note(event, config, body, key, send, ctx.refs)
     resp = send("PUT", "/Invoices", key, body, {"summarizeErrors": "true"})
     [created] = (resp.json() or {}).get("Invoices") or [{}]
     return {"status": "sent", "ref": created.get("InvoiceID"), "number": created.get("InvoiceNumber"),
@@ -325,7 +318,7 @@ def _get_invoice(send: Send, path: str) -> dict[str, Any]:
 
 
 def _credit_note(event: dict[str, Any], config: XeroConfig, body: dict[str, Any], key: str, send: Send,
-                 refs: XeroSentRefs | None) -> dict[str, Any]:
+                 refs: SentRefs | None) -> dict[str, Any]:
     inv = invoice_of(event)
     tenant = event.get("tenant_id", "")
     original = str(inv["credit_note_of"])

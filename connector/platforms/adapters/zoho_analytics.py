@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.platforms.context import DeliveryContext
+
 NAME = "zoho_analytics"
 EVENTS = ("session.billed", "billing.anomaly")
 DATE_FORMAT = "yyyy-MM-dd HH:mm:ss"
@@ -100,12 +102,12 @@ def plan(event: dict[str, Any], config: ZohoAnalyticsConfig) -> tuple[str, dict[
     return url, {"CONFIG": json.dumps(import_config(key))}, {"DATA": json.dumps([row])}
 
 
-def deliver(event: dict[str, Any], config: ZohoAnalyticsConfig, http: Any) -> dict[str, Any]:
+def deliver(event: dict[str, Any], config: ZohoAnalyticsConfig, ctx: DeliveryContext) -> dict[str, Any]:
     planned = plan(event, config)
     if planned is None:
         return {"status": "skipped", "reason": f"no Zoho view configured for {event.get('type')!r}"}
     url, params, form = planned
-    resp = http.send("POST", url, params=params, files={"DATA": (None, form["DATA"], "application/json")},
+    resp = ctx.http.send("POST", url, params=params, files={"DATA": (None, form["DATA"], "application/json")},
                      headers={"ZANALYTICS-ORGID": config.org_id, **_auth_header(config)})
     summary = (resp.json().get("data") or {}).get("importSummary") or {}
     return {"status": "sent", "ref": summary.get("importType"), "rows": summary.get("successRowCount")}
@@ -118,6 +120,6 @@ def _auth_header(config: ZohoAnalyticsConfig) -> dict[str, str]:
 Config = ZohoAnalyticsConfig
 
 
-def idempotency_key(event: dict[str, Any]) -> str:
+def idempotency_key(event: dict[str, Any], config: ZohoAnalyticsConfig | None = None) -> str:
     """Per event; updateadd on the matching column makes a repeat an update."""
     return f"zoho_analytics:{event.get('tenant_id', '')}:{event.get('id')}"

@@ -36,6 +36,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import MappingError, PermanentError, RetryableError
 from connector.platforms.exact_json import dumps_exact
 from connector.platforms.invoice_event import (
@@ -293,8 +294,7 @@ def _send(config: ZohoBooksConfig, http: Any, tokens: Any, method: str, url: str
 Send = Callable[..., Any]
 
 
-def deliver(event: dict[str, Any], config: ZohoBooksConfig, http: Any, tokens: Any = None,
-            **stores: Any) -> dict[str, Any]:
+def deliver(event: dict[str, Any], config: ZohoBooksConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """Create (session.billed), void (invoice.voided) or credit (credit_note.issued) in Zoho Books."""
     reason = skip_reason(event)
     if reason is not None:
@@ -308,7 +308,7 @@ def deliver(event: dict[str, Any], config: ZohoBooksConfig, http: Any, tokens: A
         if payload is not None:
             kw["data"] = dumps_exact(payload)
             kw["headers"] = {"Content-Type": "application/json;charset=UTF-8"}
-        return _send(config, http, tokens, method, base + path, **kw)
+        return _send(config, ctx.http, ctx.token_provider, method, base + path, **kw)
 
     if op == "void":  # nothing to map: the Zoho invoices are found by their numbers
         return _void(event, config, send)

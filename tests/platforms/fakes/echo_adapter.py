@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.platforms.context import DeliveryContext
+
 NAME = "echo"
 EVENTS = ("session.billed", "invoice.finalized")
 
@@ -18,14 +20,14 @@ class Config(BaseModel):
     revenue_account: str = Field(default="4000", description="field mapping: revenue account code")
 
 
-def idempotency_key(event: dict[str, Any], config: Config) -> str:
+def idempotency_key(event: dict[str, Any], config: Config | None = None) -> str:
     """Per invoice, so two events carrying the same invoice post once."""
     return f"echo:{event['tenant_id']}:{event['data']['invoice']['id']}"
 
 
-def deliver(event: dict[str, Any], config: Config, http: Any) -> dict[str, Any]:
+def deliver(event: dict[str, Any], config: Config, ctx: DeliveryContext) -> dict[str, Any]:
     invoice = event["data"]["invoice"]
-    resp = http.send("POST", config.base_url + "/records", headers={
+    resp = ctx.http.send("POST", config.base_url + "/records", headers={
         "Authorization": f"Bearer {config.api_key}", "Idempotency-Key": idempotency_key(event, config)},
         json={"invoice": invoice["id"], "amount": invoice["amount_due"], "account": config.revenue_account})
     return {"status": "sent", "ref": resp.json().get("id")}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from connector.platforms.context import DeliveryContext
+from connector.platforms.sender import HttpSender
+
 from typing import Any
 
 import pytest
@@ -35,7 +38,7 @@ def sync(g: Google, recs: list[dict[str, Any]], waits: list[float] | None = None
 
 def test_adapter_delivery_creates_tabs_rows_and_summary(google: Google) -> None:
     for event in EVENTS:
-        assert google_sheets.deliver(event, config(google))["status"] == "sent"
+        assert google_sheets.deliver(event, config(google), DeliveryContext(HttpSender()))["status"] == "sent"
     tabs = google.fake.tabs
     assert list(tabs) == ["Sheet1", "Sessions", "Exceptions", "Summary"]
     assert tabs["Sessions"][0] == list(SESSIONS_HEADER)
@@ -68,7 +71,7 @@ def test_rerunning_never_duplicates_and_only_reads(google: Google) -> None:
     assert (again.appended, again.duplicates, again.summary_rows) == (0, 3, 0)
     assert google.fake.kinds()[start:] == ["metadata", "metadata", "batchGet"]  # no write at all
     assert (google.fake.tabs["Sessions"], google.fake.tabs["Summary"]) == before
-    google_sheets.deliver(EVENTS[0], config(google))  # the worker delivering the same event again
+    google_sheets.deliver(EVENTS[0], config(google), DeliveryContext(HttpSender()))  # the worker delivering the same event again
     assert len(google.fake.tabs["Sessions"]) == 4
 
 
@@ -184,6 +187,6 @@ def test_the_worker_registry_delivers_through_the_adapter(google: Google) -> Non
     platform = discover()["google_sheets"]
     assert platform.secret_fields() == {"service_account_info"}
     assert platform.idempotency_key(EVENTS[0], config(google)) == "google_sheets:t1:S-1"
-    result = platform.call_deliver(EVENTS[0], config(google), http=None, engine=None)
+    result = platform.deliver(EVENTS[0], config(google), DeliveryContext(HttpSender()))
     assert result["status"] == "sent" and result["ref"].startswith("appended=1 ")
     assert [r[0] for r in google.fake.tabs["Sessions"][1:]] == ["S-1"]

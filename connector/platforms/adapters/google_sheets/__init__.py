@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.platforms.context import DeliveryContext
+
 NAME = "google_sheets"
 EVENTS = ("session.billed",)
 
@@ -67,17 +69,19 @@ def session_record(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def deliver(event: dict[str, Any], config: GoogleSheetsConfig, sync: Any = None, **client: Any) -> dict[str, Any]:
-    """Hand one billed session to the sheets sync (``sync`` overrides the function, e.g. in tests)."""
+def deliver(event: dict[str, Any], config: GoogleSheetsConfig, ctx: DeliveryContext) -> dict[str, Any]:
+    """Hand one billed session to the sheets sync (``ctx.sheets_sync`` replaces it in tests). The sync talks to
+    Google through its own gspread client, not ``ctx.http``."""
     if event.get("type") not in EVENTS:
         return {"status": "skipped", "reason": f"event type {event.get('type')!r} is not synced to Sheets"}
+    sync = ctx.sheets_sync
     if sync is None:
         from connector.platforms.adapters.google_sheets.sync import sync_billed_sessions
 
         sync = partial(sync_billed_sessions, service_account_info=config.service_account_info,
                        api_base=config.api_base, value_input_option=config.value_input_option,
                        summary_worksheet=config.summary_worksheet, exceptions_worksheet=config.exceptions_worksheet)
-    result = sync(config.spreadsheet_id, [session_record(event)], worksheet=config.worksheet, **client)
+    result = sync(config.spreadsheet_id, [session_record(event)], worksheet=config.worksheet)
     return {"status": "sent", "ref": str(result) if result is not None else None}
 
 
