@@ -47,7 +47,7 @@ def _tariffs_from_dir(folder: Path, tariff_id: str) -> list[Tariff] | None:
 
 
 @lru_cache(maxsize=4)
-def _engine(url: str | None) -> Any:
+def _engine(url: str) -> Any:
     """One engine per database URL for the Excel process (a UDF runs on every recalculation)."""
     from connector.storage.db import make_engine
 

@@ -211,7 +211,7 @@ class DatabaseSink:
             ensure_schema(engine)
 
     @classmethod
-    def from_url(cls, url: str | None = None, tariffs: list[Tariff] | None = None) -> DatabaseSink:
+    def from_url(cls, url: str, tariffs: list[Tariff] | None = None) -> DatabaseSink:
         from connector.storage.db import make_engine
 
         return cls(make_engine(url), RatingOnly(tariffs) if tariffs else None)
@@ -222,7 +222,7 @@ class DatabaseSink:
         if engine is None:
             from connector.storage.db import make_engine
 
-            engine = make_engine(app.config.get("DATABASE_URL"))
+            engine = make_engine(app.config["DATABASE_URL"])
         return cls(engine, create_tables=bool(app.config.get("CREATE_TABLES", True)))
 
     def ingest(self, tenant_id: str, event: SessionEvent) -> IngestOutcome:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from connector.commands import InputError
+from connector.commands import InputError, database_url
 
 
 def run(args: argparse.Namespace) -> int:
@@ -16,7 +16,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.tenant.strip() or len(args.tenant) > 64:
         raise InputError("--tenant: 1 to 64 characters")
-    engine = make_engine(args.url)
+    engine = make_engine(database_url(args.url))
     create_tables(engine)
     with Session(engine) as db:
         key = repo.create_api_key(db, args.tenant, args.name)

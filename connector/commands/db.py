@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import argparse
 
+from connector.commands import database_url
+
 
 def run(args: argparse.Namespace) -> int:
     from connector.storage import migrate
 
+    url = database_url(args.url)
     if args.action == "upgrade":
-        migrate.upgrade(args.url, args.revision)
+        migrate.upgrade(url, args.revision)
         print("database at", args.revision)
         return 0
     if args.action == "revision":
-        migrate.revision(args.message, args.url)
+        migrate.revision(args.message, url)
         return 0
-    differences = migrate.diff(args.url)
+    differences = migrate.diff(url)
     for item in differences:
         print(item)
     print("no differences" if not differences else f"{len(differences)} difference(s): run `evbill db revision`")

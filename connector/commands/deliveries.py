@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connector.commands import InputError
+from connector.commands import InputError, database_url
 
 NOT_FOUND, CONFLICT = 3, 4
 STATUSES = ("pending", "sending", "sent", "failed", "dead")
@@ -25,7 +25,7 @@ def _engine(url: str | None) -> Any:
 
     from connector.storage.db import make_engine
 
-    engine = make_engine(url)
+    engine = make_engine(database_url(url))
     if not inspect(engine).has_table("outbox_deliveries"):
         shown = engine.url.render_as_string(hide_password=True)
         engine.dispose()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from connector.commands import InputError
+from connector.commands import InputError, database_url
 from connector.models import Session, Tariff
 from connector.spreadsheets.batch_csv import session_from_row
 from connector.validation import first_error_line
@@ -51,7 +51,7 @@ def _stored_tariff(tariff_id: str, tenant: str, url: str | None) -> Tariff:
     from connector.storage import repo
     from connector.storage.db import make_engine
 
-    engine = make_engine(url)
+    engine = make_engine(database_url(url))
     with DbSession(engine) as db:
         versions = repo.load_tariffs(db, tenant, tariff_id)
     if not versions:

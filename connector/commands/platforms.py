@@ -10,7 +10,7 @@ from typing import Any
 def run(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from connector.commands import InputError
+    from connector.commands import InputError, database_url
     from connector.platforms import registry, settings
 
     tenant_settings: dict[str, settings.PlatformSettings] = {}
@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
         from connector.storage.db import make_engine
 
         try:
-            with Session(make_engine(args.url)) as db:
+            with Session(make_engine(database_url(args.url))) as db:
                 tenant_settings = {name: settings.effective(db, args.tenant, name) for name in registry.discover()}
         except SQLAlchemyError as exc:
             raise InputError(f"--url: cannot read platform settings ({type(exc).__name__}); "

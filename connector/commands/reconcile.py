@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from connector.commands import InputError
+from connector.commands import InputError, database_url
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.format == "xlsx" and args.out is None:
         raise InputError("--out: required with --format xlsx (a workbook is not printed)")
-    engine = make_engine(args.database_url)
+    engine = make_engine(database_url(args.database_url))
     if args.create_tables:
         all_metadata().create_all(engine)
     try:

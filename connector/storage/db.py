@@ -5,8 +5,6 @@ from __future__ import annotations
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase
 
-from connector.config import DatabaseSettings
-
 # Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -21,14 +19,8 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-def database_url() -> str:
-    """``$DATABASE_URL`` as the process sees it now (commands without ``--url``, migrations)."""
-    return DatabaseSettings.from_environ().url
-
-
-def make_engine(url: str | None = None) -> Engine:
-    """Engine for ``url`` (default ``$DATABASE_URL`` or ``sqlite:///evbill.db``)."""
-    url = url or database_url()
+def make_engine(url: str) -> Engine:
+    """Engine for ``url`` (callers take it from ``connector.config.DatabaseSettings`` or an option)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 

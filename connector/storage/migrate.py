@@ -10,29 +10,29 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 
-from connector.storage.db import database_url, make_engine
+from connector.storage.db import make_engine
 from connector.storage.tables import all_metadata
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def alembic_config(url: str | None = None) -> Config:
+def alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", (url or database_url()).replace("%", "%%"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 
-def upgrade(url: str | None = None, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
-def revision(message: str, url: str | None = None) -> Any:
+def revision(message: str, url: str) -> Any:
     """Autogenerate the next migration from the tables against a database at head."""
     return command.revision(alembic_config(url), message=message, autogenerate=True)
 
 
-def diff(url: str | None = None) -> list[Any]:
+def diff(url: str) -> list[Any]:
     """Differences between the database and the table modules (empty = migrations are complete)."""
     engine = make_engine(url)
     try:
