@@ -135,3 +135,12 @@ def test_docs_list_every_variable_once() -> None:
     section = section[:section.index("\n## ", 1)]
     rows = re.findall(r"^\| `([A-Z_]+)` \|", section, flags=re.MULTILINE)
     assert rows == list(config.variables())
+
+
+def test_a_command_reads_its_section_when_it_runs(monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from connector.cli import main
+
+    monkeypatch.setenv("EVBILL_BIND", "nowhere")  # refused before any app or server starts
+    assert main(["serve"]) == 2
+    assert "--bind: 'nowhere' is not HOST:PORT" in capsys.readouterr().err
