@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 
 DEFAULT_DATABASE_URL = "sqlite:///evbill.db"
 ALLOW_PRIVATE_NETWORKS = "EVBILL_WEBHOOK_ALLOW_PRIVATE_NETWORKS"
@@ -106,7 +106,6 @@ class Section:
     """A group of settings one part of the connector needs, each field naming its variable."""
 
     __slots__ = ()
-    title: ClassVar[str]
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Self:
@@ -119,14 +118,16 @@ class Section:
 
 @dataclass(frozen=True, slots=True)
 class DatabaseSettings(Section):
-    title: ClassVar[str] = "database"
+    """Where the data lives; whether a process may create missing tables (production migrates instead)."""
+
     url: str = _var("DATABASE_URL", DEFAULT_DATABASE_URL)
     create_tables: bool = _var("EVBILL_CREATE_TABLES", True, _unless_off)
 
 
 @dataclass(frozen=True, slots=True)
 class ApiSettings(Section):
-    title: ClassVar[str] = "API"
+    """The HTTP API: body and batch limits, bearer tokens (Entra ID), CORS, development keys."""
+
     max_body_bytes: int = _var("EVBILL_MAX_BODY_BYTES", 16 * 1024 * 1024, _integer)
     batch_max_sessions: int = _var("EVBILL_BATCH_MAX_SESSIONS", 10000, _integer)
     idempotency_wait_seconds: float = _var("EVBILL_IDEMPOTENCY_WAIT_SECONDS", 10.0, _number)
@@ -144,7 +145,8 @@ class ApiSettings(Section):
 
 @dataclass(frozen=True, slots=True)
 class ServeSettings(Section):
-    title: ClassVar[str] = "evbill serve"
+    """Defaults of ``evbill serve``; its options win."""
+
     workers: int = _var("EVBILL_WORKERS", 2, _integer)
     threads: int = _var("EVBILL_THREADS", 1, _integer)
     bind: str = _var("EVBILL_BIND", "127.0.0.1:8080")
@@ -154,7 +156,6 @@ class ServeSettings(Section):
 class OutboxSettings(Section):
     """The worker's retry policy (unset: the policy's own default) and its dry-run file."""
 
-    title: ClassVar[str] = "outbox worker"
     max_attempts: int | None = _var("EVBILL_OUTBOX_MAX_ATTEMPTS", None, _integer)
     base_delay: float | None = _var("EVBILL_OUTBOX_BASE_DELAY", None, _number)
     max_delay: float | None = _var("EVBILL_OUTBOX_MAX_DELAY", None, _number)
@@ -170,7 +171,8 @@ class OutboxSettings(Section):
 
 @dataclass(frozen=True, slots=True)
 class WebhookSettings(Section):
-    title: ClassVar[str] = "webhooks"
+    """Whether webhooks may call the operator's own network (``connector.security.egress``)."""
+
     allow_private_networks: bool = _var(ALLOW_PRIVATE_NETWORKS, False, _only_if_on)
 
 
@@ -179,14 +181,14 @@ class PlatformsSettings(Section):
     """Operator-wide settings of the platform adapters (per-tenant ones: ``connector.platforms.settings``): a
     file of per-tenant settings, and the key that encrypts rotated refresh tokens."""
 
-    title: ClassVar[str] = "platforms"
     platforms_file: str | None = _var(PLATFORMS_FILE, None, _optional)
     token_key: str | None = _var(TOKEN_KEY, None, _optional, secret=True)
 
 
 @dataclass(frozen=True, slots=True)
 class SchedulerSettings(Section):
-    title: ClassVar[str] = "evbill scheduler"
+    """Opt-in jobs of ``evbill scheduler``."""
+
     outbox_prune_at: str | None = _var("EVBILL_OUTBOX_PRUNE_AT", None, _optional)
 
 
@@ -194,7 +196,6 @@ class SchedulerSettings(Section):
 class RetentionSettings(Section):
     """How long the outbox keeps fully sent events and the API keeps idempotency records."""
 
-    title: ClassVar[str] = "retention"
     outbox_days: float = _var("EVBILL_OUTBOX_RETENTION_DAYS", 90.0, _positive)
     idempotency_hours: float = _var("EVBILL_IDEMPOTENCY_RETENTION_HOURS", 24.0, _positive)
 
@@ -211,7 +212,6 @@ class RetentionSettings(Section):
 class SpreadsheetSettings(Section):
     """Spreadsheet rating: the zone of wall-clock starts; the desktop add-in's tariffs and tenant."""
 
-    title: ClassVar[str] = "spreadsheets"
     default_time_zone: str = _var(DEFAULT_TIME_ZONE, "UTC", lambda _n, raw: raw or "UTC")
     tariff_dir: str | None = _var("EVBILL_TARIFF_DIR", None, _optional)
     tenant: str = _var("EVBILL_TENANT", "default")
@@ -219,7 +219,8 @@ class SpreadsheetSettings(Section):
 
 @dataclass(frozen=True, slots=True)
 class ServerlessSettings(Section):
-    title: ClassVar[str] = "serverless functions"
+    """Serverless functions (``connector.serverless``): the tenant of a message that names none."""
+
     tenant_id: str = _var("EVBILL_TENANT_ID", "default")
 
 
@@ -248,7 +249,13 @@ class Settings:
 def load(environ: Mapping[str, str] | None = None) -> Settings:
     """All sections from ``environ`` (default: the process environment, now); a bad value raises ConfigError."""
     env = os.environ if environ is None else environ
-    return Settings(*(section.from_environ(env) for section in SECTIONS))  # type: ignore[arg-type]
+    return Settings(
+        database=DatabaseSettings.from_environ(env), api=ApiSettings.from_environ(env),
+        serve=ServeSettings.from_environ(env), outbox=OutboxSettings.from_environ(env),
+        webhooks=WebhookSettings.from_environ(env), platforms=PlatformsSettings.from_environ(env),
+        scheduler=SchedulerSettings.from_environ(env), retention=RetentionSettings.from_environ(env),
+        spreadsheets=SpreadsheetSettings.from_environ(env), serverless=ServerlessSettings.from_environ(env),
+    )
 
 
 def variables() -> dict[str, type[Section]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,7 @@ def test_config_imports_only_the_standard_library() -> None:
 
 def test_defaults_with_an_empty_environment() -> None:
     settings = config.load({})
+    assert tuple(type(getattr(settings, f.name)) for f in fields(settings)) == config.SECTIONS
     assert settings.database == DatabaseSettings("sqlite:///evbill.db", True)
     assert settings.api == ApiSettings(16 * 1024 * 1024, 10000, 10.0, 20.0, None, None, None, "tid", {}, (), (), {})
     assert settings.serve == ServeSettings(2, 1, "127.0.0.1:8080")
