@@ -210,7 +210,7 @@ class RefreshTokenStore:
     Why: Xero, Intuit and FreshBooks rotate refresh tokens; the configured one dies soon after its first
     use, so a restarted worker must continue from the newest one. The database never holds it in clear.
     Without a key, rotated tokens stay in memory only and an error is logged (re-consent after a restart).
-    Adapters subclass it in their own module so the registry can build it on the worker's engine.
+    The worker's delivery context carries one on its engine (``ctx.stores.refresh_tokens``).
     """
 
     def __init__(self, engine: Engine) -> None:

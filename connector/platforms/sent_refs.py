@@ -5,9 +5,9 @@ the only reliable record of that id is the result the worker stored on the outbo
 Vendor search APIs are eventually consistent (Stripe's search lags up to a minute) or absent.
 
 Adapters find the earlier row by the idempotency key they gave it (``idempotency_key`` of the event that
-created the object) and subclass :class:`SentRefs` in their own module, so the registry builds it on the
-worker's engine (as with ``RefreshTokenStore``). A row the worker marked ``duplicate`` points at the row
-that really sent; that one is followed. Skipped rows never count.
+created the object), through ``ctx.refs``: the worker's delivery context carries a :class:`SentRefs` on its
+engine. A row the worker marked ``duplicate`` points at the row that really sent; that one is followed.
+Skipped rows never count.
 """
 
 from __future__ import annotations

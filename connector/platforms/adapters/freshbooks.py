@@ -1,19 +1,7 @@
 """FreshBooks: a recurring invoice template (invoice profile) for subscription and fleet customers.
 
-On ``invoice.finalized`` for a customer whose class is in ``customer_classes``, the customer's
-recurring profile (one per customer and currency) is created, or updated when it exists, so its lines
-are the lines of the latest finalized period invoice; FreshBooks then issues the customer-facing
-invoice on the profile's schedule (``frequency``, ``numberRecurring``). Other customers are skipped.
-
-FreshBooks has no idempotency mechanism (platform-contracts §10), so the profile carries our key in
-``po_number`` and is looked up (``search[customerid]``) before anything is created: a retry after a
-lost answer finds the profile and updates it (PUT is idempotent) instead of creating a second one.
-
-Money is not re-computed: every line is ``qty`` 1 at ``unit_cost`` = the rated line net (strings, as
-FreshBooks expects), quantity and unit price in the description; tax names and percentages travel in
-``taxName1/taxAmount1`` (and ``2``). Endpoint paths are [unverified] in the contracts doc: check them
-against the live API reference before production use.
-"""
+FreshBooks has no idempotency key, so the profile carries ours in ``po_number`` and is looked up before any
+create; money is the rated line nets, never recomputed. See docs/platforms/freshbooks.md."""
 
 from __future__ import annotations
 

@@ -1,12 +1,7 @@
 """Jira Cloud: one ticket per billing anomaly (``billing.anomaly``), ADF description, never two tickets.
 
-Dedupe has two layers, both keyed by the anomaly's fingerprint (its id; rule + session when no id):
-1. a local table (:class:`TicketStore`) mapping fingerprint -> issue key, checked first and written
-   right after a create, so a redelivered event or a restarted worker does not create again;
-2. before any create, a JQL search for the fingerprint label (``evbill-anomaly-<fp>``), which also covers
-   a crash between Jira's 201 and the local write, and a lost local database.
-The create body also carries an entity property ``evbill.anomaly`` with the anomaly id.
-"""
+Dedupe on the anomaly's fingerprint: the local ticket table first, then a JQL search for its label before any
+create (covers a lost local write). See docs/platforms/jira.md."""
 
 from __future__ import annotations
 

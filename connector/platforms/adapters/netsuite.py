@@ -1,17 +1,7 @@
 """Oracle NetSuite: REST record update of the Item Fulfillment that carries a session's chargeable items.
 
-``PATCH {base}/services/rest/record/v1/itemFulfillment/{ref}?replace=item`` where ``ref`` is the
-fulfillment's internal id or ``eid:<external id>`` (template ``fulfillment_ref``, default
-``eid:{session_id}``: the operator's order flow creates one fulfillment per session with that external
-id). The ``item`` sublist is *replaced* by the session's chargeable lines (item by line category,
-quantity as rated, optional custom column with the rated net), the ship status set, and a memo added,
-so a repeated PATCH leaves the record in the same state.
-
-Idempotency (platform-contracts §7): requests go asynchronously (``Prefer: respond-async``) with
-``X-NetSuite-Idempotency-Key`` derived from tenant and session, so a retry is recognised by NetSuite
-and answered with the first job. Auth: Token-Based Authentication (OAuth 1.0a, HMAC-SHA256, realm =
-account id) signed by ``requests-oauthlib``, or an OAuth 2.0 bearer token from the shared provider.
-"""
+The ``item`` sublist is replaced by the session's rated lines, sent asynchronously with an idempotency key
+derived from tenant and session, so a retry leaves the record as it was. See docs/platforms/netsuite.md."""
 
 from __future__ import annotations
 

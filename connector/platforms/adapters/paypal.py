@@ -1,31 +1,8 @@
 """PayPal Invoicing v2: one PayPal invoice per finalized invoice of ours, then send; voids and credit notes follow.
 
-``POST /v2/invoicing/invoices`` creates a draft, ``POST /v2/invoicing/invoices/{id}/send`` sends it.
-PayPal's spec declares **no** idempotency header for invoicing (see the contracts doc), so the key is a
-deterministic ``detail.invoice_number`` (our invoice number, unique per tenant): before creating, the
-adapter searches for that number (``POST /v2/invoicing/search-invoices``) and reuses what it finds; only a
-``DRAFT`` is sent. A lost answer after a create or a send therefore never makes a second invoice or mail.
-``PayPal-Request-Id`` is sent as well (harmless where unsupported), but nothing relies on it.
-
-Money is mapped, not computed: each charge line is one item of quantity 1 at the line's net (PayPal would
-otherwise recompute quantity x unit price with its own rounding); each tax of the invoice is one item with
-our tax amount; discounts and incentives (negative lines) are the invoice discount. PayPal's total is
-therefore exactly our ``amount_due``.
-
-Corrections (PayPal Invoicing has no credit notes), each decided on the PayPal invoice's *current* status,
-so a retry after a lost answer sees the effect and does nothing twice:
-
-- ``invoice.voided``: the PayPal invoice (found by its number) is cancelled (``SENT``/``UNPAID``, with a
-  cancellation mail), or deleted (``DRAFT``/``SCHEDULED``: PayPal cannot cancel what was not sent); already
-  ``CANCELLED`` is done; ``PAID``/``PARTIALLY_PAID`` is a permanent error (our books say unpaid). Not found:
-  an invoice voided as a draft was never sent (skipped); otherwise the original is not delivered yet
-  (``RetryableError``; the outbox retries, bounded). A ``DRAFT`` whose creating delivery is not recorded as
-  sent yet is waited for too: deleting it would let that delivery's retry create and send it again.
-- ``credit_note.issued``: the PayPal invoice is found by ``detail.reference`` (our invoice id, the credit
-  note's ``credit_note_of``). Unpaid and credited in full (credit note amount = PayPal total) -> cancelled;
-  paid -> the credit note's amount is recorded as an external refund (``/refunds``); a partial credit of an
-  unpaid invoice is skipped with a reason (the sent invoice is left as it is; see docs/platforms/paypal.md).
-"""
+PayPal invoicing has no idempotency header: our invoice number is the key, searched before every create; each
+correction is decided on the PayPal invoice's current status. Money is mapped, never recomputed, so PayPal's
+total is our ``amount_due``. See docs/platforms/paypal.md."""
 
 from __future__ import annotations
 

@@ -1,15 +1,7 @@
 """Plaid Transfer: settle a finalized invoice by debiting the customer's linked bank account (ACH).
 
-``POST /transfer/authorization/create`` (with ``idempotency_key``, <= 50 chars, a UUID5 of tenant + invoice:
-Plaid returns the same authorization for 48 h), then ``POST /transfer/create`` with that
-``authorization_id`` (Plaid documents this call as idempotent on the authorization, so a retry returns the
-transfer already made). Auth: ``PLAID-CLIENT-ID`` / ``PLAID-SECRET`` headers and ``Plaid-Version``.
-
-The amount is our ``amount_due`` as Plaid's 2-decimal string, never
-recomputed. Plaid Transfer moves US dollars: an invoice in another currency is a permanent error, and an
-invoice whose customer has no linked account in the config is skipped (they pay another way).
-A declined authorization is permanent (with Plaid's rationale); it is never retried.
-"""
+Authorization (idempotent on a key derived from tenant and invoice), then the transfer (idempotent on the
+authorization); the amount is our ``amount_due``, never recomputed. See docs/platforms/plaid.md."""
 
 from __future__ import annotations
 

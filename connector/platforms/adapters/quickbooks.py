@@ -1,17 +1,7 @@
 """QuickBooks Online: a balanced JournalEntry per billed session (and the reversal per credit note or void).
 
-``POST {api_base}/v3/company/{realmId}/journalentry?minorversion=75&requestid=<uuid5>``: the ``requestid``
-is derived from tenant + session (or credit note), so a retry returns the entry QBO already made.
-OAuth 2.0 bearer from the shared provider (refresh-token grant; Intuit rotates refresh tokens, handed to
-``on_refresh``).
-
-The entry mirrors our ledger's posting rule (``connector.billing.invoicing.rows.postings``) for the session's
-own lines of the invoice: debit accounts receivable (the customer as ``Entity``) with the amount due,
-debit the incentive receivable with incentives, credit the mapped revenue account per line category with
-the net, credit the mapped tax account per tax with our tax amount. A negative amount changes sides
-(discounts debit revenue). Debits equal credits by construction; this is checked before sending.
-Amounts are the Invoice JSON's decimal strings, written as exact JSON numbers.
-"""
+The entry mirrors our ledger's posting rule, checked balanced before sending; a ``requestid`` derived from
+tenant and session makes a retry return the entry QuickBooks already made. See docs/platforms/quickbooks.md."""
 
 from __future__ import annotations
 

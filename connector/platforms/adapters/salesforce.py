@@ -1,10 +1,7 @@
 """Salesforce: a Case or Task on session completion, per configured rule, upserted on an External ID.
 
-``PATCH /services/data/vXX.X/sobjects/{Case|Task}/{ExtIdField}/{value}``: the first call creates (201),
-a repeat updates the same record (200/204), so redelivery and retries never duplicate. The external id
-value is derived from the rule and the session (``<rule>:<session id>``), so two rules may each open
-their own record for one session but the same rule never opens two.
-"""
+The external id is ``<rule>:<session id>``: a repeat updates the same record, so retries never duplicate.
+See docs/platforms/salesforce.md."""
 
 from __future__ import annotations
 

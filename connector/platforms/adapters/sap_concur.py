@@ -1,15 +1,7 @@
 """SAP Concur: a Quick Expense for each government-fleet session charge.
 
-``POST {base_url}/quickexpense/v4/users/{userID}/context/TRAVELER/quickexpenses`` (Bearer, company
-token). The entry lands in the driver's *Available Expenses*, so the agency's approval workflow stays
-in Concur. Only sessions whose customer class is in ``customer_classes`` (default government and
-fleet) are sent; all others are skipped, which is a normal outcome.
-
-Concur documents no idempotency mechanism and v4 has no lookup (platform-contracts §4): the returned
-``quickExpenseIdUri`` is recorded per session in ``ExpenseStore`` right after the 201, and a
-redelivery finds it there instead of posting again. The amount is the session's gross as the rating
-computed it (sum of the session's invoice lines), written as an exact JSON number.
-"""
+Concur has no idempotency key and no lookup: the returned expense URI is recorded per session right after
+the 201, and a redelivery answers from that record. See docs/platforms/sap_concur.md."""
 
 from __future__ import annotations
 

@@ -1,24 +1,8 @@
 """SAP S/4HANA: the revenue posting of each billed session, balanced in every currency.
 
-One accounting document per session, built once as ``BAPI_ACC_DOCUMENT_POST`` tables (DOCUMENTHEADER,
-ACCOUNTRECEIVABLE, ACCOUNTGL, ACCOUNTTAX, CURRENCYAMOUNT) and delivered either
-
-* ``transport="json"``: those tables as JSON to an SAP integration endpoint (e.g. an Integration Suite
-  iFlow that calls the BAPI + ``BAPI_TRANSACTION_COMMIT`` and answers ``RETURN``/``OBJ_KEY``), or
-* ``transport="soap"``: the same document as the SOAP *Journal Entry – Post* message
-  (``JournalEntryBulkCreateRequest``, communication scenario SAP_COM_0002), built from the same tables
-  by :func:`build_message` (so both transports post the identical document).
-
-Signs follow the BAPI: debit positive, credit negative; the receivable is debited with the session's
-gross, each revenue line credited with its net, each tax (per name and rate) with its amount and base.
-Nothing is re-priced: the amounts are the rating's lines. The document must sum to zero per currency
-type, else it is refused before sending. With ``local_currency`` set, company-code amounts
-(``CURR_TYPE`` 10) are translated at the configured rate and the rounding difference goes to the
-largest revenue item, as SAP's own translation does.
-
-SAP has no idempotency key: the session id is the reference (``REF_DOC_NO``/XBLNR) and the endpoint
-dedupes on it; the SOAP message id is derived from it as well, so a retry is the same message.
-"""
+One accounting document per session (BAPI tables, sent as JSON or as the SOAP Journal Entry message), refused
+before sending unless it sums to zero; the session id is the reference SAP dedupes on. See
+docs/platforms/sap_s4hana.md."""
 
 from __future__ import annotations
 

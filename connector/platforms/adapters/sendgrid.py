@@ -1,12 +1,7 @@
 """Twilio SendGrid: an email receipt for every new billing record (``session.billed`` / ``invoice.finalized``).
 
-Mapping only (pure): Invoice JSON -> ``POST /v3/mail/send`` body, validated in tests against the
-vendor schema (``vendor-specs/sendgrid/mail_send.schema.json``). SendGrid has **no idempotency
-mechanism**; duplicates are prevented upstream: the outbox delivers each (event, platform) once, the
-delivery key is the *invoice id* (so ``session.billed`` and ``invoice.finalized`` for the same invoice
-send one email), and ``custom_args`` carry the event and invoice ids so a duplicate is visible in the
-Event Webhook / activity feed if it ever happens. See docs/platforms/sendgrid.md.
-"""
+SendGrid has no idempotency key: the delivery key is the invoice id, so the worker sends one receipt per
+invoice whichever event carries it. See docs/platforms/sendgrid.md."""
 
 from __future__ import annotations
 

@@ -1,12 +1,7 @@
 """Slack: billing completions, reconciliation summaries and anomalies to a finance channel (Block Kit).
 
-Two transports: ``chat.postMessage`` with a bot token (``xoxb-…``, scope ``chat:write``) or an incoming
-webhook URL (a secret). Two modes: one message per event, or a **daily digest** of billed sessions
-(reconciliations and anomalies are always posted at once). Digest items are persisted in
-:class:`DigestStore` keyed by event id, so an outbox redelivery or a worker restart neither loses nor
-double-counts a session, and each (tenant, channel, day) digest is claimed once before it is posted.
-Slack has no idempotency key: see docs/platforms/slack.md for the one remaining window.
-"""
+One message per event, or a daily digest of billed sessions kept in the digest store so a redelivery or a
+restart neither loses nor double-counts a session. See docs/platforms/slack.md."""
 
 from __future__ import annotations
 

@@ -1,12 +1,7 @@
 """Square Orders API: one order per finalized invoice of ours, one custom line item per priced line.
 
-``POST /v2/orders`` (CreateOrder) with ``idempotency_key`` in the body (Square answers a repeated key with
-the order it already created). Money is mapped, not computed: each charge line is a custom line item of
-quantity 1 at the line's net (in minor units, Square's integer ``amount``); each tax of the invoice is
-one more line item carrying our tax amount (Square would otherwise compute tax itself from a percentage);
-discounts and incentives (negative lines; Square prices cannot be negative) are one ``FIXED_AMOUNT``
-order-level discount. Square's ``total_money`` is therefore exactly our ``amount_due``.
-"""
+The body's ``idempotency_key`` makes a retry return the same order; taxes and discounts go out as our amounts,
+so Square's ``total_money`` is our ``amount_due``. See docs/platforms/square.md."""
 
 from __future__ import annotations
 

@@ -1,28 +1,8 @@
 """Stripe: one Stripe invoice per finalized invoice of ours (invoice, items, finalize, send); voids and credit notes follow.
 
-Order: ``POST /v1/invoices`` (``pending_invoice_items_behavior=exclude``), one ``POST /v1/invoiceitems`` per
-priced line with ``invoice=in_…``, then ``/finalize`` and ``/send``. Creating the invoice first (the
-contracts doc's alternative) attaches each item to *this* invoice, so a second invoice for the same customer
-being delivered at the same time never sweeps up our pending items. Every POST carries its own
-``Idempotency-Key`` derived from tenant, invoice id and step, so a retry replays Stripe's first answer.
-
-Money is mapped, not computed: each item's ``amount`` is the line's net in integer minor units ("9.13" EUR
--> 913; negative for discounts and incentives), and in ``tax_mode="items"`` each tax of the invoice is one
-more item with the invoice's tax amount, so Stripe's total equals our ``amount_due`` to the minor unit.
-``tax_mode="tax_rates"`` attaches mapped Stripe tax rates instead (Stripe then computes the tax; see
-docs/platforms/stripe.md).
-Keys are kept by Stripe for at least 24 h: redeliveries after that rely on the outbox's own dedupe.
-
-Corrections reach Stripe too. ``invoice.voided`` -> ``POST /v1/invoices/{in_…}/void``; ``credit_note.issued``
--> ``POST /v1/credit_notes`` on the credited invoice's ``in_…``. That id is what the worker recorded for the
-original's creation: ``ctx.refs`` (a :class:`SentRefs` on the worker's engine) finds
-that delivery by the original's key (:func:`invoice_key`). Original not recorded yet -> ``RetryableError``
-(the outbox retries, bounded); voided while a draft -> skipped. Before posting, the Stripe invoice is read
-(and, for credit notes, Stripe's credit notes of it are listed by ``metadata[credit_note_id]``), so a
-redelivery after Stripe's 24 h key window neither voids twice nor credits twice. Credit note lines are our
-lines' nets (and in ``items`` mode our taxes) as ``custom_line_item``s, so Stripe's credit equals our
-``amount_due`` to the minor unit; see docs/platforms/stripe.md for the choices.
-"""
+Every POST has its own idempotency key; items are our line nets in minor units, so Stripe's total is our
+``amount_due``. Corrections name the Stripe invoice the original's delivery recorded (``ctx.refs``). See
+docs/platforms/stripe.md."""
 
 from __future__ import annotations
 

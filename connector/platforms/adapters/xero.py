@@ -1,28 +1,8 @@
 """Xero Accounting: one ACCREC invoice per finalized invoice of ours, its void, and our credit notes.
 
-Three operations, each with its own ``Idempotency-Key`` (<= 128 chars, ``evbill:<tenant>:<our id>:<op>``) so a
-retry returns Xero's first answer and the worker never mistakes one operation for another:
-
-- ``session.billed`` / ``invoice.finalized`` -> ``PUT {api_base}/Invoices?summarizeErrors=true``
-  (createInvoices; PUT never updates an existing invoice), ``InvoiceNumber`` = our number, ``Reference`` = our id.
-- ``invoice.voided`` -> ``POST {api_base}/Invoices/{InvoiceNumber}`` with ``Status`` ``VOIDED`` (invoices sent
-  ``AUTHORISED``) or ``DELETED`` (sent as ``DRAFT``/``SUBMITTED``, which Xero deletes instead of voiding).
-  An invoice voided while a draft never reached Xero and is skipped; a 404 (the creation still queued in the
-  outbox) is retryable.
-- ``credit_note.issued`` -> ``PUT {api_base}/CreditNotes?summarizeErrors=true`` (``ACCRECCREDIT``), then, with
-  ``allocate_credit_notes``, ``PUT /CreditNotes/{CreditNoteID}/Allocations`` against the original's InvoiceID,
-  read from the outbox record of the original's delivery (:class:`SentRefs`); until that exists the credit
-  note waits (retryable).
-
-OAuth 2.0 bearer from the shared provider (refresh-token grant; Xero rotates refresh tokens, so the new one
-is handed to ``on_refresh`` at once) and ``xero-tenant-id`` naming the organisation.
-
-Money is mapped, not computed: each line goes out as quantity 1 at its net, with ``LineAmount`` = net and
-``TaxAmount`` = the line's tax from our invoice (Xero takes a given tax amount instead of recomputing), in
-``Exclusive`` mode; credit notes carry our credit note's (positive) lines the same way and the allocation our
-credit note's ``amount_due``. Xero amounts have 2 decimals: a 3-decimal currency (KWD, BHD, …) is refused with
-a clear error instead of being rounded. JSON numbers are written from Decimals exactly.
-"""
+Each operation has its own Idempotency-Key; lines carry our nets and tax amounts (3-decimal currencies are
+refused, never rounded). Xero rotates refresh tokens: they are kept in the worker's token store. See
+docs/platforms/xero.md."""
 
 from __future__ import annotations
 

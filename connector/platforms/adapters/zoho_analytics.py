@@ -1,10 +1,7 @@
 """Zoho Analytics: row sync of billed sessions and billing exceptions (anomalies).
 
-``POST /restapi/v2/workspaces/{wid}/views/{vid}/data?CONFIG={…}`` with the rows as JSON in the
-``DATA`` form field. ``importType: updateadd`` + ``matchingColumns`` makes every load an upsert keyed
-by "Session ID" (or "Anomaly ID"), so a retried or redelivered event updates its row instead of adding
-a second one (Zoho has no idempotency key).
-"""
+Zoho has no idempotency key: ``updateadd`` on the session (or anomaly) id column makes every load an upsert,
+so a redelivery updates its row. See docs/platforms/zoho_analytics.md."""
 
 from __future__ import annotations
 

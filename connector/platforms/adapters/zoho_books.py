@@ -1,29 +1,7 @@
 """Zoho Books: one invoice per charging event (``session.billed``), and our voids and credit notes.
 
-Three operations, each with its own outbox key (``idempotency_key``), found again by number because Zoho
-Books has no idempotency key (platform-contracts §8):
-
-- ``session.billed`` -> ``POST {api_base}/books/v3/invoices?organization_id=…&ignore_auto_number_generation=true``
-  with our deterministic ``invoice_number`` (prefix + session id): a retry collides on the number instead of
-  creating a duplicate, and before creating we look the number up (``GET /invoices?invoice_number=``) so a
-  retry after a lost 201 answers with the invoice that already exists.
-- ``invoice.voided`` -> for each session on our voided invoice, its Zoho invoice (looked up by number) is
-  voided: ``POST /books/v3/invoices/{invoice_id}/status/void``. Already void: nothing sent. Not in Zoho yet
-  (its ``session.billed`` still in the outbox): ``RetryableError``. A void of our *draft* voids them too (Zoho
-  invoices are per billed session, so they exist; the void means those sessions will not be billed). Paid or
-  partly paid Zoho invoices are refused (``PermanentError``) before anything is voided.
-- ``credit_note.issued`` -> ``POST /books/v3/creditnotes?…&ignore_auto_number_generation=true`` numbered
-  ``credit_note_number_prefix`` + our CN number, looked up first (``GET /creditnotes?creditnote_number=``);
-  ``reference_number`` = our original invoice's id; when every credited line belongs to one session, the
-  ``invoice_id`` query parameter links it to that session's Zoho invoice (retried until that invoice exists).
-
-``Authorization: Zoho-oauthtoken …`` (OAuth 2.0 refresh-token grant at the Zoho accounts server).
-
-Money is never re-computed: each invoice or credit note line becomes one Zoho line with ``quantity`` 1 and
-``rate`` = the line's net (``quantity × unit_price`` rounded per line is what our rating did; letting Zoho
-multiply again could differ by a cent). Quantity and unit price travel in the line description. Taxes map
-by rate to Zoho tax ids from the config; incentives are the invoice-level ``adjustment``.
-"""
+Zoho Books has no idempotency key: our numbers are deterministic and looked up before each create; lines
+carry our nets, never recomputed. See docs/platforms/zoho_books.md."""
 
 from __future__ import annotations
 

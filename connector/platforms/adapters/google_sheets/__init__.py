@@ -1,10 +1,7 @@
 """Google Sheets: billed sessions appended to a spreadsheet (Sessions, Summary, Exceptions tabs) via gspread.
 
-This adapter is the wiring: for each ``session.billed`` it builds one record and hands it to
-``connector.platforms.adapters.google_sheets.sync.sync_billed_sessions``, which owns the sheet layout, the service-account client
-with a bounded retry, and the dedupe (``values.append`` is not idempotent: the sync reads the
-session-id column first, so a repeated delivery never adds a second row).
-"""
+This module is the wiring: one record per ``session.billed`` handed to ``sync.sync_billed_sessions``, which
+owns the layout, the retrying client and the dedupe. See docs/platforms/google_sheets.md."""
 
 from __future__ import annotations
 
