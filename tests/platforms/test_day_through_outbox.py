@@ -199,12 +199,12 @@ def inject_trouble(d: Doubles, phase: str) -> None:
         d.sheets.inject("append", 429, retry_after="1")
         d.sheets.inject("append", 503, apply=True)  # the row landed, the answer did not
         d.qbo.lose("/v3/company/")
-        d.f2.lose_answer("/books/v3/invoices", "POST")
-        d.f2.lose_answer("/services/rest/record/", "PATCH")
-        d.f2.lose_answer("/sap/evbill/", "POST")
+        d.f2.lose("/books/v3/invoices", method="POST")
+        d.f2.lose("/services/rest/record/", method="PATCH")
+        d.f2.lose("/sap/evbill/", method="POST")
     else:
         d.square.lose("/v2/orders")
-        d.f2.lose_answer("/accounting/account/", "POST")
+        d.f2.lose("/accounting/account/", method="POST")
 
 
 def restart(monkeypatch: pytest.MonkeyPatch, url: str) -> Any:
@@ -337,7 +337,7 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
     # all the injected trouble was really served: every scripted 429/500 and every lost answer
     assert [q for d in doubles.all() for q in d.failures.values() if q] == []
     assert not any(doubles.sheets.fail.values()) and doubles.sheets.invalid == []
-    assert not any(doubles.f2.lost_answers.values()) and not any(
+    assert not any(doubles.f2.losses.values()) and not any(
         n for d in (doubles.square, doubles.qbo) for n in d.losses.values())
 
     def delivered(platform: str) -> set[str]:

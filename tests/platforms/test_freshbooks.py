@@ -79,7 +79,7 @@ def test_one_profile_per_customer_created_once_then_updated(vendors: FinanceVend
     path = "/accounting/account/AbC123/invoice_profiles/"
     vendors.fail(path, 429, retry_after="5", method="GET")
     vendors.fail(path, 500, method="POST")
-    vendors.lose_answer(path, "POST")  # second POST creates, but its answer is lost
+    vendors.lose(path, method="POST")  # second POST creates, but its answer is lost
     january = finalized()
     result, retry_afters = retrying(lambda: freshbooks.deliver(january, cfg, DeliveryContext(http, token_provider=tokens)))
     assert retry_afters == [5.0, None, None]

@@ -15,19 +15,16 @@ from sqlalchemy import create_engine
 
 from connector.platforms.adapters import google_sheets, jira, salesforce, sendgrid, slack, zoho_analytics
 from connector.platforms.context import DeliveryContext, Stores
+from connector.platforms.errors import PermanentError, RetryableError
 from connector.platforms.sender import HttpSender
 from connector.platforms.stores.digests import DigestStore
 from connector.platforms.stores.tickets import TicketStore
 from tests.platforms.events import billed_event
-from tests.platforms.fakes.http import (  # also installs error stand-ins
-    OneShotHttp,
-    Outbox,
-    PermanentError,
-    RetryableError,
-)
+from tests.platforms.fakes.http import OneShotHttp
 from tests.platforms.fakes.vendors import FakeVendors
 from tests.platforms.schemas import schema_errors
 from tests.platforms.test_contracts import anomaly_event, reconciliation_event
+from tests.platforms.worker_model import Outbox
 
 
 @pytest.fixture

@@ -57,7 +57,7 @@ def test_async_update_retried_applies_once(vendors: FinanceVendors) -> None:
     _seed(vendors)
     event = billed_event()
     vendors.fail("/services/rest/record/", 429, 500, retry_after="2")
-    vendors.lose_answer("/services/rest/record/", "PATCH")
+    vendors.lose("/services/rest/record/", method="PATCH")
     result, retry_afters = retrying(lambda: netsuite.deliver(event, cfg, DeliveryContext(make_http())))
     assert retry_afters == [2.0, None, None]
     assert result["status"] == "sent" and result["async"] is True and "/services/rest/async/v1/job/" in result["ref"]

@@ -7,13 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from connector.platforms.errors import PermanentError, RetryableError
 from connector.platforms.oauth import TokenProvider, is_unauthorized, send_authorized
-from tests.platforms.fakes.server import Double
-from tests.platforms.worker_model import (  # installs error stand-ins first
-    OneShotHttp,
-    PermanentError,
-    RetryableError,
-)
+from tests.platforms.fakes.http import OneShotHttp
+from tests.platforms.fakes.server import OAuthServer
 
 
 class Clock:
@@ -25,20 +22,20 @@ class Clock:
 
 
 @pytest.fixture
-def idp() -> Iterator[Double]:
-    d = Double().start()
+def idp() -> Iterator[OAuthServer]:
+    d = OAuthServer().start()
     yield d
     d.stop()
 
 
-def provider(idp: Double, **kw: object) -> TokenProvider:
+def provider(idp: OAuthServer, **kw: object) -> TokenProvider:
     args: dict[str, object] = {"token_url": idp.url + "/oauth2/token", "client_id": "cid", "client_secret": "csecret"}
     args.update(kw)
     return TokenProvider(**args)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("style", ["basic", "body"])
-def test_client_credentials_token_is_cached_until_shortly_before_expiry(idp: Double, style: str) -> None:
+def test_client_credentials_token_is_cached_until_shortly_before_expiry(idp: OAuthServer, style: str) -> None:
     clock = Clock()
     tp = provider(idp, auth_style=style, scope="invoicing", clock=clock)
     http = OneShotHttp()
@@ -55,7 +52,7 @@ def test_client_credentials_token_is_cached_until_shortly_before_expiry(idp: Dou
     assert tp.authorization(http) == {"Authorization": "Bearer at-2"} and idp.token_requests == 2
 
 
-def test_short_lived_token_margin_is_half_its_lifetime_and_missing_expiry_means_an_hour(idp: Double) -> None:
+def test_short_lived_token_margin_is_half_its_lifetime_and_missing_expiry_means_an_hour(idp: OAuthServer) -> None:
     clock = Clock()
     idp.expires_in = 30
     tp = provider(idp, clock=clock)
@@ -75,7 +72,7 @@ def test_short_lived_token_margin_is_half_its_lifetime_and_missing_expiry_means_
     assert idp.token_requests == 3
 
 
-def test_concurrent_callers_share_one_token_request(idp: Double) -> None:
+def test_concurrent_callers_share_one_token_request(idp: OAuthServer) -> None:
     tp = provider(idp)
     seen: list[dict[str, str]] = []
     threads = [threading.Thread(target=lambda: seen.append(tp.authorization(OneShotHttp()))) for _ in range(12)]
@@ -86,7 +83,7 @@ def test_concurrent_callers_share_one_token_request(idp: Double) -> None:
     assert idp.token_requests == 1 and seen == [{"Authorization": "Bearer at-1"}] * 12
 
 
-def test_refresh_token_rotation_is_handed_to_on_refresh_and_used_next(idp: Double) -> None:
+def test_refresh_token_rotation_is_handed_to_on_refresh_and_used_next(idp: OAuthServer) -> None:
     idp.rotate = True
     saved: list[str] = []
     clock = Clock()
@@ -104,14 +101,14 @@ def test_refresh_token_rotation_is_handed_to_on_refresh_and_used_next(idp: Doubl
         stale.authorization(http)
 
 
-def test_no_rotation_means_no_callback(idp: Double) -> None:
+def test_no_rotation_means_no_callback(idp: OAuthServer) -> None:
     saved: list[str] = []
     tp = provider(idp, grant="refresh_token", refresh_token="rt-0", on_refresh=saved.append)
     tp.authorization(OneShotHttp())
     assert saved == [] and tp.refresh_token == "rt-0"
 
 
-def test_errors_are_classified_and_secrets_stay_out_of_repr(idp: Double) -> None:
+def test_errors_are_classified_and_secrets_stay_out_of_repr(idp: OAuthServer) -> None:
     http = OneShotHttp()
     with pytest.raises(PermanentError, match="invalid_client"):
         provider(idp, client_secret="wrong").authorization(http)
@@ -128,7 +125,7 @@ def test_errors_are_classified_and_secrets_stay_out_of_repr(idp: Double) -> None
         provider(idp, grant="password")
 
 
-def test_send_authorized_refetches_once_after_a_401(idp: Double) -> None:
+def test_send_authorized_refetches_once_after_a_401(idp: OAuthServer) -> None:
     tp = provider(idp)
     http = OneShotHttp()
     assert send_authorized(tp, http, "GET", idp.url + "/protected").json() == {"ok": True}
@@ -147,7 +144,7 @@ def test_send_authorized_refetches_once_after_a_401(idp: Double) -> None:
     assert not is_unauthorized(PermanentError("HTTP 401 mentioned, but a 400", status_code=400))
 
 
-def test_shared_provider_is_reused_per_client_and_secret(idp: Double) -> None:
+def test_shared_provider_is_reused_per_client_and_secret(idp: OAuthServer) -> None:
     from connector.platforms.oauth import shared_provider
 
     url = idp.url + "/oauth2/token"
@@ -161,7 +158,7 @@ def test_shared_provider_is_reused_per_client_and_secret(idp: Double) -> None:
     assert idp.token_requests == 1
 
 
-def test_refresh_token_store_encrypts_and_survives_a_restart(idp: Double, tmp_path, monkeypatch, caplog) -> None:
+def test_refresh_token_store_encrypts_and_survives_a_restart(idp: OAuthServer, tmp_path, monkeypatch, caplog) -> None:
     from cryptography.fernet import Fernet
     from sqlalchemy import create_engine, text
 
@@ -194,7 +191,7 @@ def test_refresh_token_store_encrypts_and_survives_a_restart(idp: Double, tmp_pa
     assert keyless.load("c") is None and "EVBILL_TOKEN_KEY is not set" in caplog.text and "rt-secret" not in caplog.text
 
 
-def test_two_consents_on_one_app_never_share_a_provider(idp: Double) -> None:
+def test_two_consents_on_one_app_never_share_a_provider(idp: OAuthServer) -> None:
     from connector.platforms.oauth import shared_provider
 
     url = idp.url + "/oauth2/token"
@@ -204,7 +201,7 @@ def test_two_consents_on_one_app_never_share_a_provider(idp: Double) -> None:
     assert shared_provider(url, "cid", "csecret", grant="refresh_token", refresh_token="rt-9", identity="rt-0") is a
 
 
-def test_two_worker_processes_share_rotations_through_the_store(idp: Double, tmp_path, monkeypatch) -> None:
+def test_two_worker_processes_share_rotations_through_the_store(idp: OAuthServer, tmp_path, monkeypatch) -> None:
     from cryptography.fernet import Fernet
     from sqlalchemy import create_engine
 

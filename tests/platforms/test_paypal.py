@@ -10,10 +10,12 @@ import pytest
 
 from connector.platforms.adapters import paypal
 from connector.platforms.context import DeliveryContext
+from connector.platforms.errors import PermanentError
+from tests.platforms.fakes.http import OneShotHttp
 from tests.platforms.fakes.paypal import PayPalDouble
 from tests.platforms.finance_events import billed_event, incentive, invoice_event
 from tests.platforms.schemas import schema_errors
-from tests.platforms.worker_model import OneShotHttp, PermanentError, retrying
+from tests.platforms.worker_model import retrying
 
 CFG = paypal.PayPalConfig(client_id="cid", client_secret="csecret", invoicer_email="billing@evcharge.example",
                           invoicer_business_name="EV Charge GmbH")

@@ -21,14 +21,15 @@ from connector.platforms import oauth
 from connector.platforms.adapters import paypal
 from connector.platforms.context import DeliveryContext
 from connector.platforms.dryrun import DryRunSender
+from connector.platforms.errors import PermanentError, RetryableError
 from connector.platforms.sent_refs import SentRefs
 from connector.storage.tables.outbox import DeliveryRow, EventRow
 from connector.storage.tables.platforms import PlatformConfigRow
 from tests.billing.invoicing.conftest import A, ingest, make_app, setup_tenant
+from tests.platforms.fakes.http import OneShotHttp
 from tests.platforms.fakes.paypal import PayPalDouble, refund_errors
 from tests.platforms.finance_events import invoice_event
 from tests.platforms.schemas import schema_errors
-from tests.platforms.worker_model import OneShotHttp, PermanentError, RetryableError
 
 CFG = paypal.PayPalConfig(client_id="cid", client_secret="csecret", invoicer_email="billing@evcharge.example")
 POLICY = Policy(max_attempts=8, base_delay=1, max_delay=5)

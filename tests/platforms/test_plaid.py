@@ -10,10 +10,12 @@ import pytest
 
 from connector.platforms.adapters import plaid
 from connector.platforms.context import DeliveryContext
+from connector.platforms.errors import PermanentError
+from tests.platforms.fakes.http import OneShotHttp
 from tests.platforms.fakes.plaid import PlaidDouble
 from tests.platforms.finance_events import billed_event, invoice_event
 from tests.platforms.schemas import schema_errors
-from tests.platforms.worker_model import OneShotHttp, PermanentError, retrying
+from tests.platforms.worker_model import retrying
 
 ACCOUNT = plaid.PlaidAccount(access_token="access-sandbox-71e02f71", account_id="3gE5gnRzNyfXpBK5wEEKcymJ5albGVUqg77gr",
                              legal_name="Jane Driver", email_address="jane@example.com")

@@ -12,10 +12,12 @@ import pytest
 
 from connector.platforms.adapters import quickbooks
 from connector.platforms.context import DeliveryContext
+from connector.platforms.errors import PermanentError
+from tests.platforms.fakes.http import OneShotHttp
 from tests.platforms.fakes.quickbooks import AR, QuickBooksDouble
 from tests.platforms.finance_events import billed_event, incentive, invoice_event
 from tests.platforms.schemas import schema_errors
-from tests.platforms.worker_model import OneShotHttp, PermanentError, retrying
+from tests.platforms.worker_model import retrying
 
 CFG = quickbooks.QuickBooksConfig(realm_id="9130350000000000", client_id="cid", client_secret="csecret",
                                   refresh_token="rt-0", receivable_account=AR,

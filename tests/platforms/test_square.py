@@ -9,10 +9,12 @@ import pytest
 
 from connector.platforms.adapters import square
 from connector.platforms.context import DeliveryContext
+from connector.platforms.errors import PermanentError
+from tests.platforms.fakes.http import OneShotHttp
 from tests.platforms.fakes.square import SquareDouble
 from tests.platforms.finance_events import billed_event, incentive, invoice_event
 from tests.platforms.schemas import schema_errors
-from tests.platforms.worker_model import OneShotHttp, PermanentError, retrying
+from tests.platforms.worker_model import retrying
 
 CFG = square.SquareConfig(access_token="sq-token", location_id="L8P2X0EXAMPLE", customer_map={"C-1": "SQ-CUST-1"})
 

@@ -9,10 +9,12 @@ import pytest
 
 from connector.platforms.adapters import stripe
 from connector.platforms.context import DeliveryContext
+from connector.platforms.errors import PermanentError
+from tests.platforms.fakes.http import OneShotHttp
 from tests.platforms.fakes.stripe import StripeDouble, unflatten
 from tests.platforms.finance_events import billed_event, incentive, invoice_event
 from tests.platforms.schemas import schema_errors
-from tests.platforms.worker_model import OneShotHttp, PermanentError, retrying
+from tests.platforms.worker_model import retrying
 
 CFG = stripe.StripeConfig(api_key="sk_test_123", customer_map={"C-1": "cus_EVdriver001"})
 

@@ -23,14 +23,16 @@ from connector.platforms import context
 from connector.platforms.adapters import stripe
 from connector.platforms.context import DeliveryContext
 from connector.platforms.dryrun import DryRunSender
+from connector.platforms.errors import PermanentError, RetryableError
 from connector.platforms.sent_refs import SentRefs
 from connector.storage.tables import all_metadata
 from connector.storage.tables.outbox import DeliveryRow
 from connector.storage.tables.platforms import PlatformConfigRow
 from tests.billing.invoicing.conftest import A, ingest, make_app, setup_tenant
+from tests.platforms.fakes.http import OneShotHttp
 from tests.platforms.fakes.stripe import StripeDouble
 from tests.platforms.finance_events import billed_event, incentive, invoice_event
-from tests.platforms.worker_model import OneShotHttp, PermanentError, RetryableError, retrying
+from tests.platforms.worker_model import retrying
 
 CFG = stripe.StripeConfig(api_key="sk_test_123", customer_map={"C-1": "cus_EVdriver001"})
 POLICY = Policy(max_attempts=8, base_delay=1, max_delay=5)

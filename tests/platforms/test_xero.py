@@ -11,10 +11,12 @@ import pytest
 
 from connector.platforms.adapters import xero
 from connector.platforms.context import DeliveryContext
+from connector.platforms.errors import PermanentError
+from tests.platforms.fakes.http import OneShotHttp
 from tests.platforms.fakes.xero import TENANT, XeroDouble
 from tests.platforms.finance_events import billed_event, incentive, invoice_event
 from tests.platforms.schemas import schema_errors
-from tests.platforms.worker_model import OneShotHttp, PermanentError, retrying
+from tests.platforms.worker_model import retrying
 
 CFG = xero.XeroConfig(client_id="cid", client_secret="csecret", refresh_token="rt-0", xero_tenant_id=TENANT,
                       tax_types={"VAT:19": "OUTPUT2"}, account_codes={"energy": "4000", "fixed": "4030"},

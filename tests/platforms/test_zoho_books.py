@@ -98,7 +98,7 @@ def test_delivery_retries_then_creates_one_invoice(vendors: FinanceVendors) -> N
 
 def test_lost_answer_after_create_does_not_duplicate(vendors: FinanceVendors) -> None:
     cfg = _oauth_cfg(vendors)
-    vendors.lose_answer("/books/v3/invoices", "POST")
+    vendors.lose("/books/v3/invoices", method="POST")
     result, retry_afters = retrying(lambda: zoho_books.deliver(billed_event(sid="S-7"), cfg, DeliveryContext(make_http())))
     assert retry_afters == [None] and result["status"] == "duplicate"
     assert list(vendors.zoho_invoices) == ["EV-S-7"] and len(vendors.calls("/books/v3/invoices", "POST")) == 1

@@ -175,7 +175,7 @@ def test_void_retries_then_voids_once_already_void_is_a_no_op(vendors: FinanceVe
     iid = created["ref"]
     void_path = f"{INV}/{iid}/status/void"
     vendors.fail(void_path, 429, 500, retry_after="2")
-    vendors.lose_answer(void_path, "POST")  # voided at Zoho, the answer lost
+    vendors.lose(void_path, method="POST")  # voided at Zoho, the answer lost
     result, waits = retrying(lambda: zoho_books.deliver(void_event(), cfg, DeliveryContext(make_http())))
     assert waits == [2.0, None, None]
     assert vendors.zoho_voids == [iid] and vendors.zoho_invoices["EV-S-100"]["status"] == "void"
@@ -250,7 +250,7 @@ def test_credit_note_waits_for_its_invoice_then_is_created_once_linked_exact(ven
     assert vendors.calls(CN, "POST") == []  # nothing created before the invoice it credits is there
     iid = zoho_books.deliver(billed_event(), cfg, DeliveryContext(make_http()))["ref"]
     vendors.fail(CN, 500, method="POST")
-    vendors.lose_answer(CN, "POST")
+    vendors.lose(CN, method="POST")
     result, waits = retrying(lambda: zoho_books.deliver(credit_note_event(), cfg, DeliveryContext(make_http())))
     assert waits == [None, None]
     [(number, note)] = vendors.zoho_credit_notes.items()
@@ -347,7 +347,7 @@ def test_worker_voids_a_finalized_invoice_exactly_once_despite_429_500_and_a_los
         Decimal("3.00"), Decimal("6.00")]
     books.post(f"/v1/invoices/{inv}/void", {"reason": "wrong customer"})
     vendors.fail(f"{INV}/", 429, 500, retry_after="1", method="POST")  # the void calls (not the create)
-    vendors.lose_answer(f"{INV}/{first}/status/void", "POST")
+    vendors.lose(f"{INV}/{first}/status/void", method="POST")
     books.run(6)
     assert vendors.zoho_voids == [first, second]  # each exactly once
     assert {vendors.zoho_invoices[n]["status"] for n in ("EV-S-1", "EV-S-2")} == {"void"}
@@ -377,7 +377,7 @@ def test_worker_credits_a_session_invoice_exactly_once_to_the_cent(books: Books,
     books.run(1)
     note = books.post(f"/v1/invoices/{inv}/credit-notes", {"reason": "charger fault"}, 201)
     vendors.fail(CN, 503, 429, retry_after="1", method="POST")
-    vendors.lose_answer(CN, "POST")
+    vendors.lose(CN, method="POST")
     books.run(6)
     [(number, credit)] = vendors.zoho_credit_notes.items()
     iid = vendors.zoho_invoices["EV-S-5"]["invoice_id"]

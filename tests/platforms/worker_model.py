@@ -1,8 +1,9 @@
-"""Test-only stand-ins for the shared sender and outbox worker, for direct ``deliver`` calls.
+"""Small models of the outbox worker for tests that call one adapter's ``deliver`` at a time.
 
-``OneShotHttp`` does one attempt and classifies like the documented ``HttpSender`` (429/5xx/connection ->
-``RetryableError`` with Retry-After, other 4xx -> ``PermanentError``). ``retrying`` plays the worker: it
-calls ``deliver`` again after a ``RetryableError``, a bounded number of times.
+``retrying`` calls ``deliver`` again after a ``RetryableError``, a bounded number of times. ``Outbox`` also
+records each delivered key in a database, so a "restarted worker" (a new Outbox on the same file) does not
+deliver twice. The real worker (``connector.events.worker``) runs the adapters in test_real_adapters.py,
+test_finance_worker_e2e.py and test_day_through_outbox.py.
 """
 
 from __future__ import annotations
@@ -10,33 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import requests
+from sqlalchemy import Column, Engine, MetaData, String, Table, insert, select
+from sqlalchemy.exc import IntegrityError
 
-from connector.platforms.errors import PermanentError, RetryableError
-
-__all__ = ["OneShotHttp", "PermanentError", "RetryableError", "retrying"]
-
-
-class OneShotHttp:
-    """One HTTP attempt per call, never leaving 127.0.0.1."""
-
-    def __init__(self) -> None:
-        self.session = requests.Session()
-        self.attempts = 0
-
-    def send(self, method: str, url: str, **kw: Any) -> requests.Response:
-        assert url.startswith("http://127.0.0.1:"), f"test tried to leave 127.0.0.1: {url}"
-        self.attempts += 1
-        try:
-            resp = self.session.request(method, url, timeout=10, **kw)
-        except requests.ConnectionError as exc:
-            raise RetryableError(f"connection error: {exc}") from exc
-        if 200 <= resp.status_code < 300:
-            return resp
-        if resp.status_code == 429 or resp.status_code >= 500:
-            ra = resp.headers.get("Retry-After")
-            raise RetryableError(f"HTTP {resp.status_code}", retry_after=float(ra) if ra else None)
-        raise PermanentError(f"HTTP {resp.status_code}: {resp.text[:300]}")
+from connector.platforms.errors import RetryableError
 
 
 def retrying(deliver: Callable[[], dict[str, Any]], max_attempts: int = 6) -> tuple[dict[str, Any], list[Any]]:
@@ -51,3 +29,36 @@ def retrying(deliver: Callable[[], dict[str, Any]], max_attempts: int = 6) -> tu
             if attempt == max_attempts:
                 raise
     raise AssertionError("unreachable")
+
+
+_meta = MetaData()
+_delivered = Table("test_outbox_delivered", _meta, Column("key", String(300), primary_key=True),
+                   Column("ref", String(300)))
+
+
+class Outbox:
+    def __init__(self, engine: Engine, max_attempts: int = 5) -> None:
+        self.engine = engine
+        self.max_attempts = max_attempts
+        self.retry_afters: list[float | None] = []
+        _meta.create_all(engine)
+
+    def run(self, key: str, deliver: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            if conn.execute(select(_delivered.c.ref).where(_delivered.c.key == key)).first():
+                return {"status": "already_delivered"}
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                result = deliver()
+            except RetryableError as exc:
+                self.retry_afters.append(getattr(exc, "retry_after", None))
+                if attempt == self.max_attempts:
+                    raise
+                continue
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(_delivered).values(key=key, ref=str(result.get("ref"))))
+            except IntegrityError:
+                pass
+            return result
+        raise AssertionError("unreachable")

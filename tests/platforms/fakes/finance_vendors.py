@@ -9,16 +9,14 @@ keys, SAP dedupes on the reference/message id. Auth is checked on every call.
 from __future__ import annotations
 
 import base64
-import itertools
 import json
-import threading
 import xml.etree.ElementTree as ET
-from collections import deque
 from decimal import Decimal
 from typing import Any
 
 from flask import Flask, Response, request
-from werkzeug.serving import make_server
+
+from tests.platforms.fakes.server import LocalServer
 
 ZOHO_TOKEN_PREFIX = "zb-token-"
 
@@ -27,15 +25,11 @@ def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None
     return Response(json.dumps(payload), status=status, headers=headers or {}, content_type="application/json")
 
 
-class FinanceVendors:
+class FinanceVendors(LocalServer):
+    LOST_ANSWER = {"error": "gateway timeout after commit"}
+
     def __init__(self) -> None:
-        self.app = Flask("fake-finance-vendors")
-        self.requests: list[dict[str, Any]] = []
-        self.failures: dict[tuple[str, str | None], deque[tuple[int, dict[str, str]]]] = {}
-        self.ids = itertools.count(1)
-        self.lock = threading.Lock()
         self.tokens: set[str] = set()
-        self.lost_answers: dict[tuple[str, str], int] = {}
         self.zoho_invoices: dict[str, dict[str, Any]] = {}
         self.zoho_credit_notes: dict[str, dict[str, Any]] = {}  # creditnote_number -> credit note (with totals)
         self.zoho_voids: list[str] = []  # invoice_id of every void Zoho applied
@@ -50,68 +44,22 @@ class FinanceVendors:
         self.ns_nonces: set[str] = set()
         self.fb_profiles: dict[str, dict[str, Any]] = {}
         self.fb_refresh = "fb-refresh-0"
-        self._routes()
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
-
-    def start(self) -> FinanceVendors:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-
-    def fail(self, path_prefix: str, *statuses: int, retry_after: str | None = None, method: str | None = None) -> None:
-        """Answer the next matching requests (path prefix, optionally one method) with these statuses."""
-        q = self.failures.setdefault((path_prefix, method), deque())
-        for status in statuses:
-            q.append((status, {"Retry-After": retry_after} if retry_after and status == 429 else {}))
-
-    def lose_answer(self, path_prefix: str, method: str, times: int = 1) -> None:
-        """Process the next matching requests normally, then answer 500: the vendor did the work but the
-        client never learns it (the case a retry must not turn into a second object)."""
-        self.lost_answers[(path_prefix, method)] = self.lost_answers.get((path_prefix, method), 0) + times
+        super().__init__()
 
     def zoho_pay(self, invoice_number: str, status: str = "paid") -> None:
         """A payment recorded in Zoho Books against one of its invoices (``paid`` or ``partially_paid``)."""
         self.zoho_invoices[invoice_number]["status"] = status
 
-    def calls(self, path_prefix: str, method: str | None = None) -> list[dict[str, Any]]:
-        return [r for r in self.requests if r["path"].startswith(path_prefix) and method in (None, r["method"])]
+    def request_body(self) -> Any:
+        """JSON parsed with ``Decimal`` (amounts compared exactly), the form, or the raw text (XML, SOAP)."""
+        raw = request.get_data(cache=True)
+        if request.mimetype == "application/json" and raw:
+            return json.loads(raw, parse_float=Decimal)
+        if request.form:
+            return request.form.to_dict()
+        return raw.decode() if raw else None
 
-    def _routes(self) -> None:
-        app = self.app
-
-        @app.before_request
-        def record_and_fail() -> Response | None:
-            raw = request.get_data(cache=True)
-            body: Any = None
-            if request.mimetype == "application/json" and raw:
-                body = json.loads(raw, parse_float=Decimal)
-            elif request.form:
-                body = request.form.to_dict()
-            elif raw:
-                body = raw.decode()
-            self.requests.append({"method": request.method, "path": request.path, "headers": dict(request.headers),
-                                  "args": request.args.to_dict(), "body": body, "url": request.url})
-            for (prefix, method), q in self.failures.items():
-                if request.path.startswith(prefix) and method in (None, request.method) and q:
-                    status, headers = q.popleft()
-                    return _json({"error": f"scripted {status}"}, status, headers)
-            return None
-
-        @app.after_request
-        def lose(resp: Response) -> Response:
-            for (prefix, method), n in self.lost_answers.items():
-                if n and request.path.startswith(prefix) and request.method == method and resp.status_code < 300:
-                    self.lost_answers[(prefix, method)] = n - 1
-                    return _json({"error": "gateway timeout after commit"}, 500)
-            return resp
-
+    def routes(self, app: Flask) -> None:  # noqa: C901 - one closure per vendor keeps the doubles readable
         # ------------------------------------------------------------ Zoho Books
         @app.post("/oauth/v2/token")
         def zoho_token() -> Response:

@@ -19,7 +19,7 @@ from typing import Any
 import jsonschema
 from flask import Flask, Response, jsonify, request
 
-from tests.platforms.fakes.server import Double, problem
+from tests.platforms.fakes.server import OAuthServer, problem
 from tests.platforms.schemas import schema_errors
 
 STATUSES_CANCELLABLE = ("SENT", "UNPAID")
@@ -47,7 +47,7 @@ def refund_errors(body: Any) -> list[str]:
     return [f"/{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
 
 
-class PayPalDouble(Double):
+class PayPalDouble(OAuthServer):
     TOKEN_PATHS = ("/v1/oauth2/token",)
 
     def routes(self, app: Flask) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from tests.platforms.fakes.server import Double, problem
+from tests.platforms.fakes.server import OAuthServer, problem
 from tests.platforms.schemas import schema_errors
 
 AR = "84"
@@ -20,7 +20,7 @@ def fault(message: str) -> Response:
     return problem(400, {"Fault": {"Error": [{"Message": message, "code": "6000"}], "type": "ValidationFault"}})
 
 
-class QuickBooksDouble(Double):
+class QuickBooksDouble(OAuthServer):
     TOKEN_PATHS = ("/oauth2/v1/tokens/bearer",)
 
     def routes(self, app: Flask) -> None:

@@ -1,48 +1,46 @@
-"""A vendor stand-in on 127.0.0.1: answers from a script, records requests, can be slow."""
+"""A vendor stand-in that answers from a script: (status, headers, body) per request, then 200 ``{}``.
+
+For tests of the sender and the delivery machinery, where no vendor's semantics matter; ``delay`` makes
+every answer slow (read timeouts). Requests are recorded with their raw body bytes.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
 from typing import Any
+
+from flask import Flask, Response, request
+
+from tests.platforms.fakes.server import LocalServer
+
+Answer = tuple[int, dict[str, str], bytes]
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+class ScriptedVendor(LocalServer):
+    def __init__(self, script: list[Answer], delay: float = 0.0) -> None:
+        self.script = list(script)
+        self.delay = delay
+        super().__init__()
+
+    def request_body(self) -> Any:
+        return request.get_data()
+
+    def routes(self, app: Flask) -> None:
+        @app.route("/", defaults={"path": ""}, methods=METHODS)
+        @app.route("/<path:path>", methods=METHODS)
+        def answer(path: str) -> Response:
+            with self.lock:
+                status, headers, payload = self.script.pop(0) if self.script else (200, {}, b"{}")
+            if self.delay:
+                time.sleep(self.delay)
+            return Response(payload, status=status, headers=headers)
 
 
 @contextmanager
-def vendor(script: list[tuple[int, dict[str, str], bytes]], delay: float = 0.0) -> Iterator[dict[str, Any]]:
-    state: dict[str, Any] = {"requests": [], "script": list(script)}
-
-    class Handler(BaseHTTPRequestHandler):
-        def _any(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            state["requests"].append({"method": self.command, "path": self.path, "headers": dict(self.headers),
-                                      "body": body})
-            status, headers, payload = state["script"].pop(0) if state["script"] else (200, {}, b"{}")
-            if delay:
-                time.sleep(delay)
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            try:
-                self.wfile.write(payload)
-            except OSError:
-                pass
-
-        do_GET = do_POST = do_PUT = do_PATCH = _any  # noqa: N815 - http.server naming
-
-        def log_message(self, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    Thread(target=server.serve_forever, daemon=True).start()
-    state["url"] = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
+def vendor(script: list[Answer], delay: float = 0.0) -> Iterator[dict[str, Any]]:
+    """The running stand-in as ``{"url": ..., "requests": [...]}``."""
+    with ScriptedVendor(script, delay) as double:
+        yield {"url": double.url, "requests": double.requests}

@@ -9,11 +9,11 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from tests.platforms.fakes.server import Double, problem
+from tests.platforms.fakes.server import LocalServer, problem
 from tests.platforms.schemas import schema_errors
 
 
-class SquareDouble(Double):
+class SquareDouble(LocalServer):
     def routes(self, app: Flask) -> None:
         self.orders: dict[str, dict[str, Any]] = {}
         self.keys: dict[str, tuple[str, str]] = {}

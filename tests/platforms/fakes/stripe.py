@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from tests.platforms.fakes.server import Double, problem
+from tests.platforms.fakes.server import LocalServer, problem
 
 
 def unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
@@ -32,7 +32,7 @@ def unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     return out
 
 
-class StripeDouble(Double):
+class StripeDouble(LocalServer):
     def routes(self, app: Flask) -> None:
         self.invoices: dict[str, dict[str, Any]] = {}
         self.items: dict[str, dict[str, Any]] = {}

@@ -7,74 +7,25 @@ duplicates are implemented: Jira label search, Salesforce external-id upsert, Zo
 
 from __future__ import annotations
 
-import itertools
 import json
-import threading
-from collections import deque
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.serving import make_server
+
+from tests.platforms.fakes.server import LocalServer
 
 
-class FakeVendors:
+class FakeVendors(LocalServer):
     def __init__(self) -> None:
-        self.app = Flask("fake-vendors")
-        self.requests: list[dict[str, Any]] = []
-        self.failures: dict[str, deque[tuple[int, dict[str, str], str]]] = {}
-        self.lock = threading.Lock()
-        self.ids = itertools.count(1)
         self.emails: list[dict[str, Any]] = []
         self.slack_messages: list[dict[str, Any]] = []
         self.jira_issues: list[dict[str, Any]] = []
         self.sf_records: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.zoho_rows: dict[str, dict[str, dict[str, str]]] = {}
         self.tokens_issued = 0
-        self._routes()
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__()
 
-    # ------------------------------------------------------------------ control
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
-
-    def start(self) -> FakeVendors:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-
-    def fail(self, path_prefix: str, *statuses: int, retry_after: str | None = None, body: str = "") -> None:
-        """Answer the next requests whose path starts with ``path_prefix`` with these statuses."""
-        q = self.failures.setdefault(path_prefix, deque())
-        for status in statuses:
-            headers = {"Retry-After": retry_after} if retry_after is not None and status == 429 else {}
-            q.append((status, headers, body or json.dumps({"error": f"scripted {status}"})))
-
-    def calls(self, path_prefix: str) -> list[dict[str, Any]]:
-        return [r for r in self.requests if r["path"].startswith(path_prefix)]
-
-    # ------------------------------------------------------------------ routes
-    def _routes(self) -> None:  # noqa: C901 - one closure per vendor keeps the doubles readable
-        app = self.app
-
-        @app.before_request
-        def record_and_fail() -> Response | None:
-            body: Any = None
-            if request.is_json:
-                body = request.get_json(silent=True)
-            elif request.form:
-                body = request.form.to_dict()
-            self.requests.append({"method": request.method, "path": request.path, "headers": dict(request.headers),
-                                  "args": request.args.to_dict(), "body": body})
-            for prefix, q in self.failures.items():
-                if request.path.startswith(prefix) and q:
-                    status, headers, text = q.popleft()
-                    return Response(text, status=status, headers=headers, content_type="application/json")
-            return None
-
+    def routes(self, app: Flask) -> None:  # noqa: C901 - one closure per vendor keeps the doubles readable
         @app.post("/v3/mail/send")
         def sendgrid() -> Response:
             if request.headers.get("Authorization") != "Bearer SG.test":

@@ -20,7 +20,7 @@ from typing import Any
 from flask import Flask, Response, request
 from jsonschema import FormatChecker, validators
 
-from tests.platforms.fakes.server import Double, problem
+from tests.platforms.fakes.server import OAuthServer, problem
 from tests.platforms.schemas import load_schema, read_only, schema_errors
 
 TENANT = "0a1b2c3d-0000-4000-8000-00000000beef"
@@ -48,7 +48,7 @@ def _money(value: Any) -> Decimal:
     return Decimal(str(value))
 
 
-class XeroDouble(Double):
+class XeroDouble(OAuthServer):
     TOKEN_PATHS = ("/connect/token",)
 
     def routes(self, app: Flask) -> None:
