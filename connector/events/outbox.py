@@ -8,7 +8,6 @@ the webhook cannot lose or invent an event.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -27,7 +26,7 @@ def emit(db: Session, tenant_id: str, type: str, data: EventDataJson, *,
     return env.to_dict()
 
 
-def row_to_envelope(row: EventRow) -> dict[str, Any]:
+def row_to_envelope(row: EventRow) -> EventJson:
     """The wire envelope of a stored event (what webhooks and adapters receive)."""
     return {"id": row.id, "type": row.type, "tenant_id": row.tenant_id,
             "created_at": envelope.iso(row.created_at), "data": row.data}

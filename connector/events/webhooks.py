@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from connector.models.documents import EventJson
 from connector.security import hmac_sign
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -19,12 +20,12 @@ EVENT_TYPE_HEADER = "X-Evbill-Event-Type"
 DELIVERY_ID_HEADER = "X-Evbill-Delivery-Id"
 
 
-def body_of(event: dict[str, Any]) -> bytes:
+def body_of(event: EventJson) -> bytes:
     """Compact JSON: the exact bytes that are signed and sent."""
     return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def headers_for(event: dict[str, Any], body: bytes, secret: str, idempotency_key: str, delivery_id: str,
+def headers_for(event: EventJson, body: bytes, secret: str, idempotency_key: str, delivery_id: str,
                 timestamp: int | None = None) -> dict[str, str]:
     return {"Content-Type": "application/json", "User-Agent": "evbill-webhooks/1",
             **hmac_sign.sign(secret, timestamp, body), IDEMPOTENCY_HEADER: idempotency_key,
@@ -32,7 +33,7 @@ def headers_for(event: dict[str, Any], body: bytes, secret: str, idempotency_key
             DELIVERY_ID_HEADER: delivery_id}
 
 
-def deliver(event: dict[str, Any], url: str, secret: str, http: Any, idempotency_key: str,
+def deliver(event: EventJson, url: str, secret: str, http: Any, idempotency_key: str,
             delivery_id: str) -> dict[str, Any]:
     """POST the signed envelope; the sender raises Retryable/PermanentError for non-2xx answers."""
     body = body_of(event)

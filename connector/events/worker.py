@@ -33,6 +33,7 @@ from connector.events.deliveries import Policy, aware, backoff, claim, finish, r
 from connector.events.deliveries import redeliver as redeliver  # re-exported: the pinned interface
 from connector.events.fanout import fan_out
 from connector.events.outbox import row_to_envelope
+from connector.models.documents import EventJson
 from connector.platforms import context, registry, settings
 from connector.platforms.errors import PermanentError, RetryableError
 from connector.platforms.sender import HttpSender, Sender
@@ -71,7 +72,7 @@ def _already_sent(db: Session, row: DeliveryRow, key: str) -> DeliveryRow | None
     return None
 
 
-def deliver_one(db: Session, engine: Engine, row: DeliveryRow, event: dict[str, Any], http: Sender,
+def deliver_one(db: Session, engine: Engine, row: DeliveryRow, event: EventJson, http: Sender,
                 platforms: dict[str, registry.Platform]) -> dict[str, Any]:
     """Deliver one claimed row; returns the result to record or raises Retryable/PermanentError."""
     kind, _, name = row.target.partition(":")

@@ -8,7 +8,7 @@ The keys are exactly the ones produced today; mypy checks the code that builds a
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import Any, TypedDict
 
 # ------------------------------------------------------------------ rated session (RatedSession.to_dict)
 
@@ -116,15 +116,16 @@ class RatedSessionJson(OcpiTotalsJson):
 # ------------------------------------------------------------------------- invoice (billing's Invoice)
 
 
-class InvoiceCustomerJson(TypedDict):
-    """The invoice's customer: all fields for a known customer, only ``id`` when its row is gone."""
+class InvoiceCustomerJson(TypedDict, total=False):
+    """The invoice's customer: all fields for a known customer, only ``id`` when its row is gone (so
+    readers take every key as optional)."""
 
     id: str
-    name: NotRequired[str | None]
-    email: NotRequired[str | None]
-    customer_class: NotRequired[str | None]
-    locale: NotRequired[str | None]
-    tax_region: NotRequired[str | None]
+    name: str | None
+    email: str | None
+    customer_class: str | None
+    locale: str | None
+    tax_region: str | None
 
 
 class InvoiceLineJson(TypedDict):

@@ -13,6 +13,7 @@ import re
 from decimal import Decimal
 from typing import Any, Literal
 
+from connector.models.documents import EventJson, InvoiceJson, InvoiceLineJson
 from connector.money import to_minor
 
 Operation = Literal["invoice", "void", "credit_note"]
@@ -40,7 +41,7 @@ def minor(value: Any, currency: str, field: str) -> int:
         raise ValueError(f"{field}: {text} has more decimals than {currency} allows") from exc
 
 
-def invoice_of(event: dict[str, Any]) -> dict[str, Any]:
+def invoice_of(event: EventJson) -> InvoiceJson:
     """The event's ``data.invoice`` (``ValueError`` naming the field when it is missing)."""
     invoice = (event.get("data") or {}).get("invoice")
     if not isinstance(invoice, dict):
@@ -48,7 +49,7 @@ def invoice_of(event: dict[str, Any]) -> dict[str, Any]:
     return invoice
 
 
-def unsendable(event: dict[str, Any], vendor: str, sendable: frozenset[str], credit_notes: str | None) -> str | None:
+def unsendable(event: EventJson, vendor: str, sendable: frozenset[str], credit_notes: str | None) -> str | None:
     """Why an invoice event is not sent to ``vendor`` (no invoice, a credit note the adapter leaves out, a
     status not in ``sendable``), or None when it is."""
     invoice = (event.get("data") or {}).get("invoice")
@@ -70,13 +71,13 @@ def bounded_key(key: str, limit: int) -> str:
     return f"{key[:limit - len(digest) - 1]}~{digest}"
 
 
-def operation(event: dict[str, Any]) -> Operation:
+def operation(event: EventJson) -> Operation:
     """Which vendor call an invoice event stands for: creating the invoice, voiding it, or a credit note."""
     kind = event.get("type")
     return "void" if kind == "invoice.voided" else "credit_note" if kind == "credit_note.issued" else "invoice"
 
 
-def correction_skip(event: dict[str, Any], vendor: str, *, voided_drafts: bool = False) -> str | None:
+def correction_skip(event: EventJson, vendor: str, *, voided_drafts: bool = False) -> str | None:
     """Why an ``invoice.voided`` / ``credit_note.issued`` event needs nothing at ``vendor`` (None: it does).
 
     One reading for every adapter that follows corrections: a void concerns an invoice (not a credit note)
@@ -103,7 +104,7 @@ def correction_skip(event: dict[str, Any], vendor: str, *, voided_drafts: bool =
     return None
 
 
-def delivery_key(name: str, event: dict[str, Any], skipped: bool, key: str, limit: int) -> str:
+def delivery_key(name: str, event: EventJson, skipped: bool, key: str, limit: int) -> str:
     """The adapter's idempotency key; an event the adapter skips gets a key of its own, so it never stands
     for the invoice's delivery when the worker dedupes on equal keys."""
     if skipped:
@@ -111,7 +112,7 @@ def delivery_key(name: str, event: dict[str, Any], skipped: bool, key: str, limi
     return bounded_key(key, limit)
 
 
-def session_lines(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+def session_lines(event: EventJson) -> tuple[dict[str, Any], InvoiceJson, list[InvoiceLineJson]]:
     """(the billed session with its id, the invoice, the invoice lines of that session) of a
     ``session.billed`` event: a draft invoice may hold other sessions' lines too."""
     from connector.platforms.errors import MappingError
@@ -121,7 +122,8 @@ def session_lines(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     invoice = data.get("invoice")
     if not isinstance(invoice, dict):
         raise MappingError("data.invoice", "required")
-    sid = session.get("id") or (data.get("rating") or {}).get("session_id")
+    rating = data.get("rating")
+    sid = session.get("id") or (rating.get("session_id") if rating else None)
     if not sid:
         raise MappingError("data.session.id", "required")
     lines = [ln for ln in invoice.get("lines") or [] if ln.get("session_id") in (None, sid)]

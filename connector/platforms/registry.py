@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from connector.models.documents import EventJson
 from connector.platforms.adapters import (
     freshbooks,
     google_sheets,
@@ -81,14 +82,14 @@ class Platform:
     def secret_fields(self) -> set[str]:
         return {k.name for k in self.config_keys() if k.secret}
 
-    def idempotency_key(self, event: dict[str, Any], config: BaseModel | None) -> str:
+    def idempotency_key(self, event: EventJson, config: BaseModel | None) -> str:
         """The adapter's ``idempotency_key(event, config)``, else event id + platform."""
         fn = getattr(self.module, "idempotency_key", None)
         if fn is None:
             return f"{self.name}:{event.get('tenant_id', '')}:{event['id']}"
         return str(fn(event, config))
 
-    def deliver(self, event: dict[str, Any], config: BaseModel | None, ctx: DeliveryContext) -> dict[str, Any]:
+    def deliver(self, event: EventJson, config: BaseModel | None, ctx: DeliveryContext) -> dict[str, Any]:
         """``deliver(event, config, ctx)`` of the adapter: what to record on the delivery row."""
         result: dict[str, Any] = self.module.deliver(event, config, ctx)
         return result

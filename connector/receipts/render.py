@@ -7,12 +7,14 @@ mail QA tools) can check the rendered DOM against the invoice without screenshot
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from connector.models.documents import InvoiceJson
 from connector.receipts.formatting import (
     ReceiptDataError,
     format_day,
@@ -54,13 +56,13 @@ class Brand:
     support_email: str | None = None
 
 
-def _require(invoice: dict[str, Any], key: str) -> Any:
+def _require(invoice: Mapping[str, Any], key: str) -> Any:
     if key not in invoice or invoice[key] in (None, ""):
         raise ReceiptDataError(f"invoice.{key}: required to render a receipt")
     return invoice[key]
 
 
-def receipt_context(invoice: dict[str, Any], brand: Brand | None = None,
+def receipt_context(invoice: InvoiceJson, brand: Brand | None = None,
                     time_zone: str | None = None) -> dict[str, Any]:
     """The template context: raw values (for data-* attributes) next to their formatted text."""
     brand = brand or Brand()
@@ -131,7 +133,7 @@ def receipt_context(invoice: dict[str, Any], brand: Brand | None = None,
     }
 
 
-def render_receipt(invoice: dict[str, Any], brand: Brand | None = None, time_zone: str | None = None) -> Receipt:
+def render_receipt(invoice: InvoiceJson, brand: Brand | None = None, time_zone: str | None = None) -> Receipt:
     """Invoice JSON -> :class:`Receipt` (HTML + plain text in the customer's locale and currency format)."""
     ctx = receipt_context(invoice, brand, time_zone)
     html = _ENV.get_template("receipt.html").render(**ctx)

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.models.documents import EventJson, InvoiceJson, InvoiceLineJson
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import MappingError
 from connector.platforms.oauth import RefreshTokenStore
@@ -40,14 +41,14 @@ class FreshBooksConfig(BaseModel):
     payment_terms_days: int = Field(default=14, ge=0)
 
 
-def _invoice(event: dict[str, Any]) -> dict[str, Any]:
+def _invoice(event: EventJson) -> InvoiceJson:
     invoice = (event.get("data") or {}).get("invoice")
     if not isinstance(invoice, dict):
         raise MappingError("data.invoice", "required")
     return invoice
 
 
-def skip_reason(event: dict[str, Any], config: FreshBooksConfig) -> str | None:
+def skip_reason(event: EventJson, config: FreshBooksConfig) -> str | None:
     if event.get("type") not in EVENTS:
         return f"event type {event.get('type')!r} does not change a recurring profile"
     invoice = _invoice(event)
@@ -59,7 +60,7 @@ def skip_reason(event: dict[str, Any], config: FreshBooksConfig) -> str | None:
     return None
 
 
-def profile_key(event: dict[str, Any]) -> str:
+def profile_key(event: EventJson) -> str:
     """Our key for the customer's profile, stored in ``po_number`` (≤ 31 chars)."""
     invoice = _invoice(event)
     return f"EVB-{(invoice.get('customer') or {}).get('id')}-{invoice['currency']}"[:31]
@@ -70,7 +71,7 @@ def amount(value: Any) -> str:
     return str(Decimal(str(value)))
 
 
-def _line(ln: dict[str, Any], currency: str) -> dict[str, Any]:
+def _line(ln: InvoiceLineJson, currency: str) -> dict[str, Any]:
     """Incentive lines (negative, untaxed) stay lines: the template then totals to the amount due."""
     out: dict[str, Any] = {
         "type": 0,
@@ -89,7 +90,7 @@ def _line(ln: dict[str, Any], currency: str) -> dict[str, Any]:
     return out
 
 
-def build_profile(event: dict[str, Any], config: FreshBooksConfig) -> dict[str, Any]:
+def build_profile(event: EventJson, config: FreshBooksConfig) -> dict[str, Any]:
     """The ``{"invoice_profile": …}`` body (create and update alike)."""
     invoice = _invoice(event)
     customer = invoice.get("customer") or {}
@@ -116,7 +117,7 @@ def build_profile(event: dict[str, Any], config: FreshBooksConfig) -> dict[str, 
     }}
 
 
-def idempotency_key(event: dict[str, Any], config: FreshBooksConfig | None = None) -> str:
+def idempotency_key(event: EventJson, config: FreshBooksConfig | None = None) -> str:
     """Per finalized invoice (each one refreshes the customer's profile once)."""
     return f"freshbooks:{event.get('tenant_id', '')}:{_invoice(event).get('id')}"
 
@@ -150,7 +151,7 @@ def _send(config: FreshBooksConfig, http: Any, provider: Any, method: str, url: 
         raise
 
 
-def deliver(event: dict[str, Any], config: FreshBooksConfig, ctx: DeliveryContext) -> dict[str, Any]:
+def deliver(event: EventJson, config: FreshBooksConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """Find the customer's profile by our key; update it, or create it once. ``ctx.stores.refresh_tokens``
     persists rotated refresh tokens across restarts; ``ctx.token_provider`` overrides the token source (tests)."""
     http = ctx.http

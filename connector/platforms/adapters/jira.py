@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.models.documents import EventJson
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError
 
@@ -79,7 +80,7 @@ def _cell(kind: str, value: object, *marks: str) -> dict[str, Any]:
     return {"type": kind, "content": [_para(_text(value, *marks))]}
 
 
-def adf_description(anomaly: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+def adf_description(anomaly: dict[str, Any], event: EventJson) -> dict[str, Any]:
     """An ADF ``doc`` (validated in tests against @atlaskit/adf-schema full.json)."""
     rows = [("Rule", anomaly.get("rule")), ("Severity", anomaly.get("severity")),
             ("Session", anomaly.get("session_id")), ("Station", anomaly.get("station_id")),
@@ -104,7 +105,7 @@ def adf_description(anomaly: dict[str, Any], event: dict[str, Any]) -> dict[str,
     return {"type": "doc", "version": 1, "content": content}
 
 
-def issue_body(event: dict[str, Any], config: JiraConfig) -> dict[str, Any]:
+def issue_body(event: EventJson, config: JiraConfig) -> dict[str, Any]:
     """``POST /rest/api/3/issue`` body for a ``billing.anomaly`` event."""
     anomaly = (event.get("data") or {}).get("anomaly")
     if not isinstance(anomaly, dict):
@@ -126,7 +127,7 @@ def issue_body(event: dict[str, Any], config: JiraConfig) -> dict[str, Any]:
                                                                 "fingerprint": fingerprint(anomaly)}}]}
 
 
-def wants(event: dict[str, Any], config: JiraConfig) -> bool:
+def wants(event: EventJson, config: JiraConfig) -> bool:
     if event.get("type") not in EVENTS:
         return False
     anomaly = (event.get("data") or {}).get("anomaly") or {}
@@ -137,7 +138,7 @@ def wants(event: dict[str, Any], config: JiraConfig) -> bool:
 
 
 
-def deliver(event: dict[str, Any], config: JiraConfig, ctx: DeliveryContext) -> dict[str, Any]:
+def deliver(event: EventJson, config: JiraConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """Local table, then JQL label search, then create (and record at once). See the module docstring."""
     if not wants(event, config):
         return {"status": "skipped", "reason": "not a configured billing anomaly"}
@@ -165,6 +166,6 @@ def deliver(event: dict[str, Any], config: JiraConfig, ctx: DeliveryContext) -> 
 Config = JiraConfig
 
 
-def idempotency_key(event: dict[str, Any], config: JiraConfig | None = None) -> str:
+def idempotency_key(event: EventJson, config: JiraConfig | None = None) -> str:
     """Per anomaly (not per event): the same anomaly emitted twice is one delivery."""
     return f"jira:{event.get('tenant_id', '')}:{fingerprint((event.get('data') or {}).get('anomaly') or {})}"

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.models.documents import EventJson
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import MappingError
 from connector.platforms.exact_json import dumps_exact
@@ -46,7 +47,7 @@ class NetSuiteConfig(BaseModel):
     async_mode: bool = True
 
 
-def record_ref(event: dict[str, Any], config: NetSuiteConfig) -> str:
+def record_ref(event: EventJson, config: NetSuiteConfig) -> str:
     session, invoice, _ = session_lines(event)
     values = {"session_id": session["id"], "station_id": session.get("station_id") or "",
               "customer_id": (invoice.get("customer") or {}).get("id") or session.get("customer_id") or ""}
@@ -56,7 +57,7 @@ def record_ref(event: dict[str, Any], config: NetSuiteConfig) -> str:
         raise MappingError("fulfillment_ref", f"unknown placeholder {exc}") from exc
 
 
-def build_update(event: dict[str, Any], config: NetSuiteConfig) -> dict[str, Any]:
+def build_update(event: EventJson, config: NetSuiteConfig) -> dict[str, Any]:
     """The PATCH body: ship status, memo, and the item sublist (one line per chargeable invoice line)."""
     session, invoice, lines = session_lines(event)
     items = []
@@ -82,14 +83,14 @@ def build_update(event: dict[str, Any], config: NetSuiteConfig) -> dict[str, Any
     }
 
 
-def idempotency_key(event: dict[str, Any], config: NetSuiteConfig | None = None) -> str:
+def idempotency_key(event: EventJson, config: NetSuiteConfig | None = None) -> str:
     """A UUID (NetSuite's key format) fixed by tenant, account and session: every retry sends the same one."""
     account = config.account_id if config else ""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"evbill:netsuite:{event.get('tenant_id')}:{account}:"
                                               f"{session_lines(event)[0]['id']}"))
 
 
-def endpoint(event: dict[str, Any], config: NetSuiteConfig) -> str:
+def endpoint(event: EventJson, config: NetSuiteConfig) -> str:
     base = config.base_url or f"https://{config.account_id.lower().replace('_', '-')}.suitetalk.api.netsuite.com"
     return f"{base.rstrip('/')}/services/rest/record/v1/itemFulfillment/{quote(record_ref(event, config), safe=':')}"
 
@@ -113,7 +114,7 @@ def _auth(config: NetSuiteConfig, http: Any) -> dict[str, Any]:
     return {"headers": provider.authorization(http)}
 
 
-def deliver(event: dict[str, Any], config: NetSuiteConfig, ctx: DeliveryContext) -> dict[str, Any]:
+def deliver(event: EventJson, config: NetSuiteConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """PATCH the fulfillment (async + idempotency key by default); ref = the job or record location."""
     from connector.platforms.errors import MappingError, PermanentError
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.models.documents import EventJson, InvoiceLineJson
 from connector.money import minor_units, to_decimal
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError, RetryableError
@@ -67,7 +68,7 @@ class PayPalConfig(BaseModel):
 Config = PayPalConfig
 
 
-def skip_reason(event: dict[str, Any]) -> str | None:
+def skip_reason(event: EventJson) -> str | None:
     """Why this event needs nothing at PayPal (None: it does). A credit note is found through the invoice it
     credits, so one without ``credit_note_of`` has nothing to act on."""
     op = operation(event)
@@ -79,7 +80,7 @@ def skip_reason(event: dict[str, Any]) -> str | None:
     return reason
 
 
-def invoice_number(event: dict[str, Any], config: PayPalConfig) -> str:
+def invoice_number(event: EventJson, config: PayPalConfig) -> str:
     """PayPal's dedupe key: our (gapless, per tenant) number, else the invoice id."""
     inv = invoice_of(event)
     return f"{config.invoice_number_prefix}{inv.get('number') or inv['id']}"[:127]
@@ -90,7 +91,7 @@ def creation_key(tenant_id: str, invoice_id: str) -> str:
     return bounded_key(f"paypal:{tenant_id}:{invoice_id}", 200)
 
 
-def idempotency_key(event: dict[str, Any], config: PayPalConfig | None = None) -> str:
+def idempotency_key(event: EventJson, config: PayPalConfig | None = None) -> str:
     """Per invoice (``session.billed`` and ``invoice.finalized`` of one invoice are one PayPal invoice); a
     void or credit note has a key of its own (``…:void``, ``…:credit_note``), never the creation's, or the
     worker would take it for a duplicate of the creation.
@@ -111,7 +112,7 @@ def _money(amount_minor: int, currency: str) -> dict[str, str]:
     return {"currency_code": currency, "value": f"{Decimal(amount_minor).scaleb(-minor_units(currency)):f}"}
 
 
-def _item_description(line: dict[str, Any]) -> str:
+def _item_description(line: InvoiceLineJson) -> str:
     parts = []
     if line.get("unit") and line.get("quantity") not in (None, ""):
         parts.append(f"{line['quantity']} {line['unit']}")
@@ -122,7 +123,7 @@ def _item_description(line: dict[str, Any]) -> str:
     return ", ".join(parts)[:1000]
 
 
-def build_invoice(event: dict[str, Any], config: PayPalConfig) -> dict[str, Any]:
+def build_invoice(event: EventJson, config: PayPalConfig) -> dict[str, Any]:
     """The draft invoice body (``invoice`` schema; no readOnly fields)."""
     inv = invoice_of(event)
     cur = str(inv["currency"])
@@ -170,7 +171,7 @@ def build_invoice(event: dict[str, Any], config: PayPalConfig) -> dict[str, Any]
     return body
 
 
-def build_send(event: dict[str, Any], config: PayPalConfig) -> dict[str, Any]:
+def build_send(event: EventJson, config: PayPalConfig) -> dict[str, Any]:
     inv = invoice_of(event)
     return {"subject": config.subject.format(number=inv.get("number") or inv["id"])[:4000],
             "send_to_recipient": True, "send_to_invoicer": config.send_to_invoicer}
@@ -188,7 +189,7 @@ def _id_from(payload: dict[str, Any]) -> str:
 
 
 
-def build_cancel(event: dict[str, Any], config: PayPalConfig, original_number: str | None = None) -> dict[str, Any]:
+def build_cancel(event: EventJson, config: PayPalConfig, original_number: str | None = None) -> dict[str, Any]:
     """The cancellation notification (``notification`` schema, the body ``invoices.cancel`` takes). For a
     credit note, ``original_number`` is the cancelled invoice's number (the credit note carries only its id)."""
     inv = invoice_of(event)
@@ -209,7 +210,7 @@ def build_cancel(event: dict[str, Any], config: PayPalConfig, original_number: s
             "send_to_recipient": True, "send_to_invoicer": config.send_to_invoicer}
 
 
-def build_refund(event: dict[str, Any], config: PayPalConfig) -> dict[str, Any]:
+def build_refund(event: EventJson, config: PayPalConfig) -> dict[str, Any]:
     """The external refund a credit note of a paid invoice records (``refund_detail``): our credit note's
     ``amount_due`` exactly, dated on the credit note's issue date."""
     inv = invoice_of(event)
@@ -252,7 +253,7 @@ class _PayPal:
         return items, found.get("dry_run") is True
 
 
-def _create_and_send(event: dict[str, Any], config: PayPalConfig, api: _PayPal) -> dict[str, Any]:
+def _create_and_send(event: EventJson, config: PayPalConfig, api: _PayPal) -> dict[str, Any]:
     """Find-or-create the draft by invoice number, then send it unless it was already sent."""
     try:
         body, notification = build_invoice(event, config), build_send(event, config)
@@ -280,7 +281,7 @@ def _cancel(api: _PayPal, invoice_id: str, body: dict[str, Any], key: str) -> No
              headers={"PayPal-Request-Id": f"{key}:cancel"})
 
 
-def _void(event: dict[str, Any], config: PayPalConfig, api: _PayPal, refs: SentRefs | None) -> dict[str, Any]:
+def _void(event: EventJson, config: PayPalConfig, api: _PayPal, refs: SentRefs | None) -> dict[str, Any]:
     """Cancel (sent) or delete (draft, scheduled) the PayPal invoice of our voided invoice."""
     inv = invoice_of(event)
     number = invoice_number(event, config)
@@ -319,7 +320,7 @@ def _void(event: dict[str, Any], config: PayPalConfig, api: _PayPal, refs: SentR
     raise PermanentError(f"PayPal invoice {invoice_id} ({number}) is {status}; a void cannot be applied to it")
 
 
-def _credit(event: dict[str, Any], config: PayPalConfig, api: _PayPal) -> dict[str, Any]:
+def _credit(event: EventJson, config: PayPalConfig, api: _PayPal) -> dict[str, Any]:
     """Apply a credit note to the PayPal invoice of the invoice it credits (see the module docstring)."""
     note = invoice_of(event)
     cur = str(note["currency"])
@@ -384,7 +385,7 @@ def _credit(event: dict[str, Any], config: PayPalConfig, api: _PayPal) -> dict[s
                          "cannot be applied to it")
 
 
-def deliver(event: dict[str, Any], config: PayPalConfig, ctx: DeliveryContext) -> dict[str, Any]:
+def deliver(event: EventJson, config: PayPalConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """Create and send (``session.billed``, ``invoice.finalized``), or apply a void or credit note."""
     reason = skip_reason(event)
     if reason is not None:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.models.documents import EventJson, InvoiceJson
 from connector.money import minor_units
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError
@@ -54,7 +56,7 @@ class PlaidConfig(BaseModel):
 Config = PlaidConfig
 
 
-def skip_reason(event: dict[str, Any], config: PlaidConfig | None) -> str | None:
+def skip_reason(event: EventJson, config: PlaidConfig | None) -> str | None:
     """Only finalized invoices with money due, of customers with a linked account, are settled here
     (``config=None``: the invoice checks only)."""
     invoice = (event.get("data") or {}).get("invoice")
@@ -64,7 +66,8 @@ def skip_reason(event: dict[str, Any], config: PlaidConfig | None) -> str | None
         return f"{invoice.get('kind')} {invoice.get('id')} is not settled by a debit"
     if invoice.get("status") not in SENDABLE:
         return f"invoice {invoice.get('id')} is {invoice.get('status')}; only finalized invoices are debited"
-    customer = str((invoice.get("customer") or {}).get("id") or "")
+    customer_doc: Mapping[str, Any] = invoice.get("customer") or {}
+    customer = str(customer_doc.get("id") or "")
     if config is not None and customer not in config.accounts:
         return f"customer {customer!r} has no linked bank account for Plaid"
     if str(invoice.get("amount_due", "0")).strip().lstrip("-").strip("0.") == "":
@@ -72,7 +75,7 @@ def skip_reason(event: dict[str, Any], config: PlaidConfig | None) -> str | None
     return None
 
 
-def idempotency_key(event: dict[str, Any], config: PlaidConfig | None = None) -> str:
+def idempotency_key(event: EventJson, config: PlaidConfig | None = None) -> str:
     """Plaid's authorization key (<= 50 chars): one debit per tenant and invoice.
 
     An event this adapter skips (a draft, no invoice) gets a key of its own: it never stands for a delivery
@@ -83,7 +86,7 @@ def idempotency_key(event: dict[str, Any], config: PlaidConfig | None = None) ->
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"evbill:{event.get('tenant_id', '')}:{inv.get('id')}:transfer"))
 
 
-def amount(invoice: dict[str, Any]) -> str:
+def amount(invoice: InvoiceJson) -> str:
     """``amount_due`` as Plaid's decimal string with 2 decimals ("10.76"; the older "1076" reads the same)."""
     cur = str(invoice.get("currency") or "").upper()
     if cur != "USD":
@@ -98,7 +101,7 @@ def amount(invoice: dict[str, Any]) -> str:
     return f"{cents.scaleb(-minor_units(cur)):f}"
 
 
-def build_authorization(event: dict[str, Any], config: PlaidConfig) -> dict[str, Any]:
+def build_authorization(event: EventJson, config: PlaidConfig) -> dict[str, Any]:
     """``/transfer/authorization/create`` body (credentials go in headers, not here)."""
     inv = invoice_of(event)
     account = config.accounts[str((inv.get("customer") or {}).get("id") or "")]
@@ -110,13 +113,13 @@ def build_authorization(event: dict[str, Any], config: PlaidConfig) -> dict[str,
             "iso_currency_code": "USD", "idempotency_key": idempotency_key(event, config)}
 
 
-def description(invoice: dict[str, Any], config: PlaidConfig) -> str:
+def description(invoice: InvoiceJson, config: PlaidConfig) -> str:
     """<= 15 characters, letters/digits/spaces only (shows on the customer's bank statement)."""
     ref = re.sub(r"[^A-Za-z0-9]", "", str(invoice.get("number") or invoice["id"]))
     return f"{config.description_prefix} {ref}".strip()[:15]
 
 
-def build_transfer(event: dict[str, Any], config: PlaidConfig, authorization_id: str) -> dict[str, Any]:
+def build_transfer(event: EventJson, config: PlaidConfig, authorization_id: str) -> dict[str, Any]:
     inv = invoice_of(event)
     account = config.accounts[str((inv.get("customer") or {}).get("id") or "")]
     return {"access_token": account.access_token, "account_id": account.account_id,
@@ -124,7 +127,7 @@ def build_transfer(event: dict[str, Any], config: PlaidConfig, authorization_id:
             "metadata": {"invoice_id": str(inv["id"])[:500], "tenant_id": str(event.get("tenant_id", ""))[:500]}}
 
 
-def deliver(event: dict[str, Any], config: PlaidConfig, ctx: DeliveryContext) -> dict[str, Any]:
+def deliver(event: EventJson, config: PlaidConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """Authorize (idempotent on the key), then create the transfer (idempotent on the authorization)."""
     reason = skip_reason(event, config)
     if reason is not None:

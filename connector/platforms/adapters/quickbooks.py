@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.models.documents import EventJson, InvoiceLineJson
 from connector.money import minor_units
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError
@@ -51,7 +52,7 @@ class QuickBooksConfig(BaseModel):
 Config = QuickBooksConfig
 
 
-def subject(event: dict[str, Any]) -> str:
+def subject(event: EventJson) -> str:
     """What one entry is about: the billed session, or the credit note / voided invoice."""
     if event.get("type") in REVERSALS:
         return str(invoice_of(event)["id"])
@@ -61,17 +62,17 @@ def subject(event: dict[str, Any]) -> str:
     return str(session_id)
 
 
-def idempotency_key(event: dict[str, Any], config: QuickBooksConfig | None = None) -> str:
+def idempotency_key(event: EventJson, config: QuickBooksConfig | None = None) -> str:
     return f"quickbooks:{event.get('tenant_id', '')}:{event.get('type')}:{subject(event)}"
 
 
-def request_id(event: dict[str, Any]) -> str:
+def request_id(event: EventJson) -> str:
     """QBO ``requestid``: a UUID derived from tenant, event type and subject (same entry -> same id, <= 50 chars)."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL,
                           f"evbill:{event.get('tenant_id', '')}:{event.get('type')}:{subject(event)}:journalentry"))
 
 
-def _lines_of(event: dict[str, Any]) -> list[dict[str, Any]]:
+def _lines_of(event: EventJson) -> list[InvoiceLineJson]:
     inv = invoice_of(event)
     lines = list(inv.get("lines") or [])
     if event.get("type") in REVERSALS:
@@ -83,7 +84,7 @@ def _lines_of(event: dict[str, Any]) -> list[dict[str, Any]]:
     return own
 
 
-def postings(event: dict[str, Any], config: QuickBooksConfig) -> list[tuple[str, int, str, bool]]:
+def postings(event: EventJson, config: QuickBooksConfig) -> list[tuple[str, int, str, bool]]:
     """(account Id, signed minor amount: + debit / - credit, description, is the AR line)."""
     inv = invoice_of(event)
     cur = str(inv["currency"]).upper()
@@ -124,7 +125,7 @@ def postings(event: dict[str, Any], config: QuickBooksConfig) -> list[tuple[str,
     return [p for p in out if p[1] != 0]
 
 
-def build_journal_entry(event: dict[str, Any], config: QuickBooksConfig) -> dict[str, Any]:
+def build_journal_entry(event: EventJson, config: QuickBooksConfig) -> dict[str, Any]:
     """The JournalEntry body (Decimals for amounts; see :func:`dumps`)."""
     inv = invoice_of(event)
     cur = str(inv["currency"]).upper()
@@ -150,7 +151,7 @@ def build_journal_entry(event: dict[str, Any], config: QuickBooksConfig) -> dict
 
 
 
-def deliver(event: dict[str, Any], config: QuickBooksConfig, ctx: DeliveryContext) -> dict[str, Any]:
+def deliver(event: EventJson, config: QuickBooksConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """POST the entry with its derived ``requestid``; ``ctx.stores.refresh_tokens`` persists a rotated refresh
     token."""
     try:

@@ -5,12 +5,14 @@ See docs/platforms/salesforce.md."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.models.documents import EventJson
 from connector.platforms.context import DeliveryContext
 from connector.receipts.formatting import format_money
 
@@ -52,14 +54,15 @@ class SalesforceConfig(BaseModel):
     rules: list[SalesforceRule] = Field(min_length=1)
 
 
-def _facts(event: dict[str, Any]) -> dict[str, Any]:
+def _facts(event: EventJson) -> dict[str, Any]:
     data = event.get("data") or {}
     session = data.get("session") or {}
-    invoice = data.get("invoice") or {}
+    invoice: Mapping[str, Any] = data.get("invoice") or {}
+    rating: Mapping[str, Any] = data.get("rating") or {}
     anomaly = data.get("anomaly") or {}
     customer = invoice.get("customer") or {}
     return {
-        "session_id": session.get("id") or anomaly.get("session_id") or (data.get("rating") or {}).get("session_id"),
+        "session_id": session.get("id") or anomaly.get("session_id") or rating.get("session_id"),
         "station_id": session.get("station_id") or anomaly.get("station_id"),
         "customer_class": customer.get("customer_class") or session.get("customer_class"),
         "customer_name": customer.get("name") or session.get("customer_id"),
@@ -73,7 +76,7 @@ def _facts(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def matches(rule: SalesforceRule, event: dict[str, Any]) -> bool:
+def matches(rule: SalesforceRule, event: EventJson) -> bool:
     if event.get("type") not in rule.events:
         return False
     f = _facts(event)
@@ -87,7 +90,7 @@ def matches(rule: SalesforceRule, event: dict[str, Any]) -> bool:
     return not (rule.disputed_only and not f["disputed"])
 
 
-def external_id(rule: SalesforceRule, event: dict[str, Any]) -> str:
+def external_id(rule: SalesforceRule, event: EventJson) -> str:
     f = _facts(event)
     key = f["session_id"] or f["anomaly_id"] or event.get("id")
     if not key:
@@ -95,7 +98,7 @@ def external_id(rule: SalesforceRule, event: dict[str, Any]) -> str:
     return f"{rule.name}:{key}"[:255]
 
 
-def record_body(rule: SalesforceRule, event: dict[str, Any], config: SalesforceConfig) -> dict[str, Any]:
+def record_body(rule: SalesforceRule, event: EventJson, config: SalesforceConfig) -> dict[str, Any]:
     """Fields of the Case/Task. The external id field is in the URL, never in the body (Salesforce rejects both)."""
     f = _facts(event)
     amount = (format_money(Decimal(str(f["amount_due"])), f["currency"], config.locale)
@@ -119,17 +122,17 @@ def record_body(rule: SalesforceRule, event: dict[str, Any], config: SalesforceC
     return body
 
 
-def upsert_url(rule: SalesforceRule, event: dict[str, Any], config: SalesforceConfig) -> str:
+def upsert_url(rule: SalesforceRule, event: EventJson, config: SalesforceConfig) -> str:
     return (f"{config.instance_url.rstrip('/')}/services/data/v{config.api_version}/sobjects/{rule.sobject}/"
             f"{config.external_id_field}/{quote(external_id(rule, event), safe='')}")
 
 
-def plan(event: dict[str, Any], config: SalesforceConfig) -> list[tuple[str, dict[str, Any]]]:
+def plan(event: EventJson, config: SalesforceConfig) -> list[tuple[str, dict[str, Any]]]:
     """(PATCH url, body) for every matching rule; empty when no rule applies."""
     return [(upsert_url(r, event, config), record_body(r, event, config)) for r in config.rules if matches(r, event)]
 
 
-def deliver(event: dict[str, Any], config: SalesforceConfig, ctx: DeliveryContext) -> dict[str, Any]:
+def deliver(event: EventJson, config: SalesforceConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """PATCH-upsert each matching rule's record; repeats update the same records."""
     planned = plan(event, config)
     if not planned:
@@ -146,6 +149,6 @@ def deliver(event: dict[str, Any], config: SalesforceConfig, ctx: DeliveryContex
 Config = SalesforceConfig
 
 
-def idempotency_key(event: dict[str, Any], config: SalesforceConfig | None = None) -> str:
+def idempotency_key(event: EventJson, config: SalesforceConfig | None = None) -> str:
     """Per event; the external-id upsert makes a repeat harmless anyway."""
     return f"salesforce:{event.get('tenant_id', '')}:{event.get('id')}"

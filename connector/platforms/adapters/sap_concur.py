@@ -6,6 +6,7 @@ the 201, and a redelivery answers from that record. See docs/platforms/sap_concu
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.models.documents import EventJson
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import MappingError
 from connector.platforms.exact_json import dumps_exact
@@ -54,13 +56,15 @@ class ConcurConfig(BaseModel):
     station_locations: dict[str, Location] = Field(default_factory=dict)
 
 
-def customer_class(event: dict[str, Any]) -> str | None:
+def customer_class(event: EventJson) -> str | None:
     data = event.get("data") or {}
-    return (((data.get("invoice") or {}).get("customer") or {}).get("customer_class")
-            or (data.get("session") or {}).get("customer_class") or (data.get("rating") or {}).get("customer_class"))
+    invoice: Mapping[str, Any] = data.get("invoice") or {}
+    rating: Mapping[str, Any] = data.get("rating") or {}
+    return ((invoice.get("customer") or {}).get("customer_class")
+            or (data.get("session") or {}).get("customer_class") or rating.get("customer_class"))
 
 
-def skip_reason(event: dict[str, Any], config: ConcurConfig) -> str | None:
+def skip_reason(event: EventJson, config: ConcurConfig) -> str | None:
     if event.get("type") not in EVENTS:
         return f"event type {event.get('type')!r} is not sent to Concur"
     cls = customer_class(event)
@@ -69,7 +73,7 @@ def skip_reason(event: dict[str, Any], config: ConcurConfig) -> str | None:
     return None
 
 
-def user_id(event: dict[str, Any], config: ConcurConfig) -> str:
+def user_id(event: EventJson, config: ConcurConfig) -> str:
     session, invoice, _ = session_lines(event)
     cid = str((invoice.get("customer") or {}).get("id") or session.get("customer_id"))
     uid = config.user_ids.get(cid) or config.default_user_id
@@ -87,12 +91,13 @@ def _local_date(session: dict[str, Any], fallback: str) -> str:
     return moment.astimezone(ZoneInfo(session.get("time_zone") or "UTC")).date().isoformat()
 
 
-def build_quick_expense(event: dict[str, Any], config: ConcurConfig) -> dict[str, Any]:
+def build_quick_expense(event: EventJson, config: ConcurConfig) -> dict[str, Any]:
     """The Quick Expense request body (validated against the transcribed vendor schema in tests)."""
     session, invoice, lines = session_lines(event)
     # the customer's share: charges' gross minus incentive lines (negative), i.e. the session's amount due
     gross = sum((Decimal(str(ln["gross"])) for ln in lines), Decimal(0))
-    energy = ((event.get("data") or {}).get("rating") or {}).get("total_energy") or session.get("energy_kwh")
+    rating: Mapping[str, Any] = (event.get("data") or {}).get("rating") or {}
+    energy = rating.get("total_energy") or session.get("energy_kwh")
     energy = f"{Decimal(str(energy)).normalize():f}" if energy else None
     body: dict[str, Any] = {
         "transactionAmount": {"currencyCode": str(invoice["currency"]), "value": gross},
@@ -110,12 +115,12 @@ def build_quick_expense(event: dict[str, Any], config: ConcurConfig) -> dict[str
     return body
 
 
-def endpoint(event: dict[str, Any], config: ConcurConfig) -> str:
+def endpoint(event: EventJson, config: ConcurConfig) -> str:
     return (f"{config.base_url.rstrip('/')}/quickexpense/v4/users/{quote(user_id(event, config), safe='')}"
             "/context/TRAVELER/quickexpenses")
 
 
-def idempotency_key(event: dict[str, Any], config: ConcurConfig | None = None) -> str:
+def idempotency_key(event: EventJson, config: ConcurConfig | None = None) -> str:
     """One Quick Expense per session."""
     return f"sap_concur:{event.get('tenant_id', '')}:{session_lines(event)[0]['id']}"
 
@@ -134,7 +139,7 @@ def _authorization(config: ConcurConfig, http: Any, tokens: Any) -> tuple[dict[s
     return provider.authorization(http), provider
 
 
-def deliver(event: dict[str, Any], config: ConcurConfig, ctx: DeliveryContext) -> dict[str, Any]:
+def deliver(event: EventJson, config: ConcurConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """Skip non-fleet sessions; answer from the store when already filed; else POST and record at once."""
     http, store = ctx.http, ctx.stores.expenses
     from connector.platforms.errors import MappingError, PermanentError, RetryableError

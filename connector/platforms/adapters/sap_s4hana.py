@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.models.documents import EventJson, InvoiceJson, InvoiceLineJson
 from connector.money import round_money
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import MappingError
@@ -68,12 +70,14 @@ def ref_doc_no(session_id: str) -> str:
     return session_id if len(session_id) <= 16 else "EV" + hashlib.sha256(session_id.encode()).hexdigest()[:14].upper()
 
 
-def is_credit_note(event: dict[str, Any]) -> bool:
-    return event.get("type") == "credit_note.issued" or ((event.get("data") or {}).get("invoice") or {}).get(
-        "kind") == "credit_note"
+def is_credit_note(event: EventJson) -> bool:
+    if event.get("type") == "credit_note.issued":
+        return True
+    invoice: Mapping[str, Any] = (event.get("data") or {}).get("invoice") or {}
+    return invoice.get("kind") == "credit_note"
 
 
-def _session(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+def _session(event: EventJson) -> tuple[dict[str, Any], InvoiceJson, list[InvoiceLineJson]]:
     """(what the document references, the invoice, its lines): a session's lines, or a whole credit note."""
     data = event.get("data") or {}
     invoice = data.get("invoice")
@@ -83,7 +87,8 @@ def _session(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], lis
         ref = invoice.get("number") or invoice.get("id")
         if not ref or not invoice.get("lines"):
             raise MappingError("data.invoice", "a credit note needs a number and lines")
-        return {"id": str(ref), "customer_id": (invoice.get("customer") or {}).get("id")}, invoice, invoice["lines"]
+        customer: Mapping[str, Any] = invoice.get("customer") or {}
+        return {"id": str(ref), "customer_id": customer.get("id")}, invoice, invoice["lines"]
     return session_lines(event)
 
 
@@ -91,7 +96,7 @@ def _sap_date(iso: str) -> str:
     return iso[:10].replace("-", "")
 
 
-def build_document(event: dict[str, Any], config: SapConfig) -> dict[str, Any]:
+def build_document(event: EventJson, config: SapConfig) -> dict[str, Any]:
     """The BAPI tables for this session (pure; balanced or MappingError)."""
     session, invoice, lines = _session(event)
     currency = str(invoice["currency"])
@@ -202,13 +207,13 @@ def balances(document: dict[str, Any]) -> dict[tuple[str, str], Decimal]:
     return out
 
 
-def message_id(event: dict[str, Any], config: SapConfig) -> str:
+def message_id(event: EventJson, config: SapConfig) -> str:
     """Deterministic SOAP message id: a retry is the same message (SAP dedupes message ids)."""
     session, _, _ = _session(event)
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"evbill:{event.get('tenant_id')}:{config.comp_code}:{session['id']}"))
 
 
-def idempotency_key(event: dict[str, Any], config: SapConfig | None = None) -> str:
+def idempotency_key(event: EventJson, config: SapConfig | None = None) -> str:
     """One document per session and company code."""
     comp = config.comp_code if config else ""
     return f"sap_s4hana:{event.get('tenant_id', '')}:{comp}:{_session(event)[0]['id']}"
@@ -336,7 +341,7 @@ def _auth(config: SapConfig, http: Any) -> dict[str, Any]:
     raise MappingError("username/password", "required (or token_url/client_id/client_secret)")
 
 
-def deliver(event: dict[str, Any], config: SapConfig, ctx: DeliveryContext) -> dict[str, Any]:
+def deliver(event: EventJson, config: SapConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """Build, check the balance, send over the configured transport, read SAP's own result."""
     from connector.platforms.errors import PermanentError
 

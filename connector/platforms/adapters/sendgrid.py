@@ -5,10 +5,12 @@ invoice whichever event carries it. See docs/platforms/sendgrid.md."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.models.documents import EventJson, InvoiceJson
 from connector.platforms.context import DeliveryContext
 from connector.receipts import Brand, render_receipt
 
@@ -36,19 +38,19 @@ class SendGridConfig(BaseModel):
     sandbox_mode: bool = False
 
 
-def invoice_of(event: dict[str, Any]) -> dict[str, Any] | None:
+def invoice_of(event: EventJson) -> InvoiceJson | None:
     data = event.get("data") or {}
     invoice = data.get("invoice")
     return invoice if isinstance(invoice, dict) else None
 
 
-def idempotency_key(event: dict[str, Any], config: SendGridConfig | None = None) -> str:
+def idempotency_key(event: EventJson, config: SendGridConfig | None = None) -> str:
     """One receipt per invoice, whichever event carried it."""
-    invoice = invoice_of(event) or {}
+    invoice: Mapping[str, Any] = invoice_of(event) or {}
     return f"sendgrid:receipt:{event.get('tenant_id', '')}:{invoice.get('id') or event.get('id')}"
 
 
-def skip_reason(event: dict[str, Any], config: SendGridConfig) -> str | None:
+def skip_reason(event: EventJson, config: SendGridConfig) -> str | None:
     """Why this event sends no email (None = send). Skips are normal outcomes, not errors."""
     if event.get("type") not in config.events:
         return f"event type {event.get('type')!r} is not configured for receipts"
@@ -62,7 +64,7 @@ def skip_reason(event: dict[str, Any], config: SendGridConfig) -> str | None:
     return None
 
 
-def build_mail(event: dict[str, Any], config: SendGridConfig) -> dict[str, Any]:
+def build_mail(event: EventJson, config: SendGridConfig) -> dict[str, Any]:
     """The ``/v3/mail/send`` body: one personalization, text/plain then text/html (SendGrid's required order)."""
     invoice = invoice_of(event)
     if invoice is None:
@@ -100,7 +102,7 @@ def endpoint(config: SendGridConfig) -> str:
     return config.base_url.rstrip("/") + "/v3/mail/send"
 
 
-def deliver(event: dict[str, Any], config: SendGridConfig, ctx: DeliveryContext) -> dict[str, Any]:
+def deliver(event: EventJson, config: SendGridConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """Send the receipt through the shared sender (``ctx.http.send``: retries 429/5xx itself, raises
     ``RetryableError``/``PermanentError``). Dedupe is the dispatcher's, on :func:`idempotency_key`."""
     from connector.platforms.errors import PermanentError

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from connector.models.documents import EventJson
 from connector.platforms.context import DeliveryContext
 from connector.platforms.stores.digests import DigestStore
 from connector.receipts.formatting import format_money, format_quantity
@@ -83,12 +85,12 @@ def _money(value: object, currency: str, locale: str) -> str:
     return format_money(Decimal(str(value)), currency, locale)
 
 
-def billed_message(event: dict[str, Any], config: SlackConfig) -> dict[str, Any]:
+def billed_message(event: EventJson, config: SlackConfig) -> dict[str, Any]:
     """One ``session.billed`` event -> ``{"text", "blocks"}``."""
     data = event.get("data") or {}
     session = data.get("session") or {}
-    invoice = data.get("invoice") or {}
-    rating = data.get("rating") or {}
+    invoice: Mapping[str, Any] = data.get("invoice") or {}
+    rating: Mapping[str, Any] = data.get("rating") or {}
     currency = invoice.get("currency") or rating.get("currency") or session.get("currency") or "EUR"
     sid = session.get("id") or rating.get("session_id") or "?"
     due = _money(invoice.get("amount_due", "0"), currency, config.locale)
@@ -105,7 +107,7 @@ def billed_message(event: dict[str, Any], config: SlackConfig) -> dict[str, Any]
     return {"text": text, "blocks": blocks}
 
 
-def reconciliation_message(event: dict[str, Any], config: SlackConfig) -> dict[str, Any]:
+def reconciliation_message(event: EventJson, config: SlackConfig) -> dict[str, Any]:
     rec = (event.get("data") or {}).get("reconciliation") or {}
     summary = rec.get("summary") or {}
     currency = summary.get("currency") or rec.get("currency") or "EUR"
@@ -134,7 +136,7 @@ def reconciliation_message(event: dict[str, Any], config: SlackConfig) -> dict[s
     return {"text": text, "blocks": blocks}
 
 
-def anomaly_message(event: dict[str, Any], config: SlackConfig) -> dict[str, Any]:
+def anomaly_message(event: EventJson, config: SlackConfig) -> dict[str, Any]:
     anomaly = (event.get("data") or {}).get("anomaly") or {}
     sev = str(anomaly.get("severity") or "warning")
     icon = {"critical": ":red_circle:", "high": ":red_circle:", "error": ":red_circle:"}.get(sev, ":warning:")
@@ -173,7 +175,7 @@ def digest_message(day: date, items: list[dict[str, Any]], config: SlackConfig) 
     return {"text": f"Billing digest {day.isoformat()}: {len(items)} sessions, {totals}", "blocks": blocks}
 
 
-def message_for(event: dict[str, Any], config: SlackConfig) -> dict[str, Any] | None:
+def message_for(event: EventJson, config: SlackConfig) -> dict[str, Any] | None:
     """Per-event message, or None when the event is not posted one by one (digest mode / not configured)."""
     kind = event.get("type")
     if kind not in config.events:
@@ -271,7 +273,7 @@ def flush_digests(tenant: str, config: SlackConfig, http: Any, store: DigestStor
     return sent
 
 
-def deliver(event: dict[str, Any], config: SlackConfig, ctx: DeliveryContext) -> dict[str, Any]:
+def deliver(event: EventJson, config: SlackConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """Post the event's message, or (daily digest) record it and post any closed day's digest."""
     http, store, now = ctx.http, ctx.stores.digests, ctx.clock()
     if event.get("type") == "session.billed" and config.mode == "daily_digest" and "session.billed" in config.events:
@@ -289,6 +291,6 @@ def deliver(event: dict[str, Any], config: SlackConfig, ctx: DeliveryContext) ->
 Config = SlackConfig
 
 
-def idempotency_key(event: dict[str, Any], config: SlackConfig | None = None) -> str:
+def idempotency_key(event: EventJson, config: SlackConfig | None = None) -> str:
     """Per event: Slack has no idempotency, so the outbox must not post an event twice."""
     return f"slack:{event.get('tenant_id', '')}:{event.get('id')}"

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.models.documents import EventJson, InvoiceLineJson
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError
 from connector.platforms.invoice_event import delivery_key, invoice_of, minor, unsendable
@@ -35,11 +36,11 @@ class SquareConfig(BaseModel):
 Config = SquareConfig
 
 
-def skip_reason(event: dict[str, Any]) -> str | None:
+def skip_reason(event: EventJson) -> str | None:
     return unsendable(event, "Square", SENDABLE, "credit notes are not sent to Square by this adapter")
 
 
-def idempotency_key(event: dict[str, Any], config: SquareConfig | None = None) -> str:
+def idempotency_key(event: EventJson, config: SquareConfig | None = None) -> str:
     """Square's body key (<= 192 chars): one order per tenant and invoice.
 
     An event this adapter skips (a draft, no invoice) gets a key of its own: it never stands for a delivery
@@ -49,7 +50,7 @@ def idempotency_key(event: dict[str, Any], config: SquareConfig | None = None) -
     return delivery_key(NAME, event, skipped, key, 192)
 
 
-def _note(line: dict[str, Any]) -> str:
+def _note(line: InvoiceLineJson) -> str:
     parts = []
     if line.get("unit") and line.get("quantity") not in (None, ""):
         parts.append(f"{line['quantity']} {line['unit']}")
@@ -60,7 +61,7 @@ def _note(line: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def build_order(event: dict[str, Any], config: SquareConfig) -> dict[str, Any]:
+def build_order(event: EventJson, config: SquareConfig) -> dict[str, Any]:
     """The CreateOrder request body."""
     inv = invoice_of(event)
     cur = str(inv["currency"]).upper()
@@ -98,7 +99,7 @@ def build_order(event: dict[str, Any], config: SquareConfig) -> dict[str, Any]:
     return {"idempotency_key": idempotency_key(event, config), "order": order}
 
 
-def deliver(event: dict[str, Any], config: SquareConfig, ctx: DeliveryContext) -> dict[str, Any]:
+def deliver(event: EventJson, config: SquareConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """One CreateOrder; a retry with the same body key returns the same order."""
     reason = skip_reason(event)
     if reason is not None:

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.models.documents import EventJson, InvoiceJson, InvoiceLineJson, LineTaxJson
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError, RetryableError
 from connector.platforms.invoice_event import (
@@ -56,7 +57,7 @@ Config = StripeConfig
 
 
 
-def skip_reason(event: dict[str, Any]) -> str | None:
+def skip_reason(event: EventJson) -> str | None:
     """Drafts (monthly invoices still collecting sessions) are not Stripe invoices; a void of an invoice that
     never left the draft state has nothing to void in Stripe. Credit notes go out on ``credit_note.issued``."""
     if operation(event) != "invoice":
@@ -68,7 +69,7 @@ def _base(tenant_id: str, invoice_id: str) -> str:
     return f"evbill:{tenant_id}:{invoice_id}"
 
 
-def _base_key(event: dict[str, Any]) -> str:
+def _base_key(event: EventJson) -> str:
     return _base(str(event.get("tenant_id", "")), str(invoice_of(event).get("id")))
 
 
@@ -78,7 +79,7 @@ def invoice_key(tenant_id: str, invoice_id: str) -> str:
     return bounded_key(f"stripe:{_base(tenant_id, invoice_id)}", KEY_LIMIT)
 
 
-def _correction_base(event: dict[str, Any]) -> str:
+def _correction_base(event: EventJson) -> str:
     """Stem of a void's / credit note's keys: the original's base plus what is done to it."""
     inv = invoice_of(event)
     tenant = str(event.get("tenant_id", ""))
@@ -87,7 +88,7 @@ def _correction_base(event: dict[str, Any]) -> str:
     return f"{_base(tenant, str(inv.get('credit_note_of')))}:credit_note:{inv.get('id')}"
 
 
-def idempotency_key(event: dict[str, Any], config: StripeConfig | None = None) -> str:
+def idempotency_key(event: EventJson, config: StripeConfig | None = None) -> str:
     """Per invoice: ``session.billed`` and ``invoice.finalized`` of one invoice make one Stripe invoice.
     A void (``…:void``) and each credit note (``…:credit_note:<id>``) have keys of their own, never equal to
     the creation key: the worker's dedupe would take them for the creation.
@@ -102,7 +103,7 @@ def idempotency_key(event: dict[str, Any], config: StripeConfig | None = None) -
     return delivery_key(NAME, event, False, f"stripe:{_base_key(event)}", KEY_LIMIT)
 
 
-def stripe_customer(invoice: dict[str, Any], config: StripeConfig) -> str:
+def stripe_customer(invoice: InvoiceJson, config: StripeConfig) -> str:
     ours = str((invoice.get("customer") or {}).get("id") or "")
     mapped = config.customer_map.get(ours) or (ours if ours.startswith("cus_") else None)
     if not mapped:
@@ -110,7 +111,7 @@ def stripe_customer(invoice: dict[str, Any], config: StripeConfig) -> str:
     return mapped
 
 
-def _tax_totals(inv: dict[str, Any], cur: str) -> list[tuple[int, int, str]]:
+def _tax_totals(inv: InvoiceJson, cur: str) -> list[tuple[int, int, str]]:
     """(index, amount in minor units, "VAT 19%") of each non-zero tax total of our invoice or credit note:
     in ``tax_mode="items"`` each becomes one Stripe line, so Stripe's total is ours to the minor unit."""
     out = []
@@ -121,7 +122,7 @@ def _tax_totals(inv: dict[str, Any], cur: str) -> list[tuple[int, int, str]]:
     return out
 
 
-def build_invoice(event: dict[str, Any], config: StripeConfig) -> dict[str, Any]:
+def build_invoice(event: EventJson, config: StripeConfig) -> dict[str, Any]:
     """``POST /v1/invoices`` body (before form encoding)."""
     inv = invoice_of(event)
     return {"customer": stripe_customer(inv, config), "currency": str(inv["currency"]).lower(),
@@ -132,7 +133,7 @@ def build_invoice(event: dict[str, Any], config: StripeConfig) -> dict[str, Any]
                          "tenant_id": str(event.get("tenant_id", ""))}}
 
 
-def _line_description(line: dict[str, Any]) -> str:
+def _line_description(line: InvoiceLineJson) -> str:
     text = str(line.get("description") or line.get("category") or "EV charging")
     if line.get("unit") and line.get("quantity") not in (None, "", "1"):
         text += f" ({line['quantity']} {line['unit']})"
@@ -141,7 +142,7 @@ def _line_description(line: dict[str, Any]) -> str:
     return text
 
 
-def build_items(event: dict[str, Any], config: StripeConfig, stripe_invoice: str) -> list[tuple[str, dict[str, Any]]]:
+def build_items(event: EventJson, config: StripeConfig, stripe_invoice: str) -> list[tuple[str, dict[str, Any]]]:
     """(step name, ``POST /v1/invoiceitems`` body) per priced line, then per tax in ``items`` mode."""
     inv = invoice_of(event)
     cur = str(inv["currency"])
@@ -169,14 +170,14 @@ def build_items(event: dict[str, Any], config: StripeConfig, stripe_invoice: str
     return out
 
 
-def _tax_rate_id(tax: dict[str, Any], config: StripeConfig, field: str) -> str:
+def _tax_rate_id(tax: LineTaxJson, config: StripeConfig, field: str) -> str:
     key = f"{tax.get('name')}:{Decimal(str(tax.get('rate'))).normalize():f}"
     if key not in config.tax_rate_ids:
         raise ValueError(f"{field}: no Stripe tax rate configured for {key!r} (config tax_rate_ids)")
     return config.tax_rate_ids[key]
 
 
-def build_credit_note(event: dict[str, Any], config: StripeConfig, stripe_invoice: str) -> dict[str, Any]:
+def build_credit_note(event: EventJson, config: StripeConfig, stripe_invoice: str) -> dict[str, Any]:
     """``POST /v1/credit_notes`` body (before form encoding; the post-payment part is added at delivery).
 
     Each line of our credit note with a non-zero net is one ``custom_line_item`` (``quantity`` 1,
@@ -284,7 +285,7 @@ def _original_ref(refs: SentRefs | None, tenant: str, invoice_id: str, what: str
     return ref
 
 
-def deliver(event: dict[str, Any], config: StripeConfig, ctx: DeliveryContext) -> dict[str, Any]:
+def deliver(event: EventJson, config: StripeConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """Invoice, items, finalize, send; each POST idempotent on its own derived key. Voids and credit notes
     name the Stripe invoice the original's delivery recorded (``ctx.refs``)."""
     reason = skip_reason(event)
@@ -322,7 +323,7 @@ def _read_headers(config: StripeConfig) -> dict[str, str]:
     return headers
 
 
-def _correct(event: dict[str, Any], config: StripeConfig, http: Sender, refs: SentRefs | None, base: str) -> dict[str, Any]:
+def _correct(event: EventJson, config: StripeConfig, http: Sender, refs: SentRefs | None, base: str) -> dict[str, Any]:
     """Void the Stripe invoice, or credit it; read first so a late redelivery never acts twice."""
     inv = invoice_of(event)
     tenant = str(event.get("tenant_id", ""))

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.models.documents import EventJson, InvoiceJson, InvoiceLineJson
 from connector.money import minor_units, to_decimal
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError, RetryableError
@@ -70,7 +71,7 @@ Config = XeroConfig
 
 
 
-def skip_reason(event: dict[str, Any]) -> str | None:
+def skip_reason(event: EventJson) -> str | None:
     """Why the event sends nothing to Xero (None: it does)."""
     if operation(event) != "invoice":
         return correction_skip(event, "Xero")
@@ -78,7 +79,7 @@ def skip_reason(event: dict[str, Any]) -> str | None:
                                                "credit_note.issued, not as invoices")
 
 
-def idempotency_key(event: dict[str, Any], config: XeroConfig | None = None) -> str:
+def idempotency_key(event: EventJson, config: XeroConfig | None = None) -> str:
     """Xero's Idempotency-Key (<= 128 chars): one per tenant, document of ours and operation (``invoice``,
     ``void``, ``credit_note``), so a void never equals the creation key of its invoice.
 
@@ -95,7 +96,7 @@ def operation_key(tenant_id: Any, document_id: Any, op: str) -> str:
     return bounded_key(f"evbill:{tenant_id}:{document_id}:{op}", 128)
 
 
-def tax_type(line: dict[str, Any], config: XeroConfig, field: str) -> str:
+def tax_type(line: InvoiceLineJson, config: XeroConfig, field: str) -> str:
     taxes = line.get("taxes") or []
     if not taxes:
         return config.no_tax_type
@@ -106,7 +107,7 @@ def tax_type(line: dict[str, Any], config: XeroConfig, field: str) -> str:
     return mapped
 
 
-def _contact(inv: dict[str, Any], config: XeroConfig) -> dict[str, Any]:
+def _contact(inv: InvoiceJson, config: XeroConfig) -> dict[str, Any]:
     customer = inv.get("customer") or {}
     contact_id = config.contact_map.get(str(customer.get("id") or ""))
     if contact_id:
@@ -119,7 +120,7 @@ def _contact(inv: dict[str, Any], config: XeroConfig) -> dict[str, Any]:
     return contact
 
 
-def _currency(inv: dict[str, Any]) -> str:
+def _currency(inv: InvoiceJson) -> str:
     cur = str(inv.get("currency") or "").upper()
     if not cur:
         raise ValueError("invoice.currency: required")
@@ -128,7 +129,7 @@ def _currency(inv: dict[str, Any]) -> str:
     return cur
 
 
-def _line_items(inv: dict[str, Any], cur: str, config: XeroConfig) -> list[dict[str, Any]]:
+def _line_items(inv: InvoiceJson, cur: str, config: XeroConfig) -> list[dict[str, Any]]:
     """One Xero line per line of ours with a non-zero net: quantity 1 at the net, the line's own tax given."""
     items = []
     for i, line in enumerate(inv.get("lines") or []):
@@ -147,7 +148,7 @@ def _line_items(inv: dict[str, Any], cur: str, config: XeroConfig) -> list[dict[
     return items
 
 
-def _issued(inv: dict[str, Any], event: dict[str, Any]) -> date:
+def _issued(inv: InvoiceJson, event: EventJson) -> date:
     text = str(inv.get("issued_at") or event.get("created_at") or "")[:10]
     try:
         return date.fromisoformat(text)
@@ -155,7 +156,7 @@ def _issued(inv: dict[str, Any], event: dict[str, Any]) -> date:
         raise ValueError(f"invoice.issued_at: expected an ISO date, got {text!r}") from exc
 
 
-def build_invoices(event: dict[str, Any], config: XeroConfig) -> dict[str, Any]:
+def build_invoices(event: EventJson, config: XeroConfig) -> dict[str, Any]:
     """The ``Invoices`` body of the creation (Decimals for numbers; send with ``dumps_exact``)."""
     inv = invoice_of(event)
     cur = _currency(inv)
@@ -176,7 +177,7 @@ def void_status(config: XeroConfig) -> Literal["VOIDED", "DELETED"]:
     return "VOIDED" if config.status == "AUTHORISED" else "DELETED"
 
 
-def build_void(event: dict[str, Any], config: XeroConfig) -> dict[str, Any]:
+def build_void(event: EventJson, config: XeroConfig) -> dict[str, Any]:
     """The ``POST /Invoices/{InvoiceNumber}`` body that voids (or deletes) the invoice sent under our number."""
     inv = invoice_of(event)
     if not inv.get("number"):
@@ -184,7 +185,7 @@ def build_void(event: dict[str, Any], config: XeroConfig) -> dict[str, Any]:
     return {"Invoices": [{"InvoiceNumber": str(inv["number"])[:255], "Status": void_status(config)}]}
 
 
-def build_credit_notes(event: dict[str, Any], config: XeroConfig) -> dict[str, Any]:
+def build_credit_notes(event: EventJson, config: XeroConfig) -> dict[str, Any]:
     """The ``PUT /CreditNotes`` body: our credit note's own (positive) lines, mapped like invoice lines, so
     Xero's credit note total is our credit note's total exactly."""
     inv = invoice_of(event)
@@ -206,7 +207,7 @@ def build_credit_notes(event: dict[str, Any], config: XeroConfig) -> dict[str, A
     return {"CreditNotes": [note]}
 
 
-def build_allocation(event: dict[str, Any], invoice_id: str) -> dict[str, Any]:
+def build_allocation(event: EventJson, invoice_id: str) -> dict[str, Any]:
     """``PUT /CreditNotes/{id}/Allocations``: our credit note's amount_due against the original's InvoiceID."""
     inv = invoice_of(event)
     cur = _currency(inv)
@@ -224,7 +225,7 @@ def http_status(exc: BaseException) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def deliver(event: dict[str, Any], config: XeroConfig, ctx: DeliveryContext) -> dict[str, Any]:
+def deliver(event: EventJson, config: XeroConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """Create, void or credit in Xero; ``ctx.stores.refresh_tokens`` persists Xero's rotated refresh token (the
     old one stops working); ``ctx.refs`` finds the original's InvoiceID for allocations."""
     reason = skip_reason(event)
@@ -267,7 +268,7 @@ def deliver(event: dict[str, Any], config: XeroConfig, ctx: DeliveryContext) -> 
 Send = Callable[..., Any]
 
 
-def _void(event: dict[str, Any], body: dict[str, Any], key: str, send: Send) -> dict[str, Any]:
+def _void(event: EventJson, body: dict[str, Any], key: str, send: Send) -> dict[str, Any]:
     [wanted] = body["Invoices"]
     number, status = wanted["InvoiceNumber"], wanted["Status"]
     path = "/Invoices/" + quote(number, safe="")
@@ -297,7 +298,7 @@ def _get_invoice(send: Send, path: str) -> dict[str, Any]:
     return found
 
 
-def _credit_note(event: dict[str, Any], config: XeroConfig, body: dict[str, Any], key: str, send: Send,
+def _credit_note(event: EventJson, config: XeroConfig, body: dict[str, Any], key: str, send: Send,
                  refs: SentRefs | None) -> dict[str, Any]:
     inv = invoice_of(event)
     tenant = event.get("tenant_id", "")

@@ -6,10 +6,12 @@ so a redelivery updates its row. See docs/platforms/zoho_analytics.md."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.models.documents import EventJson
 from connector.platforms.context import DeliveryContext
 
 NAME = "zoho_analytics"
@@ -42,11 +44,11 @@ def _zoho_time(iso: str | None) -> str:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def session_row(event: dict[str, Any]) -> dict[str, str]:
+def session_row(event: EventJson) -> dict[str, str]:
     data = event.get("data") or {}
     s = data.get("session") or {}
-    r = data.get("rating") or {}
-    inv = data.get("invoice") or {}
+    r: Mapping[str, Any] = data.get("rating") or {}
+    inv: Mapping[str, Any] = data.get("invoice") or {}
     cust = inv.get("customer") or {}
     return {
         "Session ID": str(s.get("id") or r.get("session_id")),
@@ -66,7 +68,7 @@ def session_row(event: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def exception_row(event: dict[str, Any]) -> dict[str, str]:
+def exception_row(event: EventJson) -> dict[str, str]:
     a = (event.get("data") or {}).get("anomaly") or {}
     return {
         "Anomaly ID": str(a.get("id") or f"{a.get('rule')}:{a.get('session_id')}"),
@@ -87,7 +89,7 @@ def import_config(matching_column: str) -> dict[str, Any]:
             "matchingColumns": [matching_column], "dateFormat": DATE_FORMAT}
 
 
-def plan(event: dict[str, Any], config: ZohoAnalyticsConfig) -> tuple[str, dict[str, str], dict[str, str]] | None:
+def plan(event: EventJson, config: ZohoAnalyticsConfig) -> tuple[str, dict[str, str], dict[str, str]] | None:
     """(url, query params, form fields) or None when the event has no row for this tenant's config."""
     if event.get("type") == "session.billed":
         view, row, key = config.sessions_view_id, session_row(event), "Session ID"
@@ -99,7 +101,7 @@ def plan(event: dict[str, Any], config: ZohoAnalyticsConfig) -> tuple[str, dict[
     return url, {"CONFIG": json.dumps(import_config(key))}, {"DATA": json.dumps([row])}
 
 
-def deliver(event: dict[str, Any], config: ZohoAnalyticsConfig, ctx: DeliveryContext) -> dict[str, Any]:
+def deliver(event: EventJson, config: ZohoAnalyticsConfig, ctx: DeliveryContext) -> dict[str, Any]:
     planned = plan(event, config)
     if planned is None:
         return {"status": "skipped", "reason": f"no Zoho view configured for {event.get('type')!r}"}
@@ -117,6 +119,6 @@ def _auth_header(config: ZohoAnalyticsConfig) -> dict[str, str]:
 Config = ZohoAnalyticsConfig
 
 
-def idempotency_key(event: dict[str, Any], config: ZohoAnalyticsConfig | None = None) -> str:
+def idempotency_key(event: EventJson, config: ZohoAnalyticsConfig | None = None) -> str:
     """Per event; updateadd on the matching column makes a repeat an update."""
     return f"zoho_analytics:{event.get('tenant_id', '')}:{event.get('id')}"

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.models.documents import EventJson, InvoiceJson, InvoiceLineJson
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import MappingError, PermanentError, RetryableError
 from connector.platforms.exact_json import dumps_exact
@@ -66,33 +67,35 @@ def rate_key(rate: Any) -> str:
     return format(Decimal(str(rate)).normalize(), "f")
 
 
-def session_lines(event: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def session_lines(event: EventJson) -> tuple[InvoiceJson, list[InvoiceLineJson]]:
     """The invoice and only this session's lines (a draft invoice may already hold other sessions)."""
     data = event.get("data") or {}
     invoice = data.get("invoice")
     if not isinstance(invoice, dict):
         raise MappingError("data.invoice", "required")
-    sid = (data.get("session") or {}).get("id") or (data.get("rating") or {}).get("session_id")
+    rating: Mapping[str, Any] = data.get("rating") or {}
+    sid = (data.get("session") or {}).get("id") or rating.get("session_id")
     lines = [ln for ln in invoice.get("lines") or [] if sid is None or ln.get("session_id") in (None, sid)]
     if not lines:
         raise MappingError("data.invoice.lines", f"no line for session {sid}")
     return invoice, lines
 
 
-def session_id(event: dict[str, Any]) -> str:
+def session_id(event: EventJson) -> str:
     data = event.get("data") or {}
-    sid = (data.get("session") or {}).get("id") or (data.get("rating") or {}).get("session_id")
+    rating: Mapping[str, Any] = data.get("rating") or {}
+    sid = (data.get("session") or {}).get("id") or rating.get("session_id")
     if not sid:
         raise MappingError("data.session.id", "required for the invoice number")
     return str(sid)
 
 
-def invoice_number(event: dict[str, Any], config: ZohoBooksConfig) -> str:
+def invoice_number(event: EventJson, config: ZohoBooksConfig) -> str:
     """Deterministic per session, so a retry or redelivery collides on it."""
     return f"{config.invoice_number_prefix}{session_id(event)}"
 
 
-def _line(ln: dict[str, Any], invoice: dict[str, Any], config: ZohoBooksConfig) -> dict[str, Any]:
+def _line(ln: InvoiceLineJson, invoice: InvoiceJson, config: ZohoBooksConfig) -> dict[str, Any]:
     currency = invoice.get("currency", "")
     category = str(ln.get("category") or "")
     out: dict[str, Any] = {
@@ -119,7 +122,7 @@ def _line(ln: dict[str, Any], invoice: dict[str, Any], config: ZohoBooksConfig) 
     return out
 
 
-def build_invoice(event: dict[str, Any], config: ZohoBooksConfig) -> dict[str, Any]:
+def build_invoice(event: EventJson, config: ZohoBooksConfig) -> dict[str, Any]:
     """The ``POST /books/v3/invoices`` body for this session's lines."""
     invoice, lines = session_lines(event)
     customer = invoice.get("customer") or {}
@@ -146,7 +149,7 @@ def build_invoice(event: dict[str, Any], config: ZohoBooksConfig) -> dict[str, A
     return body
 
 
-def voided_sessions(invoice: dict[str, Any]) -> list[str]:
+def voided_sessions(invoice: InvoiceJson) -> list[str]:
     """The sessions on our voided invoice, in line order: each has its own Zoho invoice."""
     seen: list[str] = []
     for ln in invoice.get("lines") or []:
@@ -156,7 +159,7 @@ def voided_sessions(invoice: dict[str, Any]) -> list[str]:
     return seen
 
 
-def skip_reason(event: dict[str, Any]) -> str | None:
+def skip_reason(event: EventJson) -> str | None:
     """Why a void or credit note event sends nothing to Zoho Books (None: it does). A void of our draft
     counts: its sessions reached Zoho Books on ``session.billed``."""
     if operation(event) == "invoice":
@@ -168,7 +171,7 @@ def skip_reason(event: dict[str, Any]) -> str | None:
     return reason
 
 
-def idempotency_key(event: dict[str, Any], config: ZohoBooksConfig | None = None) -> str:
+def idempotency_key(event: EventJson, config: ZohoBooksConfig | None = None) -> str:
     """Per operation: one Zoho invoice per session (``zoho_books:<tenant>:<session>``, a re-sent
     ``session.billed`` is the same delivery), ``…:<our invoice id>:void`` and ``…:<credit note id>:credit_note``,
     so a correction never carries a creation's key (the worker dedupes on equal keys). A skipped event gets
@@ -178,7 +181,8 @@ def idempotency_key(event: dict[str, Any], config: ZohoBooksConfig | None = None
     if op == "invoice":
         return f"zoho_books:{tenant}:{session_id(event)}"
     skipped = skip_reason(event) is not None
-    doc = ((event.get("data") or {}).get("invoice") or {}).get("id")
+    invoice: Mapping[str, Any] = (event.get("data") or {}).get("invoice") or {}
+    doc = invoice.get("id")
     return delivery_key(NAME, event, skipped, "" if skipped else f"zoho_books:{tenant}:{doc}:{op}", KEY_LIMIT)
 
 
@@ -187,7 +191,7 @@ def operation_key(tenant_id: Any, document_id: Any, op: str) -> str:
     return bounded_key(f"zoho_books:{tenant_id}:{document_id}:{op}", KEY_LIMIT)
 
 
-def credited_session(note: dict[str, Any]) -> str | None:
+def credited_session(note: InvoiceJson) -> str | None:
     """The one session all the credit note's lines belong to (None: several, or a line without a session,
     e.g. a credit by amount): only then is there one Zoho invoice to link the credit note to."""
     sids = {ln.get("session_id") for ln in note.get("lines") or []}
@@ -196,13 +200,13 @@ def credited_session(note: dict[str, Any]) -> str | None:
     return str(sids.pop())
 
 
-def credit_note_number(note: dict[str, Any], config: ZohoBooksConfig) -> str:
+def credit_note_number(note: InvoiceJson, config: ZohoBooksConfig) -> str:
     if not note.get("number"):
         raise MappingError("data.invoice.number", "a credit note is numbered when issued (creditnote_number)")
     return f"{config.credit_note_number_prefix}{note['number']}"
 
 
-def build_credit_note(event: dict[str, Any], config: ZohoBooksConfig) -> dict[str, Any]:
+def build_credit_note(event: EventJson, config: ZohoBooksConfig) -> dict[str, Any]:
     """The ``POST /books/v3/creditnotes`` body: our credit note's own (positive) lines mapped exactly as the
     invoice lines are (quantity 1, rate = net, tax id by rate; incentives as the ``adjustment``), so Zoho's
     credit note total is ours. ``invoice_id`` (the link) is a query parameter, added by ``deliver``."""
@@ -272,7 +276,7 @@ def _send(config: ZohoBooksConfig, http: Any, tokens: Any, method: str, url: str
 Send = Callable[..., Any]
 
 
-def deliver(event: dict[str, Any], config: ZohoBooksConfig, ctx: DeliveryContext) -> dict[str, Any]:
+def deliver(event: EventJson, config: ZohoBooksConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """Create (session.billed), void (invoice.voided) or credit (credit_note.issued) in Zoho Books."""
     reason = skip_reason(event)
     if reason is not None:
@@ -328,7 +332,7 @@ def _is_duplicate(exc: BaseException) -> bool:
     return re.search(rf'"code":\s*{DUPLICATE_NUMBER_CODE}\b', str(exc)) is not None
 
 
-def _void(event: dict[str, Any], config: ZohoBooksConfig, send: Send) -> dict[str, Any]:
+def _void(event: EventJson, config: ZohoBooksConfig, send: Send) -> dict[str, Any]:
     """Void the Zoho invoice of every session on our voided invoice; all are looked up (and paid ones
     refused) before any is voided, so a refusal leaves Zoho as it was."""
     inv = event["data"]["invoice"]
@@ -379,7 +383,7 @@ def _void(event: dict[str, Any], config: ZohoBooksConfig, send: Send) -> dict[st
     return result
 
 
-def _credit_note(event: dict[str, Any], config: ZohoBooksConfig, body: dict[str, Any], send: Send) -> dict[str, Any]:
+def _credit_note(event: EventJson, config: ZohoBooksConfig, body: dict[str, Any], send: Send) -> dict[str, Any]:
     """Find-or-create the credit note by number; link it to the session's Zoho invoice when there is one."""
     note = event["data"]["invoice"]
     number = body["creditnote_number"]

@@ -7,6 +7,7 @@ session; each day is claimed once before it is posted (see ``connector.platforms
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from connector.models.documents import EventJson
 from connector.storage.db import Base
 from connector.storage.tables.platforms import slack_digest_items as digest_items
 from connector.storage.tables.platforms import slack_digests as digests
@@ -29,11 +31,11 @@ class DigestTarget(Protocol):
     def digest_time_zone(self) -> str: ...
 
 
-def digest_item(event: dict[str, Any]) -> dict[str, str]:
+def digest_item(event: EventJson) -> dict[str, str]:
     data = event.get("data") or {}
     session = data.get("session") or {}
-    invoice = data.get("invoice") or {}
-    rating = data.get("rating") or {}
+    invoice: Mapping[str, Any] = data.get("invoice") or {}
+    rating: Mapping[str, Any] = data.get("rating") or {}
     return {"session_id": str(session.get("id") or rating.get("session_id") or "?"),
             "station_id": str(session.get("station_id") or ""),
             "currency": str(invoice.get("currency") or rating.get("currency") or "EUR"),
@@ -52,7 +54,7 @@ class DigestStore:
         rows = conn.execute(select(digests.c.day).where(digests.c.tenant_id == tenant, digests.c.target == target))
         return {r[0] for r in rows}
 
-    def add(self, event: dict[str, Any], config: DigestTarget, now: datetime) -> bool:
+    def add(self, event: EventJson, config: DigestTarget, now: datetime) -> bool:
         """Record a billed session for its day's digest; False when this event was already recorded."""
         tz = ZoneInfo(config.digest_time_zone)
         created = event.get("created_at")

@@ -5,11 +5,13 @@ owns the layout, the retrying client and the dedupe. See docs/platforms/google_s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.models.documents import EventJson
 from connector.platforms.context import DeliveryContext
 
 NAME = "google_sheets"
@@ -30,7 +32,7 @@ class GoogleSheetsConfig(BaseModel):
     api_base: str | None = Field(default=None, description="Sheets API address; only for tests or a private gateway")
 
 
-def _money(rating: dict[str, Any], invoice: dict[str, Any], name: str, invoice_name: str) -> Any:
+def _money(rating: Mapping[str, Any], invoice: Mapping[str, Any], name: str, invoice_name: str) -> Any:
     """The session's own amount: the rating's invoice view (the invoice may hold other sessions too)."""
     view = rating.get("invoice") or {}
     if view.get(name) is not None:
@@ -38,12 +40,12 @@ def _money(rating: dict[str, Any], invoice: dict[str, Any], name: str, invoice_n
     return invoice.get(invoice_name)
 
 
-def session_record(event: dict[str, Any]) -> dict[str, Any]:
+def session_record(event: EventJson) -> dict[str, Any]:
     """What the sync writes for one billed session (strings for money: the core's exact values)."""
     data = event.get("data") or {}
     s = data.get("session") or {}
-    r = data.get("rating") or {}
-    inv = data.get("invoice") or {}
+    r: Mapping[str, Any] = data.get("rating") or {}
+    inv: Mapping[str, Any] = data.get("invoice") or {}
     customer = inv.get("customer") or {}
     return {
         "session_id": str(s.get("id") or r.get("session_id") or ""),
@@ -66,7 +68,7 @@ def session_record(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def deliver(event: dict[str, Any], config: GoogleSheetsConfig, ctx: DeliveryContext) -> dict[str, Any]:
+def deliver(event: EventJson, config: GoogleSheetsConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """Hand one billed session to the sheets sync (``ctx.sheets_sync`` replaces it in tests). The sync talks to
     Google through its own gspread client, not ``ctx.http``."""
     if event.get("type") not in EVENTS:
@@ -85,6 +87,6 @@ def deliver(event: dict[str, Any], config: GoogleSheetsConfig, ctx: DeliveryCont
 Config = GoogleSheetsConfig
 
 
-def idempotency_key(event: dict[str, Any], config: GoogleSheetsConfig | None = None) -> str:
+def idempotency_key(event: EventJson, config: GoogleSheetsConfig | None = None) -> str:
     """Per billed session: one row per session (the config does not change which row it is)."""
     return f"google_sheets:{event.get('tenant_id', '')}:{session_record(event)['session_id']}"
