@@ -17,7 +17,7 @@ import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +27,7 @@ from connector.billing.invoicing import rows as invoices
 from connector.billing.invoicing.posting import BillingError, emit, post_lines
 from connector.billing.ledger import audit
 from connector.models import Customer
-from connector.models.documents import RatedSessionJson
+from connector.models.documents import DifferenceJson, InvoiceJson, RatedSessionJson
 from connector.models.session_event import IngestError
 from connector.models.session_merge import to_session
 from connector.money import to_major, to_minor
@@ -37,6 +37,29 @@ from connector.storage.tables.billing import BillingSessionRow, InvoiceLineRow, 
 from connector.storage.tables.core import CustomerRow, SessionRow
 
 LOG = logging.getLogger("connector.billing")
+
+
+class BilledSession(TypedDict):
+    """What ``complete_session`` returns (docs/architecture.md), the API's answer as is."""
+
+    session_id: str
+    invoice_id: str
+    amount_due: str
+    currency: str
+    rating: RatedSessionJson | dict[str, Any]  # {} when the session row holds no rating
+    invoice: InvoiceJson
+
+
+class CorrectedSession(TypedDict):
+    """What ``correct_session`` returns: the credit note (if the old lines were issued), the invoice now
+    holding the session, and the difference in major units."""
+
+    session_id: str
+    credit_note: InvoiceJson | None
+    invoice_id: str
+    invoice: InvoiceJson
+    difference: DifferenceJson
+    rating: RatedSessionJson
 
 
 def _now() -> datetime:
@@ -149,7 +172,7 @@ def _add_lines(db: DbSession, tenant_id: str, invoice: InvoiceRow, row: SessionR
 
 
 def _billed_result(db: DbSession, tenant_id: str, billed: BillingSessionRow,
-                   rating: RatedSessionJson | dict[str, Any]) -> dict[str, Any]:
+                   rating: RatedSessionJson | dict[str, Any]) -> BilledSession:
     invoice = invoices.get_row(db, tenant_id, billed.invoice_id)
     return {"session_id": billed.session_id, "invoice_id": billed.invoice_id, "amount_due": billed.amount_due,
             "currency": billed.currency, "rating": rating, "invoice": invoices.invoice_json(db, invoice)}
@@ -161,7 +184,7 @@ def _check_anomalies(db: DbSession, tenant_id: str, row: SessionRow, rating: Rat
     check_session(db, tenant_id, row, rating)
 
 
-def complete_session(db: DbSession, tenant_id: str, session_id: str) -> dict[str, Any]:
+def complete_session(db: DbSession, tenant_id: str, session_id: str) -> BilledSession:
     """Rate the ended session, add its lines to the customer's draft, post the journal entry, emit
     ``session.billed`` + ``journal.posted``. Idempotent and race-safe: callers queue on the session row
     lock and a billed session returns its stored result (``billed_sessions`` is unique per session too)."""
@@ -196,7 +219,7 @@ def _sum(lines: list[InvoiceLineRow], attr: str) -> int:
 
 
 def correct_session(db: DbSession, tenant_id: str, session_id: str, new_rating: RatedSessionJson,
-                    reason: str) -> dict[str, Any]:
+                    reason: str) -> CorrectedSession:
     """Replace a billed session's lines with ``new_rating`` (a ``RatedSession.to_dict()`` from the rating core).
 
     Never a silent edit of an issued document: on a finalized/paid invoice the old lines are credited by a
@@ -241,7 +264,7 @@ def correct_session(db: DbSession, tenant_id: str, session_id: str, new_rating: 
     db.flush()
     audit.record(db, tenant_id, "session", session_id, "correct", before,
                  {"invoice_id": target.invoice_id, "amount_due": billed.amount_due, "reason": reason})
-    difference = {"net": str(to_major(_sum(new_lines, "net") - _sum(old_lines, "net"), billed.currency)),
+    difference: DifferenceJson = {"net": str(to_major(_sum(new_lines, "net") - _sum(old_lines, "net"), billed.currency)),
                   "gross": str(to_major(_sum(new_lines, "gross") - _sum(old_lines, "gross"), billed.currency))}
     return {"session_id": session_id, "credit_note": credit_note, "invoice_id": target.invoice_id,
             "invoice": invoices.invoice_json(db, target), "difference": difference, "rating": new_rating}
