@@ -1,4 +1,5 @@
-"""The pinned JSON documents (docs/architecture.md) as ``TypedDict``s: rated session, invoice, event envelope.
+"""The pinned JSON documents (docs/architecture.md) as ``TypedDict``s: rated session, invoice, journal entry,
+event envelope.
 
 Why here: every layer builds or reads them (the rating core, billing, the outbox, the platform adapters,
 the API), and this is the lowest package they all may import. Money is a decimal string, never a float:
@@ -171,6 +172,30 @@ class InvoiceJson(TypedDict):
     amount_due: str
 
 
+# ---------------------------------------------------------------------------------------- journal entry
+
+
+class JournalLineJson(TypedDict):
+    account: str
+    debit: str
+    credit: str
+    description: str
+
+
+class JournalEntryJson(TypedDict):
+    """One balanced journal entry (debits = credits), amounts with the currency's minor-unit digits."""
+
+    id: str
+    tenant_id: str
+    date: str
+    currency: str
+    memo: str
+    reference: str | None
+    source: str
+    reverses: str | None
+    lines: list[JournalLineJson]
+
+
 # ---------------------------------------------------------------------------------------- event envelope
 
 
@@ -192,7 +217,7 @@ class EventDataJson(TypedDict, total=False):
     before: RatedSessionJson | None
     after: RatedSessionJson
     difference: DifferenceJson
-    entry: dict[str, Any]
+    entry: JournalEntryJson
     reconciliation: dict[str, Any]
     anomaly: dict[str, Any]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from sqlalchemy.orm import Session as DbSession
 
@@ -11,7 +10,7 @@ from connector.billing.invoicing import rows as invoices
 from connector.billing.ledger import accounts as accounts_mod
 from connector.billing.ledger.journal import post_entry
 from connector.events import outbox
-from connector.models.documents import EventDataJson
+from connector.models.documents import EventDataJson, JournalEntryJson
 from connector.storage.tables.billing import InvoiceLineRow
 from connector.validation import FieldError
 
@@ -28,7 +27,7 @@ def emit(db: DbSession, tenant_id: str, type_: str, data: EventDataJson) -> None
 
 
 def post_lines(db: DbSession, tenant_id: str, currency: str, lines: list[InvoiceLineRow], *, memo: str,
-               reference: str, source: str, sign: int = 1, reverses: str | None = None) -> dict[str, Any] | None:
+               reference: str, source: str, sign: int = 1, reverses: str | None = None) -> JournalEntryJson | None:
     """Post the journal entry of ``lines`` (``sign=-1``: their reversal) and emit ``journal.posted``."""
     accounts = accounts_mod.load(db, tenant_id)
     entry = post_entry(db, tenant_id, currency=currency, memo=memo, reference=reference, source=source,

@@ -9,11 +9,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from connector.models.documents import JournalEntryJson
 from connector.money import major_str
 from connector.storage.repo import aware
 from connector.storage.tables.billing import JournalEntryRow, JournalLineRow
@@ -40,7 +40,7 @@ def _lines(postings: Iterable[Posting]) -> list[tuple[str, int, int, str]]:
 
 def post_entry(db: DbSession, tenant_id: str, *, currency: str, memo: str, reference: str | None,
                source: str, postings: Iterable[Posting], date: datetime | None = None,
-               reverses: str | None = None) -> dict[str, Any] | None:
+               reverses: str | None = None) -> JournalEntryJson | None:
     """Insert one balanced entry; returns its JSON, or None when every posting nets to zero."""
     lines = _lines(postings)
     if not lines:
@@ -59,7 +59,7 @@ def post_entry(db: DbSession, tenant_id: str, *, currency: str, memo: str, refer
     return entry_json(entry, rows)
 
 
-def entry_json(entry: JournalEntryRow, lines: list[JournalLineRow]) -> dict[str, Any]:
+def entry_json(entry: JournalEntryRow, lines: list[JournalLineRow]) -> JournalEntryJson:
     """The pinned ``JournalEntry`` JSON (amounts as decimal strings with the currency's minor-unit digits)."""
     return {
         "id": entry.entry_id, "tenant_id": entry.tenant_id, "date": aware(entry.date).isoformat(),
@@ -87,7 +87,7 @@ def lines_of(db: DbSession, tenant_id: str, entry_ids: list[str]) -> dict[str, l
 
 def list_entries(db: DbSession, tenant_id: str, *, reference: str | None = None, source: str | None = None,
                  account: str | None = None, currency: str | None = None, since: datetime | None = None,
-                 until: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
+                 until: datetime | None = None, limit: int = 100) -> list[JournalEntryJson]:
     """Entries newest first, filtered; each with its lines."""
     query = select(JournalEntryRow).where(JournalEntryRow.tenant_id == tenant_id)
     if reference:
