@@ -2,17 +2,19 @@
 
 The database fixtures are the events tests' (a fresh database on SQLite and PostgreSQL). ``vendors`` is the
 Zoho Books, FreshBooks, NetSuite and SAP double on 127.0.0.1; modules that drive another double define
-their own ``vendors``.
+their own ``vendors``. ``google`` is the Google Sheets double with a service account pointing at it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from tests.events.conftest import db, db_url, engine, pg_url  # noqa: F401 - pytest fixtures
 from tests.platforms.fakes.finance_vendors import FinanceVendors
+from tests.platforms.fakes.google_sheets import SPREADSHEET_ID, FakeSheets, Google, new_key, service_account
 
 
 @pytest.fixture
@@ -20,3 +22,15 @@ def vendors() -> Iterator[FinanceVendors]:
     fake = FinanceVendors().start()
     yield fake
     fake.stop()
+
+
+@pytest.fixture(scope="module")
+def signing_key() -> Any:
+    return new_key()
+
+
+@pytest.fixture
+def google(signing_key: Any) -> Iterator[Google]:
+    """The Sheets API double + token endpoint on 127.0.0.1 and a service account whose token_uri points there."""
+    with FakeSheets(SPREADSHEET_ID, signing_key.public_key()) as fake:
+        yield Google(fake, fake.url, service_account(signing_key, f"{fake.url}/token"))

@@ -34,6 +34,7 @@ from connector.platforms.adapters.google_sheets import sync as sheets_sync
 from connector.platforms.adapters.google_sheets.client import BoundedRetryClient
 from connector.storage.tables.outbox import DeliveryRow, EventRow
 from tests.platforms.fakes.finance_vendors import FinanceVendors
+from tests.platforms.fakes.google_sheets import SPREADSHEET_ID, FakeSheets, new_key, service_account
 from tests.platforms.fakes.paypal import PayPalDouble
 from tests.platforms.fakes.plaid import PlaidDouble
 from tests.platforms.fakes.quickbooks import AR, QuickBooksDouble
@@ -42,9 +43,6 @@ from tests.platforms.fakes.stripe import StripeDouble
 from tests.platforms.fakes.vendors import FakeVendors
 from tests.platforms.fakes.xero import TENANT as XERO_TENANT
 from tests.platforms.fakes.xero import XeroDouble
-from tests.spreadsheets.sheets.fake_sheets import FakeSheets
-from tests.spreadsheets.sheets.servers import serve
-from tests.spreadsheets.sheets.sync_fixtures import SPREADSHEET_ID, new_key, service_account
 
 KEY = "day-key"
 H = {"X-API-Key": KEY}
@@ -102,9 +100,8 @@ class Doubles:
         self.qbo = QuickBooksDouble().start()
         self.f2 = FinanceVendors().start()
         key = new_key()
-        self.sheets = FakeSheets(SPREADSHEET_ID, key.public_key())
-        self._sheets_server = serve(self.sheets.app)
-        self.sheets_url = self._sheets_server.__enter__()
+        self.sheets = FakeSheets(SPREADSHEET_ID, key.public_key()).start()
+        self.sheets_url = self.sheets.url
         self.service_account = service_account(key, f"{self.sheets_url}/token")
 
     def all(self) -> list[Any]:
@@ -113,7 +110,7 @@ class Doubles:
     def stop(self) -> None:
         for d in self.all():
             d.stop()
-        self._sheets_server.__exit__(None, None, None)
+        self.sheets.stop()
 
 
 @pytest.fixture
@@ -336,7 +333,7 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
     assert max(r.attempts for r in rows) >= 3  # 429 + 500 + success at least once
     # all the injected trouble was really served: every scripted 429/500 and every lost answer
     assert [q for d in doubles.all() for q in d.failures.values() if q] == []
-    assert not any(doubles.sheets.fail.values()) and doubles.sheets.invalid == []
+    assert not any(doubles.sheets.injected.values()) and doubles.sheets.invalid == []
     assert not any(doubles.f2.losses.values()) and not any(
         n for d in (doubles.square, doubles.qbo) for n in d.losses.values())
 

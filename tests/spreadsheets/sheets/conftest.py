@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -41,22 +40,3 @@ def app(tmp_path) -> Any:
 @pytest.fixture
 def client(app) -> Any:
     return app.test_client()
-
-
-@pytest.fixture(scope="module")
-def signing_key() -> Any:
-    from tests.spreadsheets.sheets.sync_fixtures import new_key
-
-    return new_key()
-
-
-@pytest.fixture
-def google(signing_key: Any) -> Iterator[Any]:
-    """The fake Sheets API + token endpoint on 127.0.0.1 and a service account whose token_uri points there."""
-    from tests.spreadsheets.sheets.fake_sheets import FakeSheets
-    from tests.spreadsheets.sheets.servers import serve
-    from tests.spreadsheets.sheets.sync_fixtures import SPREADSHEET_ID, Google, service_account
-
-    fake = FakeSheets(SPREADSHEET_ID, signing_key.public_key())
-    with serve(fake.app) as url:
-        yield Google(fake, url, service_account(signing_key, f"{url}/token"))

@@ -1,39 +1,13 @@
-"""Fixtures for the gspread sync tests: a service-account key, the fake Sheets API, billed events."""
+"""Billed events for the Google Sheets tests: rated by the core with the sheets tests' time-of-use tariff."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from connector.models import Customer, Session, Tariff
 from connector.rating import rate
 from tests.spreadsheets.sheets.conftest import TOU
-from tests.spreadsheets.sheets.fake_sheets import FakeSheets
-
-SPREADSHEET_ID = "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms"
-
-
-def new_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def service_account(key: rsa.RSAPrivateKey, token_uri: str) -> dict[str, Any]:
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    return {"type": "service_account", "project_id": "evbill-test", "private_key_id": "k1", "private_key": pem,
-            "client_email": "sync@evbill-test.iam.gserviceaccount.com", "client_id": "1",
-            "token_uri": token_uri}
-
-
-@dataclass
-class Google:
-    fake: FakeSheets
-    url: str
-    info: dict[str, Any]
 
 
 def billed_event(sid: str, start: str, kwh: str, station: str = "ST-1", customer_class: str | None = None,

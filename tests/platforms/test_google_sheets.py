@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from connector.platforms.context import DeliveryContext
-from connector.platforms.sender import HttpSender
-
 from typing import Any
 
 import pytest
 
 from connector.platforms.adapters import google_sheets
-from connector.platforms.errors import PermanentError, RetryableError
 from connector.platforms.adapters.google_sheets.client import BoundedRetryClient, open_client
-from connector.platforms.adapters.google_sheets.layout import EXCEPTIONS_HEADER, SESSIONS_HEADER, SUMMARY_HEADER, TAX_HEADER
+from connector.platforms.adapters.google_sheets.layout import (
+    EXCEPTIONS_HEADER,
+    SESSIONS_HEADER,
+    SUMMARY_HEADER,
+    TAX_HEADER,
+)
 from connector.platforms.adapters.google_sheets.sync import sync_billed_sessions
-from tests.spreadsheets.sheets.fake_sheets import append_problems
-from tests.spreadsheets.sheets.sync_fixtures import SPREADSHEET_ID, Google, billed_event, new_key, service_account
+from connector.platforms.context import DeliveryContext
+from connector.platforms.errors import PermanentError, RetryableError
+from connector.platforms.sender import HttpSender
+from tests.platforms.fakes.google_sheets import (
+    SPREADSHEET_ID,
+    Google,
+    append_problems,
+    new_key,
+    service_account,
+)
+from tests.platforms.sheets_events import billed_event
 
 EVENTS = [billed_event("S-1", "2026-01-13T13:00:00Z", "10"),                    # 14:00 Berlin: 4.00 + 0.76
           billed_event("S-2", "2026-01-13T06:30:00Z", "10"),                    # 07:30: 1.00 + 2.00 -> 3.57

@@ -1,28 +1,32 @@
-"""A small Sheets API v4 + OAuth token endpoint on 127.0.0.1, enough for gspread's calls in the sync.
+"""Google Sheets double: a small Sheets API v4 + OAuth token endpoint on 127.0.0.1, enough for gspread's calls
+in the sync, and the service account that points google-auth at it.
 
 Every ``values.append`` body is validated against the vendor contract
 ``../shared/vendor-specs/google_sheets/values_append.schema.json`` (JSON nulls stripped first, as
 the API treats them as unset) and its query parameters against the schema's ``x-parameters``; an
-invalid request gets the API's 400 and is recorded in ``invalid``. ``fail`` queues injected errors.
+invalid request gets the API's 400 and is recorded in ``invalid``. ``inject`` queues errors per kind of
+call (``append``, ``batchGet``...), which ``injected`` holds until they are served.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import threading
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
 import jsonschema
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask, Response, request
-from tests.paths import VENDOR_SPECS
 
-SCHEMA_PATH = VENDOR_SPECS / "google_sheets" / \
-    "values_append.schema.json"
-SCHEMA = json.loads(SCHEMA_PATH.read_text())
+from tests.paths import VENDOR_SPECS
+from tests.platforms.fakes.server import LocalServer
+
+SPREADSHEET_ID = "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms"
+SCHEMA = json.loads((VENDOR_SPECS / "google_sheets" / "values_append.schema.json").read_text())
 BODY_VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 PARAMS = SCHEMA["x-parameters"]["properties"]
 # google-auth signs service-account assertions for Google's token endpoint whatever token_uri says
@@ -63,27 +67,39 @@ def _col(letters: str) -> int:
     return n - 1
 
 
-class FakeSheets:
-    """State: one spreadsheet id -> tabs (title -> rows of strings); a log of every request."""
+def new_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def service_account(key: rsa.RSAPrivateKey, token_uri: str) -> dict[str, Any]:
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    return {"type": "service_account", "project_id": "evbill-test", "private_key_id": "k1", "private_key": pem,
+            "client_email": "sync@evbill-test.iam.gserviceaccount.com", "client_id": "1",
+            "token_uri": token_uri}
+
+
+class FakeSheets(LocalServer):
+    """State: one spreadsheet id -> tabs (title -> rows of strings); a log of every Sheets call."""
 
     def __init__(self, spreadsheet_id: str, public_key: Any, token_uri_path: str = "/token") -> None:
         self.spreadsheet_id = spreadsheet_id
         self.public_key = public_key
+        self.token_uri_path = token_uri_path
         self.tabs: dict[str, list[list[Any]]] = {"Sheet1": []}
         self.sheet_ids: dict[str, int] = {"Sheet1": 0}
         self.log: list[dict[str, Any]] = []
         self.invalid: list[list[str]] = []
-        self.fail: dict[str, list[tuple[int, bool, dict[str, str]]]] = {}
+        self.injected: dict[str, list[tuple[int, bool, dict[str, str]]]] = {}
         self.tokens_issued = 0
-        self.lock = threading.Lock()
-        self.app = self._build(token_uri_path)
+        super().__init__()
 
     # ---- helpers
     def inject(self, kind: str, status: int, *, apply: bool = False, retry_after: str | None = None) -> None:
         """Answer the next ``kind`` request (``append``, ``batchGet``, ``metadata`` ...) with ``status``;
         ``apply=True`` performs the write first (the ambiguous 'landed, then 5xx' case)."""
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
-        self.fail.setdefault(kind, []).append((status, apply, headers))
+        self.injected.setdefault(kind, []).append((status, apply, headers))
 
     def kinds(self) -> list[str]:
         return [entry["kind"] for entry in self.log]
@@ -110,11 +126,9 @@ class FakeSheets:
                                            "gridProperties": {"rowCount": max(1000, len(rows)), "columnCount": 26}}}
                            for i, (t, rows) in enumerate(self.tabs.items())]}
 
-    # ---- the app
-    def _build(self, token_path: str) -> Flask:
-        app = Flask("fake_sheets")
-
-        @app.post(token_path)
+    # ---- the routes
+    def routes(self, app: Flask) -> None:
+        @app.post(self.token_uri_path)
         def token() -> Response:
             assertion = request.form.get("assertion", "")
             try:
@@ -134,8 +148,6 @@ class FakeSheets:
         def sheets(rest: str) -> Response:
             with self.lock:
                 return self._handle(rest)
-
-        return app
 
     def _json(self, body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
         return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers or {})
@@ -165,7 +177,7 @@ class FakeSheets:
         body = request.get_json(silent=True)
         params = {k: v for k, v in request.args.items()}
         self.log.append({"kind": kind, "method": request.method, "range": a1, "params": params, "body": body})
-        injected = self.fail.get(kind, [])
+        injected = self.injected.get(kind, [])
         if injected:
             status, apply, headers = injected.pop(0)
             if apply:
@@ -216,3 +228,12 @@ class FakeSheets:
                 rows[i] = list(row)
             return self._json({"spreadsheetId": self.spreadsheet_id, "updatedRows": len(body["values"])})
         return self._error(400, f"unsupported {kind}")
+
+
+@dataclass
+class Google:
+    """The running double, its URL and a service account whose token_uri points at it."""
+
+    fake: FakeSheets
+    url: str
+    info: dict[str, Any]

@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session
 from connector.events import worker
 from connector.events.deliveries import Policy
 from connector.events.outbox import emit
-from connector.storage.tables.outbox import DeliveryRow
-from connector.storage.tables.platforms import PlatformConfigRow
 from connector.platforms.adapters.google_sheets import sync as sync_module
 from connector.platforms.adapters.google_sheets.client import BoundedRetryClient
 from connector.storage.tables import all_metadata
-from tests.spreadsheets.sheets.sync_fixtures import SPREADSHEET_ID, Google, billed_event
+from connector.storage.tables.outbox import DeliveryRow
+from connector.storage.tables.platforms import PlatformConfigRow
+from tests.platforms.fakes.google_sheets import SPREADSHEET_ID, Google
+from tests.platforms.sheets_events import billed_event
 
 POLICY = Policy(max_attempts=8, base_delay=1, max_delay=5)
 T0 = datetime(2026, 1, 13, 23, 0, tzinfo=UTC)
@@ -81,5 +82,5 @@ def test_worker_restart_and_failures_leave_one_row_per_session(google: Google, t
     assert fake.tabs["Summary"][1] == ["2026-01-13", "ST-1", "public", "EUR", "5", "60.0000", "24.00", "4.56",
                                        "28.56", "28.56"]
     assert fake.tabs["Exceptions"][1:] == [] and fake.invalid == []
-    assert not any(fake.fail.values())  # every injected failure was really served
+    assert not any(fake.injected.values())  # every injected failure was really served
     assert waits and all(w <= 30 for w in waits)
