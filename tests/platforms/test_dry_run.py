@@ -24,21 +24,21 @@ def lines(path: Path) -> list[dict[str, Any]]:
 def test_every_adapter_writes_its_requests_for_review(tmp_path: Path) -> None:
     oauth._PROVIDERS.clear()
     out = tmp_path / "dry.jsonl"
-    http = DryRunSender(out)
+    ctx = DeliveryContext(DryRunSender(out))
     event = invoice_event(currency="USD", x_taxes=TAX)
     billed = dict(event, type="session.billed", data={"session": {"id": "S-100"}, "invoice": event["data"]["invoice"]})
     results = {
-        "stripe": stripe.deliver(event, stripe.StripeConfig(api_key="sk_live_hidden42", customer_map={"C-1": "cus_1"}), DeliveryContext(http)),
+        "stripe": stripe.deliver(event, stripe.StripeConfig(api_key="sk_live_hidden42", customer_map={"C-1": "cus_1"}), ctx),
         "paypal": paypal.deliver(event, paypal.PayPalConfig(client_id="cid", client_secret="pp-hidden42",
-                                                            invoicer_email="billing@evcharge.example"), DeliveryContext(http)),
-        "square": square.deliver(event, square.SquareConfig(access_token="sq-hidden42", location_id="L1"), DeliveryContext(http)),
+                                                            invoicer_email="billing@evcharge.example"), ctx),
+        "square": square.deliver(event, square.SquareConfig(access_token="sq-hidden42", location_id="L1"), ctx),
         "plaid": plaid.deliver(event, plaid.PlaidConfig(client_id="cid", secret="plaid-hidden42", accounts={
-            "C-1": plaid.PlaidAccount(access_token="access-hidden42", account_id="acc-1", legal_name="Jane")}), DeliveryContext(http)),
+            "C-1": plaid.PlaidAccount(access_token="access-hidden42", account_id="acc-1", legal_name="Jane")}), ctx),
         "xero": xero.deliver(event, xero.XeroConfig(client_id="cid", client_secret="x-hidden42", refresh_token="rt-hidden42",
-                                                    xero_tenant_id="org-1"), DeliveryContext(http)),
+                                                    xero_tenant_id="org-1"), ctx),
         "quickbooks": quickbooks.deliver(billed, quickbooks.QuickBooksConfig(
             realm_id="1", client_id="cid", client_secret="q-hidden42", refresh_token="qrt-hidden42",
-            receivable_account="84", default_tax_account="90", customer_map={"C-1": "58"}), DeliveryContext(http)),
+            receivable_account="84", default_tax_account="90", customer_map={"C-1": "58"}), ctx),
     }
     assert {k: v["status"] for k, v in results.items()} == dict.fromkeys(results, "sent")
     text = out.read_text(encoding="utf-8")

@@ -81,7 +81,8 @@ def test_one_profile_per_customer_created_once_then_updated(vendors: FinanceVend
     vendors.fail(path, 500, method="POST")
     vendors.lose(path, method="POST")  # second POST creates, but its answer is lost
     january = finalized()
-    result, retry_afters = retrying(lambda: freshbooks.deliver(january, cfg, DeliveryContext(http, token_provider=tokens)))
+    result, retry_afters = retrying(lambda: freshbooks.deliver(
+        january, cfg, DeliveryContext(http, token_provider=tokens)))
     assert retry_afters == [5.0, None, None]
     [(pid, profile)] = vendors.fb_profiles.items()
     assert result == {"status": "updated", "ref": pid}  # the retry found the lost-answer profile
@@ -90,13 +91,15 @@ def test_one_profile_per_customer_created_once_then_updated(vendors: FinanceVend
     assert [ln["unit_cost"]["amount"] for ln in profile["lines"]] == ["1.00", "9.13"]
     # February: new amounts replace the template lines of the same profile
     february = finalized(invoice_id="inv_2026_02", energy="40.0")
-    assert freshbooks.deliver(february, cfg, DeliveryContext(http, token_provider=tokens)) == {"status": "updated", "ref": pid}
+    assert freshbooks.deliver(
+        february, cfg, DeliveryContext(http, token_provider=tokens)) == {"status": "updated", "ref": pid}
     assert len(vendors.fb_profiles) == 1
     assert [ln["unit_cost"]["amount"] for ln in vendors.fb_profiles[pid]["lines"]] == ["1.00", "15.60"]  # 40 x 0.39
     assert vendors.fb_profiles[pid]["create_date"] == "2026-01-13"  # the schedule is not moved by updates
     # token expired: dropped, the retry refreshes with the rotated refresh token
     vendors.tokens.clear()
-    result, retry_afters = retrying(lambda: freshbooks.deliver(february, cfg, DeliveryContext(http, token_provider=tokens)))
+    result, retry_afters = retrying(lambda: freshbooks.deliver(
+        february, cfg, DeliveryContext(http, token_provider=tokens)))
     assert result["status"] == "updated" and retry_afters == [None]
     assert tokens.fetches == 2 and len(rotated) == 2 and rotated[-1] == vendors.fb_refresh
     assert rotated[0] != "fb-refresh-0" and tokens.refresh_token == vendors.fb_refresh
@@ -131,12 +134,17 @@ def test_rotated_refresh_token_survives_a_worker_restart(vendors: FinanceVendors
                                  "client_secret": "fb-secret", "refresh_token": "fb-refresh-0",
                                  "token_url": vendors.url + "/auth/oauth/token"})
     db = f"sqlite:///{tmp_path / 'tokens.db'}"
-    assert freshbooks.deliver(finalized(), cfg, DeliveryContext(make_http(), stores=Stores(refresh_tokens=RefreshTokenStore(create_engine(db)))))[
-        "status"] == "sent"
+
+    def worker_process() -> DeliveryContext:
+        """A worker (re)started on the same database: a new token store object."""
+        tokens = RefreshTokenStore(create_engine(db))
+        return DeliveryContext(make_http(), stores=Stores(refresh_tokens=tokens))
+
+    assert freshbooks.deliver(finalized(), cfg, worker_process())["status"] == "sent"
     assert vendors.fb_refresh != "fb-refresh-0"  # rotated: the configured token is dead now
     monkeypatch.setattr(oauth, "_PROVIDERS", {})  # restart: no token in memory
     vendors.tokens.clear()
-    again = freshbooks.deliver(finalized(invoice_id="inv_2026_02"), cfg, DeliveryContext(make_http(), stores=Stores(refresh_tokens=RefreshTokenStore(create_engine(db)))))
+    again = freshbooks.deliver(finalized(invoice_id="inv_2026_02"), cfg, worker_process())
     assert again["status"] == "updated" and len(vendors.fb_profiles) == 1
     monkeypatch.setattr(oauth, "_PROVIDERS", {})  # without the store the configured, dead token is used
     with pytest.raises(PermanentError, match="invalid_grant"):

@@ -51,7 +51,8 @@ def test_sendgrid_receipt_retries_then_one_email_even_after_restart(vendors: Fak
     event = billed_event("EUR", "de_DE")
     vendors.fail("/v3/mail/send", 429, 500, retry_after="2")
     outbox, http = worker(db)
-    result = outbox.run(sendgrid.idempotency_key(event), lambda: sendgrid.deliver(event, cfg, DeliveryContext(http)))
+    result = outbox.run(sendgrid.idempotency_key(event), lambda: sendgrid.deliver(
+        event, cfg, DeliveryContext(http)))
     assert result["status"] == "sent" and result["ref"].startswith("msg-") and result["to"] == "jane@example.com"
     assert len(vendors.calls("/v3/mail/send")) == 3 and outbox.retry_afters == [2.0, None]
     [mail] = vendors.emails
@@ -62,7 +63,8 @@ def test_sendgrid_receipt_retries_then_one_email_even_after_restart(vendors: Fak
     outbox, http = worker(db)
     finalized = {"id": "evt_fin", "type": "invoice.finalized", "tenant_id": "t1", "data": {"invoice": event["data"]["invoice"]}}
     for ev in (event, finalized):
-        assert outbox.run(sendgrid.idempotency_key(ev), lambda ev=ev: sendgrid.deliver(ev, cfg, DeliveryContext(http))) == {
+        assert outbox.run(sendgrid.idempotency_key(ev), lambda ev=ev: sendgrid.deliver(
+            ev, cfg, DeliveryContext(http))) == {
             "status": "already_delivered"}
     assert len(vendors.emails) == 1 and len(vendors.calls("/v3/mail/send")) == 3
 
@@ -108,24 +110,29 @@ def test_slack_daily_digest_survives_restart_without_duplicates(vendors: FakeVen
     jpy = billed_event("JPY", "ja_JP", sid="S-J", energy_price="45", flat="100")
     http = OneShotHttp()
     store = DigestStore(create_engine(db))
+
+    def at(now: datetime) -> DeliveryContext:
+        """The worker's context at ``now``, with the digest store of the current worker process."""
+        return DeliveryContext(http, clock=lambda: now, stores=Stores(digests=store))
+
     for ev in [*eur[:2], jpy]:
-        assert slack.deliver(ev, cfg, DeliveryContext(http, clock=lambda: day1, stores=Stores(digests=store)))["status"] == "accumulated"
+        assert slack.deliver(ev, cfg, at(day1))["status"] == "accumulated"
     # worker restart: a new store; the outbox redelivers S-1 and the third session arrives
     store = DigestStore(create_engine(db))
-    assert slack.deliver(eur[1], cfg, DeliveryContext(http, clock=lambda: day1, stores=Stores(digests=store)))["status"] == "duplicate"
-    assert slack.deliver(eur[2], cfg, DeliveryContext(http, clock=lambda: day1, stores=Stores(digests=store)))["status"] == "accumulated"
+    assert slack.deliver(eur[1], cfg, at(day1))["status"] == "duplicate"
+    assert slack.deliver(eur[2], cfg, at(day1))["status"] == "accumulated"
     assert vendors.slack_messages == []
     # next day: the first event's delivery posts the closed day's digest; a failed post is retried later
     vendors.fail("/api/chat.postMessage", 500)
     next_day = billed_event(sid="S-next")
     next_day["created_at"] = "2026-01-14T08:59:00Z"
     with pytest.raises(RetryableError):
-        slack.deliver(next_day, cfg, DeliveryContext(http, clock=lambda: day2, stores=Stores(digests=store)))
+        slack.deliver(next_day, cfg, at(day2))
     store = DigestStore(create_engine(db))  # restart again
     assert slack.flush_digests("t1", cfg, http, store, day2) == [
         {"day": "2026-01-13", "sessions": 4, "ts": "1700000000.000001"}]
     assert slack.flush_digests("t1", cfg, http, store, day2) == []
-    assert slack.deliver(next_day, cfg, DeliveryContext(http, clock=lambda: day2, stores=Stores(digests=store)))["status"] == "duplicate"
+    assert slack.deliver(next_day, cfg, at(day2))["status"] == "duplicate"
     [digest] = vendors.slack_messages
     fields = {f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in digest["blocks"][1]["fields"]}
     assert fields["*Sessions*"] == "4"
@@ -142,8 +149,14 @@ def test_jira_one_ticket_per_anomaly_across_retries_restarts_and_lost_state(vend
     event = anomaly_event("duplicate_session", aid="an_42")
     http = OneShotHttp()
     outbox = Outbox(create_engine(db))
+
+    def with_tickets(store: TicketStore) -> DeliveryContext:
+        """The worker's context with this ticket store (a new one stands for a restart or a lost database)."""
+        return DeliveryContext(http, stores=Stores(tickets=store))
+
     vendors.fail("/rest/api/3/issue", 500, 429, retry_after="0")
-    result = outbox.run(f"jira:{event['id']}", lambda: jira.deliver(event, cfg, DeliveryContext(http, stores=Stores(tickets=TicketStore(create_engine(db))))))
+    result = outbox.run(f"jira:{event['id']}",
+                        lambda: jira.deliver(event, cfg, with_tickets(TicketStore(create_engine(db)))))
     assert result == {"status": "sent", "ref": "EVB-1"}
     [issue] = vendors.jira_issues
     assert schema_errors("jira/adf_doc.schema.json", issue["fields"]["description"], request_body=False) == []
@@ -151,15 +164,16 @@ def test_jira_one_ticket_per_anomaly_across_retries_restarts_and_lost_state(vend
     # the billing side emits the same anomaly again (new event id): local table answers, no call to Jira
     again = dict(event, id="evt_again")
     calls = len(vendors.requests)
-    assert jira.deliver(again, cfg, DeliveryContext(http, stores=Stores(tickets=TicketStore(create_engine(db))))) == {
+    assert jira.deliver(again, cfg, with_tickets(TicketStore(create_engine(db)))) == {
         "status": "duplicate", "ref": "EVB-1", "found_by": "local"}
     assert len(vendors.requests) == calls
     # the worker's database is lost (or it crashed between Jira's 201 and the local write): the search finds it
     fresh = TicketStore(create_engine(f"sqlite:///{tmp_path / 'fresh.db'}"))
-    assert jira.deliver(again, cfg, DeliveryContext(http, stores=Stores(tickets=fresh))) == {"status": "duplicate", "ref": "EVB-1", "found_by": "search"}
+    assert jira.deliver(again, cfg, with_tickets(fresh)) == {
+        "status": "duplicate", "ref": "EVB-1", "found_by": "search"}
     assert len(vendors.jira_issues) == 1
     other = anomaly_event("negative_energy", aid="an_43")
-    assert jira.deliver(other, cfg, DeliveryContext(http, stores=Stores(tickets=fresh)))["ref"] == "EVB-2"
+    assert jira.deliver(other, cfg, with_tickets(fresh))["ref"] == "EVB-2"
 
 
 # ---------------------------------------------------------------- Salesforce
@@ -195,7 +209,8 @@ def test_zoho_updateadd_keeps_one_row_per_session(vendors: FakeVendors) -> None:
     with pytest.raises(RetryableError):
         zoho_analytics.deliver(billed_event(), cfg, DeliveryContext(http))
     for _ in range(2):
-        assert zoho_analytics.deliver(billed_event(), cfg, DeliveryContext(http)) == {"status": "sent", "ref": "updateadd", "rows": 1}
+        assert zoho_analytics.deliver(
+            billed_event(), cfg, DeliveryContext(http)) == {"status": "sent", "ref": "updateadd", "rows": 1}
     zoho_analytics.deliver(billed_event(sid="S-101"), cfg, DeliveryContext(http))
     zoho_analytics.deliver(anomaly_event(), cfg, DeliveryContext(http))
     assert sorted(vendors.zoho_rows["V1"]) == ["S-100", "S-101"]
@@ -217,8 +232,9 @@ def test_google_sheets_hands_billed_sessions_to_the_sync() -> None:
         seen.append((spreadsheet_id, records, kw))
         return len(records)
 
-    assert google_sheets.deliver(billed_event(), cfg, DeliveryContext(HttpSender(), sheets_sync=fake_sync)) == {"status": "sent", "ref": "1"}
+    ctx = DeliveryContext(HttpSender(), sheets_sync=fake_sync)
+    assert google_sheets.deliver(billed_event(), cfg, ctx) == {"status": "sent", "ref": "1"}
     [(sid, [record], kw)] = seen
     assert sid == "1AbCdEfGhIjKlMnOp" and kw == {"worksheet": "Sessions"}
     assert (record["session_id"], record["amount_due"], record["currency"]) == ("S-100", "12.05", "EUR")
-    assert google_sheets.deliver(anomaly_event(), cfg, DeliveryContext(HttpSender(), sheets_sync=fake_sync))["status"] == "skipped"
+    assert google_sheets.deliver(anomaly_event(), cfg, ctx)["status"] == "skipped"

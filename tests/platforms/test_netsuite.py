@@ -73,7 +73,8 @@ def test_async_update_retried_applies_once(vendors: FinanceVendors) -> None:
     assert [(i["item"]["id"], i["quantity"], i["custcol_evb_net"]) for i in record["item"]["items"]] == [
         ("1202", Decimal("1"), Decimal("1.00")), ("1201", Decimal("23.4"), Decimal("9.13"))]
     # redelivery after a restart: NetSuite answers with the first job and applies nothing
-    assert netsuite.deliver(event, cfg, DeliveryContext(make_http()))["ref"] == result["ref"] and len(vendors.ns_applied) == 1
+    assert netsuite.deliver(
+        event, cfg, DeliveryContext(make_http()))["ref"] == result["ref"] and len(vendors.ns_applied) == 1
 
 
 def test_sync_mode_and_permanent_errors(vendors: FinanceVendors) -> None:
@@ -84,7 +85,8 @@ def test_sync_mode_and_permanent_errors(vendors: FinanceVendors) -> None:
                       "async": False}
     assert "X-Netsuite-Idempotency-Key" not in vendors.calls("/services/rest/")[-1]["headers"]
     with pytest.raises(PermanentError, match="signature mismatch"):
-        netsuite.deliver(billed_event(), cfg.model_copy(update={"token_secret": "wrong"}), DeliveryContext(make_http()))
+        netsuite.deliver(
+            billed_event(), cfg.model_copy(update={"token_secret": "wrong"}), DeliveryContext(make_http()))
     with pytest.raises(PermanentError, match="NONEXISTENT_ID"):
         netsuite.deliver(billed_event(sid="S-404"), cfg, DeliveryContext(make_http()))
     assert len(vendors.ns_applied) == 1
@@ -104,4 +106,5 @@ def test_oauth2_bearer_instead_of_tba(vendors: FinanceVendors) -> None:
     [call] = vendors.calls("/services/rest/record/")
     assert call["headers"]["Authorization"].startswith("Bearer cc-app-token-") and vendors.ns_nonces == set()
     with pytest.raises(PermanentError, match="token_url/client_id/client_secret"):
-        netsuite.deliver(billed_event(), CFG.model_copy(update={"auth": "oauth2"}), DeliveryContext(make_http()))
+        netsuite.deliver(
+            billed_event(), CFG.model_copy(update={"auth": "oauth2"}), DeliveryContext(make_http()))

@@ -223,7 +223,8 @@ def test_credit_notes_cancel_skip_or_refund(double: PayPalDouble) -> None:
         paypal.deliver(credit_note(paid_event, "0.01", "CN-000005"), cfg, DeliveryContext(OneShotHttp()))
     # the original never reached PayPal: wait for it
     with pytest.raises(RetryableError, match="original invoice inv_S-300 not yet delivered to PayPal"):
-        paypal.deliver(credit_note(invoice_event(sid="S-300", number="INV-0300"), "1.00"), cfg, DeliveryContext(OneShotHttp()))
+        paypal.deliver(credit_note(invoice_event(sid="S-300", number="INV-0300"), "1.00"), cfg,
+                       DeliveryContext(OneShotHttp()))
 
 
 def test_corrections_need_a_valid_token_and_a_known_invoice(double: PayPalDouble) -> None:

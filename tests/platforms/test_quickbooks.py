@@ -102,7 +102,8 @@ def test_end_to_end_requestid_retries_and_rotation(double: QuickBooksDouble) -> 
     double.fail("/v3/company/", 429, 503, retry_after="60")
     double.lose("/v3/company/")
     http = OneShotHttp()
-    result, waits = retrying(lambda: quickbooks.deliver(billed_event(), cfg, DeliveryContext(http, on_refresh=saved.append)))
+    result, waits = retrying(lambda: quickbooks.deliver(
+        billed_event(), cfg, DeliveryContext(http, on_refresh=saved.append)))
     assert waits == [60.0, None, None]
     [(eid, entry)] = double.entries.items()
     assert result == {"status": "sent", "ref": eid, "doc_number": "EV-S-100"} and entry["total"] == Decimal("12.05")

@@ -14,6 +14,7 @@ from sqlalchemy import create_engine
 from connector.platforms.adapters import sap_concur
 from connector.platforms.context import DeliveryContext, Stores
 from connector.platforms.errors import PermanentError
+from connector.platforms.sender import Sender
 from connector.platforms.stores.expenses import ExpenseStore
 from tests.platforms.events import billed_event, incentive_event
 from tests.platforms.fakes.finance_vendors import FinanceVendors
@@ -68,7 +69,8 @@ def test_non_fleet_sessions_are_skipped_and_missing_users_are_named() -> None:
     only_gov = CFG.model_copy(update={"customer_classes": ["government"]})
     assert sap_concur.skip_reason(billed_event(customer_class="fleet"), only_gov) is not None
     with pytest.raises(PermanentError, match="user_ids: no Concur user for customer C-1"):
-        sap_concur.deliver(billed_event(customer_class="fleet"), CFG.model_copy(update={"user_ids": {}}), DeliveryContext(make_http()))
+        sap_concur.deliver(billed_event(customer_class="fleet"), CFG.model_copy(update={"user_ids": {}}),
+                           DeliveryContext(make_http()))
     assert "static" not in repr(CFG)
 
 
@@ -80,7 +82,12 @@ def test_delivery_with_retries_files_one_expense_even_after_restart(vendors: Fin
     event = billed_event(customer_class="government")
     vendors.fail("/quickexpense/", 429, 500, retry_after="7")
     http = make_http()
-    result, retry_afters = retrying(lambda: sap_concur.deliver(event, cfg, DeliveryContext(http, stores=Stores(expenses=ExpenseStore(create_engine(db))))))
+
+    def with_expenses(sender: Sender) -> DeliveryContext:
+        """A worker process on the database: a new expense store object each time."""
+        return DeliveryContext(sender, stores=Stores(expenses=ExpenseStore(create_engine(db))))
+
+    result, retry_afters = retrying(lambda: sap_concur.deliver(event, cfg, with_expenses(http)))
     assert retry_afters == [7.0, None] and result["status"] == "sent"
     [expense] = vendors.concur_expenses
     assert result["ref"].endswith(f"/quickexpenses/{expense['id']}")
@@ -91,7 +98,7 @@ def test_delivery_with_retries_files_one_expense_even_after_restart(vendors: Fin
     assert call["headers"]["Concur-Correlationid"] == "sap_concur:t1:S-100"
     assert schema_errors(SCHEMA, call["body"]) == []
     # worker restart (new store object, same database): the redelivery does not post again
-    again = sap_concur.deliver(event, cfg, DeliveryContext(make_http(), stores=Stores(expenses=ExpenseStore(create_engine(db)))))
+    again = sap_concur.deliver(event, cfg, with_expenses(make_http()))
     assert again == {"status": "duplicate", "ref": result["ref"]}
     assert len(vendors.concur_expenses) == 1 and len(vendors.calls("/quickexpense/")) == 3
     assert sap_concur.deliver(billed_event(sid="S-PUB"), cfg, DeliveryContext(http))["status"] == "skipped"

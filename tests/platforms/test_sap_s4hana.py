@@ -153,7 +153,8 @@ def test_delivery_retries_and_posts_one_document(vendors: FinanceVendors, transp
 def test_sap_rejections_are_permanent(vendors: FinanceVendors, transport: str) -> None:
     cfg = _cfg(vendors, transport)
     with pytest.raises(PermanentError, match="401"):
-        sap.deliver(billed_event(), cfg.model_copy(update={"password": "wrong"}), DeliveryContext(make_http()))
+        sap.deliver(
+            billed_event(), cfg.model_copy(update={"password": "wrong"}), DeliveryContext(make_http()))
     assert vendors.sap_documents == {}
     unbalanced = copy.deepcopy(billed_event())
     unbalanced["data"]["invoice"]["lines"][1]["gross"] = "10.87"

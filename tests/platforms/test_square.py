@@ -80,7 +80,8 @@ def test_end_to_end_retries_and_one_order(double: SquareDouble) -> None:
                for c in calls)
     again = square.deliver(invoice_event(), cfg, DeliveryContext(OneShotHttp()))  # the finalized event of the same invoice
     assert again["ref"] == order["id"] and len(double.orders) == 1
-    assert square.deliver(billed_event(status="draft", number=None), cfg, DeliveryContext(OneShotHttp()))["status"] == "skipped"
+    assert square.deliver(
+        billed_event(status="draft", number=None), cfg, DeliveryContext(OneShotHttp()))["status"] == "skipped"
 
 
 def test_bad_token_is_permanent(double: SquareDouble) -> None:

@@ -205,7 +205,8 @@ def test_credit_note_on_an_open_invoice_reduces_what_is_due(double: StripeDouble
     assert double.invoices[ref]["amount_remaining"] == 0 and double.invoices[ref]["status"] == "paid"
     # a third credit note of the whole invoice would exceed what is left: Stripe refuses (permanent)
     with pytest.raises(PermanentError, match=r"exceeds the invoice's remaining creditable amount \(0\)"):
-        stripe.deliver(credit_note_of(event, "cn_3", "CN-000003"), cfg, DeliveryContext(OneShotHttp(), refs=refs))
+        stripe.deliver(
+            credit_note_of(event, "cn_3", "CN-000003"), cfg, DeliveryContext(OneShotHttp(), refs=refs))
 
 
 def test_the_double_plays_stripes_rules(double: StripeDouble) -> None:
@@ -252,7 +253,8 @@ def test_dry_run_writes_the_reads_and_the_correction(tmp_path: Path) -> None:
     out = tmp_path / "dry.jsonl"
     refs = Refs({"stripe:evbill:t1:inv_S-100": "in_dry_run"})
     cfg = CFG.model_copy(update={"api_key": "sk_live_hidden42"})
-    assert stripe.deliver(voided(invoice_event()), cfg, DeliveryContext(DryRunSender(out), refs=refs))["ref"] == "in_dry_run"
+    assert stripe.deliver(
+        voided(invoice_event()), cfg, DeliveryContext(DryRunSender(out), refs=refs))["ref"] == "in_dry_run"
     note = stripe.deliver(credit_note_of(invoice_event()), cfg, DeliveryContext(DryRunSender(out), refs=refs))
     assert (note["ref"], note["total"]) == ("cn_dry_run", 1205)
     written = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]

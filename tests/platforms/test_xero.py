@@ -86,7 +86,8 @@ def test_end_to_end_rotation_retries_and_one_invoice(double: XeroDouble) -> None
     double.fail("/api.xro/2.0/Invoices", 429, 500, retry_after="5")
     double.lose("/api.xro/2.0/Invoices")
     http = OneShotHttp()
-    result, waits = retrying(lambda: xero.deliver(billed_event(), cfg, DeliveryContext(http, on_refresh=saved.append)))
+    result, waits = retrying(lambda: xero.deliver(
+        billed_event(), cfg, DeliveryContext(http, on_refresh=saved.append)))
     assert waits == [5.0, None, None]
     [(iid, stored)] = double.invoices.items()
     assert result == {"status": "sent", "ref": iid, "number": "INV-0001", "total": 12.05}
@@ -104,7 +105,8 @@ def test_end_to_end_rotation_retries_and_one_invoice(double: XeroDouble) -> None
     assert again["ref"] == iid and len(double.invoices) == 1
     # the token is revoked: one refetch with the rotated refresh token, then the call succeeds
     double.tokens.clear()
-    xero.deliver(billed_event(sid="S-101", number="INV-0002"), cfg, DeliveryContext(OneShotHttp(), on_refresh=saved.append))
+    xero.deliver(billed_event(sid="S-101", number="INV-0002"), cfg,
+                 DeliveryContext(OneShotHttp(), on_refresh=saved.append))
     assert saved == ["rt-1", "rt-3"] and double.calls("/connect/token")[-1]["body"]["refresh_token"] == "rt-1"
     assert len(double.invoices) == 2
 
@@ -115,4 +117,5 @@ def test_wrong_tenant_is_permanent(double: XeroDouble) -> None:
     with pytest.raises(PermanentError, match="403"):
         xero.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp()))
     assert double.invoices == {}
-    assert xero.deliver(billed_event(status="draft", number=None), cfg, DeliveryContext(OneShotHttp()))["status"] == "skipped"
+    assert xero.deliver(
+        billed_event(status="draft", number=None), cfg, DeliveryContext(OneShotHttp()))["status"] == "skipped"

@@ -85,7 +85,8 @@ def test_keys_differ_per_operation_and_skips_are_explained() -> None:
     assert reason == ("invoice inv_S-100 was voided while a draft (no number): it was never sent to Xero, "
                       "so there is nothing to void")
     assert xero.idempotency_key(draft_void, CFG) == "xero:skip:t1:evt_fin_inv_S-100"  # never the void's key
-    assert xero.deliver(draft_void, CFG, DeliveryContext(OneShotHttp())) == {"status": "skipped", "reason": reason}
+    assert xero.deliver(
+        draft_void, CFG, DeliveryContext(OneShotHttp())) == {"status": "skipped", "reason": reason}
     # a credit note is never sent as an invoice, only on credit_note.issued
     as_invoice = dict(note, type="invoice.finalized")
     assert "credit_note.issued" in (xero.skip_reason(as_invoice) or "")
@@ -222,7 +223,8 @@ def test_credit_note_waits_for_its_original_then_is_created_and_allocated_once(d
     refs.found["evbill:t1:inv_S-100:invoice"] = created["ref"]
     double.fail(f"{API}/CreditNotes", 500)
     double.lose(f"{API}/CreditNotes/")  # the allocation is made, its answer lost
-    result, waits = retrying(lambda: xero.deliver(credit_note_event(), cfg, DeliveryContext(OneShotHttp(), refs=refs)))  # type: ignore[arg-type]
+    result, waits = retrying(lambda: xero.deliver(
+        credit_note_event(), cfg, DeliveryContext(OneShotHttp(), refs=refs)))  # type: ignore[arg-type]
     assert waits == [None, None]
     [(cid, stored)] = double.credit_notes.items()
     assert result == {"status": "sent", "ref": cid, "number": "CN-000001", "total": 12.05,
@@ -234,7 +236,8 @@ def test_credit_note_waits_for_its_original_then_is_created_and_allocated_once(d
     # allocation off: created, not allocated
     other = credit_note_event(sid="S-102", number="INV-0003")
     other["data"]["invoice"]["number"] = "CN-000002"
-    off = xero.deliver(other, local(double, allocate_credit_notes=False), DeliveryContext(OneShotHttp(), refs=refs))  # type: ignore[arg-type]
+    off = xero.deliver(other, local(double, allocate_credit_notes=False),
+                       DeliveryContext(OneShotHttp(), refs=refs))  # type: ignore[arg-type]
     assert off["allocated"] is None and off["allocation_skipped"] == "allocate_credit_notes is off"
     assert len(double.allocations) == 1
     # the original went out in a dry run (no InvoiceID recorded): created without allocation, no waiting

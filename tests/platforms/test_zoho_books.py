@@ -78,7 +78,8 @@ def test_delivery_retries_then_creates_one_invoice(vendors: FinanceVendors) -> N
     http = make_http()
     vendors.fail("/books/v3/invoices", 429, retry_after="3", method="GET")
     vendors.fail("/books/v3/invoices", 500, method="POST")
-    result, retry_afters = retrying(lambda: zoho_books.deliver(event, cfg, DeliveryContext(http, token_provider=tokens)))
+    result, retry_afters = retrying(lambda: zoho_books.deliver(
+        event, cfg, DeliveryContext(http, token_provider=tokens)))
     assert result["status"] == "sent" and result["invoice_number"] == "EV-S-100"
     assert retry_afters == [3.0, None]
     assert [c["method"] for c in vendors.calls("/books/v3/")] == ["GET", "GET", "POST", "GET", "POST"]
@@ -99,7 +100,8 @@ def test_delivery_retries_then_creates_one_invoice(vendors: FinanceVendors) -> N
 def test_lost_answer_after_create_does_not_duplicate(vendors: FinanceVendors) -> None:
     cfg = _oauth_cfg(vendors)
     vendors.lose("/books/v3/invoices", method="POST")
-    result, retry_afters = retrying(lambda: zoho_books.deliver(billed_event(sid="S-7"), cfg, DeliveryContext(make_http())))
+    result, retry_afters = retrying(lambda: zoho_books.deliver(
+        billed_event(sid="S-7"), cfg, DeliveryContext(make_http())))
     assert retry_afters == [None] and result["status"] == "duplicate"
     assert list(vendors.zoho_invoices) == ["EV-S-7"] and len(vendors.calls("/books/v3/invoices", "POST")) == 1
 
@@ -139,4 +141,5 @@ def test_number_collision_at_create_is_the_wanted_outcome(vendors: FinanceVendor
     assert again == {"status": "duplicate", "ref": None, "invoice_number": "EV-S-8"}
     assert len(vendors.zoho_invoices) == 1 and len(vendors.calls("/books/v3/invoices", "POST")) == 2
     with pytest.raises(PermanentError, match="organization_id"):  # other 4xx stay permanent
-        zoho_books.deliver(billed_event(sid="S-8"), cfg.model_copy(update={"organization_id": "1"}), DeliveryContext(make_http()))
+        zoho_books.deliver(billed_event(sid="S-8"), cfg.model_copy(update={"organization_id": "1"}),
+                           DeliveryContext(make_http()))

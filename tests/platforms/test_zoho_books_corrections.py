@@ -251,7 +251,8 @@ def test_credit_note_waits_for_its_invoice_then_is_created_once_linked_exact(ven
     iid = zoho_books.deliver(billed_event(), cfg, DeliveryContext(make_http()))["ref"]
     vendors.fail(CN, 500, method="POST")
     vendors.lose(CN, method="POST")
-    result, waits = retrying(lambda: zoho_books.deliver(credit_note_event(), cfg, DeliveryContext(make_http())))
+    result, waits = retrying(lambda: zoho_books.deliver(
+        credit_note_event(), cfg, DeliveryContext(make_http())))
     assert waits == [None, None]
     [(number, note)] = vendors.zoho_credit_notes.items()
     assert number == "EV-CN-000001" and note["invoice_id"] == iid
@@ -289,7 +290,8 @@ def test_credit_note_links_only_to_one_live_session_invoice(vendors: FinanceVend
     assert [n["invoice_id"] for n in vendors.zoho_credit_notes.values()] == [None, None]
     # a mismatching tax setup in Zoho is reported, never hidden
     vendors.zoho_tax_rates["460000000040001"] = Decimal("20")
-    off = zoho_books.deliver(credit_note_event(billed_event(sid="S-101"), number="CN-000005"), cfg, DeliveryContext(make_http()))
+    off = zoho_books.deliver(
+        credit_note_event(billed_event(sid="S-101"), number="CN-000005"), cfg, DeliveryContext(make_http()))
     assert (off["total"], off["expected_total"], off["total_mismatch"]) == ("12.16", "12.05", True)
 
 
@@ -298,8 +300,8 @@ def test_dry_run_writes_the_lookups_and_the_credit_note(tmp_path: Path) -> None:
 
     out = tmp_path / "requests.jsonl"
     http = DryRunSender(out)
-    assert zoho_books.deliver(void_event(), CFG, DeliveryContext(http)) == {"status": "sent", "ref": None, "dry_run": True,
-                                                            "invoice_numbers": ["EV-S-100"]}
+    assert zoho_books.deliver(void_event(), CFG, DeliveryContext(http)) == {
+        "status": "sent", "ref": None, "dry_run": True, "invoice_numbers": ["EV-S-100"]}
     note = zoho_books.deliver(credit_note_event(), CFG, DeliveryContext(http))
     assert note["link_skipped"] == "dry run: no Zoho invoice id to link" and note["invoice_id"] is None
     import json
