@@ -1,7 +1,8 @@
-"""End-to-end harness: the real API on 127.0.0.1, a webhook receiver, and the Power Automate runtime's side.
+"""End-to-end harness: the real API on 127.0.0.1 and the Power Automate runtime's side.
 
 Nothing here prices or bills: the API does. The harness only plays the platforms (builds requests from
-the generated connector exactly as the platform would, receives webhooks, verifies signatures).
+the generated connector exactly as the platform would, verifies signatures); webhooks arrive at
+``tests.events.receiver.Receiver``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urljoin
@@ -24,47 +24,7 @@ import requests
 
 from tests.paths import REPO
 
-# ------------------------------------------------------------------------------------------ receiver
-
-
-class Receiver:
-    """A local webhook endpoint (the platform's callback URL) that records every delivery."""
-
-    def __init__(self) -> None:
-        self.deliveries: list[dict[str, Any]] = []
-        self.arrived = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server naming
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with receiver.arrived:
-                    receiver.deliveries.append({"path": self.path, "headers": dict(self.headers.items()),
-                                                "body": body})
-                    receiver.arrived.notify_all()
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def wait(self, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
-        with self.arrived:
-            self.arrived.wait_for(lambda: len(self.deliveries) >= count, timeout=timeout)
-        return list(self.deliveries)
+# ------------------------------------------------------------------------------------------ signatures
 
 
 def header(headers: dict[str, str], name: str) -> str | None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.events.receiver import Receiver
 from tests.lowcode import harness
 from tests.lowcode.logicapps import WorkflowRun
 from tests.paths import REPO
@@ -70,11 +71,11 @@ def api(tmp_path):
 
 @pytest.fixture()
 def receiver():
-    with harness.Receiver() as rec:
+    with Receiver() as rec:
         yield rec
 
 
-def deliver(api: dict, receiver: harness.Receiver, count: int) -> list[dict[str, Any]]:
+def deliver(api: dict, receiver: Receiver, count: int) -> list[dict[str, Any]]:
     done = harness.run_worker_once(api["db_url"])
     assert done.returncode == 0, done.stderr
     return receiver.wait(count)

@@ -18,7 +18,7 @@ from collections import deque
 from types import TracebackType
 from typing import Any, Self
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.serving import make_server
 
 Match = tuple[str, str | None]  # (path prefix, method or None for any)
@@ -96,10 +96,12 @@ class LocalServer:
         @app.before_request
         def record_and_fail() -> Response | None:
             body = self.request_body()
+            entry = {"method": request.method, "path": request.path, "url": request.url,
+                     "headers": dict(request.headers), "args": request.args.to_dict(), "body": body,
+                     "raw": request.get_data(as_text=True)}
+            g.recorded = entry  # the route can find its own request in ``requests``
             with self.lock:
-                self.requests.append({"method": request.method, "path": request.path, "url": request.url,
-                                      "headers": dict(request.headers), "args": request.args.to_dict(),
-                                      "body": body, "raw": request.get_data(as_text=True)})
+                self.requests.append(entry)
                 for (prefix, method), q in self.failures.items():
                     if request.path.startswith(prefix) and method in (None, request.method) and q:
                         status, headers, text = q.popleft()
