@@ -31,11 +31,41 @@ def first_error_line(exc: ValidationError, prefix: str = "") -> str:
     return f"{head['field']}: {head['reason']}{more}"
 
 
-class FieldError(ValueError):
+class ProblemError(Exception):
+    """A refusal that knows its wire meaning: the HTTP ``status`` and problem ``title`` on the class, the
+    ``reason`` and, when the refusal is about one input, the ``field`` it names. The API turns any of them
+    into a problem+json answer in one handler; the CLI prints one line."""
+
+    status: int = 400
+    title: str = "Bad Request"
+
+    def __init__(self, reason: str, field: str | None = None) -> None:
+        super().__init__(f"{field}: {reason}" if field else reason)
+        self.reason = reason
+        self.field = field
+
+
+class FieldError(ProblemError, ValueError):
     """Input refused for one field: ``field`` names it (a dotted path), ``reason`` says why. Every face turns
     it into its own message (API: a 422 problem naming the field; CLI: one line; add-ins: ``#ERROR``)."""
 
+    status = 422
+    title = "Invalid request"
+    field: str
+
     def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
+        super().__init__(reason, field)
+
+
+class NotFound(ProblemError):
+    """The tenant has no such resource (404)."""
+
+    status = 404
+    title = "Not found"
+
+
+class Conflict(ProblemError):
+    """The resource's state refuses the request, e.g. finalizing a voided invoice (409)."""
+
+    status = 409
+    title = "Conflict"

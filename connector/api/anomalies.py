@@ -9,11 +9,9 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from connector.api.billing_link import call
-from connector.api.context import json_body
+from connector.api.context import db, json_body, tenant
 from connector.api.errors import ApiError
-
-ANOMALIES = "connector.billing.anomalies"
+from connector.billing import anomalies
 
 bp = Blueprint("anomalies", __name__, url_prefix="/v1")
 
@@ -27,14 +25,16 @@ def list_anomalies() -> ResponseReturnValue:
         limit = 0
     if not 1 <= limit <= 1000:
         raise ApiError.field("limit", "expected an integer 1..1000", status=400, title="Bad Request")
-    return jsonify(call(ANOMALIES, "list_anomalies", limit=limit, **filters))
+    return jsonify(anomalies.list_anomalies(db(), tenant(), limit=limit, **filters))
 
 
 @bp.get("/anomaly-rules")
 def get_anomaly_rules() -> ResponseReturnValue:
-    return jsonify(call(ANOMALIES, "get_rules"))
+    return jsonify(anomalies.get_rules(db(), tenant()))
 
 
 @bp.put("/anomaly-rules")
 def put_anomaly_rules() -> ResponseReturnValue:
-    return jsonify(call(ANOMALIES, "put_rules", json_body()))
+    rules = anomalies.put_rules(db(), tenant(), json_body())
+    db().commit()
+    return jsonify(rules)

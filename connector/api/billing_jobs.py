@@ -13,17 +13,13 @@ from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
 
-from connector.api import billing_link
 from connector.api.context import db, json_body, tenant
 from connector.api.errors import ApiError
 from connector.api.idempotency import idempotent
+from connector.billing.pricing import adjustments, incentives, interim, rerating
+from connector.storage import repo
 
 bp = Blueprint("billing_jobs", __name__, url_prefix="/v1/billing")
-
-INTERIM = "connector.billing.pricing.interim"
-RERATE = "connector.billing.pricing.rerating"
-ADJUSTMENTS = "connector.billing.pricing.adjustments"
-INCENTIVES = "connector.billing.pricing.incentives"
 
 
 def _optional_body() -> dict[str, Any]:
@@ -50,7 +46,8 @@ def run_interim() -> ResponseReturnValue:
     force = body.get("force", False)
     if not isinstance(force, bool):
         raise ApiError.field("force", "expected true or false")
-    results = billing_link.call(INTERIM, "run_interim", as_of, force=force)
+    results = interim.run_interim(db(), tenant(), as_of, force=force)
+    db().commit()
     return jsonify({"as_of": as_of.isoformat(), "emitted": sum(1 for r in results if r["status"] == "emitted"),
                     "results": results})
 
@@ -65,23 +62,24 @@ def correct_billed_sessions() -> ResponseReturnValue:
     reason = body.get("reason")
     if not isinstance(reason, str) or not reason.strip():
         raise ApiError.field("reason", "required: why the billed sessions are corrected")
-    return jsonify(billing_link.call(RERATE, "rerate_closed", ids, reason))
+    corrected = rerating.rerate_closed(db(), tenant(), ids, reason)
+    db().commit()
+    return jsonify(corrected)
 
 
 @bp.get("/settings")
 def get_settings() -> ResponseReturnValue:
-    fn = billing_link.function(ADJUSTMENTS, "get_settings")
-    return jsonify(fn(db(), tenant()).model_dump(mode="json", exclude_none=True))
+    return jsonify(adjustments.get_settings(db(), tenant()).model_dump(mode="json", exclude_none=True))
 
 
 @bp.put("/settings")
 def put_settings() -> ResponseReturnValue:
-    model = billing_link.function(ADJUSTMENTS, "BillingSettings")
     try:
-        settings = model.model_validate(json_body())
+        settings = adjustments.BillingSettings.model_validate(json_body())
     except ValidationError as exc:
         raise ApiError.from_validation(exc) from exc
-    saved = billing_link.call(ADJUSTMENTS, "put_settings", settings)
+    saved = adjustments.put_settings(db(), tenant(), settings)
+    db().commit()
     return jsonify(saved.model_dump(mode="json", exclude_none=True))
 
 
@@ -90,9 +88,10 @@ def incentive_report() -> ResponseReturnValue:
     month = request.args.get("month")
     if not month:
         raise ApiError.field("month", "required: YYYY-MM", status=400, title="Bad Request")
-    report = billing_link.call(INCENTIVES, "incentive_report", month)
+    report = incentives.incentive_report(db(), tenant(), month)
+    db().commit()  # the report first brings the usage table up to date
     if request.args.get("format") == "csv":
-        csv_text = billing_link.function(INCENTIVES, "report_csv")(report)
+        csv_text = incentives.report_csv(report)
         return Response(csv_text, mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="incentives-{month}.csv"'})
     return jsonify(report)
@@ -101,14 +100,11 @@ def incentive_report() -> ResponseReturnValue:
 @bp.get("/sessions/<session_id>")
 def session_billing(session_id: str) -> ResponseReturnValue:
     """Latest interim figure and every re-rating of one session."""
-    latest = billing_link.function(INTERIM, "latest_interim")(db(), tenant(), session_id)
-    history = billing_link.function(RERATE, "history")(db(), tenant(), session_id)
-    if latest is None and not history:
-        from connector.storage import repo
-
-        if repo.get_session_row(db(), tenant(), session_id) is None:
-            raise ApiError.not_found("session", session_id)
-    interim = None if latest is None else {
+    latest = interim.latest_interim(db(), tenant(), session_id)
+    history = rerating.history(db(), tenant(), session_id)
+    if latest is None and not history and repo.get_session_row(db(), tenant(), session_id) is None:
+        raise ApiError.not_found("session", session_id)
+    figure = None if latest is None else {
         "as_of": latest.as_of.isoformat() if latest.as_of.tzinfo else latest.as_of.replace(tzinfo=UTC).isoformat(),
         "amount_due": latest.amount_due, "currency": latest.currency, "count": latest.count, "rating": latest.rating}
-    return jsonify({"session_id": session_id, "interim": interim, "rerates": history})
+    return jsonify({"session_id": session_id, "interim": figure, "rerates": history})

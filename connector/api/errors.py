@@ -1,4 +1,9 @@
-"""RFC 9457 problem details for every 4xx/5xx; a catch-all so no stack trace ever reaches a client."""
+"""RFC 9457 problem details for every 4xx/5xx; a catch-all so no stack trace ever reaches a client.
+
+A refusal carries its status: ``ApiError`` from a route, ``FieldError``/``NotFound``/``Conflict`` from billing,
+events and platforms (``connector.validation``). One handler renders them all; any other exception is a bug
+and answers 500.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +15,14 @@ from flask import Flask, Response, jsonify
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from connector.validation import field_errors
+from connector.validation import ProblemError, field_errors
 
 LOG = logging.getLogger("connector.api")
 PROBLEM = "application/problem+json"
 
 
-class ApiError(Exception):
-    """Raise from a route: becomes a problem response."""
+class ApiError(ProblemError):
+    """Raise from a route: a problem response with its own status, title, errors and extra members."""
 
     def __init__(self, status: int, title: str, detail: str | None = None,
                  errors: list[dict[str, str]] | None = None, **extra: Any) -> None:
@@ -65,7 +70,6 @@ def problem(status: int, title: str, detail: str | None = None, errors: list[dic
     return response
 
 
-
 def field_problem(status: int, title: str, field: str | None = None, reason: str | None = None,
                   **extra: Any) -> Response:
     """``problem`` naming one field and its reason (the ingest routes' shape)."""
@@ -74,10 +78,16 @@ def field_problem(status: int, title: str, field: str | None = None, reason: str
     return problem(status, title, f"{field}: {reason}", [{"field": field, "reason": str(reason)}], **extra)
 
 
-def register(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError) -> Response:
+def problem_of(exc: ProblemError) -> Response:
+    """The answer to a refusal: its status and title; the field and reason when it names one input."""
+    if isinstance(exc, ApiError):
         return problem(exc.status, exc.title, exc.detail, exc.errors, **exc.extra)
+    errors = None if exc.field is None else [{"field": exc.field, "reason": exc.reason}]
+    return problem(exc.status, exc.title, str(exc), errors)
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(ProblemError, problem_of)
 
     @app.errorhandler(ValidationError)
     def _validation(exc: ValidationError) -> Response:

@@ -1,4 +1,4 @@
-"""Invoices: list, get (JSON or CSV), finalize, void, credit note, mark paid — all in the billing service."""
+"""Invoices: list, get (JSON or CSV), finalize, void, credit note, mark paid (``connector.billing.invoicing.lifecycle``)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from connector.api.billing_link import SERVICE, call
-from connector.api.context import json_body, want_csv
+from connector.api.context import db, json_body, tenant, want_csv
 from connector.api.errors import ApiError
 from connector.api.idempotency import idempotent
+from connector.billing.invoicing import lifecycle
 
 bp = Blueprint("invoices", __name__, url_prefix="/v1/invoices")
 
@@ -22,46 +22,53 @@ def _optional_body() -> dict[str, Any]:
 @bp.get("")
 def list_invoices() -> ResponseReturnValue:
     filters = {k: request.args[k] for k in ("status", "customer_id", "session_id") if request.args.get(k)}
-    result = call(SERVICE, "list_invoices", **filters)
-    return jsonify(result if isinstance(result, dict) else {"items": result})
+    return jsonify(lifecycle.list_invoices(db(), tenant(), **filters))
 
 
 @bp.get("/<invoice_id>")
 def get_invoice(invoice_id: str) -> ResponseReturnValue:
     if want_csv():
-        text = call(SERVICE, "invoice_csv", invoice_id)
+        text = lifecycle.invoice_csv(db(), tenant(), invoice_id)
         return Response(text, mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{invoice_id}.csv"'})
     fmt = request.args.get("format")
     if fmt and fmt != "json":
         raise ApiError.field("format", "one of: json, csv", status=400, title="Bad Request")
-    return jsonify(call(SERVICE, "get_invoice", invoice_id))
+    return jsonify(lifecycle.get_invoice(db(), tenant(), invoice_id))
 
 
 @bp.post("/<invoice_id>/finalize")
 @idempotent
 def finalize_invoice(invoice_id: str) -> ResponseReturnValue:
-    return jsonify(call(SERVICE, "finalize_invoice", invoice_id))
+    doc = lifecycle.finalize_invoice(db(), tenant(), invoice_id)
+    db().commit()
+    return jsonify(doc)
 
 
 @bp.post("/<invoice_id>/void")
 @idempotent
 def void_invoice(invoice_id: str) -> ResponseReturnValue:
     reason = _optional_body().get("reason")
-    return jsonify(call(SERVICE, "void_invoice", invoice_id, **({"reason": reason} if reason else {})))
+    doc = lifecycle.void_invoice(db(), tenant(), invoice_id, reason=reason or None)
+    db().commit()
+    return jsonify(doc)
 
 
 @bp.post("/<invoice_id>/credit-notes")
 @idempotent
 def create_credit_note(invoice_id: str) -> ResponseReturnValue:
     body = _optional_body()
-    kwargs = {k: body[k] for k in ("reason", "lines", "amount") if body.get(k) is not None}
-    return jsonify(call(SERVICE, "create_credit_note", invoice_id, **kwargs)), 201
+    doc = lifecycle.create_credit_note(db(), tenant(), invoice_id, reason=body.get("reason"),
+                                       lines=body.get("lines"), amount=body.get("amount"))
+    db().commit()
+    return jsonify(doc), 201
 
 
 @bp.post("/<invoice_id>/mark-paid")
 @idempotent
 def mark_invoice_paid(invoice_id: str) -> ResponseReturnValue:
     body = _optional_body()
-    kwargs = {k: body[k] for k in ("paid_at", "reference", "amount") if body.get(k) is not None}
-    return jsonify(call(SERVICE, "mark_invoice_paid", invoice_id, **kwargs))
+    doc = lifecycle.mark_invoice_paid(db(), tenant(), invoice_id, paid_at=body.get("paid_at"),
+                                      reference=body.get("reference"), amount=body.get("amount"))
+    db().commit()
+    return jsonify(doc)

@@ -5,23 +5,24 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from connector.api.billing_link import call
-from connector.api.context import json_body
+from connector.api.context import db, json_body, tenant
+from connector.platforms import settings
 
 bp = Blueprint("platform_settings", __name__, url_prefix="/v1/platforms")
-SETTINGS = "connector.platforms.settings"
 
 
 @bp.get("")
 def list_platforms() -> ResponseReturnValue:
-    return jsonify(call(SETTINGS, "list_platforms"))
+    return jsonify(settings.list_platforms(db(), tenant()))
 
 
 @bp.get("/<name>")
 def get_platform(name: str) -> ResponseReturnValue:
-    return jsonify(call(SETTINGS, "get_platform", name))
+    return jsonify(settings.get_platform(db(), tenant(), name))
 
 
 @bp.put("/<name>")
 def put_platform(name: str) -> ResponseReturnValue:
-    return jsonify(call(SETTINGS, "put_platform", name, json_body()))
+    platform = settings.put_platform(db(), tenant(), name, json_body())
+    db().commit()
+    return jsonify(platform)

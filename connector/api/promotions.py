@@ -10,30 +10,29 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
 
-from connector.api import billing_link
-from connector.api.context import json_body
+from connector.api.context import db, json_body, tenant
 from connector.api.errors import ApiError
 from connector.api.idempotency import idempotent
+from connector.billing.pricing import adjustments
 
 bp = Blueprint("promotions", __name__, url_prefix="/v1/promotions")
-
-ADJUSTMENTS = "connector.billing.pricing.adjustments"
 
 
 @bp.post("")
 @idempotent
 def create_promotion() -> ResponseReturnValue:
-    model = billing_link.function(ADJUSTMENTS, "PromotionIn")
     try:
-        promo = model.model_validate(json_body())
+        promo = adjustments.PromotionIn.model_validate(json_body())
     except ValidationError as exc:
         raise ApiError.from_validation(exc) from exc
-    return jsonify(billing_link.call(ADJUSTMENTS, "create_promotion", promo)), 201
+    created = adjustments.create_promotion(db(), tenant(), promo)
+    db().commit()
+    return jsonify(created), 201
 
 
 @bp.get("")
 def list_promotions() -> ResponseReturnValue:
-    return jsonify({"items": billing_link.call(ADJUSTMENTS, "list_promotions")})
+    return jsonify({"items": adjustments.list_promotions(db(), tenant())})
 
 
 @bp.post("/<code>/redemptions")
@@ -42,5 +41,6 @@ def redeem_promotion(code: str) -> ResponseReturnValue:
     session_id = json_body().get("session_id")
     if not isinstance(session_id, str) or not session_id:
         raise ApiError.field("session_id", "required: the session the code applies to")
-    result = billing_link.call(ADJUSTMENTS, "redeem", code, session_id)
+    result = adjustments.redeem(db(), tenant(), code, session_id)
+    db().commit()
     return jsonify(result), 201 if result["status"] == "redeemed" else 200

@@ -1,7 +1,7 @@
 """Reconciliation runs (daily/monthly per station set) and their report as JSON, CSV or XLSX.
 
 The route only validates the request shape; the run, its money and its exports live in
-``connector.billing.reconciliation.run`` / ``reconcile_export`` (routes never compute money).
+``connector.billing.reconciliation.run`` / ``export`` (routes never compute money).
 """
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from connector.api.billing_link import SERVICE, call
-from connector.api.context import json_body
+from connector.api.context import db, json_body, tenant
 from connector.api.errors import ApiError
 from connector.api.idempotency import idempotent
+from connector.billing.reconciliation import export as reconcile_export
+from connector.billing.reconciliation import run
 
 bp = Blueprint("reconciliations", __name__, url_prefix="/v1/reconciliations")
 
@@ -30,22 +31,21 @@ def start_reconciliation() -> ResponseReturnValue:
     stations = body.get("stations")
     if stations is not None and (not isinstance(stations, list) or not all(isinstance(s, str) for s in stations)):
         raise ApiError.field("stations", "expected an array of station ids")
-    result = call(SERVICE, "start_reconciliation", kind, period, stations)
+    result = run.start_reconciliation(db(), tenant(), kind, period, stations)
+    db().commit()
     response = jsonify(result)
     response.status_code = 201
-    if isinstance(result, dict) and result.get("id"):
+    if result.get("id"):
         response.headers["Location"] = url_for("reconciliations.get_reconciliation", reconciliation_id=result["id"])
     return response
 
 
 @bp.get("/<reconciliation_id>")
 def get_reconciliation(reconciliation_id: str) -> ResponseReturnValue:
-    from connector.billing.reconciliation import export as reconcile_export
-
     fmt = (request.args.get("format") or "json").lower()
     if fmt not in ("json", "csv", "xlsx"):
         raise ApiError.field("format", "one of: json, csv, xlsx", status=400, title="Bad Request")
-    report = call(SERVICE, "get_reconciliation", reconciliation_id)
+    report = run.get_reconciliation(db(), tenant(), reconciliation_id)
     if fmt == "json":
         return jsonify(report)
     name = f"reconciliation-{reconciliation_id}.{fmt}"

@@ -1,7 +1,8 @@
 """Session events in (idempotent per tenant + ``event_id``), sessions out with their current price.
 
-An ``end`` event hands the session to billing (``connector.billing.invoicing.sessions.complete_session``); an open
-session's running cost comes from ``connector.billing.pricing.inputs`` — the inputs the final bill uses.
+An event takes the one intake path every source takes (``connector.billing.intake.ingest_session_event``: store,
+merge, and bill an ``end``); an open session's running cost comes from ``connector.billing.pricing.inputs`` —
+the inputs the final bill uses.
 """
 
 from __future__ import annotations
@@ -13,64 +14,40 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from connector.api import billing_link
 from connector.api.context import db, json_body, tenant
 from connector.api.errors import ApiError
 from connector.api.idempotency import idempotent
-from connector.billing.invoicing.sessions import complete_session
+from connector.billing import intake
 from connector.billing.pricing.inputs import rate_row
-from connector.models.session_event import IngestError, parse_event
-from connector.models.session_merge import apply_event, to_session
+from connector.models.session_event import parse_event
+from connector.models.sink import IngestOutcome
 from connector.storage import repo
 from connector.storage.tables.core import SessionRow
+from connector.validation import ProblemError
 
 bp = Blueprint("sessions", __name__, url_prefix="/v1/sessions")
 
 
-def _bill(session_id: str) -> dict[str, Any]:
-    """Final pricing of an ended session by billing.
-
-    The event is already stored: a session billing cannot price (no tariff, bad data) is reported in
-    ``billing_error`` with the field and stays billable later, instead of failing the event."""
-    session = db()
-    try:
-        billed = billing_link.as_json(complete_session(session, tenant(), session_id))
-        session.commit()
-    except (LookupError, ValueError) as exc:
-        session.rollback()
-        field = str(getattr(exc, "field", "") or "session")
-        field = field if field.startswith("session") else f"session.{field}"
-        return {"billing_error": {"field": field, "reason": str(getattr(exc, "reason", "") or exc)}}
-    return {"billing": billed, "rating": billed.get("rating") if isinstance(billed, dict) else None}
+def _billing(outcome: IngestOutcome) -> dict[str, Any]:
+    """What billing did with an ``end`` event. The event is stored either way: a session billing cannot price
+    (no tariff, bad data) is reported in ``billing_error`` with the field and stays billable later."""
+    error = outcome.details.get("billing_error")
+    if error is not None:
+        field = error["field"] if error["field"].startswith("session") else f"session.{error['field']}"
+        return {"billing_error": {"field": field, "reason": error["reason"]}}
+    billed = outcome.billed or {}
+    return {"billing": billed, "rating": billed.get("rating")}
 
 
 @bp.post("/events")
 @idempotent
 def ingest_session_event() -> ResponseReturnValue:
-    body = json_body()
-    try:
-        event = parse_event(body)
-    except IngestError as exc:
-        raise ApiError.field(exc.field, exc.reason) from exc
-    session = db()
-    repo.ensure_tenant(session, tenant())
-    session.commit()
-    status = "accepted"
-    try:
-        if repo.add_event(session, tenant(), event):
-            doc = apply_event(repo.get_session(session, tenant(), event.session_id), event, tenant())
-            to_session(doc)
-            repo.put_session(session, tenant(), doc)
-            session.commit()
-        else:
-            status = "duplicate"
-    except IngestError as exc:
-        session.rollback()
-        raise ApiError.field(exc.field, exc.reason) from exc
-    out: dict[str, Any] = {"status": status, "event_id": event.event_id, "session_id": event.session_id}
+    event = parse_event(json_body())
+    outcome = intake.ingest_session_event(db(), tenant(), event)
+    out: dict[str, Any] = {"status": outcome.status, "event_id": event.event_id, "session_id": event.session_id}
     if event.type == "end":
-        out.update(_bill(event.session_id))
-    return jsonify(out), 202 if status == "accepted" else 200
+        out.update(_billing(outcome))
+    return jsonify(out), 202 if outcome.status == "accepted" else 200
 
 
 def _interim(row: SessionRow, now: datetime) -> dict[str, Any]:
@@ -87,7 +64,7 @@ def _session_json(row: SessionRow, interim: bool) -> dict[str, Any]:
         now = datetime.now(UTC)  # the API may read the clock; the rating core may not
         try:
             out["interim"] = {"as_of": now.isoformat(), "rating": _interim(row, now)}
-        except (ValueError, LookupError) as exc:  # IngestError, RatingError, billing's input errors
+        except (ProblemError, ValueError) as exc:  # IngestError, RatingError, billing's refusals
             out["interim"] = {"as_of": now.isoformat(), "rating": None,
                               "error": {"field": str(getattr(exc, "field", "") or "session"),
                                         "reason": str(getattr(exc, "reason", "") or exc)}}

@@ -7,10 +7,10 @@ from urllib.parse import urlparse
 from flask import Blueprint, jsonify, url_for
 from flask.typing import ResponseReturnValue
 
-from connector.api.billing_link import SUBSCRIPTIONS, call
-from connector.api.context import json_body
+from connector.api.context import db, json_body, tenant
 from connector.api.errors import ApiError
 from connector.api.idempotency import idempotent
+from connector.events import subscriptions
 
 bp = Blueprint("subscriptions", __name__, url_prefix="/v1/subscriptions")
 
@@ -25,7 +25,8 @@ def create_subscription() -> ResponseReturnValue:
     types = body.get("event_types")
     if not isinstance(types, list) or not types or not all(isinstance(t, str) and t for t in types):
         raise ApiError.field("event_types", "required: a non-empty array of event types")
-    result = call(SUBSCRIPTIONS, "create_subscription", url, types)
+    result = subscriptions.create_subscription(db(), tenant(), url, types)
+    db().commit()
     response = jsonify(result)
     response.status_code = 201
     response.headers["Location"] = url_for("subscriptions.delete_subscription", subscription_id=result["id"],
@@ -35,13 +36,12 @@ def create_subscription() -> ResponseReturnValue:
 
 @bp.get("")
 def list_subscriptions() -> ResponseReturnValue:
-    result = call(SUBSCRIPTIONS, "list_subscriptions")
-    return jsonify(result if isinstance(result, dict) else {"items": result})
+    return jsonify(subscriptions.list_subscriptions(db(), tenant()))
 
 
 @bp.delete("/<subscription_id>")
 def delete_subscription(subscription_id: str) -> ResponseReturnValue:
-    deleted = call(SUBSCRIPTIONS, "delete_subscription", subscription_id)
-    if deleted is False:
+    if not subscriptions.delete_subscription(db(), tenant(), subscription_id):
         raise ApiError.not_found("subscription", subscription_id)
+    db().commit()
     return "", 204

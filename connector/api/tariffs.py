@@ -1,8 +1,7 @@
-"""Tariffs of the caller's tenant: create, list, get, and publish a new version."""
+"""Tariffs of the caller's tenant: create, list, get, and publish a new version (``connector.billing.tariffs``)."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -11,11 +10,10 @@ from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from connector.api import billing_link
 from connector.api.context import db, json_body, tenant
 from connector.api.errors import ApiError
 from connector.api.idempotency import idempotent
-from connector.billing.ledger import audit
+from connector.billing import tariffs
 from connector.models import Tariff
 from connector.rating import TariffSwitchPolicy
 from connector.storage import repo
@@ -45,12 +43,7 @@ def create_tariff() -> ResponseReturnValue:
         tariff = Tariff.model_validate(json_body())
     except ValidationError as exc:
         raise ApiError.from_validation(exc, "tariff") from exc
-    if repo.get_tariff_row(db(), tenant(), tariff.id) is not None:
-        raise ApiError.field("id", f"tariff '{tariff.id}' exists; publish a new version instead", status=409,
-                             title="Conflict")
-    repo.create_tariff(db(), tenant(), tariff)
-    audit.record(db(), tenant(), "tariff", tariff.id, "create", None,
-                 {"currency": tariff.currency, "version_no": 1, "tariff": json.loads(repo.tariff_json(tariff))})
+    tariffs.create_tariff(db(), tenant(), tariff)
     db().commit()
     row = repo.get_tariff_row(db(), tenant(), tariff.id)
     assert row is not None
@@ -99,18 +92,11 @@ def publish_tariff_version(tariff_id: str) -> ResponseReturnValue:
         tariff = Tariff.model_validate({**raw_tariff, "id": tariff_id})
     except ValidationError as exc:
         raise ApiError.from_validation(exc, "tariff") from exc
-    if tariff.currency != row.currency:
-        raise ApiError.field("tariff.currency", f"must stay {row.currency} for tariff '{tariff_id}'")
-    before = {"current_version": row.current_version}
-    version = repo.publish_version(db(), tenant(), row, tariff, effective_at, policy.value)
-    audit.record(db(), tenant(), "tariff", tariff_id, "publish", before,
-                 {"current_version": version.version_no, "effective_at": effective_at.isoformat(),
-                  "policy": policy.value, "tariff": json.loads(version.document)})
+    published = tariffs.publish_tariff(db(), tenant(), tariff_id, tariff, effective_at, policy)
     db().commit()
     out = _resource(row)
-    out["published_version"] = version.version_no
-    out["rerating"] = billing_link.call(billing_link.SERVICE, "on_tariff_published", tariff_id,
-                                        version.version_no, policy.value)
+    out["published_version"] = published.version_no
+    out["rerating"] = published.rerating
     response = jsonify(out)
     response.status_code = 201
     response.headers["Location"] = url_for("tariffs.get_tariff", tariff_id=tariff_id)

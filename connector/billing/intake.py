@@ -28,12 +28,15 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
+from connector.billing.invoicing.sessions import complete_session
+from connector.billing.pricing.interim import interim_cost
 from connector.models import Customer, Session, Tariff
 from connector.models.session_event import IngestError, SessionEvent
 from connector.models.session_merge import apply_event, to_session
 from connector.models.sink import IngestOutcome
 from connector.rating import RatingError, RatingOptions, rate
 from connector.storage import repo as store
+from connector.validation import ProblemError
 
 LOG = logging.getLogger("connector.billing.intake")
 
@@ -52,16 +55,11 @@ def _as_dict(value: Any) -> dict[str, Any]:
 
 
 class BillingService:
-    """Billing's session use cases (``complete_session`` / ``interim_cost``), imported on first use."""
-
-    def __init__(self) -> None:
-        from connector.billing.invoicing import sessions as service
-
-        self.service = service
+    """Billing proper: ``complete_session`` (invoice line, journal, ``session.billed``) and ``interim_cost``."""
 
     def complete(self, db: DbSession, tenant_id: str, session_id: str) -> tuple[dict[str, Any], Decimal | None,
                                                                               str | None]:
-        billed = _as_dict(self.service.complete_session(db, tenant_id, session_id))
+        billed = _as_dict(complete_session(db, tenant_id, session_id))
         db.commit()
         # the amount due: from what billing returned, else from the rating it kept on the session
         rating = billed.get("rating") or store.get_rating(db, tenant_id, session_id) or {}
@@ -70,7 +68,7 @@ class BillingService:
         return billed, None if due is None else Decimal(str(due)), None if currency is None else str(currency)
 
     def interim(self, db: DbSession, tenant_id: str, session_id: str, as_of: datetime) -> Decimal | None:
-        result = self.service.interim_cost(db, tenant_id, session_id, as_of)
+        result = interim_cost(db, tenant_id, session_id, as_of)
         if result is None:
             return None
         if hasattr(result, "invoice"):
@@ -173,10 +171,10 @@ def ingest_session_event(db: DbSession, tenant_id: str, event: SessionEvent,
 def _bill(outcome: IngestOutcome, biller: Biller, db: DbSession, tenant_id: str) -> None:
     try:
         outcome.billed, outcome.total_cost, outcome.currency = biller.complete(db, tenant_id, outcome.session_id)
-    except (ValueError, LookupError) as exc:  # IngestError, RatingError and billing's input errors
+    except (ProblemError, ValueError) as exc:  # IngestError, RatingError and billing's refusals
         # stored but not billable (e.g. no tariff): reported with the field; billing can be re-run later
         db.rollback()
-        field = str(getattr(exc, "field", "session"))
+        field = str(getattr(exc, "field", None) or "session")
         reason = str(getattr(exc, "reason", exc))
         LOG.warning("session %s/%s stored, not billed: %s: %s", tenant_id, outcome.session_id, field, reason)
         outcome.details["billing_error"] = {"field": field, "reason": reason}

@@ -89,7 +89,7 @@ def previous_period(kind: str, today: date) -> str:
 
 def reconciliation_job(engine: Engine, kind: str, today: date | None = None) -> dict[str, Any]:
     """Reconcile the previous day/month for every tenant via ``start_reconciliation``."""
-    from connector.billing.invoicing.sessions import start_reconciliation as start
+    from connector.billing.reconciliation.run import start_reconciliation as start
 
     period = previous_period(kind, today or datetime.now(UTC).date())
     with DbSession(engine) as db:

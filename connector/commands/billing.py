@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session as DbSession
 
 from connector.commands import InputError
+from connector.validation import ProblemError
 
 
 def _engine(url: str | None) -> Engine:
@@ -47,13 +48,9 @@ def _in_tenant(engine: Engine, tenant_id: str, fn: Callable[[DbSession], Any]) -
             result = fn(db)
             db.commit()
             return result
-        except LookupError as exc:
+        except (ProblemError, ValueError) as exc:
             db.rollback()
-            raise InputError(str(exc).strip("'\"")) from exc
-        except (ValueError, PermissionError) as exc:
-            db.rollback()
-            field, reason = getattr(exc, "field", None), getattr(exc, "reason", None)
-            raise InputError(f"{field}: {reason}" if field and reason else str(exc)) from exc
+            raise InputError(str(exc)) from exc
 
 
 def _print(value: Any) -> None:

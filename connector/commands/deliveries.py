@@ -103,6 +103,7 @@ def redeliver_cmd(args: argparse.Namespace) -> int:
 
     from connector.events.deliveries import redeliver
     from connector.storage.tables.outbox import DeliveryRow
+    from connector.validation import Conflict, NotFound
 
     engine = _engine(args.url)
     try:
@@ -111,11 +112,11 @@ def redeliver_cmd(args: argparse.Namespace) -> int:
             tenant = args.tenant or (row.tenant_id if row is not None else "")
             try:
                 result = redeliver(db, tenant, args.delivery_id)
-            except LookupError as exc:
+            except NotFound as exc:
                 where = f" for tenant {args.tenant}" if args.tenant else ""
                 print(f"evbill: error: {exc}{where}", file=sys.stderr)
                 return NOT_FOUND
-            except PermissionError as exc:
+            except Conflict as exc:
                 print(f"evbill: error: {exc}", file=sys.stderr)
                 return CONFLICT
             db.commit()

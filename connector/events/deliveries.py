@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from connector.events.envelope import iso
 from connector.storage.tables.outbox import DELIVERY_STATUSES, DeliveryRow
+from connector.validation import Conflict, NotFound
 
 
 class Policy(BaseModel):
@@ -135,13 +136,13 @@ def list_deliveries(db: Session, tenant_id: str, status: str | None = None, even
 def redeliver(db: Session, tenant_id: str, delivery_id: str, now: datetime | None = None) -> dict[str, Any]:
     """Put a dead or failed delivery back in the queue with a fresh attempt budget (no commit).
 
-    ``LookupError`` when the tenant has no such delivery; ``PermissionError`` when it is not dead/failed
+    ``NotFound`` when the tenant has no such delivery; ``Conflict`` when it is not dead/failed
     (a sent one would be sent twice; a pending/sending one is already queued)."""
     row = db.get(DeliveryRow, delivery_id)
     if row is None or row.tenant_id != tenant_id:
-        raise LookupError(f"delivery {delivery_id} not found")
+        raise NotFound(f"delivery {delivery_id} not found")
     if row.status not in ("dead", "failed"):
-        raise PermissionError(f"delivery {delivery_id} is {row.status}; only dead or failed ones are redelivered")
+        raise Conflict(f"delivery {delivery_id} is {row.status}; only dead or failed ones are redelivered")
     row.status, row.attempts, row.next_attempt_at = "pending", 0, now or datetime.now(UTC)
     row.locked_until = row.lease_owner = None
     db.flush()
@@ -151,5 +152,5 @@ def redeliver(db: Session, tenant_id: str, delivery_id: str, now: datetime | Non
 def get_delivery(db: Session, tenant_id: str, delivery_id: str) -> dict[str, Any]:
     row = db.get(DeliveryRow, delivery_id)
     if row is None or row.tenant_id != tenant_id:
-        raise LookupError(f"delivery {delivery_id} not found")
+        raise NotFound(f"delivery {delivery_id} not found")
     return public(row)

@@ -36,6 +36,7 @@ from connector.platforms.adapters import (
     zoho_books,
 )
 from connector.platforms.context import DeliveryContext
+from connector.validation import NotFound
 
 LOG = logging.getLogger("connector.platforms.registry")
 # Every adapter the product ships, by name (the order ``evbill platforms list`` shows). A new vendor is one
@@ -103,5 +104,5 @@ def discover() -> dict[str, Platform]:
 def get(name: str) -> Platform:
     platforms = discover()
     if name not in platforms:
-        raise LookupError(f"platform {name!r} is not installed (known: {sorted(platforms)})")
+        raise NotFound(f"platform {name!r} is not installed (known: {sorted(platforms)})")
     return platforms[name]

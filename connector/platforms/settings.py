@@ -205,7 +205,7 @@ def put(db: Session, tenant_id: str, platform: Platform, enabled: bool, config: 
 def _platform(name: str) -> Platform:
     from connector.platforms import registry
 
-    return registry.get(name)  # LookupError -> 404
+    return registry.get(name)  # NotFound: an unknown platform
 
 
 def list_platforms(db: Session, tenant_id: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from connector.events.outbox import emit
 from connector.events.subscriptions import create_subscription
 from connector.security import hmac_sign
 from connector.storage.tables.outbox import DeliveryRow
+from connector.validation import Conflict, NotFound
 from tests.events.receiver import Receiver, running
 
 T0 = datetime(2026, 1, 13, 15, 30, tzinfo=UTC)
@@ -92,13 +93,13 @@ def test_dead_after_max_attempts_then_redelivered_by_hand(engine: Engine, db: Se
         assert (row.status, row.attempts) == ("dead", 3)
         assert [d["id"] for d in list_deliveries(db, "t1", status="dead")["items"]] == [row.id]
         assert list_deliveries(db, "t2", status="dead")["items"] == []
-        with pytest.raises(LookupError):
+        with pytest.raises(NotFound):
             redeliver(db, "t2", row.id)  # another tenant's delivery does not exist for it
         again = redeliver(db, "t1", row.id, now=at)
         db.commit()
         assert again["status"] == "pending" and again["attempts"] == 0
         assert worker.run_once(engine, at, policy=POLICY)["sent"] == 1
-        with pytest.raises(PermissionError):
+        with pytest.raises(Conflict):
             redeliver(db, "t1", row.id)  # sent: redelivering would send twice
     assert len(rec.requests) == 4 and len(rec.accepted) == 1
 

@@ -16,6 +16,7 @@ from connector.platforms import registry
 from connector.platforms.context import DeliveryContext, Stores
 from connector.platforms.sender import HttpSender
 from connector.platforms.stores.tickets import TicketStore
+from connector.validation import NotFound
 
 ISSUE_9 = {"sendgrid", "slack", "jira", "salesforce", "zoho_analytics", "google_sheets"}
 
@@ -30,7 +31,7 @@ def test_discovers_adapters_and_skips_machinery() -> None:
     keys = {k.name: k for k in jira.config_keys()}
     assert keys["api_token"].secret and keys["api_token"].required and not keys["issue_type"].required
     assert jira.secret_fields() == {"api_token"}
-    with pytest.raises(LookupError, match="not installed"):
+    with pytest.raises(NotFound, match="not installed"):
         registry.get("nope")
 
 

@@ -18,6 +18,7 @@ from connector.platforms import registry, settings
 from connector.platforms.settings import PlatformSettings, SettingsError
 from connector.storage.tables.outbox import DeliveryRow
 from connector.storage.tables.platforms import PlatformConfigRow
+from connector.validation import NotFound
 
 
 def test_secret_references_resolve_at_send_time(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,7 +62,7 @@ def test_public_view_masks_a_literal_that_slipped_into_the_database(db: Session)
     shown = settings.get_platform(db, "t1", "jira")
     assert shown["config"] == {"api_token": "***", "email": "bot@x.example"}
     assert shown["source"] == "database" and shown["enabled"] is True
-    with pytest.raises(LookupError):
+    with pytest.raises(NotFound):
         settings.get_platform(db, "t1", "nope")
 
 

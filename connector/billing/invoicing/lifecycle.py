@@ -1,6 +1,6 @@
 """Invoice lifecycle: draft -> finalized (gapless number) -> paid | void; credit notes reference the original.
 
-Every transition locks the invoice row, checks the state (``PermissionError`` = 409 for an illegal one),
+Every transition locks the invoice row, checks the state (``Conflict``, a 409, for an illegal one),
 posts its journal entry, writes the audit row and emits its event in the caller's transaction.
 """
 
@@ -21,6 +21,7 @@ from connector.billing.ledger.journal import post_entry
 from connector.models.documents import InvoiceJson
 from connector.money import major_str, round_money, to_major, to_minor
 from connector.storage.tables.billing import InvoiceLineRow, InvoiceRow
+from connector.validation import Conflict
 
 STATUSES = ("draft", "finalized", "paid", "void")
 
@@ -68,9 +69,9 @@ def finalize_invoice(db: DbSession, tenant_id: str, invoice_id: str) -> InvoiceJ
     """Give a draft its gapless number and issue date; it is immutable from now on."""
     invoice = invoices.lock_invoice(db, tenant_id, invoice_id)
     if invoice.status != "draft":
-        raise PermissionError(f"invoice '{invoice_id}' is {invoice.status}; only a draft can be finalized")
+        raise Conflict(f"invoice '{invoice_id}' is {invoice.status}; only a draft can be finalized")
     if not invoices.lines_of(db, tenant_id, invoice_id):
-        raise PermissionError(f"invoice '{invoice_id}' has no lines; nothing to finalize")
+        raise Conflict(f"invoice '{invoice_id}' has no lines; nothing to finalize")
     before = _state(invoice)
     invoice.number = invoices.next_number(db, tenant_id, invoice.kind)
     invoice.status, invoice.issued_at = "finalized", _now()
@@ -90,11 +91,11 @@ def void_invoice(db: DbSession, tenant_id: str, invoice_id: str, reason: str | N
     """Cancel a draft or an unpaid finalized invoice (its number stays used); the journal is reversed."""
     invoice = invoices.lock_invoice(db, tenant_id, invoice_id)
     if invoice.kind != "invoice":
-        raise PermissionError("a credit note cannot be voided; issue an invoice instead")
+        raise Conflict("a credit note cannot be voided; issue an invoice instead")
     if invoice.status not in ("draft", "finalized"):
-        raise PermissionError(f"invoice '{invoice_id}' is {invoice.status}; only draft or unpaid invoices can be voided")
+        raise Conflict(f"invoice '{invoice_id}' is {invoice.status}; only draft or unpaid invoices can be voided")
     if _credit_notes(db, tenant_id, invoice_id):
-        raise PermissionError(f"invoice '{invoice_id}' has credit notes; credit the rest instead of voiding")
+        raise Conflict(f"invoice '{invoice_id}' has credit notes; credit the rest instead of voiding")
     before = _state(invoice)
     lines = invoices.lines_of(db, tenant_id, invoice_id)
     post_lines(db, tenant_id, invoice.currency, lines, memo=f"invoice {invoice.number or invoice_id} voided",
@@ -167,10 +168,10 @@ def create_credit_note(db: DbSession, tenant_id: str, invoice_id: str, reason: s
     taxes. Numbered at once in the credit-note series (``CN-000001``); the journal entry reverses it."""
     original = invoices.lock_invoice(db, tenant_id, invoice_id)
     if original.kind != "invoice":
-        raise PermissionError("a credit note cannot be credited")
+        raise Conflict("a credit note cannot be credited")
     if original.status not in ("finalized", "paid"):
-        raise PermissionError(f"invoice '{invoice_id}' is {original.status}; only a finalized or paid invoice can be "
-                              "credited (void or change a draft instead)")
+        raise Conflict(f"invoice '{invoice_id}' is {original.status}; only a finalized or paid invoice can be "
+                       "credited (void or change a draft instead)")
     if lines is not None and amount is not None:
         raise BillingError("amount", "give either lines or amount, not both")
     originals = invoices.lines_of(db, tenant_id, invoice_id)
@@ -204,7 +205,7 @@ def create_credit_note(db: DbSession, tenant_id: str, invoice_id: str, reason: s
                 raise BillingError("amount", "the invoice was credited by amount before; give the amount to credit")
             chosen = [ln for ln in originals if ln.line_id not in done]
         if not chosen or remaining <= 0:
-            raise PermissionError(f"invoice '{invoice_id}' is fully credited")
+            raise Conflict(f"invoice '{invoice_id}' is fully credited")
         new_lines = [_copy_line(ln, note.invoice_id, i) for i, ln in enumerate(chosen)]
     db.add(note)
     db.add_all(new_lines)
@@ -240,12 +241,12 @@ def mark_invoice_paid(db: DbSession, tenant_id: str, invoice_id: str, paid_at: A
     Partial payments are refused (``amount`` must equal what is due) rather than half-recorded."""
     invoice = invoices.lock_invoice(db, tenant_id, invoice_id)
     if invoice.kind != "invoice" or invoice.status != "finalized":
-        raise PermissionError(f"{invoice.kind} '{invoice_id}' is {invoice.status}; only a finalized invoice can be "
-                              "marked paid")
+        raise Conflict(f"{invoice.kind} '{invoice_id}' is {invoice.status}; only a finalized invoice can be "
+                       "marked paid")
     when = _paid_at(paid_at)
     due = invoice.amount_due - sum(n.amount_due for n in _credit_notes(db, tenant_id, invoice_id))
     if due <= 0:
-        raise PermissionError(f"invoice '{invoice_id}' is fully credited; nothing is due")
+        raise Conflict(f"invoice '{invoice_id}' is fully credited; nothing is due")
     if amount is not None and _amount(amount, invoice.currency) != due:
         raise BillingError("amount", f"must equal the amount due {to_major(due, invoice.currency)} "
                                      f"{invoice.currency} (partial payments are not supported)")

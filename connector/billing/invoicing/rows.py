@@ -21,6 +21,7 @@ from connector.money import major_str
 from connector.storage.repo import aware
 from connector.storage.tables.billing import InvoiceCounterRow, InvoiceLineRow, InvoiceRow
 from connector.storage.tables.core import CustomerRow
+from connector.validation import NotFound
 
 SERIES = {"invoice": "INV", "credit_note": "CN"}
 
@@ -62,11 +63,11 @@ def next_number(db: DbSession, tenant_id: str, kind: str) -> str:
 
 def lock_invoice(db: DbSession, tenant_id: str, invoice_id: str) -> InvoiceRow:
     """The invoice, write-locked for this transaction (a no-op UPDATE: a row lock on PostgreSQL, the
-    database write lock on SQLite), read fresh. ``LookupError`` if the tenant has no such invoice."""
+    database write lock on SQLite), read fresh. ``NotFound`` if the tenant has no such invoice."""
     touched = db.execute(update(InvoiceRow).where(
         InvoiceRow.tenant_id == tenant_id, InvoiceRow.invoice_id == invoice_id).values(status=InvoiceRow.status))
     if touched.rowcount == 0:  # type: ignore[attr-defined]
-        raise LookupError(f"invoice '{invoice_id}' does not exist")
+        raise NotFound(f"invoice '{invoice_id}' does not exist")
     return db.scalars(select(InvoiceRow).where(InvoiceRow.tenant_id == tenant_id, InvoiceRow.invoice_id == invoice_id)
                       .execution_options(populate_existing=True)).one()
 
@@ -74,7 +75,7 @@ def lock_invoice(db: DbSession, tenant_id: str, invoice_id: str) -> InvoiceRow:
 def get_row(db: DbSession, tenant_id: str, invoice_id: str) -> InvoiceRow:
     row = db.get(InvoiceRow, (tenant_id, invoice_id))
     if row is None:
-        raise LookupError(f"invoice '{invoice_id}' does not exist")
+        raise NotFound(f"invoice '{invoice_id}' does not exist")
     return row
 
 

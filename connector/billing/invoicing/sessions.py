@@ -1,7 +1,7 @@
-"""The billing service: session complete -> invoice lines + journal entry + events; the invoice lifecycle.
+"""Billing a session: complete -> invoice lines + journal entry + events; correct a billed session.
 
 Pinned contract (docs/architecture.md): every function takes ``db`` then ``tenant_id`` and never commits;
-``LookupError`` = 404, ``ValueError`` with ``.field``/``.reason`` = 422, ``PermissionError`` = 409.
+refusals are ``NotFound`` (404), ``FieldError`` (422) and ``Conflict`` (409) from ``connector.validation``.
 Prices come only from ``connector.rating.rate``; this module stores, sums and posts what it returned.
 
 Choices: a customer's sessions collect on one open draft per (customer, currency) (the partial unique index
@@ -12,7 +12,6 @@ ready to finalize (the low-code flows finalize it). Credit notes have their own 
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from connector.billing.invoicing import rows as invoices
+from connector.billing.invoicing.lifecycle import create_credit_note
 from connector.billing.invoicing.posting import BillingError, emit, post_lines
 from connector.billing.ledger import audit
 from connector.models import Customer
@@ -35,6 +35,7 @@ from connector.rating import RatingError
 from connector.storage import repo
 from connector.storage.tables.billing import BillingSessionRow, InvoiceLineRow, InvoiceRow
 from connector.storage.tables.core import CustomerRow, SessionRow
+from connector.validation import Conflict, NotFound
 
 LOG = logging.getLogger("connector.billing")
 
@@ -74,7 +75,7 @@ def _lock_session(db: DbSession, tenant_id: str, session_id: str) -> SessionRow:
     touched = db.execute(update(SessionRow).where(
         SessionRow.tenant_id == tenant_id, SessionRow.session_id == session_id).values(status=SessionRow.status))
     if touched.rowcount == 0:  # type: ignore[attr-defined]
-        raise LookupError(f"session '{session_id}' does not exist")
+        raise NotFound(f"session '{session_id}' does not exist")
     return db.scalars(select(SessionRow).where(SessionRow.tenant_id == tenant_id, SessionRow.session_id == session_id)
                       .execution_options(populate_existing=True)).one()
 
@@ -229,7 +230,7 @@ def correct_session(db: DbSession, tenant_id: str, session_id: str, new_rating: 
     row = _lock_session(db, tenant_id, session_id)
     billed = db.get(BillingSessionRow, (tenant_id, session_id), populate_existing=True)
     if billed is None:
-        raise PermissionError(f"session '{session_id}' is not billed yet; complete it instead of correcting it")
+        raise Conflict(f"session '{session_id}' is not billed yet; complete it instead of correcting it")
     if not isinstance(new_rating, dict) or not isinstance(new_rating.get("invoice"), dict):
         raise BillingError("new_rating", "a RatedSession.to_dict() with its invoice view")
     if new_rating.get("currency") != billed.currency:
@@ -268,37 +269,3 @@ def correct_session(db: DbSession, tenant_id: str, session_id: str, new_rating: 
                   "gross": str(to_major(_sum(new_lines, "gross") - _sum(old_lines, "gross"), billed.currency))}
     return {"session_id": session_id, "credit_note": credit_note, "invoice_id": target.invoice_id,
             "invoice": invoices.invoice_json(db, target), "difference": difference, "rating": new_rating}
-
-
-from connector.billing.invoicing.lifecycle import (  # noqa: E402 - re-exported: the pinned service surface
-    create_credit_note,
-    finalize_invoice,
-    get_invoice,
-    invoice_csv,
-    list_invoices,
-    mark_invoice_paid,
-    void_invoice,
-)
-
-# ------------------------------------------------------------------ delegation to the other billing modules
-
-_DELEGATES = {
-    "on_tariff_published": ("connector.billing.pricing.rerating", "on_tariff_published"),
-    "start_reconciliation": ("connector.billing.reconciliation.run", "start_reconciliation"),
-    "get_reconciliation": ("connector.billing.reconciliation.run", "get_reconciliation"),
-    "interim_cost": ("connector.billing.pricing.interim", "interim_cost"),
-    "run_interim": ("connector.billing.pricing.interim", "run_interim"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    """``sessions.on_tariff_published`` etc.: one entry point for the API and the jobs, imported on first use
-    because those modules import this one."""
-    target = _DELEGATES.get(name)
-    if target is None:
-        raise AttributeError(name)
-    return getattr(importlib.import_module(target[0]), target[1])
-
-
-__all__ = ["BillingError", "complete_session", "correct_session", "create_credit_note", "finalize_invoice",
-           "get_invoice", "invoice_csv", "list_invoices", "mark_invoice_paid", "rate_session", "void_invoice"]

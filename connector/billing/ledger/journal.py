@@ -17,12 +17,12 @@ from connector.models.documents import JournalEntryJson
 from connector.money import major_str
 from connector.storage.repo import aware
 from connector.storage.tables.billing import JournalEntryRow, JournalLineRow
+from connector.validation import FieldError
 
 
-class UnbalancedEntry(ValueError):
+class UnbalancedEntry(FieldError):
     def __init__(self, reason: str) -> None:
-        super().__init__(f"lines: {reason}")
-        self.field, self.reason = "lines", reason
+        super().__init__("lines", reason)
 
 
 Posting = tuple[str, int, str]  # (account, signed minor units: + debit / - credit, description)

@@ -28,7 +28,7 @@ from connector.storage.tables.adjustments import (
     PromotionRedemptionRow,
     PromotionRow,
 )
-from connector.validation import FieldError
+from connector.validation import Conflict, FieldError, NotFound
 
 WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 
@@ -170,7 +170,7 @@ def promotion_json(db: DbSession, row: PromotionRow) -> dict[str, Any]:
 def create_promotion(db: DbSession, tenant_id: str, promo: PromotionIn) -> dict[str, Any]:
     repo.ensure_tenant(db, tenant_id)
     if db.get(PromotionRow, (tenant_id, promo.code)) is not None:
-        raise PermissionError(f"promotion '{promo.code}' exists already")
+        raise Conflict(f"promotion '{promo.code}' exists already")
     row = PromotionRow(tenant_id=tenant_id, code=promo.code, name=promo.name or f"Promo {promo.code}",
                        kind=promo.kind, value=str(promo.value), valid_from=promo.valid_from,
                        valid_until=promo.valid_until, max_uses=promo.max_uses,
@@ -193,18 +193,18 @@ def redeem(db: DbSession, tenant_id: str, code: str, session_id: str) -> dict[st
     """Apply ``code`` to a not-yet-billed session (one code per session; limits counted here)."""
     promo = db.get(PromotionRow, (tenant_id, code))
     if promo is None:
-        raise LookupError(f"promotion '{code}' does not exist")
+        raise NotFound(f"promotion '{code}' does not exist")
     srow = repo.get_session_row(db, tenant_id, session_id, lock=True)
     if srow is None:
-        raise LookupError(f"session '{session_id}' does not exist")
+        raise NotFound(f"session '{session_id}' does not exist")
     if srow.status == "billed":
-        raise PermissionError(f"session '{session_id}' is billed already; a promotion cannot change it")
+        raise Conflict(f"session '{session_id}' is billed already; a promotion cannot change it")
     existing = db.scalars(select(PromotionRedemptionRow).where(
         PromotionRedemptionRow.tenant_id == tenant_id, PromotionRedemptionRow.session_id == session_id)).first()
     if existing is not None:
         if existing.code == code:
             return {"code": code, "session_id": session_id, "status": "already_redeemed"}
-        raise PermissionError(f"session '{session_id}' already uses promotion '{existing.code}'")
+        raise Conflict(f"session '{session_id}' already uses promotion '{existing.code}'")
     start = repo.aware(srow.start_at)
     if start is not None and promo.valid_from is not None and start < repo.aware(promo.valid_from):
         raise _Refused("code", f"promotion '{code}' is valid from {_iso(promo.valid_from)}")

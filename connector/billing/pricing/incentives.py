@@ -22,12 +22,12 @@ from connector.rating.periods import zone
 from connector.storage import repo
 from connector.storage.tables.adjustments import IncentiveUsageRow
 from connector.storage.tables.core import SessionRow
+from connector.validation import FieldError
 
 
-class MonthError(ValueError):
+class MonthError(FieldError):
     def __init__(self, value: str) -> None:
-        super().__init__(f"month: '{value}' is not YYYY-MM")
-        self.field, self.reason = "month", f"'{value}' is not YYYY-MM"
+        super().__init__("month", f"'{value}' is not YYYY-MM")
 
 
 def parse_month(value: str) -> str:

@@ -22,12 +22,12 @@ from connector.rating import RatingError
 from connector.storage import repo
 from connector.storage.tables.adjustments import SessionInterimRow
 from connector.storage.tables.core import SessionRow
+from connector.validation import FieldError, NotFound
 
 
-class AsOfError(ValueError):
+class AsOfError(FieldError):
     def __init__(self, reason: str) -> None:
-        super().__init__(f"as_of: {reason}")
-        self.field, self.reason = "as_of", reason
+        super().__init__("as_of", reason)
 
 
 def session_json(row: SessionRow) -> dict[str, Any]:
@@ -94,7 +94,7 @@ def interim_cost(db: DbSession, tenant_id: str, session_id: str, as_of: datetime
     """Amount due so far of one open session (what an OCPP 2.0.1 ``CostUpdated`` shows); None when ended."""
     row = repo.get_session_row(db, tenant_id, session_id)
     if row is None:
-        raise LookupError(f"session '{session_id}' does not exist")
+        raise NotFound(f"session '{session_id}' does not exist")
     if row.end_at is not None or row.status != "active":
         return None
     return rate_row(db, tenant_id, row, as_of).invoice.amount_due

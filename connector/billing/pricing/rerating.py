@@ -25,7 +25,7 @@ from connector.rating import RatingError, TariffSwitchPolicy
 from connector.storage import repo
 from connector.storage.tables.adjustments import SessionRerateRow, TariffRerateRunRow
 from connector.storage.tables.core import SessionRow, TariffVersionRow
-from connector.validation import FieldError
+from connector.validation import FieldError, NotFound
 
 OPEN_STATUSES = ("active", "ended")  # not billed yet: their bill is still to be made
 
@@ -79,7 +79,7 @@ def on_tariff_published(db: DbSession, tenant_id: str, tariff_id: str, version_n
     versions = repo.tariff_versions(db, tenant_id, tariff_id)
     new = next((v for v in versions if v.version_no == version_no), None)
     if new is None:
-        raise LookupError(f"tariff '{tariff_id}' has no version {version_no}")
+        raise NotFound(f"tariff '{tariff_id}' has no version {version_no}")
     if new.policy and new.policy != switch.value:
         raise RerateError("policy", f"version {version_no} was published with {new.policy}; interim and final "
                                     "bills follow that policy, so re-rating must too")
@@ -149,7 +149,7 @@ def published_policy(db: DbSession, tenant_id: str, tariff_id: str, version_no: 
     """The policy a version was published with (re-running its re-rating uses the same)."""
     row = next((v for v in repo.tariff_versions(db, tenant_id, tariff_id) if v.version_no == version_no), None)
     if row is None:
-        raise LookupError(f"tariff '{tariff_id}' has no version {version_no}")
+        raise NotFound(f"tariff '{tariff_id}' has no version {version_no}")
     return row.policy or TariffSwitchPolicy.PRICE_LOCK_AT_START.value
 
 
@@ -166,7 +166,7 @@ def rerate_closed(db: DbSession, tenant_id: str, session_ids: list[str], reason:
     for session_id in session_ids:
         row = repo.get_session_row(db, tenant_id, session_id, lock=True)
         if row is None:
-            raise LookupError(f"session '{session_id}' does not exist")
+            raise NotFound(f"session '{session_id}' does not exist")
         if row.status != "billed" or row.rating is None:
             raise RerateError("session_ids", f"session '{session_id}' is not billed; open sessions are "
                                              "re-rated when a tariff version is published")

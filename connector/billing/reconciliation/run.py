@@ -24,6 +24,7 @@ from connector.billing.reconciliation.batch import Group, Outcome, Run
 from connector.billing.reconciliation.period import check_stations, parse_period
 from connector.money import quantum
 from connector.storage.tables.reconciliation import ReconciliationRow
+from connector.validation import NotFound
 
 WH = Decimal("0.001")  # energy in the report: kWh to the Wh
 EVENT_EXCEPTIONS = 100  # the event carries the first ones; the stored report has all
@@ -155,7 +156,7 @@ def start_reconciliation(db: DbSession, tenant_id: str, kind: str, period: str,
 def get_reconciliation(db: DbSession, tenant_id: str, reconciliation_id: str) -> dict[str, Any]:
     row = db.get(ReconciliationRow, (tenant_id, reconciliation_id))
     if row is None:
-        raise LookupError(f"reconciliation '{reconciliation_id}' not found")
+        raise NotFound(f"reconciliation '{reconciliation_id}' not found")
     return dict(row.report)
 
 

@@ -14,6 +14,7 @@ from connector.billing.ledger import journal as ledger
 from connector.models.customer import Adjustment, AdjustmentKind
 from connector.storage.tables.billing import JournalLineRow
 from connector.storage.tables.outbox import EventRow
+from connector.validation import NotFound
 from tests.billing.invoicing.conftest import A, ingest, setup_tenant
 
 
@@ -120,5 +121,5 @@ def test_correct_session_credits_the_finalized_lines_and_rebills(app, client):
         with pytest.raises(ValueError) as err:
             service.correct_session(db, "A", "S-R", {**new_rating, "currency": "CHF"}, "x")
         assert err.value.field == "new_rating.currency"
-        with pytest.raises(LookupError):
+        with pytest.raises(NotFound):
             service.correct_session(db, "A", "S-UNKNOWN", new_rating, "x")

@@ -106,6 +106,16 @@ def test_void_reverses_the_journal_and_keeps_the_number(client):
     assert bad.status_code == 422 and bad.get_json()["errors"][0]["field"] == "status"
 
 
+def test_fully_credited_invoice_cannot_be_marked_paid(client):
+    setup_tenant(client)
+    inv_id = ingest(client, "S-F", customer="C-1")["billing"]["invoice_id"]
+    client.post(f"/v1/invoices/{inv_id}/finalize", headers=A)
+    full = client.post(f"/v1/invoices/{inv_id}/credit-notes", json={"reason": "goodwill"}, headers=A)
+    assert full.status_code == 201 and full.get_json()["gross_total"] == "3.57"
+    assert client.post(f"/v1/invoices/{inv_id}/credit-notes", headers=A).status_code == 409
+    assert client.post(f"/v1/invoices/{inv_id}/mark-paid", headers=A).status_code == 409
+
+
 def test_per_session_customer_and_multi_currency(client):
     setup_tenant(client)
     a = ingest(client, "S-P1", customer="C-PS")["billing"]["invoice"]

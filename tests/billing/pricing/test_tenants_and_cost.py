@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from connector.api import create_app
-from connector.billing.invoicing import sessions as service
+from connector.billing.pricing.interim import interim_cost
+from connector.validation import NotFound
 from tests.api.conftest import assert_problem
 from tests.billing.pricing.conftest import KEY, TENANT, H, event, ok, send
 
@@ -49,9 +50,9 @@ def test_interim_cost_for_cost_updated(two_tenants):
          event("S-1", "update", "2026-01-13T14:30:00Z", samples=[["2026-01-13T14:30:00Z", "5"]]))
     at = datetime(2026, 1, 13, 14, 30, tzinfo=UTC)
     with Session(c.application.extensions["evbill.engine"]) as db:
-        assert service.interim_cost(db, TENANT, "S-1", at) == Decimal("1.79")  # 5 x 0.30 + 19 % VAT
-        with pytest.raises(LookupError):
-            service.interim_cost(db, "OTHER", "S-1", at)
+        assert interim_cost(db, TENANT, "S-1", at) == Decimal("1.79")  # 5 x 0.30 + 19 % VAT
+        with pytest.raises(NotFound):
+            interim_cost(db, "OTHER", "S-1", at)
     send(c, event("S-1", "end", "2026-01-13T15:00:00Z", end="2026-01-13T15:00:00Z", energy_kwh="10"))
     with Session(c.application.extensions["evbill.engine"]) as db:
-        assert service.interim_cost(db, TENANT, "S-1", at) is None  # ended: the final bill speaks now
+        assert interim_cost(db, TENANT, "S-1", at) is None  # ended: the final bill speaks now

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from connector.billing.reconciliation.run import get_reconciliation, reconcile
 from connector.storage.tables.outbox import EventRow
 from connector.storage.tables.reconciliation import AnomalyRow
+from connector.validation import NotFound
 from tests.billing.reconciliation.seed import TENANT
 
 
@@ -99,7 +100,7 @@ def test_stored_emitted_and_anomalies_not_repeated(seeded):
 def test_other_tenant_sees_nothing(seeded):
     report = reconcile(seeded, "t2", "daily", "2026-01-13")
     assert report["rows"] == [] and report["summary"]["sessions"] == 0
-    with pytest.raises(LookupError):
+    with pytest.raises(NotFound):
         get_reconciliation(seeded, "t2", reconcile(seeded, TENANT, "daily", "2026-01-13")["id"])
 
 
