@@ -50,11 +50,7 @@ PURE_CORE_THIRD_PARTY = frozenset({"pydantic"})
 STDLIB_ONLY = frozenset({"money", "config"})
 
 # Modules still wired by strings, each with what replaces the string; remove the entry with the string.
-STRING_WIRING_LEFT: dict[str, str] = {
-    "connector/api/billing_link.py": "routes name billing functions by module string; they import them instead",
-    "connector/billing/invoicing/sessions.py": "a module __getattr__ forwards to pricing and reconciliation; "
-                                                "callers import those modules instead",
-}
+STRING_WIRING_LEFT: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,13 @@ def db() -> DbSession:
     return g.db
 
 
+def rollback_db() -> None:
+    """Drop the request's uncommitted work: a refused use case leaves nothing behind and holds no lock."""
+    session = g.get("db")
+    if session is not None:
+        session.rollback()
+
+
 def close_db(_exc: BaseException | None = None) -> None:
     session = g.pop("db", None)
     if session is not None:

@@ -21,7 +21,7 @@ LOG = logging.getLogger("connector.api")
 PROBLEM = "application/problem+json"
 
 
-class ApiError(ProblemError):
+class ApiError(Exception):
     """Raise from a route: a problem response with its own status, title, errors and extra members."""
 
     def __init__(self, status: int, title: str, detail: str | None = None,
@@ -78,7 +78,7 @@ def field_problem(status: int, title: str, field: str | None = None, reason: str
     return problem(status, title, f"{field}: {reason}", [{"field": field, "reason": str(reason)}], **extra)
 
 
-def problem_of(exc: ProblemError) -> Response:
+def problem_of(exc: ApiError | ProblemError) -> Response:
     """The answer to a refusal: its status and title; the field and reason when it names one input."""
     if isinstance(exc, ApiError):
         return problem(exc.status, exc.title, exc.detail, exc.errors, **exc.extra)
@@ -87,6 +87,7 @@ def problem_of(exc: ProblemError) -> Response:
 
 
 def register(app: Flask) -> None:
+    app.register_error_handler(ApiError, problem_of)
     app.register_error_handler(ProblemError, problem_of)
 
     @app.errorhandler(ValidationError)

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Response, current_app, make_response, request
 from sqlalchemy.exc import IntegrityError
 
-from connector.api.context import SESSIONMAKER_KEY, tenant
+from connector.api.context import SESSIONMAKER_KEY, rollback_db, tenant
 from connector.api.errors import ApiError
 from connector.storage.tables.core import IdempotencyKeyRow
 
@@ -51,6 +51,7 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         try:
             response = make_response(view(*args, **kwargs))
         except Exception as exc:  # a 4xx is an answer to replay; the error handlers turn it into a problem
+            rollback_db()  # before the answer is stored from another session (SQLite: one writer)
             response = make_response(current_app.handle_user_exception(exc))
         with sessions() as s:
             row = s.get(IdempotencyKeyRow, (tenant_id, key))

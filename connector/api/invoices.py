@@ -21,8 +21,10 @@ def _optional_body() -> dict[str, Any]:
 
 @bp.get("")
 def list_invoices() -> ResponseReturnValue:
-    filters = {k: request.args[k] for k in ("status", "customer_id", "session_id") if request.args.get(k)}
-    return jsonify(lifecycle.list_invoices(db(), tenant(), **filters))
+    args = request.args
+    return jsonify(lifecycle.list_invoices(db(), tenant(), status=args.get("status") or None,
+                                           customer_id=args.get("customer_id") or None,
+                                           session_id=args.get("session_id") or None))
 
 
 @bp.get("/<invoice_id>")
