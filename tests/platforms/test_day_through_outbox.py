@@ -35,12 +35,12 @@ from connector.platforms.adapters.google_sheets.client import BoundedRetryClient
 from connector.storage.tables.outbox import DeliveryRow, EventRow
 from tests.platforms.fakes.finance_vendors import FinanceVendors
 from tests.platforms.fakes.google_sheets import SPREADSHEET_ID, FakeSheets, new_key, service_account
+from tests.platforms.fakes.messaging_and_crm import FakeVendors
 from tests.platforms.fakes.paypal import PayPalDouble
 from tests.platforms.fakes.plaid import PlaidDouble
 from tests.platforms.fakes.quickbooks import AR, QuickBooksDouble
 from tests.platforms.fakes.square import SquareDouble
 from tests.platforms.fakes.stripe import StripeDouble
-from tests.platforms.fakes.vendors import FakeVendors
 from tests.platforms.fakes.xero import TENANT as XERO_TENANT
 from tests.platforms.fakes.xero import XeroDouble
 

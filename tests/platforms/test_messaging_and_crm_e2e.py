@@ -21,7 +21,7 @@ from connector.platforms.stores.digests import DigestStore
 from connector.platforms.stores.tickets import TicketStore
 from tests.platforms.events import billed_event
 from tests.platforms.fakes.http import OneShotHttp
-from tests.platforms.fakes.vendors import FakeVendors
+from tests.platforms.fakes.messaging_and_crm import FakeVendors
 from tests.platforms.schemas import schema_errors
 from tests.platforms.test_contracts import anomaly_event, reconciliation_event
 from tests.platforms.worker_model import Outbox

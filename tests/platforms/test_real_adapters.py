@@ -17,7 +17,7 @@ from connector.events.outbox import emit
 from connector.platforms import registry, settings
 from connector.storage.tables.outbox import DeliveryRow
 from tests.platforms.events import billed_event
-from tests.platforms.fakes.vendors import FakeVendors
+from tests.platforms.fakes.messaging_and_crm import FakeVendors
 
 T0 = datetime(2026, 1, 13, 15, 30, tzinfo=UTC)
 POLICY = Policy(max_attempts=5, base_delay=1, max_delay=60, lease_seconds=30)

@@ -26,7 +26,7 @@ from connector.events.outbox import emit
 from connector.storage.tables import all_metadata
 from connector.storage.tables.outbox import DeliveryRow
 from tests.platforms.events import billed_event
-from tests.platforms.fakes.vendors import FakeVendors
+from tests.platforms.fakes.messaging_and_crm import FakeVendors
 
 T0 = datetime(2026, 1, 13, 22, 0, tzinfo=UTC)
 

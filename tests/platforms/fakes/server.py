@@ -28,6 +28,11 @@ def problem(status: int, body: Any, headers: dict[str, str] | None = None) -> Re
     return Response(json.dumps(body), status=status, headers=headers or {}, content_type="application/json")
 
 
+def reply(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer (``problem`` with the payload first, for routes that mostly succeed)."""
+    return problem(status, payload, headers)
+
+
 class LocalServer:
     """Recording, failure-replaying HTTP server on 127.0.0.1; vendors add routes in ``routes``."""
 

@@ -1,0 +1,146 @@
+"""Zoho Books routes of the finance vendors double (``FinanceVendors`` in ``finance_vendors.py``)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask, Response, request
+
+from tests.platforms.fakes.server import reply
+
+ZOHO_TOKEN_PREFIX = "zb-token-"
+
+
+class ZohoBooks:
+    """Mixed into ``FinanceVendors`` (one server for the five vendors: shared token set, request log and
+    scripted failures); ``install_zoho_books`` adds this vendor's state and routes."""
+
+    def zoho_pay(self, invoice_number: str, status: str = "paid") -> None:
+        """A payment recorded in Zoho Books against one of its invoices (``paid`` or ``partially_paid``)."""
+        self.zoho_invoices[invoice_number]["status"] = status
+
+    def install_zoho_books(self, app: Flask) -> None:
+        self.zoho_invoices: dict[str, dict[str, Any]] = {}
+        self.zoho_credit_notes: dict[str, dict[str, Any]] = {}  # creditnote_number -> credit note (with totals)
+        self.zoho_voids: list[str] = []  # invoice_id of every void Zoho applied
+        self.zoho_tax_rates: dict[str, Decimal] = {"460000000040001": Decimal("19"), "460000000040002": Decimal("8")}
+        self.zoho_list_lags = False
+
+        @app.post("/oauth/v2/token")
+        def zoho_token() -> Response:
+            form = request.form
+            if (form.get("grant_type"), form.get("refresh_token"), form.get("client_id"), form.get("client_secret")) != (
+                    "refresh_token", "1000.refresh", "zb-client", "zb-secret"):
+                return reply({"error": "invalid_client"}, 400)
+            token = f"{ZOHO_TOKEN_PREFIX}{next(self.ids)}"
+            self.tokens.add(token)
+            return reply({"access_token": token, "expires_in": 3600, "token_type": "Bearer"})
+
+        def zoho_auth() -> Response | None:
+            auth = request.headers.get("Authorization", "")
+            if not auth.startswith("Zoho-oauthtoken ") or auth.split(" ", 1)[1] not in self.tokens:
+                return reply({"code": 57, "message": "You are not authorized to perform this operation"}, 401)
+            if request.args.get("organization_id") != "60001":
+                return reply({"code": 6041, "message": "organization_id is invalid"}, 400)
+            return None
+
+        @app.get("/books/v3/invoices")
+        def zoho_list() -> Response:
+            denied = zoho_auth()
+            if denied:
+                return denied
+            number = request.args.get("invoice_number")
+            if self.zoho_list_lags:  # eventual consistency: a just-created invoice is not listed yet
+                return reply({"code": 0, "message": "success", "invoices": []})
+            hits = [{"invoice_id": i["invoice_id"], "invoice_number": n, "status": i["status"]}
+                    for n, i in self.zoho_invoices.items() if n == number]
+            return reply({"code": 0, "message": "success", "invoices": hits})
+
+        @app.post("/books/v3/invoices")
+        def zoho_create() -> Response:
+            denied = zoho_auth()
+            if denied:
+                return denied
+            body = json.loads(request.get_data(), parse_float=Decimal)
+            if request.args.get("ignore_auto_number_generation") != "true":
+                return reply({"code": 4, "message": "invoice_number ignored without ignore_auto_number_generation"}, 400)
+            with self.lock:
+                if body["invoice_number"] in self.zoho_invoices:
+                    return reply({"code": 1001, "message": f"Invoice \"{body['invoice_number']}\" already exists."}, 400)
+                invoice = {"invoice_id": f"4600000{next(self.ids):06d}", "status": "draft", **body}
+                self.zoho_invoices[body["invoice_number"]] = invoice
+            return reply({"code": 0, "message": "The invoice has been created.",
+                          "invoice": {"invoice_id": invoice["invoice_id"], "invoice_number": body["invoice_number"]}},
+                         201)
+
+        @app.post("/books/v3/invoices/<invoice_id>/status/void")
+        def zoho_void(invoice_id: str) -> Response:
+            denied = zoho_auth()
+            if denied:
+                return denied
+            with self.lock:
+                invoice = next((i for i in self.zoho_invoices.values() if i["invoice_id"] == invoice_id), None)
+                if invoice is None:
+                    return reply({"code": 1002, "message": "Invoice does not exist."}, 404)
+                if invoice["status"] in ("paid", "partially_paid"):
+                    return reply({"code": 1040, "message": "Invoices with payments cannot be voided. "
+                                                           "Delete the payments first."}, 400)
+                if invoice["status"] == "void":
+                    return reply({"code": 1041, "message": "The invoice has already been voided."}, 400)
+                invoice["status"] = "void"
+                self.zoho_voids.append(invoice_id)
+            return reply({"code": 0, "message": "Invoice status has been changed to Void."})
+
+        @app.get("/books/v3/creditnotes")
+        def zoho_credit_note_list() -> Response:
+            denied = zoho_auth()
+            if denied:
+                return denied
+            number = request.args.get("creditnote_number")
+            hits = [{"creditnote_id": c["creditnote_id"], "creditnote_number": n, "status": c["status"],
+                     "total": str(c["total"])} for n, c in self.zoho_credit_notes.items() if n == number]
+            return reply({"code": 0, "message": "success", "creditnotes": hits})
+
+        @app.post("/books/v3/creditnotes")
+        def zoho_credit_note_create() -> Response:
+            denied = zoho_auth()
+            if denied:
+                return denied
+            body = json.loads(request.get_data(), parse_float=Decimal)
+            if request.args.get("ignore_auto_number_generation") != "true":
+                return reply({"code": 4, "message": "creditnote_number ignored without ignore_auto_number_generation"},
+                             400)
+            items = body.get("line_items")
+            if not body.get("customer_id") or not items:
+                return reply({"code": 4, "message": "customer_id and line_items are required"}, 400)
+            taxes: list[Decimal] = []  # Zoho's tax per line (line-item-level rounding), at its own percentages
+            for li in items:
+                if not isinstance(li.get("rate"), (int, Decimal)) or not isinstance(li.get("quantity"), (int, Decimal)):
+                    return reply({"code": 4, "message": "line_items: rate and quantity must be numbers"}, 400)
+                if li.get("tax_id") is not None:
+                    if li["tax_id"] not in self.zoho_tax_rates:
+                        return reply({"code": 1004, "message": f"Tax {li['tax_id']} does not exist."}, 400)
+                    taxes.append((Decimal(li["rate"]) * li["quantity"] * self.zoho_tax_rates[li["tax_id"]] / 100)
+                                 .quantize(Decimal("0.01"), "ROUND_HALF_UP"))
+            sub_total = sum((Decimal(li["rate"]) * li["quantity"] for li in items), Decimal(0))
+            tax_total = sum(taxes, Decimal(0))
+            invoice_id = request.args.get("invoice_id")
+            with self.lock:
+                if invoice_id is not None:
+                    linked = next((i for i in self.zoho_invoices.values() if i["invoice_id"] == invoice_id), None)
+                    if linked is None:
+                        return reply({"code": 1002, "message": "Invoice does not exist."}, 400)
+                    if linked["status"] == "void":
+                        return reply({"code": 1042, "message": "Credit notes cannot be linked to a void invoice."}, 400)
+                if body.get("creditnote_number") in self.zoho_credit_notes:
+                    return reply({"code": 1001, "message": f"Credit Note \"{body['creditnote_number']}\" already "
+                                                           "exists."}, 400)
+                note = {"creditnote_id": f"4600001{next(self.ids):06d}", "status": "open", "invoice_id": invoice_id,
+                        **body, "sub_total": sub_total, "tax_total": tax_total,
+                        "total": sub_total + tax_total + Decimal(body.get("adjustment") or 0)}
+                self.zoho_credit_notes[body["creditnote_number"]] = note
+            return reply({"code": 0, "message": "The credit note has been created.",
+                          "creditnote": {"creditnote_id": note["creditnote_id"], "creditnote_number": body[
+                              "creditnote_number"], "invoice_id": invoice_id, "total": str(note["total"])}}, 201)
