@@ -49,10 +49,6 @@ PURE_CORE = frozenset({"rating", "models", "money", "validation"})
 PURE_CORE_THIRD_PARTY = frozenset({"pydantic"})
 STDLIB_ONLY = frozenset({"money", "config"})
 
-# Modules still wired by strings, each with what replaces the string; remove the entry with the string.
-STRING_WIRING_LEFT: dict[str, str] = {}
-
-
 @dataclass(frozen=True)
 class Import:
     """One name a module imports: ``target`` is the dotted module it resolves to."""
@@ -257,8 +253,7 @@ def test_no_modules_named_by_strings() -> None:
     problems = []
     for path in modules().values():
         rel = path.relative_to(REPO).as_posix()
-        if rel not in STRING_WIRING_LEFT:
-            problems.extend(string_wiring(rel, path.read_text(encoding="utf-8")))
+        problems.extend(string_wiring(rel, path.read_text(encoding="utf-8")))
     fail_with("modules named by strings hide imports from readers and tools", problems)
 
 
