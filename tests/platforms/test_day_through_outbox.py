@@ -91,21 +91,21 @@ class Doubles:
     """Every vendor double of the day, each on its own 127.0.0.1 port."""
 
     def __init__(self) -> None:
-        self.issue9 = FakeVendors().start()
+        self.messaging = FakeVendors().start()
         self.stripe = StripeDouble().start()
         self.paypal = PayPalDouble().start()
         self.square = SquareDouble().start()
         self.plaid = PlaidDouble().start()
         self.xero = XeroDouble().start()
         self.qbo = QuickBooksDouble().start()
-        self.f2 = FinanceVendors().start()
+        self.finance = FinanceVendors().start()
         key = new_key()
         self.sheets = FakeSheets(SPREADSHEET_ID, key.public_key()).start()
         self.sheets_url = self.sheets.url
         self.service_account = service_account(key, f"{self.sheets_url}/token")
 
     def all(self) -> list[Any]:
-        return [self.issue9, self.stripe, self.paypal, self.square, self.plaid, self.xero, self.qbo, self.f2]
+        return [self.messaging, self.stripe, self.paypal, self.square, self.plaid, self.xero, self.qbo, self.finance]
 
     def stop(self) -> None:
         for d in self.all():
@@ -122,16 +122,16 @@ def doubles() -> Iterator[Doubles]:
 
 def platform_settings(d: Doubles) -> dict[str, Any]:
     """The tenant's platform file: every adapter on, secrets as env: references (set in the test)."""
-    f2 = d.f2.url
+    finance = d.finance.url
     cmap = {c: f"cus_EV{n}" for c, n in CUSTOMER_MAP.items()}
     plat: dict[str, dict[str, Any]] = {
-        "sendgrid": {"api_key": "env:T_SG", "from_email": "billing@evcharge.example", "base_url": d.issue9.url},
-        "slack": {"bot_token": "env:T_SLACK", "channel": "C0FIN", "api_base": d.issue9.url + "/api"},
-        "jira": {"base_url": d.issue9.url, "email": "bot@evcharge.example", "api_token": "env:T_JIRA",
+        "sendgrid": {"api_key": "env:T_SG", "from_email": "billing@evcharge.example", "base_url": d.messaging.url},
+        "slack": {"bot_token": "env:T_SLACK", "channel": "C0FIN", "api_base": d.messaging.url + "/api"},
+        "jira": {"base_url": d.messaging.url, "email": "bot@evcharge.example", "api_token": "env:T_JIRA",
                  "project_key": "EVB"},
-        "salesforce": {"instance_url": d.issue9.url, "access_token": "env:T_SF",
+        "salesforce": {"instance_url": d.messaging.url, "access_token": "env:T_SF",
                        "rules": [{"name": "fleet", "customer_classes": ["fleet"]}]},
-        "zoho_analytics": {"api_base": d.issue9.url, "org_id": "6000", "workspace_id": "W1", "sessions_view_id": "V1",
+        "zoho_analytics": {"api_base": d.messaging.url, "org_id": "6000", "workspace_id": "W1", "sessions_view_id": "V1",
                            "exceptions_view_id": "V2", "access_token": "env:T_ZA"},
         "stripe": {"api_key": "env:T_STRIPE", "api_base": d.stripe.url, "customer_map": cmap},
         "paypal": {"client_id": "cid", "client_secret": "env:T_CSECRET", "api_base": d.paypal.url,
@@ -148,23 +148,23 @@ def platform_settings(d: Doubles) -> dict[str, Any]:
                        "api_base": d.qbo.url, "receivable_account": AR,
                        "revenue_accounts": {"energy": "79", "fixed": "80"}, "tax_accounts": {"VAT": "90"},
                        "incentive_account": "85", "customer_map": {c: str(57 + int(n)) for c, n in CUSTOMER_MAP.items()}},
-        "zoho_books": {"api_base": f2, "organization_id": "60001", "token_url": f2 + "/oauth/v2/token",
+        "zoho_books": {"api_base": finance, "organization_id": "60001", "token_url": finance + "/oauth/v2/token",
                        "client_id": "zb-client", "client_secret": "env:T_ZB_SECRET", "refresh_token": "env:T_ZB_RT",
                        "customer_ids": {c: f"4600000000{n}" for c, n in CUSTOMER_MAP.items()},
                        "tax_ids": {"19": "460000000040001"}, "item_ids": {"energy": "460000000050001"}},
-        "freshbooks": {"api_base": f2, "account_id": "AbC123", "token_url": f2 + "/auth/oauth/token",
+        "freshbooks": {"api_base": finance, "account_id": "AbC123", "token_url": finance + "/auth/oauth/token",
                        "client_id": "fb-client", "client_secret": "env:T_FB_SECRET", "refresh_token": "env:T_FB_RT",
                        "client_ids": {"C-FLEET": "4242"}},
-        "netsuite": {"account_id": "1234567_SB1", "base_url": f2, "consumer_key": "ns-ck",
+        "netsuite": {"account_id": "1234567_SB1", "base_url": finance, "consumer_key": "ns-ck",
                      "consumer_secret": "env:T_NS_CS", "token_id": "ns-token", "token_secret": "env:T_NS_TS",
                      "item_ids": {"energy": "1201", "fixed": "1202"}, "amount_field": "custcol_evb_net"},
-        "sap_s4hana": {"transport": "json", "json_url": f2 + "/sap/evbill/acc_document", "username": "EVB_COMM",
+        "sap_s4hana": {"transport": "json", "json_url": finance + "/sap/evbill/acc_document", "username": "EVB_COMM",
                        "password": "env:T_SAP", "comp_code": "1010",
                        "customer_ids": {c: f"10000{n}" for c, n in CUSTOMER_MAP.items()}, "tax_codes": {"19": "O1"},
                        "local_currency": "EUR", "exchange_rates": {"USD": "0.9231"}},
         "google_sheets": {"spreadsheet_id": SPREADSHEET_ID, "service_account_info": "env:T_GSA",
                           "api_base": d.sheets_url},
-        "sap_concur": {"base_url": f2, "token_url": f2 + "/oauth2/v0/token", "client_id": "cc-client",
+        "sap_concur": {"base_url": finance, "token_url": finance + "/oauth2/v0/token", "client_id": "cc-client",
                        "client_secret": "env:T_CC_SECRET", "refresh_token": "env:T_CC_RT",
                        "user_ids": {"C-FLEET": "0f8b8b2e-0000-4000-8000-00000000f1ee",
                                     "C-GOV": "0f8b8b2e-0000-4000-8000-000000000909"}},
@@ -185,23 +185,23 @@ SECRETS = {"T_SG": "SG.test", "T_SLACK": "xoxb-test", "T_JIRA": "jira-token", "T
 def inject_trouble(d: Doubles, phase: str) -> None:
     """429 with Retry-After then 500 on the first calls of every vendor that the phase's events reach
     (``billed``: session.billed, ``finalized``: invoice.finalized); some vendors do the work and lose the answer."""
-    billed = [(d.issue9, "/api/chat.postMessage"), (d.issue9, "/rest/api/3/"), (d.issue9, "/services/data/"), (d.issue9, "/restapi/v2/"),
-              (d.qbo, "/v3/company/"), (d.f2, "/books/v3/"), (d.f2, "/services/rest/record/"), (d.f2, "/sap/"),
-              (d.f2, "/quickexpense/")]
-    finalized = [(d.issue9, "/v3/mail/send"), (d.stripe, "/v1/"), (d.paypal, "/v2/invoicing/"), (d.square, "/v2/orders"),
-                 (d.plaid, "/transfer/"), (d.xero, "/api.xro/"), (d.f2, "/accounting/account/")]
+    billed = [(d.messaging, "/api/chat.postMessage"), (d.messaging, "/rest/api/3/"), (d.messaging, "/services/data/"), (d.messaging, "/restapi/v2/"),
+              (d.qbo, "/v3/company/"), (d.finance, "/books/v3/"), (d.finance, "/services/rest/record/"), (d.finance, "/sap/"),
+              (d.finance, "/quickexpense/")]
+    finalized = [(d.messaging, "/v3/mail/send"), (d.stripe, "/v1/"), (d.paypal, "/v2/invoicing/"), (d.square, "/v2/orders"),
+                 (d.plaid, "/transfer/"), (d.xero, "/api.xro/"), (d.finance, "/accounting/account/")]
     for double, prefix in billed if phase == "billed" else finalized:
         double.fail(prefix, 429, 500, retry_after="1")
     if phase == "billed":
         d.sheets.inject("append", 429, retry_after="1")
         d.sheets.inject("append", 503, apply=True)  # the row landed, the answer did not
         d.qbo.lose("/v3/company/")
-        d.f2.lose("/books/v3/invoices", method="POST")
-        d.f2.lose("/services/rest/record/", method="PATCH")
-        d.f2.lose("/sap/evbill/", method="POST")
+        d.finance.lose("/books/v3/invoices", method="POST")
+        d.finance.lose("/services/rest/record/", method="PATCH")
+        d.finance.lose("/sap/evbill/", method="POST")
     else:
         d.square.lose("/v2/orders")
-        d.f2.lose("/accounting/account/", method="POST")
+        d.finance.lose("/accounting/account/", method="POST")
 
 
 def restart(monkeypatch: pytest.MonkeyPatch, url: str) -> Any:
@@ -280,7 +280,7 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
     for customer in CUSTOMERS:
         assert client.post("/v1/customers", json=customer, headers=H).status_code == 201
     for sid, *_ in DAY:
-        doubles.f2.ns_records[f"eid:{sid}"] = {"id": f"88{sid[-2:]}", "item": {"items": []}}
+        doubles.finance.ns_records[f"eid:{sid}"] = {"id": f"88{sid[-2:]}", "item": {"items": []}}
     inject_trouble(doubles, "billed")
     policy = Policy(max_attempts=10, base_delay=1.0, max_delay=120.0, lease_seconds=60.0)
 
@@ -334,7 +334,7 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
     # all the injected trouble was really served: every scripted 429/500 and every lost answer
     assert [q for d in doubles.all() for q in d.failures.values() if q] == []
     assert not any(doubles.sheets.injected.values()) and doubles.sheets.invalid == []
-    assert not any(doubles.f2.losses.values()) and not any(
+    assert not any(doubles.finance.losses.values()) and not any(
         n for d in (doubles.square, doubles.qbo) for n in d.losses.values())
 
     def delivered(platform: str) -> set[str]:
@@ -346,18 +346,18 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
     sessions = [sid for sid, *_ in DAY]
     finalized = {e.data["invoice"]["id"] for e in events.values() if e.type == "invoice.finalized"}
     assert len(finalized) == 5
-    f2, v9 = doubles.f2, doubles.issue9
+    finance, messaging = doubles.finance, doubles.messaging
     checks: dict[str, Any] = {
         # one invoice per session, plus S-07's credit note (7.00, linked to EV-S-07's Zoho invoice)
-        "zoho_books": lambda: sorted(f2.zoho_invoices) == [f"EV-{s}" for s in sessions] and len(
-            delivered("zoho_books")) == 10 and [(n, c["total"], c["invoice_id"]) for n, c in f2.zoho_credit_notes.items()
+        "zoho_books": lambda: sorted(finance.zoho_invoices) == [f"EV-{s}" for s in sessions] and len(
+            delivered("zoho_books")) == 10 and [(n, c["total"], c["invoice_id"]) for n, c in finance.zoho_credit_notes.items()
                                                 ] == [(f"EV-{credit_note['number']}", Decimal("7.00"),
-                                                       f2.zoho_invoices["EV-S-07"]["invoice_id"])],
-        "netsuite": lambda: Counter(ref for ref, _ in f2.ns_applied) == Counter({f"eid:{s}": 1 for s in sessions}),
-        "sap_s4hana": lambda: sorted(ref for _, ref in f2.sap_documents) == [credit_note["number"], *sessions],
-        "sap_concur": lambda: sorted(e["comment"].split()[3] for e in f2.concur_expenses) == [
+                                                       finance.zoho_invoices["EV-S-07"]["invoice_id"])],
+        "netsuite": lambda: Counter(ref for ref, _ in finance.ns_applied) == Counter({f"eid:{s}": 1 for s in sessions}),
+        "sap_s4hana": lambda: sorted(ref for _, ref in finance.sap_documents) == [credit_note["number"], *sessions],
+        "sap_concur": lambda: sorted(e["comment"].split()[3] for e in finance.concur_expenses) == [
             "S-02", "S-03", "S-06", "S-07"],
-        "freshbooks": lambda: [p["po_number"] for p in f2.fb_profiles.values()] == ["EVB-C-FLEET-EUR"] and len(
+        "freshbooks": lambda: [p["po_number"] for p in finance.fb_profiles.values()] == ["EVB-C-FLEET-EUR"] and len(
             delivered("freshbooks")) == 1,
         # the 5 invoices, plus S-07's credit note (7.00 = 700 cents, credited before payment)
         "stripe": lambda: len(doubles.stripe.invoices) == 5 and len(delivered("stripe")) == 6 and [
@@ -375,13 +375,13 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
             (credit_note["number"], Decimal("7.00"), 0)] and [a["Amount"] for a in doubles.xero.allocations] == [
             Decimal("7.00")],
         "quickbooks": lambda: len(doubles.qbo.entries) == len(delivered("quickbooks")) == 10,  # + the reversal
-        "sendgrid": lambda: len(v9.emails) == len(delivered("sendgrid")) == 6,  # 5 invoices + the credit note
-        "salesforce": lambda: sorted(k[2] for k in v9.sf_records) == ["fleet:S-02", "fleet:S-06"],
-        "zoho_analytics": lambda: sorted(v9.zoho_rows["V1"]) == sessions and [
-            r["Session ID"] for r in v9.zoho_rows["V2"].values()] == ["S-09"],
-        "jira": lambda: len(v9.jira_issues) == len(delivered("jira")) == 1 and "long_session" in json.dumps(
-            v9.jira_issues[0]["fields"]),
-        "slack": lambda: len(v9.slack_messages) == len(delivered("slack")) == 10,  # 9 sessions + 1 anomaly
+        "sendgrid": lambda: len(messaging.emails) == len(delivered("sendgrid")) == 6,  # 5 invoices + the credit note
+        "salesforce": lambda: sorted(k[2] for k in messaging.sf_records) == ["fleet:S-02", "fleet:S-06"],
+        "zoho_analytics": lambda: sorted(messaging.zoho_rows["V1"]) == sessions and [
+            r["Session ID"] for r in messaging.zoho_rows["V2"].values()] == ["S-09"],
+        "jira": lambda: len(messaging.jira_issues) == len(delivered("jira")) == 1 and "long_session" in json.dumps(
+            messaging.jira_issues[0]["fields"]),
+        "slack": lambda: len(messaging.slack_messages) == len(delivered("slack")) == 10,  # 9 sessions + 1 anomaly
         "google_sheets": lambda: sorted(r[0] for r in doubles.sheets.tabs["Sessions"][1:]) == sessions and len(
             delivered("google_sheets")) == 9,
     }
@@ -389,14 +389,14 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
     assert wrong == []
     # ---- and the money is the billing's, unchanged: SAP receivables and Concur amounts per session
     due = {sid: Decimal(b["amount_due"]) for sid, b in billed.items()}
-    ar = {ref: Decimal(doc["CURRENCYAMOUNT"][0]["AMT_DOCCUR"]) for (_, ref), doc in f2.sap_documents.items()}
+    ar = {ref: Decimal(doc["CURRENCYAMOUNT"][0]["AMT_DOCCUR"]) for (_, ref), doc in finance.sap_documents.items()}
     assert ar == due | {credit_note["number"]: -due["S-07"]}  # the reversal credits the receivable
-    assert {e["comment"].split()[3]: e["transactionAmount"]["value"] for e in f2.concur_expenses} == {
+    assert {e["comment"].split()[3]: e["transactionAmount"]["value"] for e in finance.concur_expenses} == {
         s: due[s] for s in ("S-02", "S-03", "S-06", "S-07")}
     for sid, bill in billed.items():  # Zoho's lines are the session's rated nets, unchanged
         nets = sum(Decimal(ln["net"]) for ln in bill["invoice"]["lines"] if ln["session_id"] == sid)
-        assert sum(li["rate"] for li in f2.zoho_invoices[f"EV-{sid}"]["line_items"]) == nets, sid
-    [profile] = f2.fb_profiles.values()
+        assert sum(li["rate"] for li in finance.zoho_invoices[f"EV-{sid}"]["line_items"]) == nets, sid
+    [profile] = finance.fb_profiles.values()
     fleet = next(e.data["invoice"] for e in events.values()
                  if e.type == "invoice.finalized" and e.data["invoice"]["customer"]["id"] == "C-FLEET")
     assert sum(Decimal(ln["unit_cost"]["amount"]) for ln in profile["lines"]) == Decimal(fleet["net_total"])

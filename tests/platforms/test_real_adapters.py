@@ -1,4 +1,4 @@
-"""The issue-9 adapters (SendGrid, Jira) through the real worker and settings against the local vendor
+"""The SendGrid and Jira adapters through the real worker and settings against the local vendor
 doubles of tests/platforms/fakes: injected 429/500, a fresh worker pass after each failure, one email and one
 ticket in the end; the Jira ticket store is injected by the registry on the worker's engine."""
 
