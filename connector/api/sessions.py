@@ -19,6 +19,7 @@ from connector.api.errors import ApiError
 from connector.api.idempotency import idempotent
 from connector.billing import intake
 from connector.billing.pricing.inputs import rate_row
+from connector.models.documents import RatedSessionJson
 from connector.models.session_event import parse_event
 from connector.models.sink import IngestOutcome
 from connector.storage import repo
@@ -50,10 +51,10 @@ def ingest_session_event() -> ResponseReturnValue:
     return jsonify(out), 202 if outcome.status == "accepted" else 200
 
 
-def _interim(row: SessionRow, now: datetime) -> dict[str, Any]:
+def _interim(row: SessionRow, now: datetime) -> RatedSessionJson:
     """The running cost with billing's inputs (adjustments, tariff switch policy): the figure ``run_interim``
     emits and the final bill continues."""
-    return dict(rate_row(db(), tenant(), row, now).to_dict())
+    return rate_row(db(), tenant(), row, now).to_dict()
 
 
 def _session_json(row: SessionRow, interim: bool) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -34,7 +34,7 @@ from connector.models import Customer, Session, Tariff
 from connector.models.session_event import IngestError, SessionEvent
 from connector.models.session_merge import apply_event, to_session
 from connector.models.sink import IngestOutcome
-from connector.rating import RatingError, RatingOptions, rate
+from connector.rating import RatedSession, RatingError, RatingOptions, rate
 from connector.storage import repo as store
 from connector.validation import ProblemError
 
@@ -42,7 +42,7 @@ LOG = logging.getLogger("connector.billing.intake")
 
 
 class Biller(Protocol):
-    def complete(self, db: DbSession, tenant_id: str, session_id: str) -> tuple[dict[str, Any], Decimal | None,
+    def complete(self, db: DbSession, tenant_id: str, session_id: str) -> tuple[Mapping[str, Any], Decimal | None,
                                                                               str | None]: ...
 
     def interim(self, db: DbSession, tenant_id: str, session_id: str, as_of: datetime) -> Decimal | None: ...
@@ -57,7 +57,7 @@ def _as_dict(value: Any) -> dict[str, Any]:
 class BillingService:
     """Billing proper: ``complete_session`` (invoice line, journal, ``session.billed``) and ``interim_cost``."""
 
-    def complete(self, db: DbSession, tenant_id: str, session_id: str) -> tuple[dict[str, Any], Decimal | None,
+    def complete(self, db: DbSession, tenant_id: str, session_id: str) -> tuple[Mapping[str, Any], Decimal | None,
                                                                               str | None]:
         billed = _as_dict(complete_session(db, tenant_id, session_id))
         db.commit()
@@ -98,7 +98,7 @@ class RatingOnly:
             raise IngestError("session.tariff_id", f"tariff '{session.tariff_id}' does not exist")
         return tariffs, customer
 
-    def _rate(self, db: DbSession, tenant_id: str, doc: dict[str, Any], as_of: datetime | None = None) -> Any:
+    def _rate(self, db: DbSession, tenant_id: str, doc: dict[str, Any], as_of: datetime | None = None) -> RatedSession:
         session = to_session(doc)
         tariffs, customer = self._tariffs(db, tenant_id, session)
         try:
@@ -106,7 +106,7 @@ class RatingOnly:
         except RatingError as exc:
             raise IngestError(exc.field, exc.reason) from exc
 
-    def complete(self, db: DbSession, tenant_id: str, session_id: str) -> tuple[dict[str, Any], Decimal | None,
+    def complete(self, db: DbSession, tenant_id: str, session_id: str) -> tuple[Mapping[str, Any], Decimal | None,
                                                                               str | None]:
         existing = store.get_rating(db, tenant_id, session_id)
         if existing is None:

@@ -6,6 +6,7 @@ same adapter runs against the database pipeline in production and in tests.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -21,7 +22,7 @@ class IngestOutcome:
     status: Literal["accepted", "duplicate"]
     event_id: str
     session_id: str
-    billed: dict[str, Any] | None = None  # what billing returned for an ``end`` event (JSON shape)
+    billed: Mapping[str, Any] | None = None  # what billing returned for an ``end`` event (JSON shape)
     total_cost: Decimal | None = None  # final cost incl. taxes, for the charger display (OCPP totalCost)
     currency: str | None = None
     details: dict[str, Any] = field(default_factory=dict)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from connector.models import Customer, Tariff
+from connector.models.documents import RatedSessionJson
 from connector.storage.tables.core import (
     ApiKeyRow,
     CustomerRow,
@@ -221,12 +222,12 @@ def put_session(db: DbSession, tenant_id: str, doc: dict[str, Any]) -> None:
     db.flush()
 
 
-def get_rating(db: DbSession, tenant_id: str, session_id: str) -> dict[str, Any] | None:
+def get_rating(db: DbSession, tenant_id: str, session_id: str) -> RatedSessionJson | None:
     row = get_session_row(db, tenant_id, session_id)
-    return None if row is None or row.rating is None else dict(row.rating)
+    return None if row is None or row.rating is None else row.rating.copy()
 
 
-def put_rating(db: DbSession, tenant_id: str, session_id: str, rating: dict[str, Any]) -> None:
+def put_rating(db: DbSession, tenant_id: str, session_id: str, rating: RatedSessionJson) -> None:
     db.execute(update(SessionRow).where(
         SessionRow.tenant_id == tenant_id, SessionRow.session_id == session_id).values(
         rating=rating, status="rated", updated_at=datetime.now(UTC)))
