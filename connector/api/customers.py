@@ -1,4 +1,4 @@
-"""Customers of the caller's tenant: create, list, get, update."""
+"""Customers of the caller's tenant: create, list, get, update (``connector.billing.customers``)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from sqlalchemy import select
 from connector.api.context import db, json_body, tenant
 from connector.api.errors import ApiError
 from connector.api.idempotency import idempotent
-from connector.billing.ledger import audit
+from connector.billing import customers
+from connector.billing.customers import FIELDS
 from connector.models import Customer
 from connector.storage import repo
 from connector.storage.tables.core import CustomerRow
 
 bp = Blueprint("customers", __name__, url_prefix="/v1/customers")
-FIELDS = ("customer_class", "tax_region", "tax_exempt", "name", "email", "locale", "invoice_per_session")
 
 
 def _validate(data: dict) -> Customer:
@@ -33,16 +33,9 @@ def _validate(data: dict) -> Customer:
 @idempotent
 def create_customer() -> ResponseReturnValue:
     customer = _validate(json_body())
-    if repo.get_customer(db(), tenant(), customer.id) is not None:
-        raise ApiError.field("id", f"customer '{customer.id}' exists", status=409, title="Conflict")
-    repo.ensure_tenant(db(), tenant())
-    row = CustomerRow(tenant_id=tenant(), customer_id=customer.id,
-                      **{f: getattr(customer, f) for f in FIELDS})
-    db().add(row)
-    db().flush()
-    audit.record(db(), tenant(), "customer", customer.id, "create", None, row.to_dict())
+    stored = customers.create_customer(db(), tenant(), customer)
     db().commit()
-    response = jsonify(row.to_dict())
+    response = jsonify(stored)
     response.status_code = 201
     response.headers["Location"] = url_for("customers.get_customer", customer_id=customer.id)
     return response
@@ -72,9 +65,6 @@ def update_customer(customer_id: str) -> ResponseReturnValue:
     if "id" in changes and changes["id"] != customer_id:
         raise ApiError.field("id", "cannot be changed")
     customer = _validate({**row.to_dict(), **changes, "id": customer_id})
-    before = row.to_dict()
-    for field in FIELDS:
-        setattr(row, field, getattr(customer, field))
-    audit.record(db(), tenant(), "customer", customer_id, "update", before, row.to_dict())
+    updated = customers.update_customer(db(), tenant(), customer)
     db().commit()
-    return jsonify(row.to_dict())
+    return jsonify(updated)

@@ -80,15 +80,9 @@ def get_accounts() -> ResponseReturnValue:
 
 @bp.put("/v1/ledger/accounts")
 def put_accounts() -> ResponseReturnValue:
-    session = db()
-    try:
-        before, after = accounts.put_mapping(session, tenant(), json_body())
-    except accounts.MappingError as exc:
-        session.rollback()
-        raise ApiError.field(exc.field, exc.reason) from exc
-    audit.record(session, tenant(), "account_mapping", tenant(), "update", before, after)
-    session.commit()
-    return jsonify(after)
+    mapping = accounts.put_mapping(db(), tenant(), json_body())
+    db().commit()
+    return jsonify(mapping)
 
 
 @bp.get("/v1/audit-log")

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from connector.billing.ledger import audit
 from connector.storage.tables.billing import AccountMappingRow
 from connector.validation import FieldError
 
@@ -106,8 +107,8 @@ def _validate(body: dict[str, Any]) -> AccountMapping:
     return mapping
 
 
-def put_mapping(db: DbSession, tenant_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Apply the given keys; returns (before, after) for the audit log."""
+def put_mapping(db: DbSession, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Apply the given keys and audit the change; returns the mapping now in force."""
     mapping = _validate(body)
     before = get_mapping(db, tenant_id)
     wanted: dict[str, str] = {}
@@ -124,4 +125,6 @@ def put_mapping(db: DbSession, tenant_id: str, body: dict[str, Any]) -> tuple[di
         else:
             row.account = account
     db.flush()
-    return before, get_mapping(db, tenant_id)
+    after = get_mapping(db, tenant_id)
+    audit.record(db, tenant_id, "account_mapping", tenant_id, "update", before, after)
+    return after
