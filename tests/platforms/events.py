@@ -90,3 +90,23 @@ def incentive_event(customer_class: str = "government", sid: str = "S-INC") -> d
     return {"id": f"evt_{sid}", "type": "session.billed", "tenant_id": "t1", "created_at": "2026-01-13T11:31:00Z",
             "data": {"session": json.loads(sess.model_dump_json()), "rating": rated.to_dict(),
                      "invoice": invoice_json(rated, sess, cust)}}
+
+
+def anomaly_event(rule: str = "negative_energy", aid: str = "an_1", **extra: Any) -> dict[str, Any]:
+    anomaly = {"id": aid, "rule": rule, "severity": "high", "session_id": "S-100", "station_id": "ST-7",
+               "message": "Energy -3.2 kWh reported", "details": {"energy_kwh": "-3.2", "meter": [0, -3.2]}}
+    anomaly.update(extra)
+    return {"id": f"evt_{aid}", "type": "billing.anomaly", "tenant_id": "t1", "created_at": "2026-01-13T11:31:00Z",
+            "data": {"anomaly": anomaly}}
+
+
+def reconciliation_event(n_exceptions: int = 3) -> dict[str, Any]:
+    return {"id": "evt_rec1", "type": "reconciliation.completed", "tenant_id": "t1",
+            "created_at": "2026-01-14T02:00:00Z",
+            "data": {"reconciliation": {"id": "rec_1", "kind": "payments", "period_start": "2026-01-13",
+                                        "period_end": "2026-01-14", "stations": ["ST-7"],
+                                        "summary": {"expected": "120.50", "billed": "120.50", "paid": "118.00",
+                                                    "difference": "-2.50", "currency": "EUR"},
+                                        "rows": [],
+                                        "exceptions": [{"session_id": f"S-{i}", "reason": "unpaid",
+                                                        "difference": "-0.50"} for i in range(n_exceptions)]}}}

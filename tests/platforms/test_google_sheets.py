@@ -18,6 +18,7 @@ from connector.platforms.adapters.google_sheets.sync import sync_billed_sessions
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError, RetryableError
 from connector.platforms.sender import HttpSender
+from tests.platforms import events
 from tests.platforms.fakes.google_sheets import (
     SPREADSHEET_ID,
     Google,
@@ -200,3 +201,19 @@ def test_the_worker_registry_delivers_through_the_adapter(google: Google) -> Non
     result = platform.deliver(EVENTS[0], config(google), DeliveryContext(HttpSender()))
     assert result["status"] == "sent" and result["ref"].startswith("appended=1 ")
     assert [r[0] for r in google.fake.tabs["Sessions"][1:]] == ["S-1"]
+
+
+def test_google_sheets_hands_billed_sessions_to_the_sync() -> None:
+    cfg = google_sheets.GoogleSheetsConfig(spreadsheet_id="1AbCdEfGhIjKlMnOp")
+    seen: list[Any] = []
+
+    def fake_sync(spreadsheet_id: str, records: list[dict[str, Any]], **kw: Any) -> int:
+        seen.append((spreadsheet_id, records, kw))
+        return len(records)
+
+    ctx = DeliveryContext(HttpSender(), sheets_sync=fake_sync)
+    assert google_sheets.deliver(events.billed_event(), cfg, ctx) == {"status": "sent", "ref": "1"}
+    [(sid, [record], kw)] = seen
+    assert sid == "1AbCdEfGhIjKlMnOp" and kw == {"worksheet": "Sessions"}
+    assert (record["session_id"], record["amount_due"], record["currency"]) == ("S-100", "12.05", "EUR")
+    assert google_sheets.deliver(events.anomaly_event(), cfg, ctx)["status"] == "skipped"

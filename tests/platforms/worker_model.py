@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Column, Engine, MetaData, String, Table, insert, select
+from sqlalchemy import Column, Engine, MetaData, String, Table, create_engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from connector.platforms.errors import RetryableError
+from tests.platforms.fakes.http import OneShotHttp
 
 
 def retrying(deliver: Callable[[], dict[str, Any]], max_attempts: int = 6) -> tuple[dict[str, Any], list[Any]]:
@@ -62,3 +63,8 @@ class Outbox:
                 pass
             return result
         raise AssertionError("unreachable")
+
+
+def worker(db_url: str) -> tuple[Outbox, OneShotHttp]:
+    """A (re)started worker: fresh objects, state only in the database."""
+    return Outbox(create_engine(db_url)), OneShotHttp()
