@@ -41,7 +41,6 @@ def list_subscriptions() -> ResponseReturnValue:
 
 @bp.delete("/<subscription_id>")
 def delete_subscription(subscription_id: str) -> ResponseReturnValue:
-    if not subscriptions.delete_subscription(db(), tenant(), subscription_id):
-        raise ApiError.not_found("subscription", subscription_id)
+    subscriptions.delete_subscription(db(), tenant(), subscription_id)
     db().commit()
     return "", 204

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from connector.events.envelope import EventError, iso
 from connector.security import egress
 from connector.storage.tables.outbox import WebhookSubscriptionRow
+from connector.validation import NotFound
 
 EVENT_TYPES = ("session.billed", "session.interim", "session.rerated", "invoice.finalized", "invoice.voided",
                "invoice.paid", "credit_note.issued", "journal.posted", "reconciliation.completed",
@@ -59,14 +60,13 @@ def list_subscriptions(db: Session, tenant_id: str) -> dict[str, Any]:
     return {"items": [_public(r) for r in rows]}
 
 
-def delete_subscription(db: Session, tenant_id: str, subscription_id: str) -> bool:
-    """False when the tenant has no such subscription (the API answers 404); pending deliveries stay."""
+def delete_subscription(db: Session, tenant_id: str, subscription_id: str) -> None:
+    """Remove the tenant's subscription (``NotFound`` when it has none by that id); pending deliveries stay."""
     row = db.get(WebhookSubscriptionRow, subscription_id)
     if row is None or row.tenant_id != tenant_id:
-        return False
+        raise NotFound(f"subscription '{subscription_id}' does not exist")
     db.delete(row)
     db.flush()
-    return True
 
 
 def matching(db: Session, tenant_id: str, event_type: str) -> list[WebhookSubscriptionRow]:
