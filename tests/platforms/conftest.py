@@ -1,9 +1,9 @@
 """Fixtures for the platform tests.
 
-The database fixtures are the events tests' (a fresh database on SQLite and PostgreSQL). ``vendors`` is the
-Zoho Books, FreshBooks, NetSuite and SAP double on 127.0.0.1; modules that drive another double define
-their own ``vendors``; ``messaging`` is the SendGrid, Slack, Jira, Salesforce and Zoho Analytics
-double. ``google`` is the Google Sheets double with a service account pointing at it.
+The database fixtures are the events tests' (a fresh database on SQLite and PostgreSQL). The vendor doubles
+run on 127.0.0.1: ``vendors`` serves Zoho Books, FreshBooks, NetSuite and SAP, ``messaging`` SendGrid, Slack,
+Jira, Salesforce and Zoho Analytics, ``google`` the Sheets API (with a service account pointing at it);
+the single-vendor doubles are started by their test modules.
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ ticket in the end; the Jira ticket store is injected by the registry on the work
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,13 +22,6 @@ T0 = datetime(2026, 1, 13, 15, 30, tzinfo=UTC)
 POLICY = Policy(max_attempts=5, base_delay=1, max_delay=60, lease_seconds=30)
 ANOMALY = {"id": "an_42", "rule": "duplicate_session", "severity": "high", "session_id": "S-100",
            "station_id": "ST-7", "message": "Session S-100 reported twice", "details": {"energy_kwh": "23.4"}}
-
-
-@pytest.fixture
-def vendors() -> Iterator[FakeVendors]:
-    fake = FakeVendors().start()
-    yield fake
-    fake.stop()
 
 
 def configure(db: Session, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,12 +47,12 @@ def drain(engine: Engine) -> list[dict[str, int]]:
     return passes
 
 
-def test_receipt_and_ticket_once_despite_429_500_and_repeats(engine: Engine, db: Session, vendors: FakeVendors,
+def test_receipt_and_ticket_once_despite_429_500_and_repeats(engine: Engine, db: Session, messaging: FakeVendors,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    configure(db, vendors.url, monkeypatch)
+    configure(db, messaging.url, monkeypatch)
     billed = billed_event("EUR", "de_DE")
-    vendors.fail("/v3/mail/send", 429, 500, retry_after="2")
-    vendors.fail("/rest/api/3/issue", 500)
+    messaging.fail("/v3/mail/send", 429, 500, retry_after="2")
+    messaging.fail("/rest/api/3/issue", 500)
     emit(db, "t1", "session.billed", billed["data"])
     emit(db, "t1", "invoice.finalized", {"invoice": billed["data"]["invoice"]})  # same invoice: one receipt
     emit(db, "t1", "billing.anomaly", {"anomaly": ANOMALY})
@@ -70,12 +62,12 @@ def test_receipt_and_ticket_once_despite_429_500_and_repeats(engine: Engine, db:
     assert sum(p["retry"] for p in passes) == 3 and sum(p["failed"] + p["dead"] for p in passes) == 0
     rows = {(r.target, r.event_id): r for r in db.scalars(select(DeliveryRow))}
     assert len(rows) == 4 and {r.status for r in rows.values()} == {"sent"}
-    assert len(vendors.emails) == 1 and len(vendors.jira_issues) == 1
-    assert len(vendors.calls("/v3/mail/send")) == 3  # 429, 500, 202
+    assert len(messaging.emails) == 1 and len(messaging.jira_issues) == 1
+    assert len(messaging.calls("/v3/mail/send")) == 3  # 429, 500, 202
     mail = next(r for r in rows.values() if r.target == "platform:sendgrid" and r.result["status"] == "sent")
     # both SendGrid rows were claimed in the first pass: one got the 429, the other the 500
     assert mail.attempts == 2 and mail.result["ref"].startswith("msg-") and mail.result["to"] == "jane@example.com"
-    assert 'data-total="amount_due" data-amount="12.05"' in vendors.emails[0]["content"][1]["value"]
+    assert 'data-total="amount_due" data-amount="12.05"' in messaging.emails[0]["content"][1]["value"]
     outcomes = sorted(r.result["status"] for r in rows.values())
     assert outcomes == ["duplicate", "duplicate", "sent", "sent"]
     ticket = next(r for r in rows.values() if r.target == "platform:jira" and r.result["status"] == "sent")

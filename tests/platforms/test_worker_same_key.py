@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,17 +30,10 @@ from tests.platforms.fakes.messaging_and_crm import FakeVendors
 T0 = datetime(2026, 1, 13, 22, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def vendors() -> Iterator[FakeVendors]:
-    fake = FakeVendors().start()
-    yield fake
-    fake.stop()
-
-
-def test_receipt_after_two_draft_sessions_in_one_batch(vendors: FakeVendors, tmp_path: Path,
+def test_receipt_after_two_draft_sessions_in_one_batch(messaging: FakeVendors, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     settings = {"tenants": {"t1": {"sendgrid": {"enabled": True, "config": {
-        "api_key": "env:T_SG", "from_email": "billing@evcharge.example", "base_url": vendors.url}}}}}
+        "api_key": "env:T_SG", "from_email": "billing@evcharge.example", "base_url": messaging.url}}}}}
     (tmp_path / "platforms.json").write_text(json.dumps(settings))
     monkeypatch.setenv("EVBILL_PLATFORMS_FILE", str(tmp_path / "platforms.json"))
     monkeypatch.setenv("T_SG", "SG.test")
@@ -66,4 +58,4 @@ def test_receipt_after_two_draft_sessions_in_one_batch(vendors: FakeVendors, tmp
     with DbSession(engine) as db:
         results = [r.result for r in db.scalars(select(DeliveryRow).order_by(DeliveryRow.created_at))]
     assert [r["status"] for r in results[:2]] == ["skipped", "skipped"], results
-    assert len(vendors.emails) == 1, results
+    assert len(messaging.emails) == 1, results
