@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Flask, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,6 +17,7 @@ from connector.security import hmac_sign
 from connector.storage.db import make_engine
 from connector.storage.tables.core import ApiKeyRow
 from tests.api.conftest import SESSION, TARIFF, A, B, assert_problem, make_app
+from tests.platforms.fakes.server import LocalServer, reply
 
 ISSUER = "https://login.microsoftonline.com/tid-a/v2.0"
 AUDIENCE = "api://evbill"
@@ -90,25 +90,23 @@ def token(key, **claims) -> str:
     return jwt.encode({k: v for k, v in base.items() if v is not None}, key, algorithm="RS256", headers={"kid": "k1"})
 
 
+class JwksEndpoint(LocalServer):
+    """Entra ID's signing keys at the v2.0 discovery path."""
+
+    def __init__(self, jwks: dict) -> None:
+        self.jwks = jwks
+        super().__init__()
+
+    def routes(self, app: Flask) -> None:
+        @app.get("/discovery/v2.0/keys")
+        def keys() -> Response:
+            return reply(self.jwks)
+
+
 @pytest.fixture(scope="module")
 def jwks_server(rsa_keys):
-    body = json.dumps(rsa_keys[2]).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/discovery/v2.0/keys"
-    server.shutdown()
+    with JwksEndpoint(rsa_keys[2]) as endpoint:
+        yield f"{endpoint.url}/discovery/v2.0/keys"
 
 
 @pytest.mark.parametrize("source", ["served", "injected"])

@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +22,7 @@ from urllib.parse import quote, urljoin
 import requests
 
 from tests.paths import REPO
+from tests.platforms.fakes.server import serve
 
 # ------------------------------------------------------------------------------------------ signatures
 
@@ -48,22 +48,14 @@ def verify_signature(delivery: dict[str, Any], secret: str, signature_header: st
 @contextmanager
 def api_server(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """The real Flask app on 127.0.0.1 with a temp SQLite DB; yields base URL, API key and DB URL."""
-    from werkzeug.serving import make_server
-
     from connector.api import create_app
 
     db_url = f"sqlite:///{tmp_path / 'evbill.db'}"
     api_key = "lowcode-test-key"
     config = {"DATABASE_URL": db_url, "API_KEYS": {api_key: "t1"}, "TESTING": True}
     app = create_app(config)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield {"base_url": f"http://127.0.0.1:{server.server_port}", "api_key": api_key, "db_url": db_url,
-               "tenant": "t1", "app": app}
-    finally:
-        server.shutdown()
+    with serve(app) as base_url:
+        yield {"base_url": base_url, "api_key": api_key, "db_url": db_url, "tenant": "t1", "app": app}
 
 
 def run_worker_once(db_url: str) -> subprocess.CompletedProcess:

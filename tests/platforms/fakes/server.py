@@ -15,6 +15,8 @@ import itertools
 import json
 import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self
 
@@ -31,6 +33,20 @@ def problem(status: int, body: Any, headers: dict[str, str] | None = None) -> Re
 def reply(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON answer (``problem`` with the payload first, for routes that mostly succeed)."""
     return problem(status, payload, headers)
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Yield ``http://127.0.0.1:<port>`` while any WSGI app (the API itself, for tests that need a real
+    socket: Node, gspread, low-code flows) answers on a threaded server."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
 
 
 class LocalServer:

@@ -4,7 +4,6 @@ and an Entra ID-style JWT (local RSA key, JWKS injected) for the same tenant."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,9 +12,9 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
-from werkzeug.serving import make_server
 
 from connector.api import create_app
+from tests.platforms.fakes.server import serve
 
 API_KEY = "excel-addin-key"
 ISSUER = "https://login.microsoftonline.com/tid-excel/v2.0"
@@ -40,11 +39,5 @@ def serve_api(tmp_path: Path, tariffs: list[dict[str, Any]]) -> Iterator[tuple[s
     now = int(time.time())
     token = jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 1800, "tid": "tid-excel",
                         "scp": "Billing.ReadWrite"}, private, algorithm="RS256", headers={"kid": "excel"})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", token
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with serve(app) as url:
+        yield url, token

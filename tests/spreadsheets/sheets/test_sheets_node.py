@@ -18,7 +18,7 @@ import pytest
 from connector.models import Tariff
 from connector.spreadsheets.rating import rate_rows
 from tests.spreadsheets.sheets.conftest import KEY_A, TOU
-from tests.spreadsheets.sheets.servers import serve
+from tests.platforms.fakes.server import serve
 from tests.paths import REPO
 
 SHEETS = REPO / "sheets"
