@@ -7,7 +7,9 @@ Layers, low to high; a package imports only packages in lower layers, and packag
     -> ingest | spreadsheets | receipts -> platforms -> events -> billing
     -> serverless | api -> demo -> commands -> cli
 
-``demo`` sits above ``api`` because it drives the API app in-process. The pure core (``rating``,
+``demo`` sits above ``api`` because it drives the API app in-process. Two edges the order would allow are
+refused too: ``billing`` never imports ``ingest`` (billing works on sessions, ingest turns vendor formats
+into them for the faces) and adapters never import the outbox (the worker owns it). The pure core (``rating``,
 ``models``, ``money``, ``validation``) imports only itself, pydantic and the standard library.
 
 Imports are read from the source: module level, inside functions and under ``if TYPE_CHECKING:`` all
@@ -44,6 +46,22 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli",),
 )
 LAYER_OF: dict[str, int] = {package: level for level, group in enumerate(LAYERS) for package in group}
+# Edges the order allows and the design does not (importer, imported; dotted prefixes), with the reason the
+# failure prints.
+FORBIDDEN: dict[tuple[str, str], str] = {
+    ("connector.billing", "connector.ingest"): "billing works on sessions; ingest parses vendor formats for the faces",
+    ("connector.platforms.adapters", "connector.storage.tables.outbox"):
+        "adapters get what they need through the DeliveryContext; the outbox is the worker's",
+}
+
+
+def within(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def forbidden_reason(imp: Import) -> str | None:
+    return next((reason for (src, dst), reason in FORBIDDEN.items()
+                 if within(imp.source, src) and within(imp.target, dst)), None)
 
 PURE_CORE = frozenset({"rating", "models", "money", "validation"})
 PURE_CORE_THIRD_PARTY = frozenset({"pydantic"})
@@ -126,7 +144,9 @@ def layer_violations(found: Iterable[Import]) -> list[str]:
             continue
         if src not in LAYER_OF or dst not in LAYER_OF:
             continue  # reported by test_every_package_has_a_layer
-        if LAYER_OF[dst] == LAYER_OF[src]:
+        if reason := forbidden_reason(imp):
+            problems.append(f"{imp.where()}  ({reason})")
+        elif LAYER_OF[dst] == LAYER_OF[src]:
             problems.append(f"{imp.where()}  ({src} and {dst} share a layer and stay independent)")
         elif LAYER_OF[dst] > LAYER_OF[src]:
             problems.append(f"{imp.where()}  ({src} imports {dst}, a higher layer)")
@@ -259,12 +279,20 @@ def test_no_modules_named_by_strings() -> None:
 
 def test_the_checks_catch_what_they_guard() -> None:
     """The walk sees a back edge inside a function, a TYPE_CHECKING import, an impure core and a cycle."""
-    known = {"connector.api", "connector.billing", "connector.billing.jobs", "connector.rating",
+    known = {"connector.api", "connector.billing", "connector.billing.jobs", "connector.ingest", "connector.rating",
              "connector.rating.engine", "connector.storage", "connector.storage.db"}
     billing = imports_of("connector.billing.jobs", "connector/billing/jobs.py",
                          "def run():\n    import connector.api\n", known)
     assert layer_violations(billing) == [
         "connector/billing/jobs.py:2: import connector.api  (billing imports api, a higher layer)"]
+    parsing = imports_of("connector.billing.jobs", "connector/billing/jobs.py", "from connector import ingest\n", known)
+    assert layer_violations(parsing) == ["connector/billing/jobs.py:1: from connector import ingest  "
+                                         "(billing works on sessions; ingest parses vendor formats for the faces)"]
+    adapter = imports_of("connector.platforms.adapters.x", "connector/platforms/adapters/x.py",
+                         "from connector.storage.tables.outbox import DeliveryRow\n", known)
+    assert layer_violations(adapter) == [
+        "connector/platforms/adapters/x.py:1: from connector.storage.tables.outbox import DeliveryRow  "
+        "(adapters get what they need through the DeliveryContext; the outbox is the worker's)"]
     rating = imports_of("connector.rating.engine", "connector/rating/engine.py",
                         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..storage import db\n"
                         "import requests\n", known)
