@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 from connector.cli import main
-
-from .conftest import SPEC_221, VECTORS
+from tests.rating.conftest import SPEC_221, VECTORS
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
