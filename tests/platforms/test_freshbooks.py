@@ -20,7 +20,7 @@ from connector.platforms.errors import PermanentError
 from connector.platforms.oauth import RefreshTokenStore
 from tests.platforms.events import billed_event, incentive_event
 from tests.platforms.fakes.finance_vendors import FinanceVendors
-from tests.platforms.fakes.http import make_http
+from tests.platforms.fakes.http import OneShotHttp
 from tests.platforms.worker_model import retrying
 
 CFG = freshbooks.FreshBooksConfig(account_id="AbC123", client_ids={"C-1": "4242"}, access_token="static")
@@ -75,7 +75,7 @@ def test_one_profile_per_customer_created_once_then_updated(vendors: FinanceVend
     rotated: list[str] = []
     tokens = TokenProvider(cfg.token_url, "fb-client", "fb-secret", grant="refresh_token",
                            refresh_token="fb-refresh-0", auth_style="body", on_refresh=rotated.append)
-    http = make_http()
+    http = OneShotHttp()
     path = "/accounting/account/AbC123/invoice_profiles/"
     vendors.fail(path, 429, retry_after="5", method="GET")
     vendors.fail(path, 500, method="POST")
@@ -109,7 +109,7 @@ def test_unknown_account_is_permanent(vendors: FinanceVendors) -> None:
     cfg = CFG.model_copy(update={"api_base": vendors.url, "account_id": "nope"})
     vendors.tokens.add("static")
     with pytest.raises(PermanentError, match="404"):
-        freshbooks.deliver(finalized(), cfg, DeliveryContext(make_http()))
+        freshbooks.deliver(finalized(), cfg, DeliveryContext(OneShotHttp()))
     assert vendors.fb_profiles == {}
 
 
@@ -138,7 +138,7 @@ def test_rotated_refresh_token_survives_a_worker_restart(vendors: FinanceVendors
     def worker_process() -> DeliveryContext:
         """A worker (re)started on the same database: a new token store object."""
         tokens = RefreshTokenStore(create_engine(db))
-        return DeliveryContext(make_http(), stores=Stores(refresh_tokens=tokens))
+        return DeliveryContext(OneShotHttp(), stores=Stores(refresh_tokens=tokens))
 
     assert freshbooks.deliver(finalized(), cfg, worker_process())["status"] == "sent"
     assert vendors.fb_refresh != "fb-refresh-0"  # rotated: the configured token is dead now
@@ -148,4 +148,4 @@ def test_rotated_refresh_token_survives_a_worker_restart(vendors: FinanceVendors
     assert again["status"] == "updated" and len(vendors.fb_profiles) == 1
     monkeypatch.setattr(oauth, "_PROVIDERS", {})  # without the store the configured, dead token is used
     with pytest.raises(PermanentError, match="invalid_grant"):
-        freshbooks.deliver(finalized(invoice_id="inv_2026_03"), cfg, DeliveryContext(make_http()))
+        freshbooks.deliver(finalized(invoice_id="inv_2026_03"), cfg, DeliveryContext(OneShotHttp()))

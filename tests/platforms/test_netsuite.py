@@ -14,7 +14,7 @@ from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError
 from tests.platforms.events import billed_event, incentive_event
 from tests.platforms.fakes.finance_vendors import FinanceVendors
-from tests.platforms.fakes.http import make_http
+from tests.platforms.fakes.http import OneShotHttp
 from tests.platforms.worker_model import retrying
 
 CFG = netsuite.NetSuiteConfig(account_id="1234567_SB1", consumer_key="ns-ck", consumer_secret="ns-cs",
@@ -58,7 +58,7 @@ def test_async_update_retried_applies_once(vendors: FinanceVendors) -> None:
     event = billed_event()
     vendors.fail("/services/rest/record/", 429, 500, retry_after="2")
     vendors.lose("/services/rest/record/", method="PATCH")
-    result, retry_afters = retrying(lambda: netsuite.deliver(event, cfg, DeliveryContext(make_http())))
+    result, retry_afters = retrying(lambda: netsuite.deliver(event, cfg, DeliveryContext(OneShotHttp())))
     assert retry_afters == [2.0, None, None]
     assert result["status"] == "sent" and result["async"] is True and "/services/rest/async/v1/job/" in result["ref"]
     key = netsuite.idempotency_key(event, cfg)
@@ -74,21 +74,21 @@ def test_async_update_retried_applies_once(vendors: FinanceVendors) -> None:
         ("1202", Decimal("1"), Decimal("1.00")), ("1201", Decimal("23.4"), Decimal("9.13"))]
     # redelivery after a restart: NetSuite answers with the first job and applies nothing
     assert netsuite.deliver(
-        event, cfg, DeliveryContext(make_http()))["ref"] == result["ref"] and len(vendors.ns_applied) == 1
+        event, cfg, DeliveryContext(OneShotHttp()))["ref"] == result["ref"] and len(vendors.ns_applied) == 1
 
 
 def test_sync_mode_and_permanent_errors(vendors: FinanceVendors) -> None:
     cfg = CFG.model_copy(update={"base_url": vendors.url, "async_mode": False})
     _seed(vendors)
-    result = netsuite.deliver(billed_event(), cfg, DeliveryContext(make_http()))
+    result = netsuite.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp()))
     assert result == {"status": "sent", "ref": f"{vendors.url}/services/rest/record/v1/itemFulfillment/8801",
                       "async": False}
     assert "X-Netsuite-Idempotency-Key" not in vendors.calls("/services/rest/")[-1]["headers"]
     with pytest.raises(PermanentError, match="signature mismatch"):
         netsuite.deliver(
-            billed_event(), cfg.model_copy(update={"token_secret": "wrong"}), DeliveryContext(make_http()))
+            billed_event(), cfg.model_copy(update={"token_secret": "wrong"}), DeliveryContext(OneShotHttp()))
     with pytest.raises(PermanentError, match="NONEXISTENT_ID"):
-        netsuite.deliver(billed_event(sid="S-404"), cfg, DeliveryContext(make_http()))
+        netsuite.deliver(billed_event(sid="S-404"), cfg, DeliveryContext(OneShotHttp()))
     assert len(vendors.ns_applied) == 1
 
 
@@ -102,9 +102,9 @@ def test_oauth2_bearer_instead_of_tba(vendors: FinanceVendors) -> None:
     cfg = CFG.model_copy(update={"base_url": vendors.url, "auth": "oauth2", "client_id": "cc-app",
                                  "client_secret": "cc-app-secret", "token_url": vendors.url + "/oauth2/cc-token"})
     _seed(vendors)
-    assert netsuite.deliver(billed_event(), cfg, DeliveryContext(make_http()))["status"] == "sent"
+    assert netsuite.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp()))["status"] == "sent"
     [call] = vendors.calls("/services/rest/record/")
     assert call["headers"]["Authorization"].startswith("Bearer cc-app-token-") and vendors.ns_nonces == set()
     with pytest.raises(PermanentError, match="token_url/client_id/client_secret"):
         netsuite.deliver(
-            billed_event(), CFG.model_copy(update={"auth": "oauth2"}), DeliveryContext(make_http()))
+            billed_event(), CFG.model_copy(update={"auth": "oauth2"}), DeliveryContext(OneShotHttp()))

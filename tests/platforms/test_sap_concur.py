@@ -18,7 +18,7 @@ from connector.platforms.sender import Sender
 from connector.platforms.stores.expenses import ExpenseStore
 from tests.platforms.events import billed_event, incentive_event
 from tests.platforms.fakes.finance_vendors import FinanceVendors
-from tests.platforms.fakes.http import make_http
+from tests.platforms.fakes.http import OneShotHttp
 from tests.platforms.schemas import schema_errors
 from tests.platforms.worker_model import retrying
 
@@ -70,7 +70,7 @@ def test_non_fleet_sessions_are_skipped_and_missing_users_are_named() -> None:
     assert sap_concur.skip_reason(billed_event(customer_class="fleet"), only_gov) is not None
     with pytest.raises(PermanentError, match="user_ids: no Concur user for customer C-1"):
         sap_concur.deliver(billed_event(customer_class="fleet"), CFG.model_copy(update={"user_ids": {}}),
-                           DeliveryContext(make_http()))
+                           DeliveryContext(OneShotHttp()))
     assert "static" not in repr(CFG)
 
 
@@ -81,7 +81,7 @@ def test_delivery_with_retries_files_one_expense_even_after_restart(vendors: Fin
     db = f"sqlite:///{tmp_path / 'worker.db'}"
     event = billed_event(customer_class="government")
     vendors.fail("/quickexpense/", 429, 500, retry_after="7")
-    http = make_http()
+    http = OneShotHttp()
 
     def with_expenses(sender: Sender) -> DeliveryContext:
         """A worker process on the database: a new expense store object each time."""
@@ -98,7 +98,7 @@ def test_delivery_with_retries_files_one_expense_even_after_restart(vendors: Fin
     assert call["headers"]["Concur-Correlationid"] == "sap_concur:t1:S-100"
     assert schema_errors(SCHEMA, call["body"]) == []
     # worker restart (new store object, same database): the redelivery does not post again
-    again = sap_concur.deliver(event, cfg, with_expenses(make_http()))
+    again = sap_concur.deliver(event, cfg, with_expenses(OneShotHttp()))
     assert again == {"status": "duplicate", "ref": result["ref"]}
     assert len(vendors.concur_expenses) == 1 and len(vendors.calls("/quickexpense/")) == 3
     assert sap_concur.deliver(billed_event(sid="S-PUB"), cfg, DeliveryContext(http))["status"] == "skipped"

@@ -16,7 +16,7 @@ from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError
 from tests.platforms.events import billed_event, incentive_event
 from tests.platforms.fakes.finance_vendors import FinanceVendors
-from tests.platforms.fakes.http import make_http
+from tests.platforms.fakes.http import OneShotHttp
 from tests.platforms.worker_model import retrying
 
 CFG = sap.SapConfig(json_url="http://127.0.0.1:9/x", username="EVB_COMM", password="sap-secret", comp_code="1010",
@@ -131,7 +131,7 @@ def test_delivery_retries_and_posts_one_document(vendors: FinanceVendors, transp
     event = billed_event()
     vendors.fail(path, 429, 500, retry_after="4")
     vendors.lose(path, method="POST")  # SAP posted, the answer never arrived
-    result, retry_afters = retrying(lambda: sap.deliver(event, cfg, DeliveryContext(make_http())))
+    result, retry_afters = retrying(lambda: sap.deliver(event, cfg, DeliveryContext(OneShotHttp())))
     assert retry_afters == [4.0, None, None] and result["status"] == "sent"
     [(key, posted)] = vendors.sap_documents.items()
     assert key == ("1010", "S-100") and result["ref"] == posted["OBJ_KEY"]
@@ -145,7 +145,7 @@ def test_delivery_retries_and_posts_one_document(vendors: FinanceVendors, transp
         ids = {ET.fromstring(c["body"]).findtext(f".//{SFIN}JournalEntryBulkCreateRequest/MessageHeader/ID")
                for c in calls}
         assert len(ids) == 1  # every retry is the same message
-    again = sap.deliver(event, cfg, DeliveryContext(make_http()))  # redelivery after a worker restart
+    again = sap.deliver(event, cfg, DeliveryContext(OneShotHttp()))  # redelivery after a worker restart
     assert again["ref"] == result["ref"] and len(vendors.sap_documents) == 1
 
 
@@ -154,13 +154,13 @@ def test_sap_rejections_are_permanent(vendors: FinanceVendors, transport: str) -
     cfg = _cfg(vendors, transport)
     with pytest.raises(PermanentError, match="401"):
         sap.deliver(
-            billed_event(), cfg.model_copy(update={"password": "wrong"}), DeliveryContext(make_http()))
+            billed_event(), cfg.model_copy(update={"password": "wrong"}), DeliveryContext(OneShotHttp()))
     assert vendors.sap_documents == {}
     unbalanced = copy.deepcopy(billed_event())
     unbalanced["data"]["invoice"]["lines"][1]["gross"] = "10.87"
     sent = len(vendors.calls("/sap/"))
     with pytest.raises(PermanentError, match="would not balance"):
-        sap.deliver(unbalanced, cfg, DeliveryContext(make_http()))
+        sap.deliver(unbalanced, cfg, DeliveryContext(OneShotHttp()))
     assert len(vendors.calls("/sap/")) == sent == 1  # refused before sending
 
 
@@ -176,7 +176,7 @@ def test_oauth_client_credentials_for_the_integration_endpoint(vendors: FinanceV
     cfg = _cfg(vendors, "json").model_copy(update={"username": None, "password": None, "client_id": "cc-app",
                                                     "client_secret": "cc-app-secret",
                                                     "token_url": vendors.url + "/oauth2/cc-token"})
-    assert sap.deliver(billed_event(), cfg, DeliveryContext(make_http()))["status"] == "sent"
+    assert sap.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp()))["status"] == "sent"
     [call] = vendors.calls("/sap/evbill/")
     assert call["headers"]["Authorization"].startswith("Bearer cc-app-token-") and len(vendors.sap_documents) == 1
 
@@ -195,5 +195,5 @@ def test_credit_note_reverses_the_posting(vendors: FinanceVendors) -> None:
     assert doc["CURRENCYAMOUNT"][-1]["AMT_BASE"] == "10.13" and sap.balances(doc) == {("00", "EUR"): Decimal(0)}
     cfg = _cfg(vendors, "json")
     assert sap.idempotency_key(credit_note_event(), cfg) == "sap_s4hana:t1:1010:CN-000001"
-    first, again = (sap.deliver(credit_note_event(), cfg, DeliveryContext(make_http())) for _ in range(2))
+    first, again = (sap.deliver(credit_note_event(), cfg, DeliveryContext(OneShotHttp())) for _ in range(2))
     assert first["ref"] == again["ref"] and list(vendors.sap_documents) == [("1010", "CN-000001")]

@@ -19,7 +19,7 @@ from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError
 from tests.platforms.events import billed_event, incentive_event
 from tests.platforms.fakes.finance_vendors import FinanceVendors
-from tests.platforms.fakes.http import make_http
+from tests.platforms.fakes.http import OneShotHttp
 from tests.platforms.worker_model import retrying
 
 CFG = zoho_books.ZohoBooksConfig(organization_id="60001", customer_ids={"C-1": "460000000026049"},
@@ -75,7 +75,7 @@ def test_delivery_retries_then_creates_one_invoice(vendors: FinanceVendors) -> N
     tokens = TokenProvider(cfg.token_url, "zb-client", "zb-secret", grant="refresh_token",
                            refresh_token="1000.refresh", auth_style="body")
     event = billed_event()
-    http = make_http()
+    http = OneShotHttp()
     vendors.fail("/books/v3/invoices", 429, retry_after="3", method="GET")
     vendors.fail("/books/v3/invoices", 500, method="POST")
     result, retry_afters = retrying(lambda: zoho_books.deliver(
@@ -101,7 +101,7 @@ def test_lost_answer_after_create_does_not_duplicate(vendors: FinanceVendors) ->
     cfg = _oauth_cfg(vendors)
     vendors.lose("/books/v3/invoices", method="POST")
     result, retry_afters = retrying(lambda: zoho_books.deliver(
-        billed_event(sid="S-7"), cfg, DeliveryContext(make_http())))
+        billed_event(sid="S-7"), cfg, DeliveryContext(OneShotHttp())))
     assert retry_afters == [None] and result["status"] == "duplicate"
     assert list(vendors.zoho_invoices) == ["EV-S-7"] and len(vendors.calls("/books/v3/invoices", "POST")) == 1
 
@@ -110,7 +110,7 @@ def test_expired_token_is_dropped_and_the_retry_uses_a_new_one(vendors: FinanceV
     from connector.platforms.errors import RetryableError
 
     cfg = _oauth_cfg(vendors)
-    http = make_http()
+    http = OneShotHttp()
     zoho_books.deliver(billed_event(sid="S-1"), cfg, DeliveryContext(http))  # module-cached provider fetches token #1
     vendors.tokens.clear()  # Zoho revoked/expired it
     with pytest.raises(RetryableError, match="401"):
@@ -122,7 +122,7 @@ def test_expired_token_is_dropped_and_the_retry_uses_a_new_one(vendors: FinanceV
 def test_wrong_organization_is_permanent(vendors: FinanceVendors) -> None:
     cfg = _oauth_cfg(vendors, organization_id="99999")
     with pytest.raises(PermanentError, match="organization_id"):
-        zoho_books.deliver(billed_event(sid="S-9"), cfg, DeliveryContext(make_http()))
+        zoho_books.deliver(billed_event(sid="S-9"), cfg, DeliveryContext(OneShotHttp()))
     assert vendors.zoho_invoices == {}
 
 
@@ -135,11 +135,11 @@ def test_incentive_is_an_adjustment_outside_the_tax_base() -> None:
 
 def test_number_collision_at_create_is_the_wanted_outcome(vendors: FinanceVendors) -> None:
     cfg = _oauth_cfg(vendors)
-    assert zoho_books.deliver(billed_event(sid="S-8"), cfg, DeliveryContext(make_http()))["status"] == "sent"
+    assert zoho_books.deliver(billed_event(sid="S-8"), cfg, DeliveryContext(OneShotHttp()))["status"] == "sent"
     vendors.zoho_list_lags = True  # the lookup misses it (another worker's invoice, list not updated yet)
-    again = zoho_books.deliver(billed_event(sid="S-8"), cfg, DeliveryContext(make_http()))
+    again = zoho_books.deliver(billed_event(sid="S-8"), cfg, DeliveryContext(OneShotHttp()))
     assert again == {"status": "duplicate", "ref": None, "invoice_number": "EV-S-8"}
     assert len(vendors.zoho_invoices) == 1 and len(vendors.calls("/books/v3/invoices", "POST")) == 2
     with pytest.raises(PermanentError, match="organization_id"):  # other 4xx stay permanent
         zoho_books.deliver(billed_event(sid="S-8"), cfg.model_copy(update={"organization_id": "1"}),
-                           DeliveryContext(make_http()))
+                           DeliveryContext(OneShotHttp()))

@@ -27,7 +27,7 @@ from tests.billing.invoicing.books import Books as BillingBooks
 from tests.billing.invoicing.conftest import ingest
 from tests.platforms.events import billed_event, incentive_event
 from tests.platforms.fakes.finance_vendors import FinanceVendors
-from tests.platforms.fakes.http import make_http
+from tests.platforms.fakes.http import OneShotHttp
 from tests.platforms.worker_model import retrying
 
 CFG = zoho_books.ZohoBooksConfig(organization_id="60001", customer_ids={"C-1": "460000000026049"},
@@ -171,12 +171,12 @@ def fresh_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_void_retries_then_voids_once_already_void_is_a_no_op(vendors: FinanceVendors) -> None:
     cfg = local(vendors)
-    created = zoho_books.deliver(billed_event(), cfg, DeliveryContext(make_http()))
+    created = zoho_books.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp()))
     iid = created["ref"]
     void_path = f"{INV}/{iid}/status/void"
     vendors.fail(void_path, 429, 500, retry_after="2")
     vendors.lose(void_path, method="POST")  # voided at Zoho, the answer lost
-    result, waits = retrying(lambda: zoho_books.deliver(void_event(), cfg, DeliveryContext(make_http())))
+    result, waits = retrying(lambda: zoho_books.deliver(void_event(), cfg, DeliveryContext(OneShotHttp())))
     assert waits == [2.0, None, None]
     assert vendors.zoho_voids == [iid] and vendors.zoho_invoices["EV-S-100"]["status"] == "void"
     assert result == {"status": "duplicate", "ref": iid, "voided": [], "already_void": ["EV-S-100"],
@@ -185,29 +185,29 @@ def test_void_retries_then_voids_once_already_void_is_a_no_op(vendors: FinanceVe
     assert len(posts) == 3 and all(p["args"] == {"organization_id": "60001"} and p["body"] is None for p in posts)
     assert all(p["headers"]["Authorization"].startswith("Zoho-oauthtoken zb-token-") for p in posts)
     # delivered again: looked up, already void, nothing sent
-    again = zoho_books.deliver(void_event(), cfg, DeliveryContext(make_http()))
+    again = zoho_books.deliver(void_event(), cfg, DeliveryContext(OneShotHttp()))
     assert again["status"] == "duplicate" and len(vendors.calls(void_path, "POST")) == 3
     # not in Zoho yet (its session.billed still queued): retryable, nothing voided
     with pytest.raises(RetryableError, match="Zoho Books has no invoice EV-S-404 yet"):
-        zoho_books.deliver(void_event(sid="S-404"), cfg, DeliveryContext(make_http()))
+        zoho_books.deliver(void_event(sid="S-404"), cfg, DeliveryContext(OneShotHttp()))
     assert vendors.zoho_voids == [iid]
 
 
 def test_void_of_several_sessions_refuses_paid_before_voiding_any(vendors: FinanceVendors) -> None:
     cfg = local(vendors)
-    first = zoho_books.deliver(billed_event(), cfg, DeliveryContext(make_http()))["ref"]
-    second = zoho_books.deliver(billed_event(sid="S-101"), cfg, DeliveryContext(make_http()))["ref"]
+    first = zoho_books.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp()))["ref"]
+    second = zoho_books.deliver(billed_event(sid="S-101"), cfg, DeliveryContext(OneShotHttp()))["ref"]
     vendors.zoho_pay("EV-S-101", "partially_paid")
     with pytest.raises(PermanentError, match=r"does not void invoices with payments: EV-S-101 \(partially_paid\)"):
-        zoho_books.deliver(two_session_void(), cfg, DeliveryContext(make_http()))
+        zoho_books.deliver(two_session_void(), cfg, DeliveryContext(OneShotHttp()))
     assert vendors.zoho_voids == [] and vendors.calls(f"{INV}/", "POST") == []
     vendors.zoho_pay("EV-S-101", "sent")  # the payment was deleted in Zoho: redelivery voids both
-    result = zoho_books.deliver(two_session_void(), cfg, DeliveryContext(make_http()))
+    result = zoho_books.deliver(two_session_void(), cfg, DeliveryContext(OneShotHttp()))
     assert result == {"status": "sent", "ref": f"{first},{second}", "voided": ["EV-S-100", "EV-S-101"],
                       "already_void": []}
     assert vendors.zoho_voids == [first, second]
     # paid after our lookup (a race): Zoho's refusal is permanent with the reason
-    zoho_books.deliver(billed_event(sid="S-102"), cfg, DeliveryContext(make_http()))
+    zoho_books.deliver(billed_event(sid="S-102"), cfg, DeliveryContext(OneShotHttp()))
     real_find = zoho_books._find
     calls = {"n": 0}
 
@@ -222,10 +222,10 @@ def test_void_of_several_sessions_refuses_paid_before_voiding_any(vendors: Finan
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(zoho_books, "_find", stale_first_lookup)
         with pytest.raises(PermanentError, match="refused to void EV-S-102: it is paid"):
-            zoho_books.deliver(void_event(sid="S-102"), cfg, DeliveryContext(make_http()))
+            zoho_books.deliver(void_event(sid="S-102"), cfg, DeliveryContext(OneShotHttp()))
     assert vendors.zoho_invoices["EV-S-102"]["status"] == "paid"
     # voided by hand in Zoho after our lookup: Zoho's "already voided" refusal is checked, the void is done
-    third = zoho_books.deliver(billed_event(sid="S-103"), cfg, DeliveryContext(make_http()))["ref"]
+    third = zoho_books.deliver(billed_event(sid="S-103"), cfg, DeliveryContext(OneShotHttp()))["ref"]
     calls["n"] = 0
     with pytest.MonkeyPatch.context() as mp:
         def voided_meanwhile(*args: Any) -> Any:
@@ -237,7 +237,7 @@ def test_void_of_several_sessions_refuses_paid_before_voiding_any(vendors: Finan
             return hit, dry
 
         mp.setattr(zoho_books, "_find", voided_meanwhile)
-        done = zoho_books.deliver(void_event(sid="S-103"), cfg, DeliveryContext(make_http()))
+        done = zoho_books.deliver(void_event(sid="S-103"), cfg, DeliveryContext(OneShotHttp()))
     assert done == {"status": "duplicate", "ref": third, "voided": [], "already_void": ["EV-S-103"],
                     "note": "already void in Zoho Books"}
     assert len(vendors.calls(f"{INV}/{third}/status/void", "POST")) == 1 and third not in vendors.zoho_voids
@@ -246,13 +246,13 @@ def test_void_of_several_sessions_refuses_paid_before_voiding_any(vendors: Finan
 def test_credit_note_waits_for_its_invoice_then_is_created_once_linked_exact(vendors: FinanceVendors) -> None:
     cfg = local(vendors)
     with pytest.raises(RetryableError, match="Zoho Books has no invoice EV-S-100 yet"):
-        zoho_books.deliver(credit_note_event(), cfg, DeliveryContext(make_http()))
+        zoho_books.deliver(credit_note_event(), cfg, DeliveryContext(OneShotHttp()))
     assert vendors.calls(CN, "POST") == []  # nothing created before the invoice it credits is there
-    iid = zoho_books.deliver(billed_event(), cfg, DeliveryContext(make_http()))["ref"]
+    iid = zoho_books.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp()))["ref"]
     vendors.fail(CN, 500, method="POST")
     vendors.lose(CN, method="POST")
     result, waits = retrying(lambda: zoho_books.deliver(
-        credit_note_event(), cfg, DeliveryContext(make_http())))
+        credit_note_event(), cfg, DeliveryContext(OneShotHttp())))
     assert waits == [None, None]
     [(number, note)] = vendors.zoho_credit_notes.items()
     assert number == "EV-CN-000001" and note["invoice_id"] == iid
@@ -267,7 +267,7 @@ def test_credit_note_waits_for_its_invoice_then_is_created_once_linked_exact(ven
     second = credit_note_event(number="CN-000002")
     second["data"]["invoice"]["lines"] = second["data"]["invoice"]["lines"][:1]
     second["data"]["invoice"].update(amount_due="1.19", gross_total="1.19", net_total="1.00", tax_total="0.19")
-    done = zoho_books.deliver(second, cfg, DeliveryContext(make_http()))
+    done = zoho_books.deliver(second, cfg, DeliveryContext(OneShotHttp()))
     assert done == {"status": "sent", "ref": vendors.zoho_credit_notes["EV-CN-000002"]["creditnote_id"],
                     "creditnote_number": "EV-CN-000002", "credit_note_of": "inv_S-100", "invoice_id": iid,
                     "expected_total": "1.19", "total": "1.19"}
@@ -275,23 +275,23 @@ def test_credit_note_waits_for_its_invoice_then_is_created_once_linked_exact(ven
 
 def test_credit_note_links_only_to_one_live_session_invoice(vendors: FinanceVendors) -> None:
     cfg = local(vendors)
-    zoho_books.deliver(billed_event(), cfg, DeliveryContext(make_http()))
-    zoho_books.deliver(billed_event(sid="S-101"), cfg, DeliveryContext(make_http()))
+    zoho_books.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp()))
+    zoho_books.deliver(billed_event(sid="S-101"), cfg, DeliveryContext(OneShotHttp()))
     both = credit_note_event({"data": {"invoice": two_session_void()["data"]["invoice"]}}, number="CN-000003")
     both["data"]["invoice"].update(status="finalized", amount_due="24.10")
-    result = zoho_books.deliver(both, cfg, DeliveryContext(make_http()))
+    result = zoho_books.deliver(both, cfg, DeliveryContext(OneShotHttp()))
     assert result["invoice_id"] is None and result["total"] == "24.10" == result["expected_total"]
     assert result["link_skipped"] == ("the credited lines are not all of one session, so no single Zoho invoice "
                                       "matches")
-    zoho_books.deliver(void_event(), cfg, DeliveryContext(make_http()))
-    voided = zoho_books.deliver(credit_note_event(number="CN-000004"), cfg, DeliveryContext(make_http()))
+    zoho_books.deliver(void_event(), cfg, DeliveryContext(OneShotHttp()))
+    voided = zoho_books.deliver(credit_note_event(number="CN-000004"), cfg, DeliveryContext(OneShotHttp()))
     assert voided["status"] == "sent" and voided["invoice_id"] is None
     assert voided["link_skipped"] == "Zoho invoice EV-S-100 is void; Zoho links no credit note to it"
     assert [n["invoice_id"] for n in vendors.zoho_credit_notes.values()] == [None, None]
     # a mismatching tax setup in Zoho is reported, never hidden
     vendors.zoho_tax_rates["460000000040001"] = Decimal("20")
     off = zoho_books.deliver(
-        credit_note_event(billed_event(sid="S-101"), number="CN-000005"), cfg, DeliveryContext(make_http()))
+        credit_note_event(billed_event(sid="S-101"), number="CN-000005"), cfg, DeliveryContext(OneShotHttp()))
     assert (off["total"], off["expected_total"], off["total_mismatch"]) == ("12.16", "12.05", True)
 
 

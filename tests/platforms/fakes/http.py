@@ -23,8 +23,3 @@ class OneShotHttp(HttpSender):
         assert url.startswith("http://127.0.0.1:"), f"test tried to leave 127.0.0.1: {url}"
         self.attempts += 1
         return super().send(method, url, **kw)
-
-
-def make_http() -> OneShotHttp:
-    """The shared sender (one attempt per call, as the worker uses it), confined to 127.0.0.1."""
-    return OneShotHttp()
