@@ -2,12 +2,9 @@
 ``PUT /ocpi/2.2.1/cdrs/{country_code}/{party_id}/{cdr_id}``, ``GET`` of a received CDR.
 
 Every response is the OCPI envelope ``{data, status_code, status_message, timestamp}`` (1000 = OK,
-2001 = invalid or missing parameters). The CDR is normalised into the one Session model (periods →
-cumulative meter samples, parking periods → ``charging_ended_at``) and priced by *our* tariffs through
-the same pipeline as every other source; the CPO's own totals are kept for reconciliation. The
-event id is ``ocpi:<country>:<party>:<cdr id>``: a CDR pushed twice is billed once.
-Auth: ``Authorization: Token <token>`` (raw or base64 as 2.2.1 requires) mapped to a tenant by the app
-config ``OCPI_TOKENS = {token: tenant_id}``.
+2001 = invalid or missing parameters). A CDR goes through the one intake path (``connector.ingest.ocpi``
+maps it). Auth: ``Authorization: Token <token>`` (raw or base64 as 2.2.1 requires) mapped to a tenant by
+the app config ``OCPI_TOKENS = {token: tenant_id}``.
 """
 
 from __future__ import annotations

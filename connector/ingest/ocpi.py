@@ -1,12 +1,9 @@
 """An OCPI 2.2.1 CDR → the ``end`` event of one Session (the receiver routes are ``connector.api.ocpi``).
 
-Every response is the OCPI envelope ``{data, status_code, status_message, timestamp}`` (1000 = OK,
-2001 = invalid or missing parameters). The CDR is normalised into the one Session model (periods →
-cumulative meter samples, parking periods → ``charging_ended_at``) and priced by *our* tariffs through
-the same pipeline as every other source; the CPO's own totals are kept for reconciliation. The
-event id is ``ocpi:<country>:<party>:<cdr id>``: a CDR pushed twice is billed once.
-Auth: ``Authorization: Token <token>`` (raw or base64 as 2.2.1 requires) mapped to a tenant by the app
-config ``OCPI_TOKENS = {token: tenant_id}``.
+The charging periods become cumulative meter samples and parking periods ``charging_ended_at``, so the
+session is priced by *our* tariffs like every other source; the CPO's own totals ride along as
+``reported_total_cost`` for reconciliation. The event id ``ocpi:<country>:<party>:<cdr id>`` makes a CDR
+pushed twice a duplicate.
 """
 
 from __future__ import annotations
