@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import sys
 from decimal import Decimal
 from pathlib import Path
 
 from connector.commands import InputError
+
+
+def _evbill() -> str:
+    """How to call ``evbill`` again from here: ``.venv/bin/evbill`` after ``make demo``, else ``evbill``."""
+    invoked = sys.argv[0]
+    if Path(invoked).name != "evbill" or shutil.which("evbill") == os.path.abspath(invoked):
+        return "evbill"
+    return invoked
 
 
 def _print(report: object) -> None:
@@ -32,7 +43,7 @@ def _print(report: object) -> None:
     print()
     print(f"Files: {', '.join(str(p) for p in report.files)}")
     print("See it in the API:")
-    print(f"   DATABASE_URL={report.database_url} evbill serve --dev")
+    print(f"   DATABASE_URL={report.database_url} {_evbill()} serve --dev")
     print(f"   curl -H 'X-API-Key: {report.api_key}' http://127.0.0.1:8080/v1/invoices")
     print("   open http://127.0.0.1:8080/docs for every route")
 
