@@ -17,7 +17,7 @@ from sqlalchemy.orm import sessionmaker
 from connector.api import (
     anomalies,
     auth,
-    billing_jobs,
+    billing,
     chargepoint,
     customers,
     deliveries,
@@ -47,7 +47,7 @@ LOG = logging.getLogger("connector.api")
 BLUEPRINTS: tuple[Blueprint, ...] = (
     health.bp, docs.bp, rate.bp, tariffs.bp, customers.bp, sessions.bp, invoices.bp, reconciliations.bp,
     subscriptions.bp, deliveries.bp, platform_settings.bp, imports.bp, chargepoint.bp, ocpi.bp, ledger.bp,
-    sheet_rate.bp, billing_jobs.bp, promotions.bp, anomalies.bp,
+    sheet_rate.bp, billing.bp, promotions.bp, anomalies.bp,
 )
 
 

@@ -19,7 +19,7 @@ from connector.api.idempotency import idempotent
 from connector.billing.pricing import adjustments, incentives, interim, rerating
 from connector.storage import repo
 
-bp = Blueprint("billing_jobs", __name__, url_prefix="/v1/billing")
+bp = Blueprint("billing", __name__, url_prefix="/v1/billing")
 
 
 def _optional_body() -> dict[str, Any]:
