@@ -130,3 +130,15 @@ def session_lines(event: EventJson) -> tuple[dict[str, Any], InvoiceJson, list[I
     if not lines:
         raise MappingError("data.invoice.lines", f"no line for session {sid}")
     return {**session, "id": str(sid)}, invoice, lines
+
+
+def line_description(line: InvoiceLineJson) -> str:
+    """What a vendor shows under an invoice item: ``"12.5 kWh, session S-1, station ST-1"``."""
+    parts = []
+    if line.get("unit") and line.get("quantity") not in (None, ""):
+        parts.append(f"{line['quantity']} {line['unit']}")
+    if line.get("session_id"):
+        parts.append(f"session {line['session_id']}")
+    if line.get("station_id"):
+        parts.append(f"station {line['station_id']}")
+    return ", ".join(parts)

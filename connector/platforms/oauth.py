@@ -197,6 +197,17 @@ def shared_provider(token_url: str, client_id: str, client_secret: str, grant: G
         return provider
 
 
+
+def refresh_token_provider(tokens: TokenProvider | None, token_url: str, client_id: str, client_secret: str,
+                           refresh_token: str) -> TokenProvider:
+    """The provider a test or the worker handed in, else the shared refresh-token provider of this consent
+    (client credentials in the body, as Zoho and SAP Concur expect)."""
+    if tokens is not None:
+        return tokens
+    return shared_provider(token_url, client_id, client_secret, grant="refresh_token",
+                           refresh_token=refresh_token, auth_style="body")
+
+
 # ---------------------------------------------------------------- rotated refresh tokens, persisted
 
 # a Fernet key (base64, 32 bytes): `python -c "from cryptography.fernet import Fernet;

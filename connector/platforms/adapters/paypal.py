@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.models.documents import EventJson, InvoiceLineJson
+from connector.models.documents import EventJson
 from connector.money import minor_units, to_decimal
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError, RetryableError
@@ -22,6 +22,7 @@ from connector.platforms.invoice_event import (
     correction_skip,
     delivery_key,
     invoice_of,
+    line_description,
     major,
     minor,
     operation,
@@ -112,17 +113,6 @@ def _money(amount_minor: int, currency: str) -> dict[str, str]:
     return {"currency_code": currency, "value": f"{Decimal(amount_minor).scaleb(-minor_units(currency)):f}"}
 
 
-def _item_description(line: InvoiceLineJson) -> str:
-    parts = []
-    if line.get("unit") and line.get("quantity") not in (None, ""):
-        parts.append(f"{line['quantity']} {line['unit']}")
-    if line.get("session_id"):
-        parts.append(f"session {line['session_id']}")
-    if line.get("station_id"):
-        parts.append(f"station {line['station_id']}")
-    return ", ".join(parts)[:1000]
-
-
 def build_invoice(event: EventJson, config: PayPalConfig) -> dict[str, Any]:
     """The draft invoice body (``invoice`` schema; no readOnly fields)."""
     inv = invoice_of(event)
@@ -138,7 +128,7 @@ def build_invoice(event: EventJson, config: PayPalConfig) -> dict[str, Any]:
             discount -= net
         elif net > 0:
             items.append({"name": str(line.get("description") or line.get("category") or "EV charging")[:200],
-                          "description": _item_description(line), "quantity": "1",
+                          "description": line_description(line)[:1000], "quantity": "1",
                           "unit_amount": _money(net, cur), "unit_of_measure": "QUANTITY"})
     for j, tax in enumerate(inv.get("taxes") or []):
         amount = minor(tax.get("amount"), cur, f"invoice.taxes[{j}].amount")

@@ -20,6 +20,7 @@ from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import MappingError
 from connector.platforms.exact_json import dumps_exact
 from connector.platforms.invoice_event import session_lines
+from connector.platforms.oauth import refresh_token_provider
 
 NAME = "sap_concur"
 EVENTS = ("session.billed",)
@@ -130,12 +131,8 @@ def _authorization(config: ConcurConfig, http: Any, tokens: Any) -> tuple[dict[s
         return {"Authorization": f"Bearer {config.access_token}"}, None
     if not (config.client_id and config.client_secret and config.refresh_token):
         raise MappingError("client_id/client_secret/refresh_token", "required (or access_token)")
-    provider = tokens
-    if provider is None:
-        from connector.platforms.oauth import shared_provider
-
-        provider = shared_provider(config.token_url, config.client_id, config.client_secret, grant="refresh_token",
-                                   refresh_token=config.refresh_token, auth_style="body")
+    provider = refresh_token_provider(tokens, config.token_url, config.client_id, config.client_secret,
+                                      config.refresh_token)
     return provider.authorization(http), provider
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.models.documents import EventJson, InvoiceLineJson
+from connector.models.documents import EventJson
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError
-from connector.platforms.invoice_event import delivery_key, invoice_of, minor, unsendable
+from connector.platforms.invoice_event import delivery_key, invoice_of, line_description, minor, unsendable
 
 NAME = "square"
 EVENTS = ("session.billed", "invoice.finalized")
@@ -50,17 +50,6 @@ def idempotency_key(event: EventJson, config: SquareConfig | None = None) -> str
     return delivery_key(NAME, event, skipped, key, 192)
 
 
-def _note(line: InvoiceLineJson) -> str:
-    parts = []
-    if line.get("unit") and line.get("quantity") not in (None, ""):
-        parts.append(f"{line['quantity']} {line['unit']}")
-    if line.get("session_id"):
-        parts.append(f"session {line['session_id']}")
-    if line.get("station_id"):
-        parts.append(f"station {line['station_id']}")
-    return ", ".join(parts)
-
-
 def build_order(event: EventJson, config: SquareConfig) -> dict[str, Any]:
     """The CreateOrder request body."""
     inv = invoice_of(event)
@@ -74,7 +63,7 @@ def build_order(event: EventJson, config: SquareConfig) -> dict[str, Any]:
         elif net > 0:
             items.append({"uid": f"line-{line.get('id', i)}"[:60],
                           "name": str(line.get("description") or line.get("category") or "EV charging")[:512],
-                          "quantity": "1", "item_type": "CUSTOM_AMOUNT", "note": _note(line)[:2000],
+                          "quantity": "1", "item_type": "CUSTOM_AMOUNT", "note": line_description(line)[:2000],
                           "base_price_money": {"amount": net, "currency": cur},
                           "metadata": {"line_id": str(line.get("id", i)), "kind": str(line.get("kind") or "")}})
     for j, tax in enumerate(inv.get("taxes") or []):

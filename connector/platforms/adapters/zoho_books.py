@@ -25,6 +25,7 @@ from connector.platforms.invoice_event import (
     invoice_of,
     operation,
 )
+from connector.platforms.oauth import refresh_token_provider
 
 NAME = "zoho_books"
 EVENTS = ("session.billed", "invoice.voided", "credit_note.issued")
@@ -251,12 +252,8 @@ def _authorization(config: ZohoBooksConfig, http: Any, tokens: Any = None) -> tu
         return {"Authorization": f"Zoho-oauthtoken {config.access_token}"}, None
     if not (config.client_id and config.client_secret and config.refresh_token):
         raise MappingError("client_id/client_secret/refresh_token", "required (or access_token)")
-    provider = tokens
-    if provider is None:
-        from connector.platforms.oauth import shared_provider
-
-        provider = shared_provider(config.token_url, config.client_id, config.client_secret, grant="refresh_token",
-                                   refresh_token=config.refresh_token, auth_style="body")
+    provider = refresh_token_provider(tokens, config.token_url, config.client_id, config.client_secret,
+                                      config.refresh_token)
     bearer = provider.authorization(http)["Authorization"].split(" ", 1)[1]
     return {"Authorization": f"Zoho-oauthtoken {bearer}"}, provider
 
