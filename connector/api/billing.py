@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
-from pydantic import ValidationError
 
 from connector.api.context import db, json_body, tenant
 from connector.api.errors import ApiError
@@ -74,10 +73,7 @@ def get_settings() -> ResponseReturnValue:
 
 @bp.put("/settings")
 def put_settings() -> ResponseReturnValue:
-    try:
-        settings = adjustments.BillingSettings.model_validate(json_body())
-    except ValidationError as exc:
-        raise ApiError.from_validation(exc) from exc
+    settings = adjustments.BillingSettings.model_validate(json_body())  # a ValidationError is a 422 (errors.py)
     saved = adjustments.put_settings(db(), tenant(), settings)
     db().commit()
     return jsonify(saved.model_dump(mode="json", exclude_none=True))
