@@ -44,11 +44,15 @@ def quantum(currency: str) -> Decimal:
 class RoundingPolicy(StrEnum):
     """How invoice money is rounded. OCPI mandates none; we name ours.
 
-    - ``line_half_up`` (default, as roaming hubs do): full precision while rating, each invoice line
-      rounded to the currency's minor unit HALF_UP, tax computed on the rounded net and rounded HALF_UP.
-    - ``line_half_even``: the same with banker's rounding.
-    - ``total_half_up``: lines are shown rounded, but the net total is rounded once from full
-      precision; the difference is an explicit "rounding" line so totals still equal the sum of lines.
+    Under every policy the invoice bills what the rating says: without adjustments the net total is
+    ``total_cost.excl_vat`` and the amount due ``total_cost.incl_vat``, each rounded once to the
+    currency's minor unit with the policy's mode; the VAT is their difference, split per rate.
+
+    - ``line_half_up`` (default): full precision while rating; the lines are rounded so that they add up
+      to the rounded total (largest remainder: each line within one minor unit of its exact amount).
+    - ``line_half_even``: the same with banker's rounding of the total.
+    - ``total_half_up``: each line is shown rounded HALF_UP on its own; the difference to the rounded
+      total is an explicit "rounding" line.
     """
 
     LINE_HALF_UP = "line_half_up"

@@ -21,6 +21,7 @@ from connector.models.energy_profile import SECONDS_PER_HOUR, hours_between
 from connector.models.session import Session
 from connector.models.tariff import Tariff, TariffDimensionType
 from connector.money import ZERO, ceil_to_step, round_ocpi
+from connector.rating.caps import apply_caps
 from connector.rating.invoice import build_invoice
 from connector.rating.options import RatingOptions, StepSizePolicy, TariffSwitchPolicy
 from connector.rating.periods import Period, PeriodSet, cut_session, periods_from_cdr, zone
@@ -222,22 +223,6 @@ def _lines(work: list[_Work]) -> list[PricedLine]:
     return lines
 
 
-def _cap(total: Amount, tariff: Tariff) -> tuple[Amount, str | None]:
-    excl, incl, applied = total.excl_vat, total.incl_vat, None
-    lo, hi = tariff.min_price, tariff.max_price
-    if lo is not None:
-        if excl < lo.excl_vat:
-            excl, applied = lo.excl_vat, "min_price"
-        if lo.incl_vat is not None and incl < lo.incl_vat:
-            incl, applied = lo.incl_vat, "min_price"
-    if hi is not None:
-        if excl > hi.excl_vat:
-            excl, applied = hi.excl_vat, "max_price"
-        if hi.incl_vat is not None and incl > hi.incl_vat:
-            incl, applied = hi.incl_vat, "max_price"
-    return Amount(excl, incl), applied
-
-
 def _as_list(tariffs: Tariff | Sequence[Tariff] | None) -> list[Tariff]:
     if tariffs is None:
         return []
@@ -307,7 +292,7 @@ def rate(
         acc[0] += line.cost_excl_vat
         acc[1] += line.cost_incl_vat
     uncapped = Amount(sum((v[0] for v in sub.values()), ZERO), sum((v[1] for v in sub.values()), ZERO))
-    capped, cap_applied = _cap(uncapped, tariff)
+    capped, cap_applied = apply_caps(uncapped, tariff)
 
     total_energy = sum((p.energy for p in ps.periods if p.energy is not None), ZERO)
     total_parking = sum((p.parking_h for p in ps.periods if p.parking_h is not None), ZERO)

@@ -141,19 +141,27 @@ def test_kwd_invoice_has_three_decimals() -> None:
     assert (inv.net_total, inv.tax_total, inv.amount_due) == (D("1.080"), D("0.054"), D("1.134"))
 
 
-def test_rounding_policies_differ_only_where_named() -> None:
-    tariff = Tariff.model_validate({"id": "R", "currency": "EUR", "elements": [
+def _two_prices(second: str) -> Tariff:
+    return Tariff.model_validate({"id": "R", "currency": "EUR", "elements": [
         {"price_components": [{"type": "ENERGY", "price": "0.125", "step_size": 1}],
          "restrictions": {"max_kwh": 1}},
-        {"price_components": [{"type": "ENERGY", "price": "0.145", "step_size": 1}]}]})
-    s = session(energy_kwh="2")  # lines 0.125 and 0.145: exact total 0.27
-    up = rate(s, tariff, options=RatingOptions(rounding=RoundingPolicy.LINE_HALF_UP)).invoice
-    even = rate(s, tariff, options=RatingOptions(rounding=RoundingPolicy.LINE_HALF_EVEN)).invoice
-    total = rate(s, tariff, options=RatingOptions(rounding=RoundingPolicy.TOTAL_HALF_UP)).invoice
-    assert [ln.net for ln in up.lines] == [D("0.13"), D("0.15")] and up.net_total == D("0.28")
-    assert [ln.net for ln in even.lines] == [D("0.12"), D("0.14")] and even.net_total == D("0.26")
-    assert total.net_total == D("0.27") and total.lines[-1].kind == "rounding"
-    assert total.net_total == sum(ln.net for ln in total.lines)
+        {"price_components": [{"type": "ENERGY", "price": second, "step_size": 1}]}]})
+
+
+def test_rounding_policies_differ_only_where_named() -> None:
+    def invoice(second: str, policy: RoundingPolicy) -> list[tuple[str, Decimal]]:
+        inv = rate(session(energy_kwh="2"), _two_prices(second), options=RatingOptions(rounding=policy)).invoice
+        assert inv.net_total == sum(ln.net for ln in inv.lines)
+        return [(ln.kind, ln.net) for ln in inv.lines]
+
+    # lines 0.125 and 0.14: exact total 0.265, rounded once by the policy's mode
+    assert invoice("0.14", RoundingPolicy.LINE_HALF_UP) == [("charge", D("0.13")), ("charge", D("0.14"))]
+    assert invoice("0.14", RoundingPolicy.LINE_HALF_EVEN) == [("charge", D("0.12")), ("charge", D("0.14"))]
+    # lines 0.125 and 0.145: exact total 0.27. Line policies put the cent where the remainder is largest
+    # (ties: the larger line); total_half_up shows each line rounded and an explicit rounding line.
+    assert invoice("0.145", RoundingPolicy.LINE_HALF_UP) == [("charge", D("0.12")), ("charge", D("0.15"))]
+    assert invoice("0.145", RoundingPolicy.TOTAL_HALF_UP) == [
+        ("charge", D("0.13")), ("charge", D("0.15")), ("rounding", D("-0.01"))]
 
 
 def test_interim_uses_the_same_function() -> None:

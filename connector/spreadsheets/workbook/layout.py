@@ -20,6 +20,8 @@ PARAM_CELLS = {label: f"{TARIFF_SHEET}!$I${row}" for row, label in enumerate(PAR
 DEC, VAT, FLAT = PARAM_CELLS["Decimals"], PARAM_CELLS["VAT %"], PARAM_CELLS["Flat fee"]
 TIME_PRICE, TIME_STEP = PARAM_CELLS["Time price per h"], PARAM_CELLS["Time step (s)"]
 
+EXACT_NET = "K{r}*I{r}+N{r}*" + TIME_PRICE + "/3600+" + FLAT
+
 # (column letter, header, formula template or None for an input value); {r} is the row number,
 # {bands} the band table rows "$A$2:$A$n" etc. are filled in by ``session_formula``.
 SESSION_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
@@ -40,9 +42,11 @@ SESSION_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
      "=IF(OR(" + TIME_STEP + "<=0,M{r}<=0),M{r},CEILING(ROUND(M{r}/" + TIME_STEP + ",6),1)*" + TIME_STEP + ")"),
     ("O", "Time net", "=ROUND(ROUND(N{r}*" + TIME_PRICE + "/3600,9)," + DEC + ")"),
     ("P", "Flat net", "=ROUND(" + FLAT + "," + DEC + ")"),
-    ("Q", "Net", "=L{r}+O{r}+P{r}"),
-    ("R", "VAT", "=ROUND(ROUND(Q{r}*" + VAT + "/100,9)," + DEC + ")"),
-    ("S", "Gross", "=Q{r}+R{r}"),
+    # The core bills the session's exact total rounded once (OCPI 4 decimals, then the currency's):
+    # net and gross are rounded from the unrounded lines, VAT is their difference (docs/rating.md).
+    ("Q", "Net", "=ROUND(ROUND(ROUND(" + EXACT_NET + ",9),4)," + DEC + ")"),
+    ("R", "VAT", "=ROUND(S{r}-Q{r}," + DEC + ")"),
+    ("S", "Gross", "=ROUND(ROUND(ROUND((" + EXACT_NET + ")*(100+" + VAT + ")/100,9),4)," + DEC + ")"),
 )
 COLUMN = {header: letter for letter, header, _ in SESSION_COLUMNS}
 MONEY_HEADERS = ("Energy net", "Time net", "Flat net", "Net", "VAT", "Gross")
