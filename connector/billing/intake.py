@@ -10,6 +10,11 @@ the one ``Session`` model. Then an ``end`` event is billed by the ``Biller``:
 - ``RatingOnly(tariffs)``: the rating core prices the session with tariffs given by the caller
   (``--tariff`` on the ingest commands) and the rating is kept on the session row (no invoice line).
 
+A billed (or rated) session is closed: a later event that would change it is refused with
+``SessionClosed`` (409) and nothing is kept, so the invoice, the stored rating and any re-rating keep
+reading the data that was billed; corrections go through credit notes (``correct_session``). An event that
+changes nothing (a re-sent ``end`` under a new id) is answered as a duplicate.
+
 Storage is the API's tables through ``connector.storage.repo`` (``sessions``, ``session_events`` unique
 per tenant + event id). No price is computed here: every biller calls the rating core.
 """
@@ -41,6 +46,18 @@ from connector.validation import ProblemError
 LOG = logging.getLogger("connector.billing.intake")
 
 
+CLOSED_STATUSES = ("billed", "rated")
+IGNORED_KEYS = ("sources", "status")  # bookkeeping of the merge, not session data
+
+
+class SessionClosed(IngestError):
+    """An event for a session already billed: refused (409), never merged. Streams that skip a bad
+    message (``IngestError``) skip this one too; the API answers problem+json naming ``session_id``."""
+
+    status = 409
+    title = "Conflict"
+
+
 class Biller(Protocol):
     def complete(self, db: DbSession, tenant_id: str, session_id: str) -> tuple[Mapping[str, Any], Decimal | None,
                                                                               str | None]: ...
@@ -68,14 +85,7 @@ class BillingService:
         return billed, None if due is None else Decimal(str(due)), None if currency is None else str(currency)
 
     def interim(self, db: DbSession, tenant_id: str, session_id: str, as_of: datetime) -> Decimal | None:
-        result = interim_cost(db, tenant_id, session_id, as_of)
-        if result is None:
-            return None
-        if hasattr(result, "invoice"):
-            return Decimal(result.invoice.amount_due)
-        data = _as_dict(result)
-        due = (data.get("rating") or data).get("invoice", {}).get("amount_due")
-        return None if due is None else Decimal(str(due))
+        return interim_cost(db, tenant_id, session_id, as_of)
 
 
 class RatingOnly:
@@ -155,7 +165,18 @@ def ingest_session_event(db: DbSession, tenant_id: str, event: SessionEvent,
             if event.type == "end":
                 _bill(outcome, biller, db, tenant_id)
             return outcome
-        doc = apply_event(store.get_session(db, tenant_id, event.session_id), event, tenant_id)
+        row = store.get_session_row(db, tenant_id, event.session_id, lock=True)
+        stored = None if row is None else dict(row.document)
+        doc = apply_event(stored, event, tenant_id)
+        if row is not None and row.status in CLOSED_STATUSES:
+            db.rollback()  # the event is not kept either: a later correction may carry the same id
+            if _same(stored or {}, doc):
+                outcome = IngestOutcome("duplicate", event.event_id, event.session_id)
+                if event.type == "end":
+                    _bill(outcome, biller, db, tenant_id)
+                return outcome
+            raise SessionClosed("session_id", f"session '{event.session_id}' is {row.status}: it is closed to "
+                                f"{event.type} events; a billed session is corrected by a credit note only")
         to_session(doc)  # the merged document must be a valid Session before anything is kept
         store.put_session(db, tenant_id, doc)
         db.commit()
@@ -166,6 +187,14 @@ def ingest_session_event(db: DbSession, tenant_id: str, event: SessionEvent,
     if event.type == "end":
         _bill(outcome, biller, db, tenant_id)
     return outcome
+
+
+def _same(stored: dict[str, Any], merged: dict[str, Any]) -> bool:
+    """True when merging the event changed no session data (only its source list)."""
+    def data(doc: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in doc.items() if k not in IGNORED_KEYS}
+
+    return data(stored) == data(merged)
 
 
 def _bill(outcome: IngestOutcome, biller: Biller, db: DbSession, tenant_id: str) -> None:

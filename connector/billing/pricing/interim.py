@@ -3,17 +3,24 @@
 Why the interval check lives here and not in the scheduler: the scheduler ticks every minute for all
 operators; each operator's ``interim_interval_minutes`` decides whether a session is due, so an API call,
 the CLI and the job all behave the same.
+
+One bad session never stops a tenant's run: a session whose rating fails (a refusal, or a value the core
+cannot compute) becomes an ``error`` row of the result and a ``rating_failure`` anomaly; the others are
+rated and emitted as usual. Only a database failure stops the run.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session as DbSession
 
+from connector.billing import anomalies
 from connector.billing.pricing.adjustments import get_settings
 from connector.billing.pricing.inputs import BatchCache, rate_row
 from connector.events.outbox import emit
@@ -23,6 +30,8 @@ from connector.storage import repo
 from connector.storage.tables.adjustments import SessionInterimRow
 from connector.storage.tables.core import SessionRow
 from connector.validation import FieldError, NotFound
+
+LOG = logging.getLogger("connector.billing.interim")
 
 
 class AsOfError(FieldError):
@@ -61,8 +70,13 @@ def run_interim(db: DbSession, tenant_id: str, as_of: datetime, force: bool = Fa
             with db.no_autoflush:  # reads only: the rows written so far need no flush before them
                 rated = rate_row(db, tenant_id, row, as_of, cache)
         except (RatingError, IngestError) as exc:
-            out.append({"session_id": row.session_id, "status": "error",
-                        "error": {"field": exc.field, "reason": exc.reason}})
+            out.append(_failed(db, tenant_id, row, exc.field, exc.reason))
+            continue
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - this session only: the others still get their figure
+            LOG.warning("interim rating of %s/%s failed", tenant_id, row.session_id, exc_info=True)
+            out.append(_failed(db, tenant_id, row, "session", f"could not be rated ({type(exc).__name__})"))
             continue
         rating = rated.to_dict()
         amount = format(rated.invoice.amount_due, "f")
@@ -78,6 +92,12 @@ def run_interim(db: DbSession, tenant_id: str, as_of: datetime, force: bool = Fa
                     "currency": rated.currency, "amount_due": amount,
                     "total_cost": rated.total_cost.to_dict(), "event_id": event["id"]})
     return out
+
+
+def _failed(db: DbSession, tenant_id: str, row: SessionRow, field: str, reason: str) -> dict[str, Any]:
+    """The error row of a session that could not be rated, recorded once as a ``rating_failure`` anomaly."""
+    anomalies.record_rating_failure(db, tenant_id, row.session_id, row.station_id, field, reason)
+    return {"session_id": row.session_id, "status": "error", "error": {"field": field, "reason": reason}}
 
 
 def _due(row: SessionRow, previous: SessionInterimRow | None, as_of: datetime, interval: timedelta,

@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import Any
 
 from sqlalchemy import and_, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session as DbSession
 
 from connector.billing.anomalies import Thresholds, parse_instant, session_energy
@@ -34,6 +35,7 @@ from connector.storage.tables.billing import invoice_lines, invoices
 from connector.storage.tables.core import CustomerRow, SessionRow, TariffRow, TariffVersionRow
 
 ZERO = Decimal(0)
+WH = Decimal("0.001")  # the report's energy precision (``run.WH``)
 GroupKey = tuple[str | None, str | None, str | None, str | None]  # station, tariff, customer class, currency
 
 
@@ -238,6 +240,7 @@ class Run:
         self.no_station = only_no_station  # the sessions without a station id (partitioned runs)
         self._same_start: dict[tuple[Any, ...], str] = {}
         self._start_at: Any = None
+        self._failed: dict[str, Rated] = {}  # sessions that failed before rating (their error result)
 
     def execute(self) -> Outcome:
         versions = load_versions(self.db, self.tenant_id) if self.mode == "rerate" else {}
@@ -292,8 +295,14 @@ class Run:
             customer = self.customers.get(doc.get("customer_id") or customer_id)
             klass = doc.get("customer_class") or (customer.customer_class if customer else None)
             ended = doc.get("end") is not None
+            refused = energy is not None and not _accountable(energy)
+            if refused:
+                # a value no charger sends (e.g. 1e30 kWh): not rated, reported, kept out of the sums
+                self._failed[session_id] = Rated(session_id, None, None, None, None, (
+                    "session.energy_kwh", f"{energy} kWh is too large to account to the Wh; not rated"))
+                energy = None
             meta = Meta(session_id, station_id, tariff_id, klass, ended, energy,
-                        ended and not (energy is not None and energy < 0))
+                        ended and not refused and not (energy is not None and energy < 0))
             metas.append(meta)
             self._duplicates(meta, start_at, start)
             if energy is not None and energy < 0:
@@ -304,8 +313,16 @@ class Run:
                 continue
             if self.mode == "stored":
                 stored.append(_stored(session_id, row[12:16]))
-            else:
-                items.append(RateItem(session_id, doc, tariff_id, customer, self.adjustments.get(doc, customer)))
+                continue
+            try:
+                adjustments = self.adjustments.get(doc, customer)
+            except SQLAlchemyError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - this session only: reported as its rating failure
+                self._failed[session_id] = Rated(session_id, None, None, None, None, (
+                    "session", f"adjustments could not be computed ({type(exc).__name__})"))
+                continue
+            items.append(RateItem(session_id, doc, tariff_id, customer, adjustments))
         return metas, billing, items, stored
 
     def _duplicates(self, meta: Meta, start_at: Any, start: Any) -> None:
@@ -327,7 +344,8 @@ class Run:
                 rated: Future[list[Rated]] | list[Rated]) -> None:
         results = {r.session_id: r for r in (rated.result() if isinstance(rated, Future) else rated)}
         for meta in metas:
-            self._account(meta, results.get(meta.session_id), billing.get(meta.session_id))
+            result = results.get(meta.session_id) or self._failed.pop(meta.session_id, None)
+            self._account(meta, result, billing.get(meta.session_id))
 
     def _account(self, meta: Meta, rated: Rated | None, bill: Billing | None) -> None:
         out = self.out
@@ -368,6 +386,15 @@ class Run:
                 f"Session {meta.session_id}: expected {expected} {currency}, billed {billed} {bill.currency}",
                 expected=expected, billed=billed, difference=expected - billed, currency=currency,
                 billed_currency=bill.currency))
+
+
+def _accountable(energy: Decimal) -> bool:
+    """Can the report hold this energy at its Wh precision (the decimal context's digits)?"""
+    try:
+        energy.quantize(WH)
+    except ArithmeticError:
+        return False
+    return True
 
 
 def _stored(session_id: str, values: Any) -> Rated:

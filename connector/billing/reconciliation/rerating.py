@@ -77,7 +77,8 @@ def _candidates(session: Any, versions: list[VersionData]) -> tuple[list[Tariff]
 
 
 def rate_one(item: RateItem) -> Rated:
-    """Re-rate one ended session with the rating core; a refusal becomes ``error`` (never raises)."""
+    """Re-rate one ended session with the rating core; a refusal or any failure of this one session becomes
+    ``error`` (never raises), reported as a ``rating_failure`` exception while the run goes on."""
     try:
         session = to_session(item.document)
     except IngestError as exc:
@@ -97,6 +98,9 @@ def rate_one(item: RateItem) -> Rated:
         return Rated(item.session_id, None, None, None, None, (exc.field, exc.reason))
     except ValueError as exc:  # e.g. an adjustment the core refuses: reported, never a crash
         return Rated(item.session_id, None, None, None, None, ("session", str(exc)))
+    except Exception as exc:  # noqa: BLE001 - e.g. a value too large to compute: this session only
+        return Rated(item.session_id, None, None, None, None,
+                     ("session", f"could not be rated ({type(exc).__name__})"))
 
 
 def rate_chunk(items: list[RateItem]) -> list[Rated]:
