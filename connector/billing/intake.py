@@ -161,22 +161,11 @@ def ingest_session_event(db: DbSession, tenant_id: str, event: SessionEvent,
     try:
         if not store.add_event(db, tenant_id, event):
             db.rollback()
-            outcome = IngestOutcome("duplicate", event.event_id, event.session_id)
-            if event.type == "end":
-                _bill(outcome, biller, db, tenant_id)
-            return outcome
-        row = store.get_session_row(db, tenant_id, event.session_id, lock=True)
-        stored = None if row is None else dict(row.document)
-        doc = apply_event(stored, event, tenant_id)
-        if row is not None and row.status in CLOSED_STATUSES:
-            db.rollback()  # the event is not kept either: a later correction may carry the same id
-            if _same(stored or {}, doc):
-                outcome = IngestOutcome("duplicate", event.event_id, event.session_id)
-                if event.type == "end":
-                    _bill(outcome, biller, db, tenant_id)
-                return outcome
-            raise SessionClosed("session_id", f"session '{event.session_id}' is {row.status}: it is closed to "
-                                f"{event.type} events; a billed session is corrected by a credit note only")
+            return _duplicate(event, biller, db, tenant_id)
+        doc = apply_event(store.get_session(db, tenant_id, event.session_id), event, tenant_id)
+        if _closed(db, tenant_id, event, doc):  # raises SessionClosed when the event would change a billed one
+            db.rollback()  # nothing kept, not even the event id: a later correction may carry it
+            return _duplicate(event, biller, db, tenant_id)
         to_session(doc)  # the merged document must be a valid Session before anything is kept
         store.put_session(db, tenant_id, doc)
         db.commit()
@@ -189,12 +178,28 @@ def ingest_session_event(db: DbSession, tenant_id: str, event: SessionEvent,
     return outcome
 
 
-def _same(stored: dict[str, Any], merged: dict[str, Any]) -> bool:
-    """True when merging the event changed no session data (only its source list)."""
+def _duplicate(event: SessionEvent, biller: Biller, db: DbSession, tenant_id: str) -> IngestOutcome:
+    """A repeat changes nothing; a repeated ``end`` answers with the session's bill."""
+    outcome = IngestOutcome("duplicate", event.event_id, event.session_id)
+    if event.type == "end":
+        _bill(outcome, biller, db, tenant_id)
+    return outcome
+
+
+def _closed(db: DbSession, tenant_id: str, event: SessionEvent, merged: dict[str, Any]) -> bool:
+    """Is the session billed and the event a repeat of what it holds (True)? Raises ``SessionClosed`` when
+    the event would change a billed session; False for a session still open."""
+    row = store.get_session_row(db, tenant_id, event.session_id)
+    if row is None or row.status not in CLOSED_STATUSES:
+        return False
+
     def data(doc: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in doc.items() if k not in IGNORED_KEYS}
 
-    return data(stored) == data(merged)
+    if data(dict(row.document)) == data(merged):
+        return True
+    raise SessionClosed("session_id", f"session '{event.session_id}' is {row.status}: it is closed to "
+                        f"{event.type} events; a billed session is corrected by a credit note only")
 
 
 def _bill(outcome: IngestOutcome, biller: Biller, db: DbSession, tenant_id: str) -> None:

@@ -1,6 +1,7 @@
 """Energy over time for a raw session: piecewise-linear between meter samples (``Session.energy_profile``).
 
-Policy (documented in docs/rating.md): cumulative energy is interpolated linearly between samples;
+Policy (documented in docs/rating.md): cumulative energy is interpolated linearly between samples and never
+goes down (``first_decrease`` finds the reading that does, so every face refuses it naming the sample);
 with no samples, energy is spread uniformly over the charging time (start → charging_ended_at, or
 end). Power in a segment is the sample's reported ``power_kw`` when given, otherwise the slope.
 """
@@ -8,6 +9,7 @@ end). Power in a segment is the sample's reported ``power_kw`` when given, other
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -20,6 +22,16 @@ def hours_between(a: datetime, b: datetime) -> Decimal:
     delta = b - a
     micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
     return Decimal(micros) / Decimal(3_600_000_000)
+
+
+def first_decrease(readings: Sequence[tuple[datetime, Decimal]]) -> tuple[int, int] | None:
+    """Cumulative readings ``(at, kWh)`` (any order) taken in time order: ``(index, previous index)`` of the
+    first one below an earlier one, else None. A meter that resets or runs backwards cannot be billed."""
+    order = sorted(range(len(readings)), key=lambda i: readings[i][0])
+    for before, index in zip(order, order[1:], strict=False):
+        if readings[index][1] < readings[before][1]:
+            return index, before
+    return None
 
 
 @dataclass(slots=True)

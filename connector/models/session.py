@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from connector.models.common import AwareDatetime, CurrencyCode, Dec, Model
-from connector.models.energy_profile import ZERO, EnergyProfile, Knot
+from connector.models.energy_profile import ZERO, EnergyProfile, Knot, first_decrease
 
 
 def check_time_zone(value: str) -> str:
@@ -68,6 +68,16 @@ class Session(Model):
 
     _check_tz = field_validator("time_zone")(classmethod(lambda cls, v: check_time_zone(v)))
 
+    @field_validator("meter_samples")
+    @classmethod
+    def _cumulative(cls, samples: list[MeterSample]) -> list[MeterSample]:
+        found = first_decrease([(s.timestamp, s.energy_kwh) for s in samples])
+        if found is not None:
+            index, before = found
+            raise ValueError(f"[{index}].energy_kwh {samples[index].energy_kwh} is below the earlier reading "
+                             f"{samples[before].energy_kwh}: cumulative readings must not go down")
+        return samples
+
     @model_validator(mode="after")
     def _consistent(self) -> Session:
         if self.end is not None and self.end < self.start:
@@ -79,6 +89,11 @@ class Session(Model):
                 raise ValueError("charging_ended_at: must not be after end")
         if self.reservation_start is not None and self.reservation_start > self.start:
             raise ValueError("reservation_start: must not be after start")
+        if self.end is not None and self.energy_kwh is not None and self.meter_samples:
+            last = max(self.meter_samples, key=lambda s: s.timestamp)
+            if self.energy_kwh < last.energy_kwh:
+                raise ValueError(f"energy_kwh: {self.energy_kwh} is below the last meter reading "
+                                 f"{last.energy_kwh}: cumulative readings must not go down")
         previous: MeterSample | None = None
         for index, sample in enumerate(self.meter_samples):
             if previous is not None and sample.timestamp < previous.timestamp:

@@ -9,6 +9,8 @@ Works on the snake_case dicts the ``ocpp`` package hands to handlers, for both v
 - Only the outlet is read (``location`` absent or ``Outlet``). A value without ``phase`` wins; otherwise
   phases are summed for energy and power, and the highest phase is taken for current.
 - A meter value with power/current but no energy register carries the last known energy forward.
+- A register below the meter start or below an earlier register of the transaction is refused
+  (``IngestError`` naming the meter value): a cumulative reading never goes down.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class Reading:
     power_kw: Decimal | None
     current_a: Decimal | None
     context: str | None
+    field: str = "meter_value"  # where it came from, for a refusal
 
 
 def _number(value: Any, field: str) -> Decimal:
@@ -102,7 +105,7 @@ def readings(meter_values: Iterable[Mapping[str, Any]] | None, field: str = "met
             per[measurand][sv.get("phase")] = _scaled(sv, measurand, f"{where}.sampled_value[{j}]")
 
         out.append(Reading(at, _pick(per[ENERGY], "sum"), _pick(per[POWER], "sum"), _pick(per[CURRENT], "max"),
-                           context))
+                           context, where))
     out.sort(key=lambda r: r.timestamp)
     return out
 
@@ -117,7 +120,12 @@ def to_samples(found: list[Reading], baseline_wh: Decimal | None,
     samples: list[dict[str, Any]] = []
     for r in found:
         if r.register_wh is not None and baseline_wh is not None:
-            last_kwh = max((r.register_wh - baseline_wh) / Decimal(1000), Decimal(0))
+            kwh = (r.register_wh - baseline_wh) / Decimal(1000)
+            if kwh < 0 or (last_kwh is not None and kwh < last_kwh):
+                earlier = "the meter start" if kwh < 0 else "an earlier reading"
+                raise IngestError(f"{r.field}.sampled_value", f"energy register {r.register_wh} Wh is below "
+                                  f"{earlier}: cumulative readings must not go down")
+            last_kwh = kwh
         if last_kwh is None:
             continue
         sample: dict[str, Any] = {"timestamp": r.timestamp.isoformat(), "energy_kwh": str(last_kwh)}
