@@ -29,6 +29,7 @@ def from_settings(database: DatabaseSettings, api: ApiSettings, spreadsheets: Sp
         "CREATE_TABLES": database.create_tables,
         "BATCH_MAX_SESSIONS": api.batch_max_sessions,
         "IDEMPOTENCY_WAIT_SECONDS": api.idempotency_wait_seconds,
+        "IDEMPOTENCY_LEASE_SECONDS": api.idempotency_lease_seconds,
         "SHEET_TIME_BUDGET_SECONDS": api.sheet_time_budget_seconds,
         "DEFAULT_TIME_ZONE": spreadsheets.default_time_zone,
     }

@@ -28,6 +28,7 @@ class ApiError(Exception):
                  errors: list[dict[str, str]] | None = None, **extra: Any) -> None:
         super().__init__(detail or title)
         self.status, self.title, self.detail, self.errors, self.extra = status, title, detail, errors, extra
+        self.headers: dict[str, str] = {}  # e.g. Retry-After on a 409/503
 
     @classmethod
     def field(cls, field: str, reason: str, status: int = 422, title: str = "Invalid request") -> ApiError:
@@ -81,7 +82,9 @@ def field_problem(status: int, title: str, field: str | None = None, reason: str
 def problem_of(exc: ApiError | ProblemError) -> Response:
     """The answer to a refusal: its status and title; the field and reason when it names one input."""
     if isinstance(exc, ApiError):
-        return problem(exc.status, exc.title, exc.detail, exc.errors, **exc.extra)
+        response = problem(exc.status, exc.title, exc.detail, exc.errors, **exc.extra)
+        response.headers.update(exc.headers)
+        return response
     errors = None if exc.field is None else [{"field": exc.field, "reason": exc.reason}]
     return problem(exc.status, exc.title, str(exc), errors)
 
