@@ -39,6 +39,7 @@ from connector.api import (
 )
 from connector.api import config as api_config
 from connector.api.context import ENGINE_KEY, SESSIONMAKER_KEY, close_db
+from connector.security.auth import check_bearer_config
 
 LOG = logging.getLogger("connector.api")
 
@@ -67,6 +68,7 @@ def create_app(config: Any = None) -> Flask:
 
     app = Flask(__name__)
     app.config.update(api_config.load(config))
+    check_bearer_config(app.config)  # refuse to start on a setting that would accept foreign tokens
     app.json.sort_keys = False  # type: ignore[attr-defined]
     engine = app.config.get("ENGINE") or make_engine(app.config["DATABASE_URL"])
     app.extensions[ENGINE_KEY] = engine

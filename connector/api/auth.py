@@ -7,7 +7,12 @@ from flask.typing import ResponseReturnValue
 
 from connector.api.context import db
 from connector.api.errors import problem
-from connector.security.auth import AuthError, JwksCache, tenant_from_api_key, tenant_from_bearer
+from connector.security.auth import (
+    AuthError,
+    JwksCache,
+    tenant_from_api_key,
+    tenant_from_bearer,
+)
 
 PUBLIC_ENDPOINTS = {"health.get_health", "health.get_ready", "docs.openapi_json", "docs.docs_page", "static"}
 # Blueprints that authenticate their callers themselves (signed webhooks, OCPI tokens) add their prefix here.

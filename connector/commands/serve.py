@@ -41,8 +41,12 @@ def run(args: argparse.Namespace) -> int:
     if workers < 1:
         raise InputError("--workers: must be at least 1")
     from connector.api import create_app
+    from connector.config import ConfigError
 
-    app = create_app()  # tables are created once here, before workers fork
+    try:
+        app = create_app()  # tables are created once here, before workers fork
+    except ConfigError as exc:  # a setting the API cannot run with: one line, exit 2
+        raise InputError(str(exc)) from None
     if args.dev:
         app.run(host=host, port=port, debug=False, threaded=True)
         return 0

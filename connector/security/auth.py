@@ -2,7 +2,8 @@
 
 API keys: the SHA-256 of the key is looked up in ``api_keys`` (``evbill apikey create --tenant T``);
 ``API_KEYS`` in the config maps plaintext keys to tenants for development and tests.
-Bearer tokens: RS256 signature against the JWKS (``JWKS_URL`` or an injected ``JWKS``), issuer, audience,
+Bearer tokens: RS256 signature against the JWKS (``JWKS_URL`` or an injected ``JWKS``), issuer, audience (both
+required: ``check_bearer_config`` refuses a JWKS without them),
 expiry, and — when ``JWT_REQUIRED_ROLES`` is set — one of those values in ``roles`` or ``scp``. The tenant
 is the ``tid`` claim (``JWT_TENANT_CLAIM``), mapped through ``JWT_TENANT_MAP`` when given.
 """
@@ -17,6 +18,8 @@ from typing import Any
 import jwt
 from sqlalchemy.orm import Session as DbSession
 
+from connector.config import ConfigError
+from connector.models.limits import TENANT_ID_MAX
 from connector.storage import repo
 
 
@@ -59,13 +62,26 @@ class JwksCache:
         raise AuthError(401, "bearer tokens are not configured on this server (EVBILL_JWKS_URL)")
 
 
+def check_bearer_config(config: Mapping[str, Any]) -> None:
+    """Bearer tokens need both an audience and an issuer: Entra ID signs every tenant's tokens with the same
+    keys, so a JWKS alone would accept a token minted for another application by another issuer."""
+    if not (config.get("JWKS") or config.get("JWKS_URL")):
+        return
+    missing = [name for key, name in (("JWT_AUDIENCE", "EVBILL_JWT_AUDIENCE"), ("JWT_ISSUER", "EVBILL_JWT_ISSUER"))
+               if not config.get(key)]
+    if missing:
+        raise ConfigError(f"{' and '.join(missing)}: required when bearer tokens are configured (EVBILL_JWKS_URL); "
+                          "without them a token of any application and issuer signed by the same keys is accepted")
+
+
 def tenant_from_bearer(config: Mapping[str, Any], jwks: JwksCache, token: str) -> str:
+    if not (config.get("JWT_AUDIENCE") and config.get("JWT_ISSUER")):
+        raise AuthError(401, "bearer tokens need EVBILL_JWT_AUDIENCE and EVBILL_JWT_ISSUER on this server")
     try:
         key = jwks.key_for(token)
         claims = jwt.decode(
             token, key, algorithms=["RS256"], audience=config.get("JWT_AUDIENCE"), issuer=config.get("JWT_ISSUER"),
-            options={"require": ["exp", "iss", "aud"], "verify_aud": config.get("JWT_AUDIENCE") is not None,
-                     "verify_iss": config.get("JWT_ISSUER") is not None},
+            options={"require": ["exp", "iss", "aud"], "verify_aud": True, "verify_iss": True},
         )
     except jwt.ExpiredSignatureError as exc:
         raise AuthError(401, "the bearer token has expired") from exc
@@ -83,6 +99,8 @@ def tenant_from_bearer(config: Mapping[str, Any], jwks: JwksCache, token: str) -
     raw = claims.get(config.get("JWT_TENANT_CLAIM") or "tid")
     if not raw:
         raise AuthError(403, "the token carries no tenant claim")
+    if not isinstance(raw, str) or len(raw) > TENANT_ID_MAX or not raw.isprintable():
+        raise AuthError(403, f"the token's tenant claim is not a tenant id (text of at most {TENANT_ID_MAX} characters)")
     mapping = config.get("JWT_TENANT_MAP") or {}
     if mapping:
         if str(raw) not in mapping:

@@ -161,3 +161,36 @@ def test_hmac_sign_and_verify():
     assert err.value.field == hmac_sign.TIMESTAMP_HEADER
     assert not hmac_sign.is_valid("s3cret", "abc", body, sig)
     assert not hmac_sign.is_valid("wrong", ts, body, sig, now=1_700_000_000)
+
+
+# ------------------------------------------------------------------------- bearer config defaults
+
+
+@pytest.mark.parametrize("missing", ["JWT_AUDIENCE", "JWT_ISSUER"])
+def test_bearer_tokens_refuse_to_start_without_audience_and_issuer(sqlite_url, rsa_keys, missing):
+    """Entra ID signs every tenant's tokens with the same keys: a JWKS without both an audience and an issuer
+    would take a token minted for another application, and its ``tid`` as the tenant."""
+    from connector.config import ConfigError
+
+    config = {"JWKS": rsa_keys[2], "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE, missing: None}
+    with pytest.raises(ConfigError, match=f"EVBILL_{missing}"):
+        make_app(sqlite_url, **config)
+
+
+def test_serve_refuses_a_jwks_url_without_audience(monkeypatch, capsys, sqlite_url):
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("EVBILL_JWKS_URL", "https://login.microsoftonline.com/common/discovery/v2.0/keys")
+    monkeypatch.delenv("EVBILL_JWT_AUDIENCE", raising=False)
+    monkeypatch.setenv("EVBILL_JWT_ISSUER", ISSUER)
+    assert main(["serve", "--bind", "127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "EVBILL_JWT_AUDIENCE" in err[0]
+
+
+def test_bearer_tenant_longer_than_its_column_is_refused(sqlite_url, rsa_keys):
+    private, _other, jwks = rsa_keys
+    client = make_app(sqlite_url, JWKS=jwks, JWT_ISSUER=ISSUER, JWT_AUDIENCE=AUDIENCE).test_client()
+    long_tid = client.get("/v1/customers", headers={"Authorization": f"Bearer {token(private, tid='t' * 65)}"})
+    assert "tenant" in assert_problem(long_tid, 403)["detail"]
+    ok = client.get("/v1/customers", headers={"Authorization": f"Bearer {token(private, tid='t' * 64)}"})
+    assert ok.status_code == 200

@@ -28,6 +28,19 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from connector.models.documents import RatedSessionJson
+from connector.models.limits import (
+    CUSTOMER_CLASS_MAX,
+    CUSTOMER_ID_MAX,
+    CUSTOMER_NAME_MAX,
+    EMAIL_MAX,
+    EVENT_ID_MAX,
+    LOCALE_MAX,
+    SESSION_ID_MAX,
+    STATION_ID_MAX,
+    TARIFF_ID_MAX,
+    TAX_REGION_MAX,
+    TENANT_ID_MAX,
+)
 from connector.storage.db import Base
 
 
@@ -38,7 +51,7 @@ def utcnow() -> datetime:
 class TenantRow(Base):
     __tablename__ = "tenants"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(TENANT_ID_MAX), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -49,7 +62,7 @@ class ApiKeyRow(Base):
     __tablename__ = "api_keys"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    tenant_id: Mapped[str] = mapped_column(String(TENANT_ID_MAX), index=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
     name: Mapped[str | None] = mapped_column(String(200))
@@ -65,8 +78,8 @@ class TariffRow(Base):
 
     __tablename__ = "tariffs"
 
-    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    tariff_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(TENANT_ID_MAX), primary_key=True)
+    tariff_id: Mapped[str] = mapped_column(String(TARIFF_ID_MAX), primary_key=True)
     currency: Mapped[str] = mapped_column(String(3))
     current_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -79,8 +92,8 @@ class TariffVersionRow(Base):
 
     __tablename__ = "tariff_versions"
 
-    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    tariff_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(TENANT_ID_MAX), primary_key=True)
+    tariff_id: Mapped[str] = mapped_column(String(TARIFF_ID_MAX), primary_key=True)
     version_no: Mapped[int] = mapped_column(Integer, primary_key=True)
     effective_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     end_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -96,14 +109,14 @@ class TariffVersionRow(Base):
 class CustomerRow(Base):
     __tablename__ = "customers"
 
-    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    customer_class: Mapped[str] = mapped_column(String(40), default="public")
-    tax_region: Mapped[str | None] = mapped_column(String(40))
+    tenant_id: Mapped[str] = mapped_column(String(TENANT_ID_MAX), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(CUSTOMER_ID_MAX), primary_key=True)
+    customer_class: Mapped[str] = mapped_column(String(CUSTOMER_CLASS_MAX), default="public")
+    tax_region: Mapped[str | None] = mapped_column(String(TAX_REGION_MAX))
     tax_exempt: Mapped[bool] = mapped_column(Boolean, default=False)
-    name: Mapped[str | None] = mapped_column(String(200))
-    email: Mapped[str | None] = mapped_column(String(320))
-    locale: Mapped[str] = mapped_column(String(20), default="en_US")
+    name: Mapped[str | None] = mapped_column(String(CUSTOMER_NAME_MAX))
+    email: Mapped[str | None] = mapped_column(String(EMAIL_MAX))
+    locale: Mapped[str] = mapped_column(String(LOCALE_MAX), default="en_US")
     invoice_per_session: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
@@ -122,14 +135,14 @@ class SessionRow(Base):
 
     __tablename__ = "sessions"
 
-    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(TENANT_ID_MAX), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(SESSION_ID_MAX), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), default="active")
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     rating: Mapped[RatedSessionJson | None] = mapped_column(JSON)
-    station_id: Mapped[str | None] = mapped_column(String(64))
-    customer_id: Mapped[str | None] = mapped_column(String(64))
-    tariff_id: Mapped[str | None] = mapped_column(String(36))
+    station_id: Mapped[str | None] = mapped_column(String(STATION_ID_MAX))
+    customer_id: Mapped[str | None] = mapped_column(String(CUSTOMER_ID_MAX))
+    tariff_id: Mapped[str | None] = mapped_column(String(TARIFF_ID_MAX))
     start_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     end_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -147,9 +160,9 @@ class SessionEventRow(Base):
     __tablename__ = "session_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    tenant_id: Mapped[str] = mapped_column(String(64))
-    event_id: Mapped[str] = mapped_column(String(200))
-    session_id: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[str] = mapped_column(String(TENANT_ID_MAX))
+    event_id: Mapped[str] = mapped_column(String(EVENT_ID_MAX))
+    session_id: Mapped[str] = mapped_column(String(SESSION_ID_MAX))
     type: Mapped[str] = mapped_column(String(8))
     source: Mapped[str] = mapped_column(String(40), default="api")
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -167,7 +180,7 @@ class IdempotencyKeyRow(Base):
 
     __tablename__ = "idempotency_keys"
 
-    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(TENANT_ID_MAX), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     method: Mapped[str] = mapped_column(String(8))
     path: Mapped[str] = mapped_column(String(500))
