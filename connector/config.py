@@ -131,8 +131,6 @@ class ApiSettings(Section):
     max_body_bytes: int = _var("EVBILL_MAX_BODY_BYTES", 16 * 1024 * 1024, _integer)
     batch_max_sessions: int = _var("EVBILL_BATCH_MAX_SESSIONS", 10000, _integer)
     idempotency_wait_seconds: float = _var("EVBILL_IDEMPOTENCY_WAIT_SECONDS", 10.0, _number)
-    # a claim unanswered this long (its request crashed) is taken over by the next retry
-    idempotency_lease_seconds: float = _var("EVBILL_IDEMPOTENCY_LEASE_SECONDS", 60.0, _number)
     # Sheets gives a custom function 30 s in all: leave room for the network
     sheet_time_budget_seconds: float = _var("EVBILL_SHEET_TIME_BUDGET_SECONDS", 20.0, _number)
     jwt_issuer: str | None = _var("EVBILL_JWT_ISSUER", None, _optional)
@@ -143,6 +141,8 @@ class ApiSettings(Section):
     jwt_roles: tuple[str, ...] = _var("EVBILL_JWT_ROLES", (), _list)
     cors_origins: tuple[str, ...] = _var("EVBILL_CORS_ORIGINS", (), _list)
     api_keys: dict[str, str] = _var("EVBILL_API_KEYS", parse=_pairs, factory=dict, secret=True)
+    # a claim unanswered this long (its request crashed) is taken over by the next retry
+    idempotency_lease_seconds: float = _var("EVBILL_IDEMPOTENCY_LEASE_SECONDS", 60.0, _number)
 
 
 @dataclass(frozen=True, slots=True)
