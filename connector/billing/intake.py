@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
@@ -153,25 +153,39 @@ def _ensure_tenant(db: DbSession, tenant_id: str) -> None:
         _tenants.add(key)
 
 
+NEW_SESSION_RETRIES = 2  # a new session's concurrent first events: the loser retries on the winner's row
+
+
 def ingest_session_event(db: DbSession, tenant_id: str, event: SessionEvent,
                          biller: Biller | None = None) -> IngestOutcome:
     """Store, merge and (for ``end``) bill one event. Commits; raises ``IngestError`` for bad data."""
     biller = biller or default_biller()
     _ensure_tenant(db, tenant_id)
-    try:
-        if not store.add_event(db, tenant_id, event):
+    for attempt in range(NEW_SESSION_RETRIES + 1):
+        try:
+            if not store.add_event(db, tenant_id, event):
+                db.rollback()
+                return _duplicate(event, biller, db, tenant_id)
+            stored = store.get_session(db, tenant_id, event.session_id)  # locked when it exists
+            doc = apply_event(stored, event, tenant_id)
+            if _closed(db, tenant_id, event, doc):  # raises SessionClosed when the event would change a billed one
+                db.rollback()  # nothing kept, not even the event id: a later correction may carry it
+                return _duplicate(event, biller, db, tenant_id)
+            to_session(doc)  # the merged document must be a valid Session before anything is kept
+            # a session we found none of is inserted, never updated: a row another event committed since
+            # is a conflict to retry on, not a row to overwrite with a merge that never saw it
+            store.put_session(db, tenant_id, doc, new=stored is None)
+            db.commit()
+            break
+        except IngestError:
             db.rollback()
-            return _duplicate(event, biller, db, tenant_id)
-        doc = apply_event(store.get_session(db, tenant_id, event.session_id), event, tenant_id)
-        if _closed(db, tenant_id, event, doc):  # raises SessionClosed when the event would change a billed one
-            db.rollback()  # nothing kept, not even the event id: a later correction may carry it
-            return _duplicate(event, biller, db, tenant_id)
-        to_session(doc)  # the merged document must be a valid Session before anything is kept
-        store.put_session(db, tenant_id, doc)
-        db.commit()
-    except IngestError:
-        db.rollback()
-        raise
+            raise
+        except IntegrityError:
+            # Another event of this new session inserted its row first (both found none to lock): start over,
+            # now finding and locking that row, and merge into it.
+            db.rollback()
+            if attempt == NEW_SESSION_RETRIES:
+                raise
     outcome = IngestOutcome("accepted", event.event_id, event.session_id)
     if event.type == "end":
         _bill(outcome, biller, db, tenant_id)
