@@ -122,6 +122,9 @@ class DatabaseSettings(Section):
 
     url: str = _var("DATABASE_URL", DEFAULT_DATABASE_URL)
     create_tables: bool = _var("EVBILL_CREATE_TABLES", True, _unless_off)
+    # how long a write waits for another's lock (SQLite busy timeout, PostgreSQL lock_timeout); then the API
+    # answers 503 with Retry-After
+    busy_timeout_seconds: float = _var("EVBILL_DB_BUSY_TIMEOUT_SECONDS", 30.0, _number)
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,7 +70,8 @@ def create_app(config: Any = None) -> Flask:
     app.config.update(api_config.load(config))
     check_bearer_config(app.config)  # refuse to start on a setting that would accept foreign tokens
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    engine = app.config.get("ENGINE") or make_engine(app.config["DATABASE_URL"])
+    engine = app.config.get("ENGINE") or make_engine(app.config["DATABASE_URL"],
+                                                     float(app.config.get("DB_BUSY_TIMEOUT_SECONDS", 30)))
     app.extensions[ENGINE_KEY] = engine
     app.extensions[SESSIONMAKER_KEY] = sessionmaker(engine, expire_on_commit=False)
     if app.config.get("CREATE_TABLES"):

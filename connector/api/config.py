@@ -31,6 +31,7 @@ def from_settings(database: DatabaseSettings, api: ApiSettings, spreadsheets: Sp
         "IDEMPOTENCY_WAIT_SECONDS": api.idempotency_wait_seconds,
         "IDEMPOTENCY_LEASE_SECONDS": api.idempotency_lease_seconds,
         "SHEET_TIME_BUDGET_SECONDS": api.sheet_time_budget_seconds,
+        "DB_BUSY_TIMEOUT_SECONDS": database.busy_timeout_seconds,
         "DEFAULT_TIME_ZONE": spreadsheets.default_time_zone,
     }
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from flask import Flask, Response, jsonify
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from connector.validation import ProblemError, field_errors
@@ -107,6 +109,16 @@ def register(app: Flask) -> None:
         response = problem(status, exc.name, detail)
         if status == 405 and exc.get_response().headers.get("Allow"):
             response.headers["Allow"] = exc.get_response().headers["Allow"]
+        return response
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def _busy(exc: Exception) -> Response:
+        """A lock held past the busy timeout, a full pool, a database that went away: the request did nothing
+        (its transaction rolled back), so the client may retry it."""
+        LOG.warning("database busy or unreachable: %s", exc)
+        response = problem(503, "Service Unavailable", "the database is busy or unreachable; retry later")
+        response.headers["Retry-After"] = str(app.config.get("RETRY_AFTER_SECONDS", 1))
         return response
 
     @app.errorhandler(Exception)

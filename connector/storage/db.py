@@ -19,18 +19,22 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-def make_engine(url: str) -> Engine:
-    """Engine for ``url`` (callers take it from ``connector.config.DatabaseSettings`` or an option)."""
+def make_engine(url: str, busy_timeout: float = 30.0) -> Engine:
+    """Engine for ``url`` (callers take it from ``connector.config.DatabaseSettings`` or an option).
+    ``busy_timeout``: seconds a statement waits for another transaction's lock before it fails (SQLite's busy
+    timeout, PostgreSQL's ``lock_timeout``), so a stuck writer is an error the API answers 503, not a hang."""
+    millis = max(1, int(busy_timeout * 1000))
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={millis}")
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    connect_args = {"options": f"-c lock_timeout={millis}"} if url.startswith("postgresql") else {}
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args)
