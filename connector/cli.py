@@ -27,6 +27,7 @@ from connector.commands import (
     rate,
     reconcile,
     serve,
+    stations,
     worker,
 )
 
@@ -36,7 +37,7 @@ __all__ = ["COMMANDS", "InputError", "build_parser", "main"]
 # ``connector/commands/`` with ``register(subparsers)``, and one entry below.
 COMMANDS: tuple[ModuleType, ...] = (
     apikey, billing, csms, db, deliveries, demo, export_workbook, import_sessions, import_watch, platforms, rate,
-    reconcile, serve, worker,
+    reconcile, serve, stations, worker,
 )
 
 

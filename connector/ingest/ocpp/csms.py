@@ -5,6 +5,12 @@ Transactions become ``SessionEvent`` s (start/update/end) fed to the one ingesti
 messages of one station are handled in order. Event ids are derived from message content, so a
 charger that re-sends a transaction message after a reconnect is ignored as a duplicate.
 
+Handshake security (``registry`` set, as ``evbill csms`` does): OCPP security profiles 1-3 per registered
+station, checked before the websocket upgrade (``connector.ingest.ocpp.security``). ``rotate_password``
+changes a station's Basic-auth password from the CSMS (2.0.1 ``SetVariables`` of
+``SecurityCtrlr.BasicAuthPassword``, 1.6 ``ChangeConfiguration`` of ``AuthorizationKey``); the new hash is
+stored only once the station accepted it.
+
 2.0.1 only: while a transaction runs, the running cost is pushed with ``CostUpdated``; the final cost
 (incl. taxes) goes back in ``TransactionEventResponse.totalCost``. OCPP has JSON numbers only, so the
 Decimal is sent as the float with the same shortest decimal text (6.37 → 6.37), at the wire only.
@@ -15,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import secrets
+import ssl
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Mapping
@@ -22,22 +30,27 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
 from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint as ChargePoint16
+from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
 from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from connector.ingest.ocpp.meter import readings, to_samples
+from connector.ingest.ocpp.security import StationRecord, StationRegistry
 from connector.models.session_event import IngestError, SessionEvent, parse_event
 from connector.models.sink import IngestOutcome, SessionSink
+from connector.security.passwords import generate_password
 
 LOG = logging.getLogger("connector.ingest.ocpp")
 SUBPROTOCOLS = [Subprotocol("ocpp2.0.1"), Subprotocol("ocpp1.6")]
@@ -70,14 +83,19 @@ class TxState:
     charging_ended_at: str | None = None
     last_cost_push: float = 0.0
     connector: str | None = None
+    last_seq: int = -1  # 2.0.1 seqNo of the last message applied; an older one is a replay
 
 
 class Csms:
     """Owns the sink, the thread pool, the transaction state and the counters the bench prints."""
 
-    def __init__(self, sink: SessionSink, settings: CsmsSettings | None = None) -> None:
+    def __init__(self, sink: SessionSink, settings: CsmsSettings | None = None,
+                 registry: StationRegistry | None = None) -> None:
+        """``registry`` None: any station id may connect (tests and labs); ``evbill csms`` always sets one."""
         self.sink = sink
         self.settings = settings or CsmsSettings()
+        self.registry = registry
+        self.records: dict[str, StationRecord] = {}  # station id → registry entry at its last handshake
         self.executor = ThreadPoolExecutor(max(1, self.settings.workers), thread_name_prefix="csms-db")
         self.stats: Counter[str] = Counter()
         self.connected: dict[str, Any] = {}
@@ -91,7 +109,68 @@ class Csms:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     def session_fields(self, station_id: str) -> dict[str, Any]:
-        return dict(self.settings.stations.get(station_id, {}))
+        record = self.records.get(station_id)
+        return {**self.settings.stations.get(station_id, {}), **(record.session_fields if record else {})}
+
+    async def check_handshake(self, connection: ServerConnection, request: Request) -> Response | None:
+        """``process_request`` hook: refuse (HTTP 401, before the upgrade) what the security profile forbids."""
+        if self.registry is None:
+            return None
+        station_id = _station_from_path(request.path)
+        ssl_object = connection.transport.get_extra_info("ssl_object")
+        peer = ssl_object.getpeercert() if ssl_object is not None else None
+        record, reason = await self.offload(self.registry.check, station_id, request.headers.get("Authorization"),
+                                            ssl_object is not None, peer)
+        if reason is None and record is not None:
+            self.records[station_id] = record
+            return None
+        self.stats["handshakes.refused"] += 1
+        self.rejections.append({"station_id": station_id, "action": "handshake", "field": "Authorization",
+                                "reason": str(reason)})
+        LOG.warning("refused connection as %s: %s", station_id, reason)
+        response = connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
+        response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
+        return response
+
+    async def rotate_password(self, station_id: str, password: str | None = None) -> str:
+        """Give a connected station a new Basic-auth password; the hash is stored only when it answers
+        ``Accepted``. Returns the station's status (or ``NotConnected`` / ``NotApplicable``)."""
+        point = self.connected.get(station_id)
+        record = self.records.get(station_id)
+        if point is None:
+            return "NotConnected"
+        if self.registry is None or record is None or record.profile == 3:
+            return "NotApplicable"  # profile 3 authenticates by certificate, not by password
+        if isinstance(point, Station201):
+            password = password or generate_password()
+            result = await point.call(call201.SetVariables(set_variable_data=[{
+                "attribute_type": "Actual", "attribute_value": password,
+                "component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"}}]))
+            status = str(result.set_variable_result[0]["attribute_status"])
+        else:
+            # 1.6 security whitepaper: AuthorizationKey, up to 20 bytes written as 40 hexadecimal digits
+            password = password or secrets.token_hex(20)
+            result = await point.call(call16.ChangeConfiguration(key="AuthorizationKey", value=password))
+            status = str(result.status)
+        if status == "Accepted":
+            await self.offload(self.registry.store_password, station_id, password)
+            self.stats["passwords.rotated"] += 1
+        LOG.info("password rotation of %s: %s", station_id, status)
+        return status
+
+    async def rotate_requested(self) -> dict[str, str]:
+        """Rotate every connected station an operator flagged (``evbill stations rotate-password``)."""
+        if self.registry is None:
+            return {}
+        wanted = await self.offload(self.registry.rotations_requested)
+        out: dict[str, str] = {}
+        for station_id in wanted:
+            if station_id in self.connected:
+                try:
+                    out[station_id] = await self.rotate_password(station_id)
+                except Exception as exc:  # noqa: BLE001 - a timeout or CallError: retried at the next poll
+                    out[station_id] = f"failed: {exc}"
+        return out
 
     def reject(self, station_id: str, action: str, error: IngestError) -> PropertyConstraintViolationError:
         """Log and count a malformed message; the CallError goes back, the connection stays up."""
@@ -127,8 +206,7 @@ class Csms:
         return state
 
     async def handle_connection(self, connection: ServerConnection) -> None:
-        path = connection.request.path if connection.request else "/"
-        station_id = unquote(path.rstrip("/").rsplit("/", 1)[-1]) or "unknown"
+        station_id = _station_from_path(connection.request.path if connection.request else "/")
         if connection.subprotocol == "ocpp1.6":
             point: ChargePoint16 | ChargePoint201 = Station16(station_id, connection, self)
         elif connection.subprotocol == "ocpp2.0.1":
@@ -145,9 +223,10 @@ class Csms:
         finally:
             self.connected.pop(station_id, None)
 
-    async def serve(self, host: str = "127.0.0.1", port: int = 9000) -> Server:
-        return await serve(self.handle_connection, host, port, subprotocols=SUBPROTOCOLS,
-                           ping_interval=None, max_queue=64)
+    async def serve(self, host: str = "127.0.0.1", port: int = 9000, tls: ssl.SSLContext | None = None) -> Server:
+        """One listener; ``tls`` makes it wss (profiles 2 and 3). ``evbill csms`` may run a plain and a TLS one."""
+        return await serve(self.handle_connection, host, port, subprotocols=SUBPROTOCOLS, ssl=tls,
+                           process_request=self.check_handshake, ping_interval=None, max_queue=64)
 
 
 class _Counting:
@@ -158,6 +237,10 @@ class _Counting:
     async def route_message(self, raw_msg: str) -> None:
         self.csms.stats["messages"] += 1
         await super().route_message(raw_msg)  # type: ignore[misc]
+
+
+def _station_from_path(path: str) -> str:
+    return unquote(path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]) or "unknown"
 
 
 def _parse(value: str) -> datetime:
@@ -317,7 +400,11 @@ class Station201(_Counting, ChargePoint201):
     async def on_transaction_event(self, event_type: str, timestamp: str, trigger_reason: str, seq_no: int,
                                    transaction_info: dict[str, Any], meter_value: list[dict[str, Any]] | None = None,
                                    evse: dict[str, Any] | None = None, id_token: dict[str, Any] | None = None,
-                                   **_: Any) -> Any:
+                                   offline: bool = False, **_: Any) -> Any:
+        """Offline-queued messages (``offline: true``, replayed in order after a reconnect) take the same path:
+        the event id is (station, transaction, seqNo), so a message the station sends again after a lost
+        response is stored and billed once, and a seqNo at or below the last applied one never moves the
+        transaction's meter state backwards."""
         tx_id = transaction_info["transaction_id"]
         session_id = _session_id(self.id, tx_id)
         try:
@@ -351,14 +438,19 @@ class Station201(_Counting, ChargePoint201):
                 session = {}
         if state.baseline_wh is None:
             state.baseline_wh = next((r.register_wh for r in found if r.register_wh is not None), None)
-        samples, state.last_kwh = to_samples(found, state.baseline_wh, state.last_kwh)
-        charging_state = transaction_info.get("charging_state")
-        if charging_state in IDLE_STATES and state.charging_ended_at is None:
-            state.charging_ended_at = timestamp
-            session["charging_ended_at"] = timestamp
-        elif charging_state == "Charging" and state.charging_ended_at is not None:
-            state.charging_ended_at = None
-            session["charging_ended_at"] = None
+        if seq_no <= state.last_seq:  # a replay: same event id as before, the sink answers it as a duplicate
+            self.csms.stats["replays"] += 1
+            samples = to_samples(found, state.baseline_wh, None)[0]
+        else:
+            samples, state.last_kwh = to_samples(found, state.baseline_wh, state.last_kwh)
+            state.last_seq = seq_no
+            charging_state = transaction_info.get("charging_state")
+            if charging_state in IDLE_STATES and state.charging_ended_at is None:
+                state.charging_ended_at = timestamp
+                session["charging_ended_at"] = timestamp
+            elif charging_state == "Charging" and state.charging_ended_at is not None:
+                state.charging_ended_at = None
+                session["charging_ended_at"] = None
         if kind == "end":
             session["end"] = timestamp
             session["stop_reason"] = transaction_info.get("stopped_reason")
@@ -380,10 +472,12 @@ class Station201(_Counting, ChargePoint201):
         return result201.TransactionEvent(**response)
 
     @after("TransactionEvent")
-    async def push_cost(self, event_type: str, timestamp: str, transaction_info: dict[str, Any], **_: Any) -> None:
-        """Interim cost → ``CostUpdated`` (runs after the response is sent, so it cannot deadlock)."""
+    async def push_cost(self, event_type: str, timestamp: str, transaction_info: dict[str, Any],
+                        offline: bool = False, **_: Any) -> None:
+        """Interim cost → ``CostUpdated`` (runs after the response is sent, so it cannot deadlock). Not for
+        offline-queued messages: their cost is history, the live one follows with the next online update."""
         settings = self.csms.settings
-        if event_type != "Updated" or not settings.cost_updates:
+        if event_type != "Updated" or not settings.cost_updates or offline:
             return
         tx_id = transaction_info["transaction_id"]
         state = self.csms.tx.get((self.id, tx_id))
@@ -403,12 +497,24 @@ class Station201(_Counting, ChargePoint201):
             LOG.warning("CostUpdated to %s for %s failed: %s", self.id, tx_id, exc)
 
 
-async def run_csms(sink: SessionSink, host: str, port: int, settings: CsmsSettings | None = None) -> None:
-    """Serve until cancelled (``evbill csms``)."""
-    csms = Csms(sink, settings)
-    server = await csms.serve(host, port)
-    LOG.info("CSMS listening on ws://%s:%d/<station id> (ocpp1.6, ocpp2.0.1)", host, port)
-    await server.serve_forever()
+async def run_csms(sink: SessionSink, host: str, port: int | None, settings: CsmsSettings | None = None,
+                   registry: StationRegistry | None = None, tls: ssl.SSLContext | None = None,
+                   tls_port: int | None = None, rotation_poll: float = 60.0) -> None:
+    """Serve until cancelled (``evbill csms``): ws on ``port`` (profile 1), wss on ``tls_port`` (profiles 2, 3);
+    every ``rotation_poll`` seconds, rotate the passwords operators asked for."""
+    csms = Csms(sink, settings, registry)
+    servers = []
+    if port is not None:
+        servers.append(await csms.serve(host, port))
+        LOG.info("CSMS listening on ws://%s:%d/<station id> (ocpp1.6, ocpp2.0.1)", host, port)
+    if tls is not None and tls_port is not None:
+        servers.append(await csms.serve(host, tls_port, tls))
+        LOG.info("CSMS listening on wss://%s:%d/<station id> (ocpp1.6, ocpp2.0.1)", host, tls_port)
+    while True:
+        await asyncio.sleep(rotation_poll)
+        rotated = await csms.rotate_requested()
+        if rotated:
+            LOG.info("password rotations: %s", rotated)
 
 
 __all__ = ["Csms", "CsmsSettings", "SessionEvent", "run_csms"]
