@@ -16,6 +16,7 @@ from connector.commands import (
     InputError,
     apikey,
     billing,
+    chargepoint,
     csms,
     db,
     deliveries,
@@ -36,7 +37,7 @@ __all__ = ["COMMANDS", "InputError", "build_parser", "main"]
 # Every command module, in the order ``evbill --help`` lists them. A new command: a module in
 # ``connector/commands/`` with ``register(subparsers)``, and one entry below.
 COMMANDS: tuple[ModuleType, ...] = (
-    apikey, billing, csms, db, deliveries, demo, export_workbook, import_sessions, import_watch, platforms, rate,
+    apikey, billing, chargepoint, csms, db, deliveries, demo, export_workbook, import_sessions, import_watch, platforms, rate,
     reconcile, serve, stations, worker,
 )
 

@@ -229,9 +229,24 @@ class ServerlessSettings(Section):
     tenant_id: str = _var("EVBILL_TENANT_ID", "default")
 
 
+@dataclass(frozen=True, slots=True)
+class ChargePointApiSettings(Section):
+    """ChargePoint's SOAP Web Services API, polled by ``evbill chargepoint import`` and ``evbill scheduler``
+    (``connector.ingest.chargepoint_soap``). Unset user: no polling job."""
+
+    wsdl: str = _var("CHARGEPOINT_WSDL", "https://webservices.chargepoint.com/cp_api_5.1.wsdl")
+    endpoint: str | None = _var("CHARGEPOINT_ENDPOINT", None, _optional)
+    user: str | None = _var("CHARGEPOINT_API_USER", None, _optional)
+    password: str | None = _var("CHARGEPOINT_API_PASSWORD", None, _optional, secret=True)
+    tenant_id: str = _var("CHARGEPOINT_TENANT_ID", "default")
+    session_defaults: dict[str, str] = _var("CHARGEPOINT_SESSION_DEFAULTS", parse=_pairs, factory=dict)
+    poll_minutes: float = _var("CHARGEPOINT_POLL_MINUTES", 15.0, _positive)
+    first_window_hours: float = _var("CHARGEPOINT_FIRST_WINDOW_HOURS", 24.0, _positive)
+
+
 SECTIONS: tuple[type[Section], ...] = (
     DatabaseSettings, ApiSettings, ServeSettings, OutboxSettings, WebhookSettings, PlatformsSettings,
-    SchedulerSettings, RetentionSettings, SpreadsheetSettings, ServerlessSettings,
+    SchedulerSettings, RetentionSettings, SpreadsheetSettings, ServerlessSettings, ChargePointApiSettings,
 )
 
 
@@ -249,6 +264,7 @@ class Settings:
     retention: RetentionSettings
     spreadsheets: SpreadsheetSettings
     serverless: ServerlessSettings
+    chargepoint: ChargePointApiSettings
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:
@@ -260,6 +276,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         webhooks=WebhookSettings.from_environ(env), platforms=PlatformsSettings.from_environ(env),
         scheduler=SchedulerSettings.from_environ(env), retention=RetentionSettings.from_environ(env),
         spreadsheets=SpreadsheetSettings.from_environ(env), serverless=ServerlessSettings.from_environ(env),
+        chargepoint=ChargePointApiSettings.from_environ(env),
     )
 
 

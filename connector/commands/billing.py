@@ -130,6 +130,7 @@ def run_scheduler(args: argparse.Namespace) -> int:
                                           settings=SchedulerSettings.from_environ())
     except ValueError as exc:
         raise InputError(str(exc)) from exc
+    _add_chargepoint_poll(sched, args.url)
     print(f"evbill scheduler: interim every {args.tick_minutes} min, daily reconciliation at {args.daily_at} UTC, "
           f"monthly on day 1 at {args.monthly_at} UTC (Ctrl-C stops)", file=sys.stderr)
     try:
@@ -137,6 +138,22 @@ def run_scheduler(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, SystemExit):
         pass
     return 0
+
+
+def _add_chargepoint_poll(sched: Any, url: str | None) -> None:
+    """With ``CHARGEPOINT_API_USER`` set, poll ChargePoint's SOAP API every ``CHARGEPOINT_POLL_MINUTES``."""
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from connector.commands.chargepoint import scheduled_poll
+    from connector.config import ChargePointApiSettings, ConfigError
+
+    try:
+        settings = ChargePointApiSettings.from_environ()
+    except ConfigError as exc:
+        raise InputError(str(exc)) from exc
+    if settings.user:
+        sched.add_job(scheduled_poll, IntervalTrigger(minutes=settings.poll_minutes, timezone=UTC),
+                      args=[_engine(url), settings], id="chargepoint-import", name="ChargePoint session import")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
