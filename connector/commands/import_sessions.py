@@ -1,4 +1,8 @@
-"""``evbill import FILE --mapping M.yaml``: import a CSV/JSON session export from any network."""
+"""``evbill import FILE --mapping M.yaml``: import a CSV/JSON session export from any network.
+
+``--dry-run`` stores nothing: it prints what the mapping makes of the first rows, the file's unmapped
+columns and the mapped columns it lacks (exit 1 when a row or column would be refused), so a user-editable
+preset such as ``shell_recharge`` can be checked against a real export first."""
 
 from __future__ import annotations
 
@@ -19,6 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--rejects", type=Path, help="write rejected rows here (CSV: file,row,field,reason)")
     p.add_argument("--tariff", type=Path, help="price ended sessions with this tariff JSON (when billing is not set up)")
     p.add_argument("--dry-run-tariff", type=Path, help="no database: price with this tariff JSON in memory")
+    p.add_argument("--dry-run", action="store_true",
+                   help="store nothing: preview the mapped first rows, unmapped and missing columns")
+    p.add_argument("--preview-rows", type=int, default=5, help="rows shown by --dry-run (default 5)")
     p.set_defaults(func=run)
 
 
@@ -33,6 +40,15 @@ def run(args: argparse.Namespace) -> int:
         mapping = load_mapping(args.mapping)
     except IngestError as exc:
         raise InputError(str(exc)) from exc
+    if args.dry_run:
+        from connector.ingest.preview import preview_content
+
+        if args.preview_rows < 1:
+            raise InputError("preview-rows: at least 1")
+        preview = preview_content(args.file.name, args.file.read_bytes(), mapping, args.preview_rows)
+        print(json.dumps(preview, indent=2, default=str))
+        refused = "error" in preview or preview["missing_columns"] or any("error" in r for r in preview["preview"])
+        return 1 if refused else 0
     report = import_file(args.file, mapping, make_sink(args.database_url, args.dry_run_tariff, args.tariff), args.tenant)
     if args.rejects:
         write_rejections(report, args.rejects)
