@@ -135,6 +135,9 @@ class InvoiceLineJson(TypedDict):
     id: str
     session_id: str | None
     station_id: str | None
+    session_start: str | None  # ISO 8601 with the offset of the session's time zone (local wall clock)
+    session_end: str | None
+    time_zone: str | None  # the session's IANA zone
     kind: str
     category: str
     description: str

@@ -131,8 +131,9 @@ def _share(value: int, part: int, whole: int, currency: str) -> int:
 def _copy_line(ln: InvoiceLineRow, invoice_id: str, position: int) -> InvoiceLineRow:
     return InvoiceLineRow(
         tenant_id=ln.tenant_id, line_id=invoices.new_id("ln"), invoice_id=invoice_id, position=position,
-        session_id=ln.session_id, station_id=ln.station_id, tariff_id=ln.tariff_id, customer_class=ln.customer_class,
-        kind=ln.kind, category=ln.category, description=f"Credit: {ln.description}"[:300], quantity=ln.quantity,
+        session_id=ln.session_id, station_id=ln.station_id, session_start=ln.session_start,
+        session_end=ln.session_end, session_time_zone=ln.session_time_zone, tariff_id=ln.tariff_id,
+        customer_class=ln.customer_class, kind=ln.kind, category=ln.category, description=f"Credit: {ln.description}"[:300], quantity=ln.quantity,
         unit=ln.unit, unit_price=ln.unit_price, net=ln.net, tax=ln.tax, gross=ln.gross, taxes=list(ln.taxes),
         credits_line=ln.line_id)
 

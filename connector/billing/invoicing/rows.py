@@ -8,8 +8,9 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session as DbSession
@@ -142,9 +143,23 @@ def customer_json(row: CustomerRow | None) -> InvoiceCustomerJson | None:
             "locale": row.locale, "tax_region": row.tax_region}
 
 
+def _local_iso(value: datetime | None, tz_name: str | None) -> str | None:
+    """An instant as ISO 8601 in the session's zone (its local wall clock with offset); UTC without one."""
+    if value is None:
+        return None
+    moment = aware(value)
+    try:
+        return moment.astimezone(ZoneInfo(tz_name) if tz_name else UTC).isoformat()
+    except (ZoneInfoNotFoundError, ValueError):
+        return moment.astimezone(UTC).isoformat()
+
+
 def line_json(ln: InvoiceLineRow, currency: str) -> InvoiceLineJson:
     return {
-        "id": ln.line_id, "session_id": ln.session_id, "station_id": ln.station_id, "kind": ln.kind,
+        "id": ln.line_id, "session_id": ln.session_id, "station_id": ln.station_id,
+        "session_start": _local_iso(ln.session_start, ln.session_time_zone),
+        "session_end": _local_iso(ln.session_end, ln.session_time_zone), "time_zone": ln.session_time_zone,
+        "kind": ln.kind,
         "category": ln.category, "description": ln.description, "quantity": ln.quantity, "unit": ln.unit,
         "unit_price": ln.unit_price, "net": major_str(ln.net, currency),
         "taxes": [{"name": t["name"], "rate": str(t["rate"]), "amount": major_str(t["amount"], currency)}

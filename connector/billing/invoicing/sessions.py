@@ -160,7 +160,8 @@ def _add_lines(db: DbSession, tenant_id: str, invoice: InvoiceRow, row: SessionR
     for i, ln in enumerate(_rating_lines(rating, invoice.currency)):
         line = InvoiceLineRow(
             tenant_id=tenant_id, line_id=invoices.new_id("ln"), invoice_id=invoice.invoice_id, position=position + i,
-            session_id=row.session_id, station_id=row.station_id, tariff_id=rating.get("tariff_id"),
+            session_id=row.session_id, station_id=row.station_id, session_start=repo.aware(row.start_at),
+            session_end=repo.aware(row.end_at), session_time_zone=rating.get("time_zone"), tariff_id=rating.get("tariff_id"),
             customer_class=rating.get("customer_class"), kind=ln["kind"], category=ln["category"],
             description=ln["description"][:300], quantity=ln["quantity"], unit=ln["unit"], unit_price=ln["unit_price"],
             net=ln["net"], tax=ln["tax"], gross=ln["gross"], taxes=ln["taxes"])

@@ -87,6 +87,10 @@ class InvoiceLineRow(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     session_id: Mapped[str | None] = mapped_column(String(64))
     station_id: Mapped[str | None] = mapped_column(String(64))
+    # the session's start/end (UTC) and IANA zone: invoices and PDFs show when and where it was charged
+    session_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    session_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    session_time_zone: Mapped[str | None] = mapped_column(String(64))
     tariff_id: Mapped[str | None] = mapped_column(String(36))
     customer_class: Mapped[str | None] = mapped_column(String(40))
     kind: Mapped[str] = mapped_column(String(20))  # charge|price_cap|discount|surcharge|rounding|incentive|credit

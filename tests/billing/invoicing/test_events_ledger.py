@@ -38,7 +38,8 @@ def test_events_carry_the_pinned_invoice(app, client):
     assert set(invoice) >= {"id", "tenant_id", "number", "status", "kind", "credit_note_of", "customer", "currency",
                             "issued_at", "period_start", "period_end", "lines", "taxes", "net_total", "tax_total",
                             "gross_total", "incentive_total", "amount_due"}
-    assert set(invoice["lines"][0]) == {"id", "session_id", "station_id", "kind", "category", "description",
+    assert set(invoice["lines"][0]) == {"id", "session_id", "station_id", "session_start", "session_end",
+                                        "time_zone", "kind", "category", "description",
                                         "quantity", "unit", "unit_price", "net", "taxes", "tax", "gross"}
     assert (invoice["id"], invoice["gross_total"], invoice["tenant_id"]) == (billed["invoice_id"], "3.57", "A")
     [posted] = _events(app, "journal.posted")

@@ -56,6 +56,12 @@ def test_finalize_credit_note_and_payment(client):
                                                                               "finalized")
     assert (cn["net_total"], cn["tax_total"], cn["gross_total"], cn["amount_due"]) == ("6.00", "1.14", "7.14", "7.14")
     assert cn["taxes"] == [{"name": "VAT", "rate": "19", "compound": False, "taxable_base": "6.00", "amount": "1.14"}]
+    # the credited line keeps the session's station, start and end
+    [credited] = cn["lines"]
+    original = next(ln for ln in done["lines"] if ln["id"] == line_s2)
+    assert [credited[k] for k in ("station_id", "session_start", "session_end", "time_zone")] == [
+        original[k] for k in ("station_id", "session_start", "session_end", "time_zone")]
+    assert credited["session_start"] == "2026-01-13T15:00:00+01:00"
     again = client.post(f"/v1/invoices/{inv_id}/credit-notes", json={"lines": [line_s2]}, headers=A)
     assert again.status_code == 422 and again.get_json()["errors"][0]["field"] == "lines[0]"
     # by amount: 1.19 gross of the rest (3.57) -> 1.00 net + 0.19 VAT

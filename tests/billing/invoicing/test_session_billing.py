@@ -20,6 +20,9 @@ def test_end_event_becomes_invoice_lines_with_exact_money(client):
                                                                                      "energy")
     assert (line["quantity"], line["unit"], line["unit_price"]) == ("10", "kWh", "0.30")
     assert (line["net"], line["tax"], line["gross"]) == ("3.00", "0.57", "3.57")
+    # the line says when and where: the session's start/end on its own (Berlin) wall clock, and its station
+    assert (line["session_start"], line["session_end"], line["time_zone"]) == (
+        "2026-01-13T15:00:00+01:00", "2026-01-13T16:00:00+01:00", "Europe/Berlin")
     assert line["taxes"] == [{"name": "VAT", "rate": "19", "amount": "0.57"}]
     assert invoice["taxes"] == [{"name": "VAT", "rate": "19", "compound": False, "taxable_base": "3.00",
                                  "amount": "0.57"}]
