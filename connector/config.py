@@ -244,9 +244,26 @@ class ChargePointApiSettings(Section):
     first_window_hours: float = _var("CHARGEPOINT_FIRST_WINDOW_HOURS", 24.0, _positive)
 
 
+@dataclass(frozen=True, slots=True)
+class InvoiceDocumentSettings(Section):
+    """The operator's legal details and payment terms printed on every PDF invoice and credit note
+    (``connector.receipts.pdf``); invoices must name the seller, its address and VAT id."""
+
+    operator_name: str = _var("EVBILL_OPERATOR_NAME", "EV Charge Billing")
+    operator_address: tuple[str, ...] = _var("EVBILL_OPERATOR_ADDRESS", (), lambda _n, raw: tuple(
+        part.strip() for part in raw.split("|") if part.strip()))  # lines separated by "|"
+    operator_vat_id: str | None = _var("EVBILL_OPERATOR_VAT_ID", None, _optional)
+    operator_registration: str | None = _var("EVBILL_OPERATOR_REGISTRATION", None, _optional)
+    operator_email: str | None = _var("EVBILL_OPERATOR_EMAIL", None, _optional)
+    operator_iban: str | None = _var("EVBILL_OPERATOR_IBAN", None, _optional)
+    operator_bic: str | None = _var("EVBILL_OPERATOR_BIC", None, _optional)
+    payment_terms_days: int = _var("EVBILL_PAYMENT_TERMS_DAYS", 14, _integer)
+
+
 SECTIONS: tuple[type[Section], ...] = (
     DatabaseSettings, ApiSettings, ServeSettings, OutboxSettings, WebhookSettings, PlatformsSettings,
     SchedulerSettings, RetentionSettings, SpreadsheetSettings, ServerlessSettings, ChargePointApiSettings,
+    InvoiceDocumentSettings,
 )
 
 
@@ -265,6 +282,7 @@ class Settings:
     spreadsheets: SpreadsheetSettings
     serverless: ServerlessSettings
     chargepoint: ChargePointApiSettings
+    invoice_documents: InvoiceDocumentSettings
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:
@@ -277,6 +295,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         scheduler=SchedulerSettings.from_environ(env), retention=RetentionSettings.from_environ(env),
         spreadsheets=SpreadsheetSettings.from_environ(env), serverless=ServerlessSettings.from_environ(env),
         chargepoint=ChargePointApiSettings.from_environ(env),
+        invoice_documents=InvoiceDocumentSettings.from_environ(env),
     )
 
 

@@ -1,4 +1,4 @@
-"""Invoices: list, get (JSON or CSV), finalize, void, credit note, mark paid (``connector.billing.invoicing.lifecycle``)."""
+"""Invoices: list, get (JSON, CSV or PDF), finalize, void, credit note, mark paid (``connector.billing.invoicing.lifecycle``)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from connector.api.context import db, json_body, tenant, want_csv
 from connector.api.errors import ApiError
 from connector.api.idempotency import idempotent
 from connector.billing.invoicing import lifecycle
+from connector.receipts import Operator, render_invoice_pdf
 
 bp = Blueprint("invoices", __name__, url_prefix="/v1/invoices")
 
@@ -27,15 +28,39 @@ def list_invoices() -> ResponseReturnValue:
                                            session_id=args.get("session_id") or None))
 
 
+def _pdf(invoice_id: str) -> Response:
+    doc = lifecycle.get_invoice(db(), tenant(), invoice_id)
+    credited = doc["credit_note_of"] and lifecycle.get_invoice(db(), tenant(), doc["credit_note_of"])["number"]
+    body = render_invoice_pdf(doc, Operator.from_settings(), credited_number=credited or None)
+    name = doc["number"] or invoice_id
+    return Response(body, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}.pdf"'})
+
+
+def _want_pdf() -> bool:
+    accept = request.accept_mimetypes
+    return (request.args.get("format") == "pdf"
+            or (accept.best_match(["application/json", "text/csv", "application/pdf"]) == "application/pdf"
+                and accept["application/pdf"] > accept["application/json"]))
+
+
+@bp.get("/<invoice_id>.pdf")
+def get_invoice_pdf(invoice_id: str) -> ResponseReturnValue:
+    """The invoice or credit note as the PDF finance sends (``connector.receipts.pdf``)."""
+    return _pdf(invoice_id)
+
+
 @bp.get("/<invoice_id>")
 def get_invoice(invoice_id: str) -> ResponseReturnValue:
+    if _want_pdf():
+        return _pdf(invoice_id)
     if want_csv():
         text = lifecycle.invoice_csv(db(), tenant(), invoice_id)
         return Response(text, mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{invoice_id}.csv"'})
     fmt = request.args.get("format")
     if fmt and fmt != "json":
-        raise ApiError.field("format", "one of: json, csv", status=400, title="Bad Request")
+        raise ApiError.field("format", "one of: json, csv, pdf", status=400, title="Bad Request")
     return jsonify(lifecycle.get_invoice(db(), tenant(), invoice_id))
 
 

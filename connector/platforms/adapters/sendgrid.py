@@ -5,6 +5,7 @@ invoice whichever event carries it. See docs/platforms/sendgrid.md."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connector.models.documents import EventJson, InvoiceJson
 from connector.platforms.context import DeliveryContext
-from connector.receipts import Brand, render_receipt
+from connector.receipts import Brand, Operator, render_invoice_pdf, render_receipt
 
 NAME = "sendgrid"
 EVENTS = ("session.billed", "invoice.finalized", "credit_note.issued")
@@ -36,6 +37,8 @@ class SendGridConfig(BaseModel):
     time_zone: str | None = Field(default=None, description="Shown times; default UTC")
     events: list[str] = Field(default_factory=lambda: list(EVENTS))
     sandbox_mode: bool = False
+    attach_pdf: bool = Field(default=False, description="Attach the invoice/credit note as PDF (the seller's "
+                             "details come from the EVBILL_OPERATOR_* settings)")
 
 
 def invoice_of(event: EventJson) -> InvoiceJson | None:
@@ -64,8 +67,9 @@ def skip_reason(event: EventJson, config: SendGridConfig) -> str | None:
     return None
 
 
-def build_mail(event: EventJson, config: SendGridConfig) -> dict[str, Any]:
-    """The ``/v3/mail/send`` body: one personalization, text/plain then text/html (SendGrid's required order)."""
+def build_mail(event: EventJson, config: SendGridConfig, operator: Operator | None = None) -> dict[str, Any]:
+    """The ``/v3/mail/send`` body: one personalization, text/plain then text/html (SendGrid's required order);
+    with ``attach_pdf`` the invoice's PDF as an attachment (``operator``: the seller, default from settings)."""
     invoice = invoice_of(event)
     if invoice is None:
         raise ValueError("data.invoice: required for a receipt")
@@ -93,6 +97,11 @@ def build_mail(event: EventJson, config: SendGridConfig) -> dict[str, Any]:
     }
     if config.reply_to:
         body["reply_to"] = {"email": config.reply_to}
+    if config.attach_pdf:
+        pdf = render_invoice_pdf(invoice, operator or Operator.from_settings(), config.time_zone)
+        name = str(invoice.get("number") or receipt.invoice_id)
+        body["attachments"] = [{"content": base64.b64encode(pdf).decode("ascii"), "type": "application/pdf",
+                                "filename": f"{name}.pdf", "disposition": "attachment"}]
     if config.sandbox_mode:
         body["mail_settings"] = {"sandbox_mode": {"enable": True}}
     return body
