@@ -99,20 +99,23 @@ def test_invoice_pdf_over_the_api_matches_the_invoice_json(client: Any) -> None:
     assert r.headers["Content-Disposition"] == f'inline; filename="{invoice["number"]}.pdf"'
     text = pdf_text(r.data)
     assert "Rechnung" in text and invoice["number"] in text and "Jana Schulz" in text
-    assert [(ln["station_id"], ln["net"], ln["tax"], ln["gross"]) for ln in invoice["lines"]] == [
-        ("DE*EVB*E1", "3.00", "0.57", "3.57"), ("DE*EVB*E2", "2.21", "0.42", "2.63")]
-    # every line from the JSON, formatted for de_DE; S-2 crosses midnight on the Berlin wall clock
-    rows = ["DE*EVB*E1 13.01.26, 15:00 13.01.26, 16:00 10 kWh 0,30 3,00 € 0,57 € 3,57 €",
-            "DE*EVB*E2 14.01.26, 23:40 15.01.26, 01:05 7,35 kWh 0,30 2,21 € 0,42 € 2,63 €"]
-    for row in rows:
-        assert row in text, text
-    for ln in invoice["lines"]:
-        assert all(shown(format_money(ln[k], "EUR", "de_DE")) in text for k in ("net", "tax", "gross"))
+    def eur(value: str) -> str:
+        return shown(format_money(Decimal(value), "EUR", "de_DE"))
+
+    assert (invoice["lines"][0]["net"], invoice["lines"][0]["gross"]) == ("3.00", "3.57")
+    # every line of the JSON, formatted for de_DE; S-2 crosses midnight on the Berlin wall clock
+    when = [("DE*EVB*E1", "13.01.26, 15:00 13.01.26, 16:00 10 kWh"), ("DE*EVB*E2", "14.01.26, 23:40 15.01.26, 01:05 7,35 kWh")]
+    assert [ln["station_id"] for ln in invoice["lines"]] == [station for station, _ in when]
+    for (station, times), ln in zip(when, invoice["lines"], strict=True):
+        row = f"{station} {times} 0,30 {eur(ln['net'])} {eur(ln['tax'])} {eur(ln['gross'])}"
+        assert row in text, (row, text)
+    assert "3,00 € 0,57 € 3,57 €" in text
+    # the tax breakdown per rate and the totals, as the JSON has them
     [tax] = invoice["taxes"]
-    assert (tax["rate"], tax["taxable_base"], tax["amount"]) == ("19", "5.21", "0.99")
-    assert "VAT 19 % 5,21 € 0,99 €" in text
-    assert "Summe netto 5,21 €" in text and "Summe Steuern 0,99 €" in text
-    assert "Gesamt inkl. Steuern 6,20 €" in text and "Zu zahlen 6,20 €" in text
+    assert f"VAT 19 % {eur(tax['taxable_base'])} {eur(tax['amount'])}" in text
+    for label, key in (("Summe netto", "net_total"), ("Summe Steuern", "tax_total"),
+                       ("Gesamt inkl. Steuern", "gross_total"), ("Zu zahlen", "amount_due")):
+        assert f"{label} {eur(invoice[key])}" in text
 
     # the same document by content negotiation and by format=pdf; JSON stays the default
     assert client.get(f"/v1/invoices/{invoice_id}", headers={**A, "Accept": "application/pdf"}).data == r.data
@@ -124,7 +127,8 @@ def test_invoice_pdf_over_the_api_matches_the_invoice_json(client: Any) -> None:
     # a credit note of the invoice renders as one, naming the invoice it credits
     cn = client.post(f"/v1/invoices/{invoice_id}/credit-notes", json={"reason": "meter fault"}, headers=A).get_json()
     cn_text = pdf_text(client.get(f"/v1/invoices/{cn['id']}.pdf", headers=A).data)
-    assert "Gutschrift" in cn_text and cn["number"] in cn_text and "Zu zahlen 6,20 €" in cn_text
+    assert "Gutschrift" in cn_text and cn["number"] in cn_text and f"Zu zahlen {eur(cn['amount_due'])}" in cn_text
+    assert cn["amount_due"] == invoice["amount_due"]
     assert f"Gutschrift zu Rechnung {invoice['number']}" in cn_text and "13.01.26, 15:00" in cn_text
 
 
