@@ -3,8 +3,8 @@
 Invoices and their PDFs show when and where a session was charged, not only its id. Existing lines
 keep NULL (their sessions' times are still in the sessions table).
 
-Revision ID: 0005_invoice_line_session_times
-Revises: 0004_adapter_tables
+Revision ID: 0006_invoice_line_session_times
+Revises: 0005_ocpp_stations
 Create Date: 2026-12-02 09:30:00
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005_invoice_line_session_times'
-down_revision = '0004_adapter_tables'
+revision = '0006_invoice_line_session_times'
+down_revision = '0005_ocpp_stations'
 branch_labels = None
 depends_on = None
 
