@@ -133,6 +133,8 @@ class ApiSettings(Section):
 
     max_body_bytes: int = _var("EVBILL_MAX_BODY_BYTES", 16 * 1024 * 1024, _integer)
     batch_max_sessions: int = _var("EVBILL_BATCH_MAX_SESSIONS", 10000, _integer)
+    # one CDR/session/tariff document (API bodies that carry one, CLI files): rating time grows with its size
+    max_document_bytes: int = _var("EVBILL_MAX_DOCUMENT_BYTES", 4 * 1024 * 1024, _integer)
     idempotency_wait_seconds: float = _var("EVBILL_IDEMPOTENCY_WAIT_SECONDS", 10.0, _number)
     # Sheets gives a custom function 30 s in all: leave room for the network
     sheet_time_budget_seconds: float = _var("EVBILL_SHEET_TIME_BUDGET_SECONDS", 20.0, _number)

@@ -28,6 +28,7 @@ def from_settings(database: DatabaseSettings, api: ApiSettings, spreadsheets: Sp
         "API_KEYS": dict(api.api_keys),
         "CREATE_TABLES": database.create_tables,
         "BATCH_MAX_SESSIONS": api.batch_max_sessions,
+        "MAX_DOCUMENT_BYTES": api.max_document_bytes,
         "IDEMPOTENCY_WAIT_SECONDS": api.idempotency_wait_seconds,
         "IDEMPOTENCY_LEASE_SECONDS": api.idempotency_lease_seconds,
         "SHEET_TIME_BUDGET_SECONDS": api.sheet_time_budget_seconds,

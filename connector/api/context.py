@@ -48,6 +48,18 @@ def json_body() -> dict[str, Any]:
     return data
 
 
+def document_size_limit(field: str = "body") -> None:
+    """413 naming ``field`` when the body is larger than one CDR/session document may be
+    (``EVBILL_MAX_DOCUMENT_BYTES``): rating time and memory grow with the document, checked before parsing."""
+    limit = int(current_app.config.get("MAX_DOCUMENT_BYTES") or 0)
+    size = request.content_length
+    if size is None:
+        size = len(request.get_data(cache=True))
+    if limit and size > limit:
+        raise ApiError.field(field, f"{size} bytes, larger than the limit of {limit} bytes for one document",
+                             status=413, title="Payload Too Large")
+
+
 def want_csv() -> bool:
     fmt = request.args.get("format")
     if fmt:

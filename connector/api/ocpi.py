@@ -18,7 +18,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from pydantic import ValidationError
 
-from connector.api.context import app_sink
+from connector.api.context import app_sink, document_size_limit
+from connector.api.errors import ApiError
 from connector.ingest.ocpi import cdr_to_event
 from connector.models import Cdr
 from connector.models.session_event import IngestError
@@ -54,6 +55,10 @@ def _receive(expected: tuple[str, str, str] | None = None) -> Response:
     tenant = _tenant()
     if tenant is None:
         return envelope(None, 2000, "Authorization: missing or unknown OCPI token", 401)
+    try:
+        document_size_limit()
+    except ApiError as exc:
+        return envelope(None, 2001, str(exc.detail), 413)
     raw = request.get_json(silent=True)
     if not isinstance(raw, dict):
         return envelope(None, 2001, "body: expected a CDR JSON object", 400)

@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
 
-from connector.api.context import db, json_body, tenant
+from connector.api.context import db, document_size_limit, json_body, tenant
 from connector.api.errors import ApiError
 from connector.models import Cdr, Customer, Session, Tariff
 from connector.money import RoundingPolicy
@@ -116,6 +116,7 @@ def _rating_error(exc: RatingError, prefix: str) -> ApiError:
 
 @bp.post("")
 def rate_session() -> ResponseReturnValue:
+    document_size_limit()
     body = json_body()
     subject = _subject(body)
     options = parse_options(body.get("options"), body.get("customer_class"))

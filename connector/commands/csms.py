@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 from pathlib import Path
 
 from connector.commands import InputError
+from connector.commands.inputs import load_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,10 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     stations = {}
     if args.stations:
-        try:
-            stations = json.loads(args.stations.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"stations: {exc}") from exc
+        stations = load_json(args.stations, "stations")
         if not isinstance(stations, dict):
             raise InputError("stations: expected a JSON object keyed by station id")
     if not 0 < args.port < 65536:

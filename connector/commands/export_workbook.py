@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
+import io
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from connector.commands import InputError, database_url
+from connector.commands.inputs import batch_limit, load_json, read_text
 from connector.models import Session, Tariff
 from connector.spreadsheets.batch_csv import session_from_row
 from connector.validation import first_error_line
@@ -28,12 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _tariff_file(path: Path) -> Tariff:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError(f"tariff: file not found: {path}") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"tariff: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    data = load_json(path, "tariff")
     if isinstance(data, list):
         if len(data) != 1:
             raise InputError("tariff: the workbook prices one tariff version; give a single object")
@@ -62,15 +58,13 @@ def _stored_tariff(tariff_id: str, tenant: str, url: str | None) -> Tariff:
 
 
 def _sessions(path: Path) -> list[Session]:
-    if not path.exists():
-        raise InputError(f"sessions: file not found: {path}")
     out: list[Session] = []
-    with path.open(newline="", encoding="utf-8") as source:
-        for number, row in enumerate(csv.DictReader(source), start=2):
-            try:
-                out.append(session_from_row(row))
-            except ValidationError as exc:
-                raise InputError(f"sessions row {number}: {first_error_line(exc)}") from exc
+    source = io.StringIO(read_text(path, "sessions", batch_limit()), newline="")
+    for number, row in enumerate(csv.DictReader(source), start=2):
+        try:
+            out.append(session_from_row(row))
+        except ValidationError as exc:
+            raise InputError(f"sessions row {number}: {first_error_line(exc)}") from exc
     return out
 
 

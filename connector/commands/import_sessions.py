@@ -30,12 +30,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from connector.commands.inputs import batch_limit, read_bytes
     from connector.commands.sinks import make_sink
-    from connector.ingest.tabular import import_file, load_mapping, write_rejections
+    from connector.ingest.tabular import import_content, load_mapping, write_rejections
     from connector.models.session_event import IngestError
 
-    if not args.file.is_file():
-        raise InputError(f"file: not found: {args.file}")
+    content = read_bytes(args.file, "file", batch_limit())
     try:
         mapping = load_mapping(args.mapping)
     except IngestError as exc:
@@ -45,11 +45,16 @@ def run(args: argparse.Namespace) -> int:
 
         if args.preview_rows < 1:
             raise InputError("preview-rows: at least 1")
-        preview = preview_content(args.file.name, args.file.read_bytes(), mapping, args.preview_rows)
+        preview = preview_content(args.file.name, content, mapping, args.preview_rows)
         print(json.dumps(preview, indent=2, default=str))
         refused = "error" in preview or preview["missing_columns"] or any("error" in r for r in preview["preview"])
         return 1 if refused else 0
-    report = import_file(args.file, mapping, make_sink(args.database_url, args.dry_run_tariff, args.tariff), args.tenant)
+    report = import_content(args.file.name, content, mapping,
+                            make_sink(args.database_url, args.dry_run_tariff, args.tariff), args.tenant)
+    whole = [r for r in report.rejected if r.row == 0]
+    if whole and not report.rows:  # the file itself was refused (not text, not JSON): nothing was read
+        detail = whole[0].reason if whole[0].field == "file" else f"{whole[0].field}: {whole[0].reason}"
+        raise InputError(f"file: {args.file}: {detail}")
     if args.rejects:
         write_rejections(report, args.rejects)
     summary = {k: v for k, v in report.to_dict().items() if k != "sessions"}

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
 from connector.commands import InputError
+from connector.commands.inputs import batch_limit, load_json, read_text
 from connector.models import Cdr, Session, Tariff
 from connector.money import RoundingPolicy
 from connector.rating import RatingError, RatingOptions, StepSizePolicy, rate
@@ -33,19 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _load_json(path: Path, field: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError(f"{field}: file not found: {path}") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{field}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
-
-
 def _tariffs(path: Path | None) -> list[Tariff]:
     if path is None:
         return []
-    data = _load_json(path, "tariff")
+    data = load_json(path, "tariff")
     items = data if isinstance(data, list) else [data]
     try:
         return [Tariff.model_validate(item) for item in items]
@@ -65,25 +57,26 @@ def run(args: argparse.Namespace) -> int:
         if args.sessions is not None:
             if not tariffs:
                 raise InputError("tariff: --tariff is required with --sessions")
-            if not args.sessions.exists():
-                raise InputError(f"sessions: file not found: {args.sessions}")
-            with args.sessions.open(newline="", encoding="utf-8") as source:
-                if args.out is None:
-                    ok, bad = rate_csv(source, sys.stdout, tariffs, options)
-                else:
+            source = io.StringIO(read_text(args.sessions, "sessions", batch_limit()), newline="")
+            if args.out is None:
+                ok, bad = rate_csv(source, sys.stdout, tariffs, options)
+            else:
+                try:
                     with args.out.open("w", newline="", encoding="utf-8") as target:
                         ok, bad = rate_csv(source, target, tariffs, options)
+                except OSError as exc:
+                    raise InputError(f"out: cannot write {args.out}: {exc.strerror or exc}") from exc
             print(f"rated {ok} sessions, rejected {bad}", file=sys.stderr)
             return 0
         subject: Cdr | Session
         if args.cdr is not None:
             try:
-                subject = Cdr.model_validate(_load_json(args.cdr, "cdr"))
+                subject = Cdr.model_validate(load_json(args.cdr, "cdr"))
             except ValidationError as exc:
                 raise InputError(first_error_line(exc, "cdr")) from exc
         else:
             try:
-                subject = Session.model_validate(_load_json(args.session, "session"))
+                subject = Session.model_validate(load_json(args.session, "session"))
             except ValidationError as exc:
                 raise InputError(first_error_line(exc, "session")) from exc
         result = rate(subject, tariffs or None, None, options)

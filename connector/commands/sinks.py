@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from connector.commands import InputError, database_url
+from connector.commands.inputs import load_json
 from connector.models import Tariff
 from connector.models.sink import SessionSink
 from connector.validation import first_error_line
 
 
 def load_tariffs(path: Path) -> list[Tariff]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError(f"tariff: file not found: {path}") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"tariff: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    data = load_json(path, "tariff")
     try:
         return [Tariff.model_validate(t) for t in (data if isinstance(data, list) else [data])]
     except ValidationError as exc:

@@ -185,6 +185,8 @@ def read_records(name: str, content: bytes, mapping: ColumnMapping) -> Iterator[
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise IngestError("file", f"not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+        except RecursionError as exc:
+            raise IngestError("file", "JSON nested too deeply") from exc
         records = _dig(data, mapping.records) if mapping.records else data
         if not isinstance(records, list):
             raise IngestError(mapping.records or "file", "expected a list of records")
