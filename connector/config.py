@@ -168,11 +168,17 @@ class OutboxSettings(Section):
     max_delay: float | None = _var("EVBILL_OUTBOX_MAX_DELAY", None, _number)
     lease_seconds: float | None = _var("EVBILL_OUTBOX_LEASE_SECONDS", None, _number)
     batch: int | None = _var("EVBILL_OUTBOX_BATCH", None, _integer)
+    concurrency: int | None = _var("EVBILL_OUTBOX_CONCURRENCY", None, _integer)
+    per_target: int | None = _var("EVBILL_OUTBOX_PER_TARGET", None, _integer)
+    breaker_failures: int | None = _var("EVBILL_OUTBOX_BREAKER_FAILURES", None, _integer)
+    breaker_cooldown: float | None = _var("EVBILL_OUTBOX_BREAKER_COOLDOWN", None, _number)
+    deadline: float = _var("EVBILL_OUTBOX_DEADLINE", 30.0, _positive)
     dry_run_file: str | None = _var("EVBILL_DRY_RUN_FILE", None, _optional)
 
     def policy(self) -> dict[str, int | float]:
         """The policy fields the environment sets."""
-        names = ("max_attempts", "base_delay", "max_delay", "lease_seconds", "batch")
+        names = ("max_attempts", "base_delay", "max_delay", "lease_seconds", "batch", "concurrency", "per_target",
+                 "breaker_failures", "breaker_cooldown")
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
 

@@ -24,13 +24,18 @@ from connector.validation import Conflict, NotFound
 
 
 class Policy(BaseModel):
-    """Retry policy: exponential backoff with full jitter, ``max_attempts`` then ``dead``."""
+    """Retry policy: exponential backoff with full jitter, ``max_attempts`` then ``dead``; how many
+    deliveries run at once; when a target's circuit breaker opens (``connector.events.breaker``)."""
 
     max_attempts: int = Field(default=10, ge=1, le=100)
     base_delay: float = Field(default=5.0, gt=0)
     max_delay: float = Field(default=3600.0, gt=0)
     lease_seconds: float = Field(default=120.0, gt=0)
     batch: int = Field(default=100, ge=1, le=10_000)
+    concurrency: int = Field(default=8, ge=1, le=256)  # deliveries in flight per worker
+    per_target: int = Field(default=4, ge=1, le=256)  # of which to one webhook subscription
+    breaker_failures: int = Field(default=3, ge=1, le=1000)  # consecutive retryable failures that open it
+    breaker_cooldown: float = Field(default=60.0, gt=0)  # seconds a lane is left alone once open
 
 
 @overload

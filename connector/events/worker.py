@@ -19,8 +19,12 @@ from __future__ import annotations
 import logging
 import random
 import signal
+import threading
 import time
+import weakref
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector.config import OutboxSettings
 from connector.events import webhooks
+from connector.events.breaker import Breakers
 from connector.events.deliveries import Policy, aware, backoff, claim, finish, renew
 from connector.events.deliveries import redeliver as redeliver  # re-exported: the pinned interface
 from connector.events.fanout import fan_out
@@ -56,7 +61,8 @@ def default_senders(outbox: OutboxSettings | None = None) -> SenderFactory:
         from connector.platforms.dryrun import DryRunSender
 
         return lambda target: DryRunSender(dry, target=target)
-    return lambda target: HttpSender(target=target)
+    deadline = (outbox or OutboxSettings.from_environ()).deadline
+    return lambda target: HttpSender(target=target, deadline=deadline)
 
 
 def _already_sent(db: Session, row: DeliveryRow, key: str) -> DeliveryRow | None:
@@ -105,9 +111,34 @@ def deliver_one(db: Session, engine: Engine, row: DeliveryRow, event: EventJson,
     return platform.deliver(event, config, context.for_worker(http, engine))
 
 
+_BREAKERS: weakref.WeakKeyDictionary[Engine, Breakers] = weakref.WeakKeyDictionary()
+_BREAKERS_LOCK = threading.Lock()
+
+
+def breakers_for(engine: Engine, policy: Policy) -> Breakers:
+    """This process's breakers for one database (a test's fresh engine starts with all of them closed)."""
+    with _BREAKERS_LOCK:
+        found = _BREAKERS.get(engine)
+        if found is None or (found.failures, found.cooldown.total_seconds()) != (policy.breaker_failures,
+                                                                                policy.breaker_cooldown):
+            found = _BREAKERS[engine] = Breakers(policy.breaker_failures, policy.breaker_cooldown)
+        return found
+
+
+def lane(row: DeliveryRow) -> str:
+    """Where the per-target bound and the breaker apply: one webhook subscription, or one tenant's platform."""
+    return f"{row.tenant_id}/{row.target}"
+
+
 def run_once(engine: Engine, now: datetime | None = None, *, policy: Policy | None = None,
-             senders: SenderFactory | None = None, rng: random.Random | None = None) -> dict[str, int]:
-    """One pass: fan out, claim, deliver, record. Returns counts by outcome."""
+             senders: SenderFactory | None = None, rng: random.Random | None = None,
+             breakers: Breakers | None = None) -> dict[str, int]:
+    """One pass: fan out, claim, deliver concurrently (bounded per target), record. Returns counts by outcome.
+
+    Up to ``policy.concurrency`` deliveries run at once, at most ``policy.per_target`` to one webhook
+    subscription and one at a time to one tenant's platform (so the adapter-key dedupe below sees the
+    earlier send). A lane whose breaker is open is not called: its rows go back to ``pending`` (count
+    ``deferred``) without spending an attempt."""
     fixed = now
 
     def clock() -> datetime:
@@ -117,33 +148,96 @@ def run_once(engine: Engine, now: datetime | None = None, *, policy: Policy | No
     now = clock()
     policy = policy or default_policy()
     factory = senders or default_senders()
+    breakers = breakers or breakers_for(engine, policy)
     made: dict[str, Sender] = {}
+    made_lock = threading.Lock()
 
     def sender_for(target: str) -> Sender:
         """One sender per target and pass: keep-alive connections to the same vendor are reused."""
-        if target not in made:
-            made[target] = factory(target)
-        return made[target]
+        with made_lock:
+            if target not in made:
+                made[target] = factory(target)
+            return made[target]
 
     rng = rng or random.Random()
     platforms = registry.discover()
-    counts = {"events": 0, "created": 0, "claimed": 0, "sent": 0, "retry": 0, "failed": 0, "dead": 0, "lost": 0}
+    counts = {"events": 0, "created": 0, "claimed": 0, "sent": 0, "retry": 0, "failed": 0, "dead": 0, "lost": 0,
+              "deferred": 0}
     with sessionmaker(engine, expire_on_commit=False)() as db:
         counts["events"], counts["created"] = fan_out(db, now, platforms, policy.batch)
         rows = claim(db, now, policy)
         counts["claimed"] = len(rows)
-        if rows:
-            owner, until = rows[0].lease_owner or "", aware(rows[0].locked_until) or now
-            held = {r.id for r in rows}
+        if not rows:
+            return counts
+        owner, until = rows[0].lease_owner or "", aware(rows[0].locked_until) or now
+        held = {r.id for r in rows}
+        queues: dict[str, deque[DeliveryRow]] = {}
         for row in rows:
-            current = clock()
-            if until - current < timedelta(seconds=policy.lease_seconds / 2):  # slow batch: keep the claims
-                held, until = renew(db, owner, current, policy), current + timedelta(seconds=policy.lease_seconds)
-            if row.id not in held:  # the lease ran out and another worker took the row
-                counts["lost"] += 1
-                continue
-            counts[_attempt(db, engine, row, current, policy, sender_for, rng, platforms)] += 1
+            queues.setdefault(lane(row), deque()).append(row)
+        running: dict[str, int] = {}
+        futures: dict[Future[str], str] = {}
+
+        def bound(name: str) -> int:
+            return policy.per_target if queues[name][0].target.startswith("webhook:") else 1
+
+        with ThreadPoolExecutor(max_workers=min(policy.concurrency, len(rows)),
+                                thread_name_prefix="evbill-delivery") as pool:
+            while queues or futures:
+                current = clock()
+                if until - current < timedelta(seconds=policy.lease_seconds / 2):  # slow batch: keep the claims
+                    held, until = renew(db, owner, current, policy), current + timedelta(seconds=policy.lease_seconds)
+                for name in list(queues):
+                    while queues.get(name) and running.get(name, 0) < bound(name) and len(futures) < policy.concurrency:
+                        row = queues[name].popleft()
+                        if not queues[name]:
+                            del queues[name]
+                        if row.id not in held:  # the lease ran out and another worker took the row
+                            counts["lost"] += 1
+                            continue
+                        retry_at = breakers.allow(name, current)
+                        if retry_at is not None:
+                            counts[_defer(db, row, current, retry_at)] += 1
+                            continue
+                        running[name] = running.get(name, 0) + 1
+                        futures[pool.submit(_attempt_alone, engine, row.id, owner, current, policy, sender_for,
+                                            rng, platforms)] = name
+                if not futures:
+                    continue
+                done, _ = wait(futures, timeout=max(policy.lease_seconds / 4, 0.05), return_when=FIRST_COMPLETED)
+                for future in done:
+                    name = futures.pop(future)
+                    running[name] -= 1
+                    outcome = future.result()
+                    if outcome in ("retry", "dead"):
+                        if breakers.failure(name, clock()):
+                            LOG.warning("circuit opened", extra={"evbill": {"lane": name,
+                                                                            "cooldown": policy.breaker_cooldown}})
+                    elif outcome in ("sent", "failed"):  # the target answered
+                        breakers.success(name)
+                    counts[outcome] += 1
     return counts
+
+
+def _defer(db: Session, row: DeliveryRow, now: datetime, retry_at: datetime) -> str:
+    """Give a claimed row back (attempt not spent) because its target's breaker is open."""
+    ok = finish(db, row, status="pending", attempts=max((row.attempts or 1) - 1, 0), updated_at=now,
+                next_attempt_at=retry_at, last_error=f"circuit open for {row.target}: not called until "
+                                                      f"{retry_at.isoformat()}")
+    return "deferred" if ok else "lost"
+
+
+def _attempt_alone(engine: Engine, row_id: str, owner: str, now: datetime, policy: Policy,
+                   senders: SenderFactory, rng: random.Random, platforms: dict[str, registry.Platform]) -> str:
+    """One delivery in a pool thread, with a database session of its own (sessions are not thread-safe)."""
+    with sessionmaker(engine, expire_on_commit=False)() as db:
+        row = db.get(DeliveryRow, row_id)
+        if row is None or row.lease_owner != owner or row.status != "sending":
+            return "lost"
+        try:
+            return _attempt(db, engine, row, now, policy, senders, rng, platforms)
+        except Exception:  # noqa: BLE001 - recording the outcome failed (database hiccup): the lease expires
+            LOG.exception("delivery outcome not recorded", extra={"evbill": {"delivery": row_id}})
+            return "lost"
 
 
 def _attempt(db: Session, engine: Engine, row: DeliveryRow, now: datetime, policy: Policy,

@@ -19,12 +19,15 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
+from connector.platforms.deadline import DeadlineAdapter, deadline
 from connector.platforms.errors import PermanentError, RetryableError
 
 LOG = logging.getLogger("connector.platforms.sender")
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 30.0
+DEFAULT_DEADLINE = 30.0  # seconds for the whole request: connect, send, headers and body
 MAX_ERROR_TEXT = 500
 # Response headers vendors use for their own request id (logged so support tickets can quote it).
 VENDOR_REQUEST_ID_HEADERS = ("Request-Id", "X-Request-Id", "X-Request-ID", "X-Amzn-RequestId",
@@ -75,6 +78,10 @@ def classify(resp: requests.Response, label: str) -> requests.Response:
     raise PermanentError(f"HTTP {status} from {label}: {vendor_message(resp)}", status_code=status)
 
 
+class DeadlineExceeded(requests.Timeout):
+    """The whole request took longer than the sender's deadline (however the bytes trickled in)."""
+
+
 class Sender(Protocol):
     """What adapters and webhooks send through: ``HttpSender``, ``DryRunSender`` or a test double."""
 
@@ -82,13 +89,20 @@ class Sender(Protocol):
 
 
 class HttpSender:
-    """``send(method, url, **requests_kwargs) -> Response`` over one ``requests.Session`` (connection reuse)."""
+    """``send(method, url, **requests_kwargs) -> Response`` over one ``requests.Session`` (connection reuse).
+
+    ``read_timeout`` bounds each socket read; ``deadline`` bounds the whole request (a receiver trickling
+    bytes is cut off there and the attempt is retryable)."""
 
     def __init__(self, session: requests.Session | None = None, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
                  read_timeout: float = DEFAULT_READ_TIMEOUT, target: str | None = None,
-                 logger: logging.Logger | None = None) -> None:
+                 logger: logging.Logger | None = None, deadline: float = DEFAULT_DEADLINE) -> None:
         self.session = session or requests.Session()
+        for prefix in ("http://", "https://"):  # a caller's own adapter (retries, certificates) is kept
+            if type(self.session.adapters.get(prefix)) is HTTPAdapter:
+                self.session.mount(prefix, DeadlineAdapter())
         self.timeout = (connect_timeout, read_timeout)
+        self.deadline = deadline
         self.target = target
         self.log = logger or LOG
         self.requests_sent = 0
@@ -103,7 +117,17 @@ class HttpSender:
                                   "url": label}
         self.requests_sent += 1
         try:
-            resp = self.session.request(method, url, **kwargs)
+            with deadline(self.deadline) as watch:
+                try:
+                    resp = self.session.request(method, url, **kwargs)
+                except requests.RequestException:
+                    if watch.expired:
+                        raise DeadlineExceeded(f"no complete answer within {self.deadline:g} s") from None
+                    raise
+        except DeadlineExceeded as exc:
+            fields.update(outcome="retryable", error="DeadlineExceeded", ms=round((time.monotonic() - started) * 1000))
+            self.log.warning("http request failed", extra={"evbill": fields})
+            raise RetryableError(f"{exc} from {label}") from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
             fields.update(outcome="retryable", error=type(exc).__name__,
                           ms=round((time.monotonic() - started) * 1000))

@@ -29,7 +29,8 @@ EVENTS = 25
 
 
 def start_worker(db_url: str) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": db_url}
+    # one delivery at a time to the one subscription: the kill lands at a known row (concurrency: tests/faults)
+    env = {**os.environ, "DATABASE_URL": db_url, "EVBILL_OUTBOX_PER_TARGET": "1"}
     return subprocess.Popen([sys.executable, "-m", "connector.cli", "worker", "--interval", "0.1", "--lease", "2",
                              "--batch", "10"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
