@@ -232,9 +232,13 @@ class SpreadsheetSettings(Section):
 
 @dataclass(frozen=True, slots=True)
 class ServerlessSettings(Section):
-    """Serverless functions (``connector.serverless``): the tenant of a message that names none."""
+    """Serverless functions (``connector.serverless``): the tenant of a message that names none, where the
+    database URL is kept (a Secrets Manager secret or SSM parameter ARN) and where bad messages go."""
 
     tenant_id: str = _var("EVBILL_TENANT_ID", "default")
+    # a reference, never the URL itself: the function environment is readable by anyone who may view it
+    database_url_secret: str | None = _var("EVBILL_DATABASE_URL_SECRET", None, _optional)
+    dead_letter_queue_url: str | None = _var("EVBILL_DEAD_LETTER_QUEUE_URL", None, _optional)
 
 
 @dataclass(frozen=True, slots=True)

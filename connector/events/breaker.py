@@ -50,6 +50,13 @@ class Breakers:
         with self.lock:
             self.states.pop(target, None)
 
+    def settle(self, target: str) -> None:
+        """A delivery that neither reached nor failed the target (nothing sent): a half-open trial is over."""
+        with self.lock:
+            state = self.states.get(target)
+            if state is not None:
+                state.trial = False
+
     def failure(self, target: str, now: datetime) -> bool:
         """Record a retryable failure; True when this opened (or re-opened) the breaker."""
         with self.lock:

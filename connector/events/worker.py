@@ -130,6 +130,32 @@ def lane(row: DeliveryRow) -> str:
     return f"{row.tenant_id}/{row.target}"
 
 
+class Observed:
+    """A lane's sender that notes whether the target answered or failed: what the breaker judges. An
+    adapter that retries for its own reasons (waiting for an earlier event) neither opens nor closes it."""
+
+    def __init__(self, inner: Sender) -> None:
+        self.inner = inner
+        self.answered = False
+        self.failed = False
+
+    def send(self, method: str, url: str, **kwargs: Any) -> Any:
+        try:
+            resp = self.inner.send(method, url, **kwargs)
+        except RetryableError:
+            self.failed = True
+            raise
+        except PermanentError:
+            self.answered = True
+            raise
+        self.answered = True
+        return resp
+
+    def verdict(self) -> str | None:
+        """``up`` when the target answered at least once, ``down`` when it only failed, else None."""
+        return "up" if self.answered else "down" if self.failed else None
+
+
 def run_once(engine: Engine, now: datetime | None = None, *, policy: Policy | None = None,
              senders: SenderFactory | None = None, rng: random.Random | None = None,
              breakers: Breakers | None = None) -> dict[str, int]:
@@ -138,7 +164,7 @@ def run_once(engine: Engine, now: datetime | None = None, *, policy: Policy | No
     Up to ``policy.concurrency`` deliveries run at once, at most ``policy.per_target`` to one webhook
     subscription and one at a time to one tenant's platform (so the adapter-key dedupe below sees the
     earlier send). A lane whose breaker is open is not called: its rows go back to ``pending`` (count
-    ``deferred``) without spending an attempt."""
+    ``deferred``) without spending an attempt; the breaker judges the target's answers only (``Observed``)."""
     fixed = now
 
     def clock() -> datetime:
@@ -175,7 +201,7 @@ def run_once(engine: Engine, now: datetime | None = None, *, policy: Policy | No
         for row in rows:
             queues.setdefault(lane(row), deque()).append(row)
         running: dict[str, int] = {}
-        futures: dict[Future[str], str] = {}
+        futures: dict[Future[tuple[str, str | None]], str] = {}
 
         def bound(name: str) -> int:
             return policy.per_target if queues[name][0].target.startswith("webhook:") else 1
@@ -207,13 +233,15 @@ def run_once(engine: Engine, now: datetime | None = None, *, policy: Policy | No
                 for future in done:
                     name = futures.pop(future)
                     running[name] -= 1
-                    outcome = future.result()
-                    if outcome in ("retry", "dead"):
+                    outcome, verdict = future.result()
+                    if verdict == "down":
                         if breakers.failure(name, clock()):
                             LOG.warning("circuit opened", extra={"evbill": {"lane": name,
                                                                             "cooldown": policy.breaker_cooldown}})
-                    elif outcome in ("sent", "failed"):  # the target answered
+                    elif verdict == "up":
                         breakers.success(name)
+                    else:
+                        breakers.settle(name)
                     counts[outcome] += 1
     return counts
 
@@ -227,17 +255,26 @@ def _defer(db: Session, row: DeliveryRow, now: datetime, retry_at: datetime) -> 
 
 
 def _attempt_alone(engine: Engine, row_id: str, owner: str, now: datetime, policy: Policy,
-                   senders: SenderFactory, rng: random.Random, platforms: dict[str, registry.Platform]) -> str:
-    """One delivery in a pool thread, with a database session of its own (sessions are not thread-safe)."""
+                   senders: SenderFactory, rng: random.Random,
+                   platforms: dict[str, registry.Platform]) -> tuple[str, str | None]:
+    """One delivery in a pool thread, with a database session of its own (sessions are not thread-safe).
+    Returns the outcome and what the target's answers said (``Observed.verdict``)."""
+    observed: list[Observed] = []
+
+    def observing(target: str) -> Sender:
+        observed.append(Observed(senders(target)))
+        return observed[-1]
+
     with sessionmaker(engine, expire_on_commit=False)() as db:
         row = db.get(DeliveryRow, row_id)
         if row is None or row.lease_owner != owner or row.status != "sending":
-            return "lost"
+            return "lost", None
         try:
-            return _attempt(db, engine, row, now, policy, senders, rng, platforms)
+            outcome = _attempt(db, engine, row, now, policy, observing, rng, platforms)
         except Exception:  # noqa: BLE001 - recording the outcome failed (database hiccup): the lease expires
             LOG.exception("delivery outcome not recorded", extra={"evbill": {"delivery": row_id}})
-            return "lost"
+            outcome = "lost"
+    return outcome, observed[0].verdict() if observed else None
 
 
 def _attempt(db: Session, engine: Engine, row: DeliveryRow, now: datetime, policy: Policy,

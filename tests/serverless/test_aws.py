@@ -13,6 +13,9 @@ from connector.serverless.aws import handler
 from tests.ingest.probe import billed, stored
 from tests.paths import REPO, VENDOR_SPECS
 from tests.serverless.conftest import CLOSED_SESSION, load_example, sns_event
+from tests.serverless.local_aws import local_aws, moto_endpoint
+
+__all__ = ["local_aws", "moto_endpoint"]
 
 SCHEMA = json.loads((VENDOR_SPECS / "aws_lambda" / "sns_event.schema.json").read_text(encoding="utf-8"))
 
@@ -22,7 +25,17 @@ def assert_sns_valid(event: dict) -> None:
     assert not errors, [e.message for e in errors]
 
 
-def test_closure_priced_duplicate_ignored_bad_record_reported(memory_sink) -> None:
+@pytest.fixture
+def dlq(local_aws, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A dead-letter queue on the local AWS, named to the handler by EVBILL_DEAD_LETTER_QUEUE_URL."""
+    import boto3
+
+    url = str(boto3.client("sqs").create_queue(QueueName="evbill-test-dlq")["QueueUrl"])
+    monkeypatch.setenv("EVBILL_DEAD_LETTER_QUEUE_URL", url)
+    return url
+
+
+def test_closure_priced_duplicate_ignored_bad_record_reported(memory_sink, dlq) -> None:
     event = sns_event(
         ("m-1", CLOSED_SESSION),
         ("m-1", CLOSED_SESSION),  # SNS redelivery: same MessageId
@@ -31,7 +44,8 @@ def test_closure_priced_duplicate_ignored_bad_record_reported(memory_sink) -> No
     )
     assert_sns_valid(event)
     out = handler(event, None)
-    assert out["batchItemFailures"] == [{"itemIdentifier": "m-2"}, {"itemIdentifier": "m-3"}]
+    assert out["batchItemFailures"] == []  # both refusals went to the dead-letter queue
+    assert [r["itemIdentifier"] for r in out["rejected"]] == ["m-2", "m-3"]
     assert out["rejected"][0]["field"] == "Records[2].Sns.Message"
     assert out["rejected"][0]["reason"].startswith("not JSON")
     assert out["rejected"][1]["field"] == "session.start"
@@ -56,17 +70,17 @@ def test_session_events_and_tenant_attribute(memory_sink) -> None:
     assert stored(memory_sink, "t9", "S-7")["meter_samples"][0]["power_kw"] == "12"
 
 
-def test_vendor_examples_parse(memory_sink) -> None:
+def test_vendor_examples_parse(memory_sink, dlq) -> None:
     for name in ("aws_lambda/sns_event.json", "aws_lambda/sns_event_fifo.json"):
         event = load_example(name)
         assert_sns_valid(event)
         out = handler(event, None)
         # the examples close sessions this tenant never saw start: rejected, named, not crashed
-        assert len(out["batchItemFailures"]) == 1
+        assert len(out["rejected"]) == 1 and out["batchItemFailures"] == []
         assert out["rejected"][0]["field"] == "session.start"
 
 
-def test_malformed_envelope(memory_sink) -> None:
+def test_malformed_envelope(memory_sink, dlq) -> None:
     event = sns_event(("m-1", CLOSED_SESSION))
     del event["Records"][0]["Sns"]["TopicArn"]
     out = handler(event, None)
