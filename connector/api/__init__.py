@@ -28,6 +28,7 @@ from connector.api import (
     invoices,
     ledger,
     ocpi,
+    payments,
     platform_settings,
     promotions,
     rate,
@@ -48,7 +49,7 @@ LOG = logging.getLogger("connector.api")
 BLUEPRINTS: tuple[Blueprint, ...] = (
     health.bp, docs.bp, rate.bp, tariffs.bp, customers.bp, sessions.bp, invoices.bp, reconciliations.bp,
     subscriptions.bp, deliveries.bp, platform_settings.bp, imports.bp, chargepoint.bp, ocpi.bp, ledger.bp,
-    sheet_rate.bp, billing.bp, promotions.bp, anomalies.bp,
+    sheet_rate.bp, billing.bp, promotions.bp, anomalies.bp, payments.bp,
 )
 
 

@@ -16,7 +16,7 @@ from connector.security.auth import (
 
 PUBLIC_ENDPOINTS = {"health.get_health", "health.get_ready", "docs.openapi_json", "docs.docs_page", "static"}
 # Blueprints that authenticate their callers themselves (signed webhooks, OCPI tokens) add their prefix here.
-PUBLIC_PREFIXES: list[str] = ["/ocpi/", "/v1/ingest/chargepoint/"]
+PUBLIC_PREFIXES: list[str] = ["/ocpi/", "/v1/ingest/chargepoint/", "/v1/payments/webhooks/"]
 JWKS_KEY = "evbill.jwks"
 
 

@@ -7,7 +7,10 @@ row and emits nothing: the same anomaly never opens two tickets.
 
 Rules: ``negative_energy``, ``implausible_energy`` (kWh > max power x duration), ``duplicate_session``
 (same station, start and energy under another session id), ``long_session``, ``rating_failure``,
-``reconciliation_mismatch`` and ``unbilled_session`` (the last two from ``connector.billing.reconciliation.run``).
+``reconciliation_mismatch`` and ``unbilled_session`` (the last two from ``connector.billing.reconciliation.run``);
+``payment_failed``, ``payment_returned``, ``unexpected_payment`` (money for an invoice already settled or void) from
+``connector.billing.payments.record`` and ``paid_amount_mismatch`` (paid at a vendor for another amount than
+billed) from the reconciliation.
 """
 
 from __future__ import annotations
@@ -30,12 +33,14 @@ from connector.storage.tables.reconciliation import AnomalyRow, AnomalyRulesRow
 from connector.validation import FieldError, field_errors
 
 RuleName = Literal["negative_energy", "implausible_energy", "duplicate_session", "long_session",
-                   "rating_failure", "reconciliation_mismatch", "unbilled_session"]
+                   "rating_failure", "reconciliation_mismatch", "unbilled_session", "payment_failed",
+                   "payment_returned", "unexpected_payment", "paid_amount_mismatch"]
 
 SEVERITY: dict[str, str] = {
     "negative_energy": "high", "implausible_energy": "high", "duplicate_session": "medium",
     "long_session": "low", "rating_failure": "high", "reconciliation_mismatch": "high",
-    "unbilled_session": "medium",
+    "unbilled_session": "medium", "payment_failed": "medium", "payment_returned": "high",
+    "unexpected_payment": "high", "paid_amount_mismatch": "high",
 }
 
 

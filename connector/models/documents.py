@@ -223,6 +223,7 @@ class EventDataJson(TypedDict, total=False):
     entry: JournalEntryJson
     reconciliation: dict[str, Any]
     anomaly: dict[str, Any]
+    payment: dict[str, Any]
 
 
 class EventJson(TypedDict):

@@ -64,6 +64,8 @@ class PayPalConfig(BaseModel):
     cancel_note: str = "This invoice was cancelled; please do not pay it. {reason}"
     refund_method: RefundMethod = Field(default="BANK_TRANSFER",
                                         description="how credit-note refunds of paid invoices are recorded")
+    # inbound payments (connector.billing.payments.paypal): the webhook's id for verify-webhook-signature
+    webhook_id: str | None = Field(default=None, description="the ID PayPal gave the payments webhook")
 
 
 Config = PayPalConfig

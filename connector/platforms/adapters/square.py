@@ -31,6 +31,9 @@ class SquareConfig(BaseModel):
     square_version: str = "2025-08-20"
     customer_map: dict[str, str] = Field(default_factory=dict, description="our customer id -> Square customer id")
     source_name: str = "EV charging"
+    # inbound payments (connector.billing.payments.square): the webhook subscription's key and exact URL
+    webhook_signature_key: str | None = Field(default=None, repr=False)
+    webhook_url: str | None = Field(default=None, description="the notification URL exactly as registered")
 
 
 Config = SquareConfig

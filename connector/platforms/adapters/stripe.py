@@ -51,6 +51,11 @@ class StripeConfig(BaseModel):
     post_payment_credit: Literal["out_of_band", "credit"] = Field(
         default="out_of_band", description="Credit note on an invoice already paid in Stripe: the part beyond "
         "its amount_remaining is recorded as credited outside Stripe (out_of_band) or to the customer balance")
+    # inbound payments (connector.billing.payments.stripe): the webhook endpoint's signing secret(s)
+    webhook_secret: str | None = Field(default=None, repr=False, description="whsec_… of the payments webhook")
+    webhook_secret_previous: str | None = Field(default=None, repr=False,
+                                                description="the old secret while Stripe rolls it (up to 24 h)")
+    webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600, description="Stripe-Signature t= age")
 
 
 Config = StripeConfig

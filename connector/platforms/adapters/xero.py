@@ -64,6 +64,8 @@ class XeroConfig(BaseModel):
     contact_map: dict[str, str] = Field(default_factory=dict, description="our customer id -> Xero ContactID")
     allocate_credit_notes: bool = Field(
         default=True, description="allocate each credit note to its original invoice in Xero (AUTHORISED only)")
+    # inbound payments (connector.billing.payments.xero): the app's webhook signing key
+    webhook_key: str | None = Field(default=None, repr=False)
 
 
 Config = XeroConfig

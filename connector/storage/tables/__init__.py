@@ -2,8 +2,8 @@
 
 One module per area (``core``: tenants, keys, tariffs, customers, sessions, idempotency; ``billing``;
 ``adjustments``; ``reconciliation``; ``outbox``; ``platforms``, including the adapters' own dedupe and
-token stores; ``ingest``: OCPP station registry, importer cursors). Importing this package registers them
-all; ``storage`` imports nothing above it.
+token stores; ``ingest``: OCPP station registry, importer cursors; ``payments`` that come back from payment
+platforms). Importing this package registers them all; ``storage`` imports nothing above it.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 from connector.storage.db import Base
-from connector.storage.tables import adjustments, billing, core, ingest, outbox, platforms, reconciliation
+from connector.storage.tables import adjustments, billing, core, ingest, outbox, payments, platforms, reconciliation
 
-TABLE_MODULES = (core, billing, adjustments, reconciliation, outbox, platforms, ingest)
+TABLE_MODULES = (core, billing, adjustments, reconciliation, outbox, platforms, ingest, payments)
 
 
 def all_metadata() -> MetaData:
