@@ -24,6 +24,7 @@ from connector.commands import (
     export_workbook,
     import_sessions,
     import_watch,
+    payments,
     platforms,
     rate,
     reconcile,
@@ -37,8 +38,8 @@ __all__ = ["COMMANDS", "InputError", "build_parser", "main"]
 # Every command module, in the order ``evbill --help`` lists them. A new command: a module in
 # ``connector/commands/`` with ``register(subparsers)``, and one entry below.
 COMMANDS: tuple[ModuleType, ...] = (
-    apikey, billing, chargepoint, csms, db, deliveries, demo, export_workbook, import_sessions, import_watch, platforms, rate,
-    reconcile, serve, stations, worker,
+    apikey, billing, chargepoint, csms, db, deliveries, demo, export_workbook, import_sessions, import_watch,
+    payments, platforms, rate, reconcile, serve, stations, worker,
 )
 
 

@@ -203,6 +203,8 @@ class SchedulerSettings(Section):
     """Opt-in jobs of ``evbill scheduler``."""
 
     outbox_prune_at: str | None = _var("EVBILL_OUTBOX_PRUNE_AT", None, _optional)
+    # minutes between payments catch-up polls and Slack digest checks (0: neither job)
+    payments_sync_minutes: int = _var("EVBILL_PAYMENTS_SYNC_MINUTES", 15, _integer)
 
 
 @dataclass(frozen=True, slots=True)

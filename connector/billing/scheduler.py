@@ -1,5 +1,5 @@
 """Scheduled billing jobs (``evbill scheduler``): interim billing and due re-ratings every tick, daily and
-monthly reconciliation.
+monthly reconciliation, the payments catch-up and Slack's daily digests.
 
 Why APScheduler in-process: one small long-running process next to the API, no cron or broker to run.
 Each job opens its own database session and commits once per tenant, so one operator's failure never
@@ -110,7 +110,8 @@ def reconciliation_job(engine: Engine, kind: str, today: date | None = None) -> 
 
 def build_scheduler(engine: Engine, tick_minutes: int = 1, daily_at: str = "01:00", monthly_at: str = "02:00",
                     blocking: bool = True, settings: SchedulerSettings | None = None) -> Any:
-    """The APScheduler with the three jobs (UTC) and the opt-in prune; not started.
+    """The APScheduler with the jobs (UTC): interim, due re-ratings, daily and monthly reconciliation, payments
+    catch-up and Slack digests (every ``EVBILL_PAYMENTS_SYNC_MINUTES``), the opt-in prune; not started.
 
     ``settings``: default the environment, read now (``evbill scheduler`` reads it once at start)."""
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -132,7 +133,17 @@ def build_scheduler(engine: Engine, tick_minutes: int = 1, daily_at: str = "01:0
                       args=[engine, "daily"], id="reconcile-daily", name="daily reconciliation")
     scheduler.add_job(reconciliation_job, CronTrigger(day=1, hour=m_hour, minute=m_minute, timezone=UTC),
                       args=[engine, "monthly"], id="reconcile-monthly", name="monthly reconciliation")
-    prune_at = (settings or SchedulerSettings.from_environ()).outbox_prune_at
+    settings = settings or SchedulerSettings.from_environ()
+    if settings.payments_sync_minutes > 0:  # payments webhooks missed; Slack digests of closed days
+        from connector.billing.digests import flush_slack_digests
+        from connector.billing.payments.sync import sync_all
+
+        every = IntervalTrigger(minutes=settings.payments_sync_minutes, timezone=UTC)
+        scheduler.add_job(sync_all, every, args=[engine], id="payments-sync",
+                          name="payments catch-up from the vendors' polling APIs")
+        scheduler.add_job(flush_slack_digests, every, args=[engine], id="slack-digest",
+                          name="Slack daily digests of closed days")
+    prune_at = settings.outbox_prune_at
     if prune_at:  # opt-in daily outbox/idempotency retention (docs/events.md, Retention)
         from connector.events.retention import scheduled_prune
 

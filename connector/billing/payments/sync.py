@@ -8,21 +8,23 @@ Per tenant and platform: read from the stored cursor, settle each event through 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session as DbSession
 
 from connector.billing.payments import plaid, stripe, xero
 from connector.billing.payments.inbound import VendorContext, load_cursor, save_cursor, settle
 from connector.platforms import registry
 from connector.platforms import settings as platform_settings
-from connector.platforms.sender import Sender
+from connector.platforms.sender import HttpSender, Sender
 from connector.storage.tables.platforms import PlatformConfigRow
 
+LOG = logging.getLogger("connector.billing.payments.sync")
 # The payment platforms with a polling API this product reads (Square and PayPal: webhooks only, see
 # docs/platforms/payments.md).
 POLLERS: dict[str, ModuleType] = {m.NAME: m for m in (stripe, xero, plaid)}
@@ -53,3 +55,23 @@ def due(db: DbSession, platforms: list[str] | None = None) -> list[tuple[str, st
     for tenant, entries in platform_settings.load_file().items():
         pairs.update((tenant, p) for p in entries if p in names)
     return sorted((t, p) for t, p in pairs if platform_settings.effective(db, t, p).enabled)
+
+
+def sync_all(engine: Engine, http: Sender | None = None, platforms: list[str] | None = None,
+             tenants: list[str] | None = None, now: Callable[[], datetime] | None = None) -> list[dict[str, Any]]:
+    """Poll every enabled payment platform of every tenant, one transaction each; a failure is logged and
+    reported (``error``) and the others still run. The scheduler's ``payments-sync`` job."""
+    sender = http or HttpSender(target="payments-sync")
+    with DbSession(engine) as db:
+        pairs = [(t, p) for t, p in due(db, platforms) if tenants is None or t in tenants]
+    out = []
+    for tenant_id, name in pairs:
+        with DbSession(engine) as db:
+            try:
+                out.append(sync_platform(db, tenant_id, name, sender, now))
+                db.commit()
+            except Exception as exc:  # noqa: BLE001 - logged; the other tenants and platforms still sync
+                db.rollback()
+                LOG.warning("payments sync of %s for tenant %s failed: %s", name, tenant_id, exc)
+                out.append({"tenant_id": tenant_id, "platform": name, "error": str(exc)[:300]})
+    return out

@@ -90,7 +90,7 @@ def test_scheduler_jobs_and_a_real_tick(setup):
     engine = client.application.extensions["evbill.engine"]
     sched = scheduler.build_scheduler(engine, tick_minutes=5, daily_at="01:30", monthly_at="02:15", blocking=False)
     jobs = {j.id: j for j in sched.get_jobs()}
-    assert set(jobs) == {"interim", "rerate-due", "reconcile-daily", "reconcile-monthly"}
+    assert set(jobs) == {"interim", "rerate-due", "reconcile-daily", "reconcile-monthly", "payments-sync", "slack-digest"}
     assert isinstance(jobs["rerate-due"].trigger, IntervalTrigger)
     assert isinstance(jobs["interim"].trigger, IntervalTrigger) and jobs["interim"].trigger.interval.seconds == 300
     daily, monthly = jobs["reconcile-daily"].trigger, jobs["reconcile-monthly"].trigger
