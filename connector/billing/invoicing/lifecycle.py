@@ -21,6 +21,7 @@ from connector.billing.ledger.journal import post_entry
 from connector.models.documents import InvoiceJson
 from connector.money import major_str, round_money, to_major, to_minor
 from connector.storage.tables.billing import InvoiceLineRow, InvoiceRow
+from connector.storage.tables.payments import PaymentRow
 from connector.validation import Conflict
 
 STATUSES = ("draft", "finalized", "paid", "void")
@@ -238,16 +239,22 @@ def _paid_at(value: Any) -> datetime:
 
 def mark_invoice_paid(db: DbSession, tenant_id: str, invoice_id: str, paid_at: Any = None,
                       reference: str | None = None, amount: Any = None) -> InvoiceJson:
-    """Record the payment of what is still due (amount due minus credit notes): cash debit, AR credit.
-    Partial payments are refused (``amount`` must equal what is due) rather than half-recorded."""
+    """Record the payment of what is still due (amount due minus credit notes minus what payment platforms paid
+    already): cash debit, AR credit, a ``manual`` payment row. A partial amount is refused (``amount`` must equal
+    what is due); partial payments come from the payment platforms (``connector.billing.payments``)."""
     invoice = invoices.lock_invoice(db, tenant_id, invoice_id)
     if invoice.kind != "invoice" or invoice.status != "finalized":
         raise Conflict(f"{invoice.kind} '{invoice_id}' is {invoice.status}; only a finalized invoice can be "
                        "marked paid")
     when = _paid_at(paid_at)
-    due = invoice.amount_due - sum(n.amount_due for n in _credit_notes(db, tenant_id, invoice_id))
-    if due <= 0:
+    from connector.billing.payments.record import paid_of
+
+    total_due = invoice.amount_due - sum(n.amount_due for n in _credit_notes(db, tenant_id, invoice_id))
+    if total_due <= 0:
         raise Conflict(f"invoice '{invoice_id}' is fully credited; nothing is due")
+    due = total_due - paid_of(db, tenant_id, invoice_id)  # what payment platforms paid in part already
+    if due <= 0:
+        raise Conflict(f"invoice '{invoice_id}' is paid in full by its payments")
     if amount is not None and _amount(amount, invoice.currency) != due:
         raise BillingError("amount", f"must equal the amount due {to_major(due, invoice.currency)} "
                                      f"{invoice.currency} (partial payments are not supported)")
@@ -259,6 +266,10 @@ def mark_invoice_paid(db: DbSession, tenant_id: str, invoice_id: str, paid_at: A
                                                                              "accounts receivable")])
     if entry is not None:
         emit(db, tenant_id, "journal.posted", {"entry": entry})
+    db.add(PaymentRow(tenant_id=tenant_id, payment_id=invoices.new_id("pay"), invoice_id=invoice_id, platform="manual",
+                      kind="payment", status="applied", vendor_ref=f"{invoice_id}:{reference or 'manual'}"[:200],
+                      currency=invoice.currency, amount=due, method="manual", paid_at=when, vendor_settled=True,
+                      entry_id=entry["id"] if entry is not None else None))
     invoice.status, invoice.paid_at, invoice.payment_reference = "paid", when, reference
     db.flush()
     audit.record(db, tenant_id, "invoice", invoice_id, "mark_paid", before,

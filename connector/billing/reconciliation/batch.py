@@ -8,7 +8,8 @@ order, and only the per-group sums stay in memory. Re-rating runs in this proces
 Per session: expected = the rating core's amount due now (``mode="rerate"``) or the rating stored when
 the session was billed (``mode="stored"``, no re-rating: it checks invoices against ratings, not ratings
 against tariffs); billed = gross of its invoice lines on non-void invoices, credit-note lines subtracting;
-paid = the same on paid invoices (a paid credit note is a refund and subtracts).
+paid = each line's share of what payment platforms paid on its invoice (``connector.billing.payments``; a
+partly paid invoice counts in proportion), or its gross on a paid invoice with no payments booked.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session as DbSession
 
@@ -33,6 +34,7 @@ from connector.money import to_major
 from connector.storage import repo
 from connector.storage.tables.billing import invoice_lines, invoices
 from connector.storage.tables.core import CustomerRow, SessionRow, TariffRow, TariffVersionRow
+from connector.storage.tables.payments import PaymentRow
 
 ZERO = Decimal(0)
 WH = Decimal("0.001")  # the report's energy precision (``run.WH``)
@@ -134,15 +136,33 @@ def stream_lines(db: DbSession, tenant_id: str, period: Period, stations: list[s
                  chunk: int, no_station: bool = False) -> Iterator[Any]:
     """Invoice lines (non-void) of the same sessions in the same order: merged with the session stream by
     equality of (start_at, session_id), so no per-chunk lookups and no reliance on collation order."""
+    received = paid_per_invoice(tenant_id)
     join = (invoice_lines.join(invoices, and_(invoices.c.tenant_id == invoice_lines.c.tenant_id,
                                               invoices.c.invoice_id == invoice_lines.c.invoice_id))
             .join(SessionRow.__table__, and_(SessionRow.tenant_id == invoice_lines.c.tenant_id,
-                                            SessionRow.session_id == invoice_lines.c.session_id)))
+                                            SessionRow.session_id == invoice_lines.c.session_id))
+            .outerjoin(received, received.c.invoice_id == invoice_lines.c.invoice_id))
     query = _window(select(SessionRow.start_at, SessionRow.session_id, invoice_lines.c.gross, invoices.c.kind,
-                           invoices.c.status, invoices.c.currency).select_from(join)
+                           invoices.c.status, invoices.c.currency, invoices.c.amount_due, received.c.paid)
+                    .select_from(join)
                     .where(invoices.c.status != "void"), tenant_id, period, stations, no_station)
     for part in db.connection().execute(query.execution_options(yield_per=chunk)).partitions():
         yield from part
+
+
+def paid_per_invoice(tenant_id: str) -> Any:
+    """Per invoice: what the payment platforms paid (applied payments minus reversals, minor units)."""
+    signed = case((PaymentRow.kind == "payment", PaymentRow.amount), else_=-PaymentRow.amount)
+    return (select(PaymentRow.invoice_id, func.sum(signed).label("paid"))
+            .where(PaymentRow.tenant_id == tenant_id, PaymentRow.status == "applied")
+            .group_by(PaymentRow.invoice_id).subquery("received"))
+
+
+def paid_share(line_gross: int, received: int, due: int) -> int:
+    """A line's part of what its invoice received, in proportion to its gross (half up to the minor unit)."""
+    if due <= 0:
+        return 0
+    return int((Decimal(line_gross) * received / due).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 class LineMerger:
@@ -155,14 +175,16 @@ class LineMerger:
     def take(self, start_at: Any, session_id: str) -> Billing | None:
         billing = None
         while self.head is not None and self.head[1] == session_id and self.head[0] == start_at:
-            _start, _sid, gross, kind, status, currency = self.head
+            _start, _sid, gross, kind, status, currency, due, received = self.head
             amount = -abs(int(gross)) if kind == "credit_note" else int(gross)
             if billing is None:
                 billing = Billing(currency)
             billing.billed += amount
             billing.lines += 1
-            if status == "paid":
-                billing.paid += amount
+            if kind == "credit_note" or received is None:  # no payment rows: paid before payments were booked
+                billing.paid += amount if status == "paid" else 0
+            else:
+                billing.paid += paid_share(amount, int(received), int(due))
             self.head = next(self.lines, None)
         return billing
 

@@ -1,8 +1,9 @@
 """Trigger 3: revenue reconciliation of a day or month over a set of stations.
 
 Expected (re-rated from the raw sessions with the rating core and the stored tariff versions) vs billed
-(invoice lines) vs paid (paid invoices), per station, tariff, customer class and currency; exceptions:
-mismatches, unbilled ended sessions, duplicates, negative energy, rating failures. The report is stored
+(invoice lines) vs paid (what payment platforms paid, ``connector.billing.payments``), per station, tariff,
+customer class and currency; exceptions: mismatches, unbilled ended sessions, duplicates, negative energy, rating
+failures, invoices paid at a vendor for another amount than billed. The report is stored
 (``reconciliations``), emitted as ``reconciliation.completed``, and each exception as one ``billing.anomaly``
 (deduplicated by the anomaly's deterministic id). ``difference`` = expected - billed (positive: revenue
 not yet billed). Money: Decimal strings in major units, at the currency's minor unit.
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from connector.billing import anomalies
 from connector.billing.reconciliation.batch import Group, Outcome, Run
+from connector.billing.reconciliation.payments import paid_mismatches
 from connector.billing.reconciliation.period import check_stations, parse_period
 from connector.money import quantum
 from connector.storage.tables.reconciliation import ReconciliationRow
@@ -97,6 +99,7 @@ def reconcile(db: DbSession, tenant_id: str, kind: str, period: str, stations: l
                               mode=mode)
     else:
         out = Run(db, tenant_id, parsed, station_ids, limits, workers=workers, chunk=chunk, mode=mode).execute()
+    out.exceptions.extend(paid_mismatches(db, tenant_id, parsed, station_ids))
     summary, rows = summarize(out)
     exceptions = sorted(out.exceptions, key=lambda e: (e["kind"], e["session_id"] or ""))
     report: dict[str, Any] = {
@@ -136,6 +139,9 @@ def _anomaly(tenant_id: str, exc: dict[str, Any]) -> anomalies.Anomaly:
         return anomalies.duplicate_anomaly(tenant_id, exc["session_id"], details["duplicate_of"], exc["station_id"],
                                            details.get("start"), None if details.get("energy_kwh") is None
                                            else Decimal(details["energy_kwh"]))
+    if exc["kind"] == "paid_mismatch":
+        return anomalies.make(tenant_id, exc["rule"], None, None, exc["message"], details,
+                              (details["invoice_id"], details["billed"], details["paid"]))
     key: tuple[str, ...] = (exc["session_id"] or "",)
     if exc["kind"] == "mismatch":
         key += (str(details.get("expected")), str(details.get("billed")))
