@@ -11,7 +11,16 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 from connector.storage.db import Base
-from connector.storage.tables import adjustments, billing, core, ingest, outbox, payments, platforms, reconciliation
+from connector.storage.tables import (
+    adjustments,
+    billing,
+    core,
+    ingest,
+    outbox,
+    payments,
+    platforms,
+    reconciliation,
+)
 
 TABLE_MODULES = (core, billing, adjustments, reconciliation, outbox, platforms, ingest, payments)
 

@@ -13,7 +13,13 @@ from tests.billing.payments.conftest import (
     finalized_invoice,
     invoice,
 )
-from tests.billing.payments.payloads import body, square_headers, square_payment_made, stripe_event, stripe_headers
+from tests.billing.payments.payloads import (
+    body,
+    square_headers,
+    square_payment_made,
+    stripe_event,
+    stripe_headers,
+)
 
 
 def _stripe(client, event):
