@@ -1,7 +1,7 @@
 """payments: payments that came back from payment platforms, handled vendor events, polling cursors.
 
-Revision ID: 0006_payments
-Revises: 0005_ocpp_stations
+Revision ID: 0007_payments
+Revises: 0006_invoice_line_session_times
 Create Date: 2026-12-02 09:25:11.958900
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006_payments'
-down_revision = '0005_ocpp_stations'
+revision = '0007_payments'
+down_revision = '0006_invoice_line_session_times'
 branch_labels = None
 depends_on = None
 
