@@ -8,6 +8,7 @@ production billing path (``BillingService``: tariff from the database by the sta
 from __future__ import annotations
 
 import asyncio
+import base64
 import ssl
 from pathlib import Path
 from typing import Any
@@ -265,3 +266,24 @@ def test_offline_transaction_events_replayed_are_billed_once_in_order(tmp_path: 
     assert [s["energy_kwh"] for s in doc["meter_samples"]] == ["0", "12", "18.2"]
     assert billed(setup.sink, "default", f"{station}-TX-OFF")["amount_due"] == "5.81"
     assert setup.csms.stats["events.duplicate"] == 2
+
+
+def test_reconnect_skips_the_kdf_until_the_hash_changes(tmp_path: Path, monkeypatch) -> None:
+    """A station reconnecting with the password that verified is not scrypt-checked again (a reconnect
+    storm stays cheap); a new stored hash (set-password, rotation) is verified afresh."""
+    from connector.ingest.ocpp import security
+
+    setup = Setup(tmp_path)
+    calls: list[str] = []
+    real = security.verify_password
+    monkeypatch.setattr(security, "verify_password", lambda pw, stored: calls.append(pw) or real(pw, stored))
+    header = "Basic " + base64.b64encode(f"P1-16:{PASSWORD}".encode()).decode()
+    wrong = "Basic " + base64.b64encode(b"P1-16:Wrong-password-0000000").decode()
+    assert setup.registry.check("P1-16", header, False, None)[1] is None
+    assert setup.registry.check("P1-16", header, False, None)[1] is None
+    assert len(calls) == 1
+    assert setup.registry.check("P1-16", wrong, False, None)[1] == "wrong station id or password"
+    assert len(calls) == 2  # a different password is always checked
+    setup.registry.store_password("P1-16", "Another-password-000001")
+    assert setup.registry.check("P1-16", header, False, None)[1] == "wrong station id or password"
+    assert len(calls) == 3

@@ -97,6 +97,9 @@ class Csms:
         self.registry = registry
         self.records: dict[str, StationRecord] = {}  # station id → registry entry at its last handshake
         self.executor = ThreadPoolExecutor(max(1, self.settings.workers), thread_name_prefix="csms-db")
+        # handshake checks (registry lookup + scrypt) have their own threads: a reconnect storm must not
+        # hold up the storage of connected stations' messages
+        self.auth_executor = ThreadPoolExecutor(2, thread_name_prefix="csms-auth")
         self.stats: Counter[str] = Counter()
         self.connected: dict[str, Any] = {}
         self.tx: dict[tuple[str, str], TxState] = {}
@@ -119,8 +122,9 @@ class Csms:
         station_id = _station_from_path(request.path)
         ssl_object = connection.transport.get_extra_info("ssl_object")
         peer = ssl_object.getpeercert() if ssl_object is not None else None
-        record, reason = await self.offload(self.registry.check, station_id, request.headers.get("Authorization"),
-                                            ssl_object is not None, peer)
+        record, reason = await asyncio.get_running_loop().run_in_executor(
+            self.auth_executor, self.registry.check, station_id, request.headers.get("Authorization"),
+            ssl_object is not None, peer)
         if reason is None and record is not None:
             self.records[station_id] = record
             return None

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
+import secrets
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +58,8 @@ def certificate_cn(peer_cert: dict[str, Any] | None) -> str | None:
 
 
 def refusal(record: StationRecord | None, station_id: str, authorization: str | None, tls: bool,
-            peer_cert: dict[str, Any] | None) -> str | None:
+            peer_cert: dict[str, Any] | None,
+            verify: Callable[[str, str | None], bool] = verify_password) -> str | None:
     """Why this handshake must be refused, or None to let it through."""
     if record is None:
         return "unknown station"
@@ -68,7 +73,7 @@ def refusal(record: StationRecord | None, station_id: str, authorization: str | 
     if credentials is None:
         return "HTTP Basic authentication required"
     user, password = credentials
-    if user != station_id or not verify_password(password, record.password_hash):
+    if user != station_id or not verify(password, record.password_hash):
         return "wrong station id or password"
     return None
 
@@ -79,6 +84,24 @@ class StationRegistry:
 
     def __init__(self, engine: Engine, tenant_id: str) -> None:
         self.engine, self.tenant_id = engine, tenant_id
+        # Reconnects skip the slow KDF: a password that verified against a stored hash is remembered as a
+        # keyed HMAC (random key per process, never the password) for as long as that hash is stored.
+        self._key = secrets.token_bytes(32)
+        self._verified: dict[str, str] = {}  # stored hash → HMAC of the password that matched it
+
+    def _verify(self, password: str, stored: str | None) -> bool:
+        if not stored:
+            return False
+        tag = hmac.new(self._key, password.encode("utf-8"), hashlib.sha256).hexdigest()
+        known = self._verified.get(stored)
+        if known is not None and hmac.compare_digest(known, tag):
+            return True
+        if not verify_password(password, stored):
+            return False
+        if len(self._verified) > 100_000:
+            self._verified.clear()
+        self._verified[stored] = tag
+        return True
 
     def lookup(self, station_id: str) -> StationRecord | None:
         with DbSession(self.engine) as db:
@@ -90,7 +113,7 @@ class StationRegistry:
     def check(self, station_id: str, authorization: str | None, tls: bool,
               peer_cert: dict[str, Any] | None) -> tuple[StationRecord | None, str | None]:
         record = self.lookup(station_id)
-        return record, refusal(record, station_id, authorization, tls, peer_cert)
+        return record, refusal(record, station_id, authorization, tls, peer_cert, self._verify)
 
     def store_password(self, station_id: str, password: str) -> None:
         """Called only after the station accepted the new password (SetVariables / ChangeConfiguration)."""
