@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import ssl
 from pathlib import Path
 from typing import Any
@@ -287,3 +288,43 @@ def test_reconnect_skips_the_kdf_until_the_hash_changes(tmp_path: Path, monkeypa
     setup.registry.store_password("P1-16", "Another-password-000001")
     assert setup.registry.check("P1-16", header, False, None)[1] == "wrong station id or password"
     assert len(calls) == 3
+
+
+def test_run_csms_rotates_what_an_operator_requested(tmp_path: Path, capsys) -> None:
+    """`evbill stations rotate-password` flags the station; the running CSMS (run_csms, as `evbill csms`
+    starts it) sends the new password at its next poll and stores the hash once accepted."""
+    from connector.cli import main
+    from connector.ingest.ocpp.csms import run_csms
+    from tests.ingest.conftest import free_port
+
+    setup = Setup(tmp_path)
+    port = free_port()
+
+    async def scenario() -> str:
+        server = asyncio.create_task(run_csms(setup.sink, "127.0.0.1", port, CsmsSettings(), setup.registry,
+                                              rotation_poll=0.1))
+        try:
+            for _ in range(100):
+                await asyncio.sleep(0.05)
+                try:
+                    async with Connected(f"ws://127.0.0.1:{port}/ocpp", "ocpp2.0.1", "P1-201", PASSWORD) as (cp, _r):
+                        assert main(["stations", "rotate-password", "P1-201", "--database-url",
+                                     str(setup.engine.url)]) == 0
+                        for _ in range(100):
+                            if cp.new_passwords:
+                                break
+                            await asyncio.sleep(0.05)
+                        await asyncio.sleep(0.2)  # the hash is stored after the answer
+                        return str(cp.new_passwords[0])
+                except OSError:
+                    continue  # not listening yet
+            raise AssertionError("the CSMS never listened")
+        finally:
+            server.cancel()
+
+    new_password = asyncio.run(scenario())
+    assert json.loads(capsys.readouterr().out)["rotation_requested"] is True
+    with DbSession(setup.engine) as db:
+        row = station_store.get_station(db, "default", "P1-201")
+        assert row is not None and row.rotation_requested_at is None
+        assert verify_password(new_password, row.password_hash)
