@@ -1,4 +1,4 @@
-"""``evbill stations add|list|set-password|rotate-password``: the OCPP station registry in the database.
+"""``evbill stations add|list|set-password|rotate-password|remove``: the OCPP station registry in the database.
 
 ``evbill csms`` lets a station connect only as registered here, with its security profile (1: HTTP Basic,
 2: TLS + Basic, 3: TLS client certificate). Passwords are read from standard input or generated (printed
@@ -60,6 +60,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("station_id")
     common(q)
     q.set_defaults(func=run_rotate)
+
+    q = sub.add_parser("remove", help="unregister a station: its next connection is refused")
+    q.add_argument("station_id")
+    common(q)
+    q.set_defaults(func=run_remove)
 
 
 def _engine(args: argparse.Namespace) -> Any:
@@ -173,4 +178,18 @@ def run_rotate(args: argparse.Namespace) -> int:
     print(json.dumps({"station_id": station_id, "rotation_requested": True,
                       "note": "the running evbill csms rotates it at its next poll while the station is connected"},
                      indent=2))
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    from sqlalchemy.orm import Session as DbSession
+
+    from connector.storage import stations as store
+
+    station_id = _station_id(args.station_id)
+    with DbSession(_engine(args)) as db:
+        if not store.remove_station(db, args.tenant, station_id):
+            raise InputError(f"station_id: '{station_id}' is not registered")
+        db.commit()
+    print(json.dumps({"station_id": station_id, "removed": True}, indent=2))
     return 0

@@ -31,6 +31,14 @@ def add_station(db: DbSession, tenant_id: str, station_id: str, profile: int, pa
     return row
 
 
+def remove_station(db: DbSession, tenant_id: str, station_id: str) -> bool:
+    row = get_station(db, tenant_id, station_id)
+    if row is None:
+        return False
+    db.delete(row)
+    return True
+
+
 def set_password_hash(db: DbSession, tenant_id: str, station_id: str, password_hash: str) -> bool:
     row = get_station(db, tenant_id, station_id)
     if row is None:

@@ -102,6 +102,9 @@ def test_evbill_stations_and_csms_over_tls(tmp_path: Path, capsys, monkeypatch) 
     assert "password: must be 16 to 40 characters" in capsys.readouterr().err
     assert main(["stations", "rotate-password", "NOPE", "--database-url", db]) == 2
     assert main(["stations", "add", "bad:id", "--profile", "1", "--database-url", db]) == 2
+    assert main(["stations", "remove", "CS-GEN", "--database-url", db]) == 0
+    assert main(["stations", "remove", "CS-GEN", "--database-url", db]) == 2
+    assert "station_id: 'CS-GEN' is not registered" in capsys.readouterr().err
 
     pki = Pki(tmp_path)
     tariff = tmp_path / "tou.json"
