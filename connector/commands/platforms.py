@@ -1,4 +1,5 @@
-"""``evbill platforms list [--tenant T]``: each adapter, what it does, its config keys, configured or not."""
+"""``evbill platforms list [--tenant T]``: each adapter, what it does, its config keys, configured or not, whether it
+sends corrections (voids, credit notes) and whether payments come back from it (webhook, poll)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 def run(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from connector.billing.payments.capabilities import payments_of, sends_corrections
     from connector.commands import InputError, database_url
     from connector.platforms import registry, settings
 
@@ -36,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
         current = tenant_settings.get(name) or settings.PlatformSettings()
         rows.append({"name": name, "summary": platform.summary, "events": list(platform.events),
                      "configured": current.configured, "enabled": current.enabled,
+                     "corrections": sends_corrections(platform.events), "payments": payments_of(name),
                      "config_keys": [k.name + ("*" if k.required else "") + (" (secret)" if k.secret else "")
                                      for k in platform.config_keys()]})
     if args.json:
@@ -45,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
         state = ("enabled" if row["enabled"] else "disabled") if row["configured"] else "not configured"
         print(f"{row['name']:<16} {state:<15} {row['summary']}")
         print(f"{'':<16} events: {', '.join(row['events'])}")
+        print(f"{'':<16} corrections: {'sent' if row['corrections'] else 'no'}; "
+              f"payments back: {row['payments'] or 'no'}")
         print(f"{'':<16} config: {', '.join(row['config_keys'])}")
     print("(* required; secrets are set as env:VAR or file:/path references)")
     return 0
