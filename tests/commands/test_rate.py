@@ -78,5 +78,6 @@ def test_rate_csv_batch(tmp_path: Path) -> None:
     assert [r["session_id"] for r in result] == ["a", "b", "c"]
     assert (result[0]["total_excl_vat"], result[0]["amount_due"]) == ("5.5000", "6.10")
     assert result[1]["error"].startswith("end:")
-    # 12.345 kWh × 0.25 = 3.08625 (→ 3.09) + 0.50; VAT 10% of 3.09 = 0.31, 20% of 0.50 = 0.10
-    assert (result[2]["net_total"], result[2]["tax_total"], result[2]["amount_due"]) == ("3.59", "0.41", "4.00")
+    # 12.345 kWh × 0.25 = 3.08625 at 10 % VAT + 0.50 at 20 %: total_cost 3.58625 excl, 3.994875 incl.
+    # The invoice bills the rated totals rounded once (3.59 / 3.99), not the sum of rounded lines (4.00).
+    assert (result[2]["net_total"], result[2]["tax_total"], result[2]["amount_due"]) == ("3.59", "0.40", "3.99")
