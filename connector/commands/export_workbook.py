@@ -69,7 +69,8 @@ def _sessions(path: Path) -> list[Session]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from connector.spreadsheets.workbook import (  # openpyxl: loaded for this command only
+    from connector.commands.progress import reporter
+    from connector.spreadsheets.workbook import (  # xlsxwriter: loaded for this command only
         WorkbookError,
         export_workbook,
     )
@@ -77,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     tariff = _tariff_file(args.tariff) if args.tariff else _stored_tariff(args.tariff_id, args.tenant, args.url)
     sessions = _sessions(args.sessions)
     try:
-        result = export_workbook(tariff, sessions, args.out)
+        result = export_workbook(tariff, sessions, args.out, progress=reporter("export-workbook", "sessions rated",
+                                                                                len(sessions)))
     except WorkbookError as exc:
         raise InputError(str(exc)) from exc
     print(f"wrote {result.path}: {len(result.rows)} sessions, gross {result.gross_total} {tariff.currency}")

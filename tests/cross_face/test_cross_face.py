@@ -25,6 +25,7 @@ import requests
 from connector.models import Session
 from connector.rating import rate
 from connector.spreadsheets.workbook import export_workbook
+from connector.spreadsheets.workbook import layout as WB
 from tests.paths import REPO
 from tests.spreadsheets.excel.data import TOU_TARIFF, make_sessions, tou_tariff
 from tests.spreadsheets.excel.layout_read import gross_column
@@ -129,8 +130,9 @@ def test_two_hundred_sessions_same_totals_through_every_face(tmp_path: Path, mon
     (recalculated,) = recalc([result.path], tmp_path)
     book = openpyxl.load_workbook(recalculated, data_only=True)
     gross["workbook"] = gross_column(book, COUNT)
-    tax["workbook"] = [Decimal(repr(book["Sessions"][f"R{r}"].value)) for r in range(2, COUNT + 2)]
-    workbook_total = Decimal(repr(book["Summary"]["B7"].value))
+    tax["workbook"] = [Decimal(repr(book[WB.SESSIONS_SHEET][f"{WB.COLUMN['VAT']}{r}"].value))
+                       for r in range(2, COUNT + 2)]
+    workbook_total = Decimal(repr(book[WB.SUMMARY_SHEET]["B6"].value))
 
     totals = {face: _total(values) for face, values in gross.items()}
     tax_totals = {face: _total(values) for face, values in tax.items()}

@@ -1,69 +1,76 @@
-"""Cell layout of the exported workbook: where every input sits and the formula of every column.
+"""Cell layout of the exported workbook: the sheets, their columns, and the formula of every column.
 
-Kept apart from the writer so tests and docs can name cells (``PARAM_CELLS``, ``SESSION_COLUMNS``)
-instead of hard-coding addresses. Formulas use only functions Excel and LibreOffice share (LOOKUP,
-CEILING, ROUND, HOUR, MINUTE, SUM, SUMIFS, COUNTIFS): no LET/XLOOKUP, which LibreOffice 7.4 lacks.
-``ROUND(x, 9)`` before the money ROUND strips binary float noise (inputs have at most 4 decimals, so
-the exact product has at most 9) so that halves round up as the core's ROUND_HALF_UP does.
+Kept apart from the writer so tests and docs name cells by header (``LINE_COLUMNS``, ``SESSION_COLUMNS``)
+instead of hard-coding addresses. Formulas use only functions Excel and LibreOffice share (ROUND, SUM,
+SUMIFS, COUNTIFS, COUNTA). ``ROUND(x, 9)`` strips binary float noise from a product (the exact product of
+the inputs has far fewer digits) so that halves round up as the core's ROUND_HALF_UP does.
+
+How a session is priced (the rating core's own order, docs/rating.md): each priced period is a row of
+the Lines sheet, billed quantity x unit price; a session's net is its lines' sum rounded to OCPI's 4
+decimals, then to the currency's minor unit; its gross likewise from the lines' amounts incl. VAT; its VAT
+is gross - net.
 """
 
 from __future__ import annotations
 
-TARIFF_SHEET, SESSIONS_SHEET, SUMMARY_SHEET = "Tariff", "Sessions", "Summary"
+TARIFF_SHEET, SESSIONS_SHEET, LINES_SHEET, SUMMARY_SHEET = "Tariff", "Sessions", "Lines", "Summary"
 
-BAND_HEADERS = ("From minute", "From", "To", "Element", "Energy price per kWh", "Energy step (Wh)")
+# parameter label -> absolute cell on the Tariff sheet (labels in column A, values in column B)
+PARAM_ROWS = ("Tariff id", "Currency", "Decimals", "Rounding", "Step size")
+PARAM_CELLS = {label: f"{TARIFF_SHEET}!$B${row}" for row, label in enumerate(PARAM_ROWS, start=2)}
+DEC = PARAM_CELLS["Decimals"]
 
-# parameter label -> cell on the Tariff sheet (values in column I, labels in column H)
-PARAM_ROWS = ("Tariff id", "Currency", "Decimals", "VAT %", "Flat fee", "Time price per h", "Time step (s)",
-              "Rounding", "Step size")
-PARAM_CELLS = {label: f"{TARIFF_SHEET}!$I${row}" for row, label in enumerate(PARAM_ROWS, start=2)}
-DEC, VAT, FLAT = PARAM_CELLS["Decimals"], PARAM_CELLS["VAT %"], PARAM_CELLS["Flat fee"]
-TIME_PRICE, TIME_STEP = PARAM_CELLS["Time price per h"], PARAM_CELLS["Time step (s)"]
-
-EXACT_NET = "K{r}*I{r}+N{r}*" + TIME_PRICE + "/3600+" + FLAT
-
-# (column letter, header, formula template or None for an input value); {r} is the row number,
-# {bands} the band table rows "$A$2:$A$n" etc. are filled in by ``session_formula``.
-SESSION_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
-    ("A", "Session id", None),
-    ("B", "Station", None),
-    ("C", "Customer class", None),
-    ("D", "Start (local)", None),
-    ("E", "Start (UTC)", None),
-    ("F", "End (UTC)", None),
-    ("G", "Energy (kWh)", None),
-    ("H", "Minute of day", "=HOUR(D{r})*60+MINUTE(D{r})"),
-    ("I", "Energy price", "=LOOKUP(H{r},{from_col},{price_col})"),
-    ("J", "Energy step (Wh)", "=LOOKUP(H{r},{from_col},{step_col})"),
-    ("K", "Billed energy (kWh)", "=IF(OR(J{r}<=0,G{r}<=0),G{r},CEILING(ROUND(G{r}*1000/J{r},6),1)*J{r}/1000)"),
-    ("L", "Energy net", "=ROUND(ROUND(K{r}*I{r},9)," + DEC + ")"),
-    ("M", "Duration (s)", "=ROUND((F{r}-E{r})*86400,0)"),
-    ("N", "Billed time (s)",
-     "=IF(OR(" + TIME_STEP + "<=0,M{r}<=0),M{r},CEILING(ROUND(M{r}/" + TIME_STEP + ",6),1)*" + TIME_STEP + ")"),
-    ("O", "Time net", "=ROUND(ROUND(N{r}*" + TIME_PRICE + "/3600,9)," + DEC + ")"),
-    ("P", "Flat net", "=ROUND(" + FLAT + "," + DEC + ")"),
-    # The core bills the session's exact total rounded once (OCPI 4 decimals, then the currency's):
-    # net and gross are rounded from the unrounded lines, VAT is their difference (docs/rating.md).
-    ("Q", "Net", "=ROUND(ROUND(ROUND(" + EXACT_NET + ",9),4)," + DEC + ")"),
-    ("R", "VAT", "=ROUND(S{r}-Q{r}," + DEC + ")"),
-    ("S", "Gross", "=ROUND(ROUND(ROUND((" + EXACT_NET + ")*(100+" + VAT + ")/100,9),4)," + DEC + ")"),
+# (header, formula template or None for an input value, number format kind)
+# {r}: the row; {first}/{last}: the session's first and last row on the Lines sheet. Templates name
+# columns by letter so they read like the formulas they make; a test checks the letters match the headers.
+Column = tuple[str, str | None, str]
+LINE_COLUMNS: tuple[Column, ...] = (
+    ("Session id", None, "text"),
+    ("Item", None, "text"),
+    ("From (local)", None, "date"),
+    ("To (local)", None, "date"),
+    ("Measured", None, "quantity"),
+    ("Billed", None, "quantity"),
+    ("Unit", None, "text"),
+    ("Unit price", None, "price"),
+    ("VAT %", None, "percent"),
+    ("Amount excl. VAT", "=ROUND(F{r}*H{r},9)", "exact"),
+    ("Amount incl. VAT", "=ROUND(J{r}*(100+I{r})/100,9)", "exact"),
 )
-COLUMN = {header: letter for letter, header, _ in SESSION_COLUMNS}
-MONEY_HEADERS = ("Energy net", "Time net", "Flat net", "Net", "VAT", "Gross")
+SESSION_COLUMNS: tuple[Column, ...] = (
+    ("Session id", None, "text"),
+    ("Station", None, "text"),
+    ("Customer class", None, "text"),
+    ("Start (local)", None, "date"),
+    ("End (local)", None, "date"),
+    ("Energy (kWh)", None, "quantity"),
+    ("Priced periods", None, "count"),
+    ("Net", "=ROUND(ROUND(SUM(" + LINES_SHEET + "!$J${first}:$J${last}),4)," + DEC + ")", "money"),
+    ("VAT", "=ROUND(J{r}-H{r}," + DEC + ")", "money"),  # rounded: a float difference carries noise
+    ("Gross", "=ROUND(ROUND(SUM(" + LINES_SHEET + "!$K${first}:$K${last}),4)," + DEC + ")", "money"),
+)
 
-# Summary sheet: totals block, then one block per grouping column (header, Sessions column letter)
-TOTALS = (("Sessions", "count"), ("Energy (kWh)", "G"), ("Billed energy (kWh)", "K"), ("Net", "Q"),
-          ("VAT", "R"), ("Gross", "S"))
-GROUP_VALUES = (("Sessions", "count"), ("Energy (kWh)", "G"), ("Net", "Q"), ("VAT", "R"), ("Gross", "S"))
-GROUPINGS = (("Station", "B"), ("Customer class", "C"))
+
+def letters(columns: tuple[Column, ...]) -> dict[str, str]:
+    """Header -> column letter (A, B, ...)."""
+    return {header: chr(ord("A") + i) for i, (header, _, _) in enumerate(columns)}
 
 
-def session_formula(template: str, row: int, band_count: int) -> str:
-    """The formula of one Sessions cell; band lookups are absolute ranges on the Tariff sheet."""
-    last = band_count + 1
-    return template.format(
-        r=row,
-        from_col=f"{TARIFF_SHEET}!$A$2:$A${last}",
-        price_col=f"{TARIFF_SHEET}!$E$2:$E${last}",
-        step_col=f"{TARIFF_SHEET}!$F$2:$F${last}",
-    )
+LINE = letters(LINE_COLUMNS)
+COLUMN = letters(SESSION_COLUMNS)
+MONEY_HEADERS = ("Net", "VAT", "Gross")
+
+# Summary sheet: totals block (label, Sessions header or "count"), then one block per grouping.
+TOTALS = (("Sessions", "count"), ("Energy (kWh)", "Energy (kWh)"), ("Net", "Net"), ("VAT", "VAT"),
+          ("Gross", "Gross"))
+GROUP_VALUES = TOTALS
+GROUPINGS = (("Station", "Station"), ("Customer class", "Customer class"))
+
+
+def line_formula(template: str, row: int) -> str:
+    return template.format(r=row)
+
+
+def session_formula(template: str, row: int, first: int, last: int) -> str:
+    """A Sessions cell; ``first``..``last`` are the session's rows on the Lines sheet."""
+    return template.format(r=row, first=first, last=last)

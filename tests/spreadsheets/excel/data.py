@@ -1,7 +1,7 @@
-"""Deterministic test data: a time-of-use tariff in the workbook subset and sessions inside one band.
+"""Deterministic test data: a time-of-use tariff and random sessions (fixed seeds).
 
-Sessions are drawn at random (fixed seed) and kept only when they fit the workbook subset: the core
-prices their energy with one tariff element and their charging time in one period.
+``random_sessions`` draws any session (many cross a band or midnight: the workbook must export them all);
+``make_sessions`` keeps only sessions inside one band, for faces that price a session in one go.
 """
 
 from __future__ import annotations
@@ -42,6 +42,22 @@ def fits_workbook(session: Session, tariff: Tariff) -> bool:
     lines = rate(session, tariff).lines
     elements = {ln.element_index for ln in lines if ln.dimension == "ENERGY"}
     return len(elements) <= 1 and sum(1 for ln in lines if ln.dimension == "TIME") <= 1
+
+
+def random_sessions(count: int, *, time_zone: str = "Europe/Berlin", seed: int = 7) -> list[Session]:
+    """``count`` sessions at random in 2026 (3 min to 4 h, any start), whichever bands they cross."""
+    rng = random.Random(seed)
+    tz = ZoneInfo(time_zone)
+    out: list[Session] = []
+    for i in range(count):
+        day = datetime(2026, 1, 1) + timedelta(days=rng.randrange(365))
+        local = day.replace(hour=rng.randrange(24), minute=rng.randrange(60), second=rng.randrange(60), tzinfo=tz)
+        start = local.astimezone(UTC)
+        end = start + timedelta(minutes=rng.randrange(3, 240), seconds=rng.randrange(60))
+        kwh = Decimal("12.5") if i % 17 == 0 else Decimal(rng.randrange(100, 80000)) / 1000
+        out.append(Session(id=f"S-{i + 1:04d}", start=start, end=end, energy_kwh=kwh, time_zone=time_zone,
+                           station_id=rng.choice(STATIONS), customer_class=rng.choice(CLASSES)))
+    return out
 
 
 def make_sessions(count: int, tariff: Tariff, *, time_zone: str = "Europe/Berlin", seed: int = 6,

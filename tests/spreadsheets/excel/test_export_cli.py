@@ -38,7 +38,7 @@ def test_export_from_tariff_file(tmp_path, capsys):
     assert capsys.readouterr().out.strip().endswith(f"12 sessions, gross {gross} EUR")
     sheet = openpyxl.load_workbook(tmp_path / "b.xlsx")["Sessions"]
     assert [sheet[f"A{r}"].value for r in range(2, 14)] == [s.id for s in sessions]
-    assert sheet["G2"].value == sessions[0].energy_kwh
+    assert Decimal(repr(sheet["F2"].value)) == sessions[0].energy_kwh  # a number, not text
 
 
 def test_export_from_stored_tariff_id(tmp_path, capsys):
@@ -77,3 +77,17 @@ def test_bad_session_row_names_the_row(tmp_path, capsys):
                  "--out", str(tmp_path / "b.xlsx")])
     assert code == 2
     assert "sessions row 2: start" in capsys.readouterr().err
+
+
+def test_long_exports_print_progress_on_stderr_and_the_result_on_stdout(tmp_path, capsys):
+    from tests.spreadsheets.excel.data import random_sessions
+
+    sessions = random_sessions(1000)
+    _csv(tmp_path / "s.csv", sessions)
+    (tmp_path / "t.json").write_text(json.dumps(TOU_TARIFF))
+    code = main(["export-workbook", "--tariff", str(tmp_path / "t.json"), "--sessions", str(tmp_path / "s.csv"),
+                 "--out", str(tmp_path / "b.xlsx")])
+    out, err = capsys.readouterr()
+    assert code == 0 and out.count("\n") == 1 and "1000 sessions, gross" in out
+    progress = [line.split(" (")[0] for line in err.splitlines()]
+    assert progress == ["export-workbook: 500/1000 sessions rated", "export-workbook: 1000/1000 sessions rated"]
