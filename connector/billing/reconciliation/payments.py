@@ -34,11 +34,16 @@ def paid_mismatches(db: DbSession, tenant_id: str, period: Period, stations: lis
         PaymentRow.tenant_id == tenant_id, PaymentRow.status == "applied",
         PaymentRow.invoice_id.in_(of_period.distinct()))).all()
     paid: dict[str, int] = {}
+    per_platform: dict[tuple[str, str], int] = {}
     settled_by: dict[str, set[str]] = {}
     for invoice_id, kind, amount, settled, platform in rows:
-        paid[invoice_id] = paid.get(invoice_id, 0) + (amount if kind == "payment" else -amount)
+        signed = amount if kind == "payment" else -amount
+        paid[invoice_id] = paid.get(invoice_id, 0) + signed
+        per_platform[(invoice_id, platform)] = per_platform.get((invoice_id, platform), 0) + signed
         if kind == "payment" and settled:
             settled_by.setdefault(invoice_id, set()).add(platform)
+    for invoice_id, platforms in settled_by.items():  # a settlement its platform reversed since no longer counts
+        platforms.difference_update({p for p in platforms if per_platform[(invoice_id, p)] <= 0})
     out = []
     for invoice_id in sorted(paid):
         invoice = db.get(InvoiceRow, (tenant_id, invoice_id))
