@@ -56,12 +56,12 @@ def paid_mismatches(db: DbSession, tenant_id: str, period: Period, stations: lis
         if received == due or (received < due and not settled_by.get(invoice_id)):
             continue
         cur = invoice.currency
-        platforms = sorted(settled_by.get(invoice_id, set()))
+        names = sorted(settled_by.get(invoice_id, set()))
         out.append({"kind": KIND, "rule": RULE, "session_id": None, "station_id": None, "tariff_id": None,
                     "customer_class": None,
                     "message": f"Invoice {invoice.number or invoice_id}: paid {major_str(received, cur)} {cur} at "
-                               f"{', '.join(platforms) or 'the payment platforms'}, billed {major_str(due, cur)} {cur}",
+                               f"{', '.join(names) or 'the payment platforms'}, billed {major_str(due, cur)} {cur}",
                     "details": {"invoice_id": invoice_id, "invoice_number": invoice.number, "currency": cur,
                                 "billed": major_str(due, cur), "paid": major_str(received, cur),
-                                "difference": major_str(received - due, cur), "settled_by": platforms}})
+                                "difference": major_str(received - due, cur), "settled_by": names}})
     return out

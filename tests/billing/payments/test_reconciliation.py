@@ -54,6 +54,7 @@ def test_paid_column_and_paid_amount_mismatch(client, vendors, http, tmp_path):
     assert (summary["billed"], summary["paid"], summary["unpaid"]) == ("14.28", "12.14", "2.14")
     assert summary["exceptions"] == {"paid_mismatch": 1}
     [exc] = report["exceptions"]
+    assert exc["message"] == f"Invoice {short['number']}: paid 3.00 EUR at stripe, billed 3.57 EUR"
     assert exc["details"] == {"invoice_id": short["id"], "invoice_number": short["number"], "currency": "EUR",
                               "billed": "3.57", "paid": "3.00", "difference": "-0.57", "settled_by": ["stripe"]}
     [anomaly] = anomalies(client, "paid_amount_mismatch")
