@@ -53,18 +53,26 @@ def test_adapter_delivery_creates_tabs_rows_and_summary(google: Google) -> None:
     tabs = google.fake.tabs
     assert list(tabs) == ["Sheet1", "Sessions", "Exceptions", "Summary"]
     assert tabs["Sessions"][0] == list(SESSIONS_HEADER)
+    # amounts and kWh are numbers (SUM and pivot tables add them), shown in their currency's format
     assert [r[:2] + r[5:16] for r in tabs["Sessions"][1:]] == [
-        ["S-1", "2026-01-13", "ST-1", "C-1", "public", "10.0000", "EUR", "4.00", "0.76", "4.76", "4.76", "VAT 19%: 0.76",
-         "INV-S-1"],
-        ["S-2", "2026-01-13", "ST-1", "C-1", "public", "10.0000", "EUR", "3.00", "0.57", "3.57", "3.57", "VAT 19%: 0.57",
-         "INV-S-2"],
-        ["S-3", "2026-01-14", "ST-2", "C-1", "fleet", "12.5000", "EUR", "3.13", "0.59", "3.72", "3.72",
-         "VAT 19%: 0.59", "INV-S-3"]]
+        ["S-1", "2026-01-13", "ST-1", "C-1", "public", 10, "EUR", 4, 0.76, 4.76, 4.76, "VAT 19%: 0.76", "INV-S-1"],
+        ["S-2", "2026-01-13", "ST-1", "C-1", "public", 10, "EUR", 3, 0.57, 3.57, 3.57, "VAT 19%: 0.57", "INV-S-2"],
+        ["S-3", "2026-01-14", "ST-2", "C-1", "fleet", 12.5, "EUR", 3.13, 0.59, 3.72, 3.72, "VAT 19%: 0.59",
+         "INV-S-3"]]
+    assert [r[8:14] for r in google.fake.shown("Sessions")[1:]] == [
+        ["10.000", "EUR", "4.00 EUR", "0.76 EUR", "4.76 EUR", "4.76 EUR"],
+        ["10.000", "EUR", "3.00 EUR", "0.57 EUR", "3.57 EUR", "3.57 EUR"],
+        ["12.500", "EUR", "3.13 EUR", "0.59 EUR", "3.72 EUR", "3.72 EUR"]]
+    gross = [r[SESSIONS_HEADER.index("gross")] for r in tabs["Sessions"][1:]]
+    assert all(isinstance(v, int | float) for v in gross) and round(sum(gross), 2) == 12.05  # =SUM(M:M)
     assert tabs["Summary"] == [list(SUMMARY_HEADER),
-                               ["2026-01-13", "ST-1", "public", "EUR", "2", "20.0000", "7.00", "1.33", "8.33", "8.33"],
-                               ["2026-01-14", "ST-2", "fleet", "EUR", "1", "12.5000", "3.13", "0.59", "3.72", "3.72"],
+                               ["2026-01-13", "ST-1", "public", "EUR", 2, 20, 7, 1.33, 8.33, 8.33],
+                               ["2026-01-14", "ST-2", "fleet", "EUR", 1, 12.5, 3.13, 0.59, 3.72, 3.72],
                                [], list(TAX_HEADER),
-                               ["2026-01-13", "EUR", "VAT", "19", "1.33"], ["2026-01-14", "EUR", "VAT", "19", "0.59"]]
+                               ["2026-01-13", "EUR", "VAT", 19, 1.33], ["2026-01-14", "EUR", "VAT", 19, 0.59]]
+    assert google.fake.shown("Summary")[1] == ["2026-01-13", "ST-1", "public", "EUR", "2", "20.000", "7.00 EUR",
+                                               "1.33 EUR", "8.33 EUR", "8.33 EUR"]
+    assert google.fake.shown("Summary")[5] == ["2026-01-13", "EUR", "VAT", "19", "1.33 EUR"]
     assert tabs["Exceptions"] == [list(EXCEPTIONS_HEADER)]
     appends = [e for e in google.fake.log if e["kind"] == "append"]
     assert len(appends) == 3 and google.fake.invalid == []
@@ -94,8 +102,8 @@ def test_append_that_landed_then_failed_is_not_repeated(google: Google) -> None:
     assert [r[0] for r in google.fake.tabs["Sessions"][1:]] == ["S-1", "S-2"]
     assert google.fake.kinds().count("append") == 2  # no blind retry of the append: a fresh read instead
     assert report.duplicates == 1 and waits == [2.0]
-    assert google.fake.tabs["Summary"][1] == ["2026-01-13", "ST-1", "public", "EUR", "2", "20.0000", "7.00", "1.33",
-                                              "8.33", "8.33"]
+    assert google.fake.tabs["Summary"][1] == ["2026-01-13", "ST-1", "public", "EUR", 2, 20, 7, 1.33, 8.33, 8.33]
+    assert google.fake.shown("Sessions")[2][10:14] == ["3.00 EUR", "0.57 EUR", "3.57 EUR", "3.57 EUR"]
 
 
 def test_a_stale_summary_is_healed_by_the_next_run(google: Google) -> None:
@@ -103,7 +111,7 @@ def test_a_stale_summary_is_healed_by_the_next_run(google: Google) -> None:
     google.fake.tabs["Summary"] = [["someone typed here"]]
     report = sync(google, records(EVENTS[0]))
     assert report.appended == 0 and report.summary_rows == 7
-    assert google.fake.tabs["Summary"][1][4:] == ["2", "20.0000", "7.00", "1.33", "8.33", "8.33"]
+    assert google.fake.tabs["Summary"][1][4:] == [2, 20, 7, 1.33, 8.33, 8.33]
 
 
 def test_429_is_retried_with_retry_after_and_bounded(google: Google) -> None:
@@ -144,7 +152,7 @@ def test_bad_records_and_changed_amounts_go_to_exceptions_once(google: Google) -
         ["S-2:missing_field", "S-2", "evt_S-2", "missing_field", "currency is missing"],
         ["S-1:amount_differs", "S-1", "evt_S-1", "amount_differs",
          "the sheet already lists this session with other amounts; not overwritten"]]
-    assert google.fake.tabs["Sessions"][1][10:14] == ["4.00", "0.76", "4.76", "4.76"]
+    assert google.fake.tabs["Sessions"][1][10:14] == [4, 0.76, 4.76, 4.76]
 
 
 def test_an_empty_existing_tab_gets_its_header(google: Google) -> None:
@@ -217,3 +225,30 @@ def test_google_sheets_hands_billed_sessions_to_the_sync() -> None:
     assert sid == "1AbCdEfGhIjKlMnOp" and kw == {"worksheet": "Sessions"}
     assert (record["session_id"], record["amount_due"], record["currency"]) == ("S-100", "12.05", "EUR")
     assert google_sheets.deliver(events.anomaly_event(), cfg, ctx)["status"] == "skipped"
+
+
+def test_reads_are_unformatted_so_formatted_amounts_still_compare(google: Google) -> None:
+    """The sheet shows "4.76 EUR"; the sync reads the number back (UNFORMATTED_VALUE), so a redelivery is a
+    duplicate with the same money, not an ``amount_differs`` exception."""
+    sync(google, records(*EVENTS))
+    again = sync(google, records(*EVENTS))
+    assert (again.duplicates, again.exceptions) == (3, 0)
+    reads = [e for e in google.fake.log if e["kind"] == "batchGet"]
+    assert reads and all(e["params"].get("valueRenderOption") == "UNFORMATTED_VALUE" for e in reads)
+
+
+def test_yen_amounts_are_whole_numbers_in_yen_format(google: Google) -> None:
+    event = events.billed_event("JPY", "ja_JP")
+    sync(google, records(event))
+    row = google.fake.tabs["Sessions"][1]
+    amount_due = row[SESSIONS_HEADER.index("amount_due")]
+    assert isinstance(amount_due, int)
+    assert google.fake.shown("Sessions")[1][SESSIONS_HEADER.index("amount_due")] == f"{amount_due:,} JPY"
+
+
+def test_money_as_text_is_the_documented_exact_option(google: Google) -> None:
+    sync_billed_sessions(SPREADSHEET_ID, records(EVENTS[0]), service_account_info=google.info, api_base=google.url,
+                         sleep=lambda s: None, money_as_text=True)
+    assert google.fake.tabs["Sessions"][1][8:13] == ["10.0000", "EUR", "4.00", "0.76", "4.76"]
+    assert google.fake.formats.get("Sessions", {}) == {}
+    assert google.fake.tabs["Summary"][1][4:] == ["1", "10.0000", "4.00", "0.76", "4.76", "4.76"]

@@ -75,12 +75,11 @@ def test_worker_restart_and_failures_leave_one_row_per_session(google: Google, t
     ids = [r[0] for r in fake.tabs["Sessions"][1:]]
     assert sorted(ids) == ["S-0", "S-1", "S-2", "S-3", "S-4"]  # each once (S-0 landed late, after its retries)
     # 10..14 kWh, all at the 0.40 peak price (09:00-13:00 Berlin), 19 % VAT per session
-    assert {r[0]: r[10:14] for r in fake.tabs["Sessions"][1:]} == {
-        "S-0": ["4.00", "0.76", "4.76", "4.76"], "S-1": ["4.40", "0.84", "5.24", "5.24"],
-        "S-2": ["4.80", "0.91", "5.71", "5.71"], "S-3": ["5.20", "0.99", "6.19", "6.19"],
-        "S-4": ["5.60", "1.06", "6.66", "6.66"]}
-    assert fake.tabs["Summary"][1] == ["2026-01-13", "ST-1", "public", "EUR", "5", "60.0000", "24.00", "4.56",
-                                       "28.56", "28.56"]
+    assert {r[0]: r[10:14] for r in fake.shown("Sessions")[1:]} == {
+        "S-0": ["4.00 EUR", "0.76 EUR", "4.76 EUR", "4.76 EUR"], "S-1": ["4.40 EUR", "0.84 EUR", "5.24 EUR", "5.24 EUR"],
+        "S-2": ["4.80 EUR", "0.91 EUR", "5.71 EUR", "5.71 EUR"], "S-3": ["5.20 EUR", "0.99 EUR", "6.19 EUR", "6.19 EUR"],
+        "S-4": ["5.60 EUR", "1.06 EUR", "6.66 EUR", "6.66 EUR"]}
+    assert fake.tabs["Summary"][1] == ["2026-01-13", "ST-1", "public", "EUR", 5, 60, 24, 4.56, 28.56, 28.56]
     assert fake.tabs["Exceptions"][1:] == [] and fake.invalid == []
     assert not any(fake.injected.values())  # every injected failure was really served
     assert waits and all(w <= 30 for w in waits)

@@ -88,6 +88,8 @@ class FakeSheets(LocalServer):
         self.token_uri_path = token_uri_path
         self.tabs: dict[str, list[list[Any]]] = {"Sheet1": []}
         self.sheet_ids: dict[str, int] = {"Sheet1": 0}
+        # number formats set by repeatCell: tab -> (row, column) -> {"type": ..., "pattern": ...}
+        self.formats: dict[str, dict[tuple[int, int], dict[str, str]]] = {}
         self.log: list[dict[str, Any]] = []
         self.invalid: list[list[str]] = []
         self.injected: dict[str, list[tuple[int, bool, dict[str, str]]]] = {}
@@ -101,12 +103,30 @@ class FakeSheets(LocalServer):
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
         self.injected.setdefault(kind, []).append((status, apply, headers))
 
+    def shown(self, title: str) -> list[list[Any]]:
+        """A tab as a person sees it (every number in its cell's format), trailing blanks trimmed."""
+        return self._values(title)
+
     def kinds(self) -> list[str]:
         return [entry["kind"] for entry in self.log]
 
-    def _values(self, a1: str) -> list[list[Any]]:
+    def _shown(self, title: str, r: int, c: int, value: Any) -> Any:
+        """FORMATTED_VALUE, as Sheets answers by default: a number as the text its format shows
+        (``4.76`` with ``#,##0.00 "EUR"`` -> ``4.76 EUR``; no format: its plain text)."""
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return value
+        pattern = self.formats.get(title, {}).get((r, c), {}).get("pattern", "")
+        match = re.fullmatch(r'#,##0(?:\.(0+)#*)?(?: "([A-Z]{3})")?', pattern)
+        if not match:
+            return str(value)
+        text = f"{value:,.{len(match[1] or '')}f}"
+        return f"{text} {match[2]}" if match[2] else text
+
+    def _values(self, a1: str, render: str = "FORMATTED_VALUE") -> list[list[Any]]:
         title, cells = _sheet_and_cells(a1)
         rows = self.tabs[title]
+        if render != "UNFORMATTED_VALUE":
+            rows = [[self._shown(title, r, c, v) for c, v in enumerate(row)] for r, row in enumerate(rows)]
         match = re.fullmatch(r"([A-Z]+):([A-Z]+)", cells or "")
         if match:
             lo, hi = _col(match[1]), _col(match[2])
@@ -148,6 +168,19 @@ class FakeSheets(LocalServer):
         def sheets(rest: str) -> Response:
             with self.lock:
                 return self._handle(rest)
+
+    def _repeat_cell(self, req: dict[str, Any]) -> dict[str, Any]:
+        """``RepeatCellRequest`` with a number format (the only cell field the sync sets)."""
+        grid, fields = req["range"], req["fields"]
+        assert fields == "userEnteredFormat.numberFormat", fields
+        number_format = req["cell"]["userEnteredFormat"]["numberFormat"]
+        assert number_format["type"] in ("NUMBER", "CURRENCY") and number_format["pattern"], number_format
+        title = next(t for t, i in self.sheet_ids.items() if i == grid["sheetId"])
+        cells = self.formats.setdefault(title, {})
+        for r in range(grid["startRowIndex"], grid["endRowIndex"]):
+            for c in range(grid["startColumnIndex"], grid["endColumnIndex"]):
+                cells[(r, c)] = dict(number_format)
+        return {}
 
     def _json(self, body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
         return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers or {})
@@ -194,8 +227,11 @@ class FakeSheets(LocalServer):
         if kind == "metadata":
             return self._json(self._metadata())
         if kind == "batchUpdate":
-            replies = []
+            replies: list[dict[str, Any]] = []
             for req in body["requests"]:
+                if "repeatCell" in req:
+                    replies.append(self._repeat_cell(req["repeatCell"]))
+                    continue
                 props = req["addSheet"]["properties"]
                 self.tabs[props["title"]] = []
                 self.sheet_ids[props["title"]] = len(self.sheet_ids) + 100
@@ -204,8 +240,9 @@ class FakeSheets(LocalServer):
             return self._json({"spreadsheetId": self.spreadsheet_id, "replies": replies})
         if kind == "batchGet":
             ranges = request.args.getlist("ranges")
+            render = request.args.get("valueRenderOption", "FORMATTED_VALUE")
             return self._json({"spreadsheetId": self.spreadsheet_id, "valueRanges": [
-                {"range": r, "majorDimension": "ROWS", **({"values": v} if (v := self._values(r)) else {})}
+                {"range": r, "majorDimension": "ROWS", **({"values": v} if (v := self._values(r, render)) else {})}
                 for r in ranges]})
         if kind == "get":
             values = self._values(a1)

@@ -28,7 +28,10 @@ class GoogleSheetsConfig(BaseModel):
     service_account_info: dict[str, Any] | None = Field(default=None, repr=False,
                                                         description="The service account's JSON key")
     value_input_option: str = Field(default="RAW", pattern="^(RAW|USER_ENTERED)$",
-                                    description="RAW keeps amounts as exact text; USER_ENTERED lets Sheets parse them")
+                                    description="RAW writes values as given (no locale parsing); USER_ENTERED lets "
+                                    "Sheets parse them")
+    money_as_text: bool = Field(default=False, description="Write amounts and kWh as exact decimal text instead of "
+                                "numbers with a currency format (SUM and pivot tables ignore text)")
     api_base: str | None = Field(default=None, description="Sheets API address; only for tests or a private gateway")
 
 
@@ -79,6 +82,7 @@ def deliver(event: EventJson, config: GoogleSheetsConfig, ctx: DeliveryContext) 
 
         sync = partial(sync_billed_sessions, service_account_info=config.service_account_info,
                        api_base=config.api_base, value_input_option=config.value_input_option,
+                       money_as_text=config.money_as_text,
                        summary_worksheet=config.summary_worksheet, exceptions_worksheet=config.exceptions_worksheet)
     result = sync(config.spreadsheet_id, [session_record(event)], worksheet=config.worksheet)
     return {"status": "sent", "ref": str(result) if result is not None else None}

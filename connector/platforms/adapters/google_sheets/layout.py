@@ -1,7 +1,11 @@
 """Pure mapping for the billing spreadsheet: tab headers, one row per billed session, the summary.
 
-Why strings for money: the sync writes with ``valueInputOption=RAW`` so a cell holds exactly the
-invoice's Decimal text (no float, no locale-dependent parsing); totals are summed here with Decimal.
+Why numbers for money: a cell holding text ("4.76") is ignored by SUM and pivot tables, so amounts and
+kWh are written as numbers (``valueInputOption=RAW``: no locale-dependent parsing) and shown with the
+currency's format (``number_formats``). A JSON number carries the Decimal's own digits (an amount has
+at most 15 significant digits, which a double holds exactly as written). ``money_as_text`` keeps the
+exact Decimal text instead, for sheets that feed another system by string. Totals are summed here with
+Decimal either way, from the values read back unformatted.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from connector.money import minor_units
+
 SESSIONS_HEADER: tuple[str, ...] = (
     "session_id", "day", "start", "end", "time_zone", "station_id", "customer_id", "customer_class", "energy_kwh",
     "currency", "net", "tax", "gross", "amount_due", "taxes", "invoice", "tenant_id", "event_id")
@@ -22,6 +28,7 @@ SUMMARY_HEADER: tuple[str, ...] = (
     "day", "station_id", "customer_class", "currency", "sessions", "energy_kwh", "net", "tax", "gross", "amount_due")
 TAX_HEADER: tuple[str, ...] = ("day", "currency", "tax", "rate", "amount")
 MONEY = ("net", "tax", "gross", "amount_due")
+Cell = str | int | float
 _TAX_ITEM = re.compile(r"^(?P<name>.+) (?P<rate>-?\d+(?:\.\d+)?)%: (?P<amount>-?\d+(?:\.\d+)?)$")
 
 
@@ -31,6 +38,22 @@ class RecordProblem(ValueError):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason, self.detail = reason, detail
+
+
+def cell_decimal(value: Any) -> Decimal:
+    """A cell read back (unformatted: a number or a text) as Decimal; ``InvalidOperation`` if it is none."""
+    if isinstance(value, bool):
+        raise InvalidOperation(f"{value!r} is not a number")
+    if isinstance(value, float):
+        return Decimal(repr(value))  # the shortest text of the double: the digits that were written
+    return Decimal(str(value))
+
+
+def _cell(value: Decimal, as_text: bool) -> Cell:
+    """A number cell (int when whole, else the double nearest the Decimal), or the exact text."""
+    if as_text:
+        return format(value, "f")
+    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def _decimal(value: Any, name: str, required: bool = True) -> Decimal | None:
@@ -73,8 +96,9 @@ def taxes_text(taxes: Iterable[dict[str, Any]] | None) -> str:
     return "; ".join(parts)
 
 
-def session_row(record: dict[str, Any]) -> list[str]:
-    """The Sessions-tab row for one record (``connector.platforms.adapters.google_sheets.session_record``)."""
+def session_row(record: dict[str, Any], money_as_text: bool = False) -> list[Cell]:
+    """The Sessions-tab row for one record (``connector.platforms.adapters.google_sheets.session_record``):
+    amounts and kWh as numbers (or, with ``money_as_text``, their exact Decimal text)."""
     session_id = str(record.get("session_id") or "").strip()
     if not session_id or session_id == "None":
         raise RecordProblem("missing_field", "session_id is missing")
@@ -90,8 +114,8 @@ def session_row(record: dict[str, Any]) -> list[str]:
         "end": str(record.get("end") or ""), "time_zone": time_zone,
         "station_id": str(record.get("station_id") or ""), "customer_id": str(record.get("customer_id") or ""),
         "customer_class": str(record.get("customer_class") or ""),
-        "energy_kwh": "" if energy is None else format(energy, "f"), "currency": currency,
-        **{name: format(value, "f") for name, value in money.items() if value is not None},
+        "energy_kwh": "" if energy is None else _cell(energy, money_as_text), "currency": currency,
+        **{name: _cell(value, money_as_text) for name, value in money.items() if value is not None},
         "taxes": taxes_text(record.get("taxes")), "invoice": str(record.get("invoice") or ""),
         "tenant_id": str(record.get("tenant_id") or ""), "event_id": str(record.get("event_id") or ""),
     }
@@ -105,13 +129,14 @@ def exception_row(record: dict[str, Any], reason: str, detail: str) -> list[str]
             reason, detail]
 
 
-def same_money(existing: Sequence[str], row: Sequence[str]) -> bool:
-    """Whether a row already in the sheet carries the same amounts (else: an exception, never an overwrite)."""
+def same_money(existing: Sequence[Any], row: Sequence[Cell]) -> bool:
+    """Whether a row already in the sheet carries the same amounts (else: an exception, never an overwrite);
+    a number and the text of the same amount are the same money."""
     index = [SESSIONS_HEADER.index(name) for name in (*MONEY, "currency")]
     pad = list(existing) + [""] * (len(SESSIONS_HEADER) - len(existing))
     try:
-        return all(pad[i] == row[i] if SESSIONS_HEADER[i] == "currency" else Decimal(pad[i] or "NaN") == Decimal(row[i])
-                   for i in index)
+        return all(pad[i] == row[i] if SESSIONS_HEADER[i] == "currency"
+                   else cell_decimal(pad[i] if pad[i] != "" else "NaN") == cell_decimal(row[i]) for i in index)
     except InvalidOperation:
         return False
 
@@ -126,21 +151,24 @@ class _Group:
     amount_due: Decimal = Decimal(0)
 
 
-def summary_rows(session_rows: Iterable[Sequence[str]]) -> list[list[str]]:
-    """Per day, station, customer class and currency; then, after a blank row, tax per day, name and rate."""
+def summary_rows(session_rows: Iterable[Sequence[Any]], money_as_text: bool = False) -> list[list[Cell]]:
+    """Per day, station, customer class and currency; then, after a blank row, tax per day, name and rate.
+    Counts are integers; kWh and money numbers (or exact text with ``money_as_text``)."""
     col = {name: i for i, name in enumerate(SESSIONS_HEADER)}
     groups: dict[tuple[str, str, str, str], _Group] = {}
     taxes: dict[tuple[str, str, str, Decimal], Decimal] = {}
     for raw in session_rows:
-        row = list(raw) + [""] * (len(SESSIONS_HEADER) - len(raw))
+        row = [c if isinstance(c, int | float) and not isinstance(c, bool) else str(c)
+               for c in list(raw) + [""] * (len(SESSIONS_HEADER) - len(raw))]
         if not row[0] or row[0] == SESSIONS_HEADER[0]:
             continue
         try:
-            amounts = {name: Decimal(row[col[name]]) for name in MONEY}
-            energy = Decimal(row[col["energy_kwh"]] or "0")
+            amounts = {name: cell_decimal(row[col[name]]) for name in MONEY}
+            energy = cell_decimal(row[col["energy_kwh"]] if row[col["energy_kwh"]] != "" else 0)
         except InvalidOperation:
             continue  # a hand-edited row; the sync never writes one
-        key = (row[col["day"]], row[col["station_id"]], row[col["customer_class"]], row[col["currency"]])
+        key = (str(row[col["day"]]), str(row[col["station_id"]]), str(row[col["customer_class"]]),
+               str(row[col["currency"]]))
         g = groups.setdefault(key, _Group())
         g.sessions += 1
         g.energy += energy
@@ -148,23 +176,59 @@ def summary_rows(session_rows: Iterable[Sequence[str]]) -> list[list[str]]:
         g.tax += amounts["tax"]
         g.gross += amounts["gross"]
         g.amount_due += amounts["amount_due"]
-        for item in filter(None, (p.strip() for p in row[col["taxes"]].split(";"))):
+        for item in filter(None, (p.strip() for p in str(row[col["taxes"]]).split(";"))):
             match = _TAX_ITEM.match(item)
             if match:
-                tkey = (row[col["day"]], row[col["currency"]], match["name"], Decimal(match["rate"]))
+                tkey = (key[0], key[3], match["name"], Decimal(match["rate"]))
                 taxes[tkey] = taxes.get(tkey, Decimal(0)) + Decimal(match["amount"])
-    out: list[list[str]] = [list(SUMMARY_HEADER)]
+    out: list[list[Cell]] = [list(SUMMARY_HEADER)]
     for key in sorted(groups):
         g = groups[key]
-        out.append([*key, str(g.sessions), format(g.energy, "f"), format(g.net, "f"), format(g.tax, "f"),
-                    format(g.gross, "f"), format(g.amount_due, "f")])
+        out.append([*key, g.sessions if not money_as_text else str(g.sessions),
+                    *(_cell(v, money_as_text) for v in (g.energy, g.net, g.tax, g.gross, g.amount_due))])
     out.append([])
     out.append(list(TAX_HEADER))
     for (day, currency, name, rate) in sorted(taxes):
-        out.append([day, currency, name, format(rate, "f"), format(taxes[(day, currency, name, rate)], "f")])
+        out.append([day, currency, name, _cell(rate, money_as_text),
+                    _cell(taxes[(day, currency, name, rate)], money_as_text)])
     return out
 
 
-def append_body(rows: Sequence[Sequence[str]]) -> dict[str, Any]:
+def currency_pattern(currency: str) -> str:
+    """The number format of an amount in ``currency``: its minor-unit digits and its code
+    (``#,##0.00 "EUR"``, ``#,##0 "JPY"``)."""
+    digits = minor_units(currency) if len(currency) == 3 else 2
+    return "#,##0" + ("." + "0" * digits if digits else "") + f' "{currency}"'
+
+
+ENERGY_PATTERN = "#,##0.000#"
+
+
+def number_formats(rows: Sequence[Sequence[Any]], first_row: int, header: Sequence[str],
+                   money_columns: Sequence[str], sheet_id: int) -> list[dict[str, Any]]:
+    """``batchUpdate`` requests (``repeatCell``) that give each row's money cells its currency's format and
+    the kWh cells a quantity format; ``first_row`` is the 0-based sheet row of ``rows[0]``."""
+    col = {name: i for i, name in enumerate(header)}
+    requests: list[dict[str, Any]] = []
+
+    def fmt(row: int, start: int, end: int, kind: str, pattern: str) -> dict[str, Any]:
+        return {"repeatCell": {
+            "range": {"sheetId": sheet_id, "startRowIndex": row, "endRowIndex": row + 1,
+                      "startColumnIndex": start, "endColumnIndex": end},
+            "cell": {"userEnteredFormat": {"numberFormat": {"type": kind, "pattern": pattern}}},
+            "fields": "userEnteredFormat.numberFormat"}}
+
+    for offset, row in enumerate(rows):
+        if len(row) <= col["currency"] or not row[col["currency"]] or row[0] == header[0]:
+            continue
+        at = first_row + offset
+        first, last = col[money_columns[0]], col[money_columns[-1]]
+        requests.append(fmt(at, first, last + 1, "CURRENCY", currency_pattern(str(row[col["currency"]]))))
+        if "energy_kwh" in col:
+            requests.append(fmt(at, col["energy_kwh"], col["energy_kwh"] + 1, "NUMBER", ENERGY_PATTERN))
+    return requests
+
+
+def append_body(rows: Sequence[Sequence[Cell]]) -> dict[str, Any]:
     """The ``values.append`` request body (a Sheets ``ValueRange``)."""
     return {"majorDimension": "ROWS", "values": [list(r) for r in rows]}
