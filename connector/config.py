@@ -233,6 +233,15 @@ class SpreadsheetSettings(Section):
 
 
 @dataclass(frozen=True, slots=True)
+class RatingSettings(Section):
+    """Bounds every face passes to the rating core (``RatingLimits``): sessions longer than this many days,
+    or cut into more periods, are refused before rating (docs/rating.md, "Bounds")."""
+
+    max_session_days: int = _var("EVBILL_MAX_SESSION_DAYS", 62, _integer)
+    max_periods: int = _var("EVBILL_MAX_RATING_PERIODS", 50_000, _integer)
+
+
+@dataclass(frozen=True, slots=True)
 class ServerlessSettings(Section):
     """Serverless functions (``connector.serverless``): the tenant of a message that names none, where the
     database URL is kept (a Secrets Manager secret or SSM parameter ARN) and where bad messages go."""
@@ -277,7 +286,7 @@ class InvoiceDocumentSettings(Section):
 SECTIONS: tuple[type[Section], ...] = (
     DatabaseSettings, ApiSettings, ServeSettings, OutboxSettings, WebhookSettings, PlatformsSettings,
     SchedulerSettings, RetentionSettings, SpreadsheetSettings, ServerlessSettings, ChargePointApiSettings,
-    InvoiceDocumentSettings,
+    InvoiceDocumentSettings, RatingSettings,
 )
 
 
@@ -297,6 +306,7 @@ class Settings:
     serverless: ServerlessSettings
     chargepoint: ChargePointApiSettings
     invoice_documents: InvoiceDocumentSettings
+    rating: RatingSettings
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:
@@ -310,6 +320,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         spreadsheets=SpreadsheetSettings.from_environ(env), serverless=ServerlessSettings.from_environ(env),
         chargepoint=ChargePointApiSettings.from_environ(env),
         invoice_documents=InvoiceDocumentSettings.from_environ(env),
+        rating=RatingSettings.from_environ(env),
     )
 
 

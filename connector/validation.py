@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+import re
+
+from pydantic import BaseModel, ValidationError
+
+# "energy_kwh: ..." / "charging_periods[1].tariff_id: ...": a model-level check names its field first.
+_NAMED = re.compile(r"^([A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*): (.+)$", re.DOTALL)
 
 
 def field_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
@@ -20,6 +25,13 @@ def field_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]
                 parts.append(str(loc))
         message = str(err.get("msg", "invalid"))
         message = message.removeprefix("Value error, ")
+        # only a model-level check (its input is the whole object) names a field in its message
+        named = _NAMED.match(message) if isinstance(err.get("input"), dict | BaseModel) else None
+        if named and (not parts or parts[-1].split("[")[0] != named.group(1).split("[")[0].split(".")[0]):
+            parts.append(named.group(1))
+            message = named.group(2)
+        elif named:
+            message = named.group(2)
         out.append({"field": ".".join(parts) or (prefix or "body"), "reason": message})
     return out
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connector.config import ApiSettings, DatabaseSettings, SpreadsheetSettings
+from connector.config import ApiSettings, DatabaseSettings, RatingSettings, SpreadsheetSettings
 
 
 def from_settings(database: DatabaseSettings, api: ApiSettings, spreadsheets: SpreadsheetSettings) -> dict[str, Any]:
@@ -39,8 +39,11 @@ def from_settings(database: DatabaseSettings, api: ApiSettings, spreadsheets: Sp
 
 def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The Flask config of the environment (default: the process environment, read now)."""
-    return from_settings(DatabaseSettings.from_environ(environ), ApiSettings.from_environ(environ),
-                         SpreadsheetSettings.from_environ(environ))
+    flask = from_settings(DatabaseSettings.from_environ(environ), ApiSettings.from_environ(environ),
+                          SpreadsheetSettings.from_environ(environ))
+    rating = RatingSettings.from_environ(environ)
+    flask.update({"MAX_SESSION_DAYS": rating.max_session_days, "MAX_RATING_PERIODS": rating.max_periods})
+    return flask
 
 
 def load(config: Any = None) -> dict[str, Any]:

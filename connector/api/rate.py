@@ -14,7 +14,14 @@ from connector.api.context import db, document_size_limit, json_body, tenant
 from connector.api.errors import ApiError
 from connector.models import Cdr, Customer, Session, Tariff
 from connector.money import RoundingPolicy
-from connector.rating import RatingError, RatingOptions, StepSizePolicy, TariffSwitchPolicy, rate
+from connector.rating import (
+    RatingError,
+    RatingLimits,
+    RatingOptions,
+    StepSizePolicy,
+    TariffSwitchPolicy,
+    rate,
+)
 from connector.storage import repo
 from connector.validation import field_errors
 
@@ -60,7 +67,14 @@ def parse_options(raw: Any, customer_class: Any = None) -> RatingOptions:
         if not isinstance(customer_class, str) or not customer_class:
             raise ApiError.field("customer_class", "expected a non-empty string")
         kwargs["customer_class"] = customer_class
-    return RatingOptions(**kwargs)
+    return RatingOptions(**kwargs, limits=limits())
+
+
+def limits() -> RatingLimits:
+    """The configured rating bounds (EVBILL_MAX_SESSION_DAYS, EVBILL_MAX_RATING_PERIODS)."""
+    defaults = RatingLimits()
+    return RatingLimits(int(current_app.config.get("MAX_SESSION_DAYS", defaults.max_session_days)),
+                        int(current_app.config.get("MAX_RATING_PERIODS", defaults.max_periods)))
 
 
 def resolve_tariffs(body: dict[str, Any]) -> list[Tariff]:

@@ -12,9 +12,10 @@ from pydantic import ValidationError
 
 from connector.commands import InputError
 from connector.commands.inputs import batch_limit, load_json, read_text
+from connector.config import ConfigError, RatingSettings
 from connector.models import Cdr, Session, Tariff
 from connector.money import RoundingPolicy
-from connector.rating import RatingError, RatingOptions, StepSizePolicy, rate
+from connector.rating import RatingError, RatingLimits, RatingOptions, StepSizePolicy, rate
 from connector.spreadsheets.batch_csv import rate_csv
 from connector.validation import first_error_line
 
@@ -45,6 +46,15 @@ def _tariffs(path: Path | None) -> list[Tariff]:
         raise InputError(first_error_line(exc, "tariff")) from exc
 
 
+def _limits() -> RatingLimits:
+    """The configured rating bounds (EVBILL_MAX_SESSION_DAYS, EVBILL_MAX_RATING_PERIODS)."""
+    try:
+        settings = RatingSettings.from_environ()
+    except ConfigError as exc:
+        raise InputError(str(exc)) from exc
+    return RatingLimits(settings.max_session_days, settings.max_periods)
+
+
 def run(args: argparse.Namespace) -> int:
     tariffs = _tariffs(args.tariff)
     options = RatingOptions(
@@ -52,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         customer_class=args.customer_class,
         rounding=RoundingPolicy(args.rounding),
         step_size=StepSizePolicy(args.step_size),
+        limits=_limits(),
     )
     try:
         if args.sessions is not None:

@@ -5,12 +5,13 @@ Input CDRs may omit the totals (we rate them); the fields are kept so a CDR roun
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
-from connector.models.common import AwareDatetime, CurrencyCode, Dec, Model, Price
+from connector.models.common import MAX_HOURS, AwareDatetime, CurrencyCode, Dec, Model, Price, between
 from connector.models.tariff import Tariff
 
 
@@ -32,7 +33,7 @@ class CdrDimensionType(StrEnum):
 
 class CdrDimension(Model):
     type: CdrDimensionType
-    volume: Dec
+    volume: Annotated[Dec, between(Decimal(0), MAX_HOURS)]  # kWh, hours, kW, A (docs/rating.md, "Bounds")
 
 
 class ChargingPeriod(Model):

@@ -25,6 +25,26 @@ def _finite(value: Decimal) -> Decimal:
     return value
 
 
+# Bounds of values a charger or a tariff can carry (docs/rating.md, "Bounds"): far beyond any real
+# session, far below where Decimal arithmetic at 28 digits would lose a cent or fail.
+MAX_KWH = Decimal(1_000_000)  # energy of one session or one period: 1 GWh
+MAX_HOURS = Decimal(1_000_000)  # a period's TIME/PARKING/RESERVATION volume, power (kW), current (A)
+MAX_UNIT_PRICE = Decimal(1_000_000)  # price per kWh, per hour or per session
+MAX_AMOUNT = Decimal(1_000_000_000)  # a whole amount: min/max_price, CDR totals, adjustments
+
+
+def between(low: Decimal, high: Decimal, unit: str = "") -> AfterValidator:
+    """A validator refusing values outside ``[low, high]``, with the bounds in the message."""
+    suffix = f" {unit}" if unit else ""
+
+    def check(value: Decimal) -> Decimal:
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}{suffix} (got {value})")
+        return value
+
+    return AfterValidator(check)
+
+
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("must carry a time zone offset (e.g. 2026-01-13T14:30:00Z)")
@@ -40,6 +60,9 @@ def _currency(value: str) -> str:
 # JSON gets fixed-point text ("0.000001", never "1E-6"): the API's Decimal schema and spreadsheets expect it.
 Dec = Annotated[Decimal, BeforeValidator(_decimal), AfterValidator(_finite),
                 PlainSerializer(lambda value: format(value, "f"), return_type=str, when_used="json")]
+Kwh = Annotated[Dec, between(Decimal(0), MAX_KWH, "kWh")]  # delivered energy: never negative
+UnitPrice = Annotated[Dec, between(-MAX_UNIT_PRICE, MAX_UNIT_PRICE)]  # negative only where a tariff opts in
+MoneyAmount = Annotated[Dec, between(-MAX_AMOUNT, MAX_AMOUNT)]
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 CurrencyCode = Annotated[str, AfterValidator(_currency)]
 
@@ -53,8 +76,8 @@ class Model(BaseModel):
 class Price(Model):
     """OCPI 2.2.1 ``Price``: excl. VAT, and incl. VAT when a VAT applies."""
 
-    excl_vat: Dec
-    incl_vat: Dec | None = None
+    excl_vat: MoneyAmount
+    incl_vat: MoneyAmount | None = None
 
 
 class DisplayText(Model):

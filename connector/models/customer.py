@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from connector.models.common import AwareDatetime, Dec, Model
+from connector.models.common import MAX_AMOUNT, AwareDatetime, Dec, Model
 
 KNOWN_CUSTOMER_CLASSES = ("public", "member", "fleet", "government")
 
@@ -52,11 +52,11 @@ class Adjustment(Model):
 
     kind: AdjustmentKind
     name: str = Field(min_length=1)
-    value: Dec = Field(ge=0)
+    value: Dec = Field(ge=0, le=MAX_AMOUNT)
     categories: list[str] | None = None
     customer_classes: list[str] | None = None
     code: str | None = None
-    cap: Dec | None = Field(default=None, ge=0)
+    cap: Dec | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     valid_from: AwareDatetime | None = None
     valid_until: AwareDatetime | None = None
 

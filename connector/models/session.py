@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from connector.models.common import AwareDatetime, CurrencyCode, Dec, Model
+from connector.models.common import MAX_HOURS, AwareDatetime, CurrencyCode, Dec, Kwh, Model, between
 from connector.models.energy_profile import ZERO, EnergyProfile, Knot, first_decrease
 
 
@@ -31,9 +31,9 @@ class MeterSample(Model):
     """
 
     timestamp: AwareDatetime
-    energy_kwh: Dec
-    power_kw: Dec | None = None
-    current_a: Dec | None = None
+    energy_kwh: Kwh
+    power_kw: Annotated[Dec, between(-MAX_HOURS, MAX_HOURS, "kW")] | None = None
+    current_a: Annotated[Dec, between(-MAX_HOURS, MAX_HOURS, "A")] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -57,7 +57,7 @@ class Session(Model):
     customer_class: str | None = None
     start: AwareDatetime
     end: AwareDatetime | None = Field(default=None, description="None while the session is ongoing")
-    energy_kwh: Dec | None = Field(default=None, description="Total energy; optional when meter samples are given")
+    energy_kwh: Kwh | None = Field(default=None, description="Total energy; optional when meter samples are given")
     charging_ended_at: AwareDatetime | None = Field(default=None, description="Idle (parking) time starts here")
     meter_samples: list[MeterSample] = Field(default_factory=list)
     currency: CurrencyCode | None = None
@@ -87,6 +87,14 @@ class Session(Model):
                 raise ValueError("charging_ended_at: must not be before start")
             if self.end is not None and self.charging_ended_at > self.end:
                 raise ValueError("charging_ended_at: must not be after end")
+        delivered = max([self.energy_kwh or ZERO, *(s.energy_kwh for s in self.meter_samples)])
+        if self.end is not None and self.end == self.start and delivered > 0:
+            raise ValueError(f"energy_kwh: {delivered} kWh in a session of zero length (end == start): "
+                             "energy needs charging time")
+        if (self.charging_ended_at is not None and self.charging_ended_at == self.start and not self.meter_samples
+                and delivered > 0):
+            raise ValueError(f"charging_ended_at: equals start, but {delivered} kWh were delivered: "
+                             "energy needs charging time")
         if self.reservation_start is not None and self.reservation_start > self.start:
             raise ValueError("reservation_start: must not be after start")
         if self.end is not None and self.energy_kwh is not None and self.meter_samples:

@@ -17,13 +17,24 @@ import re
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from connector.models.common import AwareDatetime, CurrencyCode, Dec, DisplayText, Model, Price
+from connector.models.common import (
+    AwareDatetime,
+    CurrencyCode,
+    Dec,
+    DisplayText,
+    Model,
+    Price,
+    UnitPrice,
+    between,
+)
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+Vat = Annotated[Dec, between(Decimal(0), Decimal(100), "%")]
+MAX_STEP = 1_000_000_000  # Wh or seconds
 
 
 class TariffDimensionType(StrEnum):
@@ -61,9 +72,9 @@ class TariffType(StrEnum):
 
 class PriceComponent(Model):
     type: TariffDimensionType
-    price: Dec = Field(description="Price per unit excl. VAT (per kWh, per hour, or per session for FLAT)")
-    vat: Dec | None = Field(default=None, description="VAT percentage; omitted means no VAT applies")
-    step_size: int = Field(default=1, ge=0, description="Wh for ENERGY, seconds for TIME/PARKING_TIME")
+    price: UnitPrice = Field(description="Price per unit excl. VAT (per kWh, per hour, or per session for FLAT)")
+    vat: Vat | None = Field(default=None, description="VAT percentage; omitted means no VAT applies")
+    step_size: int = Field(default=1, ge=0, le=MAX_STEP, description="Wh for ENERGY, seconds for TIME/PARKING_TIME")
 
 
 class TariffRestrictions(Model):
@@ -114,9 +125,9 @@ class VolumeTier(Model):
     """Extension: from ``from_kwh`` (inclusive) on, energy costs ``price`` per kWh."""
 
     from_kwh: Dec = Field(ge=0)
-    price: Dec
-    vat: Dec | None = None
-    step_size: int = Field(default=1, ge=0)
+    price: UnitPrice
+    vat: Vat | None = None
+    step_size: int = Field(default=1, ge=0, le=MAX_STEP)
 
 
 class Tariff(Model):
@@ -138,8 +149,29 @@ class Tariff(Model):
     x_customer_classes: list[str] | None = None
     x_taxes: list[TaxRate] | None = None
     x_volume_tiers: list[VolumeTier] | None = None
+    x_negative_prices: bool = Field(
+        default=False, description="Extension: allow negative unit prices (dynamic / spot-price tariffs)")
     # the rating engine's pre-parsed form of this tariff (not serialised)
     _compiled: Any = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _no_negative_prices(self) -> Tariff:
+        """A negative price pays the driver: only a tariff that says so (``x_negative_prices``) may have one."""
+        if self.x_negative_prices:
+            return self
+        for i, element in enumerate(self.elements):
+            for j, component in enumerate(element.price_components):
+                if component.price < 0:
+                    raise ValueError(f"elements[{i}].price_components[{j}].price: {component.price} is negative; "
+                                     "negative prices need x_negative_prices: true on the tariff")
+        for i, tier in enumerate(self.x_volume_tiers or []):
+            if tier.price < 0:
+                raise ValueError(f"x_volume_tiers[{i}].price: {tier.price} is negative; "
+                                 "negative prices need x_negative_prices: true on the tariff")
+        for name, limit in (("min_price", self.min_price), ("max_price", self.max_price)):
+            if limit is not None and (limit.excl_vat < 0 or (limit.incl_vat is not None and limit.incl_vat < 0)):
+                raise ValueError(f"{name}: must not be negative")
+        return self
 
     @model_validator(mode="after")
     def _tiers_ascending(self) -> Tariff:

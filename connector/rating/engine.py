@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -23,7 +23,7 @@ from connector.models.tariff import Tariff, TariffDimensionType
 from connector.money import ZERO, ceil_to_step, round_ocpi
 from connector.rating.caps import apply_caps
 from connector.rating.invoice import build_invoice
-from connector.rating.options import RatingOptions, StepSizePolicy, TariffSwitchPolicy
+from connector.rating.options import RatingLimits, RatingOptions, StepSizePolicy, TariffSwitchPolicy
 from connector.rating.periods import Period, PeriodSet, cut_session, periods_from_cdr, zone
 from connector.rating.restrictions import CompiledTariff, State, compile_tariff
 from connector.rating.result import CATEGORIES, Amount, PricedLine, RatedSession
@@ -262,23 +262,37 @@ def rate(
     tariff = select_tariff(candidates, start, customer_class)
     if isinstance(subject, Session) and subject.currency and subject.currency != tariff.currency:
         raise RatingError("currency", f"session is in {subject.currency} but tariff {tariff.id} is in {tariff.currency}")
+    if isinstance(subject, Cdr) and subject.currency != tariff.currency:
+        raise RatingError("currency", f"the CDR is in {subject.currency} but tariff {tariff.id} is in {tariff.currency}")
     compiled = compile_tariff(tariff)
     switching = opts.tariff_switch is TariffSwitchPolicy.APPLY_FROM_EFFECTIVE_TIME
 
     # --- periods ---
+    limits = opts.limits
     if isinstance(subject, Cdr):
         end = subject.end_date_time
         final = True
+        _check_length(subject.start_date_time, end, "end_date_time", limits)
+        if len(subject.charging_periods) > limits.max_periods:
+            raise RatingError("charging_periods", f"{len(subject.charging_periods)} periods; the limit is "
+                                                  f"{limits.max_periods} periods")
         ps = periods_from_cdr(subject)
     else:
         end, final = _session_end(subject, opts.as_of)
+        _check_length(subject.reservation_start or subject.start, end, "end", limits)
         relevant = [compile_tariff(t) for t in candidates] if switching else [compiled]
         bounds = [b for t in candidates for b in (t.start_date_time, t.end_date_time) if b] if switching else None
-        ps = cut_session(subject, end, relevant, tz_name, bounds)
+        cut = cut_session(subject, end, relevant, tz_name, bounds, max_periods=limits.max_periods)
+        if cut is None:
+            raise RatingError("end", f"the session would be cut into more than {limits.max_periods} periods "
+                                     f"(the limit is {limits.max_periods} periods)")
+        ps = cut
     if switching:
         compiled_for = [compile_tariff(_tariff_at(candidates, p.start, customer_class, tariff)) for p in ps.periods]
     else:
         compiled_for = [compiled] * len(ps.periods)
+    if isinstance(subject, Cdr):
+        _period_tariffs(subject, candidates, compiled_for)
 
     # --- price ---
     work = _price_periods(ps, compiled_for, tz_name, customer_class, reservation_expired)
@@ -335,6 +349,14 @@ def rate(
     )
 
 
+def _check_length(start: datetime, end: datetime, field: str, limits: RatingLimits) -> None:
+    """Refuse a session longer than the limit before any period is cut (a reset clock reports 1970)."""
+    if end - start > timedelta(days=limits.max_session_days):
+        days = (end - start).days
+        raise RatingError(field, f"the session lasts {days} days; the limit is {limits.max_session_days} days "
+                                 "(a charger clock reset?)")
+
+
 def _session_end(session: Session, as_of: datetime | None) -> tuple[datetime, bool]:
     if as_of is not None and (as_of.tzinfo is None or as_of.utcoffset() is None):
         raise RatingError("as_of", "must carry a time zone offset")
@@ -356,3 +378,21 @@ def _tariff_at(candidates: list[Tariff], at: datetime, customer_class: str | Non
         return select_tariff(candidates, at, customer_class)
     except RatingError:
         return fallback
+
+
+def _period_tariffs(cdr: Cdr, candidates: list[Tariff], compiled_for: list[CompiledTariff]) -> None:
+    """OCPI ``ChargingPeriod.tariff_id``: a period that names its tariff is priced with it (the version
+    valid at the period start when several share the id); it must exist and be in the CDR's currency."""
+    for index, period in enumerate(cdr.charging_periods):
+        if period.tariff_id is None:
+            continue
+        field = f"charging_periods[{index}].tariff_id"
+        named = [t for t in candidates if t.id == period.tariff_id]
+        if not named:
+            known = ", ".join(sorted({t.id for t in candidates}))
+            raise RatingError(field, f"tariff '{period.tariff_id}' is not among the tariffs given ({known})")
+        valid = [t for t in named if t.valid_at(period.start_date_time)]
+        chosen = (valid or named)[0]
+        if chosen.currency != cdr.currency:
+            raise RatingError(field, f"tariff '{chosen.id}' is in {chosen.currency} but the CDR is in {cdr.currency}")
+        compiled_for[index] = compile_tariff(chosen)

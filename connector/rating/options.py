@@ -31,6 +31,17 @@ class TariffSwitchPolicy(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class RatingLimits:
+    """Bounds checked before any rating work (a charger with a reset clock reports 1970): a session or
+    CDR longer than ``max_session_days`` (reservation included) or cut into more than ``max_periods``
+    periods is refused. Faces take both from the configuration (EVBILL_MAX_SESSION_DAYS,
+    EVBILL_MAX_RATING_PERIODS)."""
+
+    max_session_days: int = 62
+    max_periods: int = 50_000
+
+
+@dataclass(frozen=True, slots=True)
 class RatingOptions:
     time_zone: str | None = None  # overrides the session's / CDR location's zone
     customer_class: str | None = None  # overrides the session's / customer's class
@@ -39,3 +50,4 @@ class RatingOptions:
     tariff_switch: TariffSwitchPolicy = TariffSwitchPolicy.PRICE_LOCK_AT_START
     as_of: datetime | None = None  # interim cost: rate an ongoing session up to this instant
     adjustments: tuple[Adjustment, ...] = field(default_factory=tuple)
+    limits: RatingLimits = field(default_factory=RatingLimits)

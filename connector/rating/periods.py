@@ -98,8 +98,10 @@ def cut_session(
     tariffs: list[CompiledTariff],
     time_zone: str,
     extra_boundaries: list[datetime] | None = None,
-) -> PeriodSet:
-    """Cut a raw session into periods at every boundary that can change a price."""
+    max_periods: int | None = None,
+) -> PeriodSet | None:
+    """Cut a raw session into periods at every boundary that can change a price (None: more than
+    ``max_periods`` periods, found before any period is priced)."""
     start = session.start
     charging_end = session.charging_ended_at
     if charging_end is not None and charging_end >= end:
@@ -116,11 +118,14 @@ def cut_session(
         clock.update(ct.clock_times)
         needs_midnight = needs_midnight or ct.has_calendar or ct.has_time_of_day
         has_power = has_power or ct.has_power
+        span = (end - start).total_seconds()  # thresholds beyond the session cut nothing (and may overflow)
         for s in ct.duration_thresholds:
-            cuts.add(start + timedelta(seconds=s))
+            if s < span:
+                cuts.add(start + timedelta(seconds=s))
         if charging_end is not None:
             for s in ct.idle_thresholds:
-                cuts.add(charging_end + timedelta(seconds=s))
+                if s < span:
+                    cuts.add(charging_end + timedelta(seconds=s))
         for kwh in ct.kwh_thresholds:
             at = profile.time_at_energy(kwh)
             if at is not None:
@@ -136,6 +141,8 @@ def cut_session(
     if extra_boundaries:
         cuts.update(extra_boundaries)
     instants = sorted(c for c in cuts if start <= c < end)
+    if max_periods is not None and len(instants) > max_periods:
+        return None
     instants.append(end)
     periods: list[Period] = []
     if session.reservation_start is not None and session.reservation_start < start:

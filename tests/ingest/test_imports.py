@@ -32,7 +32,7 @@ def test_shell_preset_rows_priced_and_rejections_named(flat_sink) -> None:
     report = import_content("export.csv", SHELL_CSV.encode(), load_mapping("shell_recharge"), flat_sink, "t1")
     assert (report.rows, report.accepted, report.duplicates) == (6, 2, 0)
     assert [(r.row, r.field) for r in report.rejected] == [
-        (3, "Energy (kWh)"), (4, "session"), (5, "session.time_zone"), (6, "Session ID")]
+        (3, "Energy (kWh)"), (4, "session.end"), (5, "session.time_zone"), (6, "Session ID")]
     assert report.rejected[0].reason == "'abc' is not a number"
     assert "end" in report.rejected[1].reason
     assert billed(flat_sink, "t1", "GL-1")["amount_due"] == "6.50"

@@ -124,7 +124,7 @@ def test_pubsub_closure_priced_duplicate_and_malformed(function: Server) -> None
     assert lines[0]["severity"] == "INFO" and lines[0]["outcome"]["total_cost"] == "6.50"
     assert lines[1]["outcome"]["status"] == "duplicate"
     assert lines[2]["severity"] == "WARNING" and lines[2]["field"] == "data.message.data"
-    assert lines[3]["field"] == "session" and "end" in lines[3]["reason"]
+    assert lines[3]["field"] == "session.end" and "before start" in lines[3]["reason"]
     assert lines[4]["outcome"]["total_cost"] == "3.57"
     if function.database_url:  # persisted through the storage layer the API uses
         from connector.billing.intake import DatabaseSink
