@@ -279,13 +279,17 @@ def rate(
         ps = periods_from_cdr(subject)
     else:
         end, final = _session_end(subject, opts.as_of)
-        _check_length(subject.reservation_start or subject.start, end, "end", limits)
+        # the session as reported (to its end, or its last meter reading while it runs); an interim up to
+        # a later as_of is bounded by the number of periods below
+        reported = subject.end or max([subject.start, *(m.timestamp for m in subject.meter_samples)])
+        _check_length(subject.reservation_start or subject.start, reported, "end", limits)
         relevant = [compile_tariff(t) for t in candidates] if switching else [compiled]
         bounds = [b for t in candidates for b in (t.start_date_time, t.end_date_time) if b] if switching else None
         cut = cut_session(subject, end, relevant, tz_name, bounds, max_periods=limits.max_periods)
         if cut is None:
-            raise RatingError("end", f"the session would be cut into more than {limits.max_periods} periods "
-                                     f"(the limit is {limits.max_periods} periods)")
+            raise RatingError("end" if final else "as_of",
+                              f"the session would be cut into more than {limits.max_periods} periods "
+                              f"(the limit is {limits.max_periods} periods)")
         ps = cut
     if switching:
         compiled_for = [compile_tariff(_tariff_at(candidates, p.start, customer_class, tariff)) for p in ps.periods]

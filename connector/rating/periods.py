@@ -135,6 +135,8 @@ def cut_session(
     if clock:
         first = start.astimezone(tz).date() - timedelta(days=1)
         last = end.astimezone(tz).date() + timedelta(days=1)
+        if max_periods is not None and ((last - first).days - 3) * len(clock) > max_periods:
+            return None  # refused before generating the instants of every local day
         cuts.update(_local_instants(tz, first, last, sorted(clock)))
     if has_power:
         cuts.update(profile.knot_times())

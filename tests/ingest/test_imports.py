@@ -34,7 +34,7 @@ def test_shell_preset_rows_priced_and_rejections_named(flat_sink) -> None:
     assert [(r.row, r.field) for r in report.rejected] == [
         (3, "Energy (kWh)"), (4, "session.end"), (5, "session.time_zone"), (6, "Session ID")]
     assert report.rejected[0].reason == "'abc' is not a number"
-    assert "end" in report.rejected[1].reason
+    assert "before start" in report.rejected[1].reason
     assert billed(flat_sink, "t1", "GL-1")["amount_due"] == "6.50"
     assert billed(flat_sink, "t1", "GL-5")["amount_due"] == "3.57"
     # the same export again (overlapping drop): nothing billed twice

@@ -135,7 +135,14 @@ def test_too_many_periods_are_refused_before_pricing() -> None:
     assert len(rate(s, tou_tariff()).lines) > 20
 
 
-def test_interim_of_an_ancient_ongoing_session_is_refused() -> None:
+def test_an_interim_long_after_the_last_reading_is_bounded_by_periods() -> None:
+    # the charger reported a start and nothing since; an interim decades later with a time-of-use tariff
     ongoing = Session.model_validate(session(start="1970-01-01T00:00:00Z", end=None))
-    with pytest.raises(RatingError, match="62 days"):
+    with pytest.raises(RatingError) as caught:
         rate(ongoing, tou_tariff(), options=RatingOptions(as_of=ongoing.start + timedelta(days=20000)))
+    assert caught.value.field == "as_of" and "50000 periods" in caught.value.reason
+    # a reset clock with readings decades apart is a session of centuries
+    reset = Session.model_validate(session(start="1970-01-01T00:00:00Z", end=None, energy_kwh=None,
+                                           meter_samples=[["2026-01-13T10:30:00Z", "5"]]))
+    with pytest.raises(RatingError, match="62 days"):
+        rate(reset, tou_tariff(), options=RatingOptions(as_of=reset.meter_samples[0].timestamp))
