@@ -1,5 +1,6 @@
-"""``evbill payments sync [--tenant T] [--platform stripe|xero|plaid]``: the catch-up of payments from the vendors'
-polling APIs (missed webhooks; Plaid Transfer's event sync), one transaction per tenant and platform.
+"""``evbill payments sync [--tenant T] [--platform stripe|square|xero|paypal|plaid]``: the catch-up of payments
+from the vendors' polling APIs (missed webhooks; Plaid Transfer's event sync), one transaction per tenant and
+platform.
 
 Prints one JSON line per (tenant, platform) polled; exit 1 when any of them failed (each failure is printed).
 ``evbill scheduler`` runs the same every ``EVBILL_PAYMENTS_SYNC_MINUTES``.

@@ -120,3 +120,26 @@ def receive(ctx: VendorContext, delivery: Delivery) -> Handled:
     invoice = _call(ctx, "GET", "/v2/invoicing/invoices/" + quote(paypal_id, safe=""))
     facts = invoice_facts(ctx, invoice)
     return Handled(event_id, kind, facts, None if facts else "nothing new paid")
+
+
+def poll(ctx: VendorContext, since: str | None) -> tuple[list[Handled], str | None]:
+    """Invoices with a payment since the cursor's day (``POST /v2/invoicing/search-invoices`` by status and
+    ``payment_date_range``), each read in full; the cursor is today (PayPal's dates are days: the last day is read
+    again, its payments dedupe by id)."""
+    today = ctx.now().date().isoformat()
+    criteria: dict[str, Any] = {"status": ["PAID", "PARTIALLY_PAID", "MARKED_AS_PAID"]}
+    if since:
+        criteria["payment_date_range"] = {"start": since, "end": today}
+    handled: list[Handled] = []
+    page = 1
+    while True:
+        found = _call(ctx, "POST", "/v2/invoicing/search-invoices", params={"page": page, "page_size": 100,
+                                                                            "total_required": "true"}, json=criteria)
+        items = [i for i in found.get("items") or [] if isinstance(i, dict) and i.get("id")]
+        for item in items:
+            invoice = _call(ctx, "GET", "/v2/invoicing/invoices/" + quote(str(item["id"]), safe=""))
+            handled.append(Handled(None, "poll", invoice_facts(ctx, invoice)))
+        if len(items) < 100:
+            break
+        page += 1
+    return handled, today

@@ -84,3 +84,30 @@ def receive(ctx: VendorContext, delivery: Delivery) -> Handled:
     except ValueError:
         event = {}
     return facts(ctx, event if isinstance(event, dict) else {})
+
+
+def poll(ctx: VendorContext, since: str | None) -> tuple[list[Handled], str | None]:
+    """The location's invoices (``POST /v2/invoices/search``, every page) updated since the cursor and paid in
+    whole or in part; the cursor is the newest ``updated_at`` seen."""
+    config = ctx.config
+    headers = {"Authorization": f"Bearer {config.access_token}", "Square-Version": config.square_version}
+    body: dict[str, Any] = {"query": {"filter": {"location_ids": [config.location_id]},
+                                      "sort": {"field": "INVOICE_SORT_DATE", "order": "DESC"}}, "limit": 200}
+    floor = _when(since, ctx.now()) if since else None
+    newest = floor
+    handled: list[Handled] = []
+    while True:
+        page = ctx.http.send("POST", f"{config.api_base.rstrip('/')}/v2/invoices/search", json=body,
+                             headers=headers).json() or {}
+        for invoice in page.get("invoices") or []:
+            if not isinstance(invoice, dict) or invoice.get("status") not in ("PAID", "PARTIALLY_PAID"):
+                continue
+            updated = _when(invoice.get("updated_at"), ctx.now())
+            if floor is not None and updated < floor:
+                continue
+            handled.append(invoice_facts(ctx, None, "poll", invoice))
+            newest = updated if newest is None or updated > newest else newest
+        if not page.get("cursor"):
+            break
+        body["cursor"] = page["cursor"]
+    return handled, newest.isoformat() if newest is not None else since

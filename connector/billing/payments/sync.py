@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session as DbSession
 
-from connector.billing.payments import plaid, stripe, xero
+from connector.billing.payments import paypal, plaid, square, stripe, xero
 from connector.billing.payments.inbound import VendorContext, load_cursor, save_cursor, settle
 from connector.platforms import registry
 from connector.platforms import settings as platform_settings
@@ -25,9 +25,8 @@ from connector.platforms.sender import HttpSender, Sender
 from connector.storage.tables.platforms import PlatformConfigRow
 
 LOG = logging.getLogger("connector.billing.payments.sync")
-# The payment platforms with a polling API this product reads (Square and PayPal: webhooks only, see
-# docs/platforms/payments.md).
-POLLERS: dict[str, ModuleType] = {m.NAME: m for m in (stripe, xero, plaid)}
+# The payment platforms with a polling API this product reads (docs/platforms/payments.md).
+POLLERS: dict[str, ModuleType] = {m.NAME: m for m in (stripe, square, xero, paypal, plaid)}
 
 
 def sync_platform(db: DbSession, tenant_id: str, name: str, http: Sender,

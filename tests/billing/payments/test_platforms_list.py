@@ -15,7 +15,8 @@ def test_corrections_and_payments_columns(capsys: pytest.CaptureFixture, monkeyp
     assert main(["platforms", "list", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert {n: r["payments"] for n, r in rows.items() if r["payments"]} == {
-        "stripe": "webhook+poll", "xero": "webhook+poll", "square": "webhook", "paypal": "webhook", "plaid": "poll"}
+        "stripe": "webhook+poll", "xero": "webhook+poll", "square": "webhook+poll", "paypal": "webhook+poll",
+        "plaid": "poll"}
     for name, row in rows.items():  # corrections follow the events each adapter handles
         events = set(registry.get(name).events)
         assert row["corrections"] is bool(events & {"invoice.voided", "credit_note.issued"}), name

@@ -85,3 +85,28 @@ def test_sync_reports_a_failing_vendor_and_exits_1(client, vendors, tmp_path, db
     vendors.fail("/v1/events", 500)
     code, [result] = _sync(capsys, db_url)
     assert code == 1 and result["platform"] == "stripe" and "HTTP 500" in result["error"]
+
+
+def test_square_and_paypal_catch_up(client, vendors, tmp_path, db_url, capsys):
+    """Webhooks lost: the poll reads Square's invoice search (every page) and PayPal's invoice search and books."""
+    from tests.billing.payments.payloads import paypal_invoice, square_payment_made
+
+    setup_tenant(client)
+    configure(client, tmp_path, vendors, "square", "paypal")
+    sq = finalized_invoice(client, "S-1")
+    pp = finalized_invoice(client, "S-2", start="2026-01-13T16:00:00Z", end="2026-01-13T17:00:00Z")
+    vendors.square_orders["O-1"] = {"id": "O-1", "metadata": {"invoice_id": sq["id"]}}
+    paid = square_payment_made("x", "O-1", completed=357, computed=357, status="PAID")["data"]["object"]["invoice"]
+    paid["location_id"] = "L1"
+    others = [{"id": f"inv:other-{i}", "location_id": "L1", "status": "UNPAID"} for i in range(250)]
+    vendors.square_invoices += [*others, paid]  # two pages of 200
+    vendors.paypal_invoices["INV2-2"] = paypal_invoice("INV2-2", f"EV-{pp['number']}", "PAID", [("TX-2", "3.57")])
+
+    code, results = _sync(capsys, db_url)
+    assert code == 0 and {r["platform"]: r["booked"] for r in results} == {"square": 1, "paypal": 1}
+    assert invoice(client, sq["id"])["status"] == "paid" and invoice(client, pp["id"])["status"] == "paid"
+    assert [c["body"].get("cursor") for c in vendors.calls("/v2/invoices/search")] == [None, "200"]
+    code, results = _sync(capsys, db_url)  # again: the cursors hold, nothing is booked twice
+    assert {r["platform"]: r["booked"] for r in results} == {"square": 0, "paypal": 0}
+    assert vendors.calls("/v2/invoicing/search-invoices")[-1]["body"]["payment_date_range"]["start"]
+    assert cash_entries(client, sq["id"]) == [("payment.received", "3.57", "0.00")]

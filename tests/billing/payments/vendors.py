@@ -1,6 +1,8 @@
 """One double on 127.0.0.1 for what the payment receivers read back from the vendors.
 
-Stripe ``GET /v1/events`` (Bearer key, ``types[]``, ``created[gte]``, pages); Square ``GET /v2/orders/{id}``; Xero
+Stripe ``GET /v1/events`` (Bearer key, ``types[]``, ``created[gte]``, pages); Square ``GET /v2/orders/{id}`` and
+``POST /v2/invoices/search`` (``location_ids`` required, ``limit`` 1..200, cursor pages); PayPal
+``POST /v2/invoicing/search-invoices`` (status, ``payment_date_range``); Xero
 ``GET /api.xro/2.0/Invoices[/{id}]`` behind OAuth with rotating refresh tokens and ``xero-tenant-id``; PayPal
 ``POST /v1/notifications/verify-webhook-signature``, which checks PayPal's documented scheme (SHA256withRSA over
 ``transmission_id|transmission_time|webhook_id|crc32(event)``) with the certificate's key, and ``GET
@@ -53,6 +55,7 @@ class PaymentVendors(OAuthServer):
     def routes(self, app: Flask) -> None:
         self.stripe_events: list[dict[str, Any]] = []
         self.square_orders: dict[str, dict[str, Any]] = {}
+        self.square_invoices: list[dict[str, Any]] = []
         self.xero_invoices: dict[str, dict[str, Any]] = {}
         self.paypal_invoices: dict[str, dict[str, Any]] = {}
         self.plaid_events: list[dict[str, Any]] = []
@@ -82,6 +85,38 @@ class PaymentVendors(OAuthServer):
             if order is None:
                 return problem(404, {"errors": [{"category": "INVALID_REQUEST_ERROR", "code": "NOT_FOUND"}]})
             return jsonify(order=order)
+
+        @app.post("/v2/invoices/search")
+        def square_search() -> Response:
+            body = request.get_json(silent=True) or {}
+            locations = ((body.get("query") or {}).get("filter") or {}).get("location_ids")
+            limit = body.get("limit", 100)
+            if not locations or not isinstance(limit, int) or not 1 <= limit <= 200:
+                return problem(400, {"errors": [{"category": "INVALID_REQUEST_ERROR", "code": "BAD_REQUEST"}]})
+            found = [i for i in self.square_invoices if i.get("location_id") in locations]
+            start = int(body.get("cursor") or 0)
+            page = found[start:start + limit]
+            answer: dict[str, Any] = {"invoices": page}
+            if start + limit < len(found):
+                answer["cursor"] = str(start + limit)
+            return jsonify(answer)
+
+        @app.post("/v2/invoicing/search-invoices")
+        def paypal_search() -> Response:
+            if not self.bearer_ok():
+                return problem(401, {"error": "invalid_token"})
+            body = request.get_json(silent=True) or {}
+            statuses = body.get("status") or []
+            window = body.get("payment_date_range") or {}
+
+            def paid_in_window(inv: dict[str, Any]) -> bool:
+                dates = [t["payment_date"] for t in (inv.get("payments") or {}).get("transactions") or []]
+                return not window or any(window["start"] <= d <= window["end"] for d in dates)
+
+            items = [{"id": i["id"], "status": i["status"], "detail": i["detail"]}
+                     for i in self.paypal_invoices.values()
+                     if (not statuses or i["status"] in statuses) and paid_in_window(i)]
+            return jsonify(items=items, total_items=len(items))
 
         def xero_guard() -> Response | None:
             if not self.bearer_ok():
