@@ -2,7 +2,8 @@
 
 Cutting policy for raw sessions (docs/rating.md): a new period starts at every instant that can
 change a price — session start, every local clock time named by a restriction (both occurrences of
-a repeated DST hour), local midnight when dates or weekdays matter, kWh thresholds (where the
+a repeated DST hour), every DST transition (a window starting, ending or lying in the skipped or
+repeated hour changes there), local midnight when dates or weekdays matter, kWh thresholds (where the
 interpolated energy reaches them), duration and idle-duration thresholds, the charging→idle
 transition, every meter sample when power/current restrictions exist, and tariff validity bounds.
 """
@@ -92,6 +93,28 @@ def _local_instants(tz: ZoneInfo, first: date, last: date, clock: list[time]) ->
     return out
 
 
+def offset_changes(tz: ZoneInfo, start: datetime, end: datetime) -> list[datetime]:
+    """UTC instants in ``[start, end)`` where the zone's UTC offset changes (DST transitions), to the
+    second: a local window that starts, ends or lies in the skipped or repeated hour changes there."""
+    out: list[datetime] = []
+    day = timedelta(days=1)
+    a = start.astimezone(UTC)
+    while a < end:
+        b = min(a + day, end)
+        if a.astimezone(tz).utcoffset() != b.astimezone(tz).utcoffset():
+            lo, hi = a, b  # offset(lo) != offset(hi): bisect to the first second of the new offset
+            before = lo.astimezone(tz).utcoffset()
+            while hi - lo > timedelta(seconds=1):
+                mid = lo + (hi - lo) / 2
+                if mid.astimezone(tz).utcoffset() == before:
+                    lo = mid
+                else:
+                    hi = mid
+            out.append(lo.replace(microsecond=0) + timedelta(seconds=1))  # transitions fall on whole seconds
+        a = b
+    return out
+
+
 def cut_session(
     session: Session,
     end: datetime,
@@ -138,6 +161,8 @@ def cut_session(
         if max_periods is not None and ((last - first).days - 3) * len(clock) > max_periods:
             return None  # refused before generating the instants of every local day
         cuts.update(_local_instants(tz, first, last, sorted(clock)))
+        # the clocks change between two local times: a window opens or closes at the change itself
+        cuts.update(offset_changes(tz, start, end))
     if has_power:
         cuts.update(profile.knot_times())
     if extra_boundaries:
