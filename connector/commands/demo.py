@@ -8,6 +8,7 @@ import shutil
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from connector.commands import InputError
 
@@ -34,18 +35,46 @@ def _print(report: object) -> None:
     total = sum((Decimal(i["amount_due"]) for i in report.invoices if i["kind"] == "invoice"), Decimal(0))
     print(f"   amount due over all invoices: {total} EUR")
     print(f"2. Interim billing: running cost of {len(report.interim)} open sessions")
+    print("   session          running cost  currency")
     for item in report.interim:
-        print(f"   {item['session_id']}: {item.get('amount_due', item.get('error'))} {item.get('currency', '')}")
-    print("3. Daily reconciliation:", (report.reconciliation or {}).get("summary"))
-    exceptions = (report.reconciliation or {}).get("exceptions") or []
-    print(f"   {len(exceptions)} exceptions")
-    print("4. Tariff update -> re-rating of open sessions:", report.rerating)
+        cost = item.get("amount_due", (item.get("error") or {}).get("reason", "error"))
+        print(f"   {item['session_id']:<16} {cost:>12}  {item.get('currency', '')}")
+    _print_reconciliation(report.reconciliation or {})
+    _print_rerating(report.rerating or {})
     print()
     print(f"Files: {', '.join(str(p) for p in report.files)}")
     print("See it in the API:")
     print(f"   DATABASE_URL={report.database_url} {_evbill()} serve --dev")
     print(f"   curl -H 'X-API-Key: {report.api_key}' http://127.0.0.1:8080/v1/invoices")
     print("   open http://127.0.0.1:8080/docs for every route")
+
+
+def _print_reconciliation(recon: dict[str, Any]) -> None:
+    """Step 3 as a table: one row per currency, then each exception on its own line."""
+    summary = recon.get("summary") or {}
+    print(f"3. Daily reconciliation ({recon.get('period') or 'the day'}): "
+          f"{summary.get('sessions', 0)} sessions, {summary.get('open_sessions', 0)} still open")
+    print("   currency  sessions  energy kWh  expected    billed      paid  difference    unpaid")
+    for row in summary.get("by_currency") or []:
+        print(f"   {row['currency']:<8} {row['sessions']:>9} {row['energy_kwh']:>11} {row['expected']:>9} "
+              f"{row['billed']:>9} {row['paid']:>9} {row['difference']:>11} {row['unpaid']:>9}")
+    exceptions = recon.get("exceptions") or []
+    print(f"   {len(exceptions)} exceptions")
+    for exc in exceptions:
+        print(f"   - {exc.get('kind', '')} {exc.get('session_id') or ''}: {exc.get('message', '')}")
+
+
+def _print_rerating(rerating: dict[str, Any]) -> None:
+    """Step 4 as a table: each open session's outcome and the difference of its bill."""
+    print(f"4. Tariff update: {rerating.get('tariff_id', '')} version {rerating.get('version_no', '')} re-rates "
+          "the open sessions")
+    print(f"   policy {rerating.get('policy', '')}, effective {rerating.get('effective_at', '')}")
+    print("   session          outcome     net diff  gross diff")
+    for item in rerating.get("sessions") or []:
+        diff = item.get("difference") or {}
+        print(f"   {item['session_id']:<16} {item['outcome']:<10} {diff.get('net', ''):>9} {diff.get('gross', ''):>11}")
+    print(f"   {rerating.get('changed', 0)} changed, {rerating.get('unchanged', 0)} unchanged, "
+          f"{rerating.get('errors', 0)} errors")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -49,8 +49,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(preview, indent=2, default=str))
         refused = "error" in preview or preview["missing_columns"] or any("error" in r for r in preview["preview"])
         return 1 if refused else 0
+    from connector.commands.progress import reporter
+
     report = import_content(args.file.name, content, mapping,
-                            make_sink(args.database_url, args.dry_run_tariff, args.tariff), args.tenant)
+                            make_sink(args.database_url, args.dry_run_tariff, args.tariff), args.tenant,
+                            progress=reporter("import", "rows read"))
     whole = [r for r in report.rejected if r.row == 0]
     if whole and not report.rows:  # the file itself was refused (not text, not JSON): nothing was read
         detail = whole[0].reason if whole[0].field == "file" else f"{whole[0].field}: {whole[0].reason}"

@@ -19,6 +19,7 @@ def run(args: argparse.Namespace) -> int:
 
     from connector.billing.reconciliation import export as reconcile_export
     from connector.billing.reconciliation.run import reconcile
+    from connector.commands.progress import reporter
     from connector.storage.db import make_engine
     from connector.storage.tables import all_metadata
 
@@ -31,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
         with sessionmaker(engine)() as db:
             try:
                 report = reconcile(db, args.tenant, args.kind, args.period, args.stations, workers=args.workers,
-                                   chunk=args.chunk, mode=args.mode, partitions=args.partitions)
+                                   chunk=args.chunk, mode=args.mode, partitions=args.partitions,
+                                   progress=reporter("reconcile", "sessions reconciled"))
             except ValueError as exc:
                 field, reason = getattr(exc, "field", None), getattr(exc, "reason", None)
                 raise InputError(f"{field}: {reason}" if field else str(exc)) from exc

@@ -41,7 +41,11 @@ def test_interim_rerating_and_reconciliation(report) -> None:
     # member 22:40-23:30, 4.2 kWh × 0.32 = 1.34 + 0.25 VAT; public 23:05-23:30, 2.15 kWh × 0.29 = 0.62 + 0.12
     assert interim == {"demo-open-01": "1.59", "demo-open-02": "0.74"}
     assert report.rerating is not None and report.rerating["policy"] == "apply_from_effective_time"
-    assert report.rerating["changed"] == 2
+    # the 23:15 version: demo-open-02 (public, still charging) gets 0.25 from 23:15; demo-open-01's bill is the
+    # same to the cent (a 0.00 difference is unchanged, not changed)
+    outcomes = {s["session_id"]: (s["outcome"], s["difference"]["gross"]) for s in report.rerating["sessions"]}
+    assert outcomes == {"demo-open-01": ("unchanged", "0.00"), "demo-open-02": ("changed", "-0.03")}
+    assert (report.rerating["changed"], report.rerating["unchanged"]) == (1, 1)
     summary = report.reconciliation["summary"]
     total_due = sum(Decimal(i["amount_due"]) for i in report.invoices)
     assert total_due == Decimal("267.76")
@@ -67,3 +71,9 @@ def test_cli_prints_where_to_look(tmp_path: Path, capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "amount due over all invoices: 267.76 EUR" in out
     assert "evbill serve --dev" in out and (tmp_path / "evbill-demo.db").exists()
+    # steps 3 and 4 are tables like steps 1 and 2, not Python dicts
+    assert "{" not in out and "'" not in out.split("curl")[0]
+    assert "   EUR             14     424.495    267.76    267.76      0.00        0.00    267.76" in out
+    assert "   demo-open-01     unchanged       0.00        0.00" in out
+    assert "   demo-open-02     changed        -0.03       -0.03" in out
+    assert "   1 changed, 1 unchanged, 0 errors" in out

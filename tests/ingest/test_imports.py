@@ -87,6 +87,19 @@ def test_cli_import_dry_run(tmp_path: Path, capsys) -> None:
     assert main(["import", str(tmp_path / "nope.csv"), "--mapping", "shell_recharge"]) == 2
 
 
+def test_cli_import_of_thousands_of_rows_prints_progress_on_stderr(tmp_path: Path, capsys) -> None:
+    header, good = SHELL_CSV.splitlines()[:2]
+    rows = [good.replace("GL-1", f"GL-{i}") for i in range(2500)]
+    export = tmp_path / "big.csv"
+    export.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    tariff = tmp_path / "tariff.json"
+    tariff.write_text(json.dumps(FLAT_TARIFF), encoding="utf-8")
+    assert main(["import", str(export), "--mapping", "shell_recharge", "--dry-run-tariff", str(tariff)]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["accepted"] == 2500  # stdout stays the one JSON summary
+    assert [line.split(" (")[0] for line in err.splitlines()] == ["import: 1000 rows read", "import: 2000 rows read"]
+
+
 def test_watch_moves_files_and_writes_reports(tmp_path: Path, flat_sink) -> None:
     drop = tmp_path / "drop"
     drop.mkdir()

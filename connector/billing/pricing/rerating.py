@@ -107,7 +107,9 @@ def on_tariff_published(db: DbSession, tenant_id: str, tariff_id: str, version_n
             outcome = "changed"
         else:
             diff = _difference(before, after)
-            outcome = "unchanged" if before == after else "changed"
+            # what the customer pays decides: a new version that only re-cuts the periods at the same
+            # price (a 0.00 difference) changes no bill, so it is "unchanged" and emits no event
+            outcome = "unchanged" if Decimal(diff["net"]) == 0 and Decimal(diff["gross"]) == 0 else "changed"
         _record(db, tenant_id, row, switch.value, outcome, before, after, diff, version_no)
         item: dict[str, Any] = {"session_id": row.session_id, "outcome": outcome, "difference": diff,
                                 "as_of": None if at is None else at.isoformat()}

@@ -15,7 +15,7 @@ partly paid invoice counts in proportion), or its gross on a paid invoice with n
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -249,7 +249,7 @@ class Run:
 
     def __init__(self, db: DbSession, tenant_id: str, period: Period, stations: list[str] | None,
                  limits: Thresholds, *, workers: int = 1, chunk: int = 2000, mode: str = "rerate",
-                 only_no_station: bool = False) -> None:
+                 only_no_station: bool = False, progress: Callable[[int], None] | None = None) -> None:
         if mode not in ("rerate", "stored"):
             raise ValueError(f"mode: one of rerate, stored (got {mode!r})")
         self.db, self.tenant_id, self.period, self.stations = db, tenant_id, period, stations
@@ -263,6 +263,8 @@ class Run:
         self._same_start: dict[tuple[Any, ...], str] = {}
         self._start_at: Any = None
         self._failed: dict[str, Rated] = {}  # sessions that failed before rating (their error result)
+        self.progress = progress  # told the running count of sessions accounted after every chunk (CLI)
+        self.settled = 0
 
     def execute(self) -> Outcome:
         versions = load_versions(self.db, self.tenant_id) if self.mode == "rerate" else {}
@@ -368,6 +370,9 @@ class Run:
         for meta in metas:
             result = results.get(meta.session_id) or self._failed.pop(meta.session_id, None)
             self._account(meta, result, billing.get(meta.session_id))
+        self.settled += len(metas)
+        if self.progress is not None and metas:
+            self.progress(self.settled)
 
     def _account(self, meta: Meta, rated: Rated | None, bill: Billing | None) -> None:
         out = self.out

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -83,11 +84,12 @@ def summarize(out: Outcome) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 def reconcile(db: DbSession, tenant_id: str, kind: str, period: str, stations: list[str] | None = None, *,
               workers: int = 1, chunk: int = 2000, mode: str = "rerate", partitions: int = 1,
-              emit_events: bool = True) -> dict[str, Any]:
+              emit_events: bool = True, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Run, store and (by default) emit a reconciliation; returns the report. Never commits.
 
     ``workers``: rating processes in this transaction; ``partitions`` > 1: station shares in separate
-    processes and connections (committed data only: the CLI's batch path)."""
+    processes and connections (committed data only: the CLI's batch path). ``progress(n)``: sessions
+    accounted so far, after every chunk (in-process runs; the CLI prints it)."""
     parsed = parse_period(kind, period)
     station_ids = check_stations(stations)
     limits = anomalies.thresholds(db, tenant_id)
@@ -98,7 +100,8 @@ def reconcile(db: DbSession, tenant_id: str, kind: str, period: str, stations: l
         out = run_partitioned(db, tenant_id, parsed, station_ids, limits, partitions=partitions, chunk=chunk,
                               mode=mode)
     else:
-        out = Run(db, tenant_id, parsed, station_ids, limits, workers=workers, chunk=chunk, mode=mode).execute()
+        out = Run(db, tenant_id, parsed, station_ids, limits, workers=workers, chunk=chunk, mode=mode,
+                  progress=progress).execute()
     out.exceptions.extend(paid_mismatches(db, tenant_id, parsed, station_ids))
     summary, rows = summarize(out)
     exceptions = sorted(out.exceptions, key=lambda e: (e["kind"], e["session_id"] or ""))

@@ -48,6 +48,20 @@ def test_apply_from_effective_time_splits_open_sessions_and_the_final_bill_follo
     assert final["status"] == "billed" and final["rating"]["invoice"]["amount_due"] == "4.76"
 
 
+def test_a_version_that_leaves_the_bill_as_it_was_is_unchanged(client):
+    """Same price from 14:30: the open session is cut into two periods, but its bill differs by 0.00, so the
+    re-rating says unchanged and emits no ``session.rerated``."""
+    ok(client.post("/v1/tariffs", json=V1, headers=H), 201)
+    _open_session(client)
+    body = {"effective_at": "2026-01-13T14:30:00Z", "policy": "apply_from_effective_time",
+            "tariff": {**V2, "elements": V1["elements"]}}
+    rerating = ok(client.post("/v1/tariffs/T-RR/versions", json=body, headers=H), 201)["rerating"]
+    assert (rerating["changed"], rerating["unchanged"]) == (0, 1)
+    assert (rerating["sessions"][0]["outcome"], rerating["sessions"][0]["difference"]) == (
+        "unchanged", {"net": "0.00", "gross": "0.00"})
+    assert stored_events(client, "session.rerated") == []
+
+
 def test_price_lock_keeps_running_sessions_on_the_old_version(client):
     ok(client.post("/v1/tariffs", json=V1, headers=H), 201)
     _open_session(client)

@@ -22,6 +22,10 @@ def test_cli_json_csv_and_xlsx(seeded, engine, tmp_path, capsys):
     assert (report["summary"]["expected"], report["summary"]["billed"], report["summary"]["paid"]) == \
         ("48.79", "44.65", "33.94")
     assert "expected 48.79 billed 44.65 paid 33.94 EUR - 5 exception(s)" in captured.err
+    # progress on stderr after every chunk of 4 sessions; stdout stays the JSON report
+    counts = [int(line.split()[1]) for line in captured.err.splitlines() if line.startswith("reconcile: ")]
+    assert counts and counts == sorted(counts) and all(b - a <= 4 for a, b in zip([0, *counts], counts, strict=False))
+    assert counts[-1] == report["summary"]["sessions"] + report["summary"]["open_sessions"], captured.err
     out = tmp_path / "rec.csv"
     assert main(["reconcile", "--kind", "daily", "--period", "2026-01-13", "--tenant", TENANT, "--stations",
                  "ST-3", "--database-url", url, "--format", "csv", "--out", str(out)]) == 0
