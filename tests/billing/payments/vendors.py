@@ -1,13 +1,14 @@
 """One double on 127.0.0.1 for what the payment receivers read back from the vendors.
 
-Stripe ``GET /v1/events`` (Bearer key, ``types[]``, ``created[gte]``, pages); Square ``GET /v2/orders/{id}`` and
-``POST /v2/invoices/search`` (``location_ids`` required, ``limit`` 1..200, cursor pages); PayPal
-``POST /v2/invoicing/search-invoices`` (status, ``payment_date_range``); Xero
-``GET /api.xro/2.0/Invoices[/{id}]`` behind OAuth with rotating refresh tokens and ``xero-tenant-id``; PayPal
-``POST /v1/notifications/verify-webhook-signature``, which checks PayPal's documented scheme (SHA256withRSA over
-``transmission_id|transmission_time|webhook_id|crc32(event)``) with the certificate's key, and ``GET
-/v2/invoicing/invoices/{id}``; Plaid ``/transfer/event/sync`` (``after_id`` required, ``count`` 1..500) and
-``/transfer/get``. Required fields missing answer 400 as the vendors do.
+- Stripe ``GET /v1/events`` (Bearer key, ``types[]``, ``created[gte]``, pages).
+- Square ``GET /v2/orders/{id}``; ``POST /v2/invoices/search`` (``location_ids`` required, ``limit`` 1..200, pages).
+- Xero ``GET /api.xro/2.0/Invoices[/{id}]`` behind OAuth (rotating refresh tokens) and ``xero-tenant-id``.
+- PayPal ``POST /v1/notifications/verify-webhook-signature`` (body checked against PayPal's schema), which checks
+  PayPal's documented scheme, SHA256withRSA over ``transmission_id|transmission_time|webhook_id|crc32(event)``, with
+  the certificate's key; ``GET /v2/invoicing/invoices/{id}``; ``POST /v2/invoicing/search-invoices``.
+- Plaid ``/transfer/event/sync`` (body checked against Plaid's schema) and ``/transfer/get``.
+
+A body the vendor would refuse answers 400 as the vendor does.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from flask import Flask, Response, jsonify, request
 
 from tests.platforms.fakes.server import OAuthServer, problem
+from tests.platforms.schemas import schema_errors
 
 STRIPE_KEY = "sk_test_123"
 XERO_ORG = "c2cc9b6e-9458-4c7d-93cc-f02b81b0594f"
@@ -146,10 +148,10 @@ class PaymentVendors(OAuthServer):
             if not self.bearer_ok():
                 return problem(401, {"error": "invalid_token"})
             body = request.get_json(silent=True) or {}
-            missing = [k for k in ("auth_algo", "cert_url", "transmission_id", "transmission_sig",
-                                   "transmission_time", "webhook_id", "webhook_event") if not body.get(k)]
-            if missing:
-                return problem(400, {"name": "VALIDATION_ERROR", "details": [{"field": m} for m in missing]})
+            # the event's properties are readOnly in PayPal's spec yet must be echoed (NOTES.md): no readOnly rule
+            errors = schema_errors("paypal/verify_webhook_signature.schema.json", body, request_body=False)
+            if errors:
+                return problem(400, {"name": "VALIDATION_ERROR", "details": [{"issue": e} for e in errors]})
             status = "FAILURE"
             if body["webhook_id"] == PAYPAL_WEBHOOK_ID and body["auth_algo"] == "SHA256withRSA":
                 try:
@@ -182,9 +184,9 @@ class PaymentVendors(OAuthServer):
             refused = plaid_guard(body)
             if refused is not None:
                 return refused
-            after, count = body.get("after_id"), body.get("count", 100)
-            if not isinstance(after, int) or after < 0 or not isinstance(count, int) or not 1 <= count <= 500:
+            if schema_errors("plaid/transfer_event_sync.schema.json", body):
                 return problem(400, {"error_type": "INVALID_REQUEST", "error_code": "INVALID_FIELD"})
+            after, count = body["after_id"], body.get("count", 100)
             newer = [e for e in self.plaid_events if e["event_id"] > after]
             return jsonify(transfer_events=newer[:count], has_more=len(newer) > count, request_id="req")
 
