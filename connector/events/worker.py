@@ -20,11 +20,8 @@ import logging
 import random
 import signal
 import threading
-import time
 import weakref
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,9 +31,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from connector.config import OutboxSettings
 from connector.events import webhooks
 from connector.events.breaker import Breakers
-from connector.events.deliveries import Policy, aware, backoff, claim, finish, renew
+from connector.events.deliveries import Policy, backoff, finish
 from connector.events.deliveries import redeliver as redeliver  # re-exported: the pinned interface
-from connector.events.fanout import fan_out
+from connector.events.dispatch import Dispatcher
 from connector.events.outbox import row_to_envelope
 from connector.models.documents import EventJson
 from connector.platforms import context, registry, settings
@@ -125,11 +122,6 @@ def breakers_for(engine: Engine, policy: Policy) -> Breakers:
         return found
 
 
-def lane(row: DeliveryRow) -> str:
-    """Where the per-target bound and the breaker apply: one webhook subscription, or one tenant's platform."""
-    return f"{row.tenant_id}/{row.target}"
-
-
 class Observed:
     """A lane's sender that notes whether the target answered or failed: what the breaker judges. An
     adapter that retries for its own reasons (waiting for an earlier event) neither opens nor closes it."""
@@ -171,87 +163,37 @@ def run_once(engine: Engine, now: datetime | None = None, *, policy: Policy | No
         """The pass's time: fixed when the caller gave one (tests), else the real clock per delivery."""
         return fixed or datetime.now(UTC)
 
-    now = clock()
     policy = policy or default_policy()
+    dispatcher = dispatcher_for(engine, policy, senders, rng, breakers, clock)
+    try:
+        with sessionmaker(engine, expire_on_commit=False)() as db:
+            dispatcher.feed(db)
+            dispatcher.drain(db)
+    finally:
+        dispatcher.close()
+    return dispatcher.counts
+
+
+def dispatcher_for(engine: Engine, policy: Policy, senders: SenderFactory | None, rng: random.Random | None,
+                   breakers: Breakers | None, clock: Callable[[], datetime]) -> Dispatcher:
+    """A dispatcher whose attempts deliver through ``senders`` (one sender per target, kept: keep-alive)."""
     factory = senders or default_senders()
-    breakers = breakers or breakers_for(engine, policy)
     made: dict[str, Sender] = {}
     made_lock = threading.Lock()
 
     def sender_for(target: str) -> Sender:
-        """One sender per target and pass: keep-alive connections to the same vendor are reused."""
         with made_lock:
             if target not in made:
                 made[target] = factory(target)
             return made[target]
 
-    rng = rng or random.Random()
+    chance = rng or random.Random()
     platforms = registry.discover()
-    counts = {"events": 0, "created": 0, "claimed": 0, "sent": 0, "retry": 0, "failed": 0, "dead": 0, "lost": 0,
-              "deferred": 0}
-    with sessionmaker(engine, expire_on_commit=False)() as db:
-        counts["events"], counts["created"] = fan_out(db, now, platforms, policy.batch)
-        rows = claim(db, now, policy)
-        counts["claimed"] = len(rows)
-        if not rows:
-            return counts
-        owner, until = rows[0].lease_owner or "", aware(rows[0].locked_until) or now
-        held = {r.id for r in rows}
-        queues: dict[str, deque[DeliveryRow]] = {}
-        for row in rows:
-            queues.setdefault(lane(row), deque()).append(row)
-        running: dict[str, int] = {}
-        futures: dict[Future[tuple[str, str | None]], str] = {}
 
-        def bound(name: str) -> int:
-            return policy.per_target if queues[name][0].target.startswith("webhook:") else 1
+    def attempt(row_id: str, owner: str, now: datetime) -> tuple[str, str | None]:
+        return _attempt_alone(engine, row_id, owner, now, policy, sender_for, chance, platforms)
 
-        with ThreadPoolExecutor(max_workers=min(policy.concurrency, len(rows)),
-                                thread_name_prefix="evbill-delivery") as pool:
-            while queues or futures:
-                current = clock()
-                if until - current < timedelta(seconds=policy.lease_seconds / 2):  # slow batch: keep the claims
-                    held, until = renew(db, owner, current, policy), current + timedelta(seconds=policy.lease_seconds)
-                for name in list(queues):
-                    while queues.get(name) and running.get(name, 0) < bound(name) and len(futures) < policy.concurrency:
-                        row = queues[name].popleft()
-                        if not queues[name]:
-                            del queues[name]
-                        if row.id not in held:  # the lease ran out and another worker took the row
-                            counts["lost"] += 1
-                            continue
-                        retry_at = breakers.allow(name, current)
-                        if retry_at is not None:
-                            counts[_defer(db, row, current, retry_at)] += 1
-                            continue
-                        running[name] = running.get(name, 0) + 1
-                        futures[pool.submit(_attempt_alone, engine, row.id, owner, current, policy, sender_for,
-                                            rng, platforms)] = name
-                if not futures:
-                    continue
-                done, _ = wait(futures, timeout=max(policy.lease_seconds / 4, 0.05), return_when=FIRST_COMPLETED)
-                for future in done:
-                    name = futures.pop(future)
-                    running[name] -= 1
-                    outcome, verdict = future.result()
-                    if verdict == "down":
-                        if breakers.failure(name, clock()):
-                            LOG.warning("circuit opened", extra={"evbill": {"lane": name,
-                                                                            "cooldown": policy.breaker_cooldown}})
-                    elif verdict == "up":
-                        breakers.success(name)
-                    else:
-                        breakers.settle(name)
-                    counts[outcome] += 1
-    return counts
-
-
-def _defer(db: Session, row: DeliveryRow, now: datetime, retry_at: datetime) -> str:
-    """Give a claimed row back (attempt not spent) because its target's breaker is open."""
-    ok = finish(db, row, status="pending", attempts=max((row.attempts or 1) - 1, 0), updated_at=now,
-                next_attempt_at=retry_at, last_error=f"circuit open for {row.target}: not called until "
-                                                      f"{retry_at.isoformat()}")
-    return "deferred" if ok else "lost"
+    return Dispatcher(engine, policy, attempt, breakers or breakers_for(engine, policy), clock, platforms)
 
 
 def _attempt_alone(engine: Engine, row_id: str, owner: str, now: datetime, policy: Policy,
@@ -305,19 +247,38 @@ def _attempt(db: Session, engine: Engine, row: DeliveryRow, now: datetime, polic
 
 def run_forever(engine: Engine, interval: float = 2.0, policy: Policy | None = None,
                 senders: SenderFactory | None = None) -> None:
-    """Loop ``run_once`` until SIGTERM/SIGINT; a busy pass runs again at once, an idle one sleeps."""
-    stop = {"now": False}
+    """Deliver until SIGTERM/SIGINT (``serve``, with the process's signals)."""
+    stop = threading.Event()
 
     def _stop(*_: Any) -> None:
-        stop["now"] = True
+        stop.set()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    while not stop["now"]:
-        try:
-            counts = run_once(engine, policy=policy, senders=senders)
-        except Exception:  # noqa: BLE001 - database hiccup: log, wait, try again
-            LOG.exception("worker pass failed")
-            counts = {"claimed": 0, "events": 0}
-        if counts["claimed"] == 0 and counts["events"] == 0:
-            time.sleep(interval)
+    serve(engine, stop, interval, policy, senders)
+
+
+def serve(engine: Engine, stop: threading.Event, interval: float = 2.0, policy: Policy | None = None,
+          senders: SenderFactory | None = None) -> None:
+    """Keep one dispatcher until ``stop`` is set: claim more whenever there is room, so a lane waiting on
+    a slow target never holds the others (its requests run out their deadline on their own threads).
+    Sleeps ``interval`` when nothing is due; on stop, finishes what is running (each within its deadline)."""
+    policy = policy or default_policy()
+    dispatcher = dispatcher_for(engine, policy, senders, None, None, lambda: datetime.now(UTC))
+    try:
+        with sessionmaker(engine, expire_on_commit=False)() as db:
+            while not stop.is_set():
+                try:
+                    claimed = dispatcher.feed(db) if dispatcher.in_hand() < policy.batch else 0
+                    if dispatcher.idle():
+                        stop.wait(interval)
+                    else:
+                        dispatcher.step(db, 0.05 if claimed or dispatcher.queues else min(interval, 0.5))
+                except Exception:  # noqa: BLE001 - database hiccup: log, wait, try again
+                    LOG.exception("worker pass failed")
+                    db.rollback()
+                    stop.wait(interval)
+            dispatcher.queues.clear()  # unstarted rows: their lease expires and another worker takes them
+            dispatcher.drain(db)
+    finally:
+        dispatcher.close()

@@ -6,7 +6,11 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 
+import pytest
+
+from tests.api.pg import fresh_database, pg_available
 from tests.paths import REPO
 
 
@@ -44,3 +48,25 @@ def test_api_load_answers_every_request() -> None:
     assert [r[0] for r in rows] == ["/v1/rate", "/v1/rate/batch"], out
     assert all(errors == "0" for _, errors in rows), out
     assert "check: one session -> 23.21 EUR" in out, out
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    if not pg_available():
+        pytest.skip("PostgreSQL not reachable (EVBILL_TEST_PG_URL)")
+    with fresh_database() as url:
+        yield url
+
+
+def test_ingest_load_prints_buckets(pg_url: str) -> None:
+    out = _run(sys.executable, "bench/ingest_load.py", "--url", pg_url, "--sessions", "40", "--bucket", "20",
+               "--clients", "4", "--repeats", "1", "--workers", "1", "--no-pin")
+    rows = re.findall(r"^\s+(\d+)-(\d+)\s+\d+ / \d+\s+[\d.]+ / [\d.]+\s+[\d.]+ / [\d.]+$", out, re.M)
+    assert [(a, b) for a, b in rows] == [("0", "19"), ("20", "39")], out
+
+
+def test_scale_out_bills_and_delivers_each_session_once(pg_url: str) -> None:
+    out = _run(sys.executable, "bench/scale_out.py", "--url", pg_url, "--sessions", "30", "--clients", "4",
+               "--repeats", "1", "--customers", "3")
+    assert "30/30 acknowledged" in out and "lost 0, billed twice 0, delivered 30, duplicated deliveries 0" in out, out
+    assert "lost or duplicated bills and duplicated deliveries: 0" in out, out

@@ -72,5 +72,8 @@ def test_sigkill_mid_delivery_loses_nothing_and_duplicates_nothing(engine: Engin
     bodies = [json.loads(b)["id"] for b in rec.accepted.values()]
     assert sorted(bodies) == sorted(ids)
     rows = db.scalars(select(DeliveryRow)).all()
-    # the killed worker had claimed a batch of 10 (4 recorded, 6 leased and lost): those 6 count 2 attempts
-    assert max(r.attempts for r in rows) == 2 and sum(r.attempts for r in rows) == EVENTS + 6
+    # the killed worker held at most a batch of 10 claims (it tops its batch up as rows finish): those leased
+    # and lost count 2 attempts, the one in flight among them
+    again = [r for r in rows if r.attempts == 2]
+    assert max(r.attempts for r in rows) == 2 and 1 <= len(again) <= 10
+    assert sum(r.attempts for r in rows) == EVENTS + len(again)

@@ -115,3 +115,36 @@ def test_breaker_half_opens_after_the_cooldown(engine: Engine, db: Session) -> N
         assert (back["sent"], back["deferred"]) == (1, 4)  # one trial while half-open; it succeeds: closed
         rest = worker.run_once(engine, t0.replace(minute=35), policy=policy, senders=senders, breakers=breakers)
         assert rest["sent"] == 4 and len(good.keys()) == 5
+
+
+def test_the_running_worker_serves_new_events_while_a_lane_hangs(engine: Engine, db: Session) -> None:
+    """``evbill worker``'s loop (``worker.serve``): events that arrive while another tenant's requests hang
+    are delivered at once, not after the hanging requests' deadline."""
+    deadline = 4.0
+    policy = POLICY.model_copy(update={"breaker_failures": 10})  # keep the hanging lane busy for the whole test
+
+    def slow_senders(target: str) -> HttpSender:
+        return HttpSender(target=target, deadline=deadline)
+
+    with BadReceiver("hang") as hang, BadReceiver("good") as good:
+        subscribe(db, "A", hang.url, 2)
+        fine = subscribe(db, "B", good.url, 0)
+        stop = threading.Event()
+        loop = threading.Thread(target=worker.serve, args=(engine, stop, 0.1, policy, slow_senders))
+        loop.start()
+        try:
+            while len(hang.keys()) < 2:  # both of A's requests are hanging now
+                time.sleep(0.02)
+            hung_at = time.monotonic()
+            for i in range(5):
+                emit(db, "B", "session.billed", {"session": {"id": f"B-late-{i}"}})
+            db.commit()
+            while len(good.keys()) < 5 and time.monotonic() - hung_at < 3 * deadline:
+                time.sleep(0.02)
+            served = time.monotonic() - hung_at
+        finally:
+            stop.set()
+            loop.join(3 * deadline)
+    assert not loop.is_alive()
+    assert served < deadline / 2, served  # before: the pass waited for A's deadline first
+    assert [r.status for r in rows_of(db, fine)] == ["sent"] * 5
