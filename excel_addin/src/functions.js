@@ -7,21 +7,29 @@
  * (Microsoft's batching pattern). Same arguments and per-row results as the Google Sheets functions:
  * a bad row shows "#ERROR: field: reason", a blank row stays blank.
  *
+ * Results are cached per row in memory for 10 minutes (like the Sheets functions' CacheService): editing
+ * one row of a range re-rates only that row, and recalculating unchanged cells sends nothing. Errors are
+ * never cached. The key includes the API address, the credential, the zone and the row.
+ *
  * Auth: an API key saved in the task pane (OfficeRuntime.storage), or, when the pane chose Microsoft
- * sign-in, an Entra ID access token from Office SSO (OfficeRuntime.auth.getAccessToken); see
- * docs/finance/excel.md for the app registration and the MSAL fallback.
+ * sign-in, an Entra ID access token: through nested app authentication (MSAL.js
+ * createNestablePublicClientApplication, the current Office path) when the host supports NestedAppAuth
+ * 1.1 and a client id is saved, else through the legacy Office SSO (OfficeRuntime.auth.getAccessToken);
+ * see docs/finance/excel.md for the app registration.
  */
-/* global CustomFunctions, OfficeRuntime */
+/* global CustomFunctions, OfficeRuntime, Office, msal */
 (function (root) {
   'use strict';
 
   var KEYS = {url: 'EVBILL_API_URL', key: 'EVBILL_API_KEY', tariff: 'EVBILL_TARIFF_ID', zone: 'EVBILL_TIME_ZONE',
-    auth: 'EVBILL_AUTH'};
+    auth: 'EVBILL_AUTH', clientId: 'EVBILL_ENTRA_CLIENT_ID', scope: 'EVBILL_API_SCOPE'};
   var LINE_HEADER = ['row', 'category', 'description', 'quantity', 'unit', 'unit_price', 'net', 'tax', 'gross'];
   var NAMES = ['kwh', 'minutes', 'start', 'tariff_id', 'customer_class'];
-  var LIMITS = {chunkRows: 10000, maxRows: 50000};
+  var LIMITS = {chunkRows: 10000, maxRows: 50000, cacheSeconds: 600, cacheEntries: 50000};
   var queue = [];
   var flushing = null;
+  var cache = new Map();  // key -> {result, until}; in memory only (the key never reaches storage)
+  var naa = {clientId: null, app: null};
 
   function isBlank(v) {
     return v === '' || v === null || v === undefined;
@@ -34,19 +42,53 @@
 
   /** Saved settings (task pane) from OfficeRuntime.storage. */
   function settings() {
-    var names = [KEYS.url, KEYS.key, KEYS.tariff, KEYS.zone, KEYS.auth];
+    var names = [KEYS.url, KEYS.key, KEYS.tariff, KEYS.zone, KEYS.auth, KEYS.clientId, KEYS.scope];
     return OfficeRuntime.storage.getItems(names).then(function (v) {
       return {url: v[KEYS.url] || '', key: v[KEYS.key] || '', tariff: v[KEYS.tariff] || '',
-        zone: v[KEYS.zone] || '', auth: v[KEYS.auth] || 'apikey'};
+        zone: v[KEYS.zone] || '', auth: v[KEYS.auth] || 'apikey', clientId: v[KEYS.clientId] || '',
+        scope: v[KEYS.scope] || ''};
     });
   }
 
-  /** X-API-Key, or an Entra ID bearer token from Office SSO when the pane chose Microsoft sign-in. */
+  /** Whether the host offers nested app authentication (Office.js requirement set NestedAppAuth 1.1). */
+  function naaSupported() {
+    try {
+      return typeof Office !== 'undefined' && Boolean(Office.context && Office.context.requirements &&
+        Office.context.requirements.isSetSupported('NestedAppAuth', '1.1'));
+    } catch (e) {
+      return false;
+    }
+  }
+
+  /** An Entra ID access token through NAA: silent first, a popup only when MSAL says interaction is needed. */
+  function naaToken(s) {
+    var scopes = [s.scope || ('api://' + s.clientId + '/Billing.ReadWrite')];
+    var app = naa.clientId === s.clientId && naa.app ? Promise.resolve(naa.app)
+      : msal.createNestablePublicClientApplication({auth: {clientId: s.clientId, authority:
+        'https://login.microsoftonline.com/organizations'}}).then(function (created) {
+        naa.clientId = s.clientId;
+        naa.app = created;
+        return created;
+      });
+    return app.then(function (pca) {
+      return pca.acquireTokenSilent({scopes: scopes}).catch(function (error) {
+        if (!(error instanceof msal.InteractionRequiredAuthError)) throw error;
+        return pca.acquireTokenPopup({scopes: scopes});
+      });
+    }).then(function (result) { return result.accessToken; });
+  }
+
+  /** The access token: NAA (MSAL.js) when the host and the saved client id allow it, else Office SSO. */
+  function entraToken(s) {
+    if (s.clientId && typeof msal !== 'undefined' && naaSupported()) return naaToken(s);
+    return OfficeRuntime.auth.getAccessToken({allowSignInPrompt: true, allowConsentPrompt: true});
+  }
+
+  /** X-API-Key, or an Entra ID bearer token when the pane chose Microsoft sign-in. */
   function authHeaders(s) {
     if (s.auth === 'entra') {
-      return OfficeRuntime.auth.getAccessToken({allowSignInPrompt: true, allowConsentPrompt: true})
-        .then(function (token) { return {Authorization: 'Bearer ' + token}; }, function (error) {
-          throw fail('EVBILL: Microsoft sign-in failed (' + (error && (error.code || error.message)) +
+      return entraToken(s).then(function (token) { return {Authorization: 'Bearer ' + token}; }, function (error) {
+          throw fail('EVBILL: Microsoft sign-in failed (' + (error && (error.errorCode || error.code || error.message)) +
             '); sign in from the EV billing task pane', CustomFunctions.ErrorCode.notAvailable);
         });
     }
@@ -113,7 +155,26 @@
     });
   }
 
-  /** Send every queued call's rows in one request (chunks of 10,000) and hand each call its results. */
+  /** The cache key of a row: the API, the credential (kept in memory only), the zone and the row. */
+  function cacheKey(s, row) {
+    var who = s.auth === 'entra' ? 'entra:' + s.clientId : 'key:' + s.key;
+    return JSON.stringify([s.url, who, s.zone, row]);
+  }
+
+  function cached(key, now) {
+    var hit = cache.get(key);
+    if (!hit) return null;
+    if (hit.until <= now) { cache.delete(key); return null; }
+    return hit.result;
+  }
+
+  function remember(key, result, now) {
+    if (!result || !result.ok || result.blank) return;  // errors (and "retry") are rated again next time
+    if (cache.size >= LIMITS.cacheEntries) cache.delete(cache.keys().next().value);  // the oldest entry
+    cache.set(key, {result: result, until: now + LIMITS.cacheSeconds * 1000});
+  }
+
+  /** Send every queued call's uncached rows in one request (chunks of 10,000); hand each call its results. */
   function flush() {
     var batch = queue;
     queue = [];
@@ -124,18 +185,32 @@
       batch.forEach(function (item) { item.resolve(item.rows.map(function () { return {ok: true, blank: true}; })); });
       return Promise.resolve();
     }
+    var now = Date.now();
     return settings().then(function (s) {
       if (!s.url) {
         throw fail('EVBILL: set the API URL and key first (Home > EV billing > Settings)',
           CustomFunctions.ErrorCode.notAvailable);
       }
+      var keys = rows.map(function (r) { return cacheKey(s, r); });
+      var results = keys.map(function (k) { return cached(k, now); });
+      var missing = [];
+      results.forEach(function (r, i) { if (r === null) missing.push(i); });
+      if (missing.length === 0) return results;
       return authHeaders(s).then(function (headers) {
         var sends = [];
-        for (var c = 0; c < rows.length; c += LIMITS.chunkRows) sends.push(post(s, headers, rows.slice(c, c + LIMITS.chunkRows)));
+        for (var c = 0; c < missing.length; c += LIMITS.chunkRows) {
+          sends.push(post(s, headers, missing.slice(c, c + LIMITS.chunkRows).map(function (i) { return rows[i]; })));
+        }
         return Promise.all(sends);
+      }).then(function (parts) {
+        var fresh = [].concat.apply([], parts);
+        missing.forEach(function (i, n) {
+          results[i] = fresh[n];
+          remember(keys[i], fresh[n], now);
+        });
+        return results;
       });
-    }).then(function (parts) {
-      var results = [].concat.apply([], parts);
+    }).then(function (results) {
       var next = 0;
       batch.forEach(function (item) {
         item.resolve(item.rows.map(function (r) { return r ? results[next++] : {ok: true, blank: true}; }));
@@ -175,6 +250,7 @@
   /**
    * Cost of charging sessions including tax, rated by the billing connector.
    * @customfunction COST
+   * @helpurl https://addin.example.com/evbill/help.html#cost
    * @param {any[][]} kwh Energy delivered in kWh (a cell or a column).
    * @param {any[][]} minutes Session length in minutes.
    * @param {any[][]} start Session start (local date-time: a date cell or ISO text).
@@ -189,6 +265,7 @@
   /**
    * Tax on charging sessions, rated by the billing connector.
    * @customfunction TAX
+   * @helpurl https://addin.example.com/evbill/help.html#tax
    * @param {any[][]} kwh Energy delivered in kWh (a cell or a column).
    * @param {any[][]} minutes Session length in minutes.
    * @param {any[][]} start Session start (local date-time: a date cell or ISO text).
@@ -203,6 +280,7 @@
   /**
    * Invoice lines of charging sessions as a table that spills.
    * @customfunction LINES
+   * @helpurl https://addin.example.com/evbill/help.html#lines
    * @param {any[][]} kwh Energy delivered in kWh (a cell or a column).
    * @param {any[][]} minutes Session length in minutes.
    * @param {any[][]} start Session start (local date-time: a date cell or ISO text).
@@ -233,4 +311,7 @@
   CustomFunctions.associate('TAX', tax);
   CustomFunctions.associate('LINES', lines);
   root.EVBILL_LIMITS = LIMITS;  // the Node tests lower chunkRows to test chunking
+  root.EVBILL_TOKEN = function () { return settings().then(entraToken); };  // the task pane's sign-in
+  root.EVBILL_CACHE = {clear: function () { cache.clear(); naa.app = null; naa.clientId = null; },
+    size: function () { return cache.size; }};  // the task pane's "Clear cached results"; tests
 })(typeof globalThis !== 'undefined' ? globalThis : this);

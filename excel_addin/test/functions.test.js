@@ -7,7 +7,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const {loadFunctions} = require('./harness.js');
+const {loadFunctions, naaStandIn} = require('./harness.js');
 
 const URL_ = process.env.EVBILL_API_URL;
 const KEY = process.env.EVBILL_API_KEY;
@@ -53,7 +53,7 @@ test('one cell: exact amounts from the core (7.20 incl. 1.15 VAT)', async () => 
   const x = addin();
   assert.deepEqual(await x.call('COST', [[10]], [[60]], [['2026-01-13T14:00']], [['TOU-EUR']]), [[7.2]]);
   assert.deepEqual(await x.call('TAX', [[10]], [[60]], [['2026-01-13T14:00']], [['TOU-EUR']]), [[1.15]]);
-  assert.equal(x.requests.length, 2);
+  assert.equal(x.requests.length, 1, 'TAX of the same row reads the cached result');
   assert.equal(x.requests[0].headers['X-API-Key'], KEY);
   assert.equal(x.requests[0].url, URL_ + '/v1/rate/sheet');
   assert.deepEqual(JSON.parse(x.requests[0].body), {rows: [[10, 60, '2026-01-13T14:00', 'TOU-EUR']], time_zone: EXPECTED.zone});
@@ -145,10 +145,80 @@ test('task pane: saves settings in OfficeRuntime.storage, refuses a plain-http r
   const saved = JSON.parse(JSON.stringify(await pane.save({url: 'https://billing.example.com/', key: ' k1 ',
     tariff: 'TOU-EUR', zone: 'Europe/Berlin', auth: 'apikey'})));
   assert.deepEqual(saved, {url: 'https://billing.example.com', tariff: 'TOU-EUR', zone: 'Europe/Berlin', auth: 'apikey',
-    hasKey: true});
+    clientId: '', scope: '', hasKey: true});
   assert.equal(x.storage.map.get('EVBILL_API_KEY'), 'k1');
   await pane.save({url: 'https://billing.example.com', key: '', auth: 'entra'});
   assert.equal(x.storage.map.get('EVBILL_API_KEY'), 'k1', 'an empty key field keeps the saved key');
   assert.equal(x.storage.map.get('EVBILL_AUTH'), 'entra');
   assert.equal((await pane.forget()).hasKey, false);
+});
+
+test('results are cached per row: unchanged cells send nothing, an edited row alone is sent, errors are not kept', async () => {
+  needApi();
+  const x = addin();
+  const first = await x.call('COST', ...rangeArgs());
+  assert.equal(x.requests.length, 1);
+  assert.deepEqual(await x.call('COST', ...rangeArgs()), first);
+  const bad = EXPECTED.results.filter((r) => !r.ok && !r.blank).length;
+  assert.ok(bad > 0, 'test data has bad rows');
+  assert.equal(x.requests.length, 2, 'the second recalculation asks again only for the rows that failed');
+  assert.equal(JSON.parse(x.requests[1].body).rows.length, bad);
+  const edited = rangeArgs();
+  edited[0][0] = [11];  // the first row's kWh changes
+  const again = await x.call('COST', ...edited);
+  assert.deepEqual(JSON.parse(x.requests[2].body).rows.map((r) => r[0]).filter((v) => v === 11), [11]);
+  assert.equal(JSON.parse(x.requests[2].body).rows.length, bad + 1);
+  assert.deepEqual(again.slice(1), first.slice(1));
+  assert.deepEqual(await x.call('TAX', ...rangeArgs()), EXPECTED.results.map((r) => [cell(r, 'tax')]));
+  assert.equal(x.requests.length, 4, 'TAX reads the cached results of COST (same rows)');
+  const other = addin({storage: {EVBILL_API_KEY: 'another-tenant-key'}});
+  await assert.rejects(other.associated.COST([[10]], [[60]], [['2026-01-13T14:00']], [['TOU-EUR']]),
+    (e) => /^EVBILL API 401: /.test(e.message));  // another credential never reads this cache
+  x.context.EVBILL_CACHE.clear();
+  await x.call('COST', ...rangeArgs());
+  assert.equal(JSON.parse(x.requests[4].body).rows.length, EXPECTED.rows.length - 1);
+});
+
+test('Microsoft sign-in through nested app authentication (MSAL.js) when the host supports it', async () => {
+  needApi();
+  const entra = {EVBILL_AUTH: 'entra', EVBILL_API_KEY: '', EVBILL_ENTRA_CLIENT_ID: 'c0ffee00-0000-4000-8000-000000000001',
+    EVBILL_API_SCOPE: 'api://addin.example.com/c0ffee00-0000-4000-8000-000000000001/Billing.ReadWrite'};
+  const silent = naaStandIn({silent: TOKEN});
+  const x = addin({storage: entra, naa: true, msal: silent});
+  assert.deepEqual(await x.call('COST', [[10]], [[60]], [['2026-01-13T14:00']], [['TOU-EUR']]), [[7.2]]);
+  assert.equal(x.requests[0].headers.Authorization, 'Bearer ' + TOKEN);
+  assert.equal(x.tokenCalls.length, 0, 'no legacy Office SSO call');
+  assert.deepEqual(silent.calls.map((c) => c[0]), ['create', 'silent']);
+  assert.equal(silent.calls[0][1].auth.clientId, entra.EVBILL_ENTRA_CLIENT_ID);
+  assert.deepEqual(JSON.parse(JSON.stringify(silent.calls[1][1].scopes)), [entra.EVBILL_API_SCOPE]);
+  // consent needed: MSAL's popup (inside Office) gives the token
+  const popup = naaStandIn({silent: 'interaction', popup: TOKEN});
+  const y = addin({storage: entra, naa: true, msal: popup});
+  assert.deepEqual(await y.call('TAX', [[10]], [[60]], [['2026-01-13T14:00']], [['TOU-EUR']]), [[1.15]]);
+  assert.deepEqual(popup.calls.map((c) => c[0]), ['create', 'silent', 'popup']);
+  // a host without NestedAppAuth 1.1 (or no client id saved): the legacy Office SSO path
+  const legacy = naaStandIn({silent: 'never-used'});
+  const z = addin({storage: entra, naa: false, msal: legacy, token: TOKEN});
+  assert.deepEqual(await z.call('COST', [[10]], [[60]], [['2026-01-13T14:00']], [['TOU-EUR']]), [[7.2]]);
+  assert.equal(legacy.calls.length, 0);
+  assert.equal(z.tokenCalls.length, 1);
+  // a cancelled popup is a #N/A naming the failure, no request
+  const cancelled = addin({storage: entra, naa: true, msal: naaStandIn({silent: 'interaction'})});
+  await assert.rejects(cancelled.associated.COST([[10]], [[60]], [['2026-01-13T14:00']], [['TOU-EUR']]),
+    (e) => e.code === '#N/A' && /Microsoft sign-in failed \(user_cancelled\)/.test(e.message));
+  assert.equal(cancelled.requests.length, 0);
+});
+
+test('every function has a help link, and the help page has its section', () => {
+  const src = path.join(__dirname, '..', 'src');
+  const meta = JSON.parse(fs.readFileSync(path.join(src, 'functions.json'), 'utf8'));
+  const help = fs.readFileSync(path.join(src, 'help.html'), 'utf8');
+  const code = fs.readFileSync(path.join(src, 'functions.js'), 'utf8');
+  const manifest = fs.readFileSync(path.join(__dirname, '..', 'manifest.xml'), 'utf8');
+  const host = /<SourceLocation DefaultValue="(https:\/\/[^"]+\/)taskpane\.html"/.exec(manifest)[1];
+  for (const f of meta.functions) {
+    assert.equal(f.helpUrl, host + 'help.html#' + f.id.toLowerCase(), f.id);
+    assert.ok(help.includes('id="' + f.id.toLowerCase() + '"'), f.id + ' has a section in help.html');
+    assert.ok(code.includes('@customfunction ' + f.id + '\n   * @helpurl ' + f.helpUrl), f.id + ' JSDoc @helpurl');
+  }
 });

@@ -8,7 +8,9 @@
  *   await x.call('COST', [[10]], [[60]], [['2026-01-13T14:00']], [['T-TOU']]);  // -> [[4.76]] (plain JSON)
  *   x.requests  // every request sent: {url, method, headers, body}
  * Options: storage (initial OfficeRuntime.storage items), token (what getAccessToken resolves to; an Error
- * instance rejects), limits (override EVBILL_LIMITS), file (another functions.js to load).
+ * instance rejects), limits (override EVBILL_LIMITS), file (another functions.js to load),
+ * naa (the host supports the NestedAppAuth 1.1 requirement set), msal (a stand-in of MSAL.js's global:
+ * the NAA bridge exists only inside an Office host, so its token calls are scripted; see naaStandIn).
  */
 'use strict';
 
@@ -78,6 +80,9 @@ function loadFunctions(options = {}) {
       },
     },
   };
+  sandbox.Office = {context: {requirements: {isSetSupported: (name, version) =>
+    Boolean(options.naa) && name === 'NestedAppAuth' && version === '1.1'}}};
+  if (options.msal) sandbox.msal = options.msal;
   sandbox.globalThis = sandbox;
   const context = vm.createContext(sandbox);
   for (const file of options.files || ['functions.js']) {
@@ -88,4 +93,34 @@ function loadFunctions(options = {}) {
   return {context, associated, call, requests, storage, tokenCalls, CustomFunctionError};
 }
 
-module.exports = {loadFunctions, ErrorCode, SRC};
+/**
+ * MSAL.js's NAA surface as functions.js uses it (createNestablePublicClientApplication, acquireTokenSilent,
+ * acquireTokenPopup, InteractionRequiredAuthError). ``silent``: a token, or 'interaction' to make the
+ * silent call fail as MSAL does when consent or sign-in is needed; ``popup``: the token the popup gives.
+ */
+function naaStandIn({silent, popup}) {
+  class InteractionRequiredAuthError extends Error {
+    constructor(errorCode) { super(errorCode); this.errorCode = errorCode; }
+  }
+  const calls = [];
+  return {
+    calls,
+    InteractionRequiredAuthError,
+    createNestablePublicClientApplication(config) {
+      calls.push(['create', config]);
+      return Promise.resolve({
+        acquireTokenSilent(request) {
+          calls.push(['silent', request]);
+          if (silent === 'interaction') return Promise.reject(new InteractionRequiredAuthError('consent_required'));
+          return Promise.resolve({accessToken: silent});
+        },
+        acquireTokenPopup(request) {
+          calls.push(['popup', request]);
+          return popup ? Promise.resolve({accessToken: popup}) : Promise.reject(new Error('user_cancelled'));
+        },
+      });
+    },
+  };
+}
+
+module.exports = {loadFunctions, naaStandIn, ErrorCode, SRC};
