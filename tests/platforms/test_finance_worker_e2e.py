@@ -131,8 +131,11 @@ def test_a_day_through_the_worker_reaches_every_vendor_once(doubles: dict[str, A
     due = [stripe.minor(inv["amount_due"], "USD", "amount_due") for inv in invoices]
     # Stripe: one invoice per invoice, items summing to amount_due, sent once
     assert len(d["stripe"].invoices) == SESSIONS
-    assert sorted(sum(int(d["stripe"].items[i]["amount"]) for i in inv["items"])
-                  for inv in d["stripe"].invoices.values()) == sorted(due)
+    assert sorted(inv["total"] for inv in d["stripe"].invoices.values()) == sorted(due)
+    # ...and Stripe's revenue and tax are ours: tax reaches Stripe as tax, not as an item
+    ours = sorted((stripe.minor(inv["net_total"], "USD", "n"), stripe.minor(inv["tax_total"], "USD", "t"))
+                  for inv in invoices)
+    assert sorted((d["stripe"].revenue(inv), d["stripe"].tax(inv)) for inv in d["stripe"].invoices.values()) == ours
     assert all(inv["sent"] == 1 for inv in d["stripe"].invoices.values())
     # PayPal: one invoice and one mail per number
     assert sorted(i["body"]["detail"]["invoice_number"] for i in d["paypal"].invoices.values()) == [

@@ -34,7 +34,7 @@ from tests.platforms.fakes.stripe import StripeDouble
 from tests.platforms.finance_events import billed_event, incentive, invoice_event
 from tests.platforms.worker_model import retrying
 
-CFG = stripe.StripeConfig(api_key="sk_test_123", customer_map={"C-1": "cus_EVdriver001"})
+CFG = stripe.StripeConfig(api_key="sk_test_123", customer_map={"C-1": "cus_EVdriver001"}, tax_mode="items")
 POLICY = Policy(max_attempts=8, base_delay=1, max_delay=5)
 T0 = datetime(2026, 1, 14, 8, 0, tzinfo=UTC)
 
@@ -98,8 +98,12 @@ def test_credit_note_lines_are_our_nets_and_taxes_in_minor_units() -> None:
     # JPY (0 decimals) and KWD (3 decimals)
     jpy = stripe.build_credit_note(credit_note_of(billed_event("JPY", flat="100", energy_price="45")), CFG, "in_9")
     assert [ln["unit_amount"] for ln in jpy["lines"]] == [100, 1053, 219] and stripe.credit_note_total(jpy) == 1372
-    kwd = stripe.build_credit_note(credit_note_of(billed_event("KWD", energy="0.125", flat=None)), CFG, "in_9")
-    assert [ln["unit_amount"] for ln in kwd["lines"]] == [49, 9] and stripe.credit_note_total(kwd) == 58
+    kwd = stripe.build_credit_note(credit_note_of(billed_event("KWD", energy="2.5", flat=None, energy_price="0.400",
+                                                               vat="10")), CFG, "in_9")
+    assert [ln["unit_amount"] for ln in kwd["lines"]] == [1000, 100] and stripe.credit_note_total(kwd) == 1100
+    isk = stripe.build_credit_note(credit_note_of(billed_event("ISK", flat="100", energy_price="45", vat=None)),
+                                   CFG, "in_9")
+    assert [ln["unit_amount"] for ln in isk["lines"]] == [10000, 105300]  # Stripe's ISK is two-decimal
 
 
 def test_tax_rates_mode_carries_our_tax_amounts_and_negative_lines_collapse() -> None:
@@ -390,9 +394,13 @@ def test_real_billing_day_paid_invoice_credit_notes_and_a_voided_draft(tmp_path:
         (ref, 714, 714, by_line["id"], f"Credit note {by_line['number']}: faulty"),  # ours: amount_due "7.14"
         (ref, 119, 119, by_amount["id"], f"Credit note {by_amount['number']}")]  # ours: amount_due "1.19"
     assert [by_line["amount_due"], by_amount["amount_due"]] == ["7.14", "1.19"]
-    assert [[(ln["unit_amount"], ln["description"]) for ln in n["lines"]] for n in notes] == [
-        [("600", "Credit: Energy @ 0.30 EUR/kWh (20 kWh) - session S-2"), ("114", "Credit: VAT 19%")],
-        [("100", "Credit"), ("19", "Credit: VAT 19%")]]
+    # tax credited as Stripe tax (our amounts on the VAT 19% rate the invoice used), not as revenue lines
+    [rate] = double.tax_rates
+    assert [[(ln["unit_amount"], ln["description"], [(t["amount"], t["taxable_amount"], t["tax_rate"])
+                                                      for t in ln["tax_amounts"].values()])
+             for ln in n["lines"]] for n in notes] == [
+        [("600", "Credit: Energy @ 0.30 EUR/kWh (20 kWh) - session S-2", [("114", "600", rate)])],
+        [("100", "Credit", [("19", "100", rate)])]]
     by_key = {r.idempotency_key: r.result for r in delivered}
     assert by_key[f"stripe:evbill:A:{inv_id}:credit_note:{by_line['id']}"]["ref"] == notes[0]["id"]
     skipped = [r.result["reason"] for r in delivered if r.result.get("status") == "skipped"]

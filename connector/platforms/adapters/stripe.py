@@ -1,8 +1,10 @@
 """Stripe: one Stripe invoice per finalized invoice of ours (invoice, items, finalize, send); voids and credit notes follow.
 
-Every POST has its own idempotency key; items are our line nets in minor units, so Stripe's total is our
-``amount_due``. Corrections name the Stripe invoice the original's delivery recorded (``ctx.refs``). See
-docs/platforms/stripe.md."""
+Every POST has its own idempotency key; items are our line nets in Stripe's units for the currency
+(``vendor_units.STRIPE``: ISK x100, three-decimal amounts ending in 0). Tax goes out as Stripe tax rates on the
+items (found or created per tax name and rate), so Stripe's tax reports hold it as tax; the draft's total and
+tax are checked against ours before it is finalized. Corrections name the Stripe invoice the original's
+delivery recorded (``ctx.refs``). See docs/platforms/stripe.md."""
 
 from __future__ import annotations
 
@@ -20,12 +22,13 @@ from connector.platforms.invoice_event import (
     correction_skip,
     delivery_key,
     invoice_of,
-    minor,
     operation,
     unsendable,
 )
+from connector.platforms.invoice_event import minor as iso_minor
 from connector.platforms.sender import Sender
 from connector.platforms.sent_refs import SentRefs
+from connector.platforms.vendor_units import STRIPE, vendor_minor
 
 NAME = "stripe"
 EVENTS = ("session.billed", "invoice.finalized", "invoice.voided", "credit_note.issued")
@@ -45,8 +48,14 @@ class StripeConfig(BaseModel):
     stripe_account: str | None = Field(default=None, description="Connect: acct_… to act for")
     customer_map: dict[str, str] = Field(default_factory=dict)
     days_until_due: int = Field(default=30, ge=0, le=365)
-    tax_mode: Literal["items", "tax_rates"] = "items"
-    tax_rate_ids: dict[str, str] = Field(default_factory=dict, description='"VAT:19" -> "txr_…" (tax_rates mode)')
+    tax_mode: Literal["tax_amounts", "tax_rates", "items"] = Field(
+        default="tax_amounts", description="tax_amounts: our tax amounts on each invoice line (Stripe's tax "
+        "reports hold them, nothing recomputed); tax_rates: Stripe tax rates on the items (Stripe computes and "
+        "rounds per item; checked against ours before finalizing); items: each tax total as one more item "
+        "(revenue in Stripe's reports; only for accounts whose tax is reported elsewhere)")
+    tax_rate_ids: dict[str, str] = Field(default_factory=dict, description='"VAT:19" -> "txr_…"; a tax not '
+                                         "listed is found or created in Stripe (metadata evbill_tax)")
+    tax_jurisdiction: str | None = Field(default=None, description="jurisdiction of created tax rates, e.g. DE")
     send: bool = True
     post_payment_credit: Literal["out_of_band", "credit"] = Field(
         default="out_of_band", description="Credit note on an invoice already paid in Stripe: the part beyond "
@@ -59,6 +68,45 @@ class StripeConfig(BaseModel):
 
 
 Config = StripeConfig
+
+
+def minor(value: object, currency: str, field: str) -> int:
+    """Our decimal amount as Stripe's integer amount for ``currency`` (``"1372"`` ISK -> 137200; ``"0.049"``
+    KWD is refused: Stripe's three-decimal amounts end in 0)."""
+    return vendor_minor(iso_minor(value, currency, field), currency, STRIPE, field)
+
+
+# our tax names Stripe has a ``tax_type`` for (its reports group by it); other names go without one
+STRIPE_TAX_TYPES = {"vat": "vat", "gst": "gst", "hst": "hst", "pst": "pst", "qst": "qst", "rst": "rst",
+                    "jct": "jct", "igst": "igst", "sales tax": "sales_tax", "state sales tax": "sales_tax",
+                    "city sales tax": "sales_tax", "county sales tax": "sales_tax"}
+
+
+def tax_key(tax: LineTaxJson | dict[str, Any]) -> str:
+    """``"VAT:19"``: the config key and ``metadata[evbill_tax]`` of the Stripe tax rate of one of our taxes."""
+    return f"{tax.get('name')}:{Decimal(str(tax.get('rate'))).normalize():f}"
+
+
+def tax_rate_keys(inv: InvoiceJson) -> list[str]:
+    """The distinct taxes (``tax_key``) the lines of an invoice or credit note carry, in order."""
+    seen: dict[str, None] = {}
+    for line in inv.get("lines") or []:
+        for tax in line.get("taxes") or []:
+            seen.setdefault(tax_key(tax), None)
+    return list(seen)
+
+
+def build_tax_rate(key: str, config: StripeConfig) -> dict[str, Any]:
+    """``POST /v1/tax_rates`` body for one of our taxes (exclusive: our nets are before tax)."""
+    name, _, rate = key.rpartition(":")
+    body: dict[str, Any] = {"display_name": name[:50] or "Tax", "percentage": rate, "inclusive": False,
+                            "description": f"{name} {rate}% (EV charging)", "metadata": {"evbill_tax": key}}
+    kind = STRIPE_TAX_TYPES.get(name.strip().lower())
+    if kind:
+        body["tax_type"] = kind
+    if config.tax_jurisdiction:
+        body["jurisdiction"] = config.tax_jurisdiction[:50]
+    return body
 
 
 
@@ -147,8 +195,10 @@ def _line_description(line: InvoiceLineJson) -> str:
     return text
 
 
-def build_items(event: EventJson, config: StripeConfig, stripe_invoice: str) -> list[tuple[str, dict[str, Any]]]:
-    """(step name, ``POST /v1/invoiceitems`` body) per priced line, then per tax in ``items`` mode."""
+def build_items(event: EventJson, config: StripeConfig, stripe_invoice: str,
+                rates: dict[str, str] | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """(step name, ``POST /v1/invoiceitems`` body) per priced line (with its ``tax_rates``: ``rates`` maps
+    ``tax_key`` -> ``txr_…``, default the config's), then per tax in ``items`` mode."""
     inv = invoice_of(event)
     cur = str(inv["currency"])
     customer = stripe_customer(inv, config)
@@ -164,7 +214,7 @@ def build_items(event: EventJson, config: StripeConfig, stripe_invoice: str) -> 
                                              "session_id": str(line.get("session_id") or ""),
                                              "kind": str(line.get("kind") or "")}}
         if config.tax_mode == "tax_rates" and line.get("taxes"):
-            item["tax_rates"] = [_tax_rate_id(t, config, f"invoice.lines[{i}].taxes") for t in line["taxes"]]
+            item["tax_rates"] = [_tax_rate_id(t, rates, config, f"invoice.lines[{i}].taxes") for t in line["taxes"]]
         out.append((f"item:{line.get('id', i)}", item))
     if config.tax_mode == "items":
         for j, amount, label in _tax_totals(inv, cur):
@@ -175,14 +225,42 @@ def build_items(event: EventJson, config: StripeConfig, stripe_invoice: str) -> 
     return out
 
 
-def _tax_rate_id(tax: LineTaxJson, config: StripeConfig, field: str) -> str:
-    key = f"{tax.get('name')}:{Decimal(str(tax.get('rate'))).normalize():f}"
-    if key not in config.tax_rate_ids:
+def build_line_taxes(event: EventJson, config: StripeConfig) -> dict[str, dict[str, Any]]:
+    """``tax_amounts`` mode: per line id of ours, the ``POST /v1/invoices/{id}/lines/{line}`` body that puts our
+    tax amounts on the Stripe invoice line made from its item (``tax_rate_data`` describes the tax, so Stripe's
+    tax reports group it by name, rate and jurisdiction; the amount is ours, Stripe computes nothing)."""
+    inv = invoice_of(event)
+    cur = str(inv["currency"])
+    out: dict[str, dict[str, Any]] = {}
+    for i, line in enumerate(inv.get("lines") or []):
+        net = minor(line.get("net"), cur, f"invoice.lines[{i}].net")
+        if net == 0 or not line.get("taxes"):
+            continue
+        amounts = []
+        for j, tax in enumerate(line["taxes"]):
+            name, _, rate = tax_key(tax).rpartition(":")
+            data: dict[str, Any] = {"display_name": name[:50] or "Tax", "inclusive": False, "percentage": rate}
+            kind = STRIPE_TAX_TYPES.get(name.strip().lower())
+            if kind:
+                data["tax_type"] = kind
+            if config.tax_jurisdiction:
+                data["jurisdiction"] = config.tax_jurisdiction[:50]
+            amounts.append({"amount": minor(tax.get("amount"), cur, f"invoice.lines[{i}].taxes[{j}].amount"),
+                            "taxable_amount": net, "tax_rate_data": data})
+        out[str(line.get("id", i))] = {"tax_amounts": amounts}
+    return out
+
+
+def _tax_rate_id(tax: LineTaxJson, rates: dict[str, str] | None, config: StripeConfig, field: str) -> str:
+    key = tax_key(tax)
+    known = config.tax_rate_ids if rates is None else rates
+    if key not in known:
         raise ValueError(f"{field}: no Stripe tax rate configured for {key!r} (config tax_rate_ids)")
-    return config.tax_rate_ids[key]
+    return known[key]
 
 
-def build_credit_note(event: EventJson, config: StripeConfig, stripe_invoice: str) -> dict[str, Any]:
+def build_credit_note(event: EventJson, config: StripeConfig, stripe_invoice: str,
+                      rates: dict[str, str] | None = None) -> dict[str, Any]:
     """``POST /v1/credit_notes`` body (before form encoding; the post-payment part is added at delivery).
 
     Each line of our credit note with a non-zero net is one ``custom_line_item`` (``quantity`` 1,
@@ -207,12 +285,12 @@ def build_credit_note(event: EventJson, config: StripeConfig, stripe_invoice: st
         entry: dict[str, Any] = {"type": "custom_line_item", "quantity": 1, "unit_amount": net,
                                  "description": _line_description(line)[:5000]}
         total += net
-        if config.tax_mode == "tax_rates" and line.get("taxes"):
+        if config.tax_mode != "items" and line.get("taxes"):
             amounts = []
             for j, tax in enumerate(line["taxes"]):
                 amount = minor(tax.get("amount"), cur, f"invoice.lines[{i}].taxes[{j}].amount")
                 amounts.append({"amount": amount, "taxable_amount": net,
-                                "tax_rate": _tax_rate_id(tax, config, f"invoice.lines[{i}].taxes")})
+                                "tax_rate": _tax_rate_id(tax, rates, config, f"invoice.lines[{i}].taxes")})
                 total += amount
             entry["tax_amounts"] = amounts
         lines.append(entry)
@@ -309,17 +387,113 @@ def deliver(event: EventJson, config: StripeConfig, ctx: DeliveryContext) -> dic
         resp = ctx.http.send("POST", base + path, data=form_encode(body), headers=_headers(config, f"{key}:{step}"))
         return dict(resp.json() or {})
 
+    try:
+        expected = _expected_totals(invoice_of(event))
+    except ValueError as exc:
+        raise PermanentError(str(exc)) from exc
+    rates = _tax_rates(invoice_of(event), config, ctx.http, base) if config.tax_mode == "tax_rates" else {}
     stripe_invoice = _id(post("/v1/invoices", invoice_body, "invoice"), "in_dry_run")
     try:
-        items = build_items(event, config, stripe_invoice)
+        items = build_items(event, config, stripe_invoice, rates)
     except ValueError as exc:
         raise PermanentError(str(exc)) from exc
     item_ids = [_id(post("/v1/invoiceitems", body, step), f"ii_dry_run_{step}") for step, body in items]
+    if config.tax_mode == "tax_amounts":
+        try:
+            line_taxes = build_line_taxes(event, config)
+        except ValueError as exc:
+            raise PermanentError(str(exc)) from exc
+        if line_taxes:
+            lines = _invoice_lines(ctx.http, config, base, stripe_invoice)
+            for (step, _body), item_id in zip(items, item_ids, strict=True):
+                ours = step.removeprefix("item:")
+                if ours in line_taxes:
+                    line = lines.get(item_id, f"il_dry_run_{ours}")
+                    post(f"/v1/invoices/{stripe_invoice}/lines/{quote(line, safe='')}", line_taxes[ours],
+                         f"line_tax:{ours}")
+    draft = dict(ctx.http.send("GET", f"{base}/v1/invoices/{quote(stripe_invoice, safe='')}",
+                               headers=_read_headers(config)).json() or {})
+    _check_totals(draft, expected, stripe_invoice, config)
     final = post(f"/v1/invoices/{stripe_invoice}/finalize", build_finalize(), "finalize")
     if config.send:
         final = post(f"/v1/invoices/{stripe_invoice}/send", {}, "send")
     return {"status": "sent", "ref": stripe_invoice, "items": item_ids, "amount_due": final.get("amount_due"),
             "number": final.get("number")}
+
+
+def _invoice_lines(http: Sender, config: StripeConfig, base: str, stripe_invoice: str) -> dict[str, str]:
+    """Invoice item id -> the Stripe invoice line made from it (``GET /v1/invoices/{id}/lines``, paged; the item
+    is ``parent.invoice_item_details.invoice_item`` since 2025 API versions, ``invoice_item`` before)."""
+    out: dict[str, str] = {}
+    params: dict[str, Any] = {"limit": 100}
+    for _ in range(100):
+        page = dict(http.send("GET", f"{base}/v1/invoices/{quote(stripe_invoice, safe='')}/lines", params=params,
+                              headers=_read_headers(config)).json() or {})
+        data = page.get("data") or []
+        for line in data:
+            details = ((line.get("parent") or {}).get("invoice_item_details") or {})
+            item = details.get("invoice_item") or line.get("invoice_item")
+            if item:
+                out[str(item)] = str(line["id"])
+        if not page.get("has_more") or not data:
+            break
+        params = {**params, "starting_after": data[-1]["id"]}
+    return out
+
+
+def _expected_totals(inv: InvoiceJson) -> tuple[int, int]:
+    """(total, tax) of our invoice in Stripe's units: what Stripe's draft must show before it is finalized."""
+    cur = str(inv["currency"])
+    return minor(inv.get("amount_due"), cur, "invoice.amount_due"), minor(inv.get("tax_total") or "0", cur,
+                                                                            "invoice.tax_total")
+
+
+def stripe_tax(stripe_invoice: dict[str, Any]) -> int:
+    """The tax Stripe computed on an invoice: the sum of ``total_taxes`` (older API versions: ``tax``)."""
+    if isinstance(stripe_invoice.get("total_taxes"), list):
+        return sum(int(t.get("amount") or 0) for t in stripe_invoice["total_taxes"])
+    return int(stripe_invoice.get("tax") or 0)
+
+
+def _check_totals(draft: dict[str, Any], expected: tuple[int, int], ref: str, config: StripeConfig) -> None:
+    """Stripe computes the tax of tax-rate items itself (per line, rounded): a draft whose total or tax is not
+    ours is left unfinalized and the delivery fails, rather than sending the customer another amount."""
+    if draft.get("dry_run") is True:
+        return
+    total, tax = draft.get("total"), stripe_tax(draft)
+    want_total, want_tax = expected
+    if total != want_total or (config.tax_mode != "items" and tax != want_tax):
+        raise PermanentError(f"Stripe draft invoice {ref} totals {total} with tax {tax} (Stripe minor units), ours "
+                             f"is {want_total} with tax {want_tax}: left as a draft in Stripe, not finalized or "
+                             "sent; check the Stripe tax rates (tax_rate_ids) and the rounding policy")
+
+
+def _tax_rates(inv: InvoiceJson, config: StripeConfig, http: Sender, base: str) -> dict[str, str]:
+    """``tax_key`` -> ``txr_…`` for every tax on the invoice's lines (tax_rates mode): the config's mapping,
+    else an active exclusive Stripe tax rate whose ``metadata[evbill_tax]`` is the key, else a new one."""
+    rates = dict(config.tax_rate_ids)
+    wanted = [k for k in tax_rate_keys(inv) if k not in rates] if config.tax_mode != "items" else []
+    if not wanted:
+        return rates
+    params: dict[str, Any] = {"active": "true", "limit": 100}
+    for _ in range(100):
+        page = dict(http.send("GET", f"{base}/v1/tax_rates", params=params, headers=_read_headers(config)).json()
+                    or {})
+        data = page.get("data") or []
+        for rate in data:
+            key = (rate.get("metadata") or {}).get("evbill_tax")
+            if key in wanted and key not in rates and not rate.get("inclusive"):
+                rates[key] = str(rate["id"])
+        if not page.get("has_more") or not data:
+            break
+        params = {**params, "starting_after": data[-1]["id"]}
+    for key in wanted:
+        if key not in rates:
+            body = build_tax_rate(key, config)
+            idem = bounded_key(f"evbill:tax_rate:{config.tax_jurisdiction or ''}:{key}", STRIPE_KEY_LIMIT)
+            made = http.send("POST", f"{base}/v1/tax_rates", data=form_encode(body), headers=_headers(config, idem))
+            rates[key] = _id(dict(made.json() or {}), f"txr_dry_run_{key}")
+    return rates
 
 
 def _read_headers(config: StripeConfig) -> dict[str, str]:
@@ -357,8 +531,9 @@ def _correct(event: EventJson, config: StripeConfig, http: Sender, refs: SentRef
     if not original:
         raise PermanentError("invoice.credit_note_of: required on a credit note (the invoice it credits)")
     ref = _original_ref(refs, tenant, str(original), f"credit note {inv.get('id')}")
+    rates = _tax_rates(inv, config, http, base)
     try:
-        body = build_credit_note(event, config, ref)
+        body = build_credit_note(event, config, ref, rates)
     except ValueError as exc:
         raise PermanentError(str(exc)) from exc
     found = _existing_credit_note(get, ref, str(inv["id"]))

@@ -8,16 +8,56 @@ already void one is refused with 400, an unknown id is 404); ``POST /v1/credit_n
 credit first reduces ``amount_remaining`` (pre-payment), the excess (post-payment) must be allocated exactly by
 ``refund_amount`` + ``credit_amount`` + ``out_of_band_amount``. ``GET /v1/invoices/{id}`` and
 ``GET /v1/credit_notes?invoice=…`` (newest first, ``limit``/``starting_after``) read them back.
-``pay(id)`` marks an open invoice paid, as a customer paying through Stripe would."""
+``pay(id)`` marks an open invoice paid, as a customer paying through Stripe would.
+
+Tax as Stripe keeps it: ``GET /v1/invoices/{id}/lines`` and ``POST /v1/invoices/{id}/lines/{line}`` with
+``tax_amounts`` (amount, taxable_amount, tax_rate_data; only on a draft, never beside ``tax_rates``) keep the
+caller's amounts; ``POST /v1/tax_rates`` (validated against stripe/tax_rates_create.schema.json;
+``GET /v1/tax_rates`` lists them); an item with ``tax_rates`` gets, per rate, ``round(amount x percentage /
+100)`` half away from zero on that item alone (exclusive rates); the invoice's ``total`` is its items plus those
+taxes and ``total_taxes`` lists them per item and rate, so a test compares Stripe's receivable, revenue
+(``revenue``) and tax (``tax``) with ours. Amounts must be Stripe's units (``currencies.json``): an ISK, UGX
+amount not ending in 00 or a three-decimal amount not ending in 0 is refused, as Stripe documents."""
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from tests.paths import VENDOR_SPECS
 from tests.platforms.fakes.server import LocalServer, problem
+from tests.platforms.schemas import schema_errors
+
+CURRENCIES = json.loads((VENDOR_SPECS / "stripe" / "currencies.json").read_text(encoding="utf-8"))
+
+
+def step_of(currency: str) -> int:
+    """The multiple a Stripe amount in ``currency`` must be, read from Stripe's currency list."""
+    code = currency.upper()
+    if code in CURRENCIES["special_cases"]:
+        return int(CURRENCIES["special_cases"][code]["charges"]["amount_multiple_of"])
+    if code in CURRENCIES["three_decimal"]["currencies"]:
+        return int(CURRENCIES["three_decimal"]["charges"]["amount_multiple_of"])
+    return 1
+
+
+def form_to_json(value: Any) -> Any:
+    """Undo form encoding for schema checks: index-keyed dicts become lists, numbers and booleans come back."""
+    if isinstance(value, dict):
+        if value and all(k.isdigit() for k in value):
+            return [form_to_json(value[k]) for k in sorted(value, key=int)]
+        return {k: v if k in ("metadata", "description", "display_name") else form_to_json(v)
+                for k, v in value.items()}
+    if value in ("true", "false"):
+        return value == "true"
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", value):
+        return float(value) if "." in value else int(value)
+    return value
 
 
 def unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
@@ -39,6 +79,8 @@ class StripeDouble(LocalServer):
         self.keys: dict[str, tuple[str, dict[str, Any], Response]] = {}
         self.credit_notes: dict[str, dict[str, Any]] = {}
         self.lost_posts: dict[str, int] = {}  # exact path -> POSTs whose answer is lost (``lose`` is by prefix)
+        self.tax_rates: dict[str, dict[str, Any]] = {}
+        self.tax_rate_ids = itertools.count(1)  # own counter: invoice ids stay in_1, in_2… as before
 
         def authorized() -> bool:
             return request.headers.get("Authorization") == "Bearer sk_test_123"
@@ -73,14 +115,50 @@ class StripeDouble(LocalServer):
                 return jsonify(id=iid, object="invoice", status="draft")
             return guarded(create)
 
+        @app.post("/v1/tax_rates")
+        def create_tax_rate() -> Response:
+            def create(p: dict[str, Any]) -> Response:
+                bad = schema_errors("stripe/tax_rates_create.schema.json", form_to_json(p))
+                if bad:
+                    return problem(400, {"error": {"type": "invalid_request_error", "message": bad[0]}})
+                tid = f"txr_{next(self.tax_rate_ids)}"
+                self.tax_rates[tid] = {"id": tid, "object": "tax_rate", "active": True, **form_to_json(p),
+                                       "percentage": float(p["percentage"])}
+                self.tax_rates[tid]["percentage_text"] = p["percentage"]
+                return jsonify(self.tax_rates[tid])
+            return guarded(create)
+
+        @app.get("/v1/tax_rates")
+        def list_tax_rates() -> Response:
+            if not authorized():
+                return problem(401, {"error": {"type": "invalid_request_error", "message": "Invalid API Key"}})
+            rates = list(reversed(list(self.tax_rates.values())))
+            after = request.args.get("starting_after")
+            if after:
+                ids = [r["id"] for r in rates]
+                rates = rates[ids.index(after) + 1:] if after in ids else []
+            limit = int(request.args.get("limit", "10"))
+            return jsonify(object="list", data=rates[:limit], has_more=len(rates) > limit, url="/v1/tax_rates")
+
         @app.post("/v1/invoiceitems")
         def create_item() -> Response:
             def create(p: dict[str, Any]) -> Response:
                 inv = self.invoices.get(p.get("invoice", ""))
                 if inv is None or inv["status"] != "draft":
                     return problem(400, {"error": {"message": "No such draft invoice"}})
+                bad = schema_errors("stripe/invoiceitems_create.schema.json", form_to_json(p))
+                if bad:
+                    return problem(400, {"error": {"type": "invalid_request_error", "message": bad[0]}})
+                step = step_of(p.get("currency") or inv["params"].get("currency", ""))
+                if int(p["amount"]) % step:
+                    return problem(400, {"error": {"type": "invalid_request_error", "code": "invalid_amount",
+                                                   "message": f"Amounts in {p.get('currency')} must be a multiple "
+                                                              f"of {step}."}})
+                for tid in (p.get("tax_rates") or {}).values():
+                    if tid not in self.tax_rates:
+                        return problem(400, {"error": {"message": f"No such tax rate: '{tid}'"}})
                 iid = f"ii_{next(self.ids)}"
-                self.items[iid] = p
+                self.items[iid] = dict(p)  # a copy: line updates must not touch the replay record
                 inv["items"].append(iid)
                 return jsonify(id=iid, object="invoiceitem", amount=int(p["amount"]))
             return guarded(create)
@@ -104,6 +182,7 @@ class StripeDouble(LocalServer):
                     inv["status"] = "open"
                     inv["number"] = f"EVB-{len([i for i in self.invoices.values() if 'number' in i]) + 1:04d}"
                     inv["total"] = inv["amount_due"] = inv["amount_remaining"] = self._items_total(inv)
+                    inv["total_taxes"] = self._taxes(inv)
                     inv["amount_paid"] = 0
                 elif inv["status"] != "open":
                     return problem(400, {"error": {"message": "Invoice is not open"}})
@@ -112,6 +191,52 @@ class StripeDouble(LocalServer):
                 total = self._items_total(inv)
                 return jsonify(id=iid, object="invoice", status=inv["status"], amount_due=total,
                                number=inv["number"])
+            return guarded(create)
+
+        @app.get("/v1/invoices/<iid>/lines")
+        def list_lines(iid: str) -> Response:
+            if not authorized():
+                return problem(401, {"error": {"type": "invalid_request_error", "message": "Invalid API Key"}})
+            inv = self.invoices.get(iid)
+            if inv is None:
+                return problem(404, {"error": {"code": "resource_missing", "message": f"No such invoice: '{iid}'"}})
+            lines = [{"id": f"il_{i}", "object": "line_item", "amount": int(self.items[i]["amount"]),
+                      "parent": {"type": "invoice_item_details", "invoice_item_details": {"invoice_item": i}}}
+                     for i in inv["items"]]
+            after = request.args.get("starting_after")
+            if after:
+                ids = [ln["id"] for ln in lines]
+                lines = lines[ids.index(after) + 1:] if after in ids else []
+            limit = int(request.args.get("limit", "10"))
+            return jsonify(object="list", data=lines[:limit], has_more=len(lines) > limit)
+
+        @app.post("/v1/invoices/<iid>/lines/<lid>")
+        def update_line(iid: str, lid: str) -> Response:
+            def create(p: dict[str, Any]) -> Response:
+                inv = self.invoices.get(iid)
+                item_id = lid.removeprefix("il_")
+                if inv is None or item_id not in inv["items"]:
+                    return problem(404, {"error": {"code": "resource_missing", "message": f"No such line: '{lid}'"}})
+                if inv["status"] != "draft":
+                    return problem(400, {"error": {"message": "You can only update lines of a draft invoice."}})
+                if any(self.items[i].get("tax_rates") for i in inv["items"]):
+                    return problem(400, {"error": {"message": "You cannot set tax amounts if any line item has "
+                                                              "tax_rates."}})
+                if set(p) - {"tax_amounts", "description", "metadata", "amount", "discountable"}:
+                    return problem(400, {"error": {"message": f"Received unknown parameter: {sorted(p)[0]}"}})
+                amounts = [p["tax_amounts"][k] for k in sorted(p.get("tax_amounts") or {}, key=int)]
+                if len(amounts) > 10:
+                    return problem(400, {"error": {"message": "tax_amounts: at most 10"}})
+                for t in amounts:
+                    data = t.get("tax_rate_data") or {}
+                    if not all(k in t for k in ("amount", "taxable_amount")) or not all(
+                            k in data for k in ("display_name", "inclusive", "percentage")):
+                        return problem(400, {"error": {"message": "tax_amounts[]: amount, taxable_amount and "
+                                                                  "tax_rate_data[display_name|inclusive|percentage] "
+                                                                  "are required"}})
+                self.items[item_id]["tax_amounts"] = amounts
+                return jsonify(id=lid, object="line_item", amount=int(self.items[item_id]["amount"]),
+                               taxes=[{"amount": int(t["amount"]), "type": "tax_rate_details"} for t in amounts])
             return guarded(create)
 
         @app.get("/v1/invoices/<iid>")
@@ -140,13 +265,42 @@ class StripeDouble(LocalServer):
             limit = int(request.args.get("limit", "10"))
             return jsonify(object="list", data=notes[:limit], has_more=len(notes) > limit, url="/v1/credit_notes")
 
+    def _taxes(self, inv: dict[str, Any]) -> list[dict[str, Any]]:
+        """Stripe's exclusive tax per item and rate: the item's amount x percentage, rounded on the item."""
+        out = []
+        for iid in inv["items"]:
+            item = self.items[iid]
+            for t in item.get("tax_amounts") or []:  # amounts set by the caller: Stripe keeps them as given
+                out.append({"amount": int(t["amount"]), "tax_behavior": "exclusive",
+                            "taxable_amount": int(t["taxable_amount"]),
+                            "tax_rate_details": {"display_name": t["tax_rate_data"]["display_name"],
+                                                 "percentage": t["tax_rate_data"]["percentage"]},
+                            "taxability_reason": "standard_rated"})
+            for tid in (item.get("tax_rates") or {}).values():
+                pct = Decimal(self.tax_rates[tid]["percentage_text"])
+                amount = int((Decimal(item["amount"]) * pct / 100).to_integral_value(ROUND_HALF_UP))
+                out.append({"amount": amount, "tax_behavior": "exclusive", "taxable_amount": int(item["amount"]),
+                            "tax_rate_details": {"tax_rate": tid}, "taxability_reason": "standard_rated"})
+        return out
+
     def _items_total(self, inv: dict[str, Any]) -> int:
+        return self.revenue(inv) + sum(t["amount"] for t in self._taxes(inv))
+
+    def revenue(self, inv: dict[str, Any]) -> int:
+        """Stripe's subtotal: the items before tax (tax items of ``tax_mode="items"`` count as revenue here,
+        as they do in Stripe's reports)."""
         return sum(int(self.items[i]["amount"]) for i in inv["items"])
+
+    def tax(self, inv: dict[str, Any]) -> int:
+        """What Stripe's tax reports hold for the invoice."""
+        return sum(t["amount"] for t in self._taxes(inv))
 
     def _invoice_object(self, iid: str) -> dict[str, Any]:
         inv = self.invoices[iid]
         keys = ("status", "number", "total", "amount_due", "amount_paid", "amount_remaining")
-        return {"id": iid, "object": "invoice", **{k: inv.get(k) for k in keys},
+        live = {"total": self._items_total(inv), "total_taxes": self._taxes(inv)} if inv["status"] == "draft" else {
+            "total_taxes": inv.get("total_taxes", [])}
+        return {"id": iid, "object": "invoice", **{k: inv.get(k) for k in keys}, **live,
                 "pre_payment_credit_notes_amount": inv.get("pre_credit", 0),
                 "post_payment_credit_notes_amount": inv.get("post_credit", 0)}
 
