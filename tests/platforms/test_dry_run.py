@@ -31,7 +31,8 @@ def test_every_adapter_writes_its_requests_for_review(tmp_path: Path) -> None:
         "stripe": stripe.deliver(event, stripe.StripeConfig(api_key="sk_live_hidden42", customer_map={"C-1": "cus_1"}), ctx),
         "paypal": paypal.deliver(event, paypal.PayPalConfig(client_id="cid", client_secret="pp-hidden42",
                                                             invoicer_email="billing@evcharge.example"), ctx),
-        "square": square.deliver(event, square.SquareConfig(access_token="sq-hidden42", location_id="L1"), ctx),
+        "square": square.deliver(event, square.SquareConfig(access_token="sq-hidden42", location_id="L1",
+                                                                    customer_map={"C-1": "SQ-1"}), ctx),
         "plaid": plaid.deliver(event, plaid.PlaidConfig(client_id="cid", secret="plaid-hidden42", accounts={
             "C-1": plaid.PlaidAccount(access_token="access-hidden42", account_id="acc-1", legal_name="Jane")}), ctx),
         "xero": xero.deliver(event, xero.XeroConfig(client_id="cid", client_secret="x-hidden42", refresh_token="rt-hidden42",
@@ -47,14 +48,18 @@ def test_every_adapter_writes_its_requests_for_review(tmp_path: Path) -> None:
     assert calls == [
         ("POST", "https://api.stripe.com/v1/invoices"),
         ("POST", "https://api.stripe.com/v1/invoiceitems"), ("POST", "https://api.stripe.com/v1/invoiceitems"),
-        ("POST", "https://api.stripe.com/v1/invoiceitems"),
+        ("GET", "https://api.stripe.com/v1/invoices/in_dry_run/lines"),  # to put our tax amounts on its lines
+        ("POST", "https://api.stripe.com/v1/invoices/in_dry_run/lines/il_dry_run_L1"),
+        ("POST", "https://api.stripe.com/v1/invoices/in_dry_run/lines/il_dry_run_L2"),
+        ("GET", "https://api.stripe.com/v1/invoices/in_dry_run"),  # its totals, checked before finalizing
         ("POST", "https://api.stripe.com/v1/invoices/in_dry_run/finalize"),
         ("POST", "https://api.stripe.com/v1/invoices/in_dry_run/send"),
         ("POST", "https://api-m.paypal.com/v1/oauth2/token"),
         ("POST", "https://api-m.paypal.com/v2/invoicing/search-invoices"),
         ("POST", "https://api-m.paypal.com/v2/invoicing/invoices"),
         ("POST", "https://api-m.paypal.com/v2/invoicing/invoices/INV2-DRY-RUN/send"),
-        ("POST", "https://connect.squareup.com/v2/orders"),
+        ("POST", "https://connect.squareup.com/v2/orders"), ("POST", "https://connect.squareup.com/v2/invoices"),
+        ("POST", "https://connect.squareup.com/v2/invoices/dry-run-invoice/publish"),
         ("POST", "https://production.plaid.com/transfer/authorization/create"),
         ("POST", "https://production.plaid.com/transfer/create"),
         ("POST", "https://identity.xero.com/connect/token"),

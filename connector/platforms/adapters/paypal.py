@@ -1,8 +1,11 @@
 """PayPal Invoicing v2: one PayPal invoice per finalized invoice of ours, then send; voids and credit notes follow.
 
 PayPal invoicing has no idempotency header: our invoice number is the key, searched before every create; each
-correction is decided on the PayPal invoice's current status. Money is mapped, never recomputed, so PayPal's
-total is our ``amount_due``. See docs/platforms/paypal.md."""
+correction is decided on the PayPal invoice's current status. Tax goes out as each item's PayPal ``tax`` (name
+and percent; PayPal computes the amount), discounts as item discounts, after-tax incentives as a negative custom
+amount; PayPal's total and tax are checked against ours before the invoice is sent (a draft that disagrees is
+deleted, never sent). Amounts follow PayPal's currency rules (``vendor_units.PAYPAL``: no decimals for HUF, JPY,
+TWD). See docs/platforms/paypal.md."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from connector.models.documents import EventJson
-from connector.money import minor_units, to_decimal
+from connector.money import to_decimal
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError, RetryableError
 from connector.platforms.invoice_event import (
@@ -30,6 +33,7 @@ from connector.platforms.invoice_event import (
 )
 from connector.platforms.oauth import TokenProvider, send_authorized, shared_provider
 from connector.platforms.sent_refs import SentRefs
+from connector.platforms.vendor_units import PAYPAL, vendor_decimal
 
 NAME = "paypal"
 EVENTS = ("session.billed", "invoice.finalized", "invoice.voided", "credit_note.issued")
@@ -110,36 +114,75 @@ def idempotency_key(event: EventJson, config: PayPalConfig | None = None) -> str
     return delivery_key(NAME, event, skipped, key, 200)
 
 
-def _money(amount_minor: int, currency: str) -> dict[str, str]:
-    """PayPal money: a decimal string with the currency's ISO 4217 decimals (EUR 913 -> "9.13", JPY 1372 -> "1372")."""
-    return {"currency_code": currency, "value": f"{Decimal(amount_minor).scaleb(-minor_units(currency)):f}"}
+def _money(amount_minor: int, currency: str, field: str = "amount") -> dict[str, str]:
+    """PayPal money from ISO minor units: a decimal string in PayPal's digits for the currency (EUR 913 ->
+    "9.13", JPY 1372 -> "1372"); an amount PayPal cannot hold (HUF 12.50) is refused with ``field`` named."""
+    return {"currency_code": currency, "value": vendor_decimal(amount_minor, currency, PAYPAL, field)}
+
+
+def _percent(rate: Any, field: str) -> str:
+    return f"{to_decimal(rate, field).normalize():f}"
+
+
+def _item_tax(line: dict[str, Any], i: int) -> dict[str, str] | None:
+    """The line's PayPal ``tax``: one per item, so several taxes of one line (state + city sales tax) become
+    one tax with their summed percent (PayPal's amount is then checked against ours)."""
+    taxes = line.get("taxes") or []
+    if not taxes:
+        return None
+    names = " + ".join(f"{t.get('name')} {_percent(t.get('rate'), f'invoice.lines[{i}].taxes')}%" for t in taxes)
+    total = sum((to_decimal(t.get("rate"), f"invoice.lines[{i}].taxes") for t in taxes), Decimal(0))
+    return {"name": names[:100], "percent": f"{total.normalize():f}"}
 
 
 def build_invoice(event: EventJson, config: PayPalConfig) -> dict[str, Any]:
-    """The draft invoice body (``invoice`` schema; no readOnly fields)."""
+    """The draft invoice body (``invoice`` schema; no readOnly fields).
+
+    Each positive line is an item with its tax as PayPal's item ``tax``; a negative line carrying tax (a
+    discount) is spread over the items with the same tax as item ``discount`` amounts (in proportion, largest
+    remainder), so PayPal taxes the discounted amount as we do; a negative line without tax (an incentive, after
+    tax) is the invoice's ``custom`` amount."""
     inv = invoice_of(event)
     cur = str(inv["currency"])
     customer = inv.get("customer") or {}
     if not customer.get("email"):
         raise ValueError(f"invoice.customer.email: required to send PayPal invoice {inv.get('id')}")
     items: list[dict[str, Any]] = []
-    discount = 0
+    nets: list[int] = []
+    profiles: list[str] = []
+    discounts: dict[str, int] = {}
+    custom = 0
     for i, line in enumerate(inv.get("lines") or []):
         net = minor(line.get("net"), cur, f"invoice.lines[{i}].net")
+        tax = _item_tax(dict(line), i)
+        profile = tax["name"] if tax else ""
         if net < 0:
-            discount -= net
+            if tax:
+                discounts[profile] = discounts.get(profile, 0) - net
+            else:
+                custom += net
         elif net > 0:
-            items.append({"name": str(line.get("description") or line.get("category") or "EV charging")[:200],
-                          "description": line_description(line)[:1000], "quantity": "1",
-                          "unit_amount": _money(net, cur), "unit_of_measure": "QUANTITY"})
-    for j, tax in enumerate(inv.get("taxes") or []):
-        amount = minor(tax.get("amount"), cur, f"invoice.taxes[{j}].amount")
-        if amount:
-            label = f"{tax.get('name')} {to_decimal(tax.get('rate'), f'invoice.taxes[{j}].rate').normalize():f}%"
-            base = minor(tax.get("taxable_base"), cur, f"invoice.taxes[{j}].taxable_base")
-            items.append({"name": label[:200], "description": f"on {_money(base, cur)['value']} {cur}",
-                          "quantity": "1", "unit_amount": _money(amount, cur),
-                          "unit_of_measure": "AMOUNT"})
+            item: dict[str, Any] = {"name": str(line.get("description") or line.get("category") or "EV charging")[:200],
+                                    "description": line_description(line)[:1000], "quantity": "1",
+                                    "unit_amount": _money(net, cur, f"invoice.lines[{i}].net"),
+                                    "unit_of_measure": "QUANTITY"}
+            if tax:
+                item["tax"] = tax
+            items.append(item)
+            nets.append(net)
+            profiles.append(profile)
+    for profile, off in discounts.items():
+        idx = [k for k, p in enumerate(profiles) if p == profile]
+        base = sum(nets[k] for k in idx)
+        if not idx or off > base:
+            raise ValueError(f"invoice.lines: a discount of {off} minor units under {profile!r} has no items to "
+                             "reduce; PayPal cannot tax it as we do")
+        shares = {k: off * nets[k] // base for k in idx}
+        for k in sorted(idx, key=lambda k: -((off * nets[k]) % base))[:off - sum(shares.values())]:
+            shares[k] += 1
+        for k, share in shares.items():
+            if share:
+                items[k]["discount"] = {"amount": _money(share, cur, "invoice.lines.net")}
     if len(items) > 100:
         raise ValueError(f"invoice.lines: {len(items)} items, PayPal allows 100 per invoice")
     recipient: dict[str, Any] = {"email_address": customer["email"]}
@@ -156,11 +199,22 @@ def build_invoice(event: EventJson, config: PayPalConfig) -> dict[str, Any]:
     if config.note:
         detail["note"] = config.note
     body: dict[str, Any] = {"detail": detail, "invoicer": invoicer,
-                            "primary_recipients": [{"billing_info": recipient}], "items": items}
-    if discount:
-        body["amount"] = {"breakdown": {"discount": {"invoice_discount": {
-            "amount": _money(discount, cur)}}}}
+                            "primary_recipients": [{"billing_info": recipient}], "items": items,
+                            "configuration": {"tax_calculated_after_discount": True, "tax_inclusive": False}}
+    if custom:
+        body["amount"] = {"breakdown": {"custom": {"label": "Incentives", "amount": _money(custom, cur,
+                                                                                           "invoice.incentive_total")}}}
     return body
+
+
+def expected_totals(event: EventJson) -> tuple[Decimal, Decimal]:
+    """(total, tax) of our invoice as PayPal shows them."""
+    inv = invoice_of(event)
+    cur = str(inv["currency"])
+    return (Decimal(vendor_decimal(minor(inv.get("amount_due"), cur, "invoice.amount_due"), cur, PAYPAL,
+                                   "invoice.amount_due")),
+            Decimal(vendor_decimal(minor(inv.get("tax_total") or "0", cur, "invoice.tax_total"), cur, PAYPAL,
+                                   "invoice.tax_total")))
 
 
 def build_send(event: EventJson, config: PayPalConfig) -> dict[str, Any]:
@@ -254,18 +308,40 @@ def _create_and_send(event: EventJson, config: PayPalConfig, api: _PayPal) -> di
     number = body["detail"]["invoice_number"]
     key = idempotency_key(event, config)
     matches, _ = api.search({"invoice_number": number}, lambda d: d.get("invoice_number") == number)
+    shown: dict[str, Any] = {}
     if matches:
         invoice_id, status = str(matches[0]["id"]), str(matches[0].get("status"))
     else:
         created = api.call("POST", "/v2/invoicing/invoices", json=body,
                            headers={"Prefer": "return=representation", "PayPal-Request-Id": f"{key}:create"})
-        invoice_id, status = _id_from(created.json()), "DRAFT"
+        shown = dict(created.json() or {})
+        invoice_id, status = _id_from(shown), "DRAFT"
     if status == "DRAFT":
+        if "amount" not in shown and not invoice_id.startswith("INV2-DRY-RUN"):
+            shown = dict(api.call("GET", f"/v2/invoicing/invoices/{invoice_id}").json() or {})
+        if shown.get("dry_run") is not True and not invoice_id.startswith("INV2-DRY-RUN"):
+            _check_totals(api, shown, event, invoice_id, key)
         api.call("POST", f"/v2/invoicing/invoices/{invoice_id}/send", json=notification,
                  headers={"PayPal-Request-Id": f"{key}:send"})
         status = "SENT"
     return {"status": "sent", "ref": invoice_id, "invoice_number": number, "paypal_status": status,
             "found_existing": bool(matches)}
+
+
+def _check_totals(api: _PayPal, shown: dict[str, Any], event: EventJson, invoice_id: str, key: str) -> None:
+    """PayPal computes item taxes itself: a draft whose total or tax is not ours is deleted (its number is free
+    for a corrected redelivery) and the delivery fails; nothing is sent to the customer."""
+    cur = str(invoice_of(event)["currency"])
+    want_total, want_tax = expected_totals(event)
+    total = _paypal_amount(shown.get("amount"), cur, f"invoice {invoice_id} amount")
+    breakdown = (shown.get("amount") or {}).get("breakdown") or {}
+    tax = (_paypal_amount(breakdown["tax_total"], cur, f"invoice {invoice_id} tax_total")
+           if breakdown.get("tax_total") else Decimal(0))
+    if (total, tax) != (want_total, want_tax):
+        api.call("DELETE", f"/v2/invoicing/invoices/{invoice_id}", headers={"PayPal-Request-Id": f"{key}:discard"})
+        raise PermanentError(f"PayPal invoice {invoice_id} totals {total:f} with tax {tax:f} {cur}, ours is "
+                             f"{want_total:f} with tax {want_tax:f}: the draft was deleted, nothing was sent; check "
+                             "the tax percentages and the rounding policy")
 
 
 def _cancel(api: _PayPal, invoice_id: str, body: dict[str, Any], key: str) -> None:

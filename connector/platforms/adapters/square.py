@@ -9,6 +9,7 @@ idempotent on a key of its own. See docs/platforms/square.md."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -105,15 +106,20 @@ def idempotency_key(event: EventJson, config: SquareConfig | None = None) -> str
     return delivery_key(NAME, event, skipped, key, KEY_LIMIT)
 
 
-def _tax_uid(tax: dict[str, Any]) -> str:
-    return f"tax-{tax.get('name')}-{Decimal(str(tax.get('rate'))).normalize():f}"[:60]
+def _tax_uid(tax: dict[str, Any], session: object) -> str:
+    """One Square order tax per (session, tax): Square rounds each order tax once over the items it applies to,
+    and our tax is rounded per session, so a monthly invoice's tax is then Square's to the minor unit."""
+    rate = f"{Decimal(str(tax.get('rate'))).normalize():f}"
+    digest = hashlib.sha256(f"{session}|{tax.get('name')}|{rate}".encode()).hexdigest()[:16]
+    return f"tax-{digest}"
 
 
 def build_order(event: EventJson, config: SquareConfig) -> dict[str, Any]:
     """The CreateOrder request body.
 
-    Positive lines are custom line items carrying ``applied_taxes``; each tax of ours (name, rate) is one order
-    tax (``scope=LINE_ITEM``, ``type=ADDITIVE``, its percentage), so Square books tax as tax. Negative lines (a
+    Positive lines are custom line items carrying ``applied_taxes``; each tax of ours (name, rate) of each
+    session is one order tax (``scope=LINE_ITEM``, ``type=ADDITIVE``, its percentage, named "VAT 19%"), so
+    Square books tax as tax and rounds it per session, as we do. Negative lines (a
     discount with its tax share) are one order discount, which Square spreads over the items before tax, as our
     discount lines reduce the taxed nets. An after-tax incentive on a taxed invoice cannot be expressed (Square
     applies discounts before tax): refused, never sent with other tax."""
@@ -127,7 +133,7 @@ def build_order(event: EventJson, config: SquareConfig) -> dict[str, Any]:
         net = minor(line.get("net"), cur, f"invoice.lines[{i}].net")
         line_taxes = line.get("taxes") or []
         for tax in line_taxes:
-            uid = _tax_uid(dict(tax))
+            uid = _tax_uid(dict(tax), line.get("session_id"))
             rate = f"{Decimal(str(tax.get('rate'))).normalize():f}"
             taxes.setdefault(uid, {"uid": uid, "name": f"{tax.get('name')} {rate}%"[:255], "percentage": rate,
                                    "type": "ADDITIVE", "scope": "LINE_ITEM"})
@@ -142,7 +148,7 @@ def build_order(event: EventJson, config: SquareConfig) -> dict[str, Any]:
                 "base_price_money": {"amount": net, "currency": cur},
                 "metadata": {"line_id": str(line.get("id", i)), "kind": str(line.get("kind") or "")}}
             if line_taxes:
-                item["applied_taxes"] = [{"tax_uid": _tax_uid(dict(t))} for t in line_taxes]
+                item["applied_taxes"] = [{"tax_uid": _tax_uid(dict(t), line.get("session_id"))} for t in line_taxes]
             items.append(item)
     if not items:
         raise ValueError(f"invoice.lines: invoice {inv.get('id')} has no priced line")

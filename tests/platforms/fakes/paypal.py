@@ -9,11 +9,15 @@ never more than was paid (PAID -> PARTIALLY_REFUNDED/REFUNDED), else 422 naming 
 id, 401 without a valid token. A repeated ``PayPal-Request-Id`` on these three replays the first answer
 without acting again (``honour_request_id = False`` turns that off, to prove the adapter does not need it).
 ``pay(iid)`` marks an invoice paid, as a payer would.
+
+Money as PayPal computes it (``paypal_amounts``): item tax from the item's ``tax.percent`` on the item after its
+discount, rounded half up per item; ``custom`` added after tax; HUF, JPY and TWD amounts with decimals refused
+(422). The representation carries ``amount.breakdown`` (item_total, discount, tax_total, custom).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import jsonschema
@@ -45,6 +49,30 @@ REFUND_DETAIL: dict[str, Any] = {
 def refund_errors(body: Any) -> list[str]:
     validator = jsonschema.Draft202012Validator(REFUND_DETAIL)
     return [f"/{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
+
+
+NO_DECIMALS = ("HUF", "JPY", "TWD")  # PayPal currency codes reference: no decimals for these
+DIGITS = {"JPY": 0, "HUF": 0, "TWD": 0}
+
+
+def paypal_amounts(body: dict[str, Any]) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """(item total, item discounts, tax, custom) as PayPal computes them: each item's tax is its percent of the
+    item amount after its discount, rounded half up on the item to the currency's digits."""
+    cur = body["detail"]["currency_code"]
+    unit = Decimal(1).scaleb(-DIGITS.get(cur, 2))
+    item_total = item_discount = tax = Decimal(0)
+    for it in body["items"]:
+        amount = Decimal(it["unit_amount"]["value"]) * Decimal(it["quantity"])
+        off = Decimal((it.get("discount") or {}).get("amount", {}).get("value", "0"))
+        item_total += amount
+        item_discount += off
+        if it.get("tax"):
+            taxed = amount - off if (body.get("configuration") or {}).get(
+                "tax_calculated_after_discount", True) else amount  # PayPal's default: after the discount
+            tax += (taxed * Decimal(it["tax"]["percent"]) / 100).quantize(unit, ROUND_HALF_UP)
+    custom = Decimal((((body.get("amount") or {}).get("breakdown") or {}).get("custom") or {}).get(
+        "amount", {}).get("value", "0"))
+    return item_total, item_discount, tax, custom
 
 
 class PayPalDouble(OAuthServer):
@@ -85,14 +113,20 @@ class PayPalDouble(OAuthServer):
             if any(i["body"]["detail"].get("invoice_number") == number for i in self.invoices.values()):
                 return problem(422, {"name": "UNPROCESSABLE_ENTITY",
                                      "details": [{"issue": "DUPLICATE_INVOICE_NUMBER"}]})
+            cur = body["detail"]["currency_code"]
+            values = [it["unit_amount"]["value"] for it in body["items"]] + [
+                it["discount"]["amount"]["value"] for it in body["items"] if "amount" in it.get("discount", {})]
+            if cur in NO_DECIMALS and any("." in v for v in values):
+                return problem(422, {"name": "UNPROCESSABLE_ENTITY",
+                                     "details": [{"issue": "CURRENCY_DOES_NOT_SUPPORT_DECIMALS", "field": cur}]})
             iid = f"INV2-{next(self.ids):04d}-TEST"
-            items = sum(Decimal(it["unit_amount"]["value"]) * Decimal(it["quantity"]) for it in body["items"])
-            off = (((body.get("amount") or {}).get("breakdown") or {}).get("discount") or {}).get(
-                "invoice_discount", {}).get("amount", {}).get("value", "0")
-            self.invoices[iid] = {"id": iid, "status": "DRAFT", "body": body, "total": items - Decimal(off),
+            item_total, item_discount, tax, custom = paypal_amounts(body)
+            self.invoices[iid] = {"id": iid, "status": "DRAFT", "body": body,
+                                  "total": item_total - item_discount + tax + custom, "tax": tax,
+                                  "item_total": item_total, "item_discount": item_discount, "custom": custom,
                                   "paid": Decimal(0), "refunded": Decimal(0), "refunds": []}
             if request.headers.get("Prefer") == "return=representation":
-                return Response(jsonify(id=iid, status="DRAFT", **body).get_data(), status=201,
+                return Response(jsonify(self.representation(self.invoices[iid])).get_data(), status=201,
                                 content_type="application/json")
             return Response(jsonify(rel="self", href=f"{self.url}/v2/invoicing/invoices/{iid}",
                                     method="GET").get_data(), status=201, content_type="application/json")
@@ -227,7 +261,13 @@ class PayPalDouble(OAuthServer):
 
         due = Decimal(0) if inv["status"] in ("CANCELLED", *STATUSES_REFUNDABLE) else (
             inv["total"] - inv.get("paid", Decimal(0)))
-        return {**inv["body"], "id": inv["id"], "status": inv["status"], "amount": money(inv["total"]),
+        breakdown = {"item_total": money(inv["item_total"]), "tax_total": money(inv["tax"]),
+                     "discount": {"item_discount": money(-inv["item_discount"])}}
+        if inv["custom"]:
+            breakdown["custom"] = {"label": inv["body"]["amount"]["breakdown"]["custom"]["label"],
+                                   "amount": money(inv["custom"])}
+        return {**inv["body"], "id": inv["id"], "status": inv["status"],
+                "amount": {**money(inv["total"]), "breakdown": breakdown},
                 "due_amount": money(due),
                 "payments": {"paid_amount": money(inv.get("paid", Decimal(0)))},
                 "refunds": {"refund_amount": money(inv.get("refunded", Decimal(0))),

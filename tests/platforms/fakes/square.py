@@ -6,8 +6,9 @@ same body -> the first answer; same key + another body -> 400 IDEMPOTENCY_KEY_RE
 
 Money as Square computes it: order taxes (``percentage``, ``scope=LINE_ITEM``) apply to the line items naming
 them in ``applied_taxes``; an ORDER-scoped FIXED_AMOUNT discount is spread over the items in proportion to their
-price (largest remainder) before tax; each item's tax is ``(price - its discount share) x percentage``, rounded
-half to even on the item. ``total_money`` = items - discounts + taxes, ``total_tax_money`` the taxes. A test
+price (largest remainder) before tax; each tax is the sum of ``(price - discount share) x percentage`` over the
+items it applies to, rounded once, half to even (Square staff on developer.squareup.com/forums, threads 2354,
+11179 and 11705: banker's rounding, the itemized taxes summed unrounded; Square takes no fixed tax amount). ``total_money`` = items - discounts + taxes, ``total_tax_money`` the taxes. A test
 reads Square's receivable (``receivable``), revenue and tax from here, never from what the adapter sent.
 
 Invoices: CreateInvoice needs an existing order of the same location, not yet invoiced, a
@@ -45,10 +46,12 @@ def order_money(order: dict[str, Any]) -> tuple[int, int, int]:
     for k in rest[:off - sum(shares)]:
         shares[k] += 1
     pct = {t["uid"]: Decimal(t["percentage"]) for t in order.get("taxes") or []}
-    tax = 0
+    exact: dict[str, Decimal] = {}
     for item, price, share in zip(items, prices, shares, strict=True):
         for applied in item.get("applied_taxes") or []:
-            tax += int((Decimal(price - share) * pct[applied["tax_uid"]] / 100).to_integral_value(ROUND_HALF_EVEN))
+            uid = applied["tax_uid"]
+            exact[uid] = exact.get(uid, Decimal(0)) + Decimal(price - share) * pct[uid] / 100
+    tax = sum(int(v.to_integral_value(ROUND_HALF_EVEN)) for v in exact.values())
     return gross, off, tax
 
 
