@@ -82,18 +82,21 @@ def test_delivery_retries_then_creates_one_invoice(vendors: FinanceVendors) -> N
         event, cfg, DeliveryContext(http, token_provider=tokens)))
     assert result["status"] == "sent" and result["invoice_number"] == "EV-S-100"
     assert retry_afters == [3.0, None]
-    assert [c["method"] for c in vendors.calls("/books/v3/")] == ["GET", "GET", "POST", "GET", "POST"]
+    assert [(c["method"], c["path"].rsplit("/", 2)[-1]) for c in vendors.calls("/books/v3/")] == [
+        ("GET", "invoices"), ("GET", "invoices"), ("POST", "invoices"), ("GET", "invoices"), ("POST", "invoices"),
+        ("POST", "sent")]  # checked against ours, then marked sent: in Zoho's receivables
     [invoice] = vendors.zoho_invoices.values()
+    assert (invoice["status"], invoice["total"], invoice["tax_total"]) == ("sent", Decimal("12.05"), Decimal("1.92"))
     assert result["ref"] == invoice["invoice_id"]
     assert [li["rate"] for li in invoice["line_items"]] == [Decimal("1.00"), Decimal("9.13")]
-    creates = vendors.calls("/books/v3/invoices", "POST")
+    creates = [c for c in vendors.calls("/books/v3/invoices", "POST") if c["path"] == "/books/v3/invoices"]
     assert creates[-1]["args"] == {"organization_id": "60001", "ignore_auto_number_generation": "true"}
     assert creates[-1]["headers"]["Authorization"].startswith("Zoho-oauthtoken zb-token-")
     assert creates[-1]["headers"]["Content-Type"].startswith("application/json")
     # a redelivery (worker restart after a lost answer): the lookup finds it, nothing is created
     again = zoho_books.deliver(event, cfg, DeliveryContext(http, token_provider=tokens))
     assert again == {"status": "duplicate", "ref": invoice["invoice_id"], "invoice_number": "EV-S-100"}
-    assert len(vendors.zoho_invoices) == 1 and len(vendors.calls("/books/v3/invoices", "POST")) == len(creates)
+    assert len(vendors.zoho_invoices) == 1 and len(vendors.calls("/books/v3/invoices", "POST")) == len(creates) + 1
     assert tokens.fetches == 1
 
 
@@ -102,8 +105,9 @@ def test_lost_answer_after_create_does_not_duplicate(vendors: FinanceVendors) ->
     vendors.lose("/books/v3/invoices", method="POST")
     result, retry_afters = retrying(lambda: zoho_books.deliver(
         billed_event(sid="S-7"), cfg, DeliveryContext(OneShotHttp())))
-    assert retry_afters == [None] and result["status"] == "duplicate"
-    assert list(vendors.zoho_invoices) == ["EV-S-7"] and len(vendors.calls("/books/v3/invoices", "POST")) == 1
+    assert retry_afters == [None] and result["status"] == "sent"  # found as a draft: checked, then marked sent
+    assert list(vendors.zoho_invoices) == ["EV-S-7"] and vendors.zoho_invoices["EV-S-7"]["status"] == "sent"
+    assert len([c for c in vendors.calls("/books/v3/invoices", "POST") if c["path"] == "/books/v3/invoices"]) == 1
 
 
 def test_expired_token_is_dropped_and_the_retry_uses_a_new_one(vendors: FinanceVendors) -> None:
@@ -139,7 +143,25 @@ def test_number_collision_at_create_is_the_wanted_outcome(vendors: FinanceVendor
     vendors.zoho_list_lags = True  # the lookup misses it (another worker's invoice, list not updated yet)
     again = zoho_books.deliver(billed_event(sid="S-8"), cfg, DeliveryContext(OneShotHttp()))
     assert again == {"status": "duplicate", "ref": None, "invoice_number": "EV-S-8"}
-    assert len(vendors.zoho_invoices) == 1 and len(vendors.calls("/books/v3/invoices", "POST")) == 2
+    assert len(vendors.zoho_invoices) == 1 and len(
+        [c for c in vendors.calls("/books/v3/invoices", "POST") if c["path"] == "/books/v3/invoices"]) == 2
     with pytest.raises(PermanentError, match="organization_id"):  # other 4xx stay permanent
         zoho_books.deliver(billed_event(sid="S-8"), cfg.model_copy(update={"organization_id": "1"}),
                            DeliveryContext(OneShotHttp()))
+
+
+def test_a_zoho_total_that_is_not_ours_is_deleted_not_receivable(vendors: FinanceVendors) -> None:
+    """Zoho applies its own percentage: a tax_id that is 20 % in Zoho for our 19 % gives 12.16, not 12.05."""
+    vendors.zoho_tax_rates["460000000040009"] = Decimal("20")
+    cfg = _oauth_cfg(vendors).model_copy(update={"tax_ids": {"19": "460000000040009"}})
+    with pytest.raises(PermanentError, match=r"Zoho Books computes 12.16 for invoice EV-S-100, ours is 12.05: the "
+                                             "draft was deleted"):
+        zoho_books.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp()))
+    assert vendors.zoho_invoices == {} and [d["invoice_number"] for d in vendors.zoho_deleted] == ["EV-S-100"]
+
+
+def test_mark_sent_can_be_turned_off(vendors: FinanceVendors) -> None:
+    cfg = _oauth_cfg(vendors).model_copy(update={"mark_sent": False})
+    assert zoho_books.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp()))["zoho_status"] == "draft"
+    assert [i["status"] for i in vendors.zoho_invoices.values()] == ["draft"]
+

@@ -56,6 +56,8 @@ class ZohoBooksConfig(BaseModel):
     item_ids: dict[str, str] = Field(default_factory=dict, description="line category -> Zoho item_id")
     account_ids: dict[str, str] = Field(default_factory=dict, description="line category -> income account_id")
     payment_terms: int = Field(default=0, ge=0)
+    mark_sent: bool = Field(default=True, description="mark each invoice sent once its total is checked, so it "
+                            "is in Zoho's receivables (false: it stays a draft)")
 
 
 def amount(value: Any) -> Decimal:
@@ -297,7 +299,7 @@ def deliver(event: EventJson, config: ZohoBooksConfig, ctx: DeliveryContext) -> 
         raise PermanentError(str(exc)) from exc
     if op == "credit_note":
         return _credit_note(event, config, body, send)
-    return _create_invoice(body, send)
+    return _create_invoice(event, config, body, send)
 
 
 def _find(send: Send, path: str, field: str, number: str, listed: str) -> tuple[dict[str, Any] | None, bool]:
@@ -307,11 +309,22 @@ def _find(send: Send, path: str, field: str, number: str, listed: str) -> tuple[
     return (hits[0] if hits else None), payload.get("dry_run") is True
 
 
-def _create_invoice(body: dict[str, Any], send: Send) -> dict[str, Any]:
-    """Look the invoice number up; create the invoice only if Zoho does not have it yet."""
+def expected_total(event: EventJson) -> Decimal:
+    """What the session's Zoho invoice must total: its lines' gross (incentives, untaxed, included)."""
+    _, lines = session_lines(event)
+    return sum((amount(ln.get("gross") or ln.get("net") or "0") for ln in lines), Decimal(0))
+
+
+def _create_invoice(event: EventJson, config: ZohoBooksConfig, body: dict[str, Any], send: Send) -> dict[str, Any]:
+    """Look the invoice number up; create the invoice only if Zoho does not have it yet. Zoho applies its own
+    tax percentages to our nets: a total that is not ours is deleted (never left in receivables) and fails the
+    delivery; a checked draft is marked sent (``mark_sent``), which puts it in Zoho's receivables."""
     number = body["invoice_number"]
-    found, _ = _find(send, "/invoices", "invoice_number", number, "invoices")
+    found, dry_run = _find(send, "/invoices", "invoice_number", number, "invoices")
     if found:
+        if config.mark_sent and found.get("status") == "draft":  # an earlier attempt stopped before marking it
+            _check_and_mark_sent(event, send, str(found.get("invoice_id")), number, found.get("total"))
+            return {"status": "sent", "ref": found.get("invoice_id"), "invoice_number": number, "zoho_status": "sent"}
         return {"status": "duplicate", "ref": found.get("invoice_id"), "invoice_number": number}
     try:
         resp = send("POST", "/invoices", {"ignore_auto_number_generation": "true"}, body)
@@ -321,8 +334,28 @@ def _create_invoice(body: dict[str, Any], send: Send) -> dict[str, Any]:
         if not _is_duplicate(exc):
             raise
         return {"status": "duplicate", "ref": None, "invoice_number": number}
-    created = resp.json().get("invoice") or {}
-    return {"status": "sent", "ref": created.get("invoice_id"), "invoice_number": number}
+    created = (resp.json() or {}).get("invoice") or {}
+    result = {"status": "sent", "ref": created.get("invoice_id"), "invoice_number": number,
+              "zoho_status": "draft"}
+    if dry_run or not created.get("invoice_id"):
+        return result
+    _check_and_mark_sent(event, send, str(created["invoice_id"]), number, created.get("total"),
+                         mark=config.mark_sent)
+    return {**result, "zoho_status": "sent" if config.mark_sent else "draft", "total": str(created.get("total"))}
+
+
+def _check_and_mark_sent(event: EventJson, send: Send, invoice_id: str, number: str, total: Any,
+                         mark: bool = True) -> None:
+    expected = expected_total(event)
+    if total is None:
+        total = ((send("GET", f"/invoices/{quote(invoice_id, safe='')}").json() or {}).get("invoice") or {}).get("total")
+    if total is not None and amount(total) != expected:
+        send("DELETE", f"/invoices/{quote(invoice_id, safe='')}")
+        raise PermanentError(f"Zoho Books computes {amount(total):f} for invoice {number}, ours is {expected:f}: "
+                             "the draft was deleted, nothing is receivable; check the tax_ids' percentages and "
+                             "Zoho's tax rounding (line item level)")
+    if mark:
+        send("POST", f"/invoices/{quote(invoice_id, safe='')}/status/sent")
 
 
 def _is_duplicate(exc: BaseException) -> bool:
@@ -417,9 +450,12 @@ def _credit_note(event: EventJson, config: ZohoBooksConfig, body: dict[str, Any]
     if created.get("total") is not None:
         total = amount(created["total"])
         result["total"] = f"{total:f}"
-        if total != expected:  # Zoho applies its own tax percentages to our nets: check the tax setup
+        if total != expected:  # Zoho applies its own tax percentages to our nets: never keep another amount
             log.warning("Zoho Books credit note %s total %s differs from ours %s", number, total, expected)
-            result["total_mismatch"] = True
+            send("DELETE", f"/creditnotes/{quote(str(created.get('creditnote_id')), safe='')}")
+            raise PermanentError(f"Zoho Books computes {total:f} for credit note {number}, ours is {expected:f}: "
+                                 "the credit note was deleted; check the tax_ids' percentages and Zoho's tax "
+                                 "rounding")
     if link_skipped:
         result["link_skipped"] = link_skipped
     return result

@@ -21,9 +21,30 @@ class ZohoBooks:
         """A payment recorded in Zoho Books against one of its invoices (``paid`` or ``partially_paid``)."""
         self.zoho_invoices[invoice_number]["status"] = status
 
+    def zoho_totals(self, body: dict[str, Any]) -> dict[str, Decimal] | Response:
+        """sub_total, tax_total, total as Zoho computes them: its own percentage per tax_id on each line, rounded
+        half up per line (line-item-level tax rounding), plus the adjustment; or the error Zoho answers."""
+        items = body.get("line_items")
+        if not body.get("customer_id") or not items:
+            return reply({"code": 4, "message": "customer_id and line_items are required"}, 400)
+        taxes: list[Decimal] = []
+        for li in items:
+            if not isinstance(li.get("rate"), (int, Decimal)) or not isinstance(li.get("quantity"), (int, Decimal)):
+                return reply({"code": 4, "message": "line_items: rate and quantity must be numbers"}, 400)
+            if li.get("tax_id") is not None:
+                if li["tax_id"] not in self.zoho_tax_rates:
+                    return reply({"code": 1004, "message": f"Tax {li['tax_id']} does not exist."}, 400)
+                taxes.append((Decimal(li["rate"]) * li["quantity"] * self.zoho_tax_rates[li["tax_id"]] / 100)
+                             .quantize(Decimal("0.01"), "ROUND_HALF_UP"))
+        sub_total = sum((Decimal(li["rate"]) * li["quantity"] for li in items), Decimal(0))
+        tax_total = sum(taxes, Decimal(0))
+        return {"sub_total": sub_total, "tax_total": tax_total,
+                "total": sub_total + tax_total + Decimal(body.get("adjustment") or 0)}
+
     def install_zoho_books(self, app: Flask) -> None:
         self.zoho_invoices: dict[str, dict[str, Any]] = {}
         self.zoho_credit_notes: dict[str, dict[str, Any]] = {}  # creditnote_number -> credit note (with totals)
+        self.zoho_deleted: list[dict[str, Any]] = []  # invoices and credit notes deleted (totals not ours)
         self.zoho_voids: list[str] = []  # invoice_id of every void Zoho applied
         self.zoho_tax_rates: dict[str, Decimal] = {"460000000040001": Decimal("19"), "460000000040002": Decimal("8")}
         self.zoho_list_lags = False
@@ -66,14 +87,72 @@ class ZohoBooks:
             body = json.loads(request.get_data(), parse_float=Decimal)
             if request.args.get("ignore_auto_number_generation") != "true":
                 return reply({"code": 4, "message": "invoice_number ignored without ignore_auto_number_generation"}, 400)
+            totals = self.zoho_totals(body)
+            if isinstance(totals, Response):
+                return totals
             with self.lock:
                 if body["invoice_number"] in self.zoho_invoices:
                     return reply({"code": 1001, "message": f"Invoice \"{body['invoice_number']}\" already exists."}, 400)
-                invoice = {"invoice_id": f"4600000{next(self.ids):06d}", "status": "draft", **body}
+                invoice = {"invoice_id": f"4600000{next(self.ids):06d}", "status": "draft", **body, **totals}
                 self.zoho_invoices[body["invoice_number"]] = invoice
             return reply({"code": 0, "message": "The invoice has been created.",
-                          "invoice": {"invoice_id": invoice["invoice_id"], "invoice_number": body["invoice_number"]}},
-                         201)
+                          "invoice": {"invoice_id": invoice["invoice_id"], "invoice_number": body["invoice_number"],
+                                      "status": "draft", "total": str(invoice["total"]),
+                                      "tax_total": str(invoice["tax_total"])}}, 201)
+
+        def zoho_invoice(invoice_id: str) -> dict[str, Any] | None:
+            return next((i for i in self.zoho_invoices.values() if i["invoice_id"] == invoice_id), None)
+
+        @app.get("/books/v3/invoices/<invoice_id>")
+        def zoho_get(invoice_id: str) -> Response:
+            denied = zoho_auth()
+            if denied:
+                return denied
+            invoice = zoho_invoice(invoice_id)
+            if invoice is None:
+                return reply({"code": 1002, "message": "Invoice does not exist."}, 404)
+            return reply({"code": 0, "message": "success", "invoice": json.loads(json.dumps(invoice, default=str))})
+
+        @app.post("/books/v3/invoices/<invoice_id>/status/sent")
+        def zoho_mark_sent(invoice_id: str) -> Response:
+            denied = zoho_auth()
+            if denied:
+                return denied
+            with self.lock:
+                invoice = zoho_invoice(invoice_id)
+                if invoice is None:
+                    return reply({"code": 1002, "message": "Invoice does not exist."}, 404)
+                if invoice["status"] != "draft":
+                    return reply({"code": 1043, "message": "Only draft invoices can be marked as sent."}, 400)
+                invoice["status"] = "sent"
+            return reply({"code": 0, "message": "Invoice status has been changed to Sent."})
+
+        @app.delete("/books/v3/invoices/<invoice_id>")
+        def zoho_delete(invoice_id: str) -> Response:
+            denied = zoho_auth()
+            if denied:
+                return denied
+            with self.lock:
+                invoice = zoho_invoice(invoice_id)
+                if invoice is None:
+                    return reply({"code": 1002, "message": "Invoice does not exist."}, 404)
+                if invoice["status"] not in ("draft", "void"):
+                    return reply({"code": 1044, "message": "Only draft or void invoices can be deleted."}, 400)
+                self.zoho_deleted.append(self.zoho_invoices.pop(invoice["invoice_number"]))
+            return reply({"code": 0, "message": "The invoice has been deleted."})
+
+        @app.delete("/books/v3/creditnotes/<creditnote_id>")
+        def zoho_credit_note_delete(creditnote_id: str) -> Response:
+            denied = zoho_auth()
+            if denied:
+                return denied
+            with self.lock:
+                number = next((n for n, c in self.zoho_credit_notes.items() if c["creditnote_id"] == creditnote_id),
+                              None)
+                if number is None:
+                    return reply({"code": 1002, "message": "Credit note does not exist."}, 404)
+                self.zoho_deleted.append(self.zoho_credit_notes.pop(number))
+            return reply({"code": 0, "message": "The credit note has been deleted."})
 
         @app.post("/books/v3/invoices/<invoice_id>/status/void")
         def zoho_void(invoice_id: str) -> Response:
@@ -112,20 +191,9 @@ class ZohoBooks:
             if request.args.get("ignore_auto_number_generation") != "true":
                 return reply({"code": 4, "message": "creditnote_number ignored without ignore_auto_number_generation"},
                              400)
-            items = body.get("line_items")
-            if not body.get("customer_id") or not items:
-                return reply({"code": 4, "message": "customer_id and line_items are required"}, 400)
-            taxes: list[Decimal] = []  # Zoho's tax per line (line-item-level rounding), at its own percentages
-            for li in items:
-                if not isinstance(li.get("rate"), (int, Decimal)) or not isinstance(li.get("quantity"), (int, Decimal)):
-                    return reply({"code": 4, "message": "line_items: rate and quantity must be numbers"}, 400)
-                if li.get("tax_id") is not None:
-                    if li["tax_id"] not in self.zoho_tax_rates:
-                        return reply({"code": 1004, "message": f"Tax {li['tax_id']} does not exist."}, 400)
-                    taxes.append((Decimal(li["rate"]) * li["quantity"] * self.zoho_tax_rates[li["tax_id"]] / 100)
-                                 .quantize(Decimal("0.01"), "ROUND_HALF_UP"))
-            sub_total = sum((Decimal(li["rate"]) * li["quantity"] for li in items), Decimal(0))
-            tax_total = sum(taxes, Decimal(0))
+            totals = self.zoho_totals(body)
+            if isinstance(totals, Response):
+                return totals
             invoice_id = request.args.get("invoice_id")
             with self.lock:
                 if invoice_id is not None:
@@ -138,8 +206,7 @@ class ZohoBooks:
                     return reply({"code": 1001, "message": f"Credit Note \"{body['creditnote_number']}\" already "
                                                            "exists."}, 400)
                 note = {"creditnote_id": f"4600001{next(self.ids):06d}", "status": "open", "invoice_id": invoice_id,
-                        **body, "sub_total": sub_total, "tax_total": tax_total,
-                        "total": sub_total + tax_total + Decimal(body.get("adjustment") or 0)}
+                        **body, **totals}
                 self.zoho_credit_notes[body["creditnote_number"]] = note
             return reply({"code": 0, "message": "The credit note has been created.",
                           "creditnote": {"creditnote_id": note["creditnote_id"], "creditnote_number": body[
