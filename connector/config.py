@@ -283,10 +283,19 @@ class InvoiceDocumentSettings(Section):
     payment_terms_days: int = _var("EVBILL_PAYMENT_TERMS_DAYS", 14, _integer)
 
 
+@dataclass(frozen=True, slots=True)
+class OcpiSettings(Section):
+    """Who we are to OCPI roaming partners (the ``OCPI-from-*`` headers, our Credentials roles)."""
+
+    country_code: str = _var("EVBILL_OCPI_COUNTRY_CODE", "NL")
+    party_id: str = _var("EVBILL_OCPI_PARTY_ID", "EVB")
+    business_name: str = _var("EVBILL_OCPI_BUSINESS_NAME", "EV Charge Billing")
+
+
 SECTIONS: tuple[type[Section], ...] = (
     DatabaseSettings, ApiSettings, ServeSettings, OutboxSettings, WebhookSettings, PlatformsSettings,
     SchedulerSettings, RetentionSettings, SpreadsheetSettings, ServerlessSettings, ChargePointApiSettings,
-    InvoiceDocumentSettings, RatingSettings,
+    InvoiceDocumentSettings, RatingSettings, OcpiSettings,
 )
 
 
@@ -307,6 +316,7 @@ class Settings:
     chargepoint: ChargePointApiSettings
     invoice_documents: InvoiceDocumentSettings
     rating: RatingSettings
+    ocpi: OcpiSettings
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:
@@ -321,6 +331,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         chargepoint=ChargePointApiSettings.from_environ(env),
         invoice_documents=InvoiceDocumentSettings.from_environ(env),
         rating=RatingSettings.from_environ(env),
+        ocpi=OcpiSettings.from_environ(env),
     )
 
 

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_system.sh
 bash scripts/venv.sh dev
+bash scripts/ocpi_partner_venv.sh  # the OCPI partner the tests run (own venv: it pins pydantic 1)
 for d in sheets excel_addin zapier; do
   # npm ci: exactly the package-lock.json versions (npm install could move them)
   if [ -f "$d/package.json" ]; then (cd "$d" && npm ci --no-audit --no-fund --silent); fi

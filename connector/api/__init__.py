@@ -28,6 +28,9 @@ from connector.api import (
     invoices,
     ledger,
     ocpi,
+    ocpi_modules,
+    ocpi_partners,
+    ocpi_versions,
     payments,
     platform_settings,
     promotions,
@@ -48,7 +51,8 @@ LOG = logging.getLogger("connector.api")
 # paths in ``openapi/openapi.yaml`` (``tests/api/test_spec.py`` checks that routes and spec agree).
 BLUEPRINTS: tuple[Blueprint, ...] = (
     health.bp, docs.bp, rate.bp, tariffs.bp, customers.bp, sessions.bp, invoices.bp, reconciliations.bp,
-    subscriptions.bp, deliveries.bp, platform_settings.bp, imports.bp, chargepoint.bp, ocpi.bp, ledger.bp,
+    subscriptions.bp, deliveries.bp, platform_settings.bp, imports.bp, chargepoint.bp, ocpi.bp, ocpi_versions.bp, ocpi_modules.bp, ocpi_partners.bp,
+    ledger.bp,
     sheet_rate.bp, billing.bp, promotions.bp, anomalies.bp, payments.bp,
 )
 

@@ -8,7 +8,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connector.config import ApiSettings, DatabaseSettings, RatingSettings, SpreadsheetSettings
+from connector.config import (
+    ApiSettings,
+    DatabaseSettings,
+    OcpiSettings,
+    PlatformsSettings,
+    RatingSettings,
+    SpreadsheetSettings,
+)
 
 
 def from_settings(database: DatabaseSettings, api: ApiSettings, spreadsheets: SpreadsheetSettings) -> dict[str, Any]:
@@ -43,6 +50,11 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
                           SpreadsheetSettings.from_environ(environ))
     rating = RatingSettings.from_environ(environ)
     flask.update({"MAX_SESSION_DAYS": rating.max_session_days, "MAX_RATING_PERIODS": rating.max_periods})
+    ocpi = OcpiSettings.from_environ(environ)
+    flask.update({"OCPI_COUNTRY_CODE": ocpi.country_code, "OCPI_PARTY_ID": ocpi.party_id,
+                  "OCPI_BUSINESS_NAME": ocpi.business_name,
+                  # encrypts the tokens we call OCPI partners with (the same key as OAuth refresh tokens)
+                  "OCPI_TOKEN_KEY": PlatformsSettings.from_environ(environ).token_key})
     return flask
 
 

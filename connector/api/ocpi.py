@@ -4,51 +4,44 @@
 Every response is the OCPI envelope ``{data, status_code, status_message, timestamp}`` (1000 = OK,
 2001 = invalid or missing parameters). A CDR goes through the one intake path (``connector.ingest.ocpi``
 maps it). Auth: ``Authorization: Token <token>`` (raw or base64 as 2.2.1 requires) mapped to a tenant by
-the app config ``OCPI_TOKENS = {token: tenant_id}``.
+a registered partner's token (``connector.api.ocpi_common``) or the app config
+``OCPI_TOKENS = {token: tenant_id}``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 from pydantic import ValidationError
 
 from connector.api.context import app_sink, document_size_limit
 from connector.api.errors import ApiError
+from connector.api.ocpi_common import caller, envelope
 from connector.ingest.ocpi import cdr_to_event
 from connector.models import Cdr
 from connector.models.session_event import IngestError
+from connector.storage import ocpi_partners
 from connector.validation import field_errors
 
 LOG = logging.getLogger("connector.api.ocpi")
 bp = Blueprint("ocpi_cdrs", __name__, url_prefix="/ocpi/2.2.1/cdrs")
 
 
-def envelope(data: Any, status_code: int = 1000, message: str = "Success", http: int = 200) -> Response:
-    response = jsonify({"data": data, "status_code": status_code, "status_message": message,
-                        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")})
-    response.status_code = http
-    return response
-
-
 def _tenant() -> str | None:
-    header = request.headers.get("Authorization", "")
-    if not header.startswith("Token "):
+    who = caller()
+    return None if who is None else who.tenant_id
+
+
+def _tariff_id_of() -> Callable[[str], str] | None:
+    """A registered partner's CDR names its own tariffs: ours are stored under ``<country><party>-<id>``."""
+    who = caller()
+    partner = None if who is None else who.partner
+    if partner is None or not partner.country_code or not partner.party_id:
         return None
-    token = header[len("Token "):].strip()
-    tokens: dict[str, str] = current_app.config.get("OCPI_TOKENS") or {}
-    if token in tokens:
-        return tokens[token]
-    try:
-        decoded = base64.b64decode(token, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return tokens.get(decoded)
+    cc, pid = partner.country_code, partner.party_id
+    return lambda tariff_id: ocpi_partners.partner_tariff_id(cc, pid, tariff_id)
 
 
 def _receive(expected: tuple[str, str, str] | None = None) -> Response:
@@ -68,7 +61,8 @@ def _receive(expected: tuple[str, str, str] | None = None) -> Response:
             raise IngestError("id", "required")
         if expected and (cdr.country_code, cdr.party_id, cdr.id) != expected:
             raise IngestError("id", "country_code/party_id/id of the body must match the URL")
-        outcome = app_sink().ingest(tenant, cdr_to_event(cdr, raw, current_app.config.get("OCPI_SESSION_DEFAULTS")))
+        outcome = app_sink().ingest(tenant, cdr_to_event(cdr, raw, current_app.config.get("OCPI_SESSION_DEFAULTS"),
+                                                                 _tariff_id_of()))
     except ValidationError as exc:
         first = field_errors(exc)[0]
         LOG.warning("rejected OCPI CDR: %s: %s", first["field"], first["reason"])

@@ -8,6 +8,7 @@ pushed twice a duplicate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -22,11 +23,13 @@ def cdr_session_id(cdr: Cdr) -> str:
     return f"{cdr.country_code}-{cdr.party_id}-{cdr.id}".strip("-")[:64]
 
 
-def cdr_to_event(cdr: Cdr, raw: dict[str, Any], defaults: dict[str, Any] | None = None) -> SessionEvent:
+def cdr_to_event(cdr: Cdr, raw: dict[str, Any], defaults: dict[str, Any] | None = None,
+                 tariff_id_of: Callable[[str], str] | None = None) -> SessionEvent:
     """CDR → ``end`` event of a Session: the energy profile comes from the charging periods.
 
     ``defaults`` (app config ``OCPI_SESSION_DEFAULTS``): fields a CDR may lack, e.g. the ``tariff_id`` of
-    our contract with the CPO when the CDR embeds no tariff."""
+    our contract with the CPO when the CDR embeds no tariff. ``tariff_id_of``: our id of a tariff the CDR
+    names (a registered partner's tariffs are stored under ``<country><party>-<id>``)."""
     samples: list[dict[str, Any]] = []
     cumulative = Decimal(0)
     charging_ended_at: str | None = None
@@ -65,8 +68,10 @@ def cdr_to_event(cdr: Cdr, raw: dict[str, Any], defaults: dict[str, Any] | None 
     token = raw.get("cdr_token") or {}
     if token.get("uid"):
         session["id_tag"] = token["uid"]
-    if cdr.tariffs:
-        session["tariff_id"] = cdr.tariffs[0].id
+    named = cdr.tariffs[0].id if cdr.tariffs else next(
+        (p.tariff_id for p in cdr.charging_periods if getattr(p, "tariff_id", None)), None)
+    if named:
+        session["tariff_id"] = tariff_id_of(named) if tariff_id_of else named
     if cdr.x_customer_class:
         session["customer_class"] = cdr.x_customer_class
     if cdr.total_cost is not None:

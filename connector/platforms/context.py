@@ -14,12 +14,14 @@ from functools import cache
 
 from sqlalchemy import Engine
 
+from connector.config import PlatformsSettings
 from connector.platforms.oauth import RefreshTokenStore, TokenProvider
 from connector.platforms.sender import Sender
 from connector.platforms.sent_refs import SentRefs
 from connector.platforms.stores.digests import DigestStore
 from connector.platforms.stores.expenses import ExpenseStore
 from connector.platforms.stores.tickets import TicketStore
+from connector.storage.ocpi_partners import PushLog
 
 
 def utcnow() -> datetime:
@@ -38,6 +40,7 @@ class Stores:
     tickets: TicketStore | None = None  # Jira: anomaly fingerprint -> issue key
     digests: DigestStore | None = None  # Slack: daily digest items and posted days
     expenses: ExpenseStore | None = None  # SAP Concur: session -> filed Quick Expense
+    ocpi_pushes: PushLog | None = None  # OCPI: registered partners, and which CDRs each already has
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,8 @@ class DeliveryContext:
 def worker_stores(engine: Engine) -> Stores:
     """Every store on the worker's engine, built once per engine (each creates its tables if missing)."""
     return Stores(refresh_tokens=RefreshTokenStore(engine), tickets=TicketStore(engine),
-                  digests=DigestStore(engine), expenses=ExpenseStore(engine))
+                  digests=DigestStore(engine), expenses=ExpenseStore(engine),
+                  ocpi_pushes=PushLog(engine, PlatformsSettings.from_environ().token_key))
 
 
 def for_worker(http: Sender, engine: Engine) -> DeliveryContext:

@@ -21,6 +21,7 @@ from connector.platforms.adapters import (
     google_sheets,
     jira,
     netsuite,
+    ocpi,
     paypal,
     plaid,
     quickbooks,
@@ -42,7 +43,7 @@ LOG = logging.getLogger("connector.platforms.registry")
 # Every adapter the product ships, by name (the order ``evbill platforms list`` shows). A new vendor is one
 # module in ``adapters/`` and one entry here.
 ADAPTERS: tuple[ModuleType, ...] = (
-    freshbooks, google_sheets, jira, netsuite, paypal, plaid, quickbooks, salesforce, sap_concur, sap_s4hana,
+    freshbooks, google_sheets, jira, netsuite, ocpi, paypal, plaid, quickbooks, salesforce, sap_concur, sap_s4hana,
     sendgrid, slack, square, stripe, xero, zoho_analytics, zoho_books,
 )
 

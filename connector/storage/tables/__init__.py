@@ -3,7 +3,8 @@
 One module per area (``core``: tenants, keys, tariffs, customers, sessions, idempotency; ``billing``;
 ``adjustments``; ``reconciliation``; ``outbox``; ``platforms``, including the adapters' own dedupe and
 token stores; ``ingest``: OCPP station registry, importer cursors; ``payments`` that come back from payment
-platforms). Importing this package registers them all; ``storage`` imports nothing above it.
+platforms; ``ocpi`` roaming partners and pushes). Importing this package registers them all; ``storage``
+imports nothing above it.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from connector.storage.tables import (
     billing,
     core,
     ingest,
+    ocpi,
     outbox,
     payments,
     platforms,
     reconciliation,
 )
 
-TABLE_MODULES = (core, billing, adjustments, reconciliation, outbox, platforms, ingest, payments)
+TABLE_MODULES = (core, billing, adjustments, reconciliation, outbox, platforms, ingest, payments, ocpi)
 
 
 def all_metadata() -> MetaData:
