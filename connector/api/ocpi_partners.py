@@ -38,11 +38,12 @@ def add_partner() -> Response:
                             "our_versions_url": url_for("ocpi_versions.get_versions", _external=True)})
         response.status_code = 201
         return response
-    versions_url, token = body.get("versions_url"), body.get("token")
-    if not isinstance(versions_url, str) or not isinstance(token, str):
+    versions_url: Any = body.get("versions_url")
+    token_a: Any = body.get("token")
+    if not isinstance(versions_url, str) or not isinstance(token_a, str):
         raise FieldError("token", "required with versions_url: the token A the partner gave you")
     try:
-        row = ocpi_roaming.register_with(db(), tenant(), versions_url, token, partner_http(), cipher(),
+        row = ocpi_roaming.register_with(db(), tenant(), versions_url, token_a, partner_http(), cipher(),
                                          our_identity())
     except (PermanentError, RetryableError) as exc:
         raise _partner_failure(exc) from exc
