@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Response, current_app, jsonify, request
 
-from connector.api.context import db
+from connector.api.context import SESSIONMAKER_KEY, db
 from connector.platforms.errors import PermanentError, RetryableError
 from connector.platforms.ocpi_client import Party
 from connector.platforms.sender import HttpSender, Sender
@@ -62,11 +62,13 @@ def caller() -> Caller | None:
     if token is None:
         return None
     static: dict[str, str] = current_app.config.get("OCPI_TOKENS") or {}
-    for candidate in (token, _decoded(token)):
-        if not candidate:
-            continue
+    candidates = [c for c in (token, _decoded(token)) if c]
+    for candidate in candidates:
         if candidate in static:
             return Caller(static[candidate], candidate, None)
+    if SESSIONMAKER_KEY not in current_app.extensions:  # an app wired to a sink only (no database)
+        return None
+    for candidate in candidates:
         row = ocpi_partners.by_inbound_token(db(), candidate)
         if row is not None:
             return Caller(row.tenant_id, candidate, row)
