@@ -10,7 +10,8 @@ from connector.api import create_app
 KEYS = {"DATABASE_URL", "MAX_CONTENT_LENGTH", "JWT_ISSUER", "JWT_AUDIENCE", "JWKS_URL", "JWKS", "JWT_TENANT_CLAIM",
         "JWT_TENANT_MAP", "JWT_REQUIRED_ROLES", "CORS_ORIGINS", "API_KEYS", "CREATE_TABLES", "BATCH_MAX_SESSIONS",
         "IDEMPOTENCY_WAIT_SECONDS", "IDEMPOTENCY_LEASE_SECONDS", "DB_BUSY_TIMEOUT_SECONDS", "SHEET_TIME_BUDGET_SECONDS", "DEFAULT_TIME_ZONE",
-        "MAX_DOCUMENT_BYTES", "MAX_SESSION_DAYS", "MAX_RATING_PERIODS"}
+        "MAX_DOCUMENT_BYTES", "MAX_SESSION_DAYS", "MAX_RATING_PERIODS", "OCPI_COUNTRY_CODE", "OCPI_PARTY_ID",
+        "OCPI_BUSINESS_NAME", "OCPI_TOKEN_KEY"}
 
 
 def test_defaults_under_flask_keys() -> None:
@@ -22,6 +23,7 @@ def test_defaults_under_flask_keys() -> None:
     assert (flask["SHEET_TIME_BUDGET_SECONDS"], flask["DEFAULT_TIME_ZONE"]) == (20.0, "UTC")
     assert (flask["MAX_SESSION_DAYS"], flask["MAX_RATING_PERIODS"]) == (62, 50_000)
     assert flask["API_KEYS"] == {} and flask["CORS_ORIGINS"] == [] and flask["JWT_REQUIRED_ROLES"] == []
+    assert (flask["OCPI_COUNTRY_CODE"], flask["OCPI_PARTY_ID"], flask["OCPI_TOKEN_KEY"]) == ("NL", "EVB", None)
 
 
 def test_create_app_reads_the_environment_when_it_starts(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
