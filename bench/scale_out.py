@@ -7,12 +7,14 @@ workers share a burst of session ends; then every session must be billed once an
 
 Prints per repeat and as min / median: session ends/s, p50/p99 ms, how the answers split between the
 APIs, seconds until the last delivery, and the checks (lost or duplicated bills, duplicated deliveries).
-Sessions belong to ``--customers`` customers (drafts), as a real operator's do.
+Sessions belong to ``--customers`` customers (drafts), as a real operator's do. Use a database of its own:
+the bench adds tariffs, sessions and a webhook subscription (removed at the end).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -35,7 +37,8 @@ def seen(receiver: Receiver) -> tuple[int, int]:
         return len(receiver.keys), sum(n - 1 for n in receiver.keys.values())
 
 
-def one_run(url: str, ports: list[int], receiver: Receiver, args: argparse.Namespace, run: str) -> dict[str, float]:
+def one_run(url: str, ports: list[int], receiver: Receiver, args: argparse.Namespace, run: str,
+            target: str) -> dict[str, float]:
     events = [end_event(run, i, f"C-{run}-{i % args.customers}") for i in range(args.sessions)]
     keys_before, dups_before = seen(receiver)
     load = Clients(ports, args.clients)
@@ -46,7 +49,7 @@ def one_run(url: str, ports: list[int], receiver: Receiver, args: argparse.Names
     with Session(engine) as db:
         while True:
             pending = db.scalar(select(func.count()).select_from(DeliveryRow).where(
-                DeliveryRow.status.in_(("pending", "sending")))) or 0
+                DeliveryRow.target == target, DeliveryRow.status.in_(("pending", "sending")))) or 0
             if pending == 0 and seen(receiver)[0] >= keys_before + len(load.latency):
                 break
             if time.monotonic() - started > 600:
@@ -86,6 +89,7 @@ def main() -> int:
     workers = [worker(args.url) for _ in range(args.workers)]
     ports = [port for _, port in apis]
     results = []
+    target = ""
     try:
         status, body = request(ports[0], "POST", "/v1/tariffs", TARIFF)
         if status not in (201, 409):
@@ -94,9 +98,12 @@ def main() -> int:
                                {"callback_url": receiver.url, "event_types": ["session.billed"]})
         if status != 201:
             raise SystemExit(f"subscription: {status} {body[:200]!r}")
+        target = f"webhook:{json.loads(body)['id']}"
         for r in range(args.repeats):
-            results.append(one_run(args.url, ports, receiver, args, f"X{int(time.time())}{r}"))
+            results.append(one_run(args.url, ports, receiver, args, f"X{int(time.time())}{r}", target))
     finally:
+        if target:  # later runs on this database must not deliver to a receiver that is gone
+            request(ports[0], "DELETE", f"/v1/subscriptions/{target.split(':', 1)[1]}")
         for proc in workers:
             proc.stop()
         for proc, _ in apis:

@@ -270,6 +270,7 @@ def serve(engine: Engine, stop: threading.Event, interval: float = 2.0, policy: 
             while not stop.is_set():
                 try:
                     claimed = dispatcher.feed(db) if dispatcher.in_hand() < policy.batch else 0
+                    db.commit()  # no transaction (and snapshot) held open while waiting
                     if dispatcher.idle():
                         stop.wait(interval)
                     else:
