@@ -11,18 +11,16 @@ a registered partner's token (``connector.api.ocpi_common``) or the app config
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, request, url_for
 from pydantic import ValidationError
 
 from connector.api.context import app_sink, document_size_limit
 from connector.api.errors import ApiError
-from connector.api.ocpi_common import caller, envelope
-from connector.ingest.ocpi import cdr_to_event
+from connector.api.ocpi_common import caller, envelope, tariff_id_of
+from connector.ingest.ocpi import cdr_to_event, ocpi_session_id
 from connector.models import Cdr
 from connector.models.session_event import IngestError
-from connector.storage import ocpi_partners
 from connector.validation import field_errors
 
 LOG = logging.getLogger("connector.api.ocpi")
@@ -34,14 +32,13 @@ def _tenant() -> str | None:
     return None if who is None else who.tenant_id
 
 
-def _tariff_id_of() -> Callable[[str], str] | None:
-    """A registered partner's CDR names its own tariffs: ours are stored under ``<country><party>-<id>``."""
+def _open_session(tenant: str, cdr: Cdr) -> str | None:
+    """The session a partner opened through the sessions module that this CDR ends, when there is one."""
     who = caller()
-    partner = None if who is None else who.partner
-    if partner is None or not partner.country_code or not partner.party_id:
+    if who is None or who.partner is None or not cdr.session_id:
         return None
-    cc, pid = partner.country_code, partner.party_id
-    return lambda tariff_id: ocpi_partners.partner_tariff_id(cc, pid, tariff_id)
+    sid = ocpi_session_id(cdr.country_code or "", cdr.party_id or "", cdr.session_id)
+    return sid if app_sink().load_session(tenant, sid) is not None else None
 
 
 def _receive(expected: tuple[str, str, str] | None = None) -> Response:
@@ -62,7 +59,7 @@ def _receive(expected: tuple[str, str, str] | None = None) -> Response:
         if expected and (cdr.country_code, cdr.party_id, cdr.id) != expected:
             raise IngestError("id", "country_code/party_id/id of the body must match the URL")
         outcome = app_sink().ingest(tenant, cdr_to_event(cdr, raw, current_app.config.get("OCPI_SESSION_DEFAULTS"),
-                                                                 _tariff_id_of()))
+                                                                 tariff_id_of(caller()), _open_session(tenant, cdr)))
     except ValidationError as exc:
         first = field_errors(exc)[0]
         LOG.warning("rejected OCPI CDR: %s: %s", first["field"], first["reason"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -117,3 +118,12 @@ def failure(exc: Exception) -> Response:
     if isinstance(exc, Conflict):
         return envelope(None, 2000, str(exc), 405)
     return envelope(None, 3001, f"Unable to use the client's API: {exc}", 502)
+
+
+def tariff_id_of(who: Caller | None) -> Callable[[str], str] | None:
+    """A registered partner names its own tariffs: ours are stored under ``<country><party>-<id>``."""
+    partner = None if who is None else who.partner
+    if partner is None or not partner.country_code or not partner.party_id:
+        return None
+    cc, pid = partner.country_code, partner.party_id
+    return lambda tariff_id: ocpi_partners.partner_tariff_id(cc, pid, tariff_id)

@@ -1,27 +1,33 @@
-"""OCPI 2.2.1 tariffs module, both interfaces: ``PUT /ocpi/2.2.1/tariffs/{country_code}/{party_id}/{id}``
+"""OCPI 2.2.1 tariffs module, both interfaces, and the sessions receiver: ``PUT /ocpi/2.2.1/tariffs/{country_code}/{party_id}/{id}``
 receives a partner's tariff and stores it as our tariff ``<country><party>-<id>`` (so the partner's CDRs are
 rated with it), ``GET /ocpi/2.2.1/tariffs`` lists ours, paginated (``offset``/``limit``; ``Link``,
-``X-Total-Count``, ``X-Limit`` as 2.2.1 §4.1.5). See docs/ocpi.md.
+``X-Total-Count``, ``X-Limit`` as 2.2.1 §4.1.5). ``PUT /ocpi/2.2.1/sessions/{country_code}/{party_id}/{id}``
+keeps a partner's running session and answers its interim cost from the one rating call billing uses.
+See docs/ocpi.md.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from connector.api.context import db
-from connector.api.ocpi_common import FAILURES, caller, envelope, failure, unauthorized, us
+from connector.api.context import app_sink, db
+from connector.api.ocpi_common import FAILURES, caller, envelope, failure, tariff_id_of, unauthorized, us
 from connector.billing import tariffs as tariff_cases
+from connector.billing.pricing.inputs import rate_row
+from connector.ingest.ocpi import session_to_event
 from connector.models import Tariff
 from connector.models.limits import TARIFF_ID_MAX
+from connector.models.session_event import IngestError
 from connector.rating import TariffSwitchPolicy
 from connector.storage import ocpi_partners, repo
 from connector.storage.tables.core import TariffRow
-from connector.validation import field_errors
+from connector.validation import ProblemError, field_errors
 
 bp = Blueprint("ocpi_modules", __name__, url_prefix="/ocpi/2.2.1")
 MAX_LIMIT = 100
@@ -89,3 +95,30 @@ def list_tariffs() -> Response:
         response.headers["Link"] = f'<{url_for("ocpi_modules.list_tariffs", _external=True)}?{query}>; rel="next"'
     return response
 
+
+
+@bp.put("/sessions/<country_code>/<party_id>/<session_id>")
+def put_session(country_code: str, party_id: str, session_id: str) -> Response:
+    who = caller()
+    if who is None:
+        return unauthorized()
+    raw = request.get_json(silent=True)
+    if not isinstance(raw, dict):
+        return envelope(None, 2001, "body: expected a Session JSON object", 400)
+    ids = tuple(str(raw.get(k, "")).upper() for k in ("country_code", "party_id", "id"))
+    if ids != (country_code.upper(), party_id.upper(), session_id.upper()):
+        return envelope(None, 2001, "id: country_code/party_id/id of the body must match the URL", 400)
+    try:
+        event = session_to_event(raw, tariff_id_of(who), current_app.config.get("OCPI_SESSION_DEFAULTS"))
+        app_sink().ingest(who.tenant_id, event)
+    except IngestError as exc:
+        return envelope(None, 2001, str(exc), 400)
+    row = repo.get_session_row(db(), who.tenant_id, event.session_id)
+    interim: dict[str, Any] | None = None
+    if row is not None and row.status == "active":
+        try:  # the same rating call as the final bill, as of the partner's last update
+            interim = rate_row(db(), who.tenant_id, row, event.timestamp).to_dict()["total_cost"]  # type: ignore[assignment]
+        except (ProblemError, ValueError) as exc:
+            return envelope({"session_id": event.session_id, "interim_cost": None}, 1000,
+                            f"Stored; no interim cost: {exc}")
+    return envelope({"session_id": event.session_id, "interim_cost": interim})

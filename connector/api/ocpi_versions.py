@@ -47,6 +47,7 @@ def _endpoints() -> list[dict[str, Any]]:
         {"identifier": "cdrs", "role": "RECEIVER", "url": url("ocpi_cdrs.post_cdr")},
         {"identifier": "tariffs", "role": "RECEIVER", "url": tariffs + "/"},
         {"identifier": "tariffs", "role": "SENDER", "url": tariffs},
+        {"identifier": "sessions", "role": "RECEIVER", "url": tariffs[: -len("tariffs")] + "sessions/"},
     ]
 
 

@@ -46,6 +46,13 @@ CDR = {"country_code": "NL", "party_id": "PTN", "id": "CDR-1", "start_date_time"
        "total_cost": {"excl_vat": 9.99, "incl_vat": 9.99}, "total_energy": 10.0, "total_time": 1.0,
        "last_updated": "2026-11-30T11:00:00Z"}
 
+SESSION = {"country_code": "NL", "party_id": "PTN", "id": "S-1", "start_date_time": "2026-11-30T10:00:00Z",
+           "kwh": 4.0, "cdr_token": CDR["cdr_token"], "auth_method": "WHITELIST", "location_id": "LOC1",
+           "evse_uid": "E1", "connector_id": "1", "currency": "EUR", "status": "ACTIVE",
+           "charging_periods": [{"start_date_time": "2026-11-30T10:00:00Z", "tariff_id": "T1",
+                                 "dimensions": [{"type": "ENERGY", "volume": 4.0}]}],
+           "total_cost": {"excl_vat": 7.77, "incl_vat": 7.77}, "last_updated": "2026-11-30T10:30:00Z"}
+
 
 class Server:
     def __init__(self, url: str, engine: Any) -> None:
@@ -121,12 +128,18 @@ def test_partner_registers_its_tariff_rates_its_cdr_and_our_cdr_reaches_it_once(
     # the partner pushes its tariff and a CDR with py_ocpi's own push client (GET our details, PUT, POST)
     partner.put("/control/outgoing/tariffs/T1", TARIFF)
     partner.put("/control/outgoing/cdrs/CDR-1", CDR)
+    partner.put("/control/outgoing/sessions/S-1", SESSION)
     receivers = [{"endpoints_url": ours.url + "/ocpi/2.2.1", "auth_token": token_c}]
     auth = {"Authorization": "Token " + base64.b64encode(reg["token_b"].encode()).decode()}
-    for module, object_id in (("tariffs", "T1"), ("cdrs", "CDR-1")):
+    answers = {}
+    for module, object_id in (("tariffs", "T1"), ("sessions", "S-1"), ("cdrs", "CDR-1")):
         pushed = requests.post(partner.base + "/push/2.2.1", headers=auth, timeout=30,
                                json={"module_id": module, "object_id": object_id, "receivers": receivers}).json()
         assert pushed["receiver_responses"][0]["status_code"] in (200, 201), pushed
+        answers[module] = pushed["receiver_responses"][0]["response"]
+    # the running session: 4 kWh so far at the partner's tariff, by the same rating call as the bill
+    assert answers["sessions"]["data"] == {"session_id": "NL-PTN-S-S-1",
+                                           "interim_cost": {"excl_vat": "1.0000", "incl_vat": "1.1000"}}
     with Session(ours.engine) as db:
         assert db.get(TariffRow, ("A", "NLPTN-T1")) is not None
         session = db.scalars(select(SessionRow).where(SessionRow.tenant_id == "A")).one()
