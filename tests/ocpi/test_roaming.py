@@ -77,10 +77,16 @@ def ours(tmp_path: Any) -> Iterator[Server]:
 
 
 def test_we_register_with_the_partner_then_unregister(ours: Server, partner: Partner) -> None:  # noqa: F811
+    ours.post("/v1/tariffs", {**TARIFF, "id": "OUR-1", "party_id": "EVB"}).raise_for_status()
     invite = partner.post("/control/token-a")
     r = ours.post("/v1/ocpi/partners", {"versions_url": invite["versions_url"], "token": invite["token"]})
     assert r.status_code == 201, r.text
     body = r.json()
+    # our tariffs were PUT to its tariffs receiver (py_ocpi validated them with its own Tariff schema)
+    assert body["tariffs_published"] == 1
+    [published] = partner.state()["objects"]["tariffs"].values()
+    assert (published["party_id"], published["id"], published["currency"]) == ("evb", "our-1", "EUR")
+    assert published["elements"][0]["price_components"][0]["price"] == 0.25
     assert body["status"] == "registered" and (body["country_code"], body["party_id"]) == ("NL", "PTN")
     assert "token" not in body
     state = partner.state()
