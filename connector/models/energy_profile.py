@@ -12,7 +12,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 ZERO = Decimal(0)
 SECONDS_PER_HOUR = Decimal(3600)
@@ -67,14 +67,20 @@ class EnergyProfile:
         return a.kwh + (b.kwh - a.kwh) * hours_between(a.at, at) / span
 
     def time_at_energy(self, kwh: Decimal) -> datetime | None:
-        """First instant at which cumulative energy reaches ``kwh`` (None if never, or at start)."""
+        """First instant (whole microsecond) at which cumulative energy reaches ``kwh`` (None if never, or at
+        start). Rounded up, and checked with ``energy_at``: a period cut here starts at or past the threshold,
+        so a ``min_kwh`` element matches it (a truncated instant fell a hair before the threshold)."""
         knots = self.knots
         for a, b in zip(knots, knots[1:], strict=False):
             if a.kwh < kwh <= b.kwh:
                 fraction = (kwh - a.kwh) / (b.kwh - a.kwh)
                 delta = b.at - a.at
                 span_us = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
-                return a.at + timedelta(microseconds=int(Decimal(span_us) * fraction))
+                offset = min(int((Decimal(span_us) * fraction).to_integral_value(rounding=ROUND_CEILING)), span_us)
+                at = a.at + timedelta(microseconds=offset)
+                while at < b.at and self.energy_at(at) < kwh:  # the interpolation's own arithmetic decides
+                    at += timedelta(microseconds=1)
+                return at
         return None
 
     def knot_times(self) -> list[datetime]:

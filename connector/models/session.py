@@ -137,7 +137,6 @@ class Session(Model):
         total = session.energy_kwh or ZERO
         if charging_end <= start:
             return EnergyProfile([Knot(start, total)])
-        if session.end is None:
-            # Ongoing, no samples: energy_kwh is the latest reading, taken at ``until``.
-            return EnergyProfile([Knot(start, ZERO), Knot(max(charging_end, until), total)])
+        # Ongoing, no samples: energy_kwh is the latest reading, taken at ``until`` while charging; once
+        # charging has ended (``charging_ended_at`` <= until) it was delivered by then, as in the final bill.
         return EnergyProfile([Knot(start, ZERO), Knot(charging_end, total)])

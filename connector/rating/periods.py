@@ -196,6 +196,11 @@ def cut_session(
                 period.min_power = period.max_power = power
                 period.min_current = period.max_current = current
         periods.append(period)
-    if not periods:  # zero-length session
-        periods.append(Period(start, end, time_h=Decimal(0)))
+    if not periods:  # zero-length session, or an interim cost at its very start
+        period = Period(start, end, time_h=Decimal(0))
+        if has_power:  # the power known at start (else a power limit would match a period with none)
+            power, current = profile.power_in(start, end)
+            period.min_power = period.max_power = power
+            period.min_current = period.max_current = current
+        periods.append(period)
     return PeriodSet(periods, start, end, charging_end)
