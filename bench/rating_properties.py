@@ -12,13 +12,23 @@ import argparse
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests package, run from anywhere
 
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 
 from tests.rating.properties.checks import PROPERTIES  # noqa: E402
+
+
+def _counting(check: Callable[[Any], None], calls: list[int]) -> Callable[[Any], None]:
+    def counted(case: Any) -> None:
+        calls[0] += 1
+        check(case)
+
+    return counted
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,11 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.only not in name:
             continue
         calls = [0]
-
-        def counted(case: object, check: object = check, calls: list[int] = calls) -> None:
-            calls[0] += 1
-            check(case)  # type: ignore[operator]
-
+        counted = _counting(check, calls)
         test = seed(run_seed)(settings(max_examples=args.examples, deadline=None, database=None,
                                        suppress_health_check=list(HealthCheck))(given(strategy)(counted)))
         t0 = time.perf_counter()
