@@ -1,7 +1,8 @@
 """Admin side of OCPI roaming (API key auth): ``POST /v1/ocpi/partners`` either invites a partner (no
 body: a token A and our versions URL, shown once) or registers us with a partner (``versions_url`` and the
 ``token`` A it gave us); ``GET`` lists partners (never tokens); ``DELETE /v1/ocpi/partners/{id}``
-unregisters (and DELETEs our credentials at the partner). See docs/ocpi.md.
+unregisters (and DELETEs our credentials at the partner); ``POST /v1/ocpi/partners/{id}/tariffs`` PUTs our
+current tariffs to it again (after a tariff change). See docs/ocpi.md.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from connector.api.ocpi_versions import our_identity
 from connector.billing import ocpi_roaming
 from connector.platforms.errors import PermanentError, RetryableError
 from connector.storage import ocpi_partners, repo
-from connector.validation import FieldError, NotFound
+from connector.validation import Conflict, FieldError, NotFound
 
 bp = Blueprint("ocpi_partners", __name__, url_prefix="/v1/ocpi/partners")
 
@@ -72,3 +73,17 @@ def delete_partner(partner_id: str) -> Response:
         raise _partner_failure(exc) from exc
     db().commit()
     return jsonify(ocpi_partners.public(row))
+
+
+@bp.post("/<partner_id>/tariffs")
+def publish_partner_tariffs(partner_id: str) -> Response:
+    row = ocpi_partners.get(db(), tenant(), partner_id)
+    if row is None:
+        raise NotFound(f"ocpi partner '{partner_id}' not found")
+    if row.status != "registered":
+        raise Conflict(f"ocpi partner '{partner_id}' is {row.status}, not registered")
+    try:
+        published = ocpi_roaming.publish_tariffs(db(), row, partner_http(), cipher(), our_identity())
+    except (PermanentError, RetryableError) as exc:
+        raise _partner_failure(exc) from exc
+    return jsonify({**ocpi_partners.public(row), "tariffs_published": published})

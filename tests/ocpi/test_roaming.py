@@ -100,9 +100,15 @@ def test_we_register_with_the_partner_then_unregister(ours: Server, partner: Par
         token_c = Fernet(TOKEN_KEY.encode()).decrypt(row.outbound_token.encode()).decode()
         assert token_c in state["token_c"] and token_c not in row.outbound_token  # encrypted at rest
         assert row.inbound_token_hash and len(row.inbound_token_hash) == 64  # hashed at rest
+    # a tariff changed after registration is published again on request
+    ours.post("/v1/tariffs", {**TARIFF, "id": "OUR-2", "party_id": "EVB"}).raise_for_status()
+    again = ours.post(f"/v1/ocpi/partners/{body['id']}/tariffs")
+    assert again.status_code == 200 and again.json()["tariffs_published"] == 2
+    assert sorted(t["id"] for t in partner.state()["objects"]["tariffs"].values()) == ["our-1", "our-2"]
     r = requests.delete(f"{ours.url}/v1/ocpi/partners/{body['id']}", headers={"X-API-Key": KEY}, timeout=30)
     assert r.status_code == 200 and r.json()["status"] == "unregistered"
     assert token_c not in partner.state()["token_c"]  # py_ocpi's DELETE credentials removed us
+    assert ours.post(f"/v1/ocpi/partners/{body['id']}/tariffs").status_code == 409
 
 
 class Outage:
