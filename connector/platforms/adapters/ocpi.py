@@ -2,7 +2,7 @@
 the CDR receiver of every registered roaming partner of the tenant.
 
 Retries and dead letters are the outbox worker's; a partner that already took the CDR (``ocpi_pushes``) is
-skipped on a retry, so a CDR reaches each partner once. See docs/ocpi.md."""
+skipped on a retry, so a CDR reaches each partner once. See docs/platforms/ocpi.md."""
 
 from __future__ import annotations
 
