@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
 from sqlalchemy.exc import OperationalError
 
@@ -19,6 +18,8 @@ from connector.serverless.runtime import set_sink
 from tests.ingest.probe import billed
 from tests.serverless.conftest import CLOSED_SESSION, sns_event
 from tests.serverless.local_aws import local_aws, moto_endpoint
+
+boto3 = pytest.importorskip("boto3", reason="boto3 is a dev dependency")
 
 __all__ = ["local_aws", "moto_endpoint"]
 
