@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Flask
+from flask.json.provider import DefaultJSONProvider
 from flask_cors import CORS
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
@@ -67,6 +68,19 @@ def create_tables(engine: Any) -> None:
         all_metadata().create_all(engine, checkfirst=True)
 
 
+class BodyJson(DefaultJSONProvider):
+    """Flask's JSON, where a body nested too deeply to parse is invalid JSON (a 400 naming the body), not a
+    ``RecursionError`` and a 500."""
+
+    sort_keys = False
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError as exc:
+            raise ValueError("JSON nested too deeply") from exc
+
+
 def create_app(config: Any = None) -> Flask:
     """The WSGI app. ``config``: a dict or object with upper-case keys overriding the env defaults."""
     from connector.storage.db import make_engine
@@ -74,7 +88,7 @@ def create_app(config: Any = None) -> Flask:
     app = Flask(__name__)
     app.config.update(api_config.load(config))
     check_bearer_config(app.config)  # refuse to start on a setting that would accept foreign tokens
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = BodyJson(app)
     engine = app.config.get("ENGINE") or make_engine(app.config["DATABASE_URL"],
                                                      float(app.config.get("DB_BUSY_TIMEOUT_SECONDS", 30)))
     app.extensions[ENGINE_KEY] = engine

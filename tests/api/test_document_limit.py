@@ -62,3 +62,12 @@ def test_default_limit_is_four_mib(make) -> None:
     padded = json.dumps({"cdr": CDR, "pad": "x" * (4 * 1024 * 1024)}).encode()
     r = client.post("/v1/rate", data=padded, content_type="application/json", headers=KEY)
     assert r.status_code == 413
+
+
+@pytest.mark.parametrize(("path", "headers"), [("/v1/rate", KEY), ("/v1/sessions/events", KEY),
+                                               ("/ocpi/2.2.1/cdrs", OCPI)])
+def test_json_nested_100000_deep_is_a_400_not_a_500(make, path, headers) -> None:
+    client = make()
+    deep = "[" * 100_000 + "]" * 100_000
+    r = client.post(path, data=deep, content_type="application/json", headers=headers)
+    assert r.status_code == 400, r.get_data(as_text=True)
