@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from tests.billing.invoicing.conftest import A, end_event, ingest, setup_tenant
@@ -78,3 +79,24 @@ def test_exact_duplicates_stay_idempotent(client):
     assert body["status"] == "duplicate" and body["billing"]["invoice_id"] == first["billing"]["invoice_id"]
     items = client.get("/v1/invoices", query_string={"session_id": "S-I"}, headers=A).get_json()["items"]
     assert [len(i["lines"]) for i in items] == [1]
+
+
+def test_a_rated_session_of_the_cli_import_is_closed_too(tmp_path):
+    """``RatingOnly`` (``--tariff`` imports) keeps the rating on the session: later events are refused too."""
+    import pytest
+
+    from connector.billing.intake import DatabaseSink, SessionClosed
+    from connector.models import Tariff
+    from connector.models.session_event import IngestError, parse_event
+    from tests.billing.invoicing.conftest import TARIFF
+
+    sink = DatabaseSink.from_url(f"sqlite:///{tmp_path / 'rated.db'}", [Tariff.model_validate(TARIFF)])
+    outcome = sink.ingest("T", parse_event(end_event("S-RO")))
+    assert outcome.status == "accepted" and outcome.total_cost == Decimal("3.57")
+    late = parse_event({"event_id": "S-RO:late", "type": "update", "session_id": "S-RO",
+                        "timestamp": "2026-01-13T16:00:00Z", "session": {"energy_kwh": "1"}})
+    with pytest.raises(SessionClosed) as refused:
+        sink.ingest("T", late)
+    assert isinstance(refused.value, IngestError) and refused.value.status == 409
+    assert (sink.load_session("T", "S-RO") or {})["energy_kwh"] == "10"
+    sink.engine.dispose()
