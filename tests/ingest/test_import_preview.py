@@ -39,7 +39,7 @@ def test_dry_run_shows_mapped_rows_unmapped_and_missing_columns(tmp_path: Path, 
     edited = json.loads(capsys.readouterr().out)
     assert edited["missing_columns"] == [] and edited["unmapped_columns"] == ["Idle Fee"]
     assert edited["preview"][0]["session"]["energy_kwh"] == "18.2"
-    assert edited["preview"][2]["error"]["reason"] == "end: must not be before start"
+    assert (edited["preview"][2]["error"]["field"], edited["preview"][2]["error"]["reason"]) == ("session.end", "must not be before start")
     ok = tmp_path / "ok.csv"
     ok.write_text("\n".join(EXPORT.splitlines()[:3]) + "\n", encoding="utf-8")
     assert main(["import", str(ok), "--mapping", str(mapping), "--dry-run"]) == 0
