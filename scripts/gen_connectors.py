@@ -47,17 +47,82 @@ PARAM_KEYS = {
 }
 
 
+# Trigger data fields that are not schemas of the spec.
+SCALARS: dict[str, dict[str, Any]] = {"string": {"type": "string"},
+                                      "date-time": {"type": "string", "format": "date-time"}}
+
+
 class GenerationError(Exception):
     """The spec or the overlay cannot be turned into a connector (names the operation or field)."""
+
+
+# ------------------------------------------------------------------------------------ publisher settings
+
+PUBLISHER = ROOT / "power_automate" / "publisher.yaml"
+PUBLISHER_KEYS = ("publisher", "stackOwner", "contact_name", "website", "support_url", "support_email",
+                  "privacy_policy", "host")
+# Hosts that are placeholders, never a publisher's (RFC 2606/6761 names and Microsoft's sample tenant).
+PLACEHOLDER_HOST = re.compile(r"(^|\.)(example\.(com|org|net)|example|test|invalid|localhost|contoso\.com)$", re.I)
+
+
+def publisher_settings(path: Path = PUBLISHER) -> dict[str, str]:
+    """The publisher fields certification reads (contact, website, privacy policy, owners), checked."""
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise GenerationError(f"publisher settings {path.name}: {exc.strerror}") from exc
+    missing = [k for k in PUBLISHER_KEYS if not isinstance(data.get(k), str) or not data[k].strip()]
+    if missing:
+        raise GenerationError(f"publisher settings {path.name}: missing {', '.join(missing)}")
+    for key in ("website", "support_url", "privacy_policy"):
+        if not re.fullmatch(r"https://[^/\s]+(/\S*)?", data[key]):
+            raise GenerationError(f"publisher settings {path.name}: {key} must be an https URL")
+    for key in ("website", "support_url", "privacy_policy", "support_email", "host"):
+        host = re.sub(r"^https://|^[^@]*@", "", data[key]).split("/")[0]
+        if PLACEHOLDER_HOST.search(host):
+            raise GenerationError(f"publisher settings {path.name}: {key} {data[key]!r} is a placeholder; "
+                                  "certification needs the publisher's real address")
+    return data
+
+
+def with_publisher(overlay: dict, publisher: dict[str, str] | None = None) -> dict:
+    """The overlay with the publisher settings filled into its ``connector`` section."""
+    if "publisher" in overlay["connector"] and publisher is None:
+        return overlay
+    pub = publisher if publisher is not None else publisher_settings()
+    out = copy.deepcopy(overlay)
+    out["connector"].update({
+        "publisher": pub["publisher"], "stackOwner": pub["stackOwner"], "host": pub["host"],
+        "contact": {"name": pub["contact_name"], "url": pub["support_url"], "email": pub["support_email"]},
+        "metadata": [{"propertyName": "Website", "propertyValue": pub["website"]},
+                     {"propertyName": "Privacy policy", "propertyValue": pub["privacy_policy"]},
+                     {"propertyName": "Categories", "propertyValue": out["connector"]["categories"]}]})
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- helpers
 
 
+# Words a field title writes the way people do (Microsoft's style: sentence case, acronyms kept).
+WORDS = {"id": "ID", "ids": "IDs", "vat": "VAT", "kwh": "kWh", "kw": "kW", "url": "URL", "ocpi": "OCPI",
+         "evse": "EVSE", "excl": "excl.", "incl": "incl.", "csv": "CSV", "pdf": "PDF", "json": "JSON",
+         "api": "API"}
+
+
 def title_case(name: str) -> str:
-    """``customer_id`` -> ``Customer Id``: the fallback field title shown in the designers."""
+    """``cost_excl_vat`` -> ``Cost excl. VAT``: the fallback field title shown in the designers."""
     words = re.sub(r"([a-z])([A-Z])", r"\1 \2", name).replace("_", " ").replace("-", " ").split()
-    return " ".join(w if w.isupper() else w.capitalize() for w in words) or name
+    out = [WORDS.get(w.lower(), w if w.isupper() else w.lower()) for w in words]
+    if out and out[0][0].islower() and out[0] not in ("kWh", "kW"):
+        out[0] = out[0][0].upper() + out[0][1:]
+    return " ".join(out) or name
+
+
+def in_sentence(title: str) -> str:
+    """A field title inside a sentence: ``Cost excl. VAT`` -> ``cost excl. VAT`` (acronyms kept)."""
+    first, _, rest = title.partition(" ")
+    first = first if first[1:2].isupper() or first in WORDS.values() else first.lower()
+    return f"{first} {rest}".strip()
 
 
 def sentence(text: str) -> str:
@@ -89,6 +154,10 @@ def convert_schema(schema: Any, titles: dict[str, str], name: str | None = None)
     if "$ref" in schema:
         return {"$ref": schema["$ref"].replace("#/components/schemas/", "#/definitions/")}
     schema = dict(schema)
+    if len(schema.get("allOf") or []) == 1 and "$ref" in schema["allOf"][0] and "properties" not in schema:
+        # ``allOf: [$ref], nullable: true`` is how OpenAPI 3.0 makes a reference nullable; the designers
+        # only expand a plain $ref into dynamic content, so the reference wins (null still arrives as null)
+        return convert_schema(schema["allOf"][0], titles, name)
     for key in ("oneOf", "anyOf"):
         # Swagger 2.0 has no unions: keep the first alternative and say so in the description.
         if key in schema:
@@ -122,7 +191,7 @@ def convert_property(schema: Any, titles: dict[str, str], name: str) -> dict:
     """A property schema plus the title and description every field must show in the designer."""
     prop = convert_schema(schema, titles, name)
     prop.setdefault("x-ms-summary", titles.get(name, title_case(name)))
-    prop.setdefault("description", sentence(f"The {titles.get(name, title_case(name)).lower()}"))
+    prop.setdefault("description", sentence(f"The {in_sentence(titles.get(name, title_case(name)))}"))
     return prop
 
 
@@ -145,7 +214,7 @@ def convert_parameter(spec: dict, param: dict, titles: dict[str, str]) -> dict:
         out.setdefault("collectionFormat", "csv")
     if out["type"] == "object":
         out["type"] = "string"
-    out["description"] = sentence(param.get("description") or f"The {title_case(param['name']).lower()}")
+    out["description"] = sentence(param.get("description") or f"The {in_sentence(title_case(param['name']))}")
     out["x-ms-summary"] = titles.get(param["name"], title_case(param["name"]))
     if param["in"] == "path":
         out["x-ms-url-encoding"] = "single"
@@ -264,11 +333,14 @@ def security_definitions(spec: dict, overlay: dict) -> tuple[dict, list]:
             }
     if "api_key" not in definitions:
         raise GenerationError("components.securitySchemes: the X-API-Key apiKey scheme is missing")
+    if "oauth2_auth" not in definitions:
+        raise GenerationError("components.securitySchemes: the Entra ID oauth2 authorizationCode scheme is missing")
     return definitions, [{name: []} for name in definitions]
 
 
 def to_swagger(spec: dict, overlay: dict) -> tuple[dict, list[dict]]:
-    """The connector's Swagger 2.0 document and the routing policies its trigger paths need."""
+    """The connector's Swagger 2.0 document and the policies its operations need."""
+    overlay = with_publisher(overlay)
     conn = overlay["connector"]
     titles: dict[str, str] = overlay.get("titles") or {}
     index = operation_index(spec)
@@ -320,7 +392,10 @@ def to_swagger(spec: dict, overlay: dict) -> tuple[dict, list[dict]]:
     definitions = used_definitions(paths, definitions)
     for schema in definitions.values():
         add_pickers(schema, pickers, "")
-    secdefs, security = security_definitions(spec, overlay)
+    # The spec must offer both ways in (checked here), but the swagger carries no securityDefinitions:
+    # apiProperties' connectionParameterSets define them, and certified multi-auth connectors leave the
+    # swagger's empty (the platform rejects a definition that disagrees with the chosen parameter set).
+    security_definitions(spec, overlay)
     info = {"title": conn["title"], "description": " ".join(conn["description"].split()),
             "version": conn["version"], "contact": conn["contact"]}
     swagger = {
@@ -328,7 +403,7 @@ def to_swagger(spec: dict, overlay: dict) -> tuple[dict, list[dict]]:
         "swagger": "2.0", "info": info, "host": conn["host"], "basePath": conn["basePath"],
         "schemes": conn["schemes"], "consumes": ["application/json"], "produces": ["application/json"],
         "paths": dict(sorted(paths.items())), "definitions": dict(sorted(definitions.items())),
-        "parameters": {}, "responses": {}, "securityDefinitions": secdefs, "security": security,
+        "parameters": {}, "responses": {}, "securityDefinitions": {}, "security": [],
         "tags": used_tags(spec, paths),
         "x-ms-connector-metadata": conn["metadata"],
     }
@@ -359,7 +434,8 @@ def used_definitions(paths: dict, definitions: dict) -> dict:
 
 
 def add_triggers(spec: dict, overlay: dict, index: dict, paths: dict, titles: dict[str, str]) -> list[dict]:
-    """One webhook trigger per event type, each on its own path routed to the subscribe operation."""
+    """One webhook trigger per event type, each on its own path, which the API serves (so the definition
+    works unchanged in Logic Apps, whose custom APIs have no routing policies)."""
     trig = overlay["triggers"]
     sub_path, sub_method, sub_op = index[trig["subscribe"]]
     body = resolve(spec, sub_op.get("requestBody")) or {}
@@ -375,7 +451,13 @@ def add_triggers(spec: dict, overlay: dict, index: dict, paths: dict, titles: di
     responses = convert_responses(spec, {"201": sub_op["responses"][created[0]]}, titles)
     responses["201"]["headers"]["Location"]["description"] = (
         "URL of the subscription; the platform sends DELETE to it to unsubscribe.")
-    policies = []
+    schemas = (spec.get("components") or {}).get("schemas") or {}
+    served = [p for p in spec.get("paths") or {} if re.fullmatch(re.escape(sub_path.rstrip("/")) + r"/triggers/\{\w+\}", p)]
+    if not served or sub_method not in spec["paths"][served[0]]:
+        # Logic Apps' custom APIs have no routing policies: the API itself must answer the trigger paths
+        raise GenerationError(f"{trig['subscribe']}: the spec needs {sub_method.upper()} "
+                              f"{sub_path.rstrip('/')}/triggers/{{event}} (each trigger subscribes there)")
+    policies: list[dict] = []
     for event in trig["events"]:
         slug = event["type"].replace(".", "-")
         path = f"{sub_path.rstrip('/')}/triggers/{slug}"
@@ -392,15 +474,16 @@ def add_triggers(spec: dict, overlay: dict, index: dict, paths: dict, titles: di
         }
         data_props = {}
         for key, kind in event["data"].items():
-            if kind in ("object", "string"):
-                data_props[key] = {"type": kind, "x-ms-summary": title_case(key),
-                                   "description": sentence(f"The {title_case(key).lower()}")}
+            title = titles.get(key, title_case(key))
+            if kind in SCALARS:
+                data_props[key] = {**SCALARS[kind], "x-ms-summary": title, "description": sentence(f"The {in_sentence(title)}")}
+            elif kind in schemas:
+                data_props[key] = {"$ref": f"#/definitions/{kind}", "x-ms-summary": title,
+                                   "description": sentence(f"The {in_sentence(title)}")}
             else:
-                data_props[key] = {"$ref": f"#/definitions/{kind}", "x-ms-summary": title_case(key),
-                                   "description": sentence(f"The {title_case(key).lower()}")}
-                if kind not in ((spec.get("components") or {}).get("schemas") or {}):
-                    data_props[key] = {"type": "object", "x-ms-summary": title_case(key),
-                                       "description": sentence(f"The {title_case(key).lower()}")}
+                # a bare object shows nothing in the dynamic-content panel: name a schema of the spec
+                raise GenerationError(f"trigger {event['operationId']}: data.{key} names {kind!r}, which is neither "
+                                      f"a schema of the spec nor one of {sorted(SCALARS)}")
         envelope = {"type": "object", "properties": {
             "id": {"type": "string", "x-ms-summary": "Event ID", "description": "Unique event id (dedupe on it)."},
             "type": {"type": "string", "x-ms-summary": "Event type", "description": "The event type."},
@@ -422,11 +505,6 @@ def add_triggers(spec: dict, overlay: dict, index: dict, paths: dict, titles: di
                 "responses": responses,
             },
         }
-        policies.append({"templateId": "routerequesttoendpoint",
-                         "title": f"Route {event['operationId']} to the subscriptions resource",
-                         "parameters": {"x-ms-apimTemplate-operationName": [event["operationId"]],
-                                        "x-ms-apimTemplateParameter.newPath": sub_path,
-                                        "x-ms-apimTemplateParameter.httpMethod": sub_method.upper()}})
     return policies
 
 
@@ -451,13 +529,17 @@ def api_properties(overlay: dict, policies: list[dict]) -> dict:
                      host["name"]: host_param,
                      "api_key": {"type": "securestring", "uiDefinition": {
                          "displayName": "API key", "description": "The API key for your tenant",
-                         "tooltip": "Create one with: evbill keys create --tenant <tenant>",
+                         "tooltip": "Create one on the API server with: evbill apikey create --tenant <tenant>",
                          "constraints": {"required": "true", "clearText": False, "tabIndex": 2}}}}},
                 {"name": "oauth", "uiDefinition": {"displayName": "Microsoft Entra ID",
                                                    "description": "Sign in with your organisation account"},
                  "parameters": {
                      host["name"]: host_param,
-                     "token": {"type": "oauthSetting", "oAuthSettings": {
+                     "token": {"type": "oauthSetting", "uiDefinition": {
+                         "displayName": "Sign in with Microsoft Entra ID",
+                         "description": "Sign in with your organisation account",
+                         "tooltip": "Your account must be allowed by the API's Entra ID app registration",
+                         "constraints": {"required": "true", "tabIndex": 2}}, "oAuthSettings": {
                          "identityProvider": "aad", "clientId": oauth["clientId"], "scopes": oauth["scopes"],
                          "redirectMode": "Global", "redirectUrl": "https://global.consent.azure-apim.net/redirect",
                          "properties": {"IsFirstParty": "False"},
@@ -473,6 +555,13 @@ def api_properties(overlay: dict, policies: list[dict]) -> dict:
         "policyTemplateInstances": [
             {"templateId": "dynamichosturl", "title": "Host URL per environment",
              "parameters": {"x-ms-apimTemplateParameter.urlTemplate": f"@connectionParameters('{host['name']}')"}},
+            # the swagger has no securityDefinitions (multi-auth): the API key set's key goes out as X-API-Key;
+            # with the Entra ID set it is empty and the platform's Bearer token authenticates instead
+            {"templateId": "setheader", "title": "API key header",
+             "parameters": {"x-ms-apimTemplateParameter.name": "X-API-Key",
+                            "x-ms-apimTemplateParameter.value": "@connectionParameters('api_key','')",
+                            "x-ms-apimTemplateParameter.existsAction": "override",
+                            "x-ms-apimTemplate-policySection": "Request"}},
             *policies,
         ],
         "iconBrandColor": conn["brandColor"],
@@ -488,7 +577,10 @@ def settings() -> dict:
             "flowApiVersion": "2016-11-01", "flowUrl": "https://api.flow.microsoft.com"}
 
 
-def icon_png(colour: str, size: int = 64) -> bytes:
+ICON_SIZE = 230  # Microsoft's certification asks for a square PNG of 100-230 px on the brand colour
+
+
+def icon_png(colour: str, size: int = ICON_SIZE) -> bytes:
     """A deterministic PNG: the brand colour with a white lightning bolt (no imaging library needed)."""
     r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
     bolt = [(0.58, 0.12), (0.30, 0.55), (0.48, 0.55), (0.40, 0.88), (0.70, 0.42), (0.52, 0.42), (0.62, 0.12)]
@@ -544,8 +636,8 @@ def readme(swagger: dict, overlay: dict, stations_note: str) -> str:
 
 ## Obtaining Credentials
 
-- **API key**: an administrator creates a key for the tenant on the API server; it is sent as the
-  `X-API-Key` header. Choose the *API key* authentication type when creating the connection.
+- **API key**: an administrator creates a key for the tenant on the API server
+  (`evbill apikey create --tenant <tenant>`); it is sent as the `X-API-Key` header. Choose the *API key* authentication type when creating the connection.
 - **Microsoft Entra ID**: register the API (Application ID URI `{conn['oauth']['resourceUri']}`) and expose
   the scope `{conn['oauth']['scopes'][0]}`; put the client ID in `apiProperties.json` (`clientId`) before
   importing, and add `https://global.consent.azure-apim.net/redirect` as a redirect URI. Choose the
@@ -561,9 +653,10 @@ def readme(swagger: dict, overlay: dict, stations_note: str) -> str:
 
 ### Triggers
 
-Webhook triggers: the platform subscribes (`POST /v1/subscriptions` with its callback URL and the one event
-type), receives each event signed with HMAC-SHA256 over `timestamp.body`, and unsubscribes by sending DELETE
-to the subscription's `Location` header when the flow is turned off or deleted.
+Webhook triggers: the platform subscribes (`POST /v1/subscriptions/triggers/<event>` with its callback URL),
+receives each event signed with HMAC-SHA256 over `timestamp.body`, and unsubscribes by sending DELETE to the
+subscription's `Location` header when the flow is turned off or deleted. Each trigger's output is typed: the
+session, its rating (totals and every priced line), the invoice with its customer's e-mail, and so on.
 
 | Name in the designer | Operation ID | Description |
 |---|---|---|
@@ -572,13 +665,13 @@ to the subscription's `Location` header when the flow is turned off or deleted.
 ## Known Issues and Limitations
 
 - Swagger 2.0 has no `oneOf`: where the API accepts several shapes the connector shows the first one.
-- Each trigger has its own path in this definition (`/v1/subscriptions/triggers/<event>`); a
-  `routerequesttoendpoint` policy in `apiProperties.json` sends it to `POST /v1/subscriptions`.
+- Each trigger has its own path (`/v1/subscriptions/triggers/<event>`), which the API serves itself, so the
+  same definition works as a Logic Apps custom connector (which has no routing policies).
 - {stations_note}
 - Machine-to-machine routes of the API (OCPI CDR push, vendor webhooks, CSV imports) and probes are not part
   of the connector; chargers and platforms call them directly.
-- Amounts are strings in the currency's minor units, exactly as the API returns them; do arithmetic in the
-  API, not in the flow.
+- Amounts are decimal strings in the currency's major unit with its digits (`"3.57"` EUR, `"1234"` JPY),
+  exactly as the API returns them; do arithmetic in the API, not in the flow.
 - `apiProperties.json` uses `connectionParameterSets` (API key or Entra ID), which the paconn JSON Schema of
   2024-10 does not list; each set's parameters are validated against that schema's connection-parameter rules.
 
@@ -590,7 +683,8 @@ Create a connection (Host URL + API key, or Host URL + Entra ID sign-in), then b
 
 ## Frequently Asked Questions
 
-- *Why are amounts strings like `357`?* They are exact minor units (cents) from the API; no floats.
+- *Why are amounts strings like `"3.57"`?* They are exact decimals from the API (no floats); convert with
+  `decimal()` or `float()` only for display.
 - *Can one event reach a flow twice?* Delivery is at-least-once; deduplicate on the event's *Event ID*.
 
 ## Deployment Instructions
@@ -617,8 +711,18 @@ def consumption_definition(definition: dict) -> dict:
     return out
 
 
-def arm_template(swagger: dict, overlay: dict, workflows: dict[str, dict]) -> dict:
+def logic_apps_swagger(swagger: dict, api_key: dict) -> dict:
+    """The swagger a Logic Apps custom API embeds: one way in (the API key, from its connection parameter),
+    since a custom API has neither connectionParameterSets nor the policies that send the key in Power
+    Automate."""
+    return {**swagger, "securityDefinitions": {"api_key": api_key}, "security": [{"api_key": []}]}
+
+
+def arm_template(swagger: dict, overlay: dict, workflows: dict[str, dict], api_key: dict) -> dict:
     conn = overlay["connector"]
+    connection_id = "[resourceId('Microsoft.Web/connections', parameters('connectionName'))]"
+    v2_id = "[resourceId('Microsoft.Web/connections', concat(parameters('connectionName'), '-v2'))]"
+    standard = "[not(empty(parameters('standardLogicAppPrincipalId')))]"
     resources: list[dict] = [
         {"type": "Microsoft.Web/customApis", "apiVersion": "2016-06-01", "name": "[parameters('customApiName')]",
          "location": "[parameters('location')]",
@@ -627,7 +731,7 @@ def arm_template(swagger: dict, overlay: dict, workflows: dict[str, dict]) -> di
              "iconUri": "[parameters('iconUri')]", "brandColor": conn["brandColor"],
              "backendService": {"serviceUrl": "[parameters('apiBaseUrl')]"},
              "apiType": "Rest", "capabilities": [],
-             "swagger": swagger,
+             "swagger": logic_apps_swagger(swagger, api_key),
              "connectionParameters": {"api_key": {"type": "securestring", "uiDefinition": {
                  "displayName": "API key", "description": "The API key for your tenant",
                  "constraints": {"required": "true", "clearText": False}}}},
@@ -639,10 +743,25 @@ def arm_template(swagger: dict, overlay: dict, workflows: dict[str, dict]) -> di
                         "api": {"id": "[resourceId('Microsoft.Web/customApis', parameters('customApiName'))]"},
                         "parameterValues": {"api_key": "[parameters('apiKey')]"}}},
     ]
+    # Standard: a V2 connection (kind V2, it has a runtime URL) and an access policy for the Logic App's
+    # managed identity; connections.json reads the runtime URL from the app setting this template outputs
+    v2 = [
+        {"type": "Microsoft.Web/connections", "apiVersion": "2016-06-01", "condition": standard,
+         "name": "[concat(parameters('connectionName'), '-v2')]", "location": "[parameters('location')]", "kind": "V2",
+         "dependsOn": ["[resourceId('Microsoft.Web/customApis', parameters('customApiName'))]"],
+         "properties": {"displayName": conn["title"],
+                        "api": {"id": "[resourceId('Microsoft.Web/customApis', parameters('customApiName'))]"},
+                        "parameterValues": {"api_key": "[parameters('apiKey')]"}}},
+        {"type": "Microsoft.Web/connections/accessPolicies", "apiVersion": "2016-06-01", "condition": standard,
+         "name": "[concat(parameters('connectionName'), '-v2/', parameters('standardLogicAppPrincipalId'))]",
+         "location": "[parameters('location')]", "dependsOn": [v2_id],
+         "properties": {"principal": {"type": "ActiveDirectory", "identity": {
+             "tenantId": "[subscription().tenantId]", "objectId": "[parameters('standardLogicAppPrincipalId')]"}}}},
+    ]
     for name, workflow in sorted(workflows.items()):
         definition = consumption_definition(workflow["definition"])
         params = {"$connections": {"value": {"evbill": {
-            "connectionId": "[resourceId('Microsoft.Web/connections', parameters('connectionName'))]",
+            "connectionId": connection_id,
             "connectionName": "[parameters('connectionName')]",
             "id": "[resourceId('Microsoft.Web/customApis', parameters('customApiName'))]"}}}}
         for pname in (definition.get("parameters") or {}):
@@ -670,19 +789,29 @@ def arm_template(swagger: dict, overlay: dict, workflows: dict[str, dict]) -> di
             "apiBaseUrl": {"type": "string", "metadata": {"description": "Base URL of the billing API"}},
             "apiKey": {"type": "securestring", "metadata": {"description": "Tenant API key (X-API-Key)"}},
             "iconUri": {"type": "string", "defaultValue": ""},
+            "standardLogicAppPrincipalId": {"type": "string", "defaultValue": "", "metadata": {"description": (
+                "Object ID of a Standard Logic App's managed identity: creates its V2 connection and access policy")}},
             **dict(sorted(wf_params.items())),
         },
-        "resources": resources,
-        "outputs": {"customApiId": {"type": "string",
-                                    "value": "[resourceId('Microsoft.Web/customApis', parameters('customApiName'))]"}},
+        "resources": resources + v2,
+        "outputs": {
+            "customApiId": {"type": "string",
+                            "value": "[resourceId('Microsoft.Web/customApis', parameters('customApiName'))]"},
+            "standardConnectionName": {"type": "string", "condition": standard,
+                                       "value": "[concat(parameters('connectionName'), '-v2')]"},
+            "standardConnectionRuntimeUrl": {
+                "type": "string", "condition": standard,
+                "value": f"[reference({v2_id[1:-1]}, '2016-06-01', 'full').properties.connectionRuntimeUrl]"},
+        },
     }
 
 
 # ------------------------------------------------------------------------------------------------ main
 
 
-def generate(spec: dict, overlay: dict, root: Path = ROOT) -> dict[str, bytes]:
+def generate(spec: dict, overlay: dict, root: Path = ROOT, publisher: dict[str, str] | None = None) -> dict[str, bytes]:
     """Every generated file, keyed by its path relative to the repo root."""
+    overlay = with_publisher(overlay, publisher)
     swagger, policies = to_swagger(spec, overlay)
     index = operation_index(spec)
     stations_note = ("Station pickers use `listStations`." if "listStations" in index else
@@ -700,7 +829,8 @@ def generate(spec: dict, overlay: dict, root: Path = ROOT) -> dict[str, bytes]:
         "power_automate/settings.json": dump(settings()),
         "power_automate/icon.png": icon_png(overlay["connector"]["brandColor"]),
         "power_automate/README.md": readme(swagger, overlay, stations_note).encode(),
-        "logic_apps/azuredeploy.json": dump(arm_template(swagger, overlay, workflows)),
+        "logic_apps/azuredeploy.json": dump(arm_template(swagger, overlay, workflows,
+                                                         security_definitions(spec, overlay)[0]["api_key"])),
     }
 
 
@@ -712,11 +842,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", type=Path, default=ROOT / "openapi" / "openapi.yaml")
     parser.add_argument("--overlay", type=Path, default=ROOT / "power_automate" / "overlay.yaml")
+    parser.add_argument("--publisher", type=Path, default=PUBLISHER,
+                        help="publisher settings (contact, website, privacy policy, owners)")
     parser.add_argument("--out", type=Path, default=ROOT, help="write under this directory (default: repo)")
     parser.add_argument("--check", action="store_true", help="exit 1 if a committed file is stale")
     args = parser.parse_args(argv)
     try:
-        files = generate(*load(args.spec, args.overlay))
+        files = generate(*load(args.spec, args.overlay), publisher=publisher_settings(args.publisher))
     except (GenerationError, OSError, KeyError) as exc:
         print(f"gen_connectors: error: {exc}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -70,8 +71,8 @@ def run_worker_once(db_url: str) -> subprocess.CompletedProcess:
 
 class PowerAutomate:
     """Builds each request from the generated connector files the way the Power Platform runtime does:
-    dynamichosturl from the connection's Host URL, routerequesttoendpoint policies, the api_key security
-    definition, path parameters url-encoded, internal body defaults filled, the callback URL put in the
+    dynamichosturl from the connection's Host URL, routerequesttoendpoint and setheader policies (the API
+    key), path parameters url-encoded, internal body defaults filled, the callback URL put in the
     property marked x-ms-notification-url."""
 
     def __init__(self, swagger: dict, api_properties: dict, connection: dict[str, str]) -> None:
@@ -91,8 +92,18 @@ class PowerAutomate:
         return f"https://{self.swagger['host']}"
 
     def headers(self) -> dict[str, str]:
-        api_key = self.swagger["securityDefinitions"]["api_key"]
-        return {api_key["name"]: self.connection["api_key"]}
+        """The request headers the setheader policies add (``@connectionParameters('name','default')``)."""
+        out = {}
+        for policy in self.policies:
+            params = policy["parameters"]
+            if policy["templateId"] == "setheader" and params.get("x-ms-apimTemplate-policySection") == "Request":
+                match = re.fullmatch(r"@connectionParameters\('([^']+)'(?:,'([^']*)')?\)",
+                                     params["x-ms-apimTemplateParameter.value"])
+                assert match, params
+                value = self.connection.get(match[1], match[2] or "")
+                if value:
+                    out[params["x-ms-apimTemplateParameter.name"]] = value
+        return out
 
     def request_for(self, op_id: str, params: dict[str, Any] | None = None, body: Any = None,
                     callback_url: str | None = None) -> tuple[str, str, dict, Any]:

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from tests.events.receiver import Receiver
-from tests.lowcode import harness
+from tests.lowcode import harness, outputs
 from tests.lowcode.logicapps import WorkflowRun
 from tests.paths import REPO
 
@@ -118,6 +118,15 @@ def test_power_automate_first_billing_flow(api, receiver, committed_swagger, com
     assert event["data"]["rating"]["total_cost"] == expected_rating("S-PA-1")["total_cost"]
     invoice = event["data"]["invoice"]
     assert invoice["gross_total"] == "3.57" and invoice["currency"] == "EUR"
+    # the event is what the trigger's output schema says, and the flow's picks read the right values
+    _, schema = outputs.trigger(committed_swagger, "onSessionBilled")
+    assert not list(outputs.validator(committed_swagger, schema).iter_errors(event))
+    offered = outputs.outputs(committed_swagger, schema)
+    assert outputs.pick(event, offered["Data", "Invoice", "Customer", "Email"]) == CUSTOMER["email"]
+    assert outputs.pick(event, offered["Data", "Session", "ID"]) == "S-PA-1"
+    assert outputs.pick(event, offered["Data", "Rating", "Total cost", "Incl. VAT"]) == "3.5700"
+    assert outputs.pick(event, offered["Data", "Invoice", "Amount due"]) == "3.57"
+    assert outputs.pick(event, offered["Data", "Invoice", "Lines", "Gross"]) == "3.57"
 
     # the flow's actions, with dynamic content from the trigger
     finalized = pa.call("finalizeInvoice", {"invoice_id": invoice["id"]})
@@ -161,6 +170,82 @@ def test_logic_apps_session_to_invoice(api, receiver, committed_swagger):
     receipt, finance = (harness.json_body(d) for d in receiver.wait(2))
     assert receipt["to"] == CUSTOMER["email"] and receipt["amount_due"] == "3.57"
     assert "3.57 EUR" in finance["text"] and "rated 3.5700" in finance["text"]
+
+
+def logic_apps_subscribe(api: dict, op_id: str, callback_url: str) -> requests.Response:
+    """A connector trigger turned on in Logic Apps, from the shipped ARM template alone: the custom API's
+    backend URL + the trigger's path and method (no policies exist there), the API key from the connection's
+    parameter as its security definition says, the callback URL in the x-ms-notification-url property."""
+    template = json.loads((REPO / "logic_apps" / "azuredeploy.json").read_text())
+    custom = next(r for r in template["resources"] if r["type"] == "Microsoft.Web/customApis")["properties"]
+    connection = next(r for r in template["resources"] if r["type"] == "Microsoft.Web/connections")["properties"]
+    assert custom["backendService"]["serviceUrl"] == "[parameters('apiBaseUrl')]"
+    assert connection["parameterValues"]["api_key"] == "[parameters('apiKey')]"
+    swagger = custom["swagger"]
+    [(path, method, op)] = [(p, m, o) for p, item in swagger["paths"].items() for m, o in item.items()
+                            if isinstance(o, dict) and o.get("operationId") == op_id]
+    security = swagger["securityDefinitions"][next(iter(swagger["security"][0]))]
+    body = {}
+    for name, prop in next(p for p in op["parameters"] if p["in"] == "body")["schema"]["properties"].items():
+        if prop.get("x-ms-notification-url"):
+            body[name] = callback_url
+        elif "default" in prop:
+            body[name] = prop["default"]
+    return requests.request(method.upper(), api["base_url"] + swagger["basePath"].rstrip("/") + path, json=body,
+                            headers={security["name"]: api["api_key"]}, timeout=30)
+
+
+def test_logic_apps_invoice_triggers(api, receiver):
+    """The four invoice triggers subscribe exactly as the shipped Logic Apps definition makes them, and each
+    event they receive has the typed output the designer shows (customer e-mail, totals, lines)."""
+    template = json.loads((REPO / "logic_apps" / "azuredeploy.json").read_text())
+    swagger = next(r for r in template["resources"] if r["type"] == "Microsoft.Web/customApis")["properties"]["swagger"]
+    secrets = {}
+    for op_id in ("onInvoiceFinalized", "onInvoicePaid", "onInvoiceVoided", "onCreditNoteIssued"):
+        created = logic_apps_subscribe(api, op_id, f"{receiver.url}/la/{op_id}")
+        assert created.status_code == 201, created.text
+        assert created.headers["Location"].startswith(api["base_url"] + "/v1/subscriptions/")
+        secrets[op_id] = created.json()["secret"]
+    headers = {"X-API-Key": api["api_key"]}
+    base = api["base_url"]
+    invoices = []
+    for session_id in ("S-LA-I1", "S-LA-I2"):
+        ingested = requests.post(base + "/v1/sessions/events", json=end_event(session_id), headers=headers, timeout=30)
+        assert ingested.status_code in (200, 201, 202), ingested.text
+        listed = requests.get(base + "/v1/invoices", params={"session_id": session_id}, headers=headers, timeout=30)
+        [invoice] = listed.json()["items"]
+        finalized = requests.post(f"{base}/v1/invoices/{invoice['id']}/finalize", headers=headers, timeout=30)
+        assert finalized.status_code == 200, finalized.text
+        invoices.append(invoice["id"])
+    steps = [("mark-paid", invoices[0], 200), ("credit-notes", invoices[0], 201), ("void", invoices[1], 200)]
+    for step, invoice_id, status in steps:
+        done = requests.post(f"{base}/v1/invoices/{invoice_id}/{step}", json={}, headers=headers, timeout=30)
+        assert done.status_code == status, (step, done.text)
+    deliveries = deliver(api, receiver, 5)
+    by_trigger: dict[str, list[dict]] = {}
+    for delivery in deliveries:
+        op_id = delivery["path"].rsplit("/", 1)[1]
+        _, schema = outputs.trigger(swagger, op_id)
+        event = check_event(delivery, secrets[op_id], outputs.event_type(swagger, op_id))
+        assert not list(outputs.validator(swagger, schema).iter_errors(event)), op_id
+        offered = outputs.outputs(swagger, schema)
+        assert outputs.pick(event, offered["Data", "Invoice", "Customer", "Email"]) == CUSTOMER["email"]
+        by_trigger.setdefault(op_id, []).append(event)
+    assert {k: len(v) for k, v in by_trigger.items()} == {"onInvoiceFinalized": 2, "onInvoicePaid": 1,
+                                                          "onInvoiceVoided": 1, "onCreditNoteIssued": 1}
+    assert {e["type"] for e in by_trigger["onInvoiceFinalized"]} == {"invoice.finalized"}
+    paid = by_trigger["onInvoicePaid"][0]["data"]["invoice"]
+    assert (paid["id"], paid["status"], paid["amount_due"]) == (invoices[0], "paid", "3.57")
+    credit = by_trigger["onCreditNoteIssued"][0]["data"]["invoice"]
+    assert credit["kind"] == "credit_note" and credit["credit_note_of"] == invoices[0]
+    assert by_trigger["onInvoiceVoided"][0]["data"]["invoice"]["status"] == "void"
+    # an event type the API does not know answers 404, naming it
+    unknown = requests.post(base + "/v1/subscriptions/triggers/invoice-lost", json={"callback_url": receiver.url},
+                            headers=headers, timeout=30)
+    assert unknown.status_code == 404 and "invoice-lost" in unknown.json()["detail"]
+    other = requests.post(base + "/v1/subscriptions/triggers/invoice-paid",
+                          json={"callback_url": receiver.url, "event_types": ["session.billed"]}, headers=headers, timeout=30)
+    assert other.status_code == 422 and other.json()["errors"][0]["field"] == "event_types", other.text
 
 
 def test_logic_apps_daily_reconciliation(api, receiver, committed_swagger):

@@ -31,20 +31,43 @@ def test_template_structure(template, committed_swagger):
     assert template["contentVersion"] == "1.0.0.0"
     kinds = [(r["type"], r["apiVersion"]) for r in template["resources"]]
     assert kinds[:2] == [("Microsoft.Web/customApis", "2016-06-01"), ("Microsoft.Web/connections", "2016-06-01")]
-    assert kinds[2:] == [("Microsoft.Logic/workflows", "2019-05-01")] * 3
+    assert kinds[2:5] == [("Microsoft.Logic/workflows", "2019-05-01")] * 3
     custom = template["resources"][0]["properties"]
-    assert custom["swagger"] == committed_swagger  # embedded: the same connector as Power Automate
+    # embedded: the same connector as Power Automate, with the one way in a custom API has (its API key)
+    assert {k: v for k, v in custom["swagger"].items() if not k.startswith("security")} == \
+        {k: v for k, v in committed_swagger.items() if not k.startswith("security")}
+    assert custom["swagger"]["securityDefinitions"] == {"api_key": {"type": "apiKey", "in": "header",
+                                                                    "name": "X-API-Key"}}
+    assert custom["connectionParameters"]["api_key"]["type"] == "securestring"
     assert custom["backendService"]["serviceUrl"] == "[parameters('apiBaseUrl')]"
     assert template["parameters"]["apiKey"]["type"] == "securestring"
     text = json.dumps(template)
     used = set(re.findall(r"parameters\('([A-Za-z0-9_]+)'\)", text)) - {"$connections"}
-    workflow_params = {p for r in template["resources"][2:] for p in r["properties"]["definition"]["parameters"]}
+    workflow_params = {p for r in template["resources"][2:5] for p in r["properties"]["definition"]["parameters"]}
     assert used - workflow_params <= set(template["parameters"])
     assert used >= {"location", "customApiName", "connectionName", "apiBaseUrl", "apiKey"}
 
 
+def test_standard_gets_a_v2_connection_with_access_policy_and_runtime_url(template):
+    """Standard workflows need a V2 connection: kind V2, an access policy for the app's managed identity,
+    and the connection runtime URL that connections.json reads from an app setting."""
+    v2 = [r for r in template["resources"] if r.get("kind") == "V2"]
+    assert [r["type"] for r in v2] == ["Microsoft.Web/connections"]
+    policies = [r for r in template["resources"] if r["type"] == "Microsoft.Web/connections/accessPolicies"]
+    assert len(policies) == 1
+    assert policies[0]["name"] == "[concat(parameters('connectionName'), '-v2/', parameters('standardLogicAppPrincipalId'))]"
+    assert policies[0]["dependsOn"] == ["[resourceId('Microsoft.Web/connections', concat(parameters('connectionName'), '-v2'))]"]
+    identity = policies[0]["properties"]["principal"]["identity"]
+    assert identity["objectId"] == "[parameters('standardLogicAppPrincipalId')]"
+    assert v2[0]["condition"] == policies[0]["condition"] == "[not(empty(parameters('standardLogicAppPrincipalId')))]"
+    assert "connectionRuntimeUrl" in template["outputs"]["standardConnectionRuntimeUrl"]["value"]
+    connections = json.loads((LOGIC / "connections.json").read_text())["managedApiConnections"]["evbill"]
+    assert connections["connectionRuntimeUrl"] == "@appsetting('EVBILL_CONNECTION_RUNTIME_URL')"
+    assert connections["authentication"] == {"type": "ManagedServiceIdentity"}
+
+
 def test_consumption_workflows_use_the_connection_parameter(template):
-    for resource in template["resources"][2:]:
+    for resource in template["resources"][2:5]:
         definition = resource["properties"]["definition"]
         assert definition["parameters"]["$connections"] == {"type": "Object", "defaultValue": {}}
         conn = resource["properties"]["parameters"]["$connections"]["value"]["evbill"]
@@ -53,7 +76,7 @@ def test_consumption_workflows_use_the_connection_parameter(template):
             if action["type"] == "ApiConnection":
                 assert action["inputs"]["host"]["connection"] == {
                     "name": "@parameters('$connections')['evbill']['connectionId']"}, name
-    names = {r["name"] for r in template["resources"][2:]}
+    names = {r["name"] for r in template["resources"][2:5]}
     assert names == {f"evbill-{n}" for n in EXPECTED}
 
 

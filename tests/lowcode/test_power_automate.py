@@ -22,7 +22,7 @@ REQUIRED_ACTIONS = ["rateSession", "rateBatch", "ingestSessionEvent", "getSessio
                     "finalizeInvoice", "voidInvoice", "createCreditNote", "startReconciliation",
                     "getReconciliation", "publishTariffVersion"]
 REQUIRED_TRIGGERS = {"session.billed", "session.interim", "reconciliation.completed", "billing.anomaly",
-                     "session.rerated"}
+                     "session.rerated", "invoice.finalized", "invoice.paid", "invoice.voided", "credit_note.issued"}
 
 
 def operations(swagger: dict):
@@ -144,8 +144,9 @@ def trigger_problems(swagger: dict, path: str, method: str, op: dict, props: dic
     routes = [t for t in props["properties"].get("policyTemplateInstances", [])
               if t["templateId"] == "routerequesttoendpoint"
               and op_id in t["parameters"].get("x-ms-apimTemplate-operationName", [])]
-    if len(routes) != 1:
-        problems.append(f"{op_id}: needs one routerequesttoendpoint policy to the subscriptions path")
+    if routes:
+        # Logic Apps' custom APIs apply no policies: a routed trigger would subscribe on a path the API lacks
+        problems.append(f"{op_id}: routed by a policy; the trigger path must be one the API serves")
     return problems
 
 
@@ -231,14 +232,14 @@ def test_required_actions_and_triggers_are_present(committed_swagger, committed_
     triggers = [o for o in ops.values() if o[2].get("x-ms-trigger")]
     events = {t[2]["parameters"][0]["schema"]["properties"]["event_types"]["default"][0] for t in triggers}
     assert events == REQUIRED_TRIGGERS
-    # each trigger's route lands on the subscribe operation's real path with its method
+    # each trigger subscribes on a path the spec serves (no routing policy: Logic Apps has none)
     spec = yaml.safe_load(spec_in_force().read_text())
-    sub_path = next(p for p, item in spec["paths"].items() for m, o in item.items()
-                    if isinstance(o, dict) and o.get("operationId") == "createSubscription")
-    routes = [t for t in committed_api_properties["properties"]["policyTemplateInstances"]
-              if t["templateId"] == "routerequesttoendpoint"]
-    assert {r["parameters"]["x-ms-apimTemplateParameter.newPath"] for r in routes} == {sub_path}
-    assert len(routes) == len(REQUIRED_TRIGGERS)
+    served = next(p for p, item in spec["paths"].items() for m, o in item.items()
+                  if isinstance(o, dict) and o.get("operationId") == "subscribeToEvent")
+    for path, _, _ in triggers:
+        assert re.fullmatch(served.replace("{event}", "[a-z_]+-[a-z_]+"), path), path
+    assert not [t for t in committed_api_properties["properties"]["policyTemplateInstances"]
+                if t["templateId"] == "routerequesttoendpoint"]
 
 
 def test_pickers_use_list_operations_of_the_spec(committed_swagger):
@@ -279,8 +280,14 @@ def test_api_properties_offer_api_key_and_entra_id_with_a_host_per_environment(c
         "@connectionParameters('hostUrl')"
     assert re.fullmatch(r"#[0-9A-Fa-f]{6}", props["iconBrandColor"]) and props["iconBrandColor"] != "#007ee5"
     assert props["capabilities"] == ["actions", "triggers"] and props["publisher"] and props["stackOwner"]
-    assert committed_swagger["securityDefinitions"]["api_key"] == {"type": "apiKey", "in": "header",
-                                                                   "name": "X-API-Key"}
+    # multi-auth: no security definitions in the swagger; the API key goes out by a setheader policy
+    assert committed_swagger["securityDefinitions"] == {} and committed_swagger["security"] == []
+    [header] = [t for t in props["policyTemplateInstances"] if t["templateId"] == "setheader"]
+    assert header["parameters"]["x-ms-apimTemplateParameter.name"] == "X-API-Key"
+    assert header["parameters"]["x-ms-apimTemplateParameter.value"] == "@connectionParameters('api_key','')"
+    token = sets["oauth"]["token"]["uiDefinition"]
+    assert token["displayName"] and token["description"] and token["constraints"]["required"] == "true"
+    assert "evbill apikey create" in sets["apiKey"]["api_key"]["uiDefinition"]["tooltip"]
 
 
 def test_api_properties_check_rejects_a_bad_parameter(committed_api_properties, api_properties_schema):
@@ -293,11 +300,12 @@ def test_icon_is_a_real_png():
     data = (REPO / "power_automate" / "icon.png").read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
-    assert (width, height, depth, colour) == (64, 64, 8, 2)
+    assert (width, height, depth, colour) == (230, 230, 8, 2)  # certification: square, 100-230 px
     idat = data[data.index(b"IDAT") + 4:data.index(b"IEND") - 8]
     raw = zlib.decompress(idat)
     assert len(raw) == height * (1 + 3 * width)
-    pixels = {raw[i:i + 3] for row in range(height) for i in range(row * 193 + 1, row * 193 + 193, 3)}
+    stride = 1 + 3 * width
+    pixels = {raw[i:i + 3] for row in range(height) for i in range(row * stride + 1, row * stride + stride, 3)}
     assert b"\xff\xff\xff" in pixels and len(pixels) == 2  # brand colour + a white bolt
 
 
@@ -353,8 +361,10 @@ def test_platform_side_builds_requests_from_the_connector(committed_swagger, com
                        {"hostUrl": "https://billing.contoso.example/", "api_key": "k1"})
     assert pa.headers() == {"X-API-Key": "k1"}
     method, url, query, body = pa.request_for("onSessionBilled", callback_url="https://flow.example/cb?sig=1")
-    assert (method, url, query) == ("POST", "https://billing.contoso.example/v1/subscriptions", {})
+    assert (method, url, query) == ("POST", "https://billing.contoso.example/v1/subscriptions/triggers/session-billed", {})
     assert body == {"callback_url": "https://flow.example/cb?sig=1", "event_types": ["session.billed"]}
+    entra = PowerAutomate(committed_swagger, committed_api_properties, {"hostUrl": "https://h.example/"})
+    assert entra.headers() == {}  # Entra ID set: no empty X-API-Key header, the platform's Bearer token
     method, url, _, _ = pa.request_for("finalizeInvoice", {"invoice_id": "inv/1 2"})
     assert (method, url) == ("POST", "https://billing.contoso.example/v1/invoices/inv%2F1%202/finalize")
     _, url, query, _ = pa.request_for("listInvoices", {"customer_id": "C-42"})
