@@ -221,6 +221,7 @@ class EventDataJson(TypedDict, total=False):
     after: RatedSessionJson
     difference: DifferenceJson
     entry: JournalEntryJson
+    correction: dict[str, Any]  # session.billed re-emitted by a correction: the credit note it follows
     reconciliation: dict[str, Any]
     anomaly: dict[str, Any]
     payment: dict[str, Any]

@@ -132,6 +132,16 @@ def session_lines(event: EventJson) -> tuple[dict[str, Any], InvoiceJson, list[I
     return {**session, "id": str(sid)}, invoice, lines
 
 
+def rebilling(event: EventJson) -> str:
+    """``""`` for a session's first ``session.billed``; for the one a correction emits after crediting the old
+    lines, a suffix naming that credit note (``"~CN-000001"``), so per-session vendor documents and keys of the
+    new charge never collide with the original's."""
+    correction = (event.get("data") or {}).get("correction")
+    if not isinstance(correction, dict):
+        return ""
+    return f"~{correction.get('credit_note_number') or correction.get('credit_note_id')}"
+
+
 def line_description(line: InvoiceLineJson) -> str:
     """What a vendor shows under an invoice item: ``"12.5 kWh, session S-1, station ST-1"``."""
     parts = []

@@ -417,3 +417,31 @@ def test_void_queued_before_the_invoice_reached_zoho_is_retried_until_it_has(boo
     [void_row] = books.rows("invoice.voided")
     assert void_row.result["voided"] == ["EV-S-1"] and 2 <= void_row.attempts < patient.max_attempts
     assert len(vendors.calls(f"{INV}/{iid}/status/void", "POST")) == 1
+
+
+def test_a_corrected_session_reaches_zoho_as_credit_and_new_charge(books: Books, vendors: FinanceVendors) -> None:
+    """correct_session on a finalized invoice: the credit note credits EV-S-1 and the re-billed amount is a
+    session.billed of its own (EV-S-1~CN-000001), so Zoho's receivable for the session is the new amount."""
+    from sqlalchemy.orm import Session
+
+    from connector.billing.invoicing import sessions as service
+
+    inv = ingest(books.client, "S-1", customer="C-1")["billing"]["invoice_id"]  # 3.00 + 0.57 VAT
+    books.post(f"/v1/invoices/{inv}/finalize")
+    books.run(2)
+    with Session(books.engine) as db:
+        row = service._lock_session(db, "A", "S-1")
+        row.document = {**row.document, "energy_kwh": "12"}  # the meter was read again
+        out = service.correct_session(db, "A", "S-1", service.rate_session(db, "A", row, None), "meter re-read")
+        db.commit()
+    assert (out["credit_note"]["number"], out["invoice"]["amount_due"]) == ("CN-000001", "4.28")
+    books.run(3)
+    rebilled = [r for r in books.rows("session.billed") if r.idempotency_key.endswith("~CN-000001")]
+    assert [(r.status, r.idempotency_key) for r in rebilled] == [("sent", "zoho_books:A:S-1~CN-000001")]
+    assert {r.status for r in books.rows()} == {"sent"}
+    new = vendors.zoho_invoices["EV-S-1~CN-000001"]
+    assert (new["status"], new["total"]) == ("sent", Decimal("4.28"))
+    [note] = vendors.zoho_credit_notes.values()
+    assert (note["total"], note["invoice_id"]) == (Decimal("3.57"), vendors.zoho_invoices["EV-S-1"]["invoice_id"])
+    receivable = sum(i["total"] for i in vendors.zoho_invoices.values()) - note["total"]
+    assert receivable == Decimal("4.28")  # Zoho's books for the session: ours after the correction

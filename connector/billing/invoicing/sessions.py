@@ -268,5 +268,11 @@ def correct_session(db: DbSession, tenant_id: str, session_id: str, new_rating: 
                  {"invoice_id": target.invoice_id, "amount_due": billed.amount_due, "reason": reason})
     difference: DifferenceJson = {"net": str(to_major(_sum(new_lines, "net") - _sum(old_lines, "net"), billed.currency)),
                   "gross": str(to_major(_sum(new_lines, "gross") - _sum(old_lines, "gross"), billed.currency))}
+    target_json = invoices.invoice_json(db, target)
+    if credit_note is not None:  # the credit reaches the platforms as credit_note.issued; so must the new charge
+        emit(db, tenant_id, "session.billed", {
+            "session": _session_json(row), "rating": new_rating, "invoice": target_json,
+            "correction": {"credit_note_id": credit_note["id"], "credit_note_number": credit_note.get("number"),
+                           "reason": reason}})
     return {"session_id": session_id, "credit_note": credit_note, "invoice_id": target.invoice_id,
-            "invoice": invoices.invoice_json(db, target), "difference": difference, "rating": new_rating}
+            "invoice": target_json, "difference": difference, "rating": new_rating}

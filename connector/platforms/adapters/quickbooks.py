@@ -17,7 +17,7 @@ from connector.money import minor_units
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError
 from connector.platforms.exact_json import dumps_exact
-from connector.platforms.invoice_event import invoice_of, minor
+from connector.platforms.invoice_event import invoice_of, minor, rebilling
 from connector.platforms.oauth import rotating_provider, send_authorized
 
 NAME = "quickbooks"
@@ -59,7 +59,7 @@ def subject(event: EventJson) -> str:
     session_id = ((event.get("data") or {}).get("session") or {}).get("id")
     if not session_id:
         raise ValueError("data.session.id: required for the QuickBooks journal entry")
-    return str(session_id)
+    return f"{session_id}{rebilling(event)}"  # a re-billing after a correction is an entry of its own
 
 
 def idempotency_key(event: EventJson, config: QuickBooksConfig | None = None) -> str:

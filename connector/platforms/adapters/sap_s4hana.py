@@ -20,7 +20,7 @@ from connector.models.documents import EventJson, InvoiceJson, InvoiceLineJson
 from connector.money import round_money
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import MappingError
-from connector.platforms.invoice_event import session_lines
+from connector.platforms.invoice_event import rebilling, session_lines
 
 NAME = "sap_s4hana"
 EVENTS = ("session.billed", "credit_note.issued")
@@ -89,7 +89,10 @@ def _session(event: EventJson) -> tuple[dict[str, Any], InvoiceJson, list[Invoic
             raise MappingError("data.invoice", "a credit note needs a number and lines")
         customer: Mapping[str, Any] = invoice.get("customer") or {}
         return {"id": str(ref), "customer_id": customer.get("id")}, invoice, invoice["lines"]
-    return session_lines(event)
+    session, invoice, lines = session_lines(event)
+    if rebilling(event):  # the new charge after a correction: a document of its own, referenced apart
+        session = {**session, "id": f"{session['id']}{rebilling(event)}"}
+    return session, invoice, lines
 
 
 def _sap_date(iso: str) -> str:

@@ -24,6 +24,7 @@ from connector.platforms.invoice_event import (
     delivery_key,
     invoice_of,
     operation,
+    rebilling,
 )
 from connector.platforms.oauth import refresh_token_provider
 
@@ -94,8 +95,9 @@ def session_id(event: EventJson) -> str:
 
 
 def invoice_number(event: EventJson, config: ZohoBooksConfig) -> str:
-    """Deterministic per session, so a retry or redelivery collides on it."""
-    return f"{config.invoice_number_prefix}{session_id(event)}"
+    """Deterministic per session, so a retry or redelivery collides on it; a session re-billed after a
+    correction gets ``~<credit note number>`` (the original invoice was credited by that credit note)."""
+    return f"{config.invoice_number_prefix}{session_id(event)}{rebilling(event)}"
 
 
 def _line(ln: InvoiceLineJson, invoice: InvoiceJson, config: ZohoBooksConfig) -> dict[str, Any]:
@@ -182,7 +184,7 @@ def idempotency_key(event: EventJson, config: ZohoBooksConfig | None = None) -> 
     tenant = event.get("tenant_id", "")
     op = operation(event)
     if op == "invoice":
-        return f"zoho_books:{tenant}:{session_id(event)}"
+        return bounded_key(f"zoho_books:{tenant}:{session_id(event)}{rebilling(event)}", KEY_LIMIT)
     skipped = skip_reason(event) is not None
     invoice: Mapping[str, Any] = (event.get("data") or {}).get("invoice") or {}
     doc = invoice.get("id")
