@@ -61,9 +61,11 @@ def test_currency_skips_and_secrets() -> None:
         plaid.build_authorization(invoice_event(), CFG)
     assert "no linked bank account" in str(plaid.skip_reason(usd(customer_id="C-9"), CFG))
     assert "only finalized" in str(plaid.skip_reason(billed_event("USD", status="draft", number=None), CFG))
-    note = usd(event_type="credit_note.issued")
+    note = usd(event_type="invoice.finalized")
     note["data"]["invoice"]["kind"] = "credit_note"
     assert "not settled by a debit" in str(plaid.skip_reason(note, CFG))
+    note["type"] = "credit_note.issued"  # a credit note cancels the debit of the invoice it credits: it names it
+    assert "names no invoice it credits" in str(plaid.skip_reason(note, CFG))
     text = repr(CFG)
     assert "sandbox-secret" not in text and "access-sandbox" not in text
 
@@ -97,3 +99,54 @@ def test_declined_is_permanent(double: PlaidDouble) -> None:
     assert double.transfers == {}
     with pytest.raises(PermanentError, match="INVALID_API_KEYS"):
         plaid.deliver(usd(), cfg.model_copy(update={"secret": "wrong"}), DeliveryContext(OneShotHttp()))
+
+
+class Refs:
+    """What the worker's ``SentRefs`` would hold: the results of earlier deliveries by key."""
+
+    def __init__(self, known: dict[str, dict[str, Any]]) -> None:
+        self.known = known
+
+    def result_of(self, tenant_id: str, platform: str, key: str) -> dict[str, Any] | None:
+        return self.known.get(key)
+
+    def ref_of(self, tenant_id: str, platform: str, key: str) -> str | None:
+        return (self.known.get(key) or {}).get("ref")
+
+
+def correction(event: dict[str, Any], kind: str, amount_due: str | None = None) -> dict[str, Any]:
+    inv = dict(event["data"]["invoice"])
+    if kind == "invoice.voided":
+        inv["status"] = "void"
+    else:
+        inv.update(id="cn_1", number="CN-1", kind="credit_note", credit_note_of=event["data"]["invoice"]["id"])
+        if amount_due:
+            inv["amount_due"] = amount_due
+    return {"id": f"evt_{kind}", "type": kind, "tenant_id": event["tenant_id"], "data": {"invoice": inv}}
+
+
+def test_a_void_or_full_credit_cancels_the_pending_transfer_once(double: PlaidDouble) -> None:
+    cfg = CFG.model_copy(update={"api_base": double.url})
+    event = usd()
+    sent = plaid.deliver(event, cfg, DeliveryContext(OneShotHttp()))
+    refs = Refs({plaid.idempotency_key(event, cfg): sent})
+    void = correction(event, "invoice.voided")
+    assert plaid.idempotency_key(void, cfg) == f"plaid:t1:{event['data']['invoice']['id']}:void"
+    done = plaid.deliver(void, cfg, DeliveryContext(OneShotHttp(), refs=refs))
+    assert done == {"status": "sent", "ref": sent["ref"], "transfer_status": "cancelled"}
+    assert double.transfers[sent["ref"]]["status"] == "cancelled"
+    again = plaid.deliver(void, cfg, DeliveryContext(OneShotHttp(), refs=refs))
+    assert again["note"] == "already cancelled" and len(double.calls("/transfer/cancel")) == 1
+    # a partial credit note is not a debit to cancel; a debit that already moved money is a refund, said so
+    partial = plaid.deliver(correction(event, "credit_note.issued", "1.00"), cfg,
+                            DeliveryContext(OneShotHttp(), refs=refs))
+    assert partial["status"] == "skipped" and "only a debit credited in full is cancelled" in partial["reason"]
+    other = usd(sid="S-200", number="INV-0002")
+    sent2 = plaid.deliver(other, cfg, DeliveryContext(OneShotHttp()))
+    refs.known[plaid.idempotency_key(other, cfg)] = sent2
+    double.post(sent2["ref"])
+    with pytest.raises(PermanentError, match="is posted and no longer cancellable.*refund the customer"):
+        plaid.deliver(correction(other, "credit_note.issued"), cfg, DeliveryContext(OneShotHttp(), refs=refs))
+    nothing = plaid.deliver(correction(usd(sid="S-300", number="INV-0003"), "invoice.voided"), cfg,
+                            DeliveryContext(OneShotHttp(), refs=refs))
+    assert nothing["status"] == "skipped" and "was not debited through Plaid" in nothing["reason"]

@@ -17,10 +17,11 @@ from connector.models.documents import EventJson, InvoiceJson
 from connector.money import minor_units
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError
-from connector.platforms.invoice_event import MONEY_TEXT, invoice_of
+from connector.platforms.invoice_event import MONEY_TEXT, correction_skip, invoice_of, operation
 
 NAME = "plaid"
-EVENTS = ("session.billed", "invoice.finalized")
+EVENTS = ("session.billed", "invoice.finalized", "invoice.voided", "credit_note.issued")
+CANCELLED = frozenset({"cancelled"})
 SENDABLE = frozenset({"finalized"})
 PLAID_VERSION = "2020-09-14"
 
@@ -58,10 +59,16 @@ Config = PlaidConfig
 
 def skip_reason(event: EventJson, config: PlaidConfig | None) -> str | None:
     """Only finalized invoices with money due, of customers with a linked account, are settled here
-    (``config=None``: the invoice checks only)."""
+    (``config=None``: the invoice checks only). A void, or a credit note crediting the whole invoice, cancels
+    the invoice's debit while it is pending; a partial credit note is not a debit to cancel."""
     invoice = (event.get("data") or {}).get("invoice")
     if not isinstance(invoice, dict):
         return "event carries no invoice"
+    if operation(event) != "invoice":
+        reason = correction_skip(event, "Plaid")
+        if reason is None and operation(event) == "credit_note" and not invoice.get("credit_note_of"):
+            reason = f"credit note {invoice.get('id')} names no invoice it credits"
+        return reason
     if invoice.get("kind") != "invoice":
         return f"{invoice.get('kind')} {invoice.get('id')} is not settled by a debit"
     if invoice.get("status") not in SENDABLE:
@@ -83,7 +90,14 @@ def idempotency_key(event: EventJson, config: PlaidConfig | None = None) -> str:
     if skip_reason(event, config) is not None:
         return f"plaid:skip:{event.get('tenant_id', '')}:{event.get('id')}"
     inv = invoice_of(event)
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"evbill:{event.get('tenant_id', '')}:{inv.get('id')}:transfer"))
+    if operation(event) != "invoice":  # the cancel of the invoice's transfer: a key of its own
+        return f"plaid:{event.get('tenant_id', '')}:{inv.get('id')}:{operation(event)}"[:200]
+    return transfer_key(str(event.get("tenant_id", "")), str(inv.get("id")))
+
+
+def transfer_key(tenant_id: str, invoice_id: str) -> str:
+    """The key of the delivery that debited our invoice ``invoice_id`` (what a correction looks up)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"evbill:{tenant_id}:{invoice_id}:transfer"))
 
 
 def amount(invoice: InvoiceJson) -> str:
@@ -127,11 +141,50 @@ def build_transfer(event: EventJson, config: PlaidConfig, authorization_id: str)
             "metadata": {"invoice_id": str(inv["id"])[:500], "tenant_id": str(event.get("tenant_id", ""))[:500]}}
 
 
+def _cancel(event: EventJson, config: PlaidConfig, ctx: DeliveryContext, headers: dict[str, str],
+            base: str) -> dict[str, Any]:
+    """Cancel the pending debit of a voided invoice (or one credited in full): ``/transfer/get`` first, so a
+    redelivery acts once; a transfer that already moved money is not cancellable, which is said, not hidden."""
+    inv = invoice_of(event)
+    tenant = str(event.get("tenant_id", ""))
+    original = str(inv.get("credit_note_of") if operation(event) == "credit_note" else inv.get("id"))
+    if ctx.refs is None:
+        raise PermanentError("a Plaid cancel needs the record of sent deliveries (run it through the outbox worker)")
+    sent = ctx.refs.result_of(tenant, NAME, transfer_key(tenant, original))
+    if sent is None:
+        return {"status": "skipped", "reason": f"invoice {original} was not debited through Plaid (no transfer "
+                                               "recorded), so there is nothing to cancel"}
+    transfer_id = str(sent.get("ref") or "")
+    if operation(event) == "credit_note" and sent.get("amount") not in (None, amount(inv)):
+        return {"status": "skipped", "ref": transfer_id,
+                "reason": f"credit note {inv.get('number')} credits {amount(inv)} of the {sent.get('amount')} debited "
+                          f"by transfer {transfer_id}; only a debit credited in full is cancelled"}
+    found = (ctx.http.send("POST", f"{base}/transfer/get", json={"transfer_id": transfer_id}, headers=headers)
+             .json() or {}).get("transfer") or {}
+    status = found.get("status")
+    if status in CANCELLED:
+        return {"status": "sent", "ref": transfer_id, "transfer_status": status, "note": "already cancelled"}
+    if found and not found.get("cancellable"):
+        raise PermanentError(f"Plaid transfer {transfer_id} is {status} and no longer cancellable: our invoice "
+                             f"{original} was {'credited' if operation(event) == 'credit_note' else 'voided'}, so "
+                             "refund the customer (Plaid /transfer/refund/create or by hand)")
+    ctx.http.send("POST", f"{base}/transfer/cancel", json={"transfer_id": transfer_id}, headers=headers)
+    return {"status": "sent", "ref": transfer_id, "transfer_status": "cancelled"}
+
+
 def deliver(event: EventJson, config: PlaidConfig, ctx: DeliveryContext) -> dict[str, Any]:
-    """Authorize (idempotent on the key), then create the transfer (idempotent on the authorization)."""
+    """Authorize (idempotent on the key), then create the transfer (idempotent on the authorization); a void
+    or a full credit note cancels the pending transfer."""
     reason = skip_reason(event, config)
     if reason is not None:
         return {"status": "skipped", "reason": reason}
+    if operation(event) != "invoice":
+        headers = {"PLAID-CLIENT-ID": config.client_id, "PLAID-SECRET": config.secret,
+                   "Plaid-Version": PLAID_VERSION}
+        try:
+            return _cancel(event, config, ctx, headers, config.api_base.rstrip("/"))
+        except ValueError as exc:
+            raise PermanentError(str(exc)) from exc
     try:
         auth_body = build_authorization(event, config)
     except ValueError as exc:

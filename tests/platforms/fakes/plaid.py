@@ -1,6 +1,8 @@
 """Plaid Transfer double: client id/secret headers, bodies validated against the vendor schemas,
 authorization ``idempotency_key`` honoured (same key -> the same authorization), ``/transfer/create``
-idempotent on ``authorization_id`` (as Plaid documents), amounts above a limit declined."""
+idempotent on ``authorization_id`` (as Plaid documents), amounts above a limit declined. ``/transfer/get`` and
+``/transfer/cancel`` (only while ``cancellable``: pending; ``post(id)`` makes it posted, not cancellable); no
+vendor schema is extracted for these two, so their fields are checked here (transfer_id required)."""
 
 from __future__ import annotations
 
@@ -64,7 +66,36 @@ class PlaidDouble(LocalServer):
                 if t["authorization_id"] == auth["id"]:
                     return jsonify(transfer=t, request_id="req")
             tid = f"tr-{next(self.ids):04d}"
-            self.transfers[tid] = {"id": tid, "authorization_id": auth["id"], "status": "pending",
+            self.transfers[tid] = {"id": tid, "authorization_id": auth["id"], "status": "pending", "cancellable": True,
                                    "amount": auth["proposed_transfer"]["amount"], "description": body["description"],
                                    "metadata": body.get("metadata")}
             return jsonify(transfer=self.transfers[tid], request_id="req")
+
+        @app.post("/transfer/get")
+        def get() -> Response:
+            if (err := bad_auth()) is not None:
+                return err
+            transfer = self.transfers.get((request.get_json() or {}).get("transfer_id", ""))
+            if transfer is None:
+                return problem(400, {"error_type": "INVALID_INPUT", "error_code": "TRANSFER_NOT_FOUND"})
+            return jsonify(transfer=transfer, request_id="req")
+
+        @app.post("/transfer/cancel")
+        def cancel() -> Response:
+            if (err := bad_auth()) is not None:
+                return err
+            body = request.get_json() or {}
+            if set(body) - {"transfer_id", "reason_code", "client_id", "secret"} or "transfer_id" not in body:
+                return problem(400, {"error_type": "INVALID_REQUEST", "error_code": "INVALID_FIELD"})
+            transfer = self.transfers.get(body["transfer_id"])
+            if transfer is None:
+                return problem(400, {"error_type": "INVALID_INPUT", "error_code": "TRANSFER_NOT_FOUND"})
+            if not transfer["cancellable"]:
+                return problem(400, {"error_type": "TRANSFER_ERROR", "error_code": "TRANSFER_NOT_CANCELLABLE"})
+            transfer["status"], transfer["cancellable"] = "cancelled", False
+            return jsonify(request_id="req")
+
+    def post(self, tid: str) -> None:
+        """The ACH network picked the debit up: it is posted and can no longer be cancelled."""
+        self.transfers[tid]["status"], self.transfers[tid]["cancellable"] = "posted", False
+
