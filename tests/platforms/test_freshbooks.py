@@ -1,4 +1,5 @@
-"""FreshBooks recurring profile for subscription/fleet customers: the body (rated nets as strings, taxes
+"""FreshBooks: one invoice per finalized invoice (the default), checked against our total, deleted on a void;
+and the recurring profile (``mode="recurring"``) for subscription/fleet customers: the body (rated nets as strings, taxes
 as names/percentages), the class filter, and delivery against a local double with rotating refresh
 tokens, 429/500/lost answers, and one profile per customer that later invoices update.
 
@@ -23,7 +24,8 @@ from tests.platforms.fakes.finance_vendors import FinanceVendors
 from tests.platforms.fakes.http import OneShotHttp
 from tests.platforms.worker_model import retrying
 
-CFG = freshbooks.FreshBooksConfig(account_id="AbC123", client_ids={"C-1": "4242"}, access_token="static")
+CFG = freshbooks.FreshBooksConfig(account_id="AbC123", client_ids={"C-1": "4242"}, access_token="static",
+                                  mode="recurring")  # the explicit option; invoices (the default) below
 
 
 def finalized(currency: str = "EUR", cls: str = "fleet", invoice_id: str = "inv_2026_01", **kw: Any) -> dict[str, Any]:
@@ -149,3 +151,62 @@ def test_rotated_refresh_token_survives_a_worker_restart(vendors: FinanceVendors
     monkeypatch.setattr(oauth, "_PROVIDERS", {})  # without the store the configured, dead token is used
     with pytest.raises(PermanentError, match="invalid_grant"):
         freshbooks.deliver(finalized(invoice_id="inv_2026_03"), cfg, DeliveryContext(OneShotHttp()))
+
+
+def numbered(invoice_id: str, number: str, **kw: Any) -> dict[str, Any]:
+    event = finalized(invoice_id=invoice_id, **kw)
+    event["data"]["invoice"]["number"] = number
+    return event
+
+
+def invoice_mode(vendors: FinanceVendors) -> tuple[freshbooks.FreshBooksConfig, DeliveryContext]:
+    from connector.platforms.oauth import TokenProvider
+
+    cfg = CFG.model_copy(update={"api_base": vendors.url, "access_token": None, "client_id": "fb-client",
+                                 "client_secret": "fb-secret", "refresh_token": "fb-refresh-0",
+                                 "token_url": vendors.url + "/auth/oauth/token", "mode": "invoice"})
+    tokens = TokenProvider(cfg.token_url, "fb-client", "fb-secret", grant="refresh_token",
+                           refresh_token="fb-refresh-0", auth_style="body")
+    return cfg, DeliveryContext(OneShotHttp(), token_provider=tokens)
+
+
+def test_one_freshbooks_invoice_per_finalized_invoice_with_our_total(vendors: FinanceVendors) -> None:
+    """Each month's finalized invoice is its own FreshBooks invoice at its own amount (a template would bill the
+    next month at this month's usage); FreshBooks' total (its tax from our percentages) is ours, then sent."""
+    assert freshbooks.FreshBooksConfig(account_id="A").mode == "invoice"
+    cfg, ctx = invoice_mode(vendors)
+    path = "/accounting/account/AbC123/invoices/invoices"
+    vendors.lose(path, method="POST")  # created, answer lost: the retry finds it by number
+    jan, _ = retrying(lambda: freshbooks.deliver(finalized(), cfg, ctx))
+    feb = freshbooks.deliver(numbered("inv_2026_02", "INV-0002", energy="40"), cfg, ctx)
+    assert [(i["invoice_number"], i["amount"]["amount"], i["v3_status"]) for i in vendors.fb_invoices.values()] == [
+        ("INV-0001", "12.05", "sent"), ("INV-0002", "19.75", "sent")]
+    assert (jan["total"], feb["total"]) == ("12.05", "19.75") and vendors.fb_profiles == {}
+    assert [c["path"] for c in vendors.calls(path, "POST")] == [path, path]  # one create each, no duplicate
+    body = freshbooks.build_invoice(finalized(), cfg)["invoice"]
+    assert [(ln["unit_cost"]["amount"], ln["taxName1"], ln["taxAmount1"]) for ln in body["lines"]] == [
+        ("1.00", "VAT", "19"), ("9.13", "VAT", "19")]
+
+
+def test_a_freshbooks_total_that_is_not_ours_is_deleted_and_a_void_deletes(vendors: FinanceVendors) -> None:
+    cfg, ctx = invoice_mode(vendors)
+    event = finalized()
+    event["data"]["invoice"]["lines"][1]["taxes"][0]["rate"] = "20"  # FreshBooks taxes 9.13 at 20 %: 12.15
+    with pytest.raises(PermanentError, match="FreshBooks computes 12.15 for invoice INV-0001, ours is 12.05: the "
+                                             "FreshBooks invoice was deleted"):
+        freshbooks.deliver(event, cfg, ctx)
+    assert [i["vis_state"] for i in vendors.fb_invoices.values()] == [1]
+    sent = freshbooks.deliver(numbered("inv_2", "INV-0002"), cfg, ctx)
+    void = numbered("inv_2", "INV-0002")
+    void.update(type="invoice.voided")
+    void["data"]["invoice"]["status"] = "void"
+    assert freshbooks.idempotency_key(void, cfg) == "freshbooks:t1:inv_2:void"
+    assert freshbooks.deliver(void, cfg, ctx) == {"status": "sent", "ref": sent["ref"], "action": "deleted"}
+    assert vendors.fb_invoices[sent["ref"]]["vis_state"] == 1
+    paid = numbered("inv_3", "INV-0003")
+    freshbooks.deliver(paid, cfg, ctx)
+    vendors.fb_pay("INV-0003")
+    paid.update(type="invoice.voided")
+    paid["data"]["invoice"]["status"] = "void"
+    with pytest.raises(PermanentError, match="INV-0003 is paid: our invoice was voided, so refund the payment"):
+        freshbooks.deliver(paid, cfg, ctx)

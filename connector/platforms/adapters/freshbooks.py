@@ -1,7 +1,9 @@
-"""FreshBooks: a recurring invoice template (invoice profile) for subscription and fleet customers.
+"""FreshBooks: one FreshBooks invoice per finalized invoice of ours, checked against our total; voids delete it.
 
-FreshBooks has no idempotency key, so the profile carries ours in ``po_number`` and is looked up before any
-create; money is the rated line nets, never recomputed. See docs/platforms/freshbooks.md."""
+FreshBooks has no idempotency key, so the invoice carries our number and is looked up before any create;
+FreshBooks computes the tax from the percentages sent, so its total is compared with our ``amount_due`` before
+it is marked sent. ``mode="recurring"`` keeps the former recurring template (invoice profile) as an explicit
+option. See docs/platforms/freshbooks.md."""
 
 from __future__ import annotations
 
@@ -15,10 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from connector.models.documents import EventJson, InvoiceJson, InvoiceLineJson
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import MappingError
+from connector.platforms.invoice_event import correction_skip
 from connector.platforms.oauth import RefreshTokenStore
 
 NAME = "freshbooks"
-EVENTS = ("invoice.finalized",)
+EVENTS = ("invoice.finalized", "invoice.voided")
 
 
 class FreshBooksConfig(BaseModel):
@@ -39,6 +42,8 @@ class FreshBooksConfig(BaseModel):
     number_recurring: int = Field(default=0, ge=0, description="0 = until stopped")
     send_email: bool = False
     payment_terms_days: int = Field(default=14, ge=0)
+    mode: Literal["invoice", "recurring"] = Field(default="invoice", description="invoice: one FreshBooks "
+                                                  "invoice per finalized invoice; recurring: a template per customer")
 
 
 def _invoice(event: EventJson) -> InvoiceJson:
@@ -49,8 +54,12 @@ def _invoice(event: EventJson) -> InvoiceJson:
 
 
 def skip_reason(event: EventJson, config: FreshBooksConfig) -> str | None:
-    if event.get("type") not in EVENTS:
-        return f"event type {event.get('type')!r} does not change a recurring profile"
+    if event.get("type") not in EVENTS or (config.mode == "recurring" and event.get("type") != "invoice.finalized"):
+        return f"event type {event.get('type')!r} does not change a FreshBooks {config.mode}"
+    if event.get("type") == "invoice.voided":
+        reason = correction_skip(event, "FreshBooks")
+        if reason is not None:
+            return reason
     invoice = _invoice(event)
     if invoice.get("kind", "invoice") != "invoice":
         return f"{invoice.get('kind')} {invoice.get('id')} is not a template"
@@ -118,8 +127,25 @@ def build_profile(event: EventJson, config: FreshBooksConfig) -> dict[str, Any]:
 
 
 def idempotency_key(event: EventJson, config: FreshBooksConfig | None = None) -> str:
-    """Per finalized invoice (each one refreshes the customer's profile once)."""
-    return f"freshbooks:{event.get('tenant_id', '')}:{_invoice(event).get('id')}"
+    """Per finalized invoice (one FreshBooks invoice, or one refresh of the profile); a void has its own."""
+    suffix = ":void" if event.get("type") == "invoice.voided" else ""
+    return f"freshbooks:{event.get('tenant_id', '')}:{_invoice(event).get('id')}{suffix}"
+
+
+def invoice_number(invoice: InvoiceJson) -> str:
+    """FreshBooks ``invoice_number``: ours (our numbers are gapless per tenant), the lookup key."""
+    return str(invoice.get("number") or invoice["id"])[:30]
+
+
+def build_invoice(event: EventJson, config: FreshBooksConfig) -> dict[str, Any]:
+    """The ``{"invoice": …}`` body: our lines (taxes as FreshBooks names and percentages), our number."""
+    invoice = _invoice(event)
+    profile = build_profile(event, config)["invoice_profile"]
+    issued = str(invoice.get("issued_at") or event.get("created_at") or "")[:10]
+    return {"invoice": {"customerid": profile["customerid"], "create_date": issued,
+                        "currency_code": profile["currency_code"], "invoice_number": invoice_number(invoice),
+                        "po_number": str(invoice["id"])[:31], "due_offset_days": config.payment_terms_days,
+                        "notes": profile["notes"], "lines": profile["lines"]}}
 
 
 
@@ -160,6 +186,8 @@ def deliver(event: EventJson, config: FreshBooksConfig, ctx: DeliveryContext) ->
     reason = skip_reason(event, config)
     if reason is not None:
         return {"status": "skipped", "reason": reason}
+    if config.mode == "invoice":
+        return _deliver_invoice(event, config, ctx)
     try:
         body = build_profile(event, config)
         provider = _provider(config, ctx.stores.refresh_tokens, ctx.token_provider, ctx.on_refresh)
@@ -178,6 +206,53 @@ def deliver(event: EventJson, config: FreshBooksConfig, ctx: DeliveryContext) ->
     resp = _send(config, http, provider, "POST", base, json=body)
     created = ((resp.json().get("response") or {}).get("result") or {}).get("invoice_profile") or {}
     return {"status": "sent", "ref": str(created.get("id") or created.get("profileid"))}
+
+
+def _deliver_invoice(event: EventJson, config: FreshBooksConfig, ctx: DeliveryContext) -> dict[str, Any]:
+    """Find our invoice by number; create it once, check FreshBooks' total against ours, mark it sent. A void
+    deletes the unpaid FreshBooks invoice (FreshBooks has no void status; a paid one must be refunded there)."""
+    from connector.platforms.errors import PermanentError, RetryableError
+
+    invoice = _invoice(event)
+    try:
+        provider = _provider(config, ctx.stores.refresh_tokens, ctx.token_provider, ctx.on_refresh)
+        body = build_invoice(event, config) if event.get("type") == "invoice.finalized" else None
+    except MappingError as exc:
+        raise PermanentError(str(exc)) from exc
+    base = f"{config.api_base.rstrip('/')}/accounting/account/{config.account_id}/invoices/invoices"
+
+    def call(method: str, url: str, **kw: Any) -> dict[str, Any]:
+        answer = _send(config, ctx.http, provider, method, url, **kw).json() or {}
+        return dict((answer.get("response") or {}).get("result") or {})
+
+    number = invoice_number(invoice)
+    found = [i for i in call("GET", base, params={"search[invoice_number]": number}).get("invoices") or []
+             if i.get("invoice_number") == number and i.get("vis_state", 0) == 0]
+    if event.get("type") == "invoice.voided":
+        if not found:
+            raise RetryableError(f"FreshBooks has no invoice {number} yet; the void waits for its delivery")
+        current = found[0]
+        if current.get("payment_status") in ("paid", "partial"):
+            raise PermanentError(f"FreshBooks invoice {number} is {current.get('payment_status')}: our invoice was "
+                                 "voided, so refund the payment in FreshBooks")
+        call("PUT", f"{base}/{current['id']}", json={"invoice": {"vis_state": 1}})
+        return {"status": "sent", "ref": str(current["id"]), "action": "deleted"}
+    assert body is not None
+    if found:
+        created = found[0]
+    else:
+        created = call("POST", base, json=body).get("invoice") or {}
+    if not created.get("id"):
+        return {"status": "sent", "ref": None, "invoice_number": number}  # dry run: nothing was created
+    total = Decimal(str((created.get("amount") or {}).get("amount", "0")))
+    expected = Decimal(str(invoice.get("amount_due")))
+    if total != expected:
+        call("PUT", f"{base}/{created['id']}", json={"invoice": {"vis_state": 1}})
+        raise PermanentError(f"FreshBooks computes {total:f} for invoice {number}, ours is {expected:f}: the "
+                             "FreshBooks invoice was deleted, nothing is receivable; check the tax percentages")
+    if created.get("v3_status", created.get("status")) in (None, "draft", 1):
+        call("PUT", f"{base}/{created['id']}", json={"invoice": {"action_mark_as_sent": True}})
+    return {"status": "sent", "ref": str(created["id"]), "invoice_number": number, "total": f"{total:f}"}
 
 
 Config = FreshBooksConfig

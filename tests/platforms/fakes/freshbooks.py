@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from flask import Flask, Response, request
@@ -16,6 +17,7 @@ class FreshBooks:
 
     def install_freshbooks(self, app: Flask) -> None:
         self.fb_profiles: dict[str, dict[str, Any]] = {}
+        self.fb_invoices: dict[str, dict[str, Any]] = {}  # id -> invoice, with FreshBooks' computed amount
         self.fb_refresh = "fb-refresh-0"
 
         @app.post("/auth/oauth/token")
@@ -70,3 +72,61 @@ class FreshBooks:
             self.fb_profiles[pid].update(json.loads(request.get_data())["invoice_profile"])
             self.fb_profiles[pid]["updates"] += 1
             return reply({"response": {"result": {"invoice_profile": self.fb_profiles[pid]}}})
+
+        def fb_amount(invoice: dict[str, Any]) -> Decimal:
+            """FreshBooks' total: each line's qty x unit cost plus its taxes (taxAmount1/2 are percentages),
+            each tax rounded half up on the line, in the currency's cents."""
+            total = Decimal(0)
+            for line in invoice["lines"]:
+                net = Decimal(str(line["qty"])) * Decimal(str(line["unit_cost"]["amount"]))
+                total += net
+                for n in (1, 2):
+                    if line.get(f"taxAmount{n}") is not None:
+                        total += (net * Decimal(str(line[f"taxAmount{n}"])) / 100).quantize(Decimal("0.01"),
+                                                                                            ROUND_HALF_UP)
+            return total
+
+        @app.get("/accounting/account/<account>/invoices/invoices")
+        def fb_invoice_list(account: str) -> Response:
+            denied = fb_denied(account)
+            if denied:
+                return denied
+            number = request.args.get("search[invoice_number]")
+            hits = [i for i in self.fb_invoices.values() if number in (None, i["invoice_number"])]
+            return reply({"response": {"result": {"invoices": hits, "page": 1, "pages": 1, "total": len(hits)}}})
+
+        @app.post("/accounting/account/<account>/invoices/invoices")
+        def fb_invoice_create(account: str) -> Response:
+            denied = fb_denied(account)
+            if denied:
+                return denied
+            invoice = json.loads(request.get_data())["invoice"]
+            missing = [k for k in ("customerid", "create_date", "lines") if not invoice.get(k)]
+            if missing:
+                return reply({"response": {"errors": [{"message": f"{missing[0]} is required"}]}}, 422)
+            iid = next(self.ids)
+            self.fb_invoices[str(iid)] = {"id": iid, "invoiceid": iid, "vis_state": 0, "v3_status": "draft",
+                                          "payment_status": "unpaid", **invoice,
+                                          "amount": {"amount": f"{fb_amount(invoice):f}",
+                                                     "code": invoice.get("currency_code")}}
+            return reply({"response": {"result": {"invoice": self.fb_invoices[str(iid)]}}})
+
+        @app.put("/accounting/account/<account>/invoices/invoices/<iid>")
+        def fb_invoice_update(account: str, iid: str) -> Response:
+            denied = fb_denied(account)
+            if denied:
+                return denied
+            invoice = self.fb_invoices.get(iid)
+            if invoice is None:
+                return reply({"response": {"errors": [{"message": "invoice not found"}]}}, 404)
+            change = json.loads(request.get_data())["invoice"]
+            if change.get("action_mark_as_sent"):
+                invoice["v3_status"] = "sent"
+            if "vis_state" in change:
+                invoice["vis_state"] = change["vis_state"]
+            return reply({"response": {"result": {"invoice": invoice}}})
+
+    def fb_pay(self, number: str) -> None:
+        [invoice] = [i for i in self.fb_invoices.values() if i["invoice_number"] == number]
+        invoice["payment_status"], invoice["v3_status"] = "paid", "paid"
+
