@@ -197,3 +197,35 @@ def test_credit_note_reverses_the_posting(vendors: FinanceVendors) -> None:
     assert sap.idempotency_key(credit_note_event(), cfg) == "sap_s4hana:t1:1010:CN-000001"
     first, again = (sap.deliver(credit_note_event(), cfg, DeliveryContext(OneShotHttp())) for _ in range(2))
     assert first["ref"] == again["ref"] and list(vendors.sap_documents) == [("1010", "CN-000001")]
+
+
+def test_soap_is_the_default_transport() -> None:
+    assert sap.SapConfig().transport == "soap"
+    with pytest.raises(PermanentError, match="soap_url: required for this transport"):
+        sap.deliver(billed_event(), sap.SapConfig(json_url="http://127.0.0.1:9/x", customer_ids={"C-1": "1"},
+                                                  tax_codes={"19": "O1"}), DeliveryContext(OneShotHttp()))
+
+
+def voided(event: dict[str, Any], number: str | None = "INV-000001") -> dict[str, Any]:
+    inv = dict(copy.deepcopy(event["data"]["invoice"]), status="void", number=number)
+    return {"id": "evt_void", "type": "invoice.voided", "tenant_id": "t1", "created_at": "2026-01-14T09:00:00Z",
+            "data": {"invoice": inv}}
+
+
+def test_a_void_posts_one_reversing_document_of_the_invoice(vendors: FinanceVendors) -> None:
+    """Each session was posted on session.billed, so the void of our invoice (finalized or draft) reverses all
+    of its lines in one document referenced by the invoice: SAP's receivable for it goes back to zero."""
+    cfg = _cfg(vendors, "json")  # the JSON double keeps the BAPI tables to read the receivable from
+    event = billed_event()
+    posted = sap.build_document(event, cfg)
+    reversal = sap.build_document(voided(event), cfg)
+    assert reversal["DOCUMENTHEADER"]["REF_DOC_NO"] == "INV-000001~VOID"
+    assert reversal["DOCUMENTHEADER"]["DOC_TYPE"] == cfg.credit_doc_type
+    assert [a for _, a in amounts(reversal)] == [str(-Decimal(a)) for _, a in amounts(posted)]
+    assert sap.idempotency_key(voided(event), cfg) != sap.idempotency_key(event, cfg)
+    sap.deliver(event, cfg, DeliveryContext(OneShotHttp()))
+    sap.deliver(voided(event), cfg, DeliveryContext(OneShotHttp()))
+    receivable = sum(Decimal(doc["CURRENCYAMOUNT"][0]["AMT_DOCCUR"]) for doc in vendors.sap_documents.values())
+    assert len(vendors.sap_documents) == 2 and receivable == 0
+    draft = voided(billed_event(sid="S-200"), number=None)
+    assert sap.skip_reason(draft) is None  # a voided draft's sessions were posted too: reversed as well

@@ -1,7 +1,8 @@
-"""SAP S/4HANA: the revenue posting of each billed session, balanced in every currency.
+"""SAP S/4HANA: the revenue posting of each billed session, balanced in every currency; voids and credit notes reverse.
 
-One accounting document per session (BAPI tables, sent as JSON or as the SOAP Journal Entry message), refused
-before sending unless it sums to zero; the session id is the reference SAP dedupes on. See
+One accounting document per session, sent as SAP's Journal Entry SOAP message (default) or as BAPI tables in
+JSON for customer middleware, refused before sending unless it sums to zero; the session id is the reference
+SAP dedupes on. A credit note or the void of an invoice posts one reversing document. See
 docs/platforms/sap_s4hana.md."""
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from connector.models.documents import EventJson, InvoiceJson, InvoiceLineJson
 from connector.money import round_money
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import MappingError
-from connector.platforms.invoice_event import rebilling, session_lines
+from connector.platforms.invoice_event import correction_skip, rebilling, session_lines
 
 NAME = "sap_s4hana"
-EVENTS = ("session.billed", "credit_note.issued")
+EVENTS = ("session.billed", "credit_note.issued", "invoice.voided")
 DOC_CURRENCY, LOCAL_CURRENCY = "00", "10"
 
 
@@ -32,7 +33,8 @@ class SapConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    transport: Literal["json", "soap"] = "json"
+    transport: Literal["soap", "json"] = Field(default="soap", description="soap: SAP's Journal Entry SOAP "
+                                                "service (default); json: the BAPI tables for customer middleware")
     json_url: str | None = Field(default=None, description="integration endpoint that calls the BAPI")
     soap_url: str | None = Field(default=None, description="…/sap/bc/srt/scs_ext/sap/journalentrycreaterequestconfi")
     username: str | None = None
@@ -71,10 +73,19 @@ def ref_doc_no(session_id: str) -> str:
 
 
 def is_credit_note(event: EventJson) -> bool:
-    if event.get("type") == "credit_note.issued":
+    """A document that reverses postings: a credit note, or the void of an invoice (its sessions were posted
+    one by one on ``session.billed``, draft or not, so a void reverses all its lines)."""
+    if event.get("type") in ("credit_note.issued", "invoice.voided"):
         return True
     invoice: Mapping[str, Any] = (event.get("data") or {}).get("invoice") or {}
     return invoice.get("kind") == "credit_note"
+
+
+def skip_reason(event: EventJson) -> str | None:
+    """Why a void or credit note posts nothing (None: it does); voided drafts count, their sessions were posted."""
+    if event.get("type") in ("invoice.voided", "credit_note.issued"):
+        return correction_skip(event, "SAP S/4HANA", voided_drafts=True)
+    return None
 
 
 def _session(event: EventJson) -> tuple[dict[str, Any], InvoiceJson, list[InvoiceLineJson]]:
@@ -85,6 +96,8 @@ def _session(event: EventJson) -> tuple[dict[str, Any], InvoiceJson, list[Invoic
         raise MappingError("data.invoice", "required")
     if is_credit_note(event):  # referenced by its own number; all its lines reverse the original postings
         ref = invoice.get("number") or invoice.get("id")
+        if event.get("type") == "invoice.voided":  # the void of invoice INV-000001: "INV-000001~VOID"
+            ref = f"{ref}~VOID"
         if not ref or not invoice.get("lines"):
             raise MappingError("data.invoice", "a credit note needs a number and lines")
         customer: Mapping[str, Any] = invoice.get("customer") or {}
@@ -111,7 +124,8 @@ def build_document(event: EventJson, config: SapConfig) -> dict[str, Any]:
     ref = ref_doc_no(session["id"])
     credit = is_credit_note(event)
     sign = Decimal(-1) if credit else Decimal(1)  # a credit note reverses: receivable credited, revenue debited
-    text = f"EV credit note {session['id']}" if credit else f"EV charging {session['id']}"
+    text = (f"EV void {session['id']}" if event.get("type") == "invoice.voided" else
+            f"EV credit note {session['id']}" if credit else f"EV charging {session['id']}")
     header = {"BUS_ACT": "RFBU", "USERNAME": config.bapi_user, "HEADER_TXT": text[:25], "COMP_CODE": config.comp_code,
               "DOC_DATE": date, "PSTNG_DATE": date, "DOC_TYPE": config.credit_doc_type if credit else config.doc_type,
               "REF_DOC_NO": ref}
@@ -348,6 +362,9 @@ def deliver(event: EventJson, config: SapConfig, ctx: DeliveryContext) -> dict[s
     """Build, check the balance, send over the configured transport, read SAP's own result."""
     from connector.platforms.errors import PermanentError
 
+    reason = skip_reason(event)
+    if reason is not None:
+        return {"status": "skipped", "reason": reason}
     try:
         document = build_document(event, config)
         url = config.json_url if config.transport == "json" else config.soap_url
