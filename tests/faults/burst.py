@@ -30,7 +30,8 @@ def end_event(run: str, index: int) -> dict[str, Any]:
     return {"event_id": f"{run}-{index}:end", "type": "end", "session_id": f"{run}-{index}",
             "timestamp": f"2026-01-13T15:{minute:02d}:00Z",
             "session": {"start": "2026-01-13T14:00:00Z", "end": f"2026-01-13T15:{minute:02d}:00Z",
-                        "energy_kwh": "10", "tariff_id": "T-EUR", "station_id": "ST-1", "customer_id": "C-1"}}
+                        "energy_kwh": "10", "tariff_id": "T-EUR", "station_id": "ST-1",
+                        "customer_id": f"C-{index % 20}"}}  # 20 drafts, as an operator's burst has
 
 
 class Burst:
