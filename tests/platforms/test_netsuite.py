@@ -20,7 +20,9 @@ from tests.platforms.worker_model import retrying
 CFG = netsuite.NetSuiteConfig(account_id="1234567_SB1", consumer_key="ns-ck", consumer_secret="ns-cs",
                               token_id="ns-token", token_secret="ns-ts",
                               item_ids={"energy": "1201", "fixed": "1202", "time": "1203"},
-                              amount_field="custcol_evb_net")
+                              amount_field="custcol_evb_net", record="itemFulfillment")  # the explicit option
+INVOICES = CFG.model_copy(update={"record": "invoice", "customer_ids": {"C-1": "77"}, "tax_codes": {"19": "8"},
+                                  "item_ids": {**CFG.item_ids, "incentive": "1299"}})  # the default: Invoices
 
 
 def test_update_body_carries_the_rated_quantities() -> None:
@@ -108,3 +110,25 @@ def test_oauth2_bearer_instead_of_tba(vendors: FinanceVendors) -> None:
     with pytest.raises(PermanentError, match="token_url/client_id/client_secret"):
         netsuite.deliver(
             billed_event(), CFG.model_copy(update={"auth": "oauth2"}), DeliveryContext(OneShotHttp()))
+
+
+def test_an_invoice_per_session_posts_revenue_and_receivable(vendors: FinanceVendors) -> None:
+    """The default: an Invoice (not an Item Fulfillment, which posts no revenue), upserted by external id, at
+    our nets with our tax code; a retry and a redelivery leave one Invoice."""
+    assert netsuite.NetSuiteConfig(account_id="1").record == "invoice"
+    body = netsuite.build_invoice(billed_event(), INVOICES)
+    assert (body["externalId"], body["entity"], [(i["item"]["id"], i["amount"], i["taxCode"]["id"])
+                                                 for i in body["item"]["items"]]) == (
+        "EV-S-100", {"id": "77"}, [("1202", Decimal("1.00"), "8"), ("1201", Decimal("9.13"), "8")])
+    assert netsuite.endpoint(billed_event(), INVOICES).endswith("/services/rest/record/v1/invoice/eid:EV-S-100")
+    with pytest.raises(netsuite.MappingError, match="customer_ids: no NetSuite customer for customer 'C-1'"):
+        netsuite.build_invoice(billed_event(), INVOICES.model_copy(update={"customer_ids": {}}))
+    cfg = INVOICES.model_copy(update={"base_url": vendors.url})
+    vendors.fail("/services/rest/record/v1/invoice/", 429, 500, retry_after="1")
+    result, _ = retrying(lambda: netsuite.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp())))
+    netsuite.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp()))  # redelivered: same key, same job
+    assert list(vendors.ns_invoices) == ["eid:EV-S-100"] and len(vendors.ns_applied) == 1 and result["async"]
+    assert vendors.ns_invoices["eid:EV-S-100"]["subtotal"] == Decimal("10.13")
+    incentive = netsuite.build_invoice(incentive_event(), INVOICES)
+    assert [i["amount"] for i in incentive["item"]["items"]][-1] < 0  # the authority's part, on its own item
+

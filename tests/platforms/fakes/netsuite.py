@@ -20,6 +20,7 @@ class NetSuite:
         self.ns_jobs: dict[str, str] = {}  # idempotency key -> job location
         self.ns_applied: list[tuple[str, str | None]] = []  # (ref, idempotency key) of every applied update
         self.ns_nonces: set[str] = set()
+        self.ns_invoices: dict[str, dict[str, Any]] = {}  # Invoices upserted by external id ("eid:EV-S-100")
 
         def ns_tba_ok() -> str | None:
             from oauthlib.common import Request
@@ -73,3 +74,31 @@ class NetSuite:
                     return Response("", status=202, headers={"Location": job})
             return Response("", status=204, headers={"Location": f"{self.url}/services/rest/record/v1/"
                                                                  f"itemFulfillment/{record['id']}"})
+
+        @app.put("/services/rest/record/v1/invoice/<path:ref>")
+        def ns_upsert_invoice(ref: str) -> Response:
+            problem = None if self.bearer_ok() else ns_tba_ok()
+            if problem:
+                return reply({"title": "Unauthorized", "status": 401,
+                              "o:errorDetails": [{"detail": f"Invalid login attempt. ({problem})",
+                                                  "o:errorCode": "INVALID_LOGIN"}]}, 401)
+            body = json.loads(request.get_data(), parse_float=Decimal)
+            missing = [k for k in ("entity", "item") if not body.get(k)]
+            if missing or not ref.startswith("eid:") or body.get("externalId") not in (None, ref[4:]):
+                return reply({"title": "Bad Request", "status": 400, "o:errorDetails": [
+                    {"detail": f"Invalid upsert: {missing or ref}", "o:errorCode": "USER_ERROR"}]}, 400)
+            key = request.headers.get("X-NetSuite-Idempotency-Key")
+            with self.lock:
+                if key and key in self.ns_jobs:
+                    return Response("", status=202, headers={"Location": self.ns_jobs[key]})
+                subtotal = sum((Decimal(str(i["amount"])) for i in body["item"]["items"]), Decimal(0))
+                self.ns_invoices[ref] = {"id": str(next(self.ids)), **body, "subtotal": subtotal}
+                self.ns_applied.append((ref, key))
+                if request.headers.get("Prefer") == "respond-async":
+                    job = f"{self.url}/services/rest/async/v1/job/{next(self.ids)}"
+                    if key:
+                        self.ns_jobs[key] = job
+                    return Response("", status=202, headers={"Location": job})
+            return Response("", status=204, headers={"Location": f"{self.url}/services/rest/record/v1/invoice/"
+                                                                 f"{self.ns_invoices[ref]['id']}"})
+
