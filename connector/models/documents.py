@@ -150,8 +150,9 @@ class InvoiceLineJson(TypedDict):
     gross: str
 
 
-class InvoiceJson(TypedDict):
-    """The pinned ``Invoice``: an invoice or a credit note (``kind``), money in major units."""
+class InvoiceSummaryJson(TypedDict):
+    """An ``Invoice`` without ``lines`` and ``taxes``: what a billed session and ``session.billed`` carry (the
+    whole invoice is ``GET /v1/invoices/{id}``)."""
 
     id: str
     tenant_id: str
@@ -166,13 +167,19 @@ class InvoiceJson(TypedDict):
     period_end: str | None
     paid_at: str | None
     reason: str | None
-    lines: list[InvoiceLineJson]
-    taxes: list[TaxTotalJson]
     net_total: str
     tax_total: str
     gross_total: str
     incentive_total: str
     amount_due: str
+
+
+class InvoiceJson(InvoiceSummaryJson, total=False):
+    """The pinned ``Invoice``: an invoice or a credit note (``kind``), money in major units. ``lines`` and
+    ``taxes`` are always there, except in the summary ``session.billed`` carries."""
+
+    lines: list[InvoiceLineJson]
+    taxes: list[TaxTotalJson]
 
 
 # ---------------------------------------------------------------------------------------- journal entry
@@ -214,7 +221,8 @@ class EventDataJson(TypedDict, total=False):
 
     session: dict[str, Any]
     rating: RatedSessionJson
-    invoice: InvoiceJson
+    invoice: InvoiceJson  # session.billed: the summary (``InvoiceSummaryJson``: no lines, no taxes) + ``lines``
+    lines: list[InvoiceLineJson]  # session.billed: the billed session's own lines
     as_of: str
     policy: str
     before: RatedSessionJson | None

@@ -112,6 +112,18 @@ def delivery_key(name: str, event: EventJson, skipped: bool, key: str, limit: in
     return bounded_key(key, limit)
 
 
+def event_lines(event: EventJson) -> list[InvoiceLineJson]:
+    """The lines an event carries: ``session.billed`` carries the billed session's own lines in ``data.lines``
+    (its ``data.invoice`` is a summary: totals, status, no lines); the other invoice events carry the whole
+    invoice, lines included. Events stored before the summary carry the whole draft in ``data.invoice``."""
+    data = event.get("data") or {}
+    lines = data.get("lines")
+    if isinstance(lines, list):
+        return lines
+    invoice = data.get("invoice")
+    return list(invoice.get("lines") or []) if isinstance(invoice, dict) else []
+
+
 def session_lines(event: EventJson) -> tuple[dict[str, Any], InvoiceJson, list[InvoiceLineJson]]:
     """(the billed session with its id, the invoice, the invoice lines of that session) of a
     ``session.billed`` event: a draft invoice may hold other sessions' lines too."""
@@ -126,9 +138,9 @@ def session_lines(event: EventJson) -> tuple[dict[str, Any], InvoiceJson, list[I
     sid = session.get("id") or (rating.get("session_id") if rating else None)
     if not sid:
         raise MappingError("data.session.id", "required")
-    lines = [ln for ln in invoice.get("lines") or [] if ln.get("session_id") in (None, sid)]
+    lines = [ln for ln in event_lines(event) if ln.get("session_id") in (None, sid)]
     if not lines:
-        raise MappingError("data.invoice.lines", f"no line for session {sid}")
+        raise MappingError("data.lines", f"no line for session {sid}")
     return {**session, "id": str(sid)}, invoice, lines
 
 

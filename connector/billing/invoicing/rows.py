@@ -12,12 +12,18 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from connector.billing.ledger.accounts import Accounts
 from connector.billing.ledger.journal import Posting
-from connector.models.documents import InvoiceCustomerJson, InvoiceJson, InvoiceLineJson, TaxTotalJson
+from connector.models.documents import (
+    InvoiceCustomerJson,
+    InvoiceJson,
+    InvoiceLineJson,
+    InvoiceSummaryJson,
+    TaxTotalJson,
+)
 from connector.money import major_str
 from connector.storage.repo import aware
 from connector.storage.tables.billing import InvoiceCounterRow, InvoiceLineRow, InvoiceRow
@@ -93,15 +99,33 @@ def next_position(db: DbSession, tenant_id: str, invoice_id: str) -> int:
 
 
 def refresh_totals(db: DbSession, invoice: InvoiceRow) -> None:
-    """Totals = sums of the lines (incentives apart: they reduce the amount due, not the tax base)."""
-    lines = lines_of(db, invoice.tenant_id, invoice.invoice_id)
-    charges = [ln for ln in lines if ln.category != "incentive"]
-    invoice.net_total = sum(ln.net for ln in charges)
-    invoice.tax_total = sum(ln.tax for ln in charges)
-    invoice.gross_total = invoice.net_total + invoice.tax_total
-    invoice.incentive_total = -sum(ln.net for ln in lines if ln.category == "incentive")
-    invoice.amount_due = invoice.gross_total - invoice.incentive_total
+    """Totals = sums of the lines (incentives apart: they reduce the amount due, not the tax base), as one SQL
+    aggregate: no line is loaded, whatever the size of the draft."""
     db.flush()
+    incentive = InvoiceLineRow.category == "incentive"
+    charge_net = func.coalesce(func.sum(case((incentive, 0), else_=InvoiceLineRow.net)), 0)
+    charge_tax = func.coalesce(func.sum(case((incentive, 0), else_=InvoiceLineRow.tax)), 0)
+    incentive_net = func.coalesce(func.sum(case((incentive, InvoiceLineRow.net), else_=0)), 0)
+    net, tax, inc = db.execute(select(charge_net, charge_tax, incentive_net).where(
+        InvoiceLineRow.tenant_id == invoice.tenant_id, InvoiceLineRow.invoice_id == invoice.invoice_id)).one()
+    _set_totals(invoice, int(net), int(tax), -int(inc))
+    db.flush()
+
+
+def add_to_totals(invoice: InvoiceRow, lines: list[InvoiceLineRow]) -> None:
+    """Totals after appending ``lines``: the stored totals plus theirs (the cost of a session stays flat as
+    its draft grows; ``refresh_totals`` recomputes from all lines where lines were removed)."""
+    charges = [ln for ln in lines if ln.category != "incentive"]
+    _set_totals(invoice, (invoice.net_total or 0) + sum(ln.net for ln in charges),
+                (invoice.tax_total or 0) + sum(ln.tax for ln in charges),
+                (invoice.incentive_total or 0) - sum(ln.net for ln in lines if ln.category == "incentive"))
+
+
+def _set_totals(invoice: InvoiceRow, net: int, tax: int, incentive: int) -> None:
+    invoice.net_total, invoice.tax_total = net, tax
+    invoice.gross_total = net + tax
+    invoice.incentive_total = incentive
+    invoice.amount_due = invoice.gross_total - incentive
 
 
 def extend_period(invoice: InvoiceRow, start: datetime | None, end: datetime | None) -> None:
@@ -193,6 +217,33 @@ def invoice_json(db: DbSession, invoice: InvoiceRow, lines: list[InvoiceLineRow]
         "incentive_total": major_str(invoice.incentive_total, invoice.currency),
         "amount_due": major_str(invoice.amount_due, invoice.currency),
     }
+
+
+def invoice_summary(db: DbSession, invoice: InvoiceRow) -> InvoiceSummaryJson:
+    """The ``Invoice`` without its lines and tax totals: what a session's bill and ``session.billed`` carry, so
+    their size does not grow with the draft (the whole invoice is ``GET /v1/invoices/{id}``)."""
+    customer = None if invoice.customer_id is None else db.get(CustomerRow, (invoice.tenant_id, invoice.customer_id))
+    return {
+        "id": invoice.invoice_id, "tenant_id": invoice.tenant_id, "number": invoice.number,
+        "status": invoice.status, "kind": invoice.kind, "credit_note_of": invoice.credit_note_of,
+        "customer": customer_json(customer) or (None if invoice.customer_id is None else {"id": invoice.customer_id}),
+        "currency": invoice.currency, "issued_at": _iso(invoice.issued_at),
+        "period_start": _iso(invoice.period_start), "period_end": _iso(invoice.period_end),
+        "paid_at": _iso(invoice.paid_at), "reason": invoice.reason,
+        "net_total": major_str(invoice.net_total, invoice.currency),
+        "tax_total": major_str(invoice.tax_total, invoice.currency),
+        "gross_total": major_str(invoice.gross_total, invoice.currency),
+        "incentive_total": major_str(invoice.incentive_total, invoice.currency),
+        "amount_due": major_str(invoice.amount_due, invoice.currency),
+    }
+
+
+def session_lines_json(db: DbSession, tenant_id: str, invoice: InvoiceRow, session_id: str) -> list[InvoiceLineJson]:
+    """The invoice's lines of one session (indexed by tenant + session: flat in the size of the invoice)."""
+    rows = db.scalars(select(InvoiceLineRow).where(
+        InvoiceLineRow.tenant_id == tenant_id, InvoiceLineRow.session_id == session_id,
+        InvoiceLineRow.invoice_id == invoice.invoice_id).order_by(InvoiceLineRow.position, InvoiceLineRow.line_id))
+    return [line_json(ln, invoice.currency) for ln in rows]
 
 
 CSV_FIELDS = ("invoice_id", "number", "status", "kind", "currency", "line_id", "session_id", "station_id", "kind_line",

@@ -16,7 +16,7 @@ import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +27,13 @@ from connector.billing.invoicing.lifecycle import create_credit_note
 from connector.billing.invoicing.posting import BillingError, emit, post_lines
 from connector.billing.ledger import audit
 from connector.models import Customer
-from connector.models.documents import DifferenceJson, InvoiceJson, RatedSessionJson
+from connector.models.documents import (
+    DifferenceJson,
+    InvoiceJson,
+    InvoiceLineJson,
+    InvoiceSummaryJson,
+    RatedSessionJson,
+)
 from connector.models.session_event import IngestError
 from connector.models.session_merge import to_session
 from connector.money import to_major, to_minor
@@ -48,7 +54,8 @@ class BilledSession(TypedDict):
     amount_due: str
     currency: str
     rating: RatedSessionJson | dict[str, Any]  # {} when the session row holds no rating
-    invoice: InvoiceJson
+    invoice: InvoiceSummaryJson  # totals and status, not its lines: the whole invoice is one GET away
+    lines: list[InvoiceLineJson]  # this session's lines on that invoice
 
 
 class CorrectedSession(TypedDict):
@@ -169,7 +176,8 @@ def _add_lines(db: DbSession, tenant_id: str, invoice: InvoiceRow, row: SessionR
         added.append(line)
     db.flush()
     invoices.extend_period(invoice, repo.aware(row.start_at), repo.aware(row.end_at))
-    invoices.refresh_totals(db, invoice)
+    invoices.add_to_totals(invoice, added)
+    db.flush()
     return added
 
 
@@ -177,7 +185,8 @@ def _billed_result(db: DbSession, tenant_id: str, billed: BillingSessionRow,
                    rating: RatedSessionJson | dict[str, Any]) -> BilledSession:
     invoice = invoices.get_row(db, tenant_id, billed.invoice_id)
     return {"session_id": billed.session_id, "invoice_id": billed.invoice_id, "amount_due": billed.amount_due,
-            "currency": billed.currency, "rating": rating, "invoice": invoices.invoice_json(db, invoice)}
+            "currency": billed.currency, "rating": rating, "invoice": invoices.invoice_summary(db, invoice),
+            "lines": invoices.session_lines_json(db, tenant_id, invoice, billed.session_id)}
 
 
 def _check_anomalies(db: DbSession, tenant_id: str, row: SessionRow, rating: RatedSessionJson) -> None:
@@ -211,7 +220,7 @@ def complete_session(db: DbSession, tenant_id: str, session_id: str) -> BilledSe
     db.flush()
     result = _billed_result(db, tenant_id, billed, rating)
     emit(db, tenant_id, "session.billed", {"session": _session_json(row), "rating": rating,
-                                            "invoice": result["invoice"]})
+                                            "invoice": cast(InvoiceJson, result["invoice"]), "lines": result["lines"]})
     _check_anomalies(db, tenant_id, row, rating)
     return result
 

@@ -17,7 +17,7 @@ from connector.money import minor_units
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError
 from connector.platforms.exact_json import dumps_exact
-from connector.platforms.invoice_event import invoice_of, minor, rebilling
+from connector.platforms.invoice_event import event_lines, invoice_of, minor, rebilling
 from connector.platforms.oauth import rotating_provider, send_authorized
 
 NAME = "quickbooks"
@@ -74,9 +74,9 @@ def request_id(event: EventJson) -> str:
 
 def _lines_of(event: EventJson) -> list[InvoiceLineJson]:
     inv = invoice_of(event)
-    lines = list(inv.get("lines") or [])
     if event.get("type") in REVERSALS:
-        return lines
+        return list(inv.get("lines") or [])
+    lines = event_lines(event)
     sid = subject(event)
     own = [ln for ln in lines if ln.get("session_id") == sid]
     if not own:

@@ -22,6 +22,7 @@ from connector.platforms.invoice_event import (
     bounded_key,
     correction_skip,
     delivery_key,
+    event_lines,
     invoice_of,
     operation,
     rebilling,
@@ -79,9 +80,9 @@ def session_lines(event: EventJson) -> tuple[InvoiceJson, list[InvoiceLineJson]]
         raise MappingError("data.invoice", "required")
     rating: Mapping[str, Any] = data.get("rating") or {}
     sid = (data.get("session") or {}).get("id") or rating.get("session_id")
-    lines = [ln for ln in invoice.get("lines") or [] if sid is None or ln.get("session_id") in (None, sid)]
+    lines = [ln for ln in event_lines(event) if sid is None or ln.get("session_id") in (None, sid)]
     if not lines:
-        raise MappingError("data.invoice.lines", f"no line for session {sid}")
+        raise MappingError("data.lines", f"no line for session {sid}")
     return invoice, lines
 
 

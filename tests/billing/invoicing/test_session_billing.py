@@ -15,7 +15,7 @@ def test_end_event_becomes_invoice_lines_with_exact_money(client):
     assert invoice["status"] == "draft" and invoice["number"] is None and invoice["kind"] == "invoice"
     assert invoice["customer"] == {"id": "C-1", "name": "Ada", "email": "ada@example.org",
                                    "customer_class": "member", "locale": "en_US", "tax_region": None}
-    [line] = invoice["lines"]
+    [line] = billing["lines"]  # the session's own lines; the invoice itself is a summary
     assert (line["session_id"], line["station_id"], line["kind"], line["category"]) == ("S-1", "ST-1", "charge",
                                                                                      "energy")
     assert (line["quantity"], line["unit"], line["unit_price"]) == ("10", "kWh", "0.30")
@@ -24,8 +24,9 @@ def test_end_event_becomes_invoice_lines_with_exact_money(client):
     assert (line["session_start"], line["session_end"], line["time_zone"]) == (
         "2026-01-13T15:00:00+01:00", "2026-01-13T16:00:00+01:00", "Europe/Berlin")
     assert line["taxes"] == [{"name": "VAT", "rate": "19", "amount": "0.57"}]
-    assert invoice["taxes"] == [{"name": "VAT", "rate": "19", "compound": False, "taxable_base": "3.00",
-                                 "amount": "0.57"}]
+    whole = client.get(f"/v1/invoices/{invoice['id']}", headers=A).get_json()
+    assert whole["lines"] == [line] and whole["taxes"] == [{"name": "VAT", "rate": "19", "compound": False,
+                                                            "taxable_base": "3.00", "amount": "0.57"}]
     assert (invoice["net_total"], invoice["tax_total"], invoice["gross_total"], invoice["amount_due"]) == (
         "3.00", "0.57", "3.57", "3.57")
 
@@ -70,7 +71,9 @@ def test_parking_line_and_revenue_per_category(client):
              "session": {"start": "2026-01-13T14:00:00Z", "end": "2026-01-13T15:00:00Z", "energy_kwh": "10",
                          "charging_ended_at": "2026-01-13T14:30:00Z", "tariff_id": "T-EUR", "customer_id": "C-1",
                          "time_zone": "Europe/Berlin"}}
-    invoice = client.post("/v1/sessions/events", json=event, headers=A).get_json()["billing"]["invoice"]
+    billing = client.post("/v1/sessions/events", json=event, headers=A).get_json()["billing"]
+    invoice = client.get(f"/v1/invoices/{billing['invoice_id']}", headers=A).get_json()  # one GET away
+    assert billing["lines"] == [ln for ln in invoice["lines"] if ln["session_id"] == "S-P"]
     # energy 10 kWh * 0.30 = 3.00 (+0.57 VAT); idle 0.5 h * 1.20 = 0.60 (+0.11 VAT)
     assert sorted((ln["category"], ln["quantity"], ln["unit"], ln["unit_price"], ln["net"], ln["tax"], ln["gross"])
                   for ln in invoice["lines"]) == [("energy", "10", "kWh", "0.30", "3.00", "0.57", "3.57"),
@@ -102,7 +105,8 @@ def test_compound_taxes_per_rate_on_the_invoice(client):
               "x_taxes": [{"name": "GST", "rate": "5"}, {"name": "QST", "rate": "7", "compound": True}],
               "elements": [{"price_components": [{"type": "ENERGY", "price": "0.30", "step_size": 1}]}]}
     assert client.post("/v1/tariffs", json=tariff, headers=A).status_code == 201
-    invoice = ingest(client, "S-CAD", tariff="T-CAD")["billing"]["invoice"]
+    invoice_id = ingest(client, "S-CAD", tariff="T-CAD")["billing"]["invoice_id"]
+    invoice = client.get(f"/v1/invoices/{invoice_id}", headers=A).get_json()
     # 3.00 net; GST 5 % = 0.15; QST 7 % compound on 3.15 = 0.2205 -> 0.22
     assert invoice["taxes"] == [
         {"name": "GST", "rate": "5", "compound": False, "taxable_base": "3.00", "amount": "0.15"},
@@ -127,7 +131,7 @@ def test_start_then_end_events_bill_once_the_session_ends(client):
     # 20 kWh * 0.45 = 9.00 + 1.00 fee = 10.00 CHF net, 8.1 % VAT = 0.81
     assert (billed["currency"], billed["amount_due"]) == ("CHF", "10.81")
     inv = billed["invoice"]
-    assert sorted((ln["category"], ln["net"], ln["tax"]) for ln in inv["lines"]) == [
+    assert sorted((ln["category"], ln["net"], ln["tax"]) for ln in billed["lines"]) == [
         ("energy", "9.00", "0.73"), ("fixed", "1.00", "0.08")]
-    assert {ln["station_id"] for ln in inv["lines"]} == {"ST-9"}
+    assert {ln["station_id"] for ln in billed["lines"]} == {"ST-9"}
     assert (inv["net_total"], inv["tax_total"], inv["gross_total"]) == ("10.00", "0.81", "10.81")
