@@ -26,6 +26,7 @@ from connector.api import (
     errors,
     health,
     imports,
+    input_guard,
     invoices,
     ledger,
     ocpi,
@@ -100,6 +101,7 @@ def create_app(config: Any = None) -> Flask:
         CORS(app, origins=origins, expose_headers=["Location", "Idempotent-Replayed"],
              allow_headers=["Content-Type", "Authorization", "X-API-Key", "Idempotency-Key"])
     errors.register(app)
+    input_guard.register(app)  # before authentication: a NUL in a key or path never reaches the database
     auth.register(app)
     app.teardown_appcontext(close_db)
     for blueprint in BLUEPRINTS:

@@ -20,6 +20,36 @@ def _optional_body() -> dict[str, Any]:
     return json_body() if request.get_data(cache=True) else {}
 
 
+REASON_MAX = 2000  # free text kept on the invoice (a Text column); bounded so a note stays a note
+REFERENCE_MAX = 200  # invoices.payment_reference
+
+
+def _text(body: dict[str, Any], name: str, limit: int) -> str | None:
+    """An optional text member: a string of at most ``limit`` characters, or absent/null (else a 422 naming it)."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ApiError.field(name, "expected a string")
+    if len(value) > limit:
+        raise ApiError.field(name, f"at most {limit} characters")
+    return value
+
+
+def _line_ids(body: dict[str, Any]) -> list[str] | None:
+    lines = body.get("lines")
+    if lines is not None and (not isinstance(lines, list) or not all(isinstance(x, str) for x in lines)):
+        raise ApiError.field("lines", "expected an array of line ids")
+    return lines
+
+
+def _amount(body: dict[str, Any]) -> Any:
+    amount = body.get("amount")
+    if amount is not None and (isinstance(amount, bool) or not isinstance(amount, str | int | float)):
+        raise ApiError.field("amount", "expected a decimal amount such as \"1.50\"")
+    return amount
+
+
 @bp.get("")
 def list_invoices() -> ResponseReturnValue:
     args = request.args
@@ -75,7 +105,7 @@ def finalize_invoice(invoice_id: str) -> ResponseReturnValue:
 @bp.post("/<invoice_id>/void")
 @idempotent
 def void_invoice(invoice_id: str) -> ResponseReturnValue:
-    reason = _optional_body().get("reason")
+    reason = _text(_optional_body(), "reason", REASON_MAX)
     doc = lifecycle.void_invoice(db(), tenant(), invoice_id, reason=reason or None)
     db().commit()
     return jsonify(doc)
@@ -85,8 +115,8 @@ def void_invoice(invoice_id: str) -> ResponseReturnValue:
 @idempotent
 def create_credit_note(invoice_id: str) -> ResponseReturnValue:
     body = _optional_body()
-    doc = lifecycle.create_credit_note(db(), tenant(), invoice_id, reason=body.get("reason"),
-                                       lines=body.get("lines"), amount=body.get("amount"))
+    doc = lifecycle.create_credit_note(db(), tenant(), invoice_id, reason=_text(body, "reason", REASON_MAX),
+                                       lines=_line_ids(body), amount=_amount(body))
     db().commit()
     return jsonify(doc), 201
 
@@ -95,7 +125,10 @@ def create_credit_note(invoice_id: str) -> ResponseReturnValue:
 @idempotent
 def mark_invoice_paid(invoice_id: str) -> ResponseReturnValue:
     body = _optional_body()
-    doc = lifecycle.mark_invoice_paid(db(), tenant(), invoice_id, paid_at=body.get("paid_at"),
-                                      reference=body.get("reference"), amount=body.get("amount"))
+    paid_at = body.get("paid_at")
+    if paid_at is not None and not isinstance(paid_at, str):
+        raise ApiError.field("paid_at", "expected an ISO 8601 date-time string")
+    doc = lifecycle.mark_invoice_paid(db(), tenant(), invoice_id, paid_at=paid_at,
+                                      reference=_text(body, "reference", REFERENCE_MAX), amount=_amount(body))
     db().commit()
     return jsonify(doc)

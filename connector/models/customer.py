@@ -8,18 +8,27 @@ from enum import StrEnum
 from pydantic import Field, model_validator
 
 from connector.models.common import MAX_AMOUNT, AwareDatetime, Dec, Model
+from connector.models.limits import (
+    CUSTOMER_CLASS_MAX,
+    CUSTOMER_ID_MAX,
+    CUSTOMER_NAME_MAX,
+    EMAIL_MAX,
+    LOCALE_MAX,
+    TAX_REGION_MAX,
+)
 
 KNOWN_CUSTOMER_CLASSES = ("public", "member", "fleet", "government")
 
 
 class Customer(Model):
-    id: str = Field(min_length=1, max_length=64)
-    customer_class: str = "public"
-    tax_region: str | None = None
+    # lengths: connector.models.limits, the same constants as the customers table's columns
+    id: str = Field(min_length=1, max_length=CUSTOMER_ID_MAX)
+    customer_class: str = Field(default="public", max_length=CUSTOMER_CLASS_MAX)
+    tax_region: str | None = Field(default=None, max_length=TAX_REGION_MAX)
     tax_exempt: bool = False
-    name: str | None = None
-    email: str | None = None
-    locale: str = "en_US"
+    name: str | None = Field(default=None, max_length=CUSTOMER_NAME_MAX)
+    email: str | None = Field(default=None, max_length=EMAIL_MAX)
+    locale: str = Field(default="en_US", max_length=LOCALE_MAX)
     invoice_per_session: bool = False
 
 

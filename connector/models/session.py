@@ -14,6 +14,14 @@ from pydantic import Field, field_validator, model_validator
 
 from connector.models.common import MAX_HOURS, AwareDatetime, CurrencyCode, Dec, Kwh, Model, between
 from connector.models.energy_profile import ZERO, EnergyProfile, Knot, first_decrease
+from connector.models.limits import (
+    CUSTOMER_CLASS_MAX,
+    CUSTOMER_ID_MAX,
+    SESSION_ID_MAX,
+    STATION_ID_MAX,
+    TARIFF_ID_MAX,
+    TENANT_ID_MAX,
+)
 
 
 def check_time_zone(value: str) -> str:
@@ -47,21 +55,22 @@ class MeterSample(Model):
 
 
 class Session(Model):
-    id: str = Field(min_length=1, max_length=64)
-    tenant_id: str = "default"
+    # lengths: connector.models.limits, the same constants as the sessions table's columns
+    id: str = Field(min_length=1, max_length=SESSION_ID_MAX)
+    tenant_id: str = Field(default="default", max_length=TENANT_ID_MAX)
     location_id: str | None = None
-    station_id: str | None = None
+    station_id: str | None = Field(default=None, max_length=STATION_ID_MAX)
     evse_id: str | None = None
     time_zone: str = "UTC"
-    customer_id: str | None = None
-    customer_class: str | None = None
+    customer_id: str | None = Field(default=None, max_length=CUSTOMER_ID_MAX)
+    customer_class: str | None = Field(default=None, max_length=CUSTOMER_CLASS_MAX)
     start: AwareDatetime
     end: AwareDatetime | None = Field(default=None, description="None while the session is ongoing")
     energy_kwh: Kwh | None = Field(default=None, description="Total energy; optional when meter samples are given")
     charging_ended_at: AwareDatetime | None = Field(default=None, description="Idle (parking) time starts here")
     meter_samples: list[MeterSample] = Field(default_factory=list)
     currency: CurrencyCode | None = None
-    tariff_id: str | None = None
+    tariff_id: str | None = Field(default=None, max_length=TARIFF_ID_MAX)
     # reservation before the session, priced by elements with a ``reservation`` restriction
     reservation_start: AwareDatetime | None = None
     reservation_expired: bool = False

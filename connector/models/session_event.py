@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 
 from connector.models.common import AwareDatetime, Model
+from connector.models.limits import EVENT_ID_MAX, SESSION_ID_MAX
 from connector.models.session import MeterSample
 from connector.validation import FieldError, field_errors
 
@@ -27,9 +28,9 @@ class IngestError(FieldError):
 class SessionEvent(Model):
     """``session`` holds Session fields known at this point (start, end, energy_kwh, station_id, ...)."""
 
-    event_id: str = Field(min_length=1, max_length=200)
+    event_id: str = Field(min_length=1, max_length=EVENT_ID_MAX)
     type: EventType
-    session_id: str = Field(min_length=1, max_length=64)
+    session_id: str = Field(min_length=1, max_length=SESSION_ID_MAX)
     timestamp: AwareDatetime
     source: str = "api"
     session: dict[str, Any] = Field(default_factory=dict)

@@ -31,6 +31,7 @@ from connector.models.common import (
     UnitPrice,
     between,
 )
+from connector.models.limits import TARIFF_ID_MAX
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 Vat = Annotated[Dec, between(Decimal(0), Decimal(100), "%")]
@@ -133,7 +134,7 @@ class VolumeTier(Model):
 class Tariff(Model):
     country_code: str = ""
     party_id: str = ""
-    id: str = Field(min_length=1, max_length=36)
+    id: str = Field(min_length=1, max_length=TARIFF_ID_MAX)
     currency: CurrencyCode
     type: TariffType | None = None
     tariff_alt_text: list[DisplayText] | None = None

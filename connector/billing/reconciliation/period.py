@@ -61,15 +61,22 @@ def parse_period(kind: str, period: str) -> Period:
             if len(period) != 10:
                 raise ValueError(period)
             day = date.fromisoformat(period)
-            return Period(kind, period, day, day)
-        if len(period) != 7:
-            raise ValueError(period)
-        year, month = (int(part) for part in period.split("-"))
-        first = date(year, month, 1)
-        return Period(kind, period, first, date(year, month, calendar.monthrange(year, month)[1]))
+            found = Period(kind, period, day, day)
+        else:
+            if len(period) != 7:
+                raise ValueError(period)
+            year, month = (int(part) for part in period.split("-"))
+            first = date(year, month, 1)
+            found = Period(kind, period, first, date(year, month, calendar.monthrange(year, month)[1]))
     except ValueError as exc:
         shape = "YYYY-MM-DD" if kind == "daily" else "YYYY-MM"
         raise ReconcileInputError("period", f"expected {shape} for a {kind} reconciliation, got {period!r}") from exc
+    try:
+        found.utc_bounds()  # the search window (a day of margin either side) must exist in the calendar
+    except OverflowError as exc:
+        raise ReconcileInputError("period", f"{period!r} is outside the supported dates (years 1 to 9999, "
+                                            "not their first and last day)") from exc
+    return found
 
 
 def check_stations(stations: object) -> list[str] | None:

@@ -1,0 +1,76 @@
+"""Text no column can hold is refused before any route runs: a NUL byte (PostgreSQL text cannot store it), a
+lone surrogate (not encodable as UTF-8) in a path segment, a query value or any string of a JSON body, and a
+JSON body nested deeper than ``MAX_DEPTH``. Each is a 4xx problem naming the field, never a 500 from the
+database driver or the JSON parser.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask, request
+from flask.typing import ResponseReturnValue
+
+from connector.api.errors import field_problem
+
+MAX_DEPTH = 64
+
+
+def bad_text(value: str) -> str | None:
+    """Why ``value`` cannot be stored as text, or None."""
+    if "\x00" in value:
+        return "must not contain a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (no lone surrogate)"
+    return None
+
+
+def _walk(value: Any, path: str, depth: int) -> tuple[str, str] | None:
+    """The first (field, reason) of a JSON document that cannot be stored, depth first."""
+    if depth > MAX_DEPTH:  # named by the top-level member: the full path would be MAX_DEPTH segments long
+        return re.split(r"[.\[]", path, maxsplit=1)[0] or "body", f"nested more than {MAX_DEPTH} levels deep"
+    if isinstance(value, str):
+        reason = bad_text(value)
+        return None if reason is None else (path or "body", reason)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            reason = bad_text(str(key))
+            if reason is not None:
+                return (path or "body"), f"a key {reason}"
+            found = _walk(item, where, depth + 1)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _walk(item, f"{path}[{i}]", depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def check_request() -> ResponseReturnValue | None:
+    for name, value in (request.view_args or {}).items():
+        reason = bad_text(str(value))
+        if reason is not None:
+            return field_problem(400, "Bad Request", name, reason)
+    for name, value in request.args.items(multi=True):
+        reason = bad_text(name) or bad_text(value)
+        if reason is not None:
+            return field_problem(400, "Bad Request", name if bad_text(name) is None else "query", reason)
+    if request.is_json and request.content_length != 0:
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:
+            return field_problem(400, "Bad Request", "body", f"nested more than {MAX_DEPTH} levels deep")
+        found = _walk(body, "", 0) if body is not None else None
+        if found is not None:
+            return field_problem(422, "Invalid request", found[0], found[1])
+    return None
+
+
+def register(app: Flask) -> None:
+    app.before_request(check_request)
