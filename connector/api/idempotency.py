@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from connector.api.context import db, tenant
 from connector.api.errors import ApiError
+from connector.api.input_guard import bad_text
 from connector.storage.tables.core import IdempotencyKeyRow
 
 HEADER = "Idempotency-Key"
@@ -89,6 +90,8 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
             return view(*args, **kwargs)
         if len(key) > 200:
             raise ApiError.field(HEADER, "at most 200 characters", status=400, title="Bad Request")
+        if bad_text(key) is not None:
+            raise ApiError.field(HEADER, str(bad_text(key)), status=400, title="Bad Request")
         digest, tenant_id = _hash(), tenant()
         s = db()
         s.rollback()  # authentication's read ends here: the claim starts a transaction of its own

@@ -64,6 +64,11 @@ def test_bad_input_is_a_problem_naming_the_field(bad_client, method, path, body,
     assert_problem(response, status, field)
 
 
+def test_nul_in_an_idempotency_key_is_refused(bad_client):
+    r = bad_client.post("/v1/customers", json={"id": "C-IK"}, headers={**A, "Idempotency-Key": "k\x00"})
+    assert_problem(r, 400, "Idempotency-Key")
+
+
 def test_limits_are_the_columns(bad_client):
     """One source: each model limit is the length of the column that stores it."""
     from connector.models import Customer
