@@ -148,6 +148,12 @@ class ApiSettings(Section):
     api_keys: dict[str, str] = _var("EVBILL_API_KEYS", parse=_pairs, factory=dict, secret=True)
     # a claim unanswered this long (its request crashed) is taken over by the next retry
     idempotency_lease_seconds: float = _var("EVBILL_IDEMPOTENCY_LEASE_SECONDS", 60.0, _number)
+    # the ChargePoint webhook's signing secret (its tenant: CHARGEPOINT_TENANT_ID), the OCPI tokens (token=tenant): under
+    # ``evbill serve`` without code
+    chargepoint_webhook_secret: str | None = _var("EVBILL_CHARGEPOINT_WEBHOOK_SECRET", None, _optional, secret=True)
+    ocpi_tokens: dict[str, str] = _var("EVBILL_OCPI_TOKENS", parse=_pairs, factory=dict, secret=True)
+    # how many reverse proxies in front of the API to trust for X-Forwarded-For/-Proto/-Host/-Port/-Prefix
+    trusted_proxies: int = _var("EVBILL_TRUSTED_PROXIES", 0, _integer)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ ZERO = Decimal(0)
 def minor_units(currency: str) -> int:
     """Number of decimals of ``currency`` per ISO 4217 (JPY 0, EUR 2, KWD 3)."""
     code = currency.upper()
-    if len(code) != 3 or not code.isalpha():
+    if len(code) != 3 or not (code.isascii() and code.isalpha()):  # "ÄÖÜ" is alphabetic, not ISO 4217
         raise ValueError(f"currency: '{currency}' is not an ISO 4217 alphabetic code")
     return _MINOR_UNITS_NOT_2.get(code, 2)
 

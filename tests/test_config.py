@@ -59,7 +59,7 @@ def test_defaults_with_an_empty_environment() -> None:
     assert tuple(type(getattr(settings, f.name)) for f in fields(settings)) == config.SECTIONS
     assert settings.database == DatabaseSettings("sqlite:///evbill.db", True)
     assert settings.api == ApiSettings(16 * 1024 * 1024, 10000, 4 * 1024 * 1024, 10.0, 20.0, None, None, None, "tid", {}, (), (), {},
-                                       60.0)
+                                       60.0, None, {}, 0)
     assert settings.serve == ServeSettings(2, 1, "127.0.0.1:8080")
     assert settings.outbox.policy() == {} and settings.outbox.dry_run_file is None
     assert settings.webhooks.allow_private_networks is False

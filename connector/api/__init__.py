@@ -10,10 +10,10 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Flask
-from flask.json.provider import DefaultJSONProvider
 from flask_cors import CORS
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from connector.api import (
     anomalies,
@@ -45,6 +45,7 @@ from connector.api import (
 )
 from connector.api import config as api_config
 from connector.api.context import ENGINE_KEY, SESSIONMAKER_KEY, close_db
+from connector.api.fixed_point import FixedPointJson
 from connector.security.auth import check_bearer_config
 
 LOG = logging.getLogger("connector.api")
@@ -69,9 +70,9 @@ def create_tables(engine: Any) -> None:
         all_metadata().create_all(engine, checkfirst=True)
 
 
-class BodyJson(DefaultJSONProvider):
-    """Flask's JSON, where a body nested too deeply to parse is invalid JSON (a 400 naming the body), not a
-    ``RecursionError`` and a 500."""
+class BodyJson(FixedPointJson):
+    """Flask's JSON (Decimals in fixed point), where a body nested too deeply to parse is invalid JSON (a 400
+    naming the body), not a ``RecursionError`` and a 500."""
 
     sort_keys = False
 
@@ -89,7 +90,7 @@ def create_app(config: Any = None) -> Flask:
     app = Flask(__name__)
     app.config.update(api_config.load(config))
     check_bearer_config(app.config)  # refuse to start on a setting that would accept foreign tokens
-    app.json = BodyJson(app)
+    app.json = BodyJson(app)  # Decimals in fixed point; too deep a body is invalid JSON
     engine = app.config.get("ENGINE") or make_engine(app.config["DATABASE_URL"],
                                                      float(app.config.get("DB_BUSY_TIMEOUT_SECONDS", 30)))
     app.extensions[ENGINE_KEY] = engine
@@ -104,6 +105,10 @@ def create_app(config: Any = None) -> Flask:
     input_guard.register(app)  # before authentication: a NUL in a key or path never reaches the database
     auth.register(app)
     app.teardown_appcontext(close_db)
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops > 0:  # behind N proxies: Location, url_for and the client address follow X-Forwarded-*
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,  # type: ignore[method-assign]
+                                x_port=hops, x_prefix=hops)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     return app

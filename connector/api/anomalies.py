@@ -9,8 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from connector.api.context import db, json_body, tenant
-from connector.api.errors import ApiError
+from connector.api.context import db, json_body, query_limit, tenant
 from connector.billing import anomalies
 
 bp = Blueprint("anomalies", __name__, url_prefix="/v1")
@@ -19,12 +18,7 @@ bp = Blueprint("anomalies", __name__, url_prefix="/v1")
 @bp.get("/anomalies")
 def list_anomalies() -> ResponseReturnValue:
     filters = {k: request.args[k] for k in ("rule", "session_id", "station_id") if request.args.get(k)}
-    try:
-        limit = int(request.args.get("limit", "100"))
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= 1000:
-        raise ApiError.field("limit", "expected an integer 1..1000", status=400, title="Bad Request")
+    limit = query_limit()
     return jsonify(anomalies.list_anomalies(db(), tenant(), limit=limit, **filters))
 
 

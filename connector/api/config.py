@@ -10,6 +10,7 @@ from typing import Any
 
 from connector.config import (
     ApiSettings,
+    ChargePointApiSettings,
     DatabaseSettings,
     OcpiSettings,
     PlatformsSettings,
@@ -38,6 +39,9 @@ def from_settings(database: DatabaseSettings, api: ApiSettings, spreadsheets: Sp
         "MAX_DOCUMENT_BYTES": api.max_document_bytes,
         "IDEMPOTENCY_WAIT_SECONDS": api.idempotency_wait_seconds,
         "IDEMPOTENCY_LEASE_SECONDS": api.idempotency_lease_seconds,
+        "CHARGEPOINT_WEBHOOK_SECRET": api.chargepoint_webhook_secret,
+        "OCPI_TOKENS": dict(api.ocpi_tokens),
+        "TRUSTED_PROXIES": api.trusted_proxies,
         "SHEET_TIME_BUDGET_SECONDS": api.sheet_time_budget_seconds,
         "DB_BUSY_TIMEOUT_SECONDS": database.busy_timeout_seconds,
         "DEFAULT_TIME_ZONE": spreadsheets.default_time_zone,
@@ -50,6 +54,8 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
                           SpreadsheetSettings.from_environ(environ))
     rating = RatingSettings.from_environ(environ)
     flask.update({"MAX_SESSION_DAYS": rating.max_session_days, "MAX_RATING_PERIODS": rating.max_periods})
+    # the ChargePoint webhook's sessions belong to the importer's tenant (one ChargePoint account, one tenant)
+    flask["CHARGEPOINT_TENANT_ID"] = ChargePointApiSettings.from_environ(environ).tenant_id
     ocpi = OcpiSettings.from_environ(environ)
     flask.update({"OCPI_COUNTRY_CODE": ocpi.country_code, "OCPI_PARTY_ID": ocpi.party_id,
                   "OCPI_BUSINESS_NAME": ocpi.business_name,

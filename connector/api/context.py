@@ -60,6 +60,24 @@ def document_size_limit(field: str = "body") -> None:
                              status=413, title="Payload Too Large")
 
 
+def query_limit(default: int = 100) -> int:
+    """``?limit=``: an integer 1..1000 (the spec's range); anything else is refused, never clamped."""
+    raw = request.args.get("limit", str(default)).strip()
+    if not raw.isdecimal() or not 1 <= int(raw) <= 1000:
+        raise ApiError.field("limit", "expected an integer 1..1000", status=400, title="Bad Request")
+    return int(raw)
+
+
+def query_choice(name: str, choices: tuple[str, ...]) -> str | None:
+    """An optional enumerated query value (``?status=``): one of ``choices`` or absent; else a 400 naming it."""
+    value = request.args.get(name)
+    if not value:
+        return None
+    if value not in choices:
+        raise ApiError.field(name, f"one of: {', '.join(choices)}", status=400, title="Bad Request")
+    return value
+
+
 def want_csv() -> bool:
     fmt = request.args.get("format")
     if fmt:

@@ -5,21 +5,20 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from connector.api.context import db, tenant
-from connector.api.errors import ApiError
+from connector.api.context import db, query_choice, query_limit, tenant
 from connector.api.idempotency import idempotent
 from connector.events import deliveries
 
 bp = Blueprint("deliveries", __name__, url_prefix="/v1/deliveries")
+DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "dead")
 
 
 @bp.get("")
 def list_deliveries() -> ResponseReturnValue:
-    limit = request.args.get("limit", "100")
-    if not limit.isdigit() or not 1 <= int(limit) <= 1000:
-        raise ApiError.field("limit", "an integer from 1 to 1000", status=400, title="Bad Request")
+    limit = query_limit()
     filters = {k: request.args[k] for k in ("status", "event_id") if request.args.get(k)}
-    return jsonify(deliveries.list_deliveries(db(), tenant(), limit=int(limit), **filters))
+    query_choice("status", DELIVERY_STATUSES)
+    return jsonify(deliveries.list_deliveries(db(), tenant(), limit=limit, **filters))
 
 
 @bp.get("/<delivery_id>")

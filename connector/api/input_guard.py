@@ -1,6 +1,6 @@
 """Text no column can hold is refused before any route runs: a NUL byte (PostgreSQL text cannot store it), a
 lone surrogate (not encodable as UTF-8) in a path segment, a query value or any string of a JSON body, and a
-JSON body nested deeper than ``MAX_DEPTH``. Each is a 4xx problem naming the field, never a 500 from the
+JSON body nested deeper than ``MAX_DEPTH``; a chunked body past the size limit is a 413. Each is a 4xx problem naming the field, never a 500 from the
 database driver or the JSON parser.
 """
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask, request
 from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from connector.api.errors import field_problem
 
@@ -52,7 +53,19 @@ def _walk(value: Any, path: str, depth: int) -> tuple[str, str] | None:
     return None
 
 
+def _check_streamed_size() -> None:
+    """A chunked body (no Content-Length) past ``MAX_CONTENT_LENGTH``: werkzeug silently cuts it at the limit
+    (a truncated JSON then reads as a 400); it is a 413, like a declared one."""
+    limit = request.max_content_length
+    if request.content_length is not None or limit is None or request.method not in ("POST", "PUT", "PATCH"):
+        return
+    data = request.get_data(cache=True)
+    if len(data) >= limit and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
+
+
 def check_request() -> ResponseReturnValue | None:
+    _check_streamed_size()
     for name, value in (request.view_args or {}).items():
         reason = bad_text(str(value))
         if reason is not None:

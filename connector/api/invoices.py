@@ -7,13 +7,14 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from connector.api.context import db, json_body, tenant, want_csv
+from connector.api.context import db, json_body, query_choice, tenant, want_csv
 from connector.api.errors import ApiError
 from connector.api.idempotency import idempotent
 from connector.billing.invoicing import lifecycle
 from connector.receipts import Operator, render_invoice_pdf
 
 bp = Blueprint("invoices", __name__, url_prefix="/v1/invoices")
+INVOICE_STATUSES = ("draft", "finalized", "paid", "void")
 
 
 def _optional_body() -> dict[str, Any]:
@@ -53,7 +54,7 @@ def _amount(body: dict[str, Any]) -> Any:
 @bp.get("")
 def list_invoices() -> ResponseReturnValue:
     args = request.args
-    return jsonify(lifecycle.list_invoices(db(), tenant(), status=args.get("status") or None,
+    return jsonify(lifecycle.list_invoices(db(), tenant(), status=query_choice("status", INVOICE_STATUSES),
                                            customer_id=args.get("customer_id") or None,
                                            session_id=args.get("session_id") or None))
 

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from connector.api.context import db, json_body, tenant
+from connector.api.context import db, json_body, query_limit, tenant
 from connector.api.errors import ApiError
 from connector.billing.ledger import accounts, audit
 from connector.billing.ledger import journal as ledger
@@ -45,10 +45,7 @@ def _set_actor() -> None:
 
 
 def _limit() -> int:
-    try:
-        return min(max(int(request.args.get("limit", "100")), 1), 1000)
-    except ValueError as exc:
-        raise ApiError.field("limit", "expected an integer 1..1000", status=400, title="Bad Request") from exc
+    return query_limit()
 
 
 def _instant(name: str) -> datetime | None:

@@ -14,8 +14,9 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from connector.api.context import db, json_body, tenant
+from connector.api.context import db, json_body, query_choice, query_limit, tenant
 from connector.api.errors import ApiError
+from connector.api.fixed_point import NUMERIC_KEYS, fixed_point
 from connector.api.idempotency import idempotent
 from connector.billing import intake
 from connector.billing.pricing.inputs import rate_row
@@ -27,6 +28,7 @@ from connector.storage.tables.core import SessionRow
 from connector.validation import ProblemError
 
 bp = Blueprint("sessions", __name__, url_prefix="/v1/sessions")
+SESSION_STATUSES = ("active", "ended", "rated", "billed")
 
 
 def _billing(outcome: IngestOutcome) -> dict[str, Any]:
@@ -57,8 +59,15 @@ def _interim(row: SessionRow, now: datetime) -> RatedSessionJson:
     return rate_row(db(), tenant(), row, now).to_dict()
 
 
+def _fixed(doc: dict[str, Any]) -> dict[str, Any]:
+    out = {k: fixed_point(v) if k in NUMERIC_KEYS else v for k, v in doc.items()}
+    if isinstance(out.get("meter_samples"), list):
+        out["meter_samples"] = [_fixed(s) if isinstance(s, dict) else s for s in out["meter_samples"]]
+    return out
+
+
 def _session_json(row: SessionRow, interim: bool) -> dict[str, Any]:
-    doc = {k: v for k, v in row.document.items() if k not in ("status", "tenant_id")}
+    doc = _fixed({k: v for k, v in row.document.items() if k not in ("status", "tenant_id")})
     out: dict[str, Any] = {"id": row.session_id, "status": row.status, "session": doc, "rating": row.rating,
                            "interim": None}
     if interim and row.rating is None and not doc.get("end"):
@@ -83,13 +92,11 @@ def get_session(session_id: str) -> ResponseReturnValue:
 @bp.get("")
 def list_sessions() -> ResponseReturnValue:
     query = select(SessionRow).where(SessionRow.tenant_id == tenant())
+    query_choice("status", SESSION_STATUSES)
     for arg, column in (("status", SessionRow.status), ("station_id", SessionRow.station_id),
                         ("customer_id", SessionRow.customer_id)):
         if request.args.get(arg):
             query = query.where(column == request.args[arg])
-    try:
-        limit = min(max(int(request.args.get("limit", "100")), 1), 1000)
-    except ValueError as exc:
-        raise ApiError.field("limit", "expected an integer 1..1000", status=400, title="Bad Request") from exc
+    limit = query_limit()
     rows = db().scalars(query.order_by(SessionRow.start_at.desc(), SessionRow.session_id).limit(limit))
     return jsonify({"items": [_session_json(r, interim=False) for r in rows]})
