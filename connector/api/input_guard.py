@@ -64,8 +64,13 @@ def _check_streamed_size() -> None:
         raise RequestEntityTooLarge()
 
 
+OWN_ERROR_FORMAT = ("/ocpi/",)  # OCPI answers in its own envelope (status_code), not problem+json
+
+
 def check_request() -> ResponseReturnValue | None:
     _check_streamed_size()
+    if request.path.startswith(OWN_ERROR_FORMAT):
+        return None
     for name, value in (request.view_args or {}).items():
         reason = bad_text(str(value))
         if reason is not None:
@@ -81,7 +86,7 @@ def check_request() -> ResponseReturnValue | None:
             return field_problem(400, "Bad Request", "body", f"nested more than {MAX_DEPTH} levels deep")
         found = _walk(body, "", 0) if body is not None else None
         if found is not None:
-            return field_problem(422, "Invalid request", found[0], found[1])
+            return field_problem(400, "Bad Request", found[0], found[1])
     return None
 
 
