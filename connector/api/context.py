@@ -69,12 +69,13 @@ def query_limit(default: int = 100) -> int:
 
 
 def query_choice(name: str, choices: tuple[str, ...]) -> str | None:
-    """An optional enumerated query value (``?status=``): one of ``choices`` or absent; else a 400 naming it."""
+    """An optional enumerated query value (``?status=``): one of ``choices`` or absent; else a 422 naming it
+    (as the invoice and delivery lists answered already)."""
     value = request.args.get(name)
     if not value:
         return None
     if value not in choices:
-        raise ApiError.field(name, f"one of: {', '.join(choices)}", status=400, title="Bad Request")
+        raise ApiError.field(name, f"one of: {', '.join(choices)}")
     return value
 
 

@@ -23,7 +23,7 @@ def test_limit_outside_1_to_1000_is_refused_everywhere(client, path, limit):
 
 @pytest.mark.parametrize("path", ["/v1/sessions", "/v1/invoices", "/v1/deliveries"])
 def test_unknown_status_is_refused(client, path):
-    assert_problem(client.get(path, query_string={"status": "bogus"}, headers=A), 400, "status")
+    assert_problem(client.get(path, query_string={"status": "bogus"}, headers=A), 422, "status")
     assert client.get(path, headers=A).status_code == 200
 
 
