@@ -279,8 +279,10 @@ def correct_session(db: DbSession, tenant_id: str, session_id: str, new_rating: 
                   "gross": str(to_major(_sum(new_lines, "gross") - _sum(old_lines, "gross"), billed.currency))}
     target_json = invoices.invoice_json(db, target)
     if credit_note is not None:  # the credit reaches the platforms as credit_note.issued; so must the new charge
-        emit(db, tenant_id, "session.billed", {
-            "session": _session_json(row), "rating": new_rating, "invoice": target_json,
+        emit(db, tenant_id, "session.billed", {  # like a first bill: the invoice's summary and this session's lines
+            "session": _session_json(row), "rating": new_rating,
+            "invoice": cast(InvoiceJson, invoices.invoice_summary(db, target)),
+            "lines": invoices.session_lines_json(db, tenant_id, target, session_id),
             "correction": {"credit_note_id": credit_note["id"], "credit_note_number": credit_note.get("number"),
                            "reason": reason}})
     return {"session_id": session_id, "credit_note": credit_note, "invoice_id": target.invoice_id,
