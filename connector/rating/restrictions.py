@@ -124,6 +124,11 @@ class CompiledTariff:
     duration_thresholds: list[int]
     idle_thresholds: list[int]
     clock_times: list[time]
+    # Per dimension, the answer of ``select`` for any non-reservation state, when it does not depend on
+    # the state (the first element pricing the dimension is unrestricted, or none prices it).
+    constant: dict[TariffDimensionType, tuple[int, PriceComponent] | None]
+    # True when every dimension has a constant answer: a period outside a reservation needs no State.
+    stateless: bool
 
     def select(self, dimension: TariffDimensionType, state: State) -> tuple[int, PriceComponent] | None:
         """OCPI: the first element, in order, with this dimension whose restrictions all hold."""
@@ -136,7 +141,9 @@ class CompiledTariff:
 
 def compile_tariff(tariff: Tariff) -> CompiledTariff:
     """Pre-parse a tariff once (cached on the object) so rating a session does no string work."""
-    cached: CompiledTariff | None = tariff._compiled
+    # The private-attribute dict read directly: ``tariff._compiled`` goes through pydantic's __getattr__.
+    private = tariff.__pydantic_private__
+    cached: CompiledTariff | None = private.get("_compiled") if private else None
     if cached is not None:
         return cached
     elements: list[CompiledElement] = []
@@ -165,6 +172,13 @@ def compile_tariff(tariff: Tariff) -> CompiledTariff:
             if any(v is not None for v in (r.min_power, r.max_power, r.min_current, r.max_current)):
                 has_power = True
         elements.append(CompiledElement(index, r, st, et, weekdays, components))
+    constant: dict[TariffDimensionType, tuple[int, PriceComponent] | None] = {}
+    for dimension in TariffDimensionType:
+        first = next((e for e in elements if dimension in e.components), None)
+        if first is None:
+            constant[dimension] = None
+        elif first.restrictions is None:
+            constant[dimension] = (first.index, first.components[dimension])
     compiled = CompiledTariff(
         tariff=tariff,
         elements=elements,
@@ -175,6 +189,8 @@ def compile_tariff(tariff: Tariff) -> CompiledTariff:
         duration_thresholds=sorted(durations),
         idle_thresholds=sorted(idles),
         clock_times=sorted(clock),
+        constant=constant,
+        stateless=len(constant) == len(TariffDimensionType),
     )
     tariff._compiled = compiled
     return compiled
