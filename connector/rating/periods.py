@@ -83,36 +83,57 @@ def periods_from_cdr(cdr: Cdr) -> PeriodSet:
 def _local_instants(tz: ZoneInfo, first: date, last: date, clock: list[time]) -> list[datetime]:
     """UTC instants of local clock times on each date, both folds (DST repeated hour)."""
     out: list[datetime] = []
+    times = tuple(clock)
     day = first
     while day <= last:
-        for t in clock:
-            for fold in (0, 1):
-                local = datetime.combine(day, t, tzinfo=tz).replace(fold=fold)
-                out.append(local.astimezone(UTC))
+        out.extend(_day_instants(tz, day, times))
         day += timedelta(days=1)
     return out
 
 
+@lru_cache(maxsize=8192)
+def _day_instants(tz: ZoneInfo, day: date, clock: tuple[time, ...]) -> tuple[datetime, ...]:
+    """One local date's instants (cached: building a local datetime costs ~1 us and sessions share days)."""
+    out: list[datetime] = []
+    for t in clock:
+        for fold in (0, 1):
+            local = datetime.combine(day, t, tzinfo=tz).replace(fold=fold)
+            out.append(local.astimezone(UTC))
+    return tuple(out)
+
+
 def offset_changes(tz: ZoneInfo, start: datetime, end: datetime) -> list[datetime]:
-    """UTC instants in ``[start, end)`` where the zone's UTC offset changes (DST transitions), to the
+    """UTC instants in ``(start, end]`` where the zone's UTC offset changes (DST transitions), to the
     second: a local window that starts, ends or lies in the skipped or repeated hour changes there."""
+    a, b = start.astimezone(UTC), end.astimezone(UTC)
+    out: list[datetime] = []
+    for year in range(a.year, b.year + 1):
+        out.extend(t for t in _year_transitions(tz, year) if a < t <= b)
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _year_transitions(tz: ZoneInfo, year: int) -> tuple[datetime, ...]:
+    """The zone's offset changes in a UTC calendar year (cached per zone and year): compare the offset
+    a day apart, then bisect to the first second of the new offset (transitions fall on whole seconds)."""
     out: list[datetime] = []
     day = timedelta(days=1)
-    a = start.astimezone(UTC)
-    while a < end:
-        b = min(a + day, end)
-        if a.astimezone(tz).utcoffset() != b.astimezone(tz).utcoffset():
-            lo, hi = a, b  # offset(lo) != offset(hi): bisect to the first second of the new offset
-            before = lo.astimezone(tz).utcoffset()
+    a = datetime(year, 1, 1, tzinfo=UTC)
+    stop = datetime(year + 1, 1, 1, tzinfo=UTC)
+    while a < stop:
+        b = a + day
+        before = a.astimezone(tz).utcoffset()
+        if before != b.astimezone(tz).utcoffset():
+            lo, hi = a, b  # offset(lo) != offset(hi)
             while hi - lo > timedelta(seconds=1):
                 mid = lo + (hi - lo) / 2
                 if mid.astimezone(tz).utcoffset() == before:
                     lo = mid
                 else:
                     hi = mid
-            out.append(lo.replace(microsecond=0) + timedelta(seconds=1))  # transitions fall on whole seconds
+            out.append(lo.replace(microsecond=0) + timedelta(seconds=1))
         a = b
-    return out
+    return tuple(out)
 
 
 def cut_session(
