@@ -41,9 +41,15 @@ _LABELS = {
 }
 
 
-@lru_cache(maxsize=256)
 def _vat_rate(vat: Decimal) -> TaxRate:
-    return TaxRate(name="VAT", rate=vat)
+    # keyed by the text: Decimal("10") == Decimal("10.0") would hand one tariff the other's rate, and the
+    # invoice would print whichever was rated first in the process
+    return _vat_rate_of(str(vat))
+
+
+@lru_cache(maxsize=256)
+def _vat_rate_of(text: str) -> TaxRate:
+    return TaxRate(name="VAT", rate=Decimal(text))
 
 
 def _tax_profile(
