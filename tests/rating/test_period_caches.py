@@ -36,3 +36,4 @@ def test_local_instants_are_the_same_on_a_second_call_and_cover_both_folds() -> 
     # 25 October 2026: 02:30 happens twice (CEST then CET), an hour apart
     assert datetime(2026, 10, 25, 0, 30, tzinfo=UTC) in first
     assert datetime(2026, 10, 25, 1, 30, tzinfo=UTC) in first
+
