@@ -70,3 +70,12 @@ def test_scale_out_bills_and_delivers_each_session_once(pg_url: str) -> None:
                "--repeats", "1", "--customers", "3")
     assert "30/30 acknowledged" in out and "lost 0, billed twice 0, delivered 30, duplicated deliveries 0" in out, out
     assert "lost or duplicated bills and duplicated deliveries: 0" in out, out
+
+
+def test_draft_growth_bench_prints_flat_sizes() -> None:
+    out = _run(sys.executable, "bench/draft_growth_bench.py", "--sizes", "0,200", "--sessions", "2")
+    sizes = re.findall(r"^draft\s+\d+ lines: min .* answer ([\d,]+) B  session.billed ([\d,]+) B$", out, re.M)
+    assert len(sizes) == 2, out
+    (answer_small, event_small), (answer_big, event_big) = [(int(a.replace(",", "")), int(e.replace(",", "")))
+                                                           for a, e in sizes]
+    assert abs(answer_big - answer_small) < 100 and abs(event_big - event_small) < 100, out

@@ -107,7 +107,8 @@ class InvoiceLineRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (
-        Index("ix_invoice_lines_tenant_invoice", "tenant_id", "invoice_id"),
+        # with position: the next position of a line is read from the index, not by scanning a large draft
+        Index("ix_invoice_lines_tenant_invoice_position", "tenant_id", "invoice_id", "position"),
         Index("ix_invoice_lines_tenant_session", "tenant_id", "session_id"),
         CheckConstraint("category IN ('energy', 'time', 'parking', 'fixed', 'reservation', 'adjustment', "
                         "'incentive')", name="category"),
