@@ -118,3 +118,17 @@ def major_str(value: int, currency: str) -> str:
     """357 EUR → ``"3.57"``, 0 → ``"0.00"``, 1234 JPY → ``"1234"``: the JSON money format (exactly the
     currency's minor-unit digits, as the rating core's invoice view prints it)."""
     return format(to_major(int(value), currency), "f")
+
+
+def money_str(amount: Decimal, currency: str) -> str:
+    """An amount as JSON money text with exactly the currency's minor-unit digits: ``"0.00"`` (never
+    ``"0"`` or ``"-0.00"``), ``"3.15"`` (never ``"3.150"``), ``"482"`` for JPY. Amounts reaching here are
+    already rounded by a named policy; the quantize only fixes the digits shown."""
+    shown = amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
+    return format(shown.copy_abs() if shown == 0 else shown, "f")
+
+
+def ocpi_str(amount: Decimal) -> str:
+    """An OCPI number as text with exactly 4 decimals (types.asciidoc: "numbers use 4 decimals")."""
+    shown = round_ocpi(amount)
+    return format(shown.copy_abs() if shown == 0 else shown, "f")

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from connector.api.context import db, document_size_limit, json_body, tenant
 from connector.api.errors import ApiError
 from connector.models import Cdr, Customer, Session, Tariff
-from connector.money import RoundingPolicy
+from connector.money import RoundingPolicy, money_str
 from connector.rating import (
     RatingError,
     RatingLimits,
@@ -186,5 +186,5 @@ def rate_batch() -> ResponseReturnValue:
             results.append({"index": index, "ok": False, "error": {"field": field, "detail": exc.detail}})
     currency = currencies.pop() if len(currencies) == 1 else (tariffs[0].currency if not currencies else None)
     out_totals: dict[str, Any] = {"currency": currency}
-    out_totals.update({k: format(v, "f") for k, v in totals.items()})
+    out_totals.update({k: money_str(v, currency) if currency else format(v, "f") for k, v in totals.items()})
     return jsonify({"count": len(sessions), "results": results, "totals": out_totals})

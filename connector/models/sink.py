@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 from connector.models.session_event import SessionEvent
+from connector.money import money_str
 
 
 @dataclass(slots=True)
@@ -30,7 +31,8 @@ class IngestOutcome:
     def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status, "event_id": self.event_id, "session_id": self.session_id,
-            "total_cost": None if self.total_cost is None else format(self.total_cost, "f"),
+            "total_cost": None if self.total_cost is None else (
+                money_str(self.total_cost, self.currency) if self.currency else format(self.total_cost, "f")),
             "currency": self.currency, "billed": self.billed,
             **({"billing_error": self.details["billing_error"]} if "billing_error" in self.details else {}),
         }

@@ -22,6 +22,7 @@ from connector.models.documents import (
     RatedSessionJson,
     TaxTotalJson,
 )
+from connector.money import money_str, ocpi_str
 
 CATEGORIES: tuple[str, ...] = ("energy", "time", "parking", "fixed", "reservation")
 
@@ -42,7 +43,8 @@ class Amount:
     incl_vat: Decimal
 
     def to_dict(self) -> AmountJson:
-        return {"excl_vat": _s(self.excl_vat), "incl_vat": _s(self.incl_vat)}
+        """OCPI ``Price``: exactly 4 decimals."""
+        return {"excl_vat": ocpi_str(self.excl_vat), "incl_vat": ocpi_str(self.incl_vat)}
 
 
 @dataclass(slots=True)
@@ -74,8 +76,9 @@ class PricedLine:
             "unit_price": _s(self.unit_price),
             "vat": _s(self.vat),
             "element_index": self.element_index,
-            "cost_excl_vat": _s(self.cost_excl_vat),
-            "cost_incl_vat": _s(self.cost_incl_vat),
+            # OCPI 4 decimals like the totals they add up to (full precision stays on the object)
+            "cost_excl_vat": ocpi_str(self.cost_excl_vat),
+            "cost_incl_vat": ocpi_str(self.cost_incl_vat),
         }
 
 
@@ -85,8 +88,8 @@ class LineTax:
     rate: Decimal
     amount: Decimal
 
-    def to_dict(self) -> LineTaxJson:
-        return {"name": self.name, "rate": _s(self.rate), "amount": _s(self.amount)}
+    def to_dict(self, currency: str) -> LineTaxJson:
+        return {"name": self.name, "rate": _s(self.rate), "amount": money_str(self.amount, currency)}
 
 
 @dataclass(slots=True)
@@ -111,7 +114,8 @@ class InvoiceLine:
     def tax(self) -> Decimal:
         return sum((t.amount for t in self.taxes), Decimal(0))
 
-    def to_dict(self) -> RatedLineJson:
+    def to_dict(self, currency: str) -> RatedLineJson:
+        """Amounts with exactly the currency's digits; ``unit_price`` is a rate (per kWh, h) as priced."""
         return {
             "kind": self.kind,
             "category": self.category,
@@ -119,10 +123,10 @@ class InvoiceLine:
             "quantity": _s(self.quantity),
             "unit": self.unit,
             "unit_price": _s(self.unit_price),
-            "net": _s(self.net),
-            "tax": _s(self.tax),
-            "gross": _s(self.net + self.tax),
-            "taxes": [t.to_dict() for t in self.taxes],
+            "net": money_str(self.net, currency),
+            "tax": money_str(self.tax, currency),
+            "gross": money_str(self.net + self.tax, currency),
+            "taxes": [t.to_dict(currency) for t in self.taxes],
         }
 
 
@@ -134,13 +138,13 @@ class TaxTotal:
     taxable_base: Decimal
     amount: Decimal
 
-    def to_dict(self) -> TaxTotalJson:
+    def to_dict(self, currency: str) -> TaxTotalJson:
         return {
             "name": self.name,
             "rate": _s(self.rate),
             "compound": self.compound,
-            "taxable_base": _s(self.taxable_base),
-            "amount": _s(self.amount),
+            "taxable_base": money_str(self.taxable_base, currency),
+            "amount": money_str(self.amount, currency),
         }
 
 
@@ -162,13 +166,13 @@ class InvoiceView:
         return {
             "currency": self.currency,
             "rounding_policy": self.rounding_policy,
-            "lines": [line.to_dict() for line in self.lines],
-            "net_total": _s(self.net_total),
-            "taxes": [t.to_dict() for t in self.taxes],
-            "tax_total": _s(self.tax_total),
-            "gross_total": _s(self.gross_total),
-            "incentive_total": _s(self.incentive_total),
-            "amount_due": _s(self.amount_due),
+            "lines": [line.to_dict(self.currency) for line in self.lines],
+            "net_total": money_str(self.net_total, self.currency),
+            "taxes": [t.to_dict(self.currency) for t in self.taxes],
+            "tax_total": money_str(self.tax_total, self.currency),
+            "gross_total": money_str(self.gross_total, self.currency),
+            "incentive_total": money_str(self.incentive_total, self.currency),
+            "amount_due": money_str(self.amount_due, self.currency),
         }
 
 

@@ -25,6 +25,7 @@ from connector.billing.pricing.adjustments import get_settings
 from connector.billing.pricing.inputs import BatchCache, rate_row
 from connector.events.outbox import emit
 from connector.models.session_event import IngestError
+from connector.money import money_str
 from connector.rating import RatingError
 from connector.storage import repo
 from connector.storage.tables.adjustments import SessionInterimRow
@@ -79,7 +80,7 @@ def run_interim(db: DbSession, tenant_id: str, as_of: datetime, force: bool = Fa
             out.append(_failed(db, tenant_id, row, "session", f"could not be rated ({type(exc).__name__})"))
             continue
         rating = rated.to_dict()
-        amount = format(rated.invoice.amount_due, "f")
+        amount = money_str(rated.invoice.amount_due, rated.currency)
         if previous is None:
             db.add(SessionInterimRow(tenant_id=tenant_id, session_id=row.session_id, as_of=as_of,
                                      currency=rated.currency, amount_due=amount, rating=rating, count=1))

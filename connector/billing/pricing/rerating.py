@@ -21,6 +21,7 @@ from connector.events.outbox import emit
 from connector.models import Tariff
 from connector.models.documents import DifferenceJson, RatedSessionJson
 from connector.models.session_event import IngestError
+from connector.money import money_str
 from connector.rating import RatingError, TariffSwitchPolicy
 from connector.storage import repo
 from connector.storage.tables.adjustments import SessionRerateRow, TariffRerateRunRow
@@ -55,8 +56,10 @@ def _money(rating: RatedSessionJson, key: Literal["net_total", "gross_total"]) -
 
 
 def _difference(before: RatedSessionJson, after: RatedSessionJson) -> DifferenceJson:
-    return {"net": format(_money(after, "net_total") - _money(before, "net_total"), "f"),
-            "gross": format(_money(after, "gross_total") - _money(before, "gross_total"), "f")}
+    """after - before, with exactly the currency's digits ("0.00" when unchanged)."""
+    cur = after["invoice"]["currency"]
+    return {"net": money_str(_money(after, "net_total") - _money(before, "net_total"), cur),
+            "gross": money_str(_money(after, "gross_total") - _money(before, "gross_total"), cur)}
 
 
 def _record(db: DbSession, tenant_id: str, row: SessionRow, policy: str, outcome: str, before: RatedSessionJson | None,
@@ -103,7 +106,8 @@ def on_tariff_published(db: DbSession, tenant_id: str, tariff_id: str, version_n
                             "error": {"field": exc.field, "reason": exc.reason}})
             continue
         if before is None:
-            diff: DifferenceJson = {"net": "0", "gross": "0"}
+            zero = money_str(Decimal(0), after["invoice"]["currency"])
+            diff: DifferenceJson = {"net": zero, "gross": zero}
             outcome = "changed"
         else:
             diff = _difference(before, after)
