@@ -35,6 +35,11 @@ def _s(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
 
 
+def _m(value: Decimal, currency: str | None) -> str:
+    """Money text: the currency's digits when the currency is known, else as computed."""
+    return money_str(value, currency) if currency else format(value, "f")
+
+
 @dataclass(slots=True)
 class Amount:
     """A price excl./incl. VAT (OCPI ``Price``)."""
@@ -88,8 +93,8 @@ class LineTax:
     rate: Decimal
     amount: Decimal
 
-    def to_dict(self, currency: str) -> LineTaxJson:
-        return {"name": self.name, "rate": _s(self.rate), "amount": money_str(self.amount, currency)}
+    def to_dict(self, currency: str | None = None) -> LineTaxJson:
+        return {"name": self.name, "rate": _s(self.rate), "amount": _m(self.amount, currency)}
 
 
 @dataclass(slots=True)
@@ -114,7 +119,7 @@ class InvoiceLine:
     def tax(self) -> Decimal:
         return sum((t.amount for t in self.taxes), Decimal(0))
 
-    def to_dict(self, currency: str) -> RatedLineJson:
+    def to_dict(self, currency: str | None = None) -> RatedLineJson:
         """Amounts with exactly the currency's digits; ``unit_price`` is a rate (per kWh, h) as priced."""
         return {
             "kind": self.kind,
@@ -123,9 +128,9 @@ class InvoiceLine:
             "quantity": _s(self.quantity),
             "unit": self.unit,
             "unit_price": _s(self.unit_price),
-            "net": money_str(self.net, currency),
-            "tax": money_str(self.tax, currency),
-            "gross": money_str(self.net + self.tax, currency),
+            "net": _m(self.net, currency),
+            "tax": _m(self.tax, currency),
+            "gross": _m(self.net + self.tax, currency),
             "taxes": [t.to_dict(currency) for t in self.taxes],
         }
 
@@ -138,13 +143,13 @@ class TaxTotal:
     taxable_base: Decimal
     amount: Decimal
 
-    def to_dict(self, currency: str) -> TaxTotalJson:
+    def to_dict(self, currency: str | None = None) -> TaxTotalJson:
         return {
             "name": self.name,
             "rate": _s(self.rate),
             "compound": self.compound,
-            "taxable_base": money_str(self.taxable_base, currency),
-            "amount": money_str(self.amount, currency),
+            "taxable_base": _m(self.taxable_base, currency),
+            "amount": _m(self.amount, currency),
         }
 
 
