@@ -178,9 +178,11 @@ def _vat_of_rating_lines(b: _Builder, count: int, tax: Decimal) -> None:
     keys: dict[str, list[int]] = {}
     for i in range(count):
         keys.setdefault(b.lines[i].tax_key, []).append(i)
-    taxed = [k for k in keys if b.profiles.get(k)] or list(keys)
-    if not taxed:
-        return
+    taxed = [k for k in keys if b.profiles.get(k)]
+    if not taxed:  # no component carries a VAT: only a cap's explicit incl_vat can leave a tax to show
+        if tax == 0:
+            return
+        taxed = list(keys)
     per_key = allocate(tax, [sum((b.exact_tax[i] for i in keys[k]), ZERO) for k in taxed], step)
     for key, amount in zip(taxed, per_key, strict=True):
         members = keys[key]

@@ -101,3 +101,10 @@ def test_vat_is_the_rounded_gross_minus_the_rounded_net() -> None:
     r = rate(session("57.344"), t)
     assert (r.invoice.net_total, r.invoice.tax_total, r.invoice.amount_due) == (D("18.92"), D("3.60"), D("22.52"))
     assert_invoice_agrees(r)
+
+
+def test_no_vat_anywhere_shows_no_tax() -> None:
+    t = Tariff.model_validate({"id": "N", "currency": "EUR", "elements": [{"price_components": [
+        {"type": "ENERGY", "price": "0.33", "step_size": 1}]}]})
+    inv = rate(session("10"), t).invoice
+    assert inv.taxes == [] and all(ln.taxes == [] for ln in inv.lines) and inv.amount_due == D("3.30")
