@@ -2,12 +2,12 @@
 # Installs and starts what the test suite needs on a fresh Debian machine (idempotent):
 # PostgreSQL (storage tests run on SQLite and PostgreSQL), LibreOffice Calc (workbook recalculation),
 # poppler-utils (pdftoppm: invoice PDFs rendered to PNG in tests),
-# Chromium (receipt rendering), Node.js + npm (the add-ins' and Zapier app's tests; scripts/test.sh runs
+# Chromium (receipt rendering), wrk (the compiled HTTP load generator of bench/rate_api_wrk.sh), Node.js + npm (the add-ins' and Zapier app's tests; scripts/test.sh runs
 # npm ci in sheets/, excel_addin/, zapier/). Python packages: scripts/venv.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-APT_PACKAGES="postgresql libreoffice-calc-nogui chromium poppler-utils"
+APT_PACKAGES="postgresql libreoffice-calc-nogui chromium poppler-utils wrk"
 # Node only when there is none: a Node installed another way (NodeSource, nvm) already has its npm
 command -v node >/dev/null || APT_PACKAGES="$APT_PACKAGES nodejs npm"
 # shellcheck disable=SC2086  # one word per package
