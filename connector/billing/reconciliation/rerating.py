@@ -19,7 +19,8 @@ from connector.models import Customer, Tariff
 from connector.models.customer import Adjustment
 from connector.models.session_event import IngestError
 from connector.models.session_merge import to_session
-from connector.rating import RatingError, RatingOptions, TariffSwitchPolicy, rate
+from connector.money import round_money
+from connector.rating import RatedSession, RatingError, RatingOptions, TariffSwitchPolicy, rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +91,10 @@ def rate_one(item: RateItem) -> Rated:
         return Rated(item.session_id, None, None, None, None, ("session.tariff_id", reason))
     try:
         tariffs, policy = _candidates(session, versions)
-        result = rate(session, tariffs, item.customer,
-                      RatingOptions(tariff_switch=policy, adjustments=item.adjustments))
-        return Rated(item.session_id, result.currency, result.customer_class, result.invoice.amount_due,
-                     result.total_energy, None)
+        options = RatingOptions(tariff_switch=policy, adjustments=item.adjustments)
+        result = rate(session, tariffs, item.customer, options)
+        return Rated(item.session_id, result.currency, result.customer_class,
+                     amount_due(result, tariffs, item.customer, options), result.total_energy, None)
     except RatingError as exc:
         return Rated(item.session_id, None, None, None, None, (exc.field, exc.reason))
     except ValueError as exc:  # e.g. an adjustment the core refuses: reported, never a crash
@@ -101,6 +102,17 @@ def rate_one(item: RateItem) -> Rated:
     except Exception as exc:  # noqa: BLE001 - e.g. a value too large to compute: this session only
         return Rated(item.session_id, None, None, None, None,
                      ("session", f"could not be rated ({type(exc).__name__})"))
+
+
+def amount_due(result: RatedSession, tariffs: list[Tariff], customer: Customer | None,
+               options: RatingOptions) -> Decimal:
+    """The invoice's amount due, without building the invoice when it is known in advance: with VAT per
+    component (no named taxes, no tax exemption) and no adjustments, the invoice bills the OCPI gross total
+    rounded once to the currency (``RoundingPolicy``); otherwise (and for a session with no priced line,
+    whose invoice has no line to sum) the invoice is built."""
+    if not result.lines or options.adjustments or (customer is not None and customer.tax_exempt) or any(t.x_taxes for t in tariffs):
+        return result.invoice.amount_due
+    return round_money(result.total_cost.incl_vat, result.currency, options.rounding)
 
 
 def rate_chunk(items: list[RateItem]) -> list[Rated]:
