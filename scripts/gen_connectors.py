@@ -383,6 +383,9 @@ def to_swagger(spec: dict, overlay: dict) -> tuple[dict, list[dict]]:
         if params:
             out["parameters"] = params
         out["responses"] = convert_responses(spec, op.get("responses") or {}, titles)
+        if "next" in (out["responses"].get("200", {}).get("schema", {}).get("properties") or {}):
+            # cursor paging: the designer follows the answer's next link (Settings -> Pagination)
+            out["x-ms-pageable"] = {"nextLinkName": "next"}
         out["x-ms-visibility"] = visibility.get(op_id, "advanced")
         paths.setdefault(path, {})[method] = out
 

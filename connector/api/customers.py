@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from connector.api import paging
 from connector.api.context import db, json_body, tenant
 from connector.api.errors import ApiError
 from connector.api.idempotency import idempotent
@@ -13,6 +14,7 @@ from connector.billing import customers
 from connector.billing.customers import FIELDS
 from connector.models import Customer
 from connector.storage import repo
+from connector.storage.paging import UnknownCursor, after_row
 from connector.storage.tables.core import CustomerRow
 
 bp = Blueprint("customers", __name__, url_prefix="/v1/customers")
@@ -39,9 +41,13 @@ def create_customer() -> ResponseReturnValue:
 
 @bp.get("")
 def list_customers() -> ResponseReturnValue:
-    rows = db().scalars(select(CustomerRow).where(CustomerRow.tenant_id == tenant())
-                        .order_by(CustomerRow.customer_id))
-    return jsonify({"items": [r.to_dict() for r in rows]})
+    page = paging.page_args(maximum=500)
+    try:
+        query = after_row(db(), select(CustomerRow).where(CustomerRow.tenant_id == tenant()), [],
+                          CustomerRow.customer_id, CustomerRow.tenant_id, tenant(), page.after)
+    except UnknownCursor as exc:
+        raise paging.unknown_cursor() from exc
+    return jsonify(paging.paged([r.to_dict() for r in db().scalars(query.limit(page.limit + 1))], page))
 
 
 @bp.get("/<customer_id>")

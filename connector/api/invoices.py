@@ -7,11 +7,13 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from connector.api import paging
 from connector.api.context import db, json_body, query_choice, tenant, want_csv
 from connector.api.errors import ApiError
 from connector.api.idempotency import idempotent
 from connector.billing.invoicing import lifecycle
 from connector.receipts import Operator, render_invoice_pdf
+from connector.storage.paging import UnknownCursor
 
 bp = Blueprint("invoices", __name__, url_prefix="/v1/invoices")
 INVOICE_STATUSES = ("draft", "finalized", "paid", "void")
@@ -54,9 +56,16 @@ def _amount(body: dict[str, Any]) -> Any:
 @bp.get("")
 def list_invoices() -> ResponseReturnValue:
     args = request.args
-    return jsonify(lifecycle.list_invoices(db(), tenant(), status=query_choice("status", INVOICE_STATUSES),
-                                           customer_id=args.get("customer_id") or None,
-                                           session_id=args.get("session_id") or None))
+    page = paging.page_args()
+    try:
+        found = lifecycle.list_invoices(db(), tenant(), status=query_choice("status", INVOICE_STATUSES),
+                                        customer_id=args.get("customer_id") or None,
+                                        session_id=args.get("session_id") or None, limit=page.limit + 1,
+                                        after=page.after, created_from=paging.date_arg("created_from"),
+                                        created_to=paging.date_arg("created_to", end=True))
+    except UnknownCursor as exc:
+        raise paging.unknown_cursor() from exc
+    return jsonify(paging.paged(found["items"], page))
 
 
 def _pdf(invoice_id: str) -> Response:

@@ -6,14 +6,18 @@ The route only validates the request shape; the run, its money and its exports l
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, Response, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
+from connector.api import paging
 from connector.api.context import db, json_body, tenant
 from connector.api.errors import ApiError
 from connector.api.idempotency import idempotent
 from connector.billing.reconciliation import export as reconcile_export
 from connector.billing.reconciliation import run
+from connector.storage.paging import UnknownCursor
 
 bp = Blueprint("reconciliations", __name__, url_prefix="/v1/reconciliations")
 
@@ -38,6 +42,28 @@ def start_reconciliation() -> ResponseReturnValue:
     if result.get("id"):
         response.headers["Location"] = url_for("reconciliations.get_reconciliation", reconciliation_id=result["id"])
     return response
+
+
+@bp.get("")
+def list_reconciliations() -> ResponseReturnValue:
+    kind = request.args.get("kind") or None
+    if kind not in (None, "daily", "monthly"):
+        raise ApiError.field("kind", "one of: daily, monthly", status=400, title="Bad Request")
+    bounds = {}
+    for name in ("period_from", "period_to"):
+        value = request.args.get(name) or None
+        if value is not None:
+            try:
+                value = date.fromisoformat(value).isoformat()
+            except ValueError as exc:
+                raise ApiError.field(name, "expected a date (2026-01-13)", status=400, title="Bad Request") from exc
+        bounds[name] = value
+    page = paging.page_args(default=50, maximum=500)
+    try:
+        items = run.list_reconciliations(db(), tenant(), limit=page.limit + 1, kind=kind, after=page.after, **bounds)
+    except UnknownCursor as exc:
+        raise paging.unknown_cursor() from exc
+    return jsonify(paging.paged(items, page))
 
 
 @bp.get("/<reconciliation_id>")

@@ -14,7 +14,8 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from connector.api.context import db, json_body, query_choice, query_limit, tenant
+from connector.api import paging
+from connector.api.context import db, json_body, query_choice, tenant
 from connector.api.errors import ApiError
 from connector.api.fixed_point import NUMERIC_KEYS, fixed_point
 from connector.api.idempotency import idempotent
@@ -24,6 +25,7 @@ from connector.models.documents import RatedSessionJson
 from connector.models.session_event import parse_event
 from connector.models.sink import IngestOutcome
 from connector.storage import repo
+from connector.storage.paging import UnknownCursor, after_row
 from connector.storage.tables.core import SessionRow
 from connector.validation import ProblemError
 
@@ -97,6 +99,16 @@ def list_sessions() -> ResponseReturnValue:
                         ("customer_id", SessionRow.customer_id)):
         if request.args.get(arg):
             query = query.where(column == request.args[arg])
-    limit = query_limit()
-    rows = db().scalars(query.order_by(SessionRow.start_at.desc(), SessionRow.session_id).limit(limit))
-    return jsonify({"items": [_session_json(r, interim=False) for r in rows]})
+    start_from, start_to = paging.date_arg("start_from"), paging.date_arg("start_to", end=True)
+    if start_from is not None:
+        query = query.where(SessionRow.start_at >= start_from)
+    if start_to is not None:
+        query = query.where(SessionRow.start_at < start_to)
+    page = paging.page_args()
+    try:
+        query = after_row(db(), query, [(SessionRow.start_at, True)], SessionRow.session_id, SessionRow.tenant_id,
+                          tenant(), page.after)
+    except UnknownCursor as exc:
+        raise paging.unknown_cursor() from exc
+    rows = db().scalars(query.limit(page.limit + 1))
+    return jsonify(paging.paged([_session_json(r, interim=False) for r in rows], page))

@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from connector.api import paging
 from connector.api.context import db, json_body, tenant
 from connector.api.errors import ApiError
 from connector.api.idempotency import idempotent
@@ -17,6 +18,7 @@ from connector.billing import tariffs
 from connector.models import Tariff
 from connector.rating import TariffSwitchPolicy
 from connector.storage import repo
+from connector.storage.paging import UnknownCursor, after_row
 from connector.storage.tables.core import TariffRow
 
 bp = Blueprint("tariffs", __name__, url_prefix="/v1/tariffs")
@@ -55,8 +57,13 @@ def create_tariff() -> ResponseReturnValue:
 
 @bp.get("")
 def list_tariffs() -> ResponseReturnValue:
-    rows = db().scalars(select(TariffRow).where(TariffRow.tenant_id == tenant()).order_by(TariffRow.tariff_id))
-    return jsonify({"items": [_resource(r) for r in rows]})
+    page = paging.page_args(maximum=500)
+    try:
+        query = after_row(db(), select(TariffRow).where(TariffRow.tenant_id == tenant()), [], TariffRow.tariff_id,
+                          TariffRow.tenant_id, tenant(), page.after)
+    except UnknownCursor as exc:
+        raise paging.unknown_cursor() from exc
+    return jsonify(paging.paged([_resource(r) for r in db().scalars(query.limit(page.limit + 1))], page))
 
 
 @bp.get("/<tariff_id>")

@@ -346,6 +346,15 @@ def test_power_automate_actions_and_pickers_against_the_api(api, committed_swagg
         assert values == [TARIFF["id"] if name == "tariff_id" else CUSTOMER["id"]]
     rated = pa.call("rateSession", body={"session": session("S-PA-R"), "tariff_id": "T-AC"})
     assert rated.status_code == 200, rated.text
+    # the reconciliation picker of "Get a reconciliation" lists runs, paging by the next link
+    for period in ("2026-01-12", "2026-01-13"):
+        assert pa.call("startReconciliation", body={"kind": "daily", "period": period}).status_code == 201
+    pick = next(p for p in pa.ops["getReconciliation"][2]["parameters"] if p["name"] == "reconciliation_id")
+    pick = pick["x-ms-dynamic-values"]
+    first = pa.call(pick["operationId"], {"limit": 1}).json()
+    second = pa.http.get(first["next"], headers=pa.headers(), timeout=30).json()
+    titles = [item[pick["value-title"]] for page in (first, second) for item in page[pick["value-collection"]]]
+    assert titles == ["2026-01-13", "2026-01-12"] and "next" not in second
     assert rated.json()["total_cost"] == expected_rating("S-PA-R")["total_cost"] == \
         {"excl_vat": "3.0000", "incl_vat": "3.5700"}
     batch = pa.call("rateBatch", body={"sessions": [session("S-PA-B1"), session("S-PA-B2")], "tariff_id": "T-AC"})

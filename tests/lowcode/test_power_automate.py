@@ -249,6 +249,16 @@ def test_pickers_use_list_operations_of_the_spec(committed_swagger):
              for name, pick in _dynamic_values(op)}
     assert found.get("tariff_id") == "listTariffs"
     assert found.get("customer_id") == "listCustomers"
+    assert found.get("invoice_id") == "listInvoices" and found.get("session_id") == "listSessions"
+    assert found.get("reconciliation_id") == "listReconciliations"
+    # the lists page with a cursor: the designer follows their next link
+    ops = {o["operationId"]: o for _, _, o in operations(committed_swagger)}
+    for op_id in ("listTariffs", "listCustomers", "listSessions", "listInvoices", "listReconciliations"):
+        assert ops[op_id]["x-ms-pageable"] == {"nextLinkName": "next"}, op_id
+        assert "next" in ops[op_id]["responses"]["200"]["schema"]["properties"], op_id
+        assert {"limit", "cursor"} <= {p["name"] for p in ops[op_id]["parameters"]}, op_id
+    assert {"start_from", "start_to", "status"} <= {p["name"] for p in ops["listSessions"]["parameters"]}
+    assert {"created_from", "created_to", "status"} <= {p["name"] for p in ops["listInvoices"]["parameters"]}
     assert set(found.values()) <= spec_ids
     if "listStations" not in spec_ids:
         assert "station_id" not in found
@@ -332,7 +342,9 @@ def test_converter_details(gen, overlay):
     invoice_param = swagger["paths"]["/v1/invoices/{invoice_id}/void"]["post"]["parameters"][0]
     assert invoice_param == {"name": "invoice_id", "in": "path", "required": True, "type": "string",
                              "description": "Invoice id.", "x-ms-summary": "Invoice ID",
-                             "x-ms-url-encoding": "single", "x-ms-visibility": "important"}
+                             "x-ms-url-encoding": "single", "x-ms-visibility": "important",
+                             "x-ms-dynamic-values": {"operationId": "listInvoices", "value-collection": "items",
+                                                     "value-path": "id", "value-title": "id"}}
     limit = swagger["paths"]["/v1/customers"]["get"]["parameters"][0]
     assert (limit["type"], limit["minimum"], limit["maximum"], limit["default"]) == ("integer", 1, 500, 100)
     assert "/v1/health" not in swagger["paths"]

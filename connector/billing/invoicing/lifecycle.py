@@ -20,6 +20,7 @@ from connector.billing.ledger import audit
 from connector.billing.ledger.journal import post_entry
 from connector.models.documents import InvoiceJson
 from connector.money import major_str, round_money, to_major, to_minor
+from connector.storage import paging
 from connector.storage.tables.billing import InvoiceLineRow, InvoiceRow
 from connector.storage.tables.payments import PaymentRow
 from connector.validation import Conflict
@@ -36,8 +37,11 @@ def _state(invoice: InvoiceRow) -> dict[str, Any]:
 
 
 def list_invoices(db: DbSession, tenant_id: str, status: str | None = None, customer_id: str | None = None,
-                  session_id: str | None = None, limit: int = 100) -> dict[str, list[InvoiceJson]]:
-    """Invoices and credit notes, newest first; ``session_id`` finds the invoice(s) holding that session."""
+                  session_id: str | None = None, limit: int = 100, after: str | None = None,
+                  created_from: datetime | None = None, created_to: datetime | None = None,
+                  ) -> dict[str, list[InvoiceJson]]:
+    """Invoices and credit notes, newest first; ``session_id`` finds the invoice(s) holding that session;
+    ``after`` (an invoice id) pages on (``UnknownCursor`` when it is not in the list); ``created_to`` excludes."""
     if status is not None and status not in STATUSES:
         raise BillingError("status", f"one of: {', '.join(STATUSES)}")
     query = select(InvoiceRow).where(InvoiceRow.tenant_id == tenant_id)
@@ -48,7 +52,13 @@ def list_invoices(db: DbSession, tenant_id: str, status: str | None = None, cust
     if session_id:
         query = query.where(InvoiceRow.invoice_id.in_(select(InvoiceLineRow.invoice_id).where(
             InvoiceLineRow.tenant_id == tenant_id, InvoiceLineRow.session_id == session_id)))
-    rows = list(db.scalars(query.order_by(InvoiceRow.created_at.desc(), InvoiceRow.invoice_id).limit(limit)))
+    if created_from is not None:
+        query = query.where(InvoiceRow.created_at >= created_from)
+    if created_to is not None:
+        query = query.where(InvoiceRow.created_at < created_to)
+    query = paging.after_row(db, query, [(InvoiceRow.created_at, True)], InvoiceRow.invoice_id, InvoiceRow.tenant_id,
+                             tenant_id, after)
+    rows = list(db.scalars(query.limit(limit)))
     lines: dict[str, list[InvoiceLineRow]] = {row.invoice_id: [] for row in rows}
     if rows:  # one query for every listed invoice's lines (not one per invoice)
         for ln in db.scalars(select(InvoiceLineRow).where(

@@ -26,6 +26,7 @@ from connector.billing.reconciliation.batch import Group, Outcome, Run
 from connector.billing.reconciliation.payments import paid_mismatches
 from connector.billing.reconciliation.period import check_stations, parse_period
 from connector.money import quantum
+from connector.storage import paging
 from connector.storage.tables.reconciliation import ReconciliationRow
 from connector.validation import NotFound
 
@@ -169,8 +170,20 @@ def get_reconciliation(db: DbSession, tenant_id: str, reconciliation_id: str) ->
     return dict(row.report)
 
 
-def list_reconciliations(db: DbSession, tenant_id: str, limit: int = 50) -> list[dict[str, Any]]:
-    rows = db.scalars(select(ReconciliationRow).where(ReconciliationRow.tenant_id == tenant_id)
-                      .order_by(ReconciliationRow.created_at.desc()).limit(limit))
-    return [{"id": r.reconciliation_id, "kind": r.kind, "period": r.period, "stations": r.stations,
-             "summary": r.summary} for r in rows]
+def list_reconciliations(db: DbSession, tenant_id: str, limit: int = 50, kind: str | None = None,
+                         period_from: str | None = None, period_to: str | None = None,
+                         after: str | None = None) -> list[dict[str, Any]]:
+    """Runs newest first, without their rows: ``kind``, and periods overlapping [period_from, period_to]
+    (local dates, inclusive); ``after`` (a run id) pages on (``UnknownCursor`` when not in the list)."""
+    query = select(ReconciliationRow).where(ReconciliationRow.tenant_id == tenant_id)
+    if kind:
+        query = query.where(ReconciliationRow.kind == kind)
+    if period_from:
+        query = query.where(ReconciliationRow.period_end >= period_from)
+    if period_to:
+        query = query.where(ReconciliationRow.period_start <= period_to)
+    query = paging.after_row(db, query, [(ReconciliationRow.created_at, True)], ReconciliationRow.reconciliation_id,
+                             ReconciliationRow.tenant_id, tenant_id, after)
+    return [{"id": r.reconciliation_id, "kind": r.kind, "period": r.period, "period_start": r.period_start,
+             "period_end": r.period_end, "stations": r.stations, "created_at": r.created_at.isoformat(),
+             "summary": r.summary} for r in db.scalars(query.limit(limit))]
