@@ -809,6 +809,55 @@ def arm_template(swagger: dict, overlay: dict, workflows: dict[str, dict], api_k
     }
 
 
+# -------------------------------------------------------------------------------------------- Zapier
+
+
+def zapier_fields(swagger: dict, overlay: dict) -> dict[str, list[dict[str, str]]]:
+    """Zapier outputFields per trigger/create/search key: every field down to three levels, nested keys
+    joined by ``__`` (Zapier's flattening), labels from the same titles as the Power Automate connector."""
+    events = {e["type"]: e for e in overlay["triggers"]["events"]}
+
+    def walk(schema: dict, key: str, label: str, depth: int, out: list[dict[str, str]]) -> None:
+        if "$ref" in schema:
+            schema = swagger["definitions"][schema["$ref"].rsplit("/", 1)[1]]
+        for name, prop in (schema.get("properties") or {}).items():
+            title = prop.get("x-ms-summary") or title_case(name)
+            if "$ref" in prop:
+                target = swagger["definitions"][prop["$ref"].rsplit("/", 1)[1]]
+                title = title_case(name) if name not in (overlay.get("titles") or {}) else overlay["titles"][name]
+            else:
+                target = prop
+            full_key, full_label = f"{key}__{name}" if key else name, f"{label} {title}".strip()
+            nested = target.get("type") == "object" or "properties" in target
+            if nested and depth < 3 and target.get("properties"):
+                walk(target, full_key, full_label, depth + 1, out)
+            else:
+                field = {"key": full_key, "label": full_label}
+                if target.get("type") in ("integer", "number", "boolean"):
+                    field["type"] = "number" if target["type"] != "boolean" else "boolean"
+                elif target.get("format") == "date-time":
+                    field["type"] = "datetime"
+                out.append(field)
+
+    result: dict[str, list[dict[str, str]]] = {}
+    for key, source in sorted((overlay.get("zapier") or {}).items()):
+        out: list[dict[str, str]] = []
+        if "event" in source:
+            if source["event"] not in events:
+                raise GenerationError(f"zapier.{key}: no trigger for event {source['event']!r}")
+            path = f"/v1/subscriptions/triggers/{source['event'].replace('.', '-')}"
+            envelope = swagger["paths"][path]["x-ms-notification-content"]["schema"]
+            walk({**envelope, "properties": {k: v for k, v in envelope["properties"].items() if k != "data"}},
+                 "", "", 0, out)
+            walk(envelope["properties"]["data"], "data", "", 0, out)  # labels without a "Data" prefix
+        elif source.get("schema") in swagger["definitions"]:
+            walk({"$ref": f"#/definitions/{source['schema']}"}, "", "", 1, out)
+        else:
+            raise GenerationError(f"zapier.{key}: {source.get('schema')!r} is not a schema the connector uses")
+        result[key] = out
+    return result
+
+
 # ------------------------------------------------------------------------------------------------ main
 
 
@@ -832,6 +881,7 @@ def generate(spec: dict, overlay: dict, root: Path = ROOT, publisher: dict[str, 
         "power_automate/settings.json": dump(settings()),
         "power_automate/icon.png": icon_png(overlay["connector"]["brandColor"]),
         "power_automate/README.md": readme(swagger, overlay, stations_note).encode(),
+        "zapier/lib/fields.json": dump({"_generated": GENERATED, **zapier_fields(swagger, overlay)}),
         "logic_apps/azuredeploy.json": dump(arm_template(swagger, overlay, workflows,
                                                          security_definitions(spec, overlay)[0]["api_key"])),
     }

@@ -1,4 +1,5 @@
 'use strict';
+const fields = require('../lib/fields.json');
 const { baseUrl } = require('../lib/http');
 const { sessionFields, sessionFromInput } = require('../lib/session');
 
@@ -39,6 +40,7 @@ module.exports = {
       });
       return response.data;
     },
-    sample: { session_id: 'S-1001', status: 'billed' },
+    outputFields: fields.ingest_session_event,
+    sample: { status: 'accepted', event_id: 'S-1001:end', session_id: 'S-1001' },
   },
 };

@@ -1,4 +1,5 @@
 'use strict';
+const fields = require('../lib/fields.json');
 const { baseUrl } = require('../lib/http');
 const { sessionFields, sessionFromInput } = require('../lib/session');
 
@@ -27,6 +28,7 @@ module.exports = {
       });
       return response.data;
     },
+    outputFields: fields.rate_session,
     sample: { session_id: 'S-1001', currency: 'EUR', total_cost: { excl_vat: '10.5000', incl_vat: '12.4950' } },
   },
 };

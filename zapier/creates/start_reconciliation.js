@@ -1,4 +1,5 @@
 'use strict';
+const fields = require('../lib/fields.json');
 const { baseUrl } = require('../lib/http');
 
 module.exports = {
@@ -21,7 +22,8 @@ module.exports = {
       const response = await z.request({ url: `${baseUrl(bundle)}/v1/reconciliations`, method: 'POST', body });
       return response.data;
     },
+    outputFields: fields.start_reconciliation,
     sample: { id: 'rec_1', kind: 'daily', period_start: '2026-01-13', period_end: '2026-01-13',
-      summary: { expected: '0', billed: '0', paid: '0', difference: '0' } },
+      summary: { expected: '3.57', billed: '3.57', paid: '0.00', difference: '0.00' } },
   },
 };

@@ -1,4 +1,5 @@
 'use strict';
+const fields = require('../lib/fields.json');
 const { baseUrl } = require('../lib/http');
 
 module.exports = {
@@ -32,6 +33,8 @@ module.exports = {
       const response = await z.request({ url: `${baseUrl(bundle)}/v1/invoices`, params });
       return (response.data && (response.data.items || response.data.invoices)) || [];
     },
-    sample: { id: 'inv_1', number: 'INV-2026-0001', status: 'open', currency: 'EUR', gross_total: '1250' },
+    outputFields: fields.find_invoice,
+    sample: { id: 'inv_1', number: 'INV-2026-0001', status: 'finalized', currency: 'EUR', gross_total: '12.50',
+      amount_due: '12.50', customer: { id: 'C-42', email: 'fleet@contoso.example' } },
   },
 };

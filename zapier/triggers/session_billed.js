@@ -1,6 +1,7 @@
 'use strict';
 const hook = require('../lib/hook');
 const { baseUrl } = require('../lib/http');
+const fields = require('../lib/fields.json');
 
 const sample = {
   id: 'evt_01HZXSAMPLE',
@@ -10,7 +11,9 @@ const sample = {
   data: {
     session: { id: 'S-1001', station_id: 'DE*ABC*E1', customer_id: 'C-42' },
     rating: { currency: 'EUR', total_cost: { excl_vat: '10.5000', incl_vat: '12.4950' } },
-    invoice: { id: 'inv_1', number: null, status: 'draft', currency: 'EUR', gross_total: '1250', amount_due: '1250' },
+    // money is a decimal string with the currency's digits, as the API sends it (never cents)
+    invoice: { id: 'inv_1', number: null, status: 'draft', currency: 'EUR', net_total: '10.50', tax_total: '2.00',
+      gross_total: '12.50', amount_due: '12.50', customer: { id: 'C-42', email: 'fleet@contoso.example' } },
   },
 };
 
@@ -38,5 +41,6 @@ module.exports = {
     perform: hook.perform('session.billed'),
     performList,
     sample,
+    outputFields: fields.session_billed,
   },
 };
