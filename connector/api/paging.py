@@ -41,6 +41,8 @@ def page_args(default: int = 100, maximum: int = 1000) -> Page:
         after = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise _bad("cursor", "not a cursor of this list (use the next link as given)") from exc
+    if not after or not after.isprintable():
+        raise _bad("cursor", "not a cursor of this list (use the next link as given)")
     return Page(limit, after)
 
 

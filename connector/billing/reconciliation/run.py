@@ -26,7 +26,7 @@ from connector.billing.reconciliation.batch import Group, Outcome, Run
 from connector.billing.reconciliation.payments import paid_mismatches
 from connector.billing.reconciliation.period import check_stations, parse_period
 from connector.money import quantum
-from connector.storage import paging
+from connector.storage import paging, repo
 from connector.storage.tables.reconciliation import ReconciliationRow
 from connector.validation import NotFound
 
@@ -185,5 +185,5 @@ def list_reconciliations(db: DbSession, tenant_id: str, limit: int = 50, kind: s
     query = paging.after_row(db, query, [(ReconciliationRow.created_at, True)], ReconciliationRow.reconciliation_id,
                              ReconciliationRow.tenant_id, tenant_id, after)
     return [{"id": r.reconciliation_id, "kind": r.kind, "period": r.period, "period_start": r.period_start,
-             "period_end": r.period_end, "stations": r.stations, "created_at": r.created_at.isoformat(),
+             "period_end": r.period_end, "stations": r.stations, "created_at": repo.aware(r.created_at).isoformat(),
              "summary": r.summary} for r in db.scalars(query.limit(limit))]
