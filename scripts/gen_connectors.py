@@ -483,6 +483,9 @@ def add_triggers(spec: dict, overlay: dict, index: dict, paths: dict, titles: di
             elif kind in schemas:
                 data_props[key] = {"$ref": f"#/definitions/{kind}", "x-ms-summary": title,
                                    "description": sentence(f"The {in_sentence(title)}")}
+            elif kind.endswith("[]") and kind[:-2] in schemas:
+                data_props[key] = {"type": "array", "items": {"$ref": f"#/definitions/{kind[:-2]}"},
+                                   "x-ms-summary": title, "description": sentence(f"The {in_sentence(title)}")}
             else:
                 # a bare object shows nothing in the dynamic-content panel: name a schema of the spec
                 raise GenerationError(f"trigger {event['operationId']}: data.{key} names {kind!r}, which is neither "
