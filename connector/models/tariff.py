@@ -14,6 +14,7 @@ Extensions (not OCPI; ignored by a plain OCPI peer):
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -154,6 +155,12 @@ class Tariff(Model):
         default=False, description="Extension: allow negative unit prices (dynamic / spot-price tariffs)")
     # the rating engine's pre-parsed form of this tariff (not serialised)
     _compiled: Any = PrivateAttr(default=None)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Tariff:
+        """A copy is compiled afresh: the cached form would keep pricing the original's elements."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy._compiled = None
+        return copy
 
     @model_validator(mode="after")
     def _no_negative_prices(self) -> Tariff:

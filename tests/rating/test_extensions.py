@@ -175,3 +175,11 @@ def test_interim_uses_the_same_function() -> None:
 def test_currency_mismatch_is_refused() -> None:
     with pytest.raises(RatingError, match="currency: session is in USD"):
         rate(session(currency="USD"), energy_tariff())
+
+
+def test_a_tariff_copy_with_other_elements_prices_its_own_elements() -> None:
+    original = energy_tariff("0.30")
+    assert rate(session(), original).total_cost.excl_vat == D("6.0000")  # compiles and caches the 0.30 element
+    cheaper = original.model_copy(update={"elements": energy_tariff("0.10").elements})
+    assert rate(session(), cheaper).total_cost.excl_vat == D("2.0000")
+    assert rate(session(), original).total_cost.excl_vat == D("6.0000")
