@@ -13,6 +13,9 @@ from connector.models.tariff import Tariff
 from connector.rating.result import Amount
 
 HUNDRED = Decimal(100)
+# The incl/excl ratio is taken to 20 places: the totals are 28-digit sums of repeating fractions (a minute
+# is 1/60 h), so 0.45 × 1.077 came out as 0.48464999… and a half-way point rounded the wrong way.
+RATIO_PLACES = Decimal("1e-20")
 
 
 def fallback_vat(tariff: Tariff) -> Decimal | None:
@@ -28,7 +31,7 @@ def _incl_limit(limit: Price, total: Amount, tariff: Tariff) -> Decimal:
     if limit.incl_vat is not None:
         return limit.incl_vat
     if total.excl_vat != 0:
-        return limit.excl_vat * total.incl_vat / total.excl_vat
+        return limit.excl_vat * (total.incl_vat / total.excl_vat).quantize(RATIO_PLACES)
     vat = fallback_vat(tariff)
     return limit.excl_vat if vat is None else limit.excl_vat * (HUNDRED + vat) / HUNDRED
 

@@ -100,7 +100,7 @@ def check_caps_hold(case: Case) -> None:
         if limit.incl_vat is not None:
             return Decimal(limit.incl_vat)
         if ux != 0:
-            return Decimal(limit.excl_vat) * ui / ux
+            return Decimal(limit.excl_vat) * (ui / ux).quantize(Decimal("1e-20"))  # caps.RATIO_PLACES
         vats = [c.vat for e in case.tariff.elements for c in e.price_components if c.vat is not None]
         return Decimal(limit.excl_vat) * (100 + max(vats)) / 100 if vats else Decimal(limit.excl_vat)
 

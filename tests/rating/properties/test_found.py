@@ -52,3 +52,14 @@ def test_interim_at_the_start_knows_the_power() -> None:
     costs = [rate(live, tariff, options=RatingOptions(as_of=T0 + timedelta(seconds=s), step_size=exact))
              .total_cost.excl_vat for s in (0, 1, 30)]
     assert costs == [Decimal("0.0000")] * 3
+
+
+def test_a_min_price_without_incl_vat_rounds_its_exact_half_way_point_up() -> None:
+    # Found by the long run: FLAT 0.01 + TIME 0.0085/h for one minute, all at 7.7 %, min_price 0.45 excl.
+    # The incl side is 0.45 x 1.077 = 0.48465 exactly; the 28-digit sums of 1/60 h made it 0.48464999...
+    tariff = Tariff.model_validate({"id": "F", "currency": "EUR", "min_price": {"excl_vat": "0.45"}, "elements": [
+        {"price_components": [{"type": "FLAT", "price": "0.01", "vat": "7.7", "step_size": 1},
+                              {"type": "TIME", "price": "0.0085", "vat": "7.7", "step_size": 0}]}]})
+    session = Session.model_validate({"id": "s", "start": T0, "end": T0 + timedelta(minutes=1), "energy_kwh": "0"})
+    total = rate(session, tariff).total_cost
+    assert (total.excl_vat, total.incl_vat) == (Decimal("0.4500"), Decimal("0.4847"))
