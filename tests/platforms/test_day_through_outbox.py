@@ -418,7 +418,7 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
     for sid, bill in billed.items():  # Zoho's lines are the session's rated nets, unchanged
         if sid in refused_sessions:
             continue
-        nets = sum(Decimal(ln["net"]) for ln in bill["invoice"]["lines"] if ln["session_id"] == sid)
+        nets = sum(Decimal(ln["net"]) for ln in bill["lines"] if ln["session_id"] == sid)  # its own lines
         assert sum(li["rate"] for li in finance.zoho_invoices[f"EV-{sid}"]["line_items"]) == nets, sid
     [fb_invoice] = finance.fb_invoices.values()  # kept, or deleted because FreshBooks' tax was not ours
     fleet = next(e.data["invoice"] for e in events.values()
