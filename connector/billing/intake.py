@@ -41,6 +41,7 @@ from connector.models.session_merge import apply_event, to_session
 from connector.models.sink import IngestOutcome
 from connector.rating import RatedSession, RatingError, RatingOptions, rate
 from connector.storage import repo as store
+from connector.storage.tables.core import SessionRow
 from connector.validation import ProblemError
 
 LOG = logging.getLogger("connector.billing.intake")
@@ -166,15 +167,16 @@ def ingest_session_event(db: DbSession, tenant_id: str, event: SessionEvent,
             if not store.add_event(db, tenant_id, event):
                 db.rollback()
                 return _duplicate(event, biller, db, tenant_id)
-            stored = store.get_session(db, tenant_id, event.session_id)  # locked when it exists
+            row = store.get_session_row(db, tenant_id, event.session_id, lock=True)  # locked when it exists
+            stored = None if row is None else dict(row.document)
             doc = apply_event(stored, event, tenant_id)
-            if _closed(db, tenant_id, event, doc):  # raises SessionClosed when the event would change a billed one
+            if _closed(row, event, doc):  # raises SessionClosed when the event would change a billed one
                 db.rollback()  # nothing kept, not even the event id: a later correction may carry it
                 return _duplicate(event, biller, db, tenant_id)
             to_session(doc)  # the merged document must be a valid Session before anything is kept
             # a session we found none of is inserted, never updated: a row another event committed since
             # is a conflict to retry on, not a row to overwrite with a merge that never saw it
-            store.put_session(db, tenant_id, doc, new=stored is None)
+            store.put_session(db, tenant_id, doc, new=row is None, row=row)
             db.commit()
             break
         except IngestError:
@@ -200,10 +202,10 @@ def _duplicate(event: SessionEvent, biller: Biller, db: DbSession, tenant_id: st
     return outcome
 
 
-def _closed(db: DbSession, tenant_id: str, event: SessionEvent, merged: dict[str, Any]) -> bool:
+def _closed(row: SessionRow | None, event: SessionEvent, merged: dict[str, Any]) -> bool:
     """Is the session billed and the event a repeat of what it holds (True)? Raises ``SessionClosed`` when
-    the event would change a billed session; False for a session still open."""
-    row = store.get_session_row(db, tenant_id, event.session_id)
+    the event would change a billed session; False for a session still open. ``row``: the locked stored row
+    (None: a new session, which a concurrent insert turns into an IntegrityError and a retry on its row)."""
     if row is None or row.status not in CLOSED_STATUSES:
         return False
 

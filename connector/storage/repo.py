@@ -209,10 +209,13 @@ def get_session(db: DbSession, tenant_id: str, session_id: str) -> dict[str, Any
     return None if row is None else dict(row.document)
 
 
-def put_session(db: DbSession, tenant_id: str, doc: dict[str, Any], new: bool = False) -> None:
+def put_session(db: DbSession, tenant_id: str, doc: dict[str, Any], new: bool = False,
+                row: SessionRow | None = None) -> None:
     """Store the merged document. ``new``: the caller found no row, so insert (an ``IntegrityError`` when a
-    concurrent event inserted it first: the caller merges again into that row)."""
-    row = None if new else get_session_row(db, tenant_id, doc["id"])
+    concurrent event inserted it first: the caller merges again into that row). ``row``: the row the caller
+    already holds (locked), so it is not looked up again."""
+    if not new and row is None:
+        row = get_session_row(db, tenant_id, doc["id"])
     values = {
         "status": doc.get("status", "active"), "document": doc, "station_id": doc.get("station_id"),
         "customer_id": doc.get("customer_id"), "tariff_id": doc.get("tariff_id"),

@@ -182,11 +182,14 @@ def _add_lines(db: DbSession, tenant_id: str, invoice: InvoiceRow, row: SessionR
 
 
 def _billed_result(db: DbSession, tenant_id: str, billed: BillingSessionRow,
-                   rating: RatedSessionJson | dict[str, Any]) -> BilledSession:
+                   rating: RatedSessionJson | dict[str, Any], added: list[InvoiceLineRow] | None = None) -> BilledSession:
+    """``added``: the lines this request just inserted, answered as they are instead of read back."""
     invoice = invoices.get_row(db, tenant_id, billed.invoice_id)
+    lines = (invoices.session_lines_json(db, tenant_id, invoice, billed.session_id) if added is None
+             else [invoices.line_json(ln, invoice.currency) for ln in sorted(added, key=lambda ln: (ln.position, ln.line_id))])
     return {"session_id": billed.session_id, "invoice_id": billed.invoice_id, "amount_due": billed.amount_due,
             "currency": billed.currency, "rating": rating, "invoice": invoices.invoice_summary(db, invoice),
-            "lines": invoices.session_lines_json(db, tenant_id, invoice, billed.session_id)}
+            "lines": lines}
 
 
 def _check_anomalies(db: DbSession, tenant_id: str, row: SessionRow, rating: RatedSessionJson) -> None:
@@ -218,7 +221,7 @@ def complete_session(db: DbSession, tenant_id: str, session_id: str) -> BilledSe
     row.status = "billed"
     row.updated_at = _now()
     db.flush()
-    result = _billed_result(db, tenant_id, billed, rating)
+    result = _billed_result(db, tenant_id, billed, rating, lines)
     emit(db, tenant_id, "session.billed", {"session": _session_json(row), "rating": rating,
                                             "invoice": cast(InvoiceJson, result["invoice"]), "lines": result["lines"]})
     _check_anomalies(db, tenant_id, row, rating)
