@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from connector.api.errors import field_problem
+from connector.api.ocpi_common import envelope
 
 MAX_DEPTH = 64
 
@@ -64,30 +65,36 @@ def _check_streamed_size() -> None:
         raise RequestEntityTooLarge()
 
 
-OWN_ERROR_FORMAT = ("/ocpi/",)  # OCPI answers in its own envelope (status_code), not problem+json
+OWN_ERROR_FORMAT = ("/ocpi/",)  # OCPI answers in its own envelope: status 2001, not problem+json
 
 
-def check_request() -> ResponseReturnValue | None:
-    _check_streamed_size()
-    if request.path.startswith(OWN_ERROR_FORMAT):
-        return None
+def _first_bad() -> tuple[str, str] | None:
+    """(field, reason) of the first path segment, query value or JSON string that cannot be stored."""
     for name, value in (request.view_args or {}).items():
         reason = bad_text(str(value))
         if reason is not None:
-            return field_problem(400, "Bad Request", name, reason)
+            return name, reason
     for name, value in request.args.items(multi=True):
         reason = bad_text(name) or bad_text(value)
         if reason is not None:
-            return field_problem(400, "Bad Request", name if bad_text(name) is None else "query", reason)
+            return (name if bad_text(name) is None else "query"), reason
     if request.is_json and request.content_length != 0:
         try:
             body = request.get_json(silent=True)
         except RecursionError:
-            return field_problem(400, "Bad Request", "body", f"nested more than {MAX_DEPTH} levels deep")
-        found = _walk(body, "", 0) if body is not None else None
-        if found is not None:
-            return field_problem(400, "Bad Request", found[0], found[1])
+            return "body", f"nested more than {MAX_DEPTH} levels deep"
+        return _walk(body, "", 0) if body is not None else None
     return None
+
+
+def check_request() -> ResponseReturnValue | None:
+    _check_streamed_size()
+    found = _first_bad()
+    if found is None:
+        return None
+    if request.path.startswith(OWN_ERROR_FORMAT):
+        return envelope(None, 2001, f"{found[0]}: {found[1]}", 400)
+    return field_problem(400, "Bad Request", found[0], found[1])
 
 
 def register(app: Flask) -> None:
