@@ -9,7 +9,7 @@ import csv
 import io
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import case, func, select, update
@@ -201,22 +201,12 @@ def invoice_json(db: DbSession, invoice: InvoiceRow, lines: list[InvoiceLineRow]
     minor-unit digits ("37.94" EUR, "1234" JPY), like every other money field of the API."""
     if lines is None:
         lines = lines_of(db, invoice.tenant_id, invoice.invoice_id)
-    customer = None if invoice.customer_id is None else db.get(CustomerRow, (invoice.tenant_id, invoice.customer_id))
-    return {
-        "id": invoice.invoice_id, "tenant_id": invoice.tenant_id, "number": invoice.number,
-        "status": invoice.status, "kind": invoice.kind, "credit_note_of": invoice.credit_note_of,
-        "customer": customer_json(customer) or (None if invoice.customer_id is None else {"id": invoice.customer_id}),
-        "currency": invoice.currency, "issued_at": _iso(invoice.issued_at),
-        "period_start": _iso(invoice.period_start), "period_end": _iso(invoice.period_end),
-        "paid_at": _iso(invoice.paid_at), "reason": invoice.reason,
+    # the summary's members (ids, status, customer, dates, totals) plus the lines and their tax totals
+    return cast(InvoiceJson, {
+        **invoice_summary(db, invoice),
         "lines": [line_json(ln, invoice.currency) for ln in lines],
         "taxes": tax_totals([ln for ln in lines if ln.category != "incentive"], invoice.currency),
-        "net_total": major_str(invoice.net_total, invoice.currency),
-        "tax_total": major_str(invoice.tax_total, invoice.currency),
-        "gross_total": major_str(invoice.gross_total, invoice.currency),
-        "incentive_total": major_str(invoice.incentive_total, invoice.currency),
-        "amount_due": major_str(invoice.amount_due, invoice.currency),
-    }
+    })
 
 
 def invoice_summary(db: DbSession, invoice: InvoiceRow) -> InvoiceSummaryJson:
