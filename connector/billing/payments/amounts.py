@@ -12,12 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from connector.money import minor_units, to_minor
-
-# Stripe's amount exponents where they differ from 2 (docs.stripe.com/currencies: zero-decimal list, special
-# cases, three-decimal currencies).
-STRIPE_ZERO_DECIMAL = frozenset({"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "VND",
-                                 "VUV", "XAF", "XOF", "XPF"})
-STRIPE_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+from connector.platforms.vendor_units import STRIPE
 
 
 class AmountError(ValueError):
@@ -25,10 +20,8 @@ class AmountError(ValueError):
 
 
 def stripe_exponent(currency: str) -> int:
-    code = currency.upper()
-    if code in STRIPE_ZERO_DECIMAL:
-        return 0
-    return 3 if code in STRIPE_THREE_DECIMAL else 2
+    """Stripe's decimals for ``currency``: the one table the outbound Stripe adapter uses too."""
+    return STRIPE.rule(currency).exponent
 
 
 def from_vendor_minor(amount: Any, currency: str, vendor_exponent: int) -> int:
