@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from connector.api.context import app_sink
 from connector.api.errors import field_problem as problem
 from connector.ingest.chargepoint import payload_to_event
-from connector.models.session_event import IngestError
+from connector.models.session_event import IngestError, SessionClosed
 from connector.security import hmac_sign
 
 LOG = logging.getLogger("connector.api.chargepoint")
@@ -36,6 +36,9 @@ def session_end() -> Response:
         event = payload_to_event(request.get_json(silent=True), config.get("CHARGEPOINT_FIELD_MAPPING"),
                                  config.get("CHARGEPOINT_SESSION_DEFAULTS"))
         outcome = app_sink().ingest(str(current_app.config.get("CHARGEPOINT_TENANT_ID") or "default"), event)
+    except SessionClosed as exc:  # a corrected notification of a billed session: credit notes, not a re-bill
+        LOG.warning("refused ChargePoint session: %s: %s", exc.field, exc.reason)
+        return problem(409, "Session already billed", exc.field, exc.reason)
     except IngestError as exc:
         LOG.warning("rejected ChargePoint session: %s: %s", exc.field, exc.reason)
         return problem(422, "Invalid session data", exc.field, exc.reason)

@@ -36,7 +36,7 @@ from sqlalchemy.orm import sessionmaker
 from connector.billing.invoicing.sessions import complete_session
 from connector.billing.pricing.interim import interim_cost
 from connector.models import Customer, Session, Tariff
-from connector.models.session_event import IngestError, SessionEvent
+from connector.models.session_event import IngestError, SessionClosed, SessionEvent
 from connector.models.session_merge import apply_event, to_session
 from connector.models.sink import IngestOutcome
 from connector.rating import RatedSession, RatingError, RatingOptions, rate
@@ -49,14 +49,6 @@ LOG = logging.getLogger("connector.billing.intake")
 
 CLOSED_STATUSES = ("billed", "rated")
 IGNORED_KEYS = ("sources", "status")  # bookkeeping of the merge, not session data
-
-
-class SessionClosed(IngestError):
-    """An event for a session already billed: refused (409), never merged. Streams that skip a bad
-    message (``IngestError``) skip this one too; the API answers problem+json naming ``session_id``."""
-
-    status = 409
-    title = "Conflict"
 
 
 class Biller(Protocol):
@@ -215,7 +207,8 @@ def _closed(row: SessionRow | None, event: SessionEvent, merged: dict[str, Any])
     if data(dict(row.document)) == data(merged):
         return True
     raise SessionClosed("session_id", f"session '{event.session_id}' is {row.status}: it is closed to "
-                        f"{event.type} events; a billed session is corrected by a credit note only")
+                        f"{event.type} events; a billed session is corrected by a credit note only "
+                        "(POST /v1/billing/corrections, or void or credit its invoice)")
 
 
 def _bill(outcome: IngestOutcome, biller: Biller, db: DbSession, tenant_id: str) -> None:

@@ -12,11 +12,16 @@ The body must be signed by the relay that forwards ChargePoint's data, with the 
 HMAC-SHA256 of "<timestamp>.<raw body>">`` with ``CHARGEPOINT_WEBHOOK_SECRET`` (a list rotates secrets;
 timestamps older than 5 minutes are replays). The sessions belong to ``CHARGEPOINT_TENANT_ID``;
 ``CHARGEPOINT_SESSION_DEFAULTS`` adds fields the payload lacks (``tariff_id``, ``currency``, ``time_zone``).
-Idempotent by ChargePoint session id (``chargepoint:<sessionID>``).
+Idempotent by ChargePoint session id and content (``chargepoint:<sessionID>:<digest of the mapped data>``):
+the same notification re-sent is a duplicate, answered with the session's bill; a corrected one (same
+``sessionID``, other data) is a new event for a billed session, refused with 409 (corrections of a billed
+session go through credit notes), never answered as a duplicate carrying the old bill.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,7 +67,8 @@ def payload_to_event(payload: Any, mapping: Mapping[str, str] | None = None,
     for needed in ("start", "end"):
         if needed not in session:
             raise IngestError(mapping[needed], "required")
+    digest = hashlib.sha256(json.dumps(session, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return parse_event({
-        "event_id": f"chargepoint:{session_id}", "type": "end", "session_id": f"CP-{session_id}"[:64],
+        "event_id": f"chargepoint:{str(session_id)[:160]}:{digest}", "type": "end", "session_id": f"CP-{session_id}"[:64],
         "timestamp": session["end"], "source": "chargepoint", "session": session,
     })

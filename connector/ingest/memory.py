@@ -12,10 +12,15 @@ from decimal import Decimal
 from typing import Any
 
 from connector.models import Customer, Tariff
-from connector.models.session_event import IngestError, SessionEvent
+from connector.models.session_event import IngestError, SessionClosed, SessionEvent
 from connector.models.session_merge import apply_event, to_session
 from connector.models.sink import IngestOutcome
 from connector.rating import RatedSession, RatingError, RatingOptions, rate
+
+
+def _data(doc: dict[str, Any]) -> dict[str, Any]:
+    """The session's data without the merge's bookkeeping (as the database pipeline compares them)."""
+    return {k: v for k, v in doc.items() if k not in ("sources", "status")}
 
 
 class MemorySink:
@@ -44,8 +49,16 @@ class MemorySink:
                 return IngestOutcome("duplicate", event.event_id, event.session_id,
                                      total_cost=rated.invoice.amount_due if rated else None,
                                      currency=rated.currency if rated else None)
-            doc = apply_event(self.sessions.get(skey), event, tenant_id)
+            stored = self.sessions.get(skey)
+            doc = apply_event(stored, event, tenant_id)
             to_session(doc)  # validate before anything is kept
+            if skey in self.rated and stored is not None:  # closed like the database pipeline's billed session
+                if _data(stored) != _data(doc):
+                    raise SessionClosed("session_id", f"session '{event.session_id}' is rated: it is closed to "
+                                        f"{event.type} events; a billed session is corrected by a credit note only")
+                rated = self.rated[skey]
+                return IngestOutcome("duplicate", event.event_id, event.session_id,
+                                     total_cost=rated.invoice.amount_due, currency=rated.currency)
             outcome = IngestOutcome("accepted", event.event_id, event.session_id)
             if event.type == "end":
                 rated = self._rate(doc)

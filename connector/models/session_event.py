@@ -25,6 +25,14 @@ class IngestError(FieldError):
         return {"field": self.field, "reason": self.reason}
 
 
+class SessionClosed(IngestError):
+    """An event for a session already billed: refused (409), never merged. Streams that skip a bad
+    message (``IngestError``) skip this one too; the API answers problem+json naming ``session_id``."""
+
+    status = 409
+    title = "Conflict"
+
+
 class SessionEvent(Model):
     """``session`` holds Session fields known at this point (start, end, energy_kwh, station_id, ...)."""
 

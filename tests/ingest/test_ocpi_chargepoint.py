@@ -101,3 +101,16 @@ def test_chargepoint_configurable_mapping(ingest_app, flat_sink) -> None:
         "station": {"name": "Lot 4"}})
     assert res.status_code == 202 and res.json["total_cost"] == "3.57"
     assert stored(flat_sink, "default", "CP-abc")["station_id"] == "Lot 4"
+
+
+def test_chargepoint_corrected_session_is_refused_not_answered_with_the_old_bill(ingest_app, flat_sink) -> None:
+    client = ingest_app.test_client()
+    first = _signed(client, CP_PAYLOAD)
+    assert first.status_code == 202 and first.json["total_cost"] == "6.50"
+    again = _signed(client, CP_PAYLOAD)  # the same notification re-sent: its bill, once
+    assert again.status_code == 200 and again.json["status"] == "duplicate"
+    corrected = _signed(client, {**CP_PAYLOAD, "Energy": 20.0})  # same sessionID, other data
+    assert corrected.status_code == 409 and corrected.mimetype == "application/problem+json"
+    error = corrected.json["errors"][0]
+    assert error["field"] == "session_id" and "credit note" in error["reason"]
+    assert stored(flat_sink, "default", "CP-991")["energy_kwh"] == "18.2"  # the billed data is kept
