@@ -67,8 +67,10 @@ def payload_to_event(payload: Any, mapping: Mapping[str, str] | None = None,
     for needed in ("start", "end"):
         if needed not in session:
             raise IngestError(mapping[needed], "required")
-    digest = hashlib.sha256(json.dumps(session, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return parse_event({
-        "event_id": f"chargepoint:{str(session_id)[:160]}:{digest}", "type": "end", "session_id": f"CP-{session_id}"[:64],
+    event = parse_event({
+        "event_id": f"chargepoint:{session_id}"[:160], "type": "end", "session_id": f"CP-{session_id}"[:64],
         "timestamp": session["end"], "source": "chargepoint", "session": session,
     })
+    # the digest of the parsed data, so the webhook and the SOAP importer give one id to one notification
+    data = json.dumps(event.model_dump(mode="json")["session"], sort_keys=True)
+    return event.model_copy(update={"event_id": f"{event.event_id}:{hashlib.sha256(data.encode()).hexdigest()[:16]}"})

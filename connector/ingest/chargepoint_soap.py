@@ -9,7 +9,8 @@ account's API license key and password).
 Incremental: a cursor per tenant (``ingest_cursors``) holds the end of the last window read; the next run
 asks from there. A session still running when read has no ``endTime``; the cursor then stays at its start, so
 it is read again until it ends. Idempotent: each session becomes one ``end`` event with id
-``chargepoint:<sessionID>`` (the same as the relay webhook), so a session read twice is billed once. The
+``chargepoint:<sessionID>:<digest of its data>`` (the same as the relay webhook), so a session read twice is
+billed once. The
 cursor moves only after every page was read and ingested. Docs: docs/ingest.md (ChargePoint).
 """
 
