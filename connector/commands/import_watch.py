@@ -1,10 +1,15 @@
-"""``evbill import-watch DIR --interval 60``: import exports dropped into DIR (Shell Recharge by default)."""
+"""``evbill import-watch DIR --interval 60``: import exports dropped into DIR (Shell Recharge by default).
+
+A file over ``EVBILL_MAX_BODY_BYTES`` (the batch-file limit of ``import-sessions`` and ``POST /v1/imports``)
+is not read: one line on stderr, the file moved to ``refused/``, the watch goes on; ``--once`` then exits 2.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 
 from connector.commands import InputError
@@ -25,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from connector.commands.inputs import batch_limit
     from connector.commands.sinks import make_sink
     from connector.ingest.tabular import load_mapping
     from connector.ingest.watch import watch
@@ -41,12 +47,19 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     sink = make_sink(args.database_url, args.dry_run_tariff, args.tariff)
 
+    refused = []
+
     def show(report) -> None:  # noqa: ANN001
+        if report.refused is not None:  # one line, and the watcher goes on with the next file
+            refused.append(report.file)
+            print(f"import-watch: file: {report.refused} (EVBILL_MAX_BODY_BYTES); moved to refused/",
+                  file=sys.stderr, flush=True)
+            return
         print(json.dumps({k: v for k, v in report.to_dict().items() if k != "sessions"}), flush=True)
 
     try:
         watch(args.directory, mapping, sink, args.tenant, args.interval, args.settle,
-              passes=1 if args.once else None, on_report=show)
+              passes=1 if args.once else None, on_report=show, max_bytes=batch_limit())
     except KeyboardInterrupt:
         pass
-    return 0
+    return 2 if refused else 0

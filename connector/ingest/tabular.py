@@ -103,10 +103,14 @@ class ImportReport:
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     sessions: list[dict[str, Any]] = field(default_factory=list)
+    refused: str | None = None  # the whole file was not read (too large): why, in one line
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "rows": self.rows, "accepted": self.accepted, "duplicates": self.duplicates,
-                "rejected": [r.to_dict() for r in self.rejected], "sessions": self.sessions}
+        out = {"file": self.file, "rows": self.rows, "accepted": self.accepted, "duplicates": self.duplicates,
+               "rejected": [r.to_dict() for r in self.rejected], "sessions": self.sessions}
+        if self.refused is not None:
+            out["refused"] = self.refused
+        return out
 
 
 def _dig(record: Mapping[str, Any], dotted: str) -> Any:

@@ -5,6 +5,10 @@ Each pass takes the ``*.csv`` / ``*.json`` files in DIR that have not changed fo
 mapping, writes ``reports/<file>.rejects.csv`` (file,row,field,reason) and ``reports/<file>.json``, and
 moves the file to ``done/``. Rows are idempotent by session id, so a file dropped twice re-imports as
 duplicates and nothing is billed twice.
+
+A file larger than ``max_bytes`` (the command passes ``EVBILL_MAX_BODY_BYTES``, the limit of a batch file
+everywhere else) is never read: it is moved to ``refused/`` with a report naming the limit, so one oversized
+drop neither exhausts the watcher's memory nor blocks the files after it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from connector.ingest.tabular import ColumnMapping, ImportReport, import_file, write_rejections
+from connector.ingest.tabular import ColumnMapping, ImportReport, import_content, write_rejections
 from connector.models.sink import SessionSink
 
 LOG = logging.getLogger("connector.ingest.watch")
@@ -43,14 +47,43 @@ def _unique(target: Path) -> Path:
     return target.with_name(f"{target.stem}.{stamp}{target.suffix}")
 
 
+def _size(count: int) -> str:
+    return f"{count / 1_048_576:.1f} MiB" if count >= 1_048_576 else f"{count} bytes"
+
+
+def _read(path: Path, max_bytes: int | None) -> bytes | str:
+    """The file's bytes, or why it is refused (larger than ``max_bytes``; read at most one byte past it)."""
+    if max_bytes is None:
+        return path.read_bytes()
+    size = path.stat().st_size
+    if size <= max_bytes:
+        with path.open("rb") as source:
+            data = source.read(max_bytes + 1)  # a file that grew since is still cut at the limit
+        if len(data) <= max_bytes:
+            return data
+        size = len(data)
+    return f"{path.name} is {_size(size)}, larger than the limit of {_size(max_bytes)}"
+
+
 def scan_once(directory: Path, mapping: ColumnMapping, sink: SessionSink, tenant_id: str,
-              settle: float = 5.0) -> list[ImportReport]:
+              settle: float = 5.0, max_bytes: int | None = None) -> list[ImportReport]:
     done, reports = directory / "done", directory / "reports"
     done.mkdir(exist_ok=True)
     reports.mkdir(exist_ok=True)
     results = []
     for path in pending_files(directory, settle):
-        report = import_file(path, mapping, sink, tenant_id)
+        content = _read(path, max_bytes)
+        if isinstance(content, str):
+            refused = directory / "refused"
+            refused.mkdir(exist_ok=True)
+            target = _unique(refused / path.name)
+            report = ImportReport(file=path.name, refused=content)
+            (reports / f"{target.name}.json").write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
+            shutil.move(str(path), target)
+            LOG.error("refused %s: %s", path.name, content)
+            results.append(report)
+            continue
+        report = import_content(path.name, content, mapping, sink, tenant_id)
         target = _unique(done / path.name)
         (reports / f"{target.name}.json").write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
         if report.rejected:
@@ -64,12 +97,12 @@ def scan_once(directory: Path, mapping: ColumnMapping, sink: SessionSink, tenant
 
 def watch(directory: Path, mapping: ColumnMapping, sink: SessionSink, tenant_id: str, interval: float,
           settle: float = 5.0, passes: int | None = None,
-          on_report: Callable[[ImportReport], None] | None = None) -> None:
+          on_report: Callable[[ImportReport], None] | None = None, max_bytes: int | None = None) -> None:
     """Scan every ``interval`` seconds (``passes`` bounds the loop, for tests and cron-style runs)."""
     done = 0
     while passes is None or done < passes:
         try:
-            for report in scan_once(directory, mapping, sink, tenant_id, settle):
+            for report in scan_once(directory, mapping, sink, tenant_id, settle, max_bytes):
                 if on_report:
                     on_report(report)
         except OSError as exc:  # the drop directory vanished or is unreadable: log, retry next pass

@@ -158,3 +158,27 @@ def test_cli_import_watch_once_into_database(tmp_path: Path, capsys) -> None:
     assert (drop / "done" / "export.csv").exists()
     assert billed_in(DatabaseSink.from_url(url), "default", "GL-1")["amount_due"] == "6.50"
     assert main(["import-watch", str(tmp_path / "missing")]) == 2
+
+
+def test_cli_import_watch_refuses_a_file_over_the_batch_limit(tmp_path: Path, capsys, monkeypatch) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "big.csv").write_text(SHELL_CSV + "x" * 4096, encoding="utf-8")
+    (drop / "small.csv").write_text(SHELL_CSV, encoding="utf-8")
+    monkeypatch.setenv("EVBILL_MAX_BODY_BYTES", "4096")
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"{self.name} read whole"))
+    args = ["import-watch", str(drop), "--once", "--settle", "0", "--dry-run-tariff", str(_tariff_file(tmp_path))]
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [f"import-watch: file: big.csv is {len(SHELL_CSV) + 4096} bytes, larger than the "
+                                "limit of 4096 bytes (EVBILL_MAX_BODY_BYTES); moved to refused/"]
+    assert json.loads(out.splitlines()[0])["file"] == "small.csv"  # the watch went on with the next file
+    assert (drop / "refused" / "big.csv").exists() and (drop / "done" / "small.csv").exists()
+    report = json.loads((drop / "reports" / "big.csv.json").read_text())
+    assert report["rows"] == 0 and "larger than the limit" in report["refused"]
+
+
+def _tariff_file(tmp_path: Path) -> Path:
+    tariff = tmp_path / "tariff.json"
+    tariff.write_text(json.dumps(FLAT_TARIFF), encoding="utf-8")
+    return tariff
