@@ -277,3 +277,25 @@ def test_concurrent_duplicates_are_stored_once(tmp_path, tou_tariff) -> None:
         outcomes = list(pool.map(lambda _: sink.ingest("t", end), range(16)))
     assert sorted(o.status for o in outcomes).count("accepted") == 1
     assert {str(o.total_cost) for o in outcomes} == {"3.57"}  # duplicates answer the same bill
+
+
+def test_ocpp16_meter_stop_below_meter_start_is_refused_not_billed_at_zero(tou_sink) -> None:
+    """A register that ran backwards and no samples: a CallError naming meterStop, nothing billed."""
+    sink = tou_sink
+
+    async def scenario() -> None:
+        csms, server, url = await started_csms(sink)
+        async with Connected(url, "ocpp1.6", "CP16-R") as (cp, rec):
+            start = await cp.call(call16.StartTransaction(connector_id=1, id_tag="TAG", meter_start=50000,
+                                                          timestamp=T0))
+            await cp.call(call16.StopTransaction(meter_stop=1200, timestamp=T30, transaction_id=start.transaction_id))
+            errors = rec.errors()
+        server.close()
+        await server.wait_closed()
+        assert [e[2] for e in errors] == ["PropertyConstraintViolation"]
+        assert "meterStop: 1200 Wh is below meterStart 50000 Wh" in errors[0][3]
+        assert csms.rejections[-1]["field"] == "meterStop" and csms.stats.get("sessions.ended", 0) == 0
+        session = stored(sink, "default", f"CP16-R-{start.transaction_id}")
+        assert session is not None and not session.get("end")  # still open: nothing billed at 0 kWh
+
+    asyncio.run(scenario())

@@ -355,7 +355,13 @@ class Station16(_Counting, ChargePoint16):
         except IngestError as exc:
             raise self.csms.reject(self.id, "StopTransaction", exc) from exc
         base = state.baseline_wh if state.baseline_wh is not None else Decimal(meter_stop)
-        total = max((Decimal(meter_stop) - base) / Decimal(1000), Decimal(0))
+        if Decimal(meter_stop) < base:
+            # A register that ran backwards (meter reset or replaced) is a fault to look at, not 0 kWh: refused
+            # like any reading that goes down, so it is in the rejections and the session stays open, unbilled.
+            raise self.csms.reject(self.id, "StopTransaction", IngestError(
+                "meterStop", f"{meter_stop} Wh is below meterStart {base} Wh: the energy register must not go "
+                "down (meter reset or replaced?); the session stays open and is not billed"))
+        total = (Decimal(meter_stop) - base) / Decimal(1000)
         end = _parse(timestamp)
         samples = [s for s in samples if _parse(s["timestamp"]) < end]
         samples.append({"timestamp": timestamp, "energy_kwh": str(total)})
