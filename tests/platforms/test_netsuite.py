@@ -63,7 +63,7 @@ def test_async_update_retried_applies_once(vendors: FinanceVendors) -> None:
     result, retry_afters = retrying(lambda: netsuite.deliver(event, cfg, DeliveryContext(OneShotHttp())))
     assert retry_afters == [2.0, None, None]
     assert result["status"] == "sent" and result["async"] is True and "/services/rest/async/v1/job/" in result["ref"]
-    key = netsuite.idempotency_key(event, cfg)
+    key = netsuite.request_key(event, cfg, netsuite.dumps_exact(netsuite.build_update(event, cfg)))
     assert vendors.ns_applied == [("eid:S-100", key)]  # four PATCHes, one update applied
     calls = vendors.calls("/services/rest/record/v1/itemFulfillment/eid:S-100", "PATCH")
     assert len(calls) == 4 and {c["headers"]["X-Netsuite-Idempotency-Key"] for c in calls} == {key}
@@ -132,3 +132,40 @@ def test_an_invoice_per_session_posts_revenue_and_receivable(vendors: FinanceVen
     incentive = netsuite.build_invoice(incentive_event(), INVOICES)
     assert [i["amount"] for i in incentive["item"]["items"]][-1] < 0  # the authority's part, on its own item
 
+
+
+def test_netsuite_tax_is_read_back_and_a_difference_fails_the_delivery(vendors: FinanceVendors) -> None:
+    """NetSuite computes the Invoice's tax from its tax code: taxTotal and total are read back; one that is not
+    ours fails the delivery with both figures instead of leaving another tax in NetSuite's books unnoticed."""
+    cfg = INVOICES.model_copy(update={"base_url": vendors.url})
+    ok = netsuite.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp()))
+    assert (ok["tax_total"], ok["total"]) == ("1.92", "12.05")
+    [read] = vendors.calls("/services/rest/record/v1/invoice/eid:EV-S-100", "GET")
+    assert read["args"] == {"fields": "taxTotal,total"}
+    assert 'oauth_signature_method="HMAC-SHA256"' in read["headers"]["Authorization"]
+
+    vendors.ns_tax_rates["8"] = Decimal("20")  # NetSuite's code 8 is 20 %, not our 19 %: 0.20 + 1.83
+    with pytest.raises(PermanentError, match=r"NetSuite computes tax 2.03 \(total 12.16\) for Invoice EV-S-101, "
+                                             r"ours is 1.92 \(total 12.05\)"):
+        netsuite.deliver(billed_event(sid="S-101"), cfg, DeliveryContext(OneShotHttp()))
+    # fixed in our mapping (code 9 is 19 %): the redelivery is a new request, the upsert replaces the lines
+    vendors.ns_tax_rates["9"] = Decimal("19")
+    fixed = cfg.model_copy(update={"tax_codes": {"19": "9"}})
+    assert netsuite.deliver(billed_event(sid="S-101"), fixed, DeliveryContext(OneShotHttp()))["tax_total"] == "1.92"
+    assert list(vendors.ns_invoices) == ["eid:EV-S-100", "eid:EV-S-101"]
+    # SuiteTax left to NetSuite (no tax codes) in the double: untaxed lines, flagged rather than posted silently
+    with pytest.raises(PermanentError, match="NetSuite computes tax 0 .* ours is 1.92"):
+        netsuite.deliver(billed_event(sid="S-102"), cfg.model_copy(update={"tax_codes": {}}),
+                         DeliveryContext(OneShotHttp()))
+    assert netsuite.deliver(billed_event(sid="S-103"), cfg.model_copy(update={"tax_codes": {}, "check_tax": False}),
+                            DeliveryContext(OneShotHttp()))["status"] == "sent"
+
+
+def test_an_async_upsert_not_applied_yet_is_retried(vendors: FinanceVendors) -> None:
+    from connector.platforms.errors import RetryableError
+
+    cfg = INVOICES.model_copy(update={"base_url": vendors.url})
+    netsuite.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp()))
+    del vendors.ns_invoices["eid:EV-S-100"]  # the job is known, its record not there (yet)
+    with pytest.raises(RetryableError, match="NetSuite has not applied the Invoice EV-S-100 yet"):
+        netsuite.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp()))

@@ -1,11 +1,14 @@
-"""Oracle NetSuite: one Invoice per billed session (revenue and receivable posted), upserted by external id.
+"""Oracle NetSuite: one Invoice (or a balanced Journal Entry) per billed session, upserted by external id.
 
 The Invoice's lines are the session's rated nets, sent asynchronously with an idempotency key derived from
-tenant and session, so a retry leaves the record as it was. ``record="itemFulfillment"`` keeps the former
-update of the Item Fulfillment's items (it posts no revenue). See docs/platforms/netsuite.md."""
+tenant, session and body, so a retry leaves the record as it was; NetSuite's computed tax is read back and a
+total that is not ours fails the delivery with both figures. ``record="journalEntry"`` posts receivable, revenue
+per account and tax per rate itself, and reverses them for credit notes and voids. ``record="itemFulfillment"``
+keeps the former update of the Item Fulfillment's items (it posts no revenue). See docs/platforms/netsuite.md."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from decimal import Decimal
 from typing import Any, Literal
@@ -13,14 +16,15 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.models.documents import EventJson
+from connector.models.documents import EventJson, InvoiceJson, InvoiceLineJson
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import MappingError
 from connector.platforms.exact_json import dumps_exact
-from connector.platforms.invoice_event import rebilling, session_lines
+from connector.platforms.invoice_event import correction_skip, rebilling, session_lines
 
 NAME = "netsuite"
-EVENTS = ("session.billed",)
+EVENTS = ("session.billed", "credit_note.issued", "invoice.voided")
+CORRECTIONS = ("credit_note.issued", "invoice.voided")
 
 
 class NetSuiteConfig(BaseModel):
@@ -46,14 +50,29 @@ class NetSuiteConfig(BaseModel):
     amount_field: str | None = Field(default=None, pattern=r"^custcol[a-z0-9_]+$",
                                      description="custom column that receives the rated line net")
     async_mode: bool = True
-    record: Literal["invoice", "itemFulfillment"] = Field(
+    record: Literal["invoice", "journalEntry", "itemFulfillment"] = Field(
         default="invoice", description="invoice: one NetSuite Invoice per billed session (revenue and receivable "
-        "posted); itemFulfillment: rewrite the fulfillment's items, as before (posts no revenue)")
+        "posted); journalEntry: one balanced Journal Entry per billed session, reversed by credit notes and voids; "
+        "itemFulfillment: rewrite the fulfillment's items, as before (posts no revenue)")
     invoice_external_id: str = Field(default="EV-{session_id}", description="externalId of the Invoice (upsert key)")
     customer_ids: dict[str, str] = Field(default_factory=dict, description="our customer id -> NetSuite customer")
     default_customer: str | None = None
     tax_codes: dict[str, str] = Field(default_factory=dict, description="tax rate ('19') -> NetSuite taxCode id "
                                       "(legacy tax; with SuiteTax leave empty, NetSuite determines it)")
+    check_tax: bool = Field(default=True, description="invoice: read NetSuite's taxTotal and total back and fail "
+                            "the delivery when they are not ours")
+    journal_external_id: str = Field(default="EVJE-{ref}", description="externalId of the Journal Entry; {ref} = "
+                                     "session id, credit note number or '<invoice number>~VOID'")
+    subsidiary: str | None = Field(default=None, description="subsidiary internal id (OneWorld accounts)")
+    currency_ids: dict[str, str] = Field(default_factory=dict, description="ISO currency -> NetSuite currency id "
+                                         "(journal entries; empty: the subsidiary's currency)")
+    receivable_account: str | None = Field(default=None, description="A/R account id, debited with the gross")
+    revenue_accounts: dict[str, str] = Field(default_factory=dict, description="line category -> income account id")
+    default_revenue_account: str | None = None
+    incentive_account: str | None = Field(default=None, description="account debited with the part an authority "
+                                          "pays (incentive lines)")
+    tax_accounts: dict[str, str] = Field(default_factory=dict, description="tax rate ('19') -> tax payable account")
+    default_tax_account: str | None = None
 
 
 def record_ref(event: EventJson, config: NetSuiteConfig) -> str:
@@ -131,11 +150,145 @@ def build_invoice(event: EventJson, config: NetSuiteConfig) -> dict[str, Any]:
             "item": {"items": items}}
 
 
+def _rate(rate: Any) -> str:
+    return format(Decimal(str(rate)).normalize(), "f")
+
+
+def is_correction(event: EventJson) -> bool:
+    return event.get("type") in CORRECTIONS
+
+
+def skip_reason(event: EventJson, config: NetSuiteConfig) -> str | None:
+    """Why an event posts nothing (None: it does). Corrections reverse journal entries; the other records have
+    no correction in this adapter (see docs/platforms/netsuite.md)."""
+    if not is_correction(event):
+        return None
+    if config.record != "journalEntry":
+        return (f"{event.get('type')} is not sent with record={config.record!r}: only record='journalEntry' reverses "
+                "its postings (correct the NetSuite record by hand, or use journal entries)")
+    # a voided draft counts: its sessions were posted one by one on session.billed
+    return correction_skip(event, "NetSuite", voided_drafts=True)
+
+
+def _document(event: EventJson) -> tuple[str, InvoiceJson, list[InvoiceLineJson], str]:
+    """(reference, invoice, lines, customer id) of what a journal entry posts: one session's lines, or a whole
+    credit note / voided invoice (which reverses)."""
+    if not is_correction(event):
+        session, invoice, lines = session_lines(event)
+        ours = str((invoice.get("customer") or {}).get("id") or session.get("customer_id") or "")
+        return f"{session['id']}{rebilling(event)}", invoice, lines, ours
+    note = (event.get("data") or {}).get("invoice")
+    if not isinstance(note, dict):
+        raise MappingError("data.invoice", "required")
+    ref = str(note.get("number") or note.get("id") or "")
+    if event.get("type") == "invoice.voided":  # the void of INV-000001: "INV-000001~VOID"
+        ref = f"{ref}~VOID"
+    lines = list(note.get("lines") or [])
+    if not ref or not lines:
+        raise MappingError("data.invoice", "a credit note or void needs a number and lines")
+    return ref, note, lines, str((note.get("customer") or {}).get("id") or "")
+
+
+def document_ref(event: EventJson) -> str:
+    """What the record and the worker's key stand for: ``S-100``, ``S-100~CN-000001`` (a re-billing),
+    ``CN-000001`` or ``INV-000001~VOID``."""
+    if not is_correction(event):
+        return f"{session_lines(event)[0]['id']}{rebilling(event)}"
+    return _document(event)[0]
+
+
+def journal_external_id(event: EventJson, config: NetSuiteConfig) -> str:
+    try:
+        return config.journal_external_id.format(ref=document_ref(event))
+    except KeyError as exc:
+        raise MappingError("journal_external_id", f"unknown placeholder {exc}") from exc
+
+
+def _required(value: str | None, field: str, why: str) -> str:
+    if not value:
+        raise MappingError(field, why)
+    return value
+
+
+def build_journal(event: EventJson, config: NetSuiteConfig) -> dict[str, Any]:
+    """The Journal Entry body: A/R debited with the gross (the customer on that line), revenue credited with the
+    net per income account, tax payable credited per tax rate, an incentive's part debited to
+    ``incentive_account``; a credit note or void swaps every side. Refused unless debits equal credits."""
+    ref, invoice, lines, ours = _document(event)
+    sign = Decimal(-1) if is_correction(event) else Decimal(1)  # positive: debit
+    entity = config.customer_ids.get(ours) or config.default_customer
+    if not entity:
+        raise MappingError("customer_ids", f"no NetSuite customer for customer {ours!r}")
+    receivable = _required(config.receivable_account, "receivable_account", "required for journal entries")
+    postings: dict[tuple[str, str], Decimal] = {}  # (kind, account) -> signed amount, debit positive
+
+    def post(kind: str, account: str, amount: Decimal) -> None:
+        postings[(kind, account)] = postings.get((kind, account), Decimal(0)) + amount
+
+    gross = Decimal(0)
+    for ln in lines:
+        net, line_gross = sign * Decimal(str(ln["net"])), sign * Decimal(str(ln["gross"]))
+        gross += line_gross  # incentive lines are negative: the customer owes the amount due
+        category = str(ln.get("category") or "")
+        if category == "incentive":  # the authority owes this part: debited to its own account
+            post("incentive", _required(config.incentive_account, "incentive_account",
+                                        "required for incentive lines"), -net)
+        else:
+            post("revenue", _required(config.revenue_accounts.get(category) or config.default_revenue_account,
+                                      "revenue_accounts", f"no income account for line category {category!r}"), -net)
+        for tax in ln.get("taxes") or []:
+            rate = _rate(tax["rate"])
+            post(f"tax {rate} %", _required(config.tax_accounts.get(rate) or config.default_tax_account,
+                                            "tax_accounts", f"no tax payable account for tax rate {rate}"),
+                 -sign * Decimal(str(tax["amount"])))
+    items: list[dict[str, Any]] = [_je_line(receivable, gross, f"EV {ref} receivable", entity)]
+    items += [_je_line(account, amount, f"EV {ref} {kind}") for (kind, account), amount in postings.items()]
+    items = [item for item in items if item]
+    debits = sum((i.get("debit", Decimal(0)) for i in items), Decimal(0))
+    credits = sum((i.get("credit", Decimal(0)) for i in items), Decimal(0))
+    if debits != credits or not items:
+        raise MappingError("data.invoice.lines", f"{ref}: debits {debits} != credits {credits}, gross != net + tax")
+    currency = str(invoice["currency"])
+    text = ("EV void of " if event.get("type") == "invoice.voided" else
+            "EV credit note " if event.get("type") == "credit_note.issued" else "EV charging ")
+    body: dict[str, Any] = {"externalId": journal_external_id(event, config),
+                            "tranDate": str(invoice.get("issued_at") or event.get("created_at") or "")[:10],
+                            "memo": f"{text}{ref}: {abs(gross)} {currency} (invoice {invoice.get('number') or invoice.get('id')})"[:999],
+                            "line": {"items": items}}
+    if config.subsidiary:
+        body["subsidiary"] = {"id": config.subsidiary}
+    if config.currency_ids:
+        if currency not in config.currency_ids:
+            raise MappingError("currency_ids", f"no NetSuite currency for {currency}")
+        body["currency"] = {"id": config.currency_ids[currency]}
+    return body
+
+
+def _je_line(account: str, amount: Decimal, memo: str, entity: str | None = None) -> dict[str, Any]:
+    """One line: a positive amount is a debit, a negative one a credit (NetSuite takes both as positive)."""
+    if amount == 0:
+        return {}
+    line: dict[str, Any] = {"account": {"id": account}, ("debit" if amount > 0 else "credit"): abs(amount),
+                            "memo": memo[:999]}
+    if entity:
+        line["entity"] = {"id": entity}
+    return line
+
+
 def idempotency_key(event: EventJson, config: NetSuiteConfig | None = None) -> str:
-    """A UUID (NetSuite's key format) fixed by tenant, account and session: every retry sends the same one."""
+    """A UUID (NetSuite's key format) fixed by tenant, account and document: every retry sends the same one."""
     account = config.account_id if config else ""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"evbill:netsuite:{event.get('tenant_id')}:{account}:"
-                                              f"{session_lines(event)[0]['id']}{rebilling(event)}"))
+    ref = document_ref(event)
+    if is_correction(event):
+        ref = f"{event.get('type')}:{ref}"
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"evbill:netsuite:{event.get('tenant_id')}:{account}:{ref}"))
+
+
+def request_key(event: EventJson, config: NetSuiteConfig, body: bytes) -> str:
+    """``X-NetSuite-Idempotency-Key``: the document's key and the body's digest. A retry of the same request
+    gets NetSuite's first job back; a redelivery after a mapping fix (other tax codes) is a new request."""
+    digest = hashlib.sha256(body).hexdigest()
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{idempotency_key(event, config)}:{digest}"))
 
 
 def endpoint(event: EventJson, config: NetSuiteConfig) -> str:
@@ -143,6 +296,9 @@ def endpoint(event: EventJson, config: NetSuiteConfig) -> str:
     if config.record == "invoice":  # upsert by external id: a retry updates the Invoice it made
         ref = quote(f"eid:{external_id(event, config)}", safe=":")
         return f"{base.rstrip('/')}/services/rest/record/v1/invoice/{ref}"
+    if config.record == "journalEntry":
+        ref = quote(f"eid:{journal_external_id(event, config)}", safe=":")
+        return f"{base.rstrip('/')}/services/rest/record/v1/journalEntry/{ref}"
     return f"{base.rstrip('/')}/services/rest/record/v1/itemFulfillment/{quote(record_ref(event, config), safe=':')}"
 
 
@@ -166,21 +322,72 @@ def _auth(config: NetSuiteConfig, http: Any) -> dict[str, Any]:
 
 
 def deliver(event: EventJson, config: NetSuiteConfig, ctx: DeliveryContext) -> dict[str, Any]:
-    """PATCH the fulfillment (async + idempotency key by default); ref = the job or record location."""
+    """Upsert the Invoice / Journal Entry (or PATCH the fulfillment), async with an idempotency key by default;
+    ref = the job or record location. Invoices: NetSuite's tax is then read back and compared with ours."""
     from connector.platforms.errors import MappingError, PermanentError
 
+    reason = skip_reason(event, config)
+    if reason is not None:
+        return {"status": "skipped", "reason": reason}
+    builders = {"invoice": build_invoice, "journalEntry": build_journal, "itemFulfillment": build_update}
     try:
-        body = build_invoice(event, config) if config.record == "invoice" else build_update(event, config)
+        body = builders[config.record](event, config)
         url = endpoint(event, config)
         auth = _auth(config, ctx.http)
     except MappingError as exc:
         raise PermanentError(str(exc)) from exc
+    data = dumps_exact(body)
     headers = {**auth.pop("headers", {}), "Content-Type": "application/json", "Accept": "application/json"}
     if config.async_mode:
-        headers |= {"Prefer": "respond-async", "X-NetSuite-Idempotency-Key": idempotency_key(event, config)}
-    method = "PUT" if config.record == "invoice" else "PATCH"
-    resp = ctx.http.send(method, url, params={"replace": "item"}, data=dumps_exact(body), headers=headers, **auth)
-    return {"status": "sent", "ref": resp.headers.get("Location"), "async": resp.status_code == 202}
+        headers |= {"Prefer": "respond-async", "X-NetSuite-Idempotency-Key": request_key(event, config, data)}
+    method = "PATCH" if config.record == "itemFulfillment" else "PUT"
+    sublist = "line" if config.record == "journalEntry" else "item"
+    resp = ctx.http.send(method, url, params={"replace": sublist}, data=data, headers=headers, **auth)
+    result = {"status": "sent", "ref": resp.headers.get("Location"), "async": resp.status_code == 202}
+    if config.record == "journalEntry":
+        result["external_id"] = body["externalId"]
+    if config.record == "invoice" and config.check_tax and not resp.headers.get("X-Dry-Run"):
+        result |= _check_invoice(event, config, ctx, url, headers)
+    return result
+
+
+def _ours(lines: list[InvoiceLineJson]) -> tuple[Decimal, Decimal]:
+    """(tax, gross) of the session's lines, as billed."""
+    tax = sum((Decimal(str(t["amount"])) for ln in lines for t in ln.get("taxes") or []), Decimal(0))
+    return tax, sum((Decimal(str(ln["gross"])) for ln in lines), Decimal(0))
+
+
+def _check_invoice(event: EventJson, config: NetSuiteConfig, ctx: DeliveryContext, url: str,
+                   headers: dict[str, str]) -> dict[str, str]:
+    """NetSuite computes the Invoice's tax from its tax codes (or SuiteTax): read ``taxTotal`` and ``total`` back
+    and fail the delivery, naming both figures, when they are not ours; nothing is posted silently. An async
+    upsert NetSuite has not applied yet is retried (the same key answers with the same job)."""
+    from connector.platforms.errors import PermanentError, RetryableError
+
+    read = {k: v for k, v in headers.items() if k in ("Authorization", "Accept")}
+    try:
+        resp = ctx.http.send("GET", url, params={"fields": "taxTotal,total"}, headers=read, **_auth_only(config))
+    except PermanentError as exc:
+        if config.async_mode and exc.status_code == 404:
+            raise RetryableError(f"NetSuite has not applied the Invoice {external_id(event, config)} yet; "
+                                 "its tax check is retried") from exc
+        raise
+    record = resp.json() or {}
+    theirs_tax, theirs_total = Decimal(str(record.get("taxTotal") or 0)), Decimal(str(record.get("total") or 0))
+    tax, gross = _ours(session_lines(event)[2])
+    if (theirs_tax, theirs_total) != (tax, gross):
+        raise PermanentError(
+            f"NetSuite computes tax {theirs_tax:f} (total {theirs_total:f}) for Invoice {external_id(event, config)}, "
+            f"ours is {tax:f} (total {gross:f}): the Invoice is in NetSuite at NetSuite's amount; correct it there "
+            "(or fix tax_codes and redeliver: the upsert replaces its lines)")
+    return {"tax_total": f"{theirs_tax:f}", "total": f"{theirs_total:f}"}
+
+
+def _auth_only(config: NetSuiteConfig) -> dict[str, Any]:
+    """TBA signs every request itself (a fresh nonce); a bearer token is already in the headers."""
+    if config.auth != "tba":
+        return {}
+    return {"auth": _auth(config, None)["auth"]}
 
 
 Config = NetSuiteConfig

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from flask import Flask, Response, request
@@ -21,6 +21,27 @@ class NetSuite:
         self.ns_applied: list[tuple[str, str | None]] = []  # (ref, idempotency key) of every applied update
         self.ns_nonces: set[str] = set()
         self.ns_invoices: dict[str, dict[str, Any]] = {}  # Invoices upserted by external id ("eid:EV-S-100")
+        # legacy tax: taxCode id -> rate in percent; NetSuite computes each line's tax from it (half up, cents)
+        self.ns_tax_rates: dict[str, Decimal] = {"8": Decimal("19")}
+        self.ns_journals: dict[str, dict[str, Any]] = {}  # Journal Entries upserted by external id
+        # the chart of accounts the journal entries may use: internal id -> NetSuite account type
+        self.ns_accounts: dict[str, str] = {"1100": "AcctRec", "4000": "Income", "4010": "Income",
+                                            "1150": "OthCurrAsset", "2200": "OthCurrLiab", "2210": "OthCurrLiab"}
+        self.ns_one_world = True  # subsidiary required on journal entries
+
+        def ns_error(status: int, code: str, detail: str) -> Response:
+            return reply({"title": {400: "Bad Request", 404: "Not Found"}.get(status, "Error"), "status": status,
+                          "o:errorDetails": [{"detail": detail, "o:errorCode": code}]}, status)
+
+        def ns_async(ref: str, key: str | None, location: str) -> Response:
+            """Applied: 202 + the job (remembered under the idempotency key) when async, else 204 + the record."""
+            self.ns_applied.append((ref, key))
+            if request.headers.get("Prefer") == "respond-async":
+                job = f"{self.url}/services/rest/async/v1/job/{next(self.ids)}"
+                if key:
+                    self.ns_jobs[key] = job
+                return Response("", status=202, headers={"Location": job})
+            return Response("", status=204, headers={"Location": location})
 
         def ns_tba_ok() -> str | None:
             from oauthlib.common import Request
@@ -91,14 +112,75 @@ class NetSuite:
             with self.lock:
                 if key and key in self.ns_jobs:
                     return Response("", status=202, headers={"Location": self.ns_jobs[key]})
-                subtotal = sum((Decimal(str(i["amount"])) for i in body["item"]["items"]), Decimal(0))
-                self.ns_invoices[ref] = {"id": str(next(self.ids)), **body, "subtotal": subtotal}
-                self.ns_applied.append((ref, key))
-                if request.headers.get("Prefer") == "respond-async":
-                    job = f"{self.url}/services/rest/async/v1/job/{next(self.ids)}"
-                    if key:
-                        self.ns_jobs[key] = job
-                    return Response("", status=202, headers={"Location": job})
-            return Response("", status=204, headers={"Location": f"{self.url}/services/rest/record/v1/invoice/"
-                                                                 f"{self.ns_invoices[ref]['id']}"})
+                items = body["item"]["items"]
+                unknown = [i["taxCode"]["id"] for i in items if "taxCode" in i
+                           and i["taxCode"]["id"] not in self.ns_tax_rates]
+                if unknown:
+                    return ns_error(400, "INVALID_KEY_OR_REF", f"Invalid taxCode reference key {unknown[0]}.")
+                subtotal = sum((Decimal(str(i["amount"])) for i in items), Decimal(0))
+                tax = sum(((Decimal(str(i["amount"])) * self.ns_tax_rates[i["taxCode"]["id"]] / 100).quantize(
+                    Decimal("0.01"), ROUND_HALF_UP) for i in items if "taxCode" in i), Decimal(0))
+                previous = self.ns_invoices.get(ref) or {"id": str(next(self.ids))}
+                self.ns_invoices[ref] = {"id": previous["id"], **body, "subtotal": subtotal, "taxTotal": tax,
+                                         "total": subtotal + tax}
+                return ns_async(ref, key, f"{self.url}/services/rest/record/v1/invoice/{previous['id']}")
+
+        @app.get("/services/rest/record/v1/invoice/<path:ref>")
+        def ns_get_invoice(ref: str) -> Response:
+            problem = None if self.bearer_ok() else ns_tba_ok()
+            if problem:
+                return ns_error(401, "INVALID_LOGIN", f"Invalid login attempt. ({problem})")
+            record = self.ns_invoices.get(ref)
+            if record is None:
+                return ns_error(404, "NONEXISTENT_ID", f"Record {ref} was not found.")
+            fields = request.args.get("fields")
+            shown = {k: v for k, v in record.items() if not fields or k in fields.split(",") or k == "id"}
+            return Response(json.dumps(shown, default=str), status=200, mimetype="application/json")
+
+        @app.put("/services/rest/record/v1/journalEntry/<path:ref>")
+        def ns_upsert_journal(ref: str) -> Response:
+            """What NetSuite enforces on a journal entry: lines with a known account and one positive debit or
+            credit, a customer on A/R lines, the subsidiary (OneWorld), debits equal to credits."""
+            problem = None if self.bearer_ok() else ns_tba_ok()
+            if problem:
+                return ns_error(401, "INVALID_LOGIN", f"Invalid login attempt. ({problem})")
+            body = json.loads(request.get_data(), parse_float=Decimal)
+            if not ref.startswith("eid:") or body.get("externalId") not in (None, ref[4:]):
+                return ns_error(400, "USER_ERROR", f"Invalid upsert: {ref}")
+            if request.args.get("replace") != "line":
+                return ns_error(400, "USER_ERROR", "an upsert must replace the line sublist")
+            if self.ns_one_world and not (body.get("subsidiary") or {}).get("id"):
+                return ns_error(400, "USER_ERROR", "Please enter value(s) for: Subsidiary")
+            items = (body.get("line") or {}).get("items") or []
+            if len(items) < 2:
+                return ns_error(400, "USER_ERROR", "A journal entry needs at least two lines")
+            for n, item in enumerate(items):
+                account = (item.get("account") or {}).get("id")
+                if account not in self.ns_accounts:
+                    return ns_error(400, "INVALID_KEY_OR_REF", f"line {n}: Invalid account reference key {account}.")
+                sides = [side for side in ("debit", "credit") if side in item]
+                if len(sides) != 1 or not isinstance(item[sides[0]], (Decimal, int)) or item[sides[0]] <= 0:
+                    return ns_error(400, "USER_ERROR", f"line {n}: one positive debit or credit, got {sides}")
+                if self.ns_accounts[account] == "AcctRec" and not (item.get("entity") or {}).get("id"):
+                    return ns_error(400, "USER_ERROR", f"line {n}: Please enter value(s) for: Name (A/R account)")
+            debits = sum((Decimal(i.get("debit", 0)) for i in items), Decimal(0))
+            credits = sum((Decimal(i.get("credit", 0)) for i in items), Decimal(0))
+            if debits != credits:
+                return ns_error(400, "USER_ERROR", f"The transaction is not in balance: {debits} != {credits}")
+            key = request.headers.get("X-NetSuite-Idempotency-Key")
+            with self.lock:
+                if key and key in self.ns_jobs:
+                    return Response("", status=202, headers={"Location": self.ns_jobs[key]})
+                previous = self.ns_journals.get(ref) or {"id": str(next(self.ids))}
+                self.ns_journals[ref] = {"id": previous["id"], **body}
+                return ns_async(ref, key, f"{self.url}/services/rest/record/v1/journalEntry/{previous['id']}")
+
+    def ns_balances(self) -> dict[str, Decimal]:
+        """Every account's balance over the journal entries (debit positive), as NetSuite's trial balance."""
+        balances: dict[str, Decimal] = {}
+        for journal in self.ns_journals.values():
+            for item in journal["line"]["items"]:
+                amount = Decimal(item.get("debit", 0)) - Decimal(item.get("credit", 0))
+                balances[item["account"]["id"]] = balances.get(item["account"]["id"], Decimal(0)) + amount
+        return balances
 
