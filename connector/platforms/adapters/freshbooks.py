@@ -1,9 +1,9 @@
-"""FreshBooks: one FreshBooks invoice per finalized invoice of ours, checked against our total; voids delete it.
+"""FreshBooks: one invoice per finalized invoice of ours, checked against our total; voids delete, credit notes credit.
 
-FreshBooks has no idempotency key, so the invoice carries our number and is looked up before any create;
-FreshBooks computes the tax from the percentages sent, so its total is compared with our ``amount_due`` before
-it is marked sent. ``mode="recurring"`` keeps the former recurring template (invoice profile) as an explicit
-option. See docs/platforms/freshbooks.md."""
+FreshBooks has no idempotency key, so the invoice (credit note) carries our number and is looked up before any
+create; FreshBooks computes the tax from the percentages sent, so its total is compared with our ``amount_due``
+before it is marked sent (kept). ``mode="recurring"`` keeps the former recurring template (invoice profile) as an
+explicit option. See docs/platforms/freshbooks.md."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from connector.platforms.invoice_event import correction_skip
 from connector.platforms.oauth import RefreshTokenStore
 
 NAME = "freshbooks"
-EVENTS = ("invoice.finalized", "invoice.voided")
+EVENTS = ("invoice.finalized", "invoice.voided", "credit_note.issued")
 
 
 class FreshBooksConfig(BaseModel):
@@ -44,6 +44,8 @@ class FreshBooksConfig(BaseModel):
     payment_terms_days: int = Field(default=14, ge=0)
     mode: Literal["invoice", "recurring"] = Field(default="invoice", description="invoice: one FreshBooks "
                                                   "invoice per finalized invoice; recurring: a template per customer")
+    credit_type: Literal["goodwill", "prepayment"] = Field(default="goodwill", description="FreshBooks credit_type "
+                                                           "of the credit notes our credit notes become")
 
 
 def _invoice(event: EventJson) -> InvoiceJson:
@@ -56,12 +58,12 @@ def _invoice(event: EventJson) -> InvoiceJson:
 def skip_reason(event: EventJson, config: FreshBooksConfig) -> str | None:
     if event.get("type") not in EVENTS or (config.mode == "recurring" and event.get("type") != "invoice.finalized"):
         return f"event type {event.get('type')!r} does not change a FreshBooks {config.mode}"
-    if event.get("type") == "invoice.voided":
+    if event.get("type") in ("invoice.voided", "credit_note.issued"):
         reason = correction_skip(event, "FreshBooks")
         if reason is not None:
             return reason
     invoice = _invoice(event)
-    if invoice.get("kind", "invoice") != "invoice":
+    if invoice.get("kind", "invoice") != ("credit_note" if event.get("type") == "credit_note.issued" else "invoice"):
         return f"{invoice.get('kind')} {invoice.get('id')} is not a template"
     cls = (invoice.get("customer") or {}).get("customer_class")
     if cls not in config.customer_classes:
@@ -128,7 +130,7 @@ def build_profile(event: EventJson, config: FreshBooksConfig) -> dict[str, Any]:
 
 def idempotency_key(event: EventJson, config: FreshBooksConfig | None = None) -> str:
     """Per finalized invoice (one FreshBooks invoice, or one refresh of the profile); a void has its own."""
-    suffix = ":void" if event.get("type") == "invoice.voided" else ""
+    suffix = {"invoice.voided": ":void", "credit_note.issued": ":credit_note"}.get(str(event.get("type")), "")
     return f"freshbooks:{event.get('tenant_id', '')}:{_invoice(event).get('id')}{suffix}"
 
 
@@ -147,6 +149,18 @@ def build_invoice(event: EventJson, config: FreshBooksConfig) -> dict[str, Any]:
                         "po_number": str(invoice["id"])[:31], "due_offset_days": config.payment_terms_days,
                         "notes": profile["notes"], "lines": profile["lines"]}}
 
+def build_credit_note(event: EventJson, config: FreshBooksConfig) -> dict[str, Any]:
+    """The ``{"credit_note": …}`` body: our credit note's own (positive) lines mapped as an invoice's are, so
+    FreshBooks' credit total is ours; ``credit_number`` = our number (the lookup key)."""
+    note = _invoice(event)
+    profile = build_profile(event, config)["invoice_profile"]
+    issued = str(note.get("issued_at") or event.get("created_at") or "")[:10]
+    return {"credit_note": {"clientid": profile["customerid"], "create_date": issued,
+                            "currency_code": profile["currency_code"], "credit_number": invoice_number(note),
+                            "credit_type": config.credit_type,
+                            "notes": f"Credit note {note.get('number') or note.get('id')} for invoice "
+                                     f"{note.get('credit_note_of')}",
+                            "lines": profile["lines"]}}
 
 
 def _provider(config: FreshBooksConfig, store: RefreshTokenStore | None, provider: Any,
@@ -216,14 +230,20 @@ def _deliver_invoice(event: EventJson, config: FreshBooksConfig, ctx: DeliveryCo
     invoice = _invoice(event)
     try:
         provider = _provider(config, ctx.stores.refresh_tokens, ctx.token_provider, ctx.on_refresh)
-        body = build_invoice(event, config) if event.get("type") == "invoice.finalized" else None
+        body = (build_invoice(event, config) if event.get("type") == "invoice.finalized" else
+                build_credit_note(event, config) if event.get("type") == "credit_note.issued" else None)
     except MappingError as exc:
         raise PermanentError(str(exc)) from exc
-    base = f"{config.api_base.rstrip('/')}/accounting/account/{config.account_id}/invoices/invoices"
+    account = f"{config.api_base.rstrip('/')}/accounting/account/{config.account_id}"
+    base = f"{account}/invoices/invoices"
 
     def call(method: str, url: str, **kw: Any) -> dict[str, Any]:
         answer = _send(config, ctx.http, provider, method, url, **kw).json() or {}
         return dict((answer.get("response") or {}).get("result") or {})
+
+    if event.get("type") == "credit_note.issued":
+        assert body is not None
+        return _credit_note(invoice, body["credit_note"], f"{account}/credit_notes/credit_notes", call)
 
     number = invoice_number(invoice)
     found = [i for i in call("GET", base, params={"search[invoice_number]": number}).get("invoices") or []
@@ -253,6 +273,30 @@ def _deliver_invoice(event: EventJson, config: FreshBooksConfig, ctx: DeliveryCo
     if created.get("v3_status", created.get("status")) in (None, "draft", 1):
         call("PUT", f"{base}/{created['id']}", json={"invoice": {"action_mark_as_sent": True}})
     return {"status": "sent", "ref": str(created["id"]), "invoice_number": number, "total": f"{total:f}"}
+
+
+def _credit_note(note: InvoiceJson, body: dict[str, Any], base: str,
+                 call: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    """Find our credit note among the client's by number (FreshBooks has no idempotency key), else create it;
+    FreshBooks' amount (its tax from our percentages) must be our credit's, else it is deleted and the delivery
+    fails with both figures. The credit stays on the client's account, where FreshBooks applies it."""
+    from connector.platforms.errors import PermanentError
+
+    number = body["credit_number"]
+    listed = call("GET", base, params={"search[clientid]": str(body["clientid"])}).get("credit_notes") or []
+    found = [c for c in listed if c.get("credit_number") == number and c.get("vis_state", 0) == 0]
+    created = found[0] if found else call("POST", base, json={"credit_note": body}).get("credit_note") or {}
+    ident = created.get("creditid") or created.get("id")
+    if not ident:
+        return {"status": "sent", "ref": None, "credit_number": number}  # dry run: nothing was created
+    total = Decimal(str((created.get("amount") or {}).get("amount", "0")))
+    expected = Decimal(str(note.get("amount_due")))
+    if total != expected:
+        call("PUT", f"{base}/{ident}", json={"credit_note": {"vis_state": 1}})
+        raise PermanentError(f"FreshBooks computes {total:f} for credit note {number}, ours is {expected:f}: the "
+                             "FreshBooks credit note was deleted; check the tax percentages")
+    return {"status": "duplicate" if found else "sent", "ref": str(ident), "credit_number": number,
+            "credit_note_of": note.get("credit_note_of"), "total": f"{total:f}"}
 
 
 Config = FreshBooksConfig

@@ -19,6 +19,7 @@ class FreshBooks:
         self.fb_profiles: dict[str, dict[str, Any]] = {}
         self.fb_invoices: dict[str, dict[str, Any]] = {}  # id -> invoice, with FreshBooks' computed amount
         self.fb_refresh = "fb-refresh-0"
+        self.fb_credit_notes: dict[str, dict[str, Any]] = {}  # id -> credit note, with FreshBooks' amount
 
         @app.post("/auth/oauth/token")
         def fb_token() -> Response:
@@ -125,6 +126,60 @@ class FreshBooks:
             if "vis_state" in change:
                 invoice["vis_state"] = change["vis_state"]
             return reply({"response": {"result": {"invoice": invoice}}})
+
+        @app.get("/accounting/account/<account>/credit_notes/credit_notes")
+        def fb_credit_list(account: str) -> Response:
+            denied = fb_denied(account)
+            if denied:
+                return denied
+            cid = request.args.get("search[clientid]")
+            hits = [c for c in self.fb_credit_notes.values() if cid in (None, str(c["clientid"]))]
+            return reply({"response": {"result": {"credit_notes": hits, "page": 1, "pages": 1, "total": len(hits)}}})
+
+        @app.post("/accounting/account/<account>/credit_notes/credit_notes")
+        def fb_credit_create(account: str) -> Response:
+            """The fields FreshBooks' credit note docs list, enforced: client, date, currency, a known credit
+            type, lines with a quantity and a unit cost in the credit's currency; tax percentages up to 3 decimals."""
+            denied = fb_denied(account)
+            if denied:
+                return denied
+            note = (json.loads(request.get_data()) or {}).get("credit_note") or {}
+            missing = [k for k in ("clientid", "create_date", "currency_code", "credit_type", "lines") if not note.get(k)]
+            if missing:
+                return reply({"response": {"errors": [{"message": f"{missing[0]} is required",
+                                                       "field": missing[0]}]}}, 422)
+            if note["credit_type"] not in ("goodwill", "prepayment"):
+                return reply({"response": {"errors": [{"message": "invalid credit_type", "field": "credit_type"}]}}, 422)
+            for n, line in enumerate(note["lines"]):
+                cost = line.get("unit_cost") or {}
+                if line.get("qty") in (None, "") or cost.get("amount") in (None, ""):
+                    return reply({"response": {"errors": [{"message": f"lines[{n}]: qty and unit_cost are required"}]}},
+                                 422)
+                if cost.get("code") not in (None, note["currency_code"]):
+                    return reply({"response": {"errors": [{"message": f"lines[{n}]: currency differs"}]}}, 422)
+                for t in (1, 2):
+                    rate = line.get(f"taxAmount{t}")
+                    if rate is not None and (Decimal(str(rate)).as_tuple().exponent or 0) < -3:
+                        return reply({"response": {"errors": [{"message": f"lines[{n}]: taxAmount{t}"}]}}, 422)
+            cid = next(self.ids)
+            self.fb_credit_notes[str(cid)] = {"id": cid, "creditid": cid, "vis_state": 0, "status": "created",
+                                              "display_status": "created", **note,
+                                              "amount": {"amount": f"{fb_amount(note):f}",
+                                                         "code": note["currency_code"]}}
+            return reply({"response": {"result": {"credit_note": self.fb_credit_notes[str(cid)]}}})
+
+        @app.put("/accounting/account/<account>/credit_notes/credit_notes/<cid>")
+        def fb_credit_update(account: str, cid: str) -> Response:
+            denied = fb_denied(account)
+            if denied:
+                return denied
+            note = self.fb_credit_notes.get(cid)
+            if note is None:
+                return reply({"response": {"errors": [{"message": "credit note not found"}]}}, 404)
+            change = json.loads(request.get_data())["credit_note"]
+            if "vis_state" in change:
+                note["vis_state"] = change["vis_state"]
+            return reply({"response": {"result": {"credit_note": note}}})
 
     def fb_pay(self, number: str) -> None:
         [invoice] = [i for i in self.fb_invoices.values() if i["invoice_number"] == number]
