@@ -1,5 +1,6 @@
 """``evbill platforms list [--tenant T]``: each adapter, what it does, its config keys, configured or not, whether it
-sends corrections (voids, credit notes) and whether payments come back from it (webhook, poll)."""
+sends corrections (voids, credit notes; for an adapter that sends them in one mode only, as the tenant's settings say)
+and whether payments come back from it (webhook, poll)."""
 
 from __future__ import annotations
 
@@ -36,9 +37,14 @@ def run(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     for name, platform in registry.discover().items():
         current = tenant_settings.get(name) or settings.PlatformSettings()
+        corrections = sends_corrections(platform.events)
+        sent_by = getattr(platform.module, "corrections_sent", None)  # some send them in one mode only
+        if corrections and sent_by is not None and current.configured:
+            corrections = bool(sent_by(settings.merged(platform, current)))
         rows.append({"name": name, "summary": platform.summary, "events": list(platform.events),
                      "configured": current.configured, "enabled": current.enabled,
-                     "corrections": sends_corrections(platform.events), "payments": payments_of(name),
+                     "corrections": corrections, "corrections_note": getattr(platform.module, "CORRECTIONS_NOTE", None),
+                     "payments": payments_of(name),
                      "config_keys": [k.name + ("*" if k.required else "") + (" (secret)" if k.secret else "")
                                      for k in platform.config_keys()]})
     if args.json:
@@ -48,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         state = ("enabled" if row["enabled"] else "disabled") if row["configured"] else "not configured"
         print(f"{row['name']:<16} {state:<15} {row['summary']}")
         print(f"{'':<16} events: {', '.join(row['events'])}")
-        print(f"{'':<16} corrections: {'sent' if row['corrections'] else 'no'}; "
+        note = f" ({row['corrections_note']})" if row["corrections_note"] else ""
+        print(f"{'':<16} corrections: {'sent' if row['corrections'] else 'no'}{note}; "
               f"payments back: {row['payments'] or 'no'}")
         print(f"{'':<16} config: {', '.join(row['config_keys'])}")
     print("(* required; secrets are set as env:VAR or file:/path references)")

@@ -22,6 +22,7 @@ from connector.platforms.oauth import RefreshTokenStore
 
 NAME = "freshbooks"
 EVENTS = ("invoice.finalized", "invoice.voided", "credit_note.issued")
+CORRECTIONS_NOTE = "mode=invoice: a void deletes the FreshBooks invoice, a credit note becomes a FreshBooks credit note"
 
 
 class FreshBooksConfig(BaseModel):
@@ -46,6 +47,11 @@ class FreshBooksConfig(BaseModel):
                                                   "invoice per finalized invoice; recurring: a template per customer")
     credit_type: Literal["goodwill", "prepayment"] = Field(default="goodwill", description="FreshBooks credit_type "
                                                            "of the credit notes our credit notes become")
+
+
+def corrections_sent(settings: dict[str, Any]) -> bool:
+    """Whether a tenant's settings send corrections (``evbill platforms list``): the recurring template takes none."""
+    return settings.get("mode", "invoice") == "invoice"
 
 
 def _invoice(event: EventJson) -> InvoiceJson:

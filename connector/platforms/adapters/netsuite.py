@@ -25,6 +25,7 @@ from connector.platforms.invoice_event import correction_skip, rebilling, sessio
 NAME = "netsuite"
 EVENTS = ("session.billed", "credit_note.issued", "invoice.voided")
 CORRECTIONS = ("credit_note.issued", "invoice.voided")
+CORRECTIONS_NOTE = "record=journalEntry: reversing journal entries; not with invoice or itemFulfillment"
 
 
 class NetSuiteConfig(BaseModel):
@@ -152,6 +153,11 @@ def build_invoice(event: EventJson, config: NetSuiteConfig) -> dict[str, Any]:
 
 def _rate(rate: Any) -> str:
     return format(Decimal(str(rate)).normalize(), "f")
+
+
+def corrections_sent(settings: dict[str, Any]) -> bool:
+    """Whether a tenant's settings send corrections (``evbill platforms list``): journal entries only."""
+    return settings.get("record", "invoice") == "journalEntry"
 
 
 def is_correction(event: EventJson) -> bool:

@@ -28,3 +28,26 @@ def test_corrections_and_payments_columns(capsys: pytest.CaptureFixture, monkeyp
     assert "corrections: sent; payments back: webhook+poll" in out[stripe_at + 2]
     jira_at = next(i for i, ln in enumerate(out) if ln.startswith("jira "))
     assert "corrections: no; payments back: no" in out[jira_at + 2]
+
+
+def test_corrections_of_netsuite_and_freshbooks_follow_the_mode(capsys: pytest.CaptureFixture, tmp_path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """NetSuite reverses only as journal entries; FreshBooks voids and credits only in invoice mode (its
+    recurring template takes none): the column says what the tenant's settings send, and how."""
+    path = tmp_path / "p.yaml"
+    path.write_text("tenants:\n  t1:\n    netsuite: {config: {account_id: '1', record: invoice}}\n"
+                    "    freshbooks: {config: {account_id: A, mode: recurring}}\n")
+    monkeypatch.setenv("EVBILL_PLATFORMS_FILE", str(path))
+    assert main(["platforms", "list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert (rows["netsuite"]["corrections"], rows["freshbooks"]["corrections"]) == (False, False)
+    path.write_text("tenants:\n  t1:\n    netsuite: {config: {account_id: '1', record: journalEntry}}\n"
+                    "    freshbooks: {config: {account_id: A}}\n")
+    assert main(["platforms", "list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    netsuite_at = next(i for i, ln in enumerate(out) if ln.startswith("netsuite "))
+    assert ("corrections: sent (record=journalEntry: reversing journal entries; not with invoice or "
+            "itemFulfillment); payments back: no") in out[netsuite_at + 2]
+    freshbooks_at = next(i for i, ln in enumerate(out) if ln.startswith("freshbooks "))
+    assert ("corrections: sent (mode=invoice: a void deletes the FreshBooks invoice, a credit note becomes a "
+            "FreshBooks credit note); payments back: no") in out[freshbooks_at + 2]
