@@ -4,9 +4,9 @@
 const crypto = require('crypto');
 const { baseUrl } = require('./http');
 
-const subscribe = (eventType) => async (z, bundle) => {
+const subscribe = (eventType, path = '/v1/subscriptions') => async (z, bundle) => {
   const response = await z.request({
-    url: `${baseUrl(bundle)}/v1/subscriptions`,
+    url: `${baseUrl(bundle)}${path}`,
     method: 'POST',
     body: { callback_url: bundle.targetUrl, event_types: [eventType] },
   });
@@ -15,9 +15,10 @@ const subscribe = (eventType) => async (z, bundle) => {
   return { ...data, location: new URL(location || `/v1/subscriptions/${data.id}`, `${baseUrl(bundle)}/`).href };
 };
 
-const unsubscribe = async (z, bundle) => {
+// `path` (e.g. /v1/subscriptions/{subscription_id}) is only used when the subscription has no Location.
+const unsubscribe = (path = '/v1/subscriptions/{id}') => async (z, bundle) => {
   const sub = bundle.subscribeData || {};
-  const url = sub.location || `${baseUrl(bundle)}/v1/subscriptions/${encodeURIComponent(sub.id)}`;
+  const url = sub.location || `${baseUrl(bundle)}${path.replace(/\{\w+\}/, encodeURIComponent(sub.id))}`;
   const response = await z.request({ url, method: 'DELETE', skipThrowForStatus: true });
   if (response.status >= 400 && response.status !== 404) {
     throw new z.errors.Error(`Could not unsubscribe (${response.status})`, 'ApiError', response.status);
