@@ -169,3 +169,37 @@ def test_an_async_upsert_not_applied_yet_is_retried(vendors: FinanceVendors) -> 
     del vendors.ns_invoices["eid:EV-S-100"]  # the job is known, its record not there (yet)
     with pytest.raises(RetryableError, match="NetSuite has not applied the Invoice EV-S-100 yet"):
         netsuite.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp()))
+
+
+def test_credit_notes_and_voids_become_credit_memos(vendors: FinanceVendors) -> None:
+    """With Invoices (the default) a credit note of ours is a NetSuite Credit Memo of its lines, and a void one of
+    all the voided invoice's lines: the customer's A/R in NetSuite then equals ours; NetSuite's tax is checked."""
+    from tests.platforms.test_zoho_books_corrections import credit_note_event, two_session_void
+
+    cfg = INVOICES.model_copy(update={"base_url": vendors.url})
+    for sid in ("S-100", "S-101"):
+        netsuite.deliver(billed_event(sid=sid), cfg, DeliveryContext(OneShotHttp()))
+    assert vendors.ns_receivable("77") == Decimal("24.10")
+    note = credit_note_event()
+    note["data"]["invoice"]["lines"] = note["data"]["invoice"]["lines"][1:]  # the energy line of S-100 only
+    body = netsuite.build_credit_memo(note, INVOICES)
+    assert (body["externalId"], body["entity"], body["memo"]) == (
+        "EVCM-CN-000001", {"id": "77"}, "EV credit note CN-000001 of invoice inv_S-100: 10.86 EUR")
+    assert [(i["item"]["id"], i["amount"], i["taxCode"]["id"]) for i in body["item"]["items"]] == [
+        ("1201", Decimal("9.13"), "8")]
+    vendors.fail("/services/rest/record/v1/creditMemo/", 429, retry_after="1")
+    sent, _ = retrying(lambda: netsuite.deliver(note, cfg, DeliveryContext(OneShotHttp())))
+    assert (sent["external_id"], sent["tax_total"], sent["total"]) == ("EVCM-CN-000001", "1.73", "10.86")
+    netsuite.deliver(note, cfg, DeliveryContext(OneShotHttp()))  # redelivered: the same job, one Credit Memo
+    assert list(vendors.ns_credit_memos) == ["eid:EVCM-CN-000001"]
+    assert vendors.ns_receivable("77") == Decimal("24.10") - Decimal("10.86")
+
+    void = two_session_void()  # the invoice holding S-100 and S-101, voided
+    assert netsuite.endpoint(void, cfg).endswith("/record/v1/creditMemo/eid:EVCM-INV-0001~VOID")
+    assert netsuite.deliver(void, cfg, DeliveryContext(OneShotHttp()))["total"] == "24.10"
+    assert vendors.ns_receivable("77") == Decimal("-10.86")  # each document posted as it came: credit, then void
+    vendors.ns_tax_rates["8"] = Decimal("20")
+    other = credit_note_event(number="CN-000002")
+    with pytest.raises(PermanentError, match=r"NetSuite computes tax 2.03 \(total 12.16\) for Credit Memo "
+                                             r"EVCM-CN-000002, ours is 1.92 \(total 12.05\)"):
+        netsuite.deliver(other, cfg, DeliveryContext(OneShotHttp()))

@@ -128,12 +128,13 @@ def test_the_double_enforces_what_netsuite_does(vendors: FinanceVendors) -> None
     assert vendors.ns_journals == {}
 
 
-def test_corrections_post_only_in_journal_mode() -> None:
+def test_corrections_skip_item_fulfillments_only() -> None:
     assert netsuite.EVENTS == ("session.billed", "credit_note.issued", "invoice.voided")
-    invoices = JE.model_copy(update={"record": "invoice"})
+    fulfillments = JE.model_copy(update={"record": "itemFulfillment"})
     for event in (credit_note_event(), void_event()):
-        result = netsuite.deliver(event, invoices, DeliveryContext(None))
-        assert result["status"] == "skipped" and "only record='journalEntry' reverses" in result["reason"]
+        result = netsuite.deliver(event, fulfillments, DeliveryContext(None))
+        assert result["status"] == "skipped" and "not sent with record='itemFulfillment'" in result["reason"]
+        assert netsuite.skip_reason(event, JE.model_copy(update={"record": "invoice"})) is None  # Credit Memos
     unissued = credit_note_event()
     unissued["data"]["invoice"]["status"] = "draft"
     assert netsuite.skip_reason(unissued, JE) == "credit note cn_inv_S-100 is draft; it goes to NetSuite when issued"

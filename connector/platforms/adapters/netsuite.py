@@ -2,8 +2,9 @@
 
 The Invoice's lines are the session's rated nets, sent asynchronously with an idempotency key derived from
 tenant, session and body, so a retry leaves the record as it was; NetSuite's computed tax is read back and a
-total that is not ours fails the delivery with both figures. ``record="journalEntry"`` posts receivable, revenue
-per account and tax per rate itself, and reverses them for credit notes and voids. ``record="itemFulfillment"``
+total that is not ours fails the delivery with both figures; credit notes and voids become Credit Memos.
+``record="journalEntry"`` posts receivable, revenue per account and tax per rate itself, and reverses them for
+credit notes and voids. ``record="itemFulfillment"``
 keeps the former update of the Item Fulfillment's items (it posts no revenue). See docs/platforms/netsuite.md."""
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from connector.platforms.invoice_event import correction_skip, rebilling, sessio
 NAME = "netsuite"
 EVENTS = ("session.billed", "credit_note.issued", "invoice.voided")
 CORRECTIONS = ("credit_note.issued", "invoice.voided")
-CORRECTIONS_NOTE = "record=journalEntry: reversing journal entries; not with invoice or itemFulfillment"
+CORRECTIONS_NOTE = "credit memos (record=invoice) or reversing journal entries; none to Item Fulfillments"
 
 
 class NetSuiteConfig(BaseModel):
@@ -62,6 +63,8 @@ class NetSuiteConfig(BaseModel):
                                       "(legacy tax; with SuiteTax leave empty, NetSuite determines it)")
     check_tax: bool = Field(default=True, description="invoice: read NetSuite's taxTotal and total back and fail "
                             "the delivery when they are not ours")
+    credit_memo_external_id: str = Field(default="EVCM-{ref}", description="externalId of the Credit Memo of a "
+                                         "credit note or void; {ref} = credit note number or '<invoice number>~VOID'")
     journal_external_id: str = Field(default="EVJE-{ref}", description="externalId of the Journal Entry; {ref} = "
                                      "session id, credit note number or '<invoice number>~VOID'")
     subsidiary: str | None = Field(default=None, description="subsidiary internal id (OneWorld accounts)")
@@ -126,9 +129,41 @@ def build_invoice(event: EventJson, config: NetSuiteConfig) -> dict[str, Any]:
     incentives on the ``incentive`` item, negative), our tax code per rate when mapped."""
     session, invoice, lines = session_lines(event)
     ours = str((invoice.get("customer") or {}).get("id") or session.get("customer_id") or "")
+    gross = sum((Decimal(str(ln["gross"])) for ln in lines), Decimal(0))
+    return {"externalId": external_id(event, config), "entity": {"id": _entity(ours, config)},
+            "tranDate": str(invoice.get("issued_at") or event.get("created_at") or "")[:10],
+            "memo": f"EV session {session['id']} at {session.get('station_id') or '-'}: {gross} {invoice['currency']}"
+                    f" (invoice {invoice.get('number') or invoice.get('id')})",
+            "item": {"items": _items(lines, config)}}
+
+
+def build_credit_memo(event: EventJson, config: NetSuiteConfig) -> dict[str, Any]:
+    """The Credit Memo body for a credit note or a void (``record="invoice"``): its lines mapped exactly as the
+    Invoices' were (positive amounts), so NetSuite credits the customer's A/R with what we credited."""
+    ref, note, lines, ours = _document(event)
+    gross = sum((Decimal(str(ln["gross"])) for ln in lines), Decimal(0))
+    what = (f"void of invoice {note.get('number') or note.get('id')}" if event.get("type") == "invoice.voided" else
+            f"credit note {ref} of invoice {note.get('credit_note_of')}")
+    return {"externalId": credit_memo_external_id(event, config), "entity": {"id": _entity(ours, config)},
+            "tranDate": str(note.get("issued_at") or event.get("created_at") or "")[:10],
+            "memo": f"EV {what}: {gross} {note['currency']}"[:999], "item": {"items": _items(lines, config)}}
+
+
+def credit_memo_external_id(event: EventJson, config: NetSuiteConfig) -> str:
+    try:
+        return config.credit_memo_external_id.format(ref=document_ref(event))
+    except KeyError as exc:
+        raise MappingError("credit_memo_external_id", f"unknown placeholder {exc}") from exc
+
+
+def _entity(ours: str, config: NetSuiteConfig) -> str:
     entity = config.customer_ids.get(ours) or config.default_customer
     if not entity:
         raise MappingError("customer_ids", f"no NetSuite customer for customer {ours!r}")
+    return entity
+
+
+def _items(lines: list[InvoiceLineJson], config: NetSuiteConfig) -> list[dict[str, Any]]:
     items = []
     for ln in lines:
         category = str(ln.get("category") or "")
@@ -143,12 +178,7 @@ def build_invoice(event: EventJson, config: NetSuiteConfig) -> dict[str, Any]:
                 raise MappingError("tax_codes", f"no NetSuite tax code for tax rate {rates[0]}")
             item["taxCode"] = {"id": config.tax_codes[rates[0]]}
         items.append(item)
-    gross = sum((Decimal(str(ln["gross"])) for ln in lines), Decimal(0))
-    return {"externalId": external_id(event, config), "entity": {"id": entity},
-            "tranDate": str(invoice.get("issued_at") or event.get("created_at") or "")[:10],
-            "memo": f"EV session {session['id']} at {session.get('station_id') or '-'}: {gross} {invoice['currency']}"
-                    f" (invoice {invoice.get('number') or invoice.get('id')})",
-            "item": {"items": items}}
+    return items
 
 
 def _rate(rate: Any) -> str:
@@ -156,8 +186,8 @@ def _rate(rate: Any) -> str:
 
 
 def corrections_sent(settings: dict[str, Any]) -> bool:
-    """Whether a tenant's settings send corrections (``evbill platforms list``): journal entries only."""
-    return settings.get("record", "invoice") == "journalEntry"
+    """Whether a tenant's settings send corrections (``evbill platforms list``): not to Item Fulfillments."""
+    return settings.get("record", "invoice") != "itemFulfillment"
 
 
 def is_correction(event: EventJson) -> bool:
@@ -165,13 +195,13 @@ def is_correction(event: EventJson) -> bool:
 
 
 def skip_reason(event: EventJson, config: NetSuiteConfig) -> str | None:
-    """Why an event posts nothing (None: it does). Corrections reverse journal entries; the other records have
-    no correction in this adapter (see docs/platforms/netsuite.md)."""
+    """Why an event posts nothing (None: it does). Corrections become Credit Memos (invoices) or reversing journal
+    entries; an Item Fulfillment has no correction (see docs/platforms/netsuite.md)."""
     if not is_correction(event):
         return None
-    if config.record != "journalEntry":
-        return (f"{event.get('type')} is not sent with record={config.record!r}: only record='journalEntry' reverses "
-                "its postings (correct the NetSuite record by hand, or use journal entries)")
+    if config.record == "itemFulfillment":
+        return (f"{event.get('type')} is not sent with record='itemFulfillment' (a fulfillment posts no revenue); "
+                "correct the sales order in NetSuite by hand")
     # a voided draft counts: its sessions were posted one by one on session.billed
     return correction_skip(event, "NetSuite", voided_drafts=True)
 
@@ -299,6 +329,9 @@ def request_key(event: EventJson, config: NetSuiteConfig, body: bytes) -> str:
 
 def endpoint(event: EventJson, config: NetSuiteConfig) -> str:
     base = config.base_url or f"https://{config.account_id.lower().replace('_', '-')}.suitetalk.api.netsuite.com"
+    if config.record == "invoice" and is_correction(event):  # a Credit Memo, upserted the same way
+        ref = quote(f"eid:{credit_memo_external_id(event, config)}", safe=":")
+        return f"{base.rstrip('/')}/services/rest/record/v1/creditMemo/{ref}"
     if config.record == "invoice":  # upsert by external id: a retry updates the Invoice it made
         ref = quote(f"eid:{external_id(event, config)}", safe=":")
         return f"{base.rstrip('/')}/services/rest/record/v1/invoice/{ref}"
@@ -335,7 +368,8 @@ def deliver(event: EventJson, config: NetSuiteConfig, ctx: DeliveryContext) -> d
     reason = skip_reason(event, config)
     if reason is not None:
         return {"status": "skipped", "reason": reason}
-    builders = {"invoice": build_invoice, "journalEntry": build_journal, "itemFulfillment": build_update}
+    builders = {"invoice": build_credit_memo if is_correction(event) else build_invoice,
+                "journalEntry": build_journal, "itemFulfillment": build_update}
     try:
         body = builders[config.record](event, config)
         url = endpoint(event, config)
@@ -350,7 +384,7 @@ def deliver(event: EventJson, config: NetSuiteConfig, ctx: DeliveryContext) -> d
     sublist = "line" if config.record == "journalEntry" else "item"
     resp = ctx.http.send(method, url, params={"replace": sublist}, data=data, headers=headers, **auth)
     result = {"status": "sent", "ref": resp.headers.get("Location"), "async": resp.status_code == 202}
-    if config.record == "journalEntry":
+    if config.record != "itemFulfillment":
         result["external_id"] = body["externalId"]
     if config.record == "invoice" and config.check_tax and not resp.headers.get("X-Dry-Run"):
         result |= _check_invoice(event, config, ctx, url, headers)
@@ -365,26 +399,28 @@ def _ours(lines: list[InvoiceLineJson]) -> tuple[Decimal, Decimal]:
 
 def _check_invoice(event: EventJson, config: NetSuiteConfig, ctx: DeliveryContext, url: str,
                    headers: dict[str, str]) -> dict[str, str]:
-    """NetSuite computes the Invoice's tax from its tax codes (or SuiteTax): read ``taxTotal`` and ``total`` back
-    and fail the delivery, naming both figures, when they are not ours; nothing is posted silently. An async
-    upsert NetSuite has not applied yet is retried (the same key answers with the same job)."""
+    """NetSuite computes the Invoice's (Credit Memo's) tax from its tax codes (or SuiteTax): read ``taxTotal`` and
+    ``total`` back and fail the delivery, naming both figures, when they are not ours; nothing is posted silently.
+    An async upsert NetSuite has not applied yet is retried (the same key answers with the same job)."""
     from connector.platforms.errors import PermanentError, RetryableError
 
     read = {k: v for k, v in headers.items() if k in ("Authorization", "Accept")}
+    correction = is_correction(event)
+    kind = "Credit Memo" if correction else "Invoice"
+    ident = credit_memo_external_id(event, config) if correction else external_id(event, config)
     try:
         resp = ctx.http.send("GET", url, params={"fields": "taxTotal,total"}, headers=read, **_auth_only(config))
     except PermanentError as exc:
         if config.async_mode and exc.status_code == 404:
-            raise RetryableError(f"NetSuite has not applied the Invoice {external_id(event, config)} yet; "
-                                 "its tax check is retried") from exc
+            raise RetryableError(f"NetSuite has not applied the {kind} {ident} yet; its tax check is retried") from exc
         raise
     record = resp.json() or {}
     theirs_tax, theirs_total = Decimal(str(record.get("taxTotal") or 0)), Decimal(str(record.get("total") or 0))
-    tax, gross = _ours(session_lines(event)[2])
+    tax, gross = _ours(_document(event)[2])
     if (theirs_tax, theirs_total) != (tax, gross):
         raise PermanentError(
-            f"NetSuite computes tax {theirs_tax:f} (total {theirs_total:f}) for Invoice {external_id(event, config)}, "
-            f"ours is {tax:f} (total {gross:f}): the Invoice is in NetSuite at NetSuite's amount; correct it there "
+            f"NetSuite computes tax {theirs_tax:f} (total {theirs_total:f}) for {kind} {ident}, "
+            f"ours is {tax:f} (total {gross:f}): the {kind} is in NetSuite at NetSuite's amount; correct it there "
             "(or fix tax_codes and redeliver: the upsert replaces its lines)")
     return {"tax_total": f"{theirs_tax:f}", "total": f"{theirs_total:f}"}
 

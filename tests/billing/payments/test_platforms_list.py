@@ -32,10 +32,11 @@ def test_corrections_and_payments_columns(capsys: pytest.CaptureFixture, monkeyp
 
 def test_corrections_of_netsuite_and_freshbooks_follow_the_mode(capsys: pytest.CaptureFixture, tmp_path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """NetSuite reverses only as journal entries; FreshBooks voids and credits only in invoice mode (its
-    recurring template takes none): the column says what the tenant's settings send, and how."""
+    """NetSuite sends credit memos or reversing journal entries but nothing to Item Fulfillments; FreshBooks voids
+    and credits only in invoice mode (its recurring template takes none): the column says what the tenant's
+    settings send, and how."""
     path = tmp_path / "p.yaml"
-    path.write_text("tenants:\n  t1:\n    netsuite: {config: {account_id: '1', record: invoice}}\n"
+    path.write_text("tenants:\n  t1:\n    netsuite: {config: {account_id: '1', record: itemFulfillment}}\n"
                     "    freshbooks: {config: {account_id: A, mode: recurring}}\n")
     monkeypatch.setenv("EVBILL_PLATFORMS_FILE", str(path))
     assert main(["platforms", "list", "--json"]) == 0
@@ -46,8 +47,8 @@ def test_corrections_of_netsuite_and_freshbooks_follow_the_mode(capsys: pytest.C
     assert main(["platforms", "list"]) == 0
     out = capsys.readouterr().out.splitlines()
     netsuite_at = next(i for i, ln in enumerate(out) if ln.startswith("netsuite "))
-    assert ("corrections: sent (record=journalEntry: reversing journal entries; not with invoice or "
-            "itemFulfillment); payments back: no") in out[netsuite_at + 2]
+    assert ("corrections: sent (credit memos (record=invoice) or reversing journal entries; none to Item "
+            "Fulfillments); payments back: no") in out[netsuite_at + 2]
     freshbooks_at = next(i for i, ln in enumerate(out) if ln.startswith("freshbooks "))
     assert ("corrections: sent (mode=invoice: a void deletes the FreshBooks invoice, a credit note becomes a "
             "FreshBooks credit note); payments back: no") in out[freshbooks_at + 2]

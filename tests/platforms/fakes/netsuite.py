@@ -23,6 +23,7 @@ class NetSuite:
         self.ns_invoices: dict[str, dict[str, Any]] = {}  # Invoices upserted by external id ("eid:EV-S-100")
         # legacy tax: taxCode id -> rate in percent; NetSuite computes each line's tax from it (half up, cents)
         self.ns_tax_rates: dict[str, Decimal] = {"8": Decimal("19")}
+        self.ns_credit_memos: dict[str, dict[str, Any]] = {}  # Credit Memos upserted by external id
         self.ns_journals: dict[str, dict[str, Any]] = {}  # Journal Entries upserted by external id
         # the chart of accounts the journal entries may use: internal id -> NetSuite account type
         self.ns_accounts: dict[str, str] = {"1100": "AcctRec", "4000": "Income", "4010": "Income",
@@ -96,8 +97,10 @@ class NetSuite:
             return Response("", status=204, headers={"Location": f"{self.url}/services/rest/record/v1/"
                                                                  f"itemFulfillment/{record['id']}"})
 
-        @app.put("/services/rest/record/v1/invoice/<path:ref>")
-        def ns_upsert_invoice(ref: str) -> Response:
+        @app.put("/services/rest/record/v1/<any(invoice, creditMemo):record>/<path:ref>")
+        def ns_upsert_invoice(record: str, ref: str) -> Response:
+            """Invoices and Credit Memos (a customer, item lines; NetSuite computes the tax from the tax codes)."""
+            stored = self.ns_invoices if record == "invoice" else self.ns_credit_memos
             problem = None if self.bearer_ok() else ns_tba_ok()
             if problem:
                 return reply({"title": "Unauthorized", "status": 401,
@@ -120,21 +123,21 @@ class NetSuite:
                 subtotal = sum((Decimal(str(i["amount"])) for i in items), Decimal(0))
                 tax = sum(((Decimal(str(i["amount"])) * self.ns_tax_rates[i["taxCode"]["id"]] / 100).quantize(
                     Decimal("0.01"), ROUND_HALF_UP) for i in items if "taxCode" in i), Decimal(0))
-                previous = self.ns_invoices.get(ref) or {"id": str(next(self.ids))}
-                self.ns_invoices[ref] = {"id": previous["id"], **body, "subtotal": subtotal, "taxTotal": tax,
-                                         "total": subtotal + tax}
-                return ns_async(ref, key, f"{self.url}/services/rest/record/v1/invoice/{previous['id']}")
+                previous = stored.get(ref) or {"id": str(next(self.ids))}
+                stored[ref] = {"id": previous["id"], **body, "subtotal": subtotal, "taxTotal": tax,
+                               "total": subtotal + tax}
+                return ns_async(ref, key, f"{self.url}/services/rest/record/v1/{record}/{previous['id']}")
 
-        @app.get("/services/rest/record/v1/invoice/<path:ref>")
-        def ns_get_invoice(ref: str) -> Response:
+        @app.get("/services/rest/record/v1/<any(invoice, creditMemo):record>/<path:ref>")
+        def ns_get_invoice(record: str, ref: str) -> Response:
             problem = None if self.bearer_ok() else ns_tba_ok()
             if problem:
                 return ns_error(401, "INVALID_LOGIN", f"Invalid login attempt. ({problem})")
-            record = self.ns_invoices.get(ref)
-            if record is None:
+            found = (self.ns_invoices if record == "invoice" else self.ns_credit_memos).get(ref)
+            if found is None:
                 return ns_error(404, "NONEXISTENT_ID", f"Record {ref} was not found.")
             fields = request.args.get("fields")
-            shown = {k: v for k, v in record.items() if not fields or k in fields.split(",") or k == "id"}
+            shown = {k: v for k, v in found.items() if not fields or k in fields.split(",") or k == "id"}
             return Response(json.dumps(shown, default=str), status=200, mimetype="application/json")
 
         @app.put("/services/rest/record/v1/journalEntry/<path:ref>")
@@ -174,6 +177,12 @@ class NetSuite:
                 previous = self.ns_journals.get(ref) or {"id": str(next(self.ids))}
                 self.ns_journals[ref] = {"id": previous["id"], **body}
                 return ns_async(ref, key, f"{self.url}/services/rest/record/v1/journalEntry/{previous['id']}")
+
+    def ns_receivable(self, entity: str) -> Decimal:
+        """The customer's A/R balance in NetSuite: its Invoices' totals less its Credit Memos'."""
+        def total(records: dict[str, dict[str, Any]]) -> Decimal:
+            return sum((r["total"] for r in records.values() if r["entity"]["id"] == entity), Decimal(0))
+        return total(self.ns_invoices) - total(self.ns_credit_memos)
 
     def ns_balances(self) -> dict[str, Decimal]:
         """Every account's balance over the journal entries (debit positive), as NetSuite's trial balance."""
