@@ -952,14 +952,22 @@ def zapier_app(spec: dict, swagger: dict, overlay: dict, zoverlay: dict) -> dict
         zapier_check_sample(where, sample, kinds)
         return out
 
-    def list_source(op_id: Any, where: str) -> dict[str, Any]:
+    def list_source(op_id: Any, where: str, params: dict | None = None) -> dict[str, Any]:
+        """A list operation: its path, where its items are, and the query (``params`` checked against its
+        parameters and enums; ``limit`` 3 where it pages) a trigger samples with."""
         path, method, list_op = op(op_id, where)
         if method != "get":
             raise GenerationError(f"zapier {where}: {op_id} is not a GET list operation")
         picked = picker_for(spec, index, {"operationId": op_id})
         src: dict[str, Any] = {"path": path, "collection": picked.get("value-collection")}
-        if any(resolve(spec, p).get("name") == "limit" for p in list_op.get("parameters") or []):
-            src["params"] = {"limit": 3}
+        query = {p["name"]: raw_schema(spec, p.get("schema") or {})
+                 for p in (resolve(spec, q) for q in list_op.get("parameters") or []) if p.get("in") == "query"}
+        for name, value in (params or {}).items():
+            if name not in query or ("enum" in query[name] and value not in query[name]["enum"]):
+                raise GenerationError(f"zapier {where}: {op_id} has no query parameter {name}={value!r}")
+        src["params"] = {**(params or {}), **({"limit": 3} if "limit" in query else {})}
+        if not src["params"]:
+            del src["params"]
         return src
 
     items: dict[str, dict[str, dict]] = {kind: {} for kind in ZAPIER_KINDS}
@@ -979,7 +987,7 @@ def zapier_app(spec: dict, swagger: dict, overlay: dict, zoverlay: dict) -> dict
         if conf.get("event") not in events:
             raise GenerationError(f"zapier {where}: no API event {conf.get('event')!r} in power_automate/overlay.yaml")
         event = events[conf["event"]]
-        source = list_source((conf.get("list") or {}).get("operationId"), where)
+        source = list_source((conf.get("list") or {}).get("operationId"), where, (conf.get("list") or {}).get("params"))
         if conf["list"].get("as") not in event["data"]:
             raise GenerationError(f"zapier {where}: list.as must be one of the event's data fields {sorted(event['data'])}")
         envelope = swagger["paths"][f"/v1/subscriptions/triggers/{conf['event'].replace('.', '-')}"][

@@ -15,6 +15,10 @@ module.exports = {
   triggers: {
     session_billed: require('./triggers/session_billed'),
     billing_anomaly: require('./triggers/billing_anomaly'),
+    invoice_finalized: require('./triggers/invoice_finalized'),
+    invoice_paid: require('./triggers/invoice_paid'),
+    invoice_voided: require('./triggers/invoice_voided'),
+    reconciliation_completed: require('./triggers/reconciliation_completed'),
     tariff_list: require('./triggers/tariff_list'),
     customer_list: require('./triggers/customer_list'),
   },

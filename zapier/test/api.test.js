@@ -70,6 +70,12 @@ test('a Zap against the API', { skip }, async (t) => {
       bundle({ inputData: { invoice_id: 'no-such-invoice' } })), []);
     const events = await appTester(app.triggers.session_billed.operation.performList, bundle());
     assert.ok(events.some((e) => e.type === 'session.billed' && e.data.invoice.gross_total === '3.57'));
+    // finalizing it: the Invoice Finalized trigger samples finalized invoices only
+    await post(`/v1/invoices/${encodeURIComponent(invoice.id)}/finalize`, {});
+    const finalized = await appTester(app.triggers.invoice_finalized.operation.performList, bundle());
+    assert.deepStrictEqual(finalized.map((e) => [e.type, e.data.invoice.id, e.data.invoice.status]),
+      [['invoice.finalized', invoice.id, 'finalized']]);
+    assert.deepStrictEqual(await appTester(app.triggers.invoice_voided.operation.performList, bundle()), []);
   });
 
   await t.test('the anomaly trigger samples what GET /v1/anomalies lists', async () => {
@@ -88,6 +94,8 @@ test('a Zap against the API', { skip }, async (t) => {
       bundle({ inputData: { period: '2026-01-13' } }));
     assert.strictEqual(run.kind, 'daily');
     assert.match(String(run.summary.billed), /^\d+\.\d{2}$/);
+    const events = await appTester(app.triggers.reconciliation_completed.operation.performList, bundle());
+    assert.deepStrictEqual(events.map((e) => [e.type, e.data.reconciliation.id]), [['reconciliation.completed', run.id]]);
   });
 
   await t.test('turning the Zap on subscribes to session.billed; off unsubscribes', async () => {
