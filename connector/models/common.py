@@ -12,17 +12,27 @@ from connector.money import minor_units, to_decimal
 
 
 def _decimal(value: object) -> Decimal:
+    """Input → Decimal, as ``to_decimal`` (floats through their shortest repr, text stripped).
+
+    The common JSON types are converted here without the generic helper's checks: this runs for every
+    number of every input document. Non-finite values are refused by pydantic's own Decimal check,
+    which runs after this one.
+    """
+    kind = type(value)
+    if kind is str:
+        try:
+            return Decimal(value.strip())  # type: ignore[attr-defined]
+        except ArithmeticError as exc:  # decimal.InvalidOperation
+            raise ValueError(f"value: '{value}' is not a number") from exc
+    if kind is int:
+        return Decimal(value)  # type: ignore[arg-type]
+    if kind is float:
+        return Decimal(repr(value))
     if isinstance(value, Decimal):
         return value
     if isinstance(value, float | int | str) and not isinstance(value, bool):
         return to_decimal(value)
     raise ValueError(f"expected a number, got {type(value).__name__}")
-
-
-def _finite(value: Decimal) -> Decimal:
-    if not value.is_finite():
-        raise ValueError("must be a finite number")
-    return value
 
 
 # Bounds of values a charger or a tariff can carry (docs/rating.md, "Bounds"): far beyond any real
@@ -58,7 +68,7 @@ def _currency(value: str) -> str:
 
 # Money and quantities: floats are converted through their decimal text, never used for arithmetic.
 # JSON gets fixed-point text ("0.000001", never "1E-6"): the API's Decimal schema and spreadsheets expect it.
-Dec = Annotated[Decimal, BeforeValidator(_decimal), AfterValidator(_finite),
+Dec = Annotated[Decimal, BeforeValidator(_decimal),
                 PlainSerializer(lambda value: format(value, "f"), return_type=str, when_used="json")]
 Kwh = Annotated[Dec, between(Decimal(0), MAX_KWH, "kWh")]  # delivered energy: never negative
 UnitPrice = Annotated[Dec, between(-MAX_UNIT_PRICE, MAX_UNIT_PRICE)]  # negative only where a tariff opts in
