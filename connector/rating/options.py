@@ -51,3 +51,13 @@ class RatingOptions:
     as_of: datetime | None = None  # interim cost: rate an ongoing session up to this instant
     adjustments: tuple[Adjustment, ...] = field(default_factory=tuple)
     limits: RatingLimits = field(default_factory=RatingLimits)
+
+    def __post_init__(self) -> None:
+        """A policy given by its value (``"apply_from_effective_time"``) means that policy: the engine
+        compares members by identity, so a plain string would silently mean the default (and compiled
+        code refuses it); an unknown value is a ValueError here rather than a default later."""
+        for name, kind in (("rounding", RoundingPolicy), ("step_size", StepSizePolicy),
+                           ("tariff_switch", TariffSwitchPolicy)):
+            value = getattr(self, name)
+            if type(value) is not kind:
+                object.__setattr__(self, name, kind(value))
