@@ -1,0 +1,40 @@
+"""Optional compiled build of the rating core (mypyc); the pure-Python package is the default.
+
+``EVBILL_COMPILE=1 pip install .`` (or ``python -m build``) compiles the hot modules below into C
+extensions beside their sources: imports prefer the extension, and the ``.py`` files stay in the wheel as
+the reference. Without the variable nothing is compiled, so an install needs no compiler and no mypy.
+Only modules that pay are listed (docs/performance.md): the pydantic models stay interpreted, and so do
+the rating options (built once per call, and they coerce loosely typed input that compiled code refuses).
+"""
+
+from __future__ import annotations
+
+import os
+
+from setuptools import setup
+
+COMPILED = [
+    "connector/money.py",
+    "connector/models/energy_profile.py",
+    "connector/rating/caps.py",
+    "connector/rating/engine.py",
+    "connector/rating/invoice.py",
+    "connector/rating/periods.py",
+    "connector/rating/restrictions.py",
+    "connector/rating/result.py",
+]
+
+
+def _extensions() -> list:  # type: ignore[type-arg]
+    if os.environ.get("EVBILL_COMPILE", "") not in ("1", "true", "yes"):
+        return []
+    from mypyc.build import mypycify  # only the compiled build needs mypy
+
+    return mypycify(COMPILED, opt_level="3")
+
+
+setup(
+    ext_modules=_extensions(),
+    # an isolated build (pip, uv, python -m build) installs mypy only when it will compile
+    setup_requires=["mypy>=1.10"] if os.environ.get("EVBILL_COMPILE", "") in ("1", "true", "yes") else [],
+)
