@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from setuptools import setup
+from setuptools import Extension, setup
 
 COMPILED = [
     "connector/money.py",
@@ -25,7 +25,7 @@ COMPILED = [
 ]
 
 
-def _extensions() -> list:  # type: ignore[type-arg]
+def _extensions() -> list[Extension]:
     if os.environ.get("EVBILL_COMPILE", "") not in ("1", "true", "yes"):
         return []
     from mypyc.build import mypycify  # only the compiled build needs mypy

@@ -1,6 +1,7 @@
 """Rating speed side by side with the independent OCPI engine in ``../shared/peers`` (same process, same run).
 
 Run: python bench/rating_vs_peer.py [--repeats 7] [--rounds 3]
+Compiled core: bash scripts/build_compiled.sh DIR, then EVBILL_COMPILED_DIR=DIR python bench/rating_vs_peer.py
 Rounds alternate ours / peer and are timed in CPU time (the machine is shared: only ratios from one run
 mean much). Prints CDRs/s for each engine as min / median over the repeats, and the ratio ours/peer:
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import random
 import statistics
 import sys
@@ -28,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT.parent / "shared" / "peers" / "ocpi-tariffs-py" / "src"))
+if os.environ.get("EVBILL_COMPILED_DIR"):  # a compiled copy (scripts/build_compiled.sh) ahead of the sources
+    sys.path.insert(0, os.environ["EVBILL_COMPILED_DIR"])
 
 from ocpi_tariffs.v2_2_1 import models as peer_models  # noqa: E402
 from ocpi_tariffs.v2_2_1.tariff_calculator import calculate_cdr_cost  # noqa: E402
@@ -145,7 +149,11 @@ def main() -> None:
     args = parser.parse_args()
     vec = vectors()
     mix = synthetic(args.mix)
-    print(f"CPU time, {args.repeats} repeats, figures min / median per second (python {sys.version.split()[0]})")
+    import connector.rating.engine as engine
+
+    build = "compiled" if not engine.__file__ or not engine.__file__.endswith(".py") else "pure Python"
+    print(f"CPU time, {args.repeats} repeats, figures min / median per second (python {sys.version.split()[0]}, "
+          f"{build} rating core)")
     compare("reference vectors, pre-parsed", len(vec), ours_parsed(vec), args.repeats, args.rounds * 300)
     compare("reference vectors, from JSON", len(vec), from_json(vec), args.repeats, args.rounds * 150)
     compare(f"synthetic mix {args.mix}, pre-parsed", len(mix), ours_parsed(mix), args.repeats, 1)

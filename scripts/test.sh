@@ -17,3 +17,5 @@ export EVBILL_TEST_PG_URL="${EVBILL_TEST_PG_URL:-postgresql+psycopg://evbill:evb
 .venv/bin/python -m ruff check --no-cache connector tests bench scripts
 .venv/bin/python -m mypy  # [tool.mypy] in pyproject.toml: strict on rating/, models/, money.py; zero errors
 .venv/bin/python -m pytest "$@"
+# the same rating tests and identical-output corpus against the compiled (mypyc) build
+bash scripts/test_compiled.sh
