@@ -49,6 +49,24 @@ def test_validator_reports_a_broken_definition(tmp_path):
     assert any("rate_session.display" in e for e in last_json(done.stdout)["errors"])
 
 
+def test_validator_reports_what_a_reviewer_would(tmp_path):
+    broken = tmp_path / "unreviewed.js"
+    broken.write_text(
+        f"const app = require({json.dumps(str(ZAPIER / 'index.js'))});\n"
+        "const rate = app.creates.rate_session;\n"
+        "module.exports = {...app, creates: {...app.creates, rate_session: {...rate,"
+        " display: {...rate.display, description: 'prices a session'},"
+        " operation: {...rate.operation, outputFields: [], inputFields: [...rate.operation.inputFields,"
+        " {key: 'plan', label: 'Plan', dynamic: 'plan_list.id.name'}]}}}};\n")
+    done = node("scripts/validate.js", str(broken))
+    assert done.returncode == 1
+    assert last_json(done.stdout)["errors"] == [
+        "creates.rate_session: description is not a sentence",
+        "creates.rate_session: output fields without labels",
+        "creates.rate_session: input plan names a missing dropdown plan_list.id.name",
+    ]
+
+
 def test_rest_hook_triggers_have_all_four_functions():
     script = ("const app = require('./index.js'); const out = {};"
               "for (const t of Object.values(app.triggers)) out[t.key] = Object.keys(t.operation)"
