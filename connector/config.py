@@ -68,6 +68,17 @@ def _positive(name: str, raw: str) -> float:
     return number
 
 
+def _at_least_one(name: str, raw: str) -> int:
+    number = _integer(name, raw)
+    if number < 1:
+        raise ConfigError(f"{name}: must be at least 1")
+    return number
+
+
+def _cpus() -> int:
+    return os.cpu_count() or 1
+
+
 def _list(_name: str, raw: str) -> tuple[str, ...]:
     """``"a, b"`` → ``("a", "b")``."""
     return tuple(p.strip() for p in raw.split(",") if p.strip())
@@ -245,6 +256,10 @@ class RatingSettings(Section):
 
     max_session_days: int = _var("EVBILL_MAX_SESSION_DAYS", 62, _integer)
     max_periods: int = _var("EVBILL_MAX_RATING_PERIODS", 50_000, _integer)
+    # batch rating (/v1/rate/batch, ``evbill rate --sessions``): processes of the rating pool (1: always in the
+    # calling process) and the smallest batch worth sending to it (below, the pool's overhead outweighs it)
+    processes: int = _var("EVBILL_RATING_PROCESSES", parse=_at_least_one, factory=_cpus)
+    pool_min_sessions: int = _var("EVBILL_RATING_POOL_MIN_SESSIONS", 200, _at_least_one)
 
 
 @dataclass(frozen=True, slots=True)

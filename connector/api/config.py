@@ -53,7 +53,8 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     flask = from_settings(DatabaseSettings.from_environ(environ), ApiSettings.from_environ(environ),
                           SpreadsheetSettings.from_environ(environ))
     rating = RatingSettings.from_environ(environ)
-    flask.update({"MAX_SESSION_DAYS": rating.max_session_days, "MAX_RATING_PERIODS": rating.max_periods})
+    flask.update({"MAX_SESSION_DAYS": rating.max_session_days, "MAX_RATING_PERIODS": rating.max_periods,
+                  "RATING_PROCESSES": rating.processes, "RATING_POOL_MIN_SESSIONS": rating.pool_min_sessions})
     # the ChargePoint webhook's sessions belong to the importer's tenant (one ChargePoint account, one tenant)
     flask["CHARGEPOINT_TENANT_ID"] = ChargePointApiSettings.from_environ(environ).tenant_id
     ocpi = OcpiSettings.from_environ(environ)

@@ -22,8 +22,10 @@ from connector.rating import (
     TariffSwitchPolicy,
     rate,
 )
+from connector.spreadsheets import batch_pool
+from connector.spreadsheets.batch_json import TOTALS, rate_items
+from connector.spreadsheets.batch_pool import RatingJob
 from connector.storage import repo
-from connector.validation import field_errors
 
 bp = Blueprint("rate", __name__, url_prefix="/v1/rate")
 
@@ -143,7 +145,10 @@ def rate_session() -> ResponseReturnValue:
         raise _rating_error(exc, "session" if isinstance(subject, Session) else "cdr") from exc
 
 
-TOTALS = ("net_total", "tax_total", "gross_total", "amount_due")
+def batch_pool_size() -> tuple[int, int]:
+    """(processes, smallest batch sent to them): EVBILL_RATING_PROCESSES, EVBILL_RATING_POOL_MIN_SESSIONS."""
+    return (int(current_app.config.get("RATING_PROCESSES") or 1),
+            int(current_app.config.get("RATING_POOL_MIN_SESSIONS") or 1))
 
 
 @bp.post("/batch")
@@ -161,30 +166,17 @@ def rate_batch() -> ResponseReturnValue:
     if not tariffs:
         raise ApiError.field("tariff_id", "give tariff_id or tariff")
     customer = resolve_customer(body)
-    results: list[dict[str, Any]] = []
+    processes, min_sessions = batch_pool_size()
+    rated = batch_pool.rate_batch(rate_items, RatingJob(tariffs, customer, options), list(enumerate(sessions)),
+                                  processes=processes, min_sessions=min_sessions)
     totals = dict.fromkeys(TOTALS, Decimal(0))
     currencies: set[str] = set()
-    for index, raw in enumerate(sessions):
-        prefix = f"sessions[{index}]"
-        try:
-            if not isinstance(raw, dict):
-                raise ApiError.field(prefix, "expected an object")
-            rated = rate(Session.model_validate(raw), tariffs, customer, options)
-            view = rated.invoice
-            for name in TOTALS:
-                totals[name] += getattr(view, name)
-            currencies.add(view.currency)
-            results.append({"index": index, "ok": True, "result": rated.to_dict()})
-        except ValidationError as exc:
-            first = field_errors(exc, prefix)[0]
-            results.append({"index": index, "ok": False, "error": {"field": first["field"], "detail": first["reason"]}})
-        except RatingError as exc:
-            results.append({"index": index, "ok": False,
-                            "error": {"field": f"{prefix}.{exc.field}", "detail": exc.reason}})
-        except ApiError as exc:
-            field = (exc.errors or [{"field": prefix}])[0]["field"]
-            results.append({"index": index, "ok": False, "error": {"field": field, "detail": exc.detail}})
+    for _item, amounts, item_currency in rated:
+        if amounts is not None and item_currency is not None:
+            for name, amount in zip(TOTALS, amounts, strict=True):
+                totals[name] += amount
+            currencies.add(item_currency)
     currency = currencies.pop() if len(currencies) == 1 else (tariffs[0].currency if not currencies else None)
     out_totals: dict[str, Any] = {"currency": currency}
     out_totals.update({k: money_str(v, currency) if currency else format(v, "f") for k, v in totals.items()})
-    return jsonify({"count": len(sessions), "results": results, "totals": out_totals})
+    return jsonify({"count": len(sessions), "results": [item for item, _, _ in rated], "totals": out_totals})

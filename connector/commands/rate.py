@@ -16,6 +16,7 @@ from connector.config import ConfigError, RatingSettings
 from connector.models import Cdr, Session, Tariff
 from connector.money import RoundingPolicy
 from connector.rating import RatingError, RatingLimits, RatingOptions, StepSizePolicy, rate
+from connector.spreadsheets import batch_pool
 from connector.spreadsheets.batch_csv import rate_csv
 from connector.validation import first_error_line
 
@@ -46,37 +47,41 @@ def _tariffs(path: Path | None) -> list[Tariff]:
         raise InputError(first_error_line(exc, "tariff")) from exc
 
 
-def _limits() -> RatingLimits:
-    """The configured rating bounds (EVBILL_MAX_SESSION_DAYS, EVBILL_MAX_RATING_PERIODS)."""
+def _settings() -> RatingSettings:
+    """The rating bounds (EVBILL_MAX_SESSION_DAYS, EVBILL_MAX_RATING_PERIODS) and the batch pool's size."""
     try:
-        settings = RatingSettings.from_environ()
+        return RatingSettings.from_environ()
     except ConfigError as exc:
         raise InputError(str(exc)) from exc
-    return RatingLimits(settings.max_session_days, settings.max_periods)
 
 
 def run(args: argparse.Namespace) -> int:
     tariffs = _tariffs(args.tariff)
+    settings = _settings()
     options = RatingOptions(
         time_zone=args.time_zone,
         customer_class=args.customer_class,
         rounding=RoundingPolicy(args.rounding),
         step_size=StepSizePolicy(args.step_size),
-        limits=_limits(),
+        limits=RatingLimits(settings.max_session_days, settings.max_periods),
     )
     try:
         if args.sessions is not None:
             if not tariffs:
                 raise InputError("tariff: --tariff is required with --sessions")
             source = io.StringIO(read_text(args.sessions, "sessions", batch_limit()), newline="")
-            if args.out is None:
-                ok, bad = rate_csv(source, sys.stdout, tariffs, options)
-            else:
-                try:
-                    with args.out.open("w", newline="", encoding="utf-8") as target:
-                        ok, bad = rate_csv(source, target, tariffs, options)
-                except OSError as exc:
-                    raise InputError(f"out: cannot write {args.out}: {exc.strerror or exc}") from exc
+            pool = {"processes": settings.processes, "min_sessions": settings.pool_min_sessions}
+            try:
+                if args.out is None:
+                    ok, bad = rate_csv(source, sys.stdout, tariffs, options, **pool)
+                else:
+                    try:
+                        with args.out.open("w", newline="", encoding="utf-8") as target:
+                            ok, bad = rate_csv(source, target, tariffs, options, **pool)
+                    except OSError as exc:
+                        raise InputError(f"out: cannot write {args.out}: {exc.strerror or exc}") from exc
+            finally:
+                batch_pool.shutdown()
             print(f"rated {ok} sessions, rejected {bad}", file=sys.stderr)
             return 0
         subject: Cdr | Session

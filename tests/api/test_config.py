@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from connector.api import config as api_config
@@ -10,7 +12,8 @@ from connector.api import create_app
 KEYS = {"DATABASE_URL", "MAX_CONTENT_LENGTH", "JWT_ISSUER", "JWT_AUDIENCE", "JWKS_URL", "JWKS", "JWT_TENANT_CLAIM",
         "JWT_TENANT_MAP", "JWT_REQUIRED_ROLES", "CORS_ORIGINS", "API_KEYS", "CREATE_TABLES", "BATCH_MAX_SESSIONS",
         "IDEMPOTENCY_WAIT_SECONDS", "IDEMPOTENCY_LEASE_SECONDS", "DB_BUSY_TIMEOUT_SECONDS", "SHEET_TIME_BUDGET_SECONDS", "DEFAULT_TIME_ZONE",
-        "MAX_DOCUMENT_BYTES", "MAX_SESSION_DAYS", "MAX_RATING_PERIODS", "OCPI_COUNTRY_CODE", "OCPI_PARTY_ID",
+        "MAX_DOCUMENT_BYTES", "MAX_SESSION_DAYS", "MAX_RATING_PERIODS", "RATING_PROCESSES",
+        "RATING_POOL_MIN_SESSIONS", "OCPI_COUNTRY_CODE", "OCPI_PARTY_ID",
         "OCPI_BUSINESS_NAME", "OCPI_TOKEN_KEY",
         "CHARGEPOINT_WEBHOOK_SECRET", "CHARGEPOINT_TENANT_ID", "OCPI_TOKENS", "TRUSTED_PROXIES"}
 
@@ -23,6 +26,7 @@ def test_defaults_under_flask_keys() -> None:
     assert flask["MAX_DOCUMENT_BYTES"] == 4 * 1024 * 1024
     assert (flask["SHEET_TIME_BUDGET_SECONDS"], flask["DEFAULT_TIME_ZONE"]) == (20.0, "UTC")
     assert (flask["MAX_SESSION_DAYS"], flask["MAX_RATING_PERIODS"]) == (62, 50_000)
+    assert (flask["RATING_PROCESSES"], flask["RATING_POOL_MIN_SESSIONS"]) == (os.cpu_count() or 1, 200)
     assert flask["API_KEYS"] == {} and flask["CORS_ORIGINS"] == [] and flask["JWT_REQUIRED_ROLES"] == []
     assert (flask["OCPI_COUNTRY_CODE"], flask["OCPI_PARTY_ID"], flask["OCPI_TOKEN_KEY"]) == ("NL", "EVB", None)
 
