@@ -26,6 +26,13 @@ def test_rate_bench_prints_both_throughputs() -> None:
     assert re.search(r"\(b\) raw sessions.*:\s+[\d,]+ sessions/s \(\d+ rated, 3\.\d priced lines/session\)", out), out
 
 
+def test_batch_scaling_bench_prints_each_path_and_its_ratio() -> None:
+    out = _run(sys.executable, "bench/batch_scaling.py", "--sessions", "250", "--repeats", "1")
+    paths = re.findall(r"^\((a|b|c)\) .*: 1 proc [\d,]+ / [\d,]+; 2 proc [\d,]+ / [\d,]+ sessions/s .*"
+                       r"scaling 1 -> 2: x\d+\.\d\d$", out, re.M)
+    assert paths == ["a", "b", "c"], out
+
+
 def test_reconcile_bench_expected_equals_billed_in_both_modes() -> None:
     out = _run(sys.executable, "bench/reconcile_bench.py", "--sessions", "300")
     modes = re.findall(r"^(rerate|stored)\s.*expected (\S+) billed (\S+) paid \S+ EUR; exceptions 0$", out, re.M)
