@@ -53,6 +53,11 @@ def test_a_billed_session_is_a_balanced_journal_entry() -> None:
     assert ("1150", "debit", D("1.17"), None) in lines(netsuite.build_journal(incentive_event(), JE))
     with_currency = netsuite.build_journal(billed_event(), JE.model_copy(update={"currency_ids": {"EUR": "4"}}))
     assert with_currency["currency"] == {"id": "4"}
+    # JPY: whole yen, as billed (1372 JPY, not 13.72), and exact on the wire
+    jpy = netsuite.build_journal(billed_event(currency="JPY", energy_price="45", flat="100"), JE)
+    assert lines(jpy) == [("1100", "debit", D("1372"), "77"), ("4010", "credit", D("100"), None),
+                          ("2200", "credit", D("219"), None), ("4000", "credit", D("1053"), None)]
+    assert b'"debit": 1372,' in netsuite.dumps_exact(jpy)
 
 
 @pytest.mark.parametrize(("update", "message"), [
