@@ -19,6 +19,7 @@ module.exports = {
     invoice_paid: require('./triggers/invoice_paid'),
     invoice_voided: require('./triggers/invoice_voided'),
     reconciliation_completed: require('./triggers/reconciliation_completed'),
+    credit_note_issued: require('./triggers/credit_note_issued'),
     tariff_list: require('./triggers/tariff_list'),
     customer_list: require('./triggers/customer_list'),
   },

@@ -17,6 +17,7 @@ from connector.storage.paging import UnknownCursor
 
 bp = Blueprint("invoices", __name__, url_prefix="/v1/invoices")
 INVOICE_STATUSES = ("draft", "finalized", "paid", "void")
+INVOICE_KINDS = ("invoice", "credit_note")
 
 
 def _optional_body() -> dict[str, Any]:
@@ -59,6 +60,7 @@ def list_invoices() -> ResponseReturnValue:
     page = paging.page_args()
     try:
         found = lifecycle.list_invoices(db(), tenant(), status=query_choice("status", INVOICE_STATUSES),
+                                        kind=query_choice("kind", INVOICE_KINDS),
                                         customer_id=args.get("customer_id") or None,
                                         session_id=args.get("session_id") or None, limit=page.limit + 1,
                                         after=page.after, created_from=paging.date_arg("created_from"),

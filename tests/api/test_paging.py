@@ -113,6 +113,30 @@ def test_invoices_filter_by_status_and_creation_date_and_page(client):
     assert_problem(client.get("/v1/invoices?status=lost", headers=A), 422, "status")
 
 
+def test_invoices_filter_by_kind_separates_credit_notes(client):
+    assert client.post("/v1/tariffs", json=TARIFF, headers=A).status_code == 201
+    assert client.post("/v1/customers", json={"id": "C-42", "invoice_per_session": True}, headers=A).status_code == 201
+    for n in range(2):
+        event = {"event_id": f"S-{n}:end", "type": "end", "session_id": f"S-{n}", "timestamp": "2026-01-13T15:00:00Z",
+                 "session": {"start": "2026-01-13T14:00:00Z", "end": "2026-01-13T15:00:00Z", "energy_kwh": "10",
+                             "tariff_id": TARIFF["id"], "customer_id": "C-42", "time_zone": "UTC"}}
+        assert client.post("/v1/sessions/events", json=event, headers=A).status_code in (200, 202)
+    invoices, _ = walk(client, "/v1/invoices")
+    first = invoices[0]["id"]
+    assert client.post(f"/v1/invoices/{first}/finalize", headers=A).status_code == 200
+    response = client.post(f"/v1/invoices/{first}/credit-notes", json={"amount": "1.19"}, headers=A)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    note = response.get_json()
+    notes, _ = walk(client, "/v1/invoices?kind=credit_note&limit=1")
+    assert [(n["id"], n["kind"], n["credit_note_of"], n["gross_total"]) for n in notes] == [
+        (note["id"], "credit_note", first, "1.19")]
+    only_invoices, _ = walk(client, "/v1/invoices?kind=invoice&limit=1")
+    assert sorted(i["id"] for i in only_invoices) == sorted(i["id"] for i in invoices)
+    assert {i["kind"] for i in only_invoices} == {"invoice"}
+    assert walk(client, "/v1/invoices?kind=credit_note&status=draft")[0] == []
+    assert_problem(client.get("/v1/invoices?kind=refund", headers=A), 422, "kind")
+
+
 def test_reconciliations_list_filters_and_pages(client):
     for kind, period in (("daily", "2026-01-12"), ("daily", "2026-01-13"), ("monthly", "2026-01")):
         response = client.post("/v1/reconciliations", json={"kind": kind, "period": period}, headers=A)

@@ -32,7 +32,8 @@ def test_app_definition_validates_with_zapier_platform_schema():
     assert report["errors"] == [], report["errors"]
     assert done.returncode == 0
     assert report["triggers"] == ["session_billed", "billing_anomaly", "invoice_finalized", "invoice_paid",
-                                  "invoice_voided", "reconciliation_completed", "tariff_list", "customer_list"]
+                                  "invoice_voided", "reconciliation_completed", "credit_note_issued", "tariff_list",
+                                  "customer_list"]
     assert report["creates"] == ["rate_session", "ingest_session_event", "start_reconciliation"]
     assert report["searches"] == ["find_invoice"]
     assert report["labels"]["triggers.session_billed"] == "Session Billed"
@@ -74,7 +75,7 @@ def test_rest_hook_triggers_have_all_four_functions():
               "console.log(JSON.stringify(out));")
     found = last_json(node("-e", script).stdout)
     hooks = [key for key in found if key not in ("tariff_list", "customer_list")]
-    assert len(hooks) == 6
+    assert len(hooks) == 7
     for key in hooks:
         assert found[key] == ["perform", "performList", "performSubscribe", "performUnsubscribe"], key
 
@@ -164,7 +165,7 @@ def test_npm_test_runs_the_apps_tests_against_the_api(tmp_path):
     assert done.returncode == 0, summary
     assert "# fail 0" in done.stdout and "# skipped 0" in done.stdout, summary
     passed = int(done.stdout.rsplit("# pass ", 1)[1].split()[0])
-    assert passed >= 18, summary  # 10 offline + the Zap against the API and its 7 steps
+    assert passed >= 20, summary  # 11 offline + the Zap against the API and its 8 steps
 
 
 def test_output_fields_are_generated_from_the_spec():

@@ -7,7 +7,7 @@ module.exports = search({
   "noun": "Invoice",
   "display": {
     "label": "Find Invoice",
-    "description": "Finds an invoice by its ID, or the invoices of a customer or a session (optionally by status)."
+    "description": "Finds an invoice or credit note by its ID, or those of a customer or a session (optionally by status, or credit notes only)."
   },
   "get": {
     "path": "/v1/invoices/{invoice_id}",
@@ -19,7 +19,8 @@ module.exports = search({
     "params": [
       "customer_id",
       "session_id",
-      "status"
+      "status",
+      "kind"
     ]
   },
   "inputFields": [
@@ -53,6 +54,17 @@ module.exports = search({
         "paid",
         "void"
       ]
+    },
+    {
+      "key": "kind",
+      "label": "Kind",
+      "required": false,
+      "type": "string",
+      "choices": [
+        "invoice",
+        "credit_note"
+      ],
+      "helpText": "Invoices only (invoice) or credit notes only (credit_note)."
     }
   ],
   "sample": {

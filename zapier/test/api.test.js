@@ -78,6 +78,25 @@ test('a Zap against the API', { skip }, async (t) => {
     assert.deepStrictEqual(await appTester(app.triggers.invoice_voided.operation.performList, bundle()), []);
   });
 
+  await t.test('a credit note against a finalized invoice is what Credit Note Issued samples', async () => {
+    await appTester(app.creates.ingest_session_event.operation.perform,
+      bundle({ inputData: { event_type: 'end', ...session('S-ZT-CN') } }));
+    const [invoice] = await appTester(app.searches.find_invoice.operation.perform,
+      bundle({ inputData: { session_id: 'S-ZT-CN' } }));
+    await post(`/v1/invoices/${encodeURIComponent(invoice.id)}/finalize`, {});
+    assert.deepStrictEqual(await appTester(app.triggers.credit_note_issued.operation.performList, bundle()), []);
+    await post(`/v1/invoices/${encodeURIComponent(invoice.id)}/credit-notes`, { amount: '1.19', reason: 'idle fee' });
+    const credits = await appTester(app.triggers.credit_note_issued.operation.performList, bundle());
+    assert.deepStrictEqual(credits.map((e) => {
+      const n = e.data.invoice;
+      return [e.type, n.kind, n.credit_note_of, n.status, n.gross_total, n.net_total, n.tax_total, n.currency];
+    }), [['credit_note.issued', 'credit_note', invoice.id, 'finalized', '1.19', '1.00', '0.19', 'EUR']]);
+    assert.match(credits[0].data.invoice.number, /^CN-/);
+    // the invoice samples stay invoices: the credit note is not an Invoice Finalized sample
+    const finalized = await appTester(app.triggers.invoice_finalized.operation.performList, bundle());
+    assert.ok(finalized.every((e) => e.data.invoice.kind === 'invoice'), JSON.stringify(finalized));
+  });
+
   await t.test('the anomaly trigger samples what GET /v1/anomalies lists', async () => {
     // a 30-hour session: billed, and flagged as longer than the threshold
     await appTester(app.creates.ingest_session_event.operation.perform, bundle({ inputData: {

@@ -134,6 +134,22 @@ test('the anomaly trigger samples the newest anomalies of GET /v1/anomalies, sha
   });
 });
 
+test('credit notes sample Credit Note Issued only; the invoice triggers ask for invoices', async () => {
+  const note = { id: 'cn_1', number: 'CN-000001', kind: 'credit_note', status: 'finalized', credit_note_of: 'inv_1',
+    gross_total: '1.19', issued_at: '2026-01-31T23:00:00Z' };
+  await withServer({ 'GET /v1/invoices': [200, { items: [note] }] }, async (authData, seen) => {
+    const events = await appTester(app.triggers.credit_note_issued.operation.performList, { authData });
+    assert.deepStrictEqual(events.map((e) => [e.id, e.type, e.created_at, e.data.invoice]),
+      [['sample_cn_1', 'credit_note.issued', '2026-01-31T23:00:00Z', note]]);
+    for (const key of ['session_billed', 'invoice_finalized', 'invoice_paid', 'invoice_voided']) {
+      await appTester(app.triggers[key].operation.performList, { authData });
+    }
+    assert.deepStrictEqual(seen.map((r) => [r.path, r.query.kind, r.query.status]), [
+      ['/v1/invoices', 'credit_note', undefined], ['/v1/invoices', 'invoice', undefined],
+      ['/v1/invoices', 'invoice', 'finalized'], ['/v1/invoices', 'invoice', 'paid'], ['/v1/invoices', 'invoice', 'void']]);
+  });
+});
+
 test('turning a Zap on subscribes to the event; off deletes the Location the API answered', async () => {
   const created = { id: 'sub_1', callback_url: 'https://hooks.zapier.com/1', event_types: ['session.billed'], secret: 's' };
   await withServer({ 'POST /v1/subscriptions': [201, created], 'DELETE /v1/subscriptions/sub_1': [204, {}] },
@@ -157,8 +173,10 @@ test('Find Invoice: by ID (nothing on 404), else the list filtered by the inputs
       assert.deepStrictEqual(await appTester(perform, { authData, inputData: { invoice_id: 'a/b' } }), []);
       assert.deepStrictEqual(await appTester(perform, { authData, inputData: { customer_id: 'C-42', status: 'paid' } }),
         [invoice]);
+      await appTester(perform, { authData, inputData: { session_id: 'S-1', kind: 'credit_note' } });
       assert.deepStrictEqual(seen.map((r) => [r.path, r.query]), [
-        ['/v1/invoices/inv_1', {}], ['/v1/invoices/a%2Fb', {}], ['/v1/invoices', { customer_id: 'C-42', status: 'paid' }]]);
+        ['/v1/invoices/inv_1', {}], ['/v1/invoices/a%2Fb', {}], ['/v1/invoices', { customer_id: 'C-42', status: 'paid' }],
+        ['/v1/invoices', { session_id: 'S-1', kind: 'credit_note' }]]);
     });
 });
 

@@ -21,6 +21,7 @@ module.exports = hookTrigger({
     "collection": "items",
     "params": {
       "status": "finalized",
+      "kind": "invoice",
       "limit": 3
     },
     "as": "invoice"

@@ -21,6 +21,7 @@ module.exports = hookTrigger({
     "collection": "items",
     "params": {
       "status": "void",
+      "kind": "invoice",
       "limit": 3
     },
     "as": "invoice"

@@ -20,6 +20,7 @@ module.exports = hookTrigger({
     "path": "/v1/invoices",
     "collection": "items",
     "params": {
+      "kind": "invoice",
       "limit": 3
     },
     "as": "invoice"

@@ -26,6 +26,7 @@ from connector.storage.tables.payments import PaymentRow
 from connector.validation import Conflict
 
 STATUSES = ("draft", "finalized", "paid", "void")
+KINDS = ("invoice", "credit_note")
 
 
 def _now() -> datetime:
@@ -39,14 +40,19 @@ def _state(invoice: InvoiceRow) -> dict[str, Any]:
 def list_invoices(db: DbSession, tenant_id: str, status: str | None = None, customer_id: str | None = None,
                   session_id: str | None = None, limit: int = 100, after: str | None = None,
                   created_from: datetime | None = None, created_to: datetime | None = None,
-                  ) -> dict[str, list[InvoiceJson]]:
-    """Invoices and credit notes, newest first; ``session_id`` finds the invoice(s) holding that session;
-    ``after`` (an invoice id) pages on (``UnknownCursor`` when it is not in the list); ``created_to`` excludes."""
+                  kind: str | None = None) -> dict[str, list[InvoiceJson]]:
+    """Invoices and credit notes, newest first; ``kind`` keeps one of the two (a credit-note trigger samples
+    credit notes only); ``session_id`` finds the invoice(s) holding that session; ``after`` (an invoice id)
+    pages on (``UnknownCursor`` when it is not in the list); ``created_to`` excludes."""
     if status is not None and status not in STATUSES:
         raise BillingError("status", f"one of: {', '.join(STATUSES)}")
+    if kind is not None and kind not in KINDS:
+        raise BillingError("kind", f"one of: {', '.join(KINDS)}")
     query = select(InvoiceRow).where(InvoiceRow.tenant_id == tenant_id)
     if status:
         query = query.where(InvoiceRow.status == status)
+    if kind:
+        query = query.where(InvoiceRow.kind == kind)
     if customer_id:
         query = query.where(InvoiceRow.customer_id == customer_id)
     if session_id:
