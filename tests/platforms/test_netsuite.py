@@ -203,3 +203,22 @@ def test_credit_notes_and_voids_become_credit_memos(vendors: FinanceVendors) -> 
     with pytest.raises(PermanentError, match=r"NetSuite computes tax 2.03 \(total 12.16\) for Credit Memo "
                                              r"EVCM-CN-000002, ours is 1.92 \(total 12.05\)"):
         netsuite.deliver(other, cfg, DeliveryContext(OneShotHttp()))
+
+
+def test_a_key_is_never_reused_with_another_body(vendors: FinanceVendors) -> None:
+    """The double refuses a known idempotency key with another body; the adapter's key follows the body, so a
+    changed mapping is a new request and a retry of the same body replays."""
+    cfg = INVOICES.model_copy(update={"base_url": vendors.url, "check_tax": False})
+    first = netsuite.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp()))
+    body = netsuite.build_invoice(billed_event(), cfg)
+    key = netsuite.request_key(billed_event(), cfg, netsuite.dumps_exact(body))
+    body["memo"] = "edited"
+    with pytest.raises(PermanentError, match="already used with another request body"):
+        OneShotHttp().send("PUT", netsuite.endpoint(billed_event(), cfg), params={"replace": "item"},
+                           data=netsuite.dumps_exact(body), auth=netsuite._auth_only(cfg)["auth"],
+                           headers={"Content-Type": "application/json", "Prefer": "respond-async",
+                                    "X-NetSuite-Idempotency-Key": key})
+    other = cfg.model_copy(update={"item_ids": {**cfg.item_ids, "energy": "1209"}})
+    again = netsuite.deliver(billed_event(), other, DeliveryContext(OneShotHttp()))
+    assert again["ref"] != first["ref"] and len(vendors.ns_applied) == 2
+    assert vendors.ns_invoices["eid:EV-S-100"]["item"]["items"][1]["item"] == {"id": "1209"}

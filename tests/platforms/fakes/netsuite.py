@@ -18,6 +18,7 @@ class NetSuite:
     def install_netsuite(self, app: Flask) -> None:
         self.ns_records: dict[str, dict[str, Any]] = {}  # seeded item fulfillments by ref ("eid:S-100" or id)
         self.ns_jobs: dict[str, str] = {}  # idempotency key -> job location
+        self.ns_job_bodies: dict[str, bytes] = {}  # idempotency key -> the body it was first sent with
         self.ns_applied: list[tuple[str, str | None]] = []  # (ref, idempotency key) of every applied update
         self.ns_nonces: set[str] = set()
         self.ns_invoices: dict[str, dict[str, Any]] = {}  # Invoices upserted by external id ("eid:EV-S-100")
@@ -33,6 +34,17 @@ class NetSuite:
         def ns_error(status: int, code: str, detail: str) -> Response:
             return reply({"title": {400: "Bad Request", 404: "Not Found"}.get(status, "Error"), "status": status,
                           "o:errorDetails": [{"detail": detail, "o:errorCode": code}]}, status)
+
+        def ns_replay(key: str | None) -> Response | None:
+            """A known key answers its first job; with another body it is refused (assumed strict, as Square and
+            Stripe are: docs/platforms/netsuite.md lists it to check in the sandbox)."""
+            if not key or key not in self.ns_jobs:
+                if key:
+                    self.ns_job_bodies[key] = request.get_data()
+                return None
+            if self.ns_job_bodies.get(key, request.get_data()) != request.get_data():
+                return ns_error(400, "USER_ERROR", "The idempotency key was already used with another request body.")
+            return Response("", status=202, headers={"Location": self.ns_jobs[key]})
 
         def ns_async(ref: str, key: str | None, location: str) -> Response:
             """Applied: 202 + the job (remembered under the idempotency key) when async, else 204 + the record."""
@@ -82,8 +94,9 @@ class NetSuite:
             body = json.loads(request.get_data(), parse_float=Decimal)
             key = request.headers.get("X-NetSuite-Idempotency-Key")
             with self.lock:
-                if key and key in self.ns_jobs:
-                    return Response("", status=202, headers={"Location": self.ns_jobs[key]})
+                replay = ns_replay(key)
+                if replay is not None:
+                    return replay
                 record = self.ns_records[ref]
                 if request.args.get("replace") == "item":
                     record["item"] = body.pop("item")
@@ -113,8 +126,9 @@ class NetSuite:
                     {"detail": f"Invalid upsert: {missing or ref}", "o:errorCode": "USER_ERROR"}]}, 400)
             key = request.headers.get("X-NetSuite-Idempotency-Key")
             with self.lock:
-                if key and key in self.ns_jobs:
-                    return Response("", status=202, headers={"Location": self.ns_jobs[key]})
+                replay = ns_replay(key)
+                if replay is not None:
+                    return replay
                 items = body["item"]["items"]
                 unknown = [i["taxCode"]["id"] for i in items if "taxCode" in i
                            and i["taxCode"]["id"] not in self.ns_tax_rates]
@@ -172,8 +186,9 @@ class NetSuite:
                 return ns_error(400, "USER_ERROR", f"The transaction is not in balance: {debits} != {credits}")
             key = request.headers.get("X-NetSuite-Idempotency-Key")
             with self.lock:
-                if key and key in self.ns_jobs:
-                    return Response("", status=202, headers={"Location": self.ns_jobs[key]})
+                replay = ns_replay(key)
+                if replay is not None:
+                    return replay
                 previous = self.ns_journals.get(ref) or {"id": str(next(self.ids))}
                 self.ns_journals[ref] = {"id": previous["id"], **body}
                 return ns_async(ref, key, f"{self.url}/services/rest/record/v1/journalEntry/{previous['id']}")
