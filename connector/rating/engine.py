@@ -9,7 +9,6 @@ bases, then build the invoice view (rounding policy, taxes, adjustments) in ``in
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
@@ -59,23 +58,6 @@ def select_tariff(
     raise RatingError("tariff", f"no tariff is valid at {at.isoformat()} for customer class {customer_class!r}")
 
 
-@dataclass(slots=True)
-class _Work:
-    """A priced (period, dimension) before step_size: mutable while rating."""
-
-    period_index: int
-    period: Period
-    dimension: str
-    category: str
-    volume: Decimal
-    billed: Decimal
-    price: Decimal
-    vat: Decimal | None
-    step: int
-    element_index: int
-    group: int  # tariff segment (step_size is not carried across tariffs)
-
-
 def _round4(value: Decimal) -> Decimal:
     """``round_ocpi`` without the call and global lookups (called ~15 times per rating)."""
     return value.quantize(OCPI_QUANTUM, ROUND_HALF_UP)
@@ -116,23 +98,49 @@ def _state(
     )
 
 
+class _Priced:
+    """The priced lines of one rating, in order, with what step_size needs beside each (not in the result)."""
+
+    __slots__ = ("groups", "lines", "steps")
+
+    def __init__(self) -> None:
+        self.lines: list[PricedLine] = []
+        self.groups: list[int] = []  # tariff segment (step_size is not carried across tariffs)
+        self.steps: list[int] = []
+
+    def add(self, line: PricedLine, group: int, step: int) -> None:
+        self.lines.append(line)
+        self.groups.append(group)
+        self.steps.append(step)
+
+
+def _line(index: int, period: Period, dimension: str, category: str, volume: Decimal, price: Decimal,
+          vat: Decimal | None, element_index: int) -> PricedLine:
+    """A line before step_size and costs (both filled in by ``_costs``)."""
+    return PricedLine(index, period.start, period.end, dimension, category, volume, volume, price, vat,
+                      element_index, ZERO, ZERO)
+
+
 def _price_periods(
     ps: PeriodSet,
     compiled_for: list[CompiledTariff],
     tz_name: str,
     customer_class: str | None,
     reservation_expired: bool,
-) -> list[_Work]:
-    work: list[_Work] = []
-    append = work.append
+) -> _Priced:
+    priced = _Priced()
     energy_before = ZERO
-    flat_done = {False: False, True: False}  # FLAT once per session (and once for the reservation)
+    flat_done = [False, False]  # FLAT once per session (and once for the reservation)
+    single = all(ct is compiled_for[0] for ct in compiled_for)
     groups: dict[int, int] = {}
+    group = 0
     tz = zone(tz_name)
     for index, period in enumerate(ps.periods):
         ct = compiled_for[index]
-        group = groups.setdefault(id(ct), len(groups))
-        is_res = period.reservation_h is not None
+        if not single:
+            group = groups.setdefault(id(ct), len(groups))
+        reservation_h = period.reservation_h
+        is_res = reservation_h is not None
         # every dimension's element is the same whatever the period's time, energy or duration: no State
         state = None if ct.stateless and not is_res else _state(period, ps, tz, energy_before, customer_class,
                                                                   reservation_expired)
@@ -142,102 +150,100 @@ def _price_periods(
             if hit is not None:
                 flat_done[is_res] = True
                 idx, comp = hit
-                append(_Work(index, period, "FLAT", "reservation" if is_res else "fixed", ONE, ONE,
-                             comp.price, comp.vat, 0, idx, group))
-        if is_res:
-            if period.reservation_h is not None:
-                hit = constant[_T] if state is None else ct.select(_T, state)
-                if hit is not None:
-                    idx, comp = hit
-                    append(_Work(index, period, "RESERVATION_TIME", "reservation", period.reservation_h,
-                                 period.reservation_h, comp.price, comp.vat, comp.step_size, idx, group))
+                priced.add(_line(index, period, "FLAT", "reservation" if is_res else "fixed", ONE, comp.price,
+                                 comp.vat, idx), group, 0)
+        if reservation_h is not None:
+            hit = constant[_T] if state is None else ct.select(_T, state)
+            if hit is not None:
+                idx, comp = hit
+                priced.add(_line(index, period, "RESERVATION_TIME", "reservation", reservation_h, comp.price,
+                                 comp.vat, idx), group, comp.step_size)
             continue
         energy = period.energy
         if energy is not None:
             hit = constant[_E] if state is None else ct.select(_E, state)
             if hit is not None:
                 idx, comp = hit
-                append(_Work(index, period, "ENERGY", "energy", energy, energy,
-                             comp.price, comp.vat, comp.step_size, idx, group))
+                priced.add(_line(index, period, "ENERGY", "energy", energy, comp.price, comp.vat, idx),
+                           group, comp.step_size)
             energy_before += energy
-        if period.time_h is not None:
+        time_h = period.time_h
+        if time_h is not None:
             hit = constant[_T] if state is None else ct.select(_T, state)
             if hit is not None:
                 idx, comp = hit
-                append(_Work(index, period, "TIME", "time", period.time_h, period.time_h,
-                             comp.price, comp.vat, comp.step_size, idx, group))
-        if period.parking_h is not None:
+                priced.add(_line(index, period, "TIME", "time", time_h, comp.price, comp.vat, idx),
+                           group, comp.step_size)
+        parking_h = period.parking_h
+        if parking_h is not None:
             hit = constant[_P] if state is None else ct.select(_P, state)
             if hit is not None:
                 idx, comp = hit
-                append(_Work(index, period, "PARKING_TIME", "parking", period.parking_h, period.parking_h,
-                             comp.price, comp.vat, comp.step_size, idx, group))
-    return work
+                priced.add(_line(index, period, "PARKING_TIME", "parking", parking_h, comp.price, comp.vat, idx),
+                           group, comp.step_size)
+    return priced
 
 
 BASE_UNIT_QUANTUM = Decimal("0.000001")  # a microsecond / micro-Wh: below any meter's resolution
 
 
-def _round_group(lines: list[_Work], unit: Decimal) -> None:
+def _round_group(lines: list[PricedLine], step: int, unit: Decimal) -> None:
     """Round the group's total up to the last line's step and bill the extra in that last line."""
-    if not lines:
+    if step <= 0:
         return
-    last = lines[-1]
-    if last.step <= 0:
-        return
-    total = sum((w.volume for w in lines), ZERO)
+    total = ZERO
+    for line in lines:
+        total += line.volume
     # Round up in the step's own unit (seconds, Wh): hours carry 28-digit remainders (7 min =
     # 0.11666…67 h) that would otherwise push an exact 7 × 60 s into an 8th step.
     base = (total * unit).quantize(BASE_UNIT_QUANTUM)
-    billed_base = ceil_to_step(base, Decimal(last.step))
+    billed_base = ceil_to_step(base, Decimal(step))
     if billed_base == base:
         return
-    last.billed = last.volume + (billed_base - base) / unit
+    last = lines[-1]
+    last.billed_volume = last.volume + (billed_base - base) / unit
 
 
-def _apply_step_size(work: list[_Work]) -> None:
+def _apply_step_size(priced: _Priced) -> None:
     """OCPI 2.3.0: once per ENERGY, once per TIME+PARKING (parking alone if priced), per tariff."""
-    buckets: dict[tuple[int, str], list[_Work]] = {}  # (tariff segment, dimension) in one pass, order kept
-    for w in work:
-        if w.dimension != "FLAT":
-            key = (w.group, w.dimension)
+    # (tariff segment, dimension) -> its lines and the last line's step, in one pass, order kept
+    buckets: dict[tuple[int, str], tuple[list[PricedLine], list[int]]] = {}
+    steps = priced.steps
+    groups = priced.groups
+    for i, line in enumerate(priced.lines):
+        dimension = line.dimension
+        if dimension != "FLAT":
+            key = (groups[i], dimension)
             bucket = buckets.get(key)
             if bucket is None:
-                buckets[key] = [w]
+                buckets[key] = ([line], [steps[i]])
             else:
-                bucket.append(w)
-    for (group, dimension), lines in buckets.items():
+                bucket[0].append(line)
+                bucket[1][0] = steps[i]
+    for (group, dimension), (lines, last_step) in buckets.items():
         if dimension == "ENERGY":
-            _round_group(lines, THOUSAND)
+            _round_group(lines, last_step[0], THOUSAND)
         elif dimension == "TIME":
             if (group, "PARKING_TIME") not in buckets:
-                _round_group(lines, SECONDS_PER_HOUR)
+                _round_group(lines, last_step[0], SECONDS_PER_HOUR)
         else:  # PARKING_TIME, RESERVATION_TIME
-            _round_group(lines, SECONDS_PER_HOUR)
+            _round_group(lines, last_step[0], SECONDS_PER_HOUR)
 
 
-def _lines(work: list[_Work]) -> list[PricedLine]:
-    lines: list[PricedLine] = []
-    for w in work:
-        excl = w.billed * w.price if w.dimension != "FLAT" else w.price
-        incl = excl if w.vat is None else excl * (HUNDRED + w.vat) / HUNDRED
-        lines.append(
-            PricedLine(
-                period_index=w.period_index,
-                start=w.period.start,
-                end=w.period.end,
-                dimension=w.dimension,
-                category=w.category,
-                volume=w.volume,
-                billed_volume=w.billed,
-                unit_price=w.price,
-                vat=w.vat,
-                element_index=w.element_index,
-                cost_excl_vat=excl,
-                cost_incl_vat=incl,
-            )
-        )
-    return lines
+def _costs(lines: list[PricedLine]) -> dict[str, list[Decimal]]:
+    """Each line's cost at full precision, and per category the sums [excl, incl] in line order (a
+    category without lines keeps the ZERO object itself: it rounds without a quantize)."""
+    sub: dict[str, list[Decimal]] = {c: [ZERO, ZERO] for c in CATEGORIES}
+    for line in lines:
+        excl = line.billed_volume * line.unit_price if line.dimension != "FLAT" else line.unit_price
+        vat = line.vat
+        incl = excl if vat is None else excl * (HUNDRED + vat) / HUNDRED
+        line.cost_excl_vat = excl
+        line.cost_incl_vat = incl
+        acc = sub[line.category]
+        acc[0] += excl
+        acc[1] += incl
+    return sub
 
 
 def _as_list(tariffs: Tariff | Sequence[Tariff] | None) -> list[Tariff]:
@@ -316,16 +322,11 @@ def rate(
         _period_tariffs(subject, candidates, compiled_for)
 
     # --- price ---
-    work = _price_periods(ps, compiled_for, tz_name, customer_class, reservation_expired)
+    priced = _price_periods(ps, compiled_for, tz_name, customer_class, reservation_expired)
     if opts.step_size is StepSizePolicy.OCPI_2_3_0:
-        _apply_step_size(work)
-    lines = _lines(work)
-
-    sub = {c: [ZERO, ZERO] for c in CATEGORIES}
-    for line in lines:
-        acc = sub[line.category]
-        acc[0] += line.cost_excl_vat
-        acc[1] += line.cost_incl_vat
+        _apply_step_size(priced)
+    lines = priced.lines
+    sub = _costs(lines)
     excl_sum = incl_sum = ZERO
     subtotals: dict[str, Amount] = {}
     for c, (excl, incl) in sub.items():
