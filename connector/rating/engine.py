@@ -48,6 +48,10 @@ def select_tariff(
 ) -> Tariff:
     """The tariff valid at ``at`` (OCPI ``start <= at < end``): one for the customer's class first
     (extension), else the first unrestricted one, in list order."""
+    if len(tariffs) == 1:  # the common call: one tariff, for everyone, valid now
+        only = tariffs[0]
+        if not only.x_customer_classes and only.valid_at(at):
+            return only
     valid = [t for t in tariffs if t.valid_at(at)]
     for tariff in valid:
         if tariff.x_customer_classes and customer_class in tariff.x_customer_classes:

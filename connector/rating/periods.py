@@ -49,31 +49,48 @@ class PeriodSet:
     charging_ended_at: datetime | None
 
 
-_DIM_FIELD = {
-    CdrDimensionType.ENERGY: "energy",
-    CdrDimensionType.TIME: "time_h",
-    CdrDimensionType.PARKING_TIME: "parking_h",
-    CdrDimensionType.RESERVATION_TIME: "reservation_h",
-    CdrDimensionType.MIN_POWER: "min_power",
-    CdrDimensionType.MAX_POWER: "max_power",
-    CdrDimensionType.MIN_CURRENT: "min_current",
-    CdrDimensionType.MAX_CURRENT: "max_current",
-}
+_ENERGY = CdrDimensionType.ENERGY
+_TIME = CdrDimensionType.TIME
+_PARKING = CdrDimensionType.PARKING_TIME
+_RESERVATION = CdrDimensionType.RESERVATION_TIME
+_MIN_POWER = CdrDimensionType.MIN_POWER
+_MAX_POWER = CdrDimensionType.MAX_POWER
+_MIN_CURRENT = CdrDimensionType.MIN_CURRENT
+_MAX_CURRENT = CdrDimensionType.MAX_CURRENT
+
+
+def _plus(current: Decimal | None, volume: Decimal) -> Decimal:
+    return volume if current is None else current + volume
 
 
 def periods_from_cdr(cdr: Cdr) -> PeriodSet:
-    """Periods as the CPO cut them. Volumes are priced as given (timestamps only order them)."""
+    """Periods as the CPO cut them. Volumes are priced as given (timestamps only order them); a dimension
+    given twice in a period adds up; dimensions the rating does not read are skipped."""
     raw = cdr.charging_periods
     periods: list[Period] = []
     charging_end: datetime | None = None
+    last = len(raw) - 1
     for i, cp in enumerate(raw):
-        end = raw[i + 1].start_date_time if i + 1 < len(raw) else cdr.end_date_time
+        end = raw[i + 1].start_date_time if i < last else cdr.end_date_time
         period = Period(cp.start_date_time, end)
         for dim in cp.dimensions:
-            name = _DIM_FIELD.get(dim.type)
-            if name is not None:
-                current = getattr(period, name)
-                setattr(period, name, dim.volume if current is None else current + dim.volume)
+            kind = dim.type
+            if kind == _ENERGY:
+                period.energy = _plus(period.energy, dim.volume)
+            elif kind == _TIME:
+                period.time_h = _plus(period.time_h, dim.volume)
+            elif kind == _PARKING:
+                period.parking_h = _plus(period.parking_h, dim.volume)
+            elif kind == _RESERVATION:
+                period.reservation_h = _plus(period.reservation_h, dim.volume)
+            elif kind == _MIN_POWER:
+                period.min_power = _plus(period.min_power, dim.volume)
+            elif kind == _MAX_POWER:
+                period.max_power = _plus(period.max_power, dim.volume)
+            elif kind == _MIN_CURRENT:
+                period.min_current = _plus(period.min_current, dim.volume)
+            elif kind == _MAX_CURRENT:
+                period.max_current = _plus(period.max_current, dim.volume)
         if period.parking_h is not None and period.time_h is None and charging_end is None:
             charging_end = cp.start_date_time
         periods.append(period)
