@@ -30,10 +30,22 @@ def test_offset_changes_across_a_year_end_match_a_minute_scan(tz_name: str) -> N
 
 def test_local_instants_are_the_same_on_a_second_call_and_cover_both_folds() -> None:
     tz = zone("Europe/Berlin")
-    clock = [time(0), time(2, 30)]
-    first = _local_instants(tz, date(2026, 10, 24), date(2026, 10, 26), clock)
-    assert first == _local_instants(tz, date(2026, 10, 24), date(2026, 10, 26), clock)
+    clock = (time(0), time(2, 30))
+    start, end = datetime(2026, 10, 23, tzinfo=UTC), datetime(2026, 10, 27, tzinfo=UTC)
+    first = _local_instants(tz, date(2026, 10, 24), date(2026, 10, 26), clock, start, end)
+    assert first == _local_instants(tz, date(2026, 10, 24), date(2026, 10, 26), clock, start, end)
     # 25 October 2026: 02:30 happens twice (CEST then CET), an hour apart
     assert datetime(2026, 10, 25, 0, 30, tzinfo=UTC) in first
     assert datetime(2026, 10, 25, 1, 30, tzinfo=UTC) in first
+    assert first == sorted(first)
 
+
+def test_local_instants_keep_the_session_start_and_leave_out_its_end() -> None:
+    tz = zone("Europe/Berlin")
+    clock = (time(0), time(2, 30))
+    every = _local_instants(tz, date(2026, 10, 24), date(2026, 10, 26), clock,
+                            datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+    start, end = datetime(2026, 10, 24, 22, tzinfo=UTC), datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    within = _local_instants(tz, date(2026, 10, 24), date(2026, 10, 26), clock, start, end)
+    assert within == [at for at in every if start <= at < end]
+    assert start in within and end not in within and end in every
