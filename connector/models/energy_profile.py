@@ -34,12 +34,21 @@ def first_decrease(readings: Sequence[tuple[datetime, Decimal]]) -> tuple[int, i
     return None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Knot:
+    """A meter reading on the profile (explicit ``__init__``: compiled, it is native code (a dataclass-generated one stays interpreted))."""
+
     at: datetime
     kwh: Decimal
-    power_kw: Decimal | None = None
-    current_a: Decimal | None = None
+    power_kw: Decimal | None
+    current_a: Decimal | None
+
+    def __init__(self, at: datetime, kwh: Decimal, power_kw: Decimal | None = None,
+                 current_a: Decimal | None = None) -> None:
+        self.at = at
+        self.kwh = kwh
+        self.power_kw = power_kw
+        self.current_a = current_a
 
 
 class EnergyProfile:

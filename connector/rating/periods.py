@@ -28,26 +28,51 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Period:
+    """One charging period (explicit ``__init__``: compiled, it is native code (a dataclass-generated one stays interpreted))."""
+
     start: datetime
     end: datetime
-    energy: Decimal | None = None  # kWh
-    time_h: Decimal | None = None  # hours charging
-    parking_h: Decimal | None = None  # hours not charging
-    reservation_h: Decimal | None = None
-    min_power: Decimal | None = None
-    max_power: Decimal | None = None
-    min_current: Decimal | None = None
-    max_current: Decimal | None = None
+    energy: Decimal | None  # kWh
+    time_h: Decimal | None  # hours charging
+    parking_h: Decimal | None  # hours not charging
+    reservation_h: Decimal | None
+    min_power: Decimal | None
+    max_power: Decimal | None
+    min_current: Decimal | None
+    max_current: Decimal | None
+
+    def __init__(self, start: datetime, end: datetime, energy: Decimal | None = None,
+                 time_h: Decimal | None = None, parking_h: Decimal | None = None,
+                 reservation_h: Decimal | None = None, min_power: Decimal | None = None,
+                 max_power: Decimal | None = None, min_current: Decimal | None = None,
+                 max_current: Decimal | None = None) -> None:
+        self.start = start
+        self.end = end
+        self.energy = energy
+        self.time_h = time_h
+        self.parking_h = parking_h
+        self.reservation_h = reservation_h
+        self.min_power = min_power
+        self.max_power = max_power
+        self.min_current = min_current
+        self.max_current = max_current
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class PeriodSet:
     periods: list[Period]
     session_start: datetime
     end: datetime
     charging_ended_at: datetime | None
+
+    def __init__(self, periods: list[Period], session_start: datetime, end: datetime,
+                 charging_ended_at: datetime | None) -> None:
+        self.periods = periods
+        self.session_start = session_start
+        self.end = end
+        self.charging_ended_at = charging_ended_at
 
 
 _ENERGY = CdrDimensionType.ENERGY

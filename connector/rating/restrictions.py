@@ -26,9 +26,9 @@ def _hhmm(value: str) -> time:
     return time(int(value[:2]), int(value[3:5]))
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class State:
-    """What instant restrictions look at, at a period start."""
+    """What instant restrictions look at, at a period start (explicit ``__init__``: compiled, it is native code (a dataclass-generated one stays interpreted))."""
 
     local_time: time
     local_date: date
@@ -43,6 +43,24 @@ class State:
     max_current: Decimal | None
     reservation: bool
     reservation_expired: bool
+
+    def __init__(self, local_time: time, local_date: date, weekday: int, energy_kwh: Decimal, duration_s: int,
+                 idle_s: int | None, customer_class: str | None, min_power: Decimal | None,
+                 max_power: Decimal | None, min_current: Decimal | None, max_current: Decimal | None,
+                 reservation: bool, reservation_expired: bool) -> None:
+        self.local_time = local_time
+        self.local_date = local_date
+        self.weekday = weekday
+        self.energy_kwh = energy_kwh
+        self.duration_s = duration_s
+        self.idle_s = idle_s
+        self.customer_class = customer_class
+        self.min_power = min_power
+        self.max_power = max_power
+        self.min_current = min_current
+        self.max_current = max_current
+        self.reservation = reservation
+        self.reservation_expired = reservation_expired
 
 
 @dataclass(slots=True)

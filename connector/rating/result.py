@@ -40,19 +40,23 @@ def _m(value: Decimal, currency: str | None) -> str:
     return money_str(value, currency) if currency else format(value, "f")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Amount:
-    """A price excl./incl. VAT (OCPI ``Price``)."""
+    """A price excl./incl. VAT (OCPI ``Price``). The hot result classes here have an explicit ``__init__``: compiled, it is native code (a dataclass-generated one stays interpreted)."""
 
     excl_vat: Decimal
     incl_vat: Decimal
+
+    def __init__(self, excl_vat: Decimal, incl_vat: Decimal) -> None:
+        self.excl_vat = excl_vat
+        self.incl_vat = incl_vat
 
     def to_dict(self) -> AmountJson:
         """OCPI ``Price``: exactly 4 decimals."""
         return {"excl_vat": ocpi_str(self.excl_vat), "incl_vat": ocpi_str(self.incl_vat)}
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class PricedLine:
     """One (charging period, dimension) with its active price component. Full precision."""
 
@@ -68,6 +72,22 @@ class PricedLine:
     element_index: int
     cost_excl_vat: Decimal
     cost_incl_vat: Decimal
+
+    def __init__(self, period_index: int, start: datetime, end: datetime, dimension: str, category: str,
+                 volume: Decimal, billed_volume: Decimal, unit_price: Decimal, vat: Decimal | None,
+                 element_index: int, cost_excl_vat: Decimal, cost_incl_vat: Decimal) -> None:
+        self.period_index = period_index
+        self.start = start
+        self.end = end
+        self.dimension = dimension
+        self.category = category
+        self.volume = volume
+        self.billed_volume = billed_volume
+        self.unit_price = unit_price
+        self.vat = vat
+        self.element_index = element_index
+        self.cost_excl_vat = cost_excl_vat
+        self.cost_incl_vat = cost_incl_vat
 
     def to_dict(self) -> PricedLineJson:
         return {
@@ -181,7 +201,7 @@ class InvoiceView:
         }
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class RatedSession:
     """The priced result of one session or CDR. OCPI totals carry 4 decimals."""
 
@@ -208,6 +228,36 @@ class RatedSession:
     # The invoice view is built on first use (pure, cached): OCPI-only callers don't pay for it.
     invoice_builder: Callable[[], InvoiceView] = field(repr=False)
     _invoice: InvoiceView | None = field(default=None, repr=False)
+
+    def __init__(self, session_id: str, tariff_id: str, currency: str, customer_class: str | None,
+                 start: datetime, end: datetime, time_zone: str, final: bool, lines: list[PricedLine],
+                 subtotals: dict[str, Amount], cap_applied: str | None, total_cost: Amount,
+                 total_fixed_cost: Amount, total_energy: Decimal, total_energy_cost: Amount,
+                 total_time: Decimal, total_time_cost: Amount, total_parking_time: Decimal,
+                 total_parking_cost: Amount, total_reservation_cost: Amount,
+                 invoice_builder: Callable[[], InvoiceView], _invoice: InvoiceView | None = None) -> None:
+        self.session_id = session_id
+        self.tariff_id = tariff_id
+        self.currency = currency
+        self.customer_class = customer_class
+        self.start = start
+        self.end = end
+        self.time_zone = time_zone
+        self.final = final
+        self.lines = lines
+        self.subtotals = subtotals
+        self.cap_applied = cap_applied
+        self.total_cost = total_cost
+        self.total_fixed_cost = total_fixed_cost
+        self.total_energy = total_energy
+        self.total_energy_cost = total_energy_cost
+        self.total_time = total_time
+        self.total_time_cost = total_time_cost
+        self.total_parking_time = total_parking_time
+        self.total_parking_cost = total_parking_cost
+        self.total_reservation_cost = total_reservation_cost
+        self.invoice_builder = invoice_builder
+        self._invoice = _invoice
 
     @property
     def invoice(self) -> InvoiceView:
