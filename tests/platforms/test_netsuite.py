@@ -100,16 +100,47 @@ def test_incentive_is_not_a_fulfilled_item() -> None:
     assert body["memo"] == "EV session S-INC at ST-7: 10.88 EUR (invoice INV-0001)"
 
 
-def test_oauth2_bearer_instead_of_tba(vendors: FinanceVendors) -> None:
-    cfg = CFG.model_copy(update={"base_url": vendors.url, "auth": "oauth2", "client_id": "cc-app",
-                                 "client_secret": "cc-app-secret", "token_url": vendors.url + "/oauth2/cc-token"})
+def _certificate_key(vendors: FinanceVendors, kid: str = "cert-1") -> str:
+    """A key pair whose public half is 'uploaded' to the double as certificate ``kid``; the private PEM."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    vendors.ns_m2m_keys[kid] = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def test_oauth2_is_netsuites_m2m_grant_and_refreshes_on_expiry(vendors: FinanceVendors) -> None:
+    """NetSuite's OAuth 2.0 for integrations is the client-credentials grant with a JWT assertion signed by the
+    certificate's key (no client secret); an expired token (401) gets a new assertion and the delivery succeeds."""
+    cfg = CFG.model_copy(update={"base_url": vendors.url, "auth": "oauth2", "client_id": "ns-m2m-client",
+                                 "certificate_id": "cert-1", "private_key": _certificate_key(vendors)})
+    assert "BEGIN PRIVATE KEY" not in repr(cfg)
     _seed(vendors)
     assert netsuite.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp()))["status"] == "sent"
     [call] = vendors.calls("/services/rest/record/")
-    assert call["headers"]["Authorization"].startswith("Bearer cc-app-token-") and vendors.ns_nonces == set()
-    with pytest.raises(PermanentError, match="token_url/client_id/client_secret"):
-        netsuite.deliver(
-            billed_event(), CFG.model_copy(update={"auth": "oauth2"}), DeliveryContext(OneShotHttp()))
+    assert call["headers"]["Authorization"].startswith("Bearer ns-m2m-token-") and vendors.ns_nonces == set()
+    [claims] = vendors.ns_m2m_assertions
+    assert (claims["iss"], claims["aud"], claims["scope"]) == (
+        "ns-m2m-client", f"{vendors.url}/services/rest/auth/oauth2/v1/token", ["rest_webservices"])
+    assert claims["exp"] - claims["iat"] <= 3600 and claims["jti"]
+    [token_call] = vendors.calls("/services/rest/auth/oauth2/v1/token")
+    assert "client_secret" not in str(token_call["body"])
+
+    vendors.tokens.clear()  # NetSuite expired the token: 401, new assertion, the same request again
+    second = netsuite.deliver(billed_event(sid="S-100", event_id="evt_again"), cfg, DeliveryContext(OneShotHttp()))
+    assert second["status"] == "sent" and len(vendors.ns_m2m_assertions) == 2
+    assert len(vendors.calls("/services/rest/record/")) == 3  # the first, the one refused (401), its resend
+    assert len({a["jti"] for a in vendors.ns_m2m_assertions}) == 2
+
+    with pytest.raises(PermanentError, match="client_id/certificate_id/private_key: required for oauth2"):
+        netsuite.deliver(billed_event(), CFG.model_copy(update={"auth": "oauth2", "client_secret": "s"}),
+                         DeliveryContext(OneShotHttp()))
+    other = cfg.model_copy(update={"certificate_id": "cert-2", "private_key": _certificate_key(vendors, "cert-x")})
+    with pytest.raises(PermanentError, match="invalid_grant"):  # a key NetSuite does not know for that id
+        netsuite.deliver(billed_event(), other, DeliveryContext(OneShotHttp()))
 
 
 def test_an_invoice_per_session_posts_revenue_and_receivable(vendors: FinanceVendors) -> None:

@@ -41,9 +41,16 @@ class NetSuiteConfig(BaseModel):
     consumer_secret: str | None = Field(default=None, repr=False)
     token_id: str | None = None
     token_secret: str | None = Field(default=None, repr=False)
-    token_url: str | None = None
-    client_id: str | None = None
-    client_secret: str | None = Field(default=None, repr=False)
+    token_url: str | None = Field(default=None, description="default {base}/services/rest/auth/oauth2/v1/token")
+    client_id: str | None = Field(default=None, description="oauth2: the integration record's client id")
+    client_secret: str | None = Field(default=None, repr=False, description="not used: NetSuite's machine-to-"
+                                      "machine flow authenticates with certificate_id/private_key")
+    certificate_id: str | None = Field(default=None, description="oauth2: the certificate id NetSuite assigned "
+                                       "(OAuth 2.0 Client Credentials (M2M) Setup), the assertion's kid")
+    private_key: str | None = Field(default=None, repr=False, description="oauth2: PEM private key of that "
+                                    "certificate, signs the client assertion")
+    jwt_algorithm: Literal["PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "RS256"] = "PS256"
+    scope: str = Field(default="rest_webservices", description="oauth2 scopes, space separated")
     access_token: str | None = Field(default=None, repr=False)
     fulfillment_ref: str = Field(default="eid:{session_id}",
                                  description="internal id or eid:…; placeholders session_id, station_id, customer_id")
@@ -328,7 +335,7 @@ def request_key(event: EventJson, config: NetSuiteConfig, body: bytes) -> str:
 
 
 def endpoint(event: EventJson, config: NetSuiteConfig) -> str:
-    base = config.base_url or f"https://{config.account_id.lower().replace('_', '-')}.suitetalk.api.netsuite.com"
+    base = _base(config)
     if config.record == "invoice" and is_correction(event):  # a Credit Memo, upserted the same way
         ref = quote(f"eid:{credit_memo_external_id(event, config)}", safe=":")
         return f"{base.rstrip('/')}/services/rest/record/v1/creditMemo/{ref}"
@@ -352,12 +359,24 @@ def _auth(config: NetSuiteConfig, http: Any) -> dict[str, Any]:
                                signature_method="HMAC-SHA256", realm=config.account_id.upper())}
     if config.access_token:
         return {"headers": {"Authorization": f"Bearer {config.access_token}"}}
-    if not (config.token_url and config.client_id and config.client_secret):
-        raise MappingError("token_url/client_id/client_secret", "required for oauth2 (or access_token)")
-    from connector.platforms.oauth import shared_provider
+    return {"headers": m2m_tokens(config).authorization(http)}
 
-    provider = shared_provider(config.token_url, config.client_id, config.client_secret)
-    return {"headers": provider.authorization(http)}
+
+def m2m_tokens(config: NetSuiteConfig) -> Any:
+    """NetSuite's machine-to-machine OAuth 2.0: the client-credentials grant authenticated by a JWT assertion
+    signed with the certificate's private key (``kid`` = NetSuite's certificate id); no client secret."""
+    if not (config.client_id and config.certificate_id and config.private_key):
+        raise MappingError("client_id/certificate_id/private_key", "required for oauth2: NetSuite's M2M flow is "
+                           "the client-credentials grant with a certificate-signed JWT assertion (or access_token)")
+    from connector.platforms.client_assertion import shared
+
+    return shared(config.token_url or f"{_base(config)}/services/rest/auth/oauth2/v1/token", config.client_id,
+                  config.certificate_id, config.private_key, config.jwt_algorithm, config.scope)
+
+
+def _base(config: NetSuiteConfig) -> str:
+    base = config.base_url or f"https://{config.account_id.lower().replace('_', '-')}.suitetalk.api.netsuite.com"
+    return base.rstrip("/")
 
 
 def deliver(event: EventJson, config: NetSuiteConfig, ctx: DeliveryContext) -> dict[str, Any]:
@@ -382,7 +401,15 @@ def deliver(event: EventJson, config: NetSuiteConfig, ctx: DeliveryContext) -> d
         headers |= {"Prefer": "respond-async", "X-NetSuite-Idempotency-Key": request_key(event, config, data)}
     method = "PATCH" if config.record == "itemFulfillment" else "PUT"
     sublist = "line" if config.record == "journalEntry" else "item"
-    resp = ctx.http.send(method, url, params={"replace": sublist}, data=data, headers=headers, **auth)
+    try:
+        resp = ctx.http.send(method, url, params={"replace": sublist}, data=data, headers=headers, **auth)
+    except PermanentError as exc:  # an expired M2M token: a new assertion buys a new one, sent once more
+        if config.auth != "oauth2" or config.access_token or exc.status_code != 401:
+            raise
+        tokens = m2m_tokens(config)
+        tokens.invalidate()
+        headers |= tokens.authorization(ctx.http)
+        resp = ctx.http.send(method, url, params={"replace": sublist}, data=data, headers=headers, **auth)
     result = {"status": "sent", "ref": resp.headers.get("Location"), "async": resp.status_code == 202}
     if config.record != "itemFulfillment":
         result["external_id"] = body["externalId"]

@@ -31,6 +31,37 @@ class NetSuite:
                                             "1150": "OthCurrAsset", "2200": "OthCurrLiab", "2210": "OthCurrLiab"}
         self.ns_one_world = True  # subsidiary required on journal entries
 
+        # OAuth 2.0 M2M: certificate id -> the uploaded certificate's public key (PEM), for this integration
+        self.ns_m2m_client = "ns-m2m-client"
+        self.ns_m2m_keys: dict[str, bytes] = {}
+        self.ns_m2m_assertions: list[dict[str, Any]] = []  # the verified claims of every token request
+
+        @app.post("/services/rest/auth/oauth2/v1/token")
+        def ns_m2m_token() -> Response:
+            """NetSuite's client-credentials grant: no client secret, a JWT assertion signed with the key of an
+            uploaded certificate (``kid``), issued by the integration's client id for this token endpoint."""
+            import jwt
+
+            form = request.form
+            if (form.get("grant_type"), form.get("client_assertion_type")) != (
+                    "client_credentials", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"):
+                return reply({"error": "unsupported_grant_type"}, 400)
+            assertion = form.get("client_assertion") or ""
+            try:
+                header = jwt.get_unverified_header(assertion)
+                key = self.ns_m2m_keys[header.get("kid")]
+                claims = jwt.decode(assertion, key, algorithms=["PS256", "PS384", "PS512", "ES256", "ES384", "ES512"],
+                                    audience=request.base_url, issuer=self.ns_m2m_client,
+                                    options={"require": ["iss", "aud", "iat", "exp"]})
+            except (KeyError, jwt.PyJWTError) as exc:
+                return reply({"error": "invalid_grant", "error_description": type(exc).__name__}, 400)
+            if claims["exp"] - claims["iat"] > 3600 or "rest_webservices" not in (claims.get("scope") or []):
+                return reply({"error": "invalid_grant", "error_description": "lifetime or scope"}, 400)
+            self.ns_m2m_assertions.append(claims)
+            token = f"ns-m2m-token-{next(self.ids)}"
+            self.tokens.add(token)
+            return reply({"access_token": token, "expires_in": 3600, "token_type": "bearer"})
+
         def ns_error(status: int, code: str, detail: str) -> Response:
             return reply({"title": {400: "Bad Request", 404: "Not Found"}.get(status, "Error"), "status": status,
                           "o:errorDetails": [{"detail": detail, "o:errorCode": code}]}, status)
