@@ -1,6 +1,7 @@
-"""NetSuite Item Fulfillment update: the body (quantities and nets as rated), TBA HMAC-SHA256 signatures
-verified by the double with oauthlib, the async idempotency key across 429/500/lost answers, and
-structural checks (NetSuite's metadata catalog is per account: no schema exists in vendor-specs)."""
+"""NetSuite: the Item Fulfillment update (quantities and nets as rated), the Invoice upsert with NetSuite's tax read
+back, Credit Memos for credit notes and voids, TBA HMAC-SHA256 signatures verified by the double with oauthlib, the
+OAuth 2.0 M2M client assertion, and the async idempotency key across 429/500/lost answers. NetSuite's metadata
+catalog is per account: no schema exists in vendor-specs, so the bodies are checked field by field."""
 
 from __future__ import annotations
 

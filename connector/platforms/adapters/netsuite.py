@@ -1,11 +1,10 @@
 """Oracle NetSuite: one Invoice (or a balanced Journal Entry) per billed session, upserted by external id.
 
-The Invoice's lines are the session's rated nets, sent asynchronously with an idempotency key derived from
-tenant, session and body, so a retry leaves the record as it was; NetSuite's computed tax is read back and a
-total that is not ours fails the delivery with both figures; credit notes and voids become Credit Memos.
-``record="journalEntry"`` posts receivable, revenue per account and tax per rate itself, and reverses them for
-credit notes and voids. ``record="itemFulfillment"``
-keeps the former update of the Item Fulfillment's items (it posts no revenue). See docs/platforms/netsuite.md."""
+Sent asynchronously with an idempotency key derived from tenant, document and body, so a retry leaves the record as
+it was. Invoices: NetSuite's computed tax is read back and a total not ours fails the delivery; credit notes and
+voids become Credit Memos. ``record="journalEntry"`` posts receivable, revenue and tax itself and reverses them for
+corrections; ``record="itemFulfillment"`` keeps the former fulfillment update (no revenue). Auth: TBA or NetSuite's
+OAuth 2.0 M2M grant. See docs/platforms/netsuite.md."""
 
 from __future__ import annotations
 
