@@ -100,3 +100,15 @@ def test_the_double_enforces_freshbooks_required_fields(vendors: FinanceVendors)
     with pytest.raises(PermanentError, match="401"):
         OneShotHttp().send("POST", vendors.url + CREDITS, json={"credit_note": body})
     assert vendors.fb_credit_notes == {}
+
+
+def test_the_lookup_reads_every_page_of_the_clients_credit_notes(vendors: FinanceVendors) -> None:
+    cfg, ctx = invoice_mode(vendors)
+    vendors.fb_page_size = 2
+    for n in range(1, 6):
+        freshbooks.deliver(credit_note(f"CN-00000{n}"), cfg, ctx)
+    assert len(vendors.fb_credit_notes) == 5
+    again = freshbooks.deliver(credit_note("CN-000005"), cfg, ctx)  # on the third page: found, not created
+    assert again["status"] == "duplicate" and len(vendors.fb_credit_notes) == 5
+    pages = [c["args"]["page"] for c in vendors.calls(CREDITS, "GET")][-3:]
+    assert pages == ["1", "2", "3"]

@@ -289,8 +289,13 @@ def _credit_note(note: InvoiceJson, body: dict[str, Any], base: str,
     from connector.platforms.errors import PermanentError
 
     number = body["credit_number"]
-    listed = call("GET", base, params={"search[clientid]": str(body["clientid"])}).get("credit_notes") or []
-    found = [c for c in listed if c.get("credit_number") == number and c.get("vis_state", 0) == 0]
+    found: list[dict[str, Any]] = []
+    page, pages = 1, 1
+    while page <= pages and not found:  # all the client's credit notes, page by page, until ours
+        result = call("GET", base, params={"search[clientid]": str(body["clientid"]), "page": page, "per_page": 100})
+        found = [c for c in result.get("credit_notes") or []
+                 if c.get("credit_number") == number and c.get("vis_state", 0) == 0]
+        page, pages = page + 1, min(int(result.get("pages") or 1), 1000)
     created = found[0] if found else call("POST", base, json={"credit_note": body}).get("credit_note") or {}
     ident = created.get("creditid") or created.get("id")
     if not ident:

@@ -20,6 +20,7 @@ class FreshBooks:
         self.fb_invoices: dict[str, dict[str, Any]] = {}  # id -> invoice, with FreshBooks' computed amount
         self.fb_refresh = "fb-refresh-0"
         self.fb_credit_notes: dict[str, dict[str, Any]] = {}  # id -> credit note, with FreshBooks' amount
+        self.fb_page_size = 100  # FreshBooks' largest per_page
 
         @app.post("/auth/oauth/token")
         def fb_token() -> Response:
@@ -134,7 +135,12 @@ class FreshBooks:
                 return denied
             cid = request.args.get("search[clientid]")
             hits = [c for c in self.fb_credit_notes.values() if cid in (None, str(c["clientid"]))]
-            return reply({"response": {"result": {"credit_notes": hits, "page": 1, "pages": 1, "total": len(hits)}}})
+            page, per_page = int(request.args.get("page", 1)), min(int(request.args.get("per_page", 15)), 100)
+            per_page = min(per_page, self.fb_page_size)  # tests shrink pages to exercise paging
+            pages = max(1, -(-len(hits) // per_page))
+            shown = hits[(page - 1) * per_page:page * per_page]
+            return reply({"response": {"result": {"credit_notes": shown, "page": page, "pages": pages,
+                                                  "per_page": per_page, "total": len(hits)}}})
 
         @app.post("/accounting/account/<account>/credit_notes/credit_notes")
         def fb_credit_create(account: str) -> Response:
