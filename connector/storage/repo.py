@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, overload
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
@@ -237,6 +237,8 @@ def get_rating(db: DbSession, tenant_id: str, session_id: str) -> RatedSessionJs
 
 
 def put_rating(db: DbSession, tenant_id: str, session_id: str, rating: RatedSessionJson) -> None:
-    db.execute(update(SessionRow).where(
-        SessionRow.tenant_id == tenant_id, SessionRow.session_id == session_id).values(
-        rating=rating, status="rated", updated_at=datetime.now(UTC)))
+    row = get_session_row(db, tenant_id, session_id)
+    if row is None:
+        return
+    row.rating, row.status, row.updated_at = rating, "rated", datetime.now(UTC)  # the ORM derives the facts
+    db.flush()

@@ -103,9 +103,12 @@ def load_versions(db: DbSession, tenant_id: str) -> dict[str, list[VersionData]]
 STORED_FIELDS = ("start", "end", "time_zone", "energy_kwh", "customer_id", "customer_class", "tariff_id")
 
 
-def _window(query: Any, tenant_id: str, period: Period, stations: list[str] | None, no_station: bool = False) -> Any:
+def _window(query: Any, tenant_id: str, period: Period, stations: list[str] | None, no_station: bool = False,
+            only_kind: int | None = None) -> Any:
     lo, hi = period.utc_bounds()
     query = query.where(SessionRow.tenant_id == tenant_id, SessionRow.start_at >= lo, SessionRow.start_at < hi)
+    if only_kind is not None:
+        query = query.where(SessionRow.recon_kind == only_kind)
     if no_station:
         query = query.where(SessionRow.station_id.is_(None))
     elif stations is not None:
@@ -114,7 +117,7 @@ def _window(query: Any, tenant_id: str, period: Period, stations: list[str] | No
 
 
 def stream_sessions(db: DbSession, tenant_id: str, period: Period, stations: list[str] | None, chunk: int,
-                    mode: str, no_station: bool = False) -> Iterator[Sequence[Any]]:
+                    mode: str, no_station: bool = False, only_kind: int | None = None) -> Iterator[Sequence[Any]]:
     """Chunks of session rows in the period's UTC window, in (start_at, session_id) order.
 
     Core rows on the ORM session's connection (no ORM entity overhead). ``mode="stored"`` reads only the
@@ -128,12 +131,13 @@ def stream_sessions(db: DbSession, tenant_id: str, period: Period, stations: lis
                     SessionRow.rating["total_energy"].as_string()]
     else:
         columns.append(SessionRow.document)
-    query = _window(select(*columns), tenant_id, period, stations, no_station).execution_options(yield_per=chunk)
+    query = _window(select(*columns), tenant_id, period, stations, no_station, only_kind
+                    ).execution_options(yield_per=chunk)
     yield from db.connection().execute(query).partitions()
 
 
 def stream_lines(db: DbSession, tenant_id: str, period: Period, stations: list[str] | None,
-                 chunk: int, no_station: bool = False) -> Iterator[Any]:
+                 chunk: int, no_station: bool = False, only_kind: int | None = None) -> Iterator[Any]:
     """Invoice lines (non-void) of the same sessions in the same order: merged with the session stream by
     equality of (start_at, session_id), so no per-chunk lookups and no reliance on collation order."""
     received = paid_per_invoice(tenant_id)
@@ -145,7 +149,7 @@ def stream_lines(db: DbSession, tenant_id: str, period: Period, stations: list[s
     query = _window(select(SessionRow.start_at, SessionRow.session_id, invoice_lines.c.gross, invoices.c.kind,
                            invoices.c.status, invoices.c.currency, invoices.c.amount_due, received.c.paid)
                     .select_from(join)
-                    .where(invoices.c.status != "void"), tenant_id, period, stations, no_station)
+                    .where(invoices.c.status != "void"), tenant_id, period, stations, no_station, only_kind)
     for part in db.connection().execute(query.execution_options(yield_per=chunk)).partitions():
         yield from part
 
@@ -249,7 +253,8 @@ class Run:
 
     def __init__(self, db: DbSession, tenant_id: str, period: Period, stations: list[str] | None,
                  limits: Thresholds, *, workers: int = 1, chunk: int = 2000, mode: str = "rerate",
-                 only_no_station: bool = False, progress: Callable[[int], None] | None = None) -> None:
+                 only_no_station: bool = False, progress: Callable[[int], None] | None = None,
+                 only_kind: int | None = None, duplicates: bool = True) -> None:
         if mode not in ("rerate", "stored"):
             raise ValueError(f"mode: one of rerate, stored (got {mode!r})")
         self.db, self.tenant_id, self.period, self.stations = db, tenant_id, period, stations
@@ -260,6 +265,9 @@ class Run:
         self.customers = Customers(db, tenant_id)
         self.adjustments = Adjustments(db, tenant_id)
         self.no_station = only_no_station  # the sessions without a station id (partitioned runs)
+        # the set-based path (``aggregate``) hands this path only the sessions its SQL cannot sum, and finds
+        # duplicates itself across all sessions
+        self.only_kind, self.duplicates = only_kind, duplicates
         self._same_start: dict[tuple[Any, ...], str] = {}
         self._start_at: Any = None
         self._failed: dict[str, Rated] = {}  # sessions that failed before rating (their error result)
@@ -275,10 +283,10 @@ class Run:
             init_worker(versions)
         pending: deque[tuple[list[Meta], dict[str, Billing], Future[list[Rated]] | list[Rated]]] = deque()
         lines = LineMerger(stream_lines(self.db, self.tenant_id, self.period, self.stations, self.chunk,
-                                        self.no_station))
+                                        self.no_station, self.only_kind))
         try:
             for rows in stream_sessions(self.db, self.tenant_id, self.period, self.stations, self.chunk, self.mode,
-                                        self.no_station):
+                                        self.no_station, self.only_kind):
                 metas, billing, items, stored = self._read(rows, lines)
                 if self.mode == "stored":
                     pending.append((metas, billing, stored))
@@ -328,7 +336,8 @@ class Run:
             meta = Meta(session_id, station_id, tariff_id, klass, ended, energy,
                         ended and not refused and not (energy is not None and energy < 0))
             metas.append(meta)
-            self._duplicates(meta, start_at, start)
+            if self.duplicates:
+                self._duplicates(meta, start_at, start)
             if energy is not None and energy < 0:
                 self.out.exceptions.append(exception(
                     "negative_energy", "negative_energy", meta,

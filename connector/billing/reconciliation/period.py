@@ -36,10 +36,44 @@ class Period:
         hi = datetime.combine(self.last + timedelta(days=1), time.min, UTC) + MARGIN
         return lo, hi
 
+    def local_bounds(self, time_zone: str | None) -> tuple[datetime, datetime] | None:
+        """The UTC instants [lo, hi) whose local date in ``time_zone`` is a day of the period, converted once
+        so SQL compares ``start_at`` with them: a session at 23:59:59.999 local on the last day is in, one at
+        00:00 the next day is out, DST days included. None when a clock change near an edge makes the period
+        not one interval there (a fall-back across local midnight): then sessions are tested one by one."""
+        tz = zone(time_zone or "UTC")
+        lo = datetime.combine(self.first, time.min, tz).astimezone(UTC)
+        hi = datetime.combine(self.last + timedelta(days=1), time.min, tz).astimezone(UTC)
+        if not (_edge(lo, tz, self.first) and _edge(hi, tz, self.last + timedelta(days=1))):
+            return None
+        return lo, hi
+
     def contains(self, start: datetime, time_zone: str | None) -> bool:
         """Does ``start`` fall on a day of the period in ``time_zone`` (UTC when unknown)?"""
         local = start.astimezone(zone(time_zone or "UTC")).date()
         return self.first <= local <= self.last
+
+
+EDGE_SCAN = timedelta(hours=26)
+TICK = timedelta(microseconds=1)
+
+
+def _edge(at: datetime, tz: ZoneInfo, day: date) -> bool:
+    """Is ``at`` the one instant where "local date >= day" turns true for good? Checked at the microsecond
+    either side and, when the UTC offset changes within a day of it, minute by minute across that span."""
+    def on_or_after(instant: datetime) -> bool:
+        return instant.astimezone(tz).date() >= day
+
+    if on_or_after(at - TICK) or not on_or_after(at):
+        return False
+    if (at - EDGE_SCAN).astimezone(tz).utcoffset() == (at + EDGE_SCAN).astimezone(tz).utcoffset():
+        return True
+    step, probe = timedelta(minutes=1), at - EDGE_SCAN
+    while probe < at + EDGE_SCAN:
+        if on_or_after(probe) != (probe >= at):
+            return False
+        probe += step
+    return True
 
 
 @lru_cache(maxsize=512)

@@ -16,14 +16,18 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKeyConstraint,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
+    event,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -41,6 +45,7 @@ from connector.models.limits import (
     TAX_REGION_MAX,
     TENANT_ID_MAX,
 )
+from connector.storage import session_facts
 from connector.storage.db import Base
 
 
@@ -147,11 +152,31 @@ class SessionRow(Base):
     end_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # derived from document + rating on every write (connector.storage.session_facts): what a set-based
+    # reconciliation sums and compares, as exact integers (money in minor units, energy in 1e-6 kWh)
+    time_zone: Mapped[str | None] = mapped_column(String(session_facts.TIME_ZONE_MAX))
+    energy_key: Mapped[str | None] = mapped_column(String(session_facts.ENERGY_KEY_MAX))
+    rated_energy: Mapped[int | None] = mapped_column(BigInteger)
+    due_minor: Mapped[int | None] = mapped_column(BigInteger)
+    rated_currency: Mapped[str | None] = mapped_column(String(3))
+    rated_class: Mapped[str | None] = mapped_column(String(session_facts.CLASS_MAX))
+    recon_kind: Mapped[int] = mapped_column(SmallInteger, default=session_facts.PER_SESSION,
+                                            server_default=text("0"))
 
     __table_args__ = (
         Index("ix_sessions_tenant_start", "tenant_id", "start_at"),
         Index("ix_sessions_tenant_station", "tenant_id", "station_id"),
     )
+
+
+def _derive_facts(_mapper: Any, _connection: Any, target: SessionRow) -> None:
+    for key, value in session_facts.derive(target.document, target.rating, target.start_at,
+                                           target.tariff_id).items():
+        setattr(target, key, value)
+
+
+event.listen(SessionRow, "before_insert", _derive_facts)
+event.listen(SessionRow, "before_update", _derive_facts)
 
 
 class SessionEventRow(Base):
