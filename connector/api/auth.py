@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Flask, current_app, g, request
 from flask.typing import ResponseReturnValue
 
-from connector.api.context import db
+from connector.api.context import read_only
 from connector.api.errors import problem
 from connector.security.auth import (
     AuthError,
     JwksCache,
+    configured_key_tenant,
     tenant_from_api_key,
     tenant_from_bearer,
 )
@@ -33,7 +34,11 @@ def register(app: Flask) -> None:
             key = request.headers.get("X-API-Key")
             auth = request.headers.get("Authorization", "")
             if key:
-                g.tenant_id = tenant_from_api_key(db(), current_app.config, key)
+                tenant_id = configured_key_tenant(current_app.config, key)
+                if tenant_id is None:  # a stored key: looked up on every request, so a revoked key stops at once
+                    with read_only() as reader:
+                        tenant_id = tenant_from_api_key(reader, current_app.config, key)
+                g.tenant_id = tenant_id
                 g.auth = "api_key"
             elif auth.lower().startswith("bearer "):
                 g.tenant_id = tenant_from_bearer(current_app.config, current_app.extensions[JWKS_KEY],

@@ -83,8 +83,19 @@ def _first_bad() -> tuple[str, str] | None:
             body = request.get_json(silent=True)
         except RecursionError:
             return "body", f"nested more than {MAX_DEPTH} levels deep"
-        return _walk(body, "", 0) if body is not None else None
+        if body is None or _plainly_storable(request.get_data(cache=True)):
+            return None
+        return _walk(body, "", 0)
     return None
+
+
+def _plainly_storable(raw: bytes) -> bool:
+    """True when a parsed JSON body cannot hold what ``_walk`` looks for, read from its bytes. In ASCII bytes
+    without a NUL byte (so UTF-8, not UTF-16/32, for the JSON decoder) a NUL or a lone surrogate can only be a
+    ``\\u`` escape, and a body with at most ``MAX_DEPTH`` brackets cannot nest deeper. Most bodies then
+    skip the walk."""
+    return (raw.isascii() and b"\x00" not in raw and b"\\u" not in raw
+            and raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH)
 
 
 def check_request() -> ResponseReturnValue | None:

@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
 
-from connector.api.context import db, document_size_limit, json_body, tenant
+from connector.api.context import db, document_size_limit, json_body, read_only, tenant
 from connector.api.errors import ApiError
 from connector.models import Cdr, Customer, Session, Tariff
 from connector.money import RoundingPolicy, money_str
@@ -95,7 +95,8 @@ def resolve_tariffs(body: dict[str, Any]) -> list[Tariff]:
         return []  # a CDR may embed its tariffs; rate() names the field when none is found
     if not isinstance(tariff_id, str):
         raise ApiError.field("tariff_id", "expected a string")
-    tariffs = repo.load_tariffs(db(), tenant(), tariff_id)
+    with read_only() as reader:
+        tariffs = repo.load_tariffs(reader, tenant(), tariff_id)
     if tariffs is None:
         raise ApiError.not_found("tariff", tariff_id)
     return tariffs

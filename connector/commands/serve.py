@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     gunicorn_app(app, {
         "post_fork": post_fork,
         "bind": f"{host}:{port}", "workers": workers, "threads": threads,
-        "worker_class": "gthread" if threads > 1 else "sync", "timeout": args.timeout,
+        "worker_class": args.worker_class or ("gthread" if threads > 1 else "sync"), "timeout": args.timeout,
+        "keepalive": args.keepalive,
         "accesslog": "-" if args.access_log else None, "preload_app": True,
     }).run()
     return 0
@@ -73,6 +74,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None, help="threads per worker (default $EVBILL_THREADS or 1)")
     p.add_argument("--bind", default=None, help="HOST:PORT (default $EVBILL_BIND or 127.0.0.1:8080)")
     p.add_argument("--timeout", type=int, default=60, help="gunicorn worker timeout (seconds)")
+    p.add_argument("--worker-class", choices=["sync", "gthread"], default=None,
+                   help="gunicorn worker class (default: gthread with --threads > 1, else sync); gthread keeps "
+                        "client connections open between requests (--keepalive), sync closes each one")
+    p.add_argument("--keepalive", type=int, default=5,
+                   help="seconds a gthread worker keeps an idle client connection open (default 5)")
     p.add_argument("--access-log", action="store_true", help="log every request to stdout")
     p.add_argument("--dev", action="store_true", help="Flask development server (never in production)")
     p.set_defaults(func=run)

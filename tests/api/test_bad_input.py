@@ -84,3 +84,13 @@ def test_limits_are_the_columns(bad_client):
     ok = bad_client.post("/v1/customers", json={"id": "C-MAX", "name": "n" * CUSTOMER_NAME_MAX,
                                                 "customer_class": "c" * CUSTOMER_CLASS_MAX}, headers=A)
     assert ok.status_code in (201, 409), ok.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("raw", "field"), [
+    ('{"id": "C-R", "name": "Ada \ud800"}'.encode("utf-8", "surrogatepass"), "name"),  # a raw lone surrogate
+    ('{"id": "C-U", "name": "Ada \\u0000"}'.encode("utf-16"), "name"),  # UTF-16, an escaped NUL
+    (('{"id": "C-D", "name": "' + "{" * 70 + '", "x": "\\u0000"}').encode(), "x"),  # many brackets, all in text
+], ids=["raw surrogate", "utf-16 escaped NUL", "brackets in a string"])
+def test_bodies_the_byte_check_cannot_clear_are_still_walked(bad_client, raw, field):
+    """The guard skips its walk only for ASCII bodies without a NUL byte, ``\\u`` escape or many brackets."""
+    assert_problem(bad_client.post("/v1/customers", data=raw, headers=JSON), 400, field)
