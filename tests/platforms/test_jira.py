@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from sqlalchemy import create_engine
 
+from connector.billing.anomalies import RuleName
 from connector.platforms.adapters import jira
 from connector.platforms.context import DeliveryContext, Stores
 from connector.platforms.stores.tickets import TicketStore
@@ -24,7 +26,9 @@ JIRA = jira.JiraConfig(base_url="https://evb.atlassian.net", email="bot@evcharge
 
 
 @pytest.mark.parametrize("rule", ["negative_energy", "implausible_energy", "duplicate_session", "long_session",
-                                  "rating_failure", "reconciliation_mismatch", "something_new"])
+                                  "rating_failure", "reconciliation_mismatch", "unbilled_session",
+                                  "payment_failed", "payment_returned", "unexpected_payment",
+                                  "paid_amount_mismatch", "something_new"])
 def test_jira_issue_and_adf_match_vendor_schemas(rule: str) -> None:
     event = anomaly_event(rule, aid=f"an {rule}/1")
     body = jira.issue_body(event, JIRA)
@@ -37,6 +41,22 @@ def test_jira_issue_and_adf_match_vendor_schemas(rule: str) -> None:
     assert body["fields"]["priority"] == {"name": "High"}
     assert jira.search_body(event["data"]["anomaly"], JIRA)["jql"] == (
         f'project = "EVB" AND labels = "evbill-anomaly-an_{rule}_1"')
+
+
+def test_every_anomaly_rule_has_a_jira_title() -> None:
+    rules = set(get_args(RuleName))
+    assert rules - set(jira.RULES) == set()
+    # the four payment rules and the unbilled session: titled, and an invoice's anomaly names the invoice
+    for rule in ("payment_failed", "payment_returned", "unexpected_payment", "paid_amount_mismatch"):
+        event = anomaly_event(rule, aid=f"an_{rule}", session_id=None, station_id=None,
+                              details={"invoice_id": "inv_42", "platform": "stripe"})
+        summary = jira.issue_body(event, JIRA)["fields"]["summary"]
+        assert summary == f"[EV billing] {jira.RULES[rule][0]}: inv_42"
+    numbered = anomaly_event("payment_returned", session_id=None, details={"invoice_id": "inv_42",
+                                                                           "invoice_number": "INV-000042"})
+    assert jira.issue_body(numbered, JIRA)["fields"]["summary"].endswith(": INV-000042")
+    body = jira.issue_body(anomaly_event("unbilled_session"), JIRA)
+    assert body["fields"]["summary"] == "[EV billing] Session ended but not billed: S-100"
 
 
 def test_adf_schema_bites() -> None:

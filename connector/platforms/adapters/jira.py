@@ -27,6 +27,11 @@ RULES: dict[str, tuple[str, str]] = {
     "session_too_long": ("Session longer than the threshold", "Low"),
     "rating_failure": ("Session could not be rated", "High"),
     "reconciliation_mismatch": ("Reconciliation mismatch", "High"),
+    "unbilled_session": ("Session ended but not billed", "Medium"),
+    "payment_failed": ("Payment failed; invoice reopened", "Medium"),
+    "payment_returned": ("Payment returned; invoice reopened", "High"),
+    "unexpected_payment": ("Payment for an invoice already settled or void", "High"),
+    "paid_amount_mismatch": ("Paid at the vendor for another amount than billed", "High"),
 }
 SEVERITY_PRIORITY = {"critical": "Highest", "high": "High", "error": "High", "warning": "Medium",
                      "medium": "Medium", "low": "Low", "info": "Low"}
@@ -112,7 +117,10 @@ def issue_body(event: EventJson, config: JiraConfig) -> dict[str, Any]:
         raise ValueError("data.anomaly: required for a Jira ticket")
     rule = str(anomaly.get("rule") or "anomaly")
     title, default_priority = RULES.get(rule, (rule.replace("_", " ").capitalize(), "Medium"))
-    where = anomaly.get("session_id") or anomaly.get("station_id") or anomaly.get("id") or ""
+    details = anomaly.get("details") if isinstance(anomaly.get("details"), dict) else {}
+    # payment rules concern an invoice, not a session: name it in the summary rather than the anomaly's hash id
+    where = (anomaly.get("session_id") or details.get("invoice_number") or details.get("invoice_id")
+             or anomaly.get("station_id") or anomaly.get("id") or "")
     fields: dict[str, Any] = {
         "project": {"key": config.project_key},
         "issuetype": {"name": config.issue_type},
