@@ -54,6 +54,16 @@ def _integer(name: str, raw: str) -> int:
         raise ConfigError(f"{name}: '{raw}' is not a whole number") from None
 
 
+INVOICE_VAT_POLICIES = ("per_rate", "from_totals")
+
+
+def _invoice_vat(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in INVOICE_VAT_POLICIES:
+        raise ConfigError(f"{name}: '{raw}' is not one of {', '.join(INVOICE_VAT_POLICIES)}")
+    return value
+
+
 def _number(name: str, raw: str) -> float:
     try:
         return float(raw)
@@ -263,6 +273,15 @@ class RatingSettings(Section):
 
 
 @dataclass(frozen=True, slots=True)
+class BillingSettings(Section):
+    """How a finalized invoice states its VAT (docs/rating.md, "The invoice's VAT"): ``per_rate`` levies each
+    rate once on the invoice's net at that rate, as EU invoicing and the vendors that recompute tax do;
+    ``from_totals`` keeps the sum of the sessions' rated VAT (each its OCPI gross minus net)."""
+
+    invoice_vat: str = _var("EVBILL_INVOICE_VAT", "per_rate", _invoice_vat)
+
+
+@dataclass(frozen=True, slots=True)
 class ServerlessSettings(Section):
     """Serverless functions (``connector.serverless``): the tenant of a message that names none, where the
     database URL is kept (a Secrets Manager secret or SSM parameter ARN) and where bad messages go."""
@@ -316,7 +335,7 @@ class OcpiSettings(Section):
 SECTIONS: tuple[type[Section], ...] = (
     DatabaseSettings, ApiSettings, ServeSettings, OutboxSettings, WebhookSettings, PlatformsSettings,
     SchedulerSettings, RetentionSettings, SpreadsheetSettings, ServerlessSettings, ChargePointApiSettings,
-    InvoiceDocumentSettings, RatingSettings, OcpiSettings,
+    InvoiceDocumentSettings, RatingSettings, BillingSettings, OcpiSettings,
 )
 
 
@@ -337,6 +356,7 @@ class Settings:
     chargepoint: ChargePointApiSettings
     invoice_documents: InvoiceDocumentSettings
     rating: RatingSettings
+    billing: BillingSettings
     ocpi: OcpiSettings
 
 
@@ -352,6 +372,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         chargepoint=ChargePointApiSettings.from_environ(env),
         invoice_documents=InvoiceDocumentSettings.from_environ(env),
         rating=RatingSettings.from_environ(env),
+        billing=BillingSettings.from_environ(env),
         ocpi=OcpiSettings.from_environ(env),
     )
 

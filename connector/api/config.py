@@ -10,6 +10,7 @@ from typing import Any
 
 from connector.config import (
     ApiSettings,
+    BillingSettings,
     ChargePointApiSettings,
     DatabaseSettings,
     OcpiSettings,
@@ -55,6 +56,8 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     rating = RatingSettings.from_environ(environ)
     flask.update({"MAX_SESSION_DAYS": rating.max_session_days, "MAX_RATING_PERIODS": rating.max_periods,
                   "RATING_PROCESSES": rating.processes, "RATING_POOL_MIN_SESSIONS": rating.pool_min_sessions})
+    # how a finalized invoice states its VAT (docs/rating.md, "The invoice's VAT")
+    flask["INVOICE_VAT"] = BillingSettings.from_environ(environ).invoice_vat
     # the ChargePoint webhook's sessions belong to the importer's tenant (one ChargePoint account, one tenant)
     flask["CHARGEPOINT_TENANT_ID"] = ChargePointApiSettings.from_environ(environ).tenant_id
     ocpi = OcpiSettings.from_environ(environ)

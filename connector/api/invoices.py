@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from connector.api import paging
@@ -12,6 +12,7 @@ from connector.api.context import db, json_body, query_choice, tenant, want_csv
 from connector.api.errors import ApiError
 from connector.api.idempotency import idempotent
 from connector.billing.invoicing import lifecycle
+from connector.billing.invoicing.vat import InvoiceVat
 from connector.receipts import Operator, render_invoice_pdf
 from connector.storage.paging import UnknownCursor
 
@@ -109,7 +110,8 @@ def get_invoice(invoice_id: str) -> ResponseReturnValue:
 @bp.post("/<invoice_id>/finalize")
 @idempotent
 def finalize_invoice(invoice_id: str) -> ResponseReturnValue:
-    doc = lifecycle.finalize_invoice(db(), tenant(), invoice_id)
+    doc = lifecycle.finalize_invoice(db(), tenant(), invoice_id, InvoiceVat(
+        current_app.config.get("INVOICE_VAT", InvoiceVat.PER_RATE)))
     db().commit()
     return jsonify(doc)
 

@@ -14,7 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from connector.billing.invoicing import rows as invoices
+from connector.billing.invoicing import vat
 from connector.billing.invoicing.posting import BillingError, emit, post_lines
+from connector.billing.invoicing.vat import InvoiceVat
 from connector.billing.ledger import accounts as accounts_mod
 from connector.billing.ledger import audit
 from connector.billing.ledger.journal import post_entry
@@ -82,14 +84,17 @@ def invoice_csv(db: DbSession, tenant_id: str, invoice_id: str) -> str:
     return invoices.invoice_csv(get_invoice(db, tenant_id, invoice_id))
 
 
-def finalize_invoice(db: DbSession, tenant_id: str, invoice_id: str) -> InvoiceJson:
-    """Give a draft its gapless number and issue date; it is immutable from now on."""
+def finalize_invoice(db: DbSession, tenant_id: str, invoice_id: str,
+                     vat_policy: InvoiceVat = vat.DEFAULT) -> InvoiceJson:
+    """Give a draft its gapless number and issue date, its VAT stated by ``vat_policy`` (``vat.py``); it is
+    immutable from now on."""
     invoice = invoices.lock_invoice(db, tenant_id, invoice_id)
     if invoice.status != "draft":
         raise Conflict(f"invoice '{invoice_id}' is {invoice.status}; only a draft can be finalized")
     if not invoices.lines_of(db, tenant_id, invoice_id):
         raise Conflict(f"invoice '{invoice_id}' has no lines; nothing to finalize")
     before = _state(invoice)
+    vat.apply_on_finalize(db, invoice, vat_policy)
     invoice.number = invoices.next_number(db, tenant_id, invoice.kind)
     invoice.status, invoice.issued_at = "finalized", _now()
     db.flush()
@@ -152,7 +157,7 @@ def _copy_line(ln: InvoiceLineRow, invoice_id: str, position: int) -> InvoiceLin
         session_end=ln.session_end, session_time_zone=ln.session_time_zone, tariff_id=ln.tariff_id,
         customer_class=ln.customer_class, kind=ln.kind, category=ln.category, description=f"Credit: {ln.description}"[:300], quantity=ln.quantity,
         unit=ln.unit, unit_price=ln.unit_price, net=ln.net, tax=ln.tax, gross=ln.gross, taxes=list(ln.taxes),
-        credits_line=ln.line_id)
+        vat_rounding=ln.vat_rounding or 0, credits_line=ln.line_id)
 
 
 def _amount_line(original: InvoiceRow, lines: list[InvoiceLineRow], gross: int, invoice_id: str,

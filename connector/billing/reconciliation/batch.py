@@ -7,7 +7,8 @@ order, and only the per-group sums stay in memory. Re-rating runs in this proces
 
 Per session: expected = the rating core's amount due now (``mode="rerate"``) or the rating stored when
 the session was billed (``mode="stored"``, no re-rating: it checks invoices against ratings, not ratings
-against tariffs); billed = gross of its invoice lines on non-void invoices, credit-note lines subtracting;
+against tariffs); billed = gross of its invoice lines on non-void invoices, credit-note lines subtracting (a
+mismatch compares expected with billed less the VAT its invoice restated per rate, ``vat_rounding``);
 paid = each line's share of what payment platforms paid on its invoice (``connector.billing.payments``; a
 partly paid invoice counts in proportion), or its gross on a paid invoice with no payments booked.
 """
@@ -58,6 +59,7 @@ class Billing:
     billed: int = 0
     paid: int = 0
     lines: int = 0
+    vat_rounding: int = 0  # what the invoices' VAT policy moved (docs/rating.md): billed - this = as rated
 
 
 @dataclass(slots=True)
@@ -147,7 +149,8 @@ def stream_lines(db: DbSession, tenant_id: str, period: Period, stations: list[s
                                             SessionRow.session_id == invoice_lines.c.session_id))
             .outerjoin(received, received.c.invoice_id == invoice_lines.c.invoice_id))
     query = _window(select(SessionRow.start_at, SessionRow.session_id, invoice_lines.c.gross, invoices.c.kind,
-                           invoices.c.status, invoices.c.currency, invoices.c.amount_due, received.c.paid)
+                           invoices.c.status, invoices.c.currency, invoices.c.amount_due, received.c.paid,
+                           invoice_lines.c.vat_rounding)
                     .select_from(join)
                     .where(invoices.c.status != "void"), tenant_id, period, stations, no_station, only_kind)
     for part in db.connection().execute(query.execution_options(yield_per=chunk)).partitions():
@@ -179,11 +182,12 @@ class LineMerger:
     def take(self, start_at: Any, session_id: str) -> Billing | None:
         billing = None
         while self.head is not None and self.head[1] == session_id and self.head[0] == start_at:
-            _start, _sid, gross, kind, status, currency, due, received = self.head
+            _start, _sid, gross, kind, status, currency, due, received, rounding = self.head
             amount = -abs(int(gross)) if kind == "credit_note" else int(gross)
             if billing is None:
                 billing = Billing(currency)
             billing.billed += amount
+            billing.vat_rounding += -int(rounding or 0) if kind == "credit_note" else int(rounding or 0)
             billing.lines += 1
             if kind == "credit_note" or received is None:  # no payment rows: paid before payments were booked
                 billing.paid += amount if status == "paid" else 0
@@ -416,7 +420,9 @@ class Run:
         billed, paid = to_major(bill.billed, bill.currency), to_major(bill.paid, bill.currency)
         group.billed += billed
         group.paid += paid
-        if ok and (bill.currency != currency or abs(expected - billed) > self.limits.mismatch_tolerance):
+        # a session is a mismatch when what it was billed as rated differs, not when its invoice levied VAT per rate
+        as_rated = to_major(bill.billed - bill.vat_rounding, bill.currency)
+        if ok and (bill.currency != currency or abs(expected - as_rated) > self.limits.mismatch_tolerance):
             out.exceptions.append(exception(
                 "mismatch", "reconciliation_mismatch", meta,
                 f"Session {meta.session_id}: expected {expected} {currency}, billed {billed} {bill.currency}",

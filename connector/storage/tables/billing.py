@@ -103,6 +103,8 @@ class InvoiceLineRow(Base):
     tax: Mapped[int] = mapped_column(BigInteger, default=0)
     gross: Mapped[int] = mapped_column(BigInteger, default=0)
     taxes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # invoiced tax minus the rated tax: what the invoice's VAT policy (per_rate) moved (docs/rating.md)
+    vat_rounding: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     credits_line: Mapped[str | None] = mapped_column(String(40))  # credit-note line: the line it credits
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

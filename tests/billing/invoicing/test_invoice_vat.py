@@ -1,0 +1,120 @@
+"""The invoice's VAT policy (``EVBILL_INVOICE_VAT``): ``per_rate`` levies each rate once on the finalized invoice's
+net, ``from_totals`` keeps the sum of the sessions' rated VAT (issue 14's invariant). Ledger, credit notes, void
+and reconciliation follow the invoiced amounts; sessions stay as rated."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from connector import config
+from connector.billing.invoicing.vat import per_rate_shares
+from connector.storage.tables.billing import InvoiceLineRow
+from tests.billing.invoicing.conftest import A, KEY_A, ingest, setup_tenant
+
+# 9.985 kWh at 0.30 EUR + 19 %: net 2.9955 -> 3.00, gross 3.564645 -> 3.56, so the session's VAT is 0.56 while
+# 19 % of the 3.00 it bills is 0.57: the one-cent case of about a third of single-rate invoices
+KWH = "9.985"
+
+
+def _balances(client: Any) -> dict[str, Decimal]:
+    out: dict[str, Decimal] = {}
+    for entry in client.get("/v1/ledger/entries", query_string={"limit": 1000}, headers=A).get_json()["items"]:
+        for ln in entry["lines"]:
+            out[ln["account"]] = out.get(ln["account"], Decimal(0)) + Decimal(ln["debit"]) - Decimal(ln["credit"])
+    return {k: v for k, v in out.items() if v}
+
+
+def _two_sessions(client: Any) -> str:
+    setup_tenant(client)
+    first = ingest(client, "S-1", kwh=KWH, customer="C-1")
+    ingest(client, "S-2", kwh=KWH, customer="C-1", start="2026-01-13T16:00:00Z", end="2026-01-13T17:00:00Z")
+    billed = first["billing"] if "billing" in first else first
+    invoice_id = billed["invoice_id"] if "invoice_id" in billed else billed["billed"]["invoice_id"]
+    draft = client.get(f"/v1/invoices/{invoice_id}", headers=A).get_json()
+    # the draft is the sum of the sessions as rated
+    assert (draft["net_total"], draft["tax_total"], draft["amount_due"]) == ("6.00", "1.12", "7.12")
+    return str(invoice_id)
+
+
+def test_per_rate_restates_the_vat_once_on_the_invoice_net(app, client):
+    invoice_id = _two_sessions(client)
+    r = client.post(f"/v1/invoices/{invoice_id}/finalize", headers=A)
+    doc = r.get_json()
+    assert (doc["net_total"], doc["tax_total"], doc["gross_total"], doc["amount_due"]) == \
+        ("6.00", "1.14", "7.14", "7.14")
+    assert doc["taxes"] == [{"name": "VAT", "rate": "19", "compound": False, "taxable_base": "6.00", "amount": "1.14"}]
+    assert sum(Decimal(ln["tax"]) for ln in doc["lines"]) == Decimal("1.14")
+    assert all(Decimal(ln["gross"]) == Decimal(ln["net"]) + Decimal(ln["tax"]) for ln in doc["lines"])
+    # the ledger: receivable = the invoice, tax payable = its VAT, revenue = its net
+    balances = _balances(client)
+    assert (balances.pop("1200"), balances.pop("2200")) == (Decimal("7.14"), Decimal("-1.14"))
+    assert sum(balances.values()) == Decimal("-6.00")  # revenue
+    # reconciliation: billed = invoiced, and no session is a mismatch (each is billed as it was rated)
+    report = client.post("/v1/reconciliations", json={"kind": "daily", "period": "2026-01-13", "mode": "stored"},
+                         headers=A).get_json()
+    summary = report["summary"]
+    assert (summary["billed"], summary["expected"]) == ("7.14", "7.12")
+    assert summary["exceptions"] == {}
+    # a full credit note takes back exactly what was invoiced; the ledger is square again
+    note = client.post(f"/v1/invoices/{invoice_id}/credit-notes", json={"reason": "goodwill"}, headers=A).get_json()
+    assert (note["tax_total"], note["amount_due"]) == ("1.14", "7.14")
+    assert _balances(client) == {}
+    report = client.post("/v1/reconciliations", json={"kind": "daily", "period": "2026-01-13", "mode": "stored"},
+                         headers=A).get_json()
+    assert report["summary"]["billed"] == "0.00"
+
+
+def test_per_rate_void_reverses_what_was_invoiced(app, client):
+    invoice_id = _two_sessions(client)
+    assert client.post(f"/v1/invoices/{invoice_id}/finalize", headers=A).get_json()["amount_due"] == "7.14"
+    assert client.post(f"/v1/invoices/{invoice_id}/void", json={"reason": "test"}, headers=A).status_code == 200
+    assert _balances(client) == {}
+
+
+@pytest.fixture
+def from_totals_app(db_url):
+    from connector.api import create_app
+
+    application = create_app({"DATABASE_URL": db_url, "API_KEYS": {KEY_A: "A"}, "TESTING": True,
+                              "CREATE_TABLES": True, "INVOICE_VAT": "from_totals"})
+    yield application
+    application.extensions["evbill.engine"].dispose()
+
+
+def test_from_totals_keeps_the_rated_vat(from_totals_app):
+    client = from_totals_app.test_client()
+    invoice_id = _two_sessions(client)
+    doc = client.post(f"/v1/invoices/{invoice_id}/finalize", headers=A).get_json()
+    assert (doc["net_total"], doc["tax_total"], doc["amount_due"]) == ("6.00", "1.12", "7.12")
+    assert _balances(client)["1200"] == Decimal("7.12")
+
+
+def test_the_setting_is_read_and_checked_in_config():
+    assert config.BillingSettings.from_environ({}).invoice_vat == "per_rate"
+    assert config.BillingSettings.from_environ({"EVBILL_INVOICE_VAT": "FROM_TOTALS"}).invoice_vat == "from_totals"
+    with pytest.raises(config.ConfigError, match="^EVBILL_INVOICE_VAT: 'per_line' is not one of per_rate, from_totals"):
+        config.BillingSettings.from_environ({"EVBILL_INVOICE_VAT": "per_line"})
+
+
+def _line(line_id: str, net: int, *taxes: tuple[str, str, bool, int]) -> InvoiceLineRow:
+    return InvoiceLineRow(line_id=line_id, net=net, tax=sum(t[3] for t in taxes), taxes=[
+        {"name": n, "rate": r, "compound": c, "amount": a} for n, r, c, a in taxes])
+
+
+def test_per_rate_shares_levy_plain_rates_then_compound_ones_on_the_new_amounts():
+    # two lines of 0.05 and one of 3.33 under 5 % GST and a 9.975 % QST compounded on net + GST (minor units)
+    lines = [_line("a", 5, ("GST", "5", False, 0), ("QST", "9.975", True, 1)),
+             _line("b", 5, ("GST", "5", False, 0), ("QST", "9.975", True, 1)),
+             _line("c", 333, ("GST", "5", False, 17), ("QST", "9.975", True, 35))]
+    shares = per_rate_shares(lines, "CAD")
+    # GST: 3.43 x 5 % = 0.1715 -> 0.17; QST on 3.43 + 0.17 = 3.60 x 9.975 % = 0.3591 -> 0.36
+    assert sum(v for (_lid, j), v in shares.items() if j == 0) == 17
+    assert sum(v for (_lid, j), v in shares.items() if j == 1) == 36
+    assert shares[("c", 0)] == 17 and shares[("a", 0)] == shares[("b", 0)] == 0
+    # ISK has no minor digits: 19 % of 1,153 kr is 219.07 -> 219
+    isk = per_rate_shares([_line("x", 1000, ("VAT", "19", False, 190)), _line("y", 153, ("VAT", "19", False, 30))],
+                          "ISK")
+    assert isk[("x", 0)] + isk[("y", 0)] == 219
