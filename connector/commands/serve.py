@@ -47,11 +47,13 @@ def run(args: argparse.Namespace) -> int:
         app = create_app()  # tables are created once here, before workers fork
     except ConfigError as exc:  # a setting the API cannot run with: one line, exit 2
         raise InputError(str(exc)) from None
+    from connector.api.context import ENGINE_KEY
+    from connector.commands.worker import warn_invoice_vat
+
+    warn_invoice_vat(app.extensions[ENGINE_KEY])
     if args.dev:
         app.run(host=host, port=port, debug=False, threaded=True)
         return 0
-    from connector.api.context import ENGINE_KEY
-
     engine = app.extensions[ENGINE_KEY]
     engine.dispose()  # no pooled connection may cross the fork into the workers
 

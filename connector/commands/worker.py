@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from typing import Any
 
 
 class JsonLines(logging.Formatter):
@@ -49,11 +50,25 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {engine.url.render_as_string(hide_password=True)} has no outbox tables; "
               "run `evbill db upgrade` first", file=sys.stderr)
         return 2
+    warn_invoice_vat(engine)
     if args.once:
         print(json.dumps(worker.run_once(engine, policy=policy, senders=senders)))
         return 0
     worker.run_forever(engine, interval=args.interval, policy=policy, senders=senders)
     return 0
+
+
+def warn_invoice_vat(engine: Any) -> None:
+    """Once at start: vendors that recompute tax refuse invoices billed ``from_totals`` (docs/rating.md)."""
+    from sqlalchemy.orm import Session
+
+    from connector.billing.invoicing.vat import InvoiceVat, recomputing_platforms_warning
+    from connector.config import BillingSettings
+
+    with Session(engine) as db:
+        message = recomputing_platforms_warning(db, InvoiceVat(BillingSettings.from_environ().invoice_vat))
+    if message:
+        print(f"warning: {message}", file=sys.stderr)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from enum import StrEnum
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from connector.billing.invoicing import rows as invoices
@@ -24,6 +25,7 @@ from connector.billing.ledger.journal import Posting, post_entry
 from connector.money import quantum, round_money, to_major, to_minor
 from connector.rating.invoice import allocate
 from connector.storage.tables.billing import InvoiceLineRow, InvoiceRow
+from connector.storage.tables.platforms import PlatformConfigRow
 
 HUNDRED = Decimal(100)
 
@@ -103,3 +105,16 @@ def apply_on_finalize(db: DbSession, invoice: InvoiceRow, policy: InvoiceVat) ->
             emit(db, invoice.tenant_id, "journal.posted", {"entry": entry})
         invoices.refresh_totals(db, invoice)
     return moved
+
+
+def recomputing_platforms_warning(db: DbSession, policy: InvoiceVat) -> str | None:
+    """The one start-up warning of ``evbill worker`` and ``evbill serve``: with ``from_totals``, invoices whose
+    rated VAT is not the rate on their net are refused by these vendors, delivery after delivery."""
+    if policy is not InvoiceVat.FROM_TOTALS:
+        return None
+    found = sorted(set(db.scalars(select(PlatformConfigRow.platform).where(
+        PlatformConfigRow.enabled.is_(True), PlatformConfigRow.platform.in_(RECOMPUTING_PLATFORMS)))))
+    if not found:
+        return None
+    return (f"EVBILL_INVOICE_VAT=from_totals while {', '.join(found)} recompute tax as rate x net: invoices whose "
+            "rated VAT differs by a cent will fail to deliver there; set EVBILL_INVOICE_VAT=per_rate")

@@ -117,7 +117,8 @@ def issue_body(event: EventJson, config: JiraConfig) -> dict[str, Any]:
         raise ValueError("data.anomaly: required for a Jira ticket")
     rule = str(anomaly.get("rule") or "anomaly")
     title, default_priority = RULES.get(rule, (rule.replace("_", " ").capitalize(), "Medium"))
-    details = anomaly.get("details") if isinstance(anomaly.get("details"), dict) else {}
+    raw_details = anomaly.get("details")
+    details: dict[str, Any] = raw_details if isinstance(raw_details, dict) else {}
     # payment rules concern an invoice, not a session: name it in the summary rather than the anomaly's hash id
     where = (anomaly.get("session_id") or details.get("invoice_number") or details.get("invoice_id")
              or anomaly.get("station_id") or anomaly.get("id") or "")

@@ -12,7 +12,7 @@ import pytest
 from connector import config
 from connector.billing.invoicing.vat import per_rate_shares
 from connector.storage.tables.billing import InvoiceLineRow
-from tests.billing.invoicing.conftest import A, KEY_A, ingest, setup_tenant
+from tests.billing.invoicing.conftest import KEY_A, A, ingest, setup_tenant
 
 # 9.985 kWh at 0.30 EUR + 19 %: net 2.9955 -> 3.00, gross 3.564645 -> 3.56, so the session's VAT is 0.56 while
 # 19 % of the 3.00 it bills is 0.57: the one-cent case of about a third of single-rate invoices
@@ -118,3 +118,31 @@ def test_per_rate_shares_levy_plain_rates_then_compound_ones_on_the_new_amounts(
     isk = per_rate_shares([_line("x", 1000, ("VAT", "19", False, 190)), _line("y", 153, ("VAT", "19", False, 30))],
                           "ISK")
     assert isk[("x", 0)] + isk[("y", 0)] == 219
+
+
+def test_worker_warns_once_at_start_when_a_recomputing_vendor_meets_from_totals(tmp_path, monkeypatch, capsys):
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from connector import cli
+    from connector.storage.tables import all_metadata
+    from connector.storage.tables.platforms import PlatformConfigRow
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    engine = create_engine(url)
+    all_metadata().create_all(engine)
+    with Session(engine) as db:
+        db.add(PlatformConfigRow(tenant_id="t1", platform="square", enabled=True, config={}, field_mapping={}))
+        db.add(PlatformConfigRow(tenant_id="t2", platform="paypal", enabled=True, config={}, field_mapping={}))
+        db.add(PlatformConfigRow(tenant_id="t2", platform="zoho_books", enabled=False, config={}, field_mapping={}))
+        db.commit()
+    engine.dispose()
+    monkeypatch.setenv("EVBILL_INVOICE_VAT", "from_totals")
+    assert cli.main(["worker", "--once", "--url", url]) == 0
+    err = capsys.readouterr().err
+    warnings = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1
+    assert "EVBILL_INVOICE_VAT=from_totals while paypal, square recompute tax" in warnings[0]
+    monkeypatch.setenv("EVBILL_INVOICE_VAT", "per_rate")
+    assert cli.main(["worker", "--once", "--url", url]) == 0
+    assert "EVBILL_INVOICE_VAT" not in capsys.readouterr().err
