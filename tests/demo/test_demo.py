@@ -29,8 +29,10 @@ def test_session_complete_invoices_are_exact(report) -> None:
         ("cust-fleet", "5.52", "1.05", "6.57", "finalized"),
         ("cust-fleet", "7.18", "1.36", "8.54", "finalized"),  # 18.4 kWh × 0.39
         ("cust-city", "42.14", "0.00", "42.14", "finalized"),  # government: tax exempt
-        ("cust-member", "38.72", "7.35", "46.07", "finalized"),
-        ("cust-public", "100.34", "19.07", "119.41", "finalized"),
+        # VAT once per rate on the invoice's net (EVBILL_INVOICE_VAT=per_rate): 19 % of 38.72 is 7.3568 -> 7.36
+        # and of 100.34 is 19.0646 -> 19.06, where the sessions as rated sum to 7.35 and 19.07
+        ("cust-member", "38.72", "7.36", "46.08", "finalized"),
+        ("cust-public", "100.34", "19.06", "119.40", "finalized"),
     ])
     assert sorted(i["number"] for i in report.invoices) == [f"INV-00000{n}" for n in range(1, 7)]
     assert len([b for b in report.billed if b.get("billing")]) == 14
@@ -50,6 +52,9 @@ def test_interim_rerating_and_reconciliation(report) -> None:
     total_due = sum(Decimal(i["amount_due"]) for i in report.invoices)
     assert total_due == Decimal("267.76")
     assert (summary["expected"], summary["billed"], summary["difference"]) == ("267.76", "267.76", "0.00")
+    assert summary["vat_rounding"] == "0.00"  # +0.01 on the member's invoice, -0.01 on the public one
+    moved = sorted(r["vat_rounding"] for r in report.reconciliation["rows"] if r["vat_rounding"] != "0.00")
+    assert moved == ["-0.01", "0.01"] and summary["exceptions"] == {}
 
 
 def test_exported_files(report) -> None:
