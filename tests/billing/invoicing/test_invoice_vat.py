@@ -4,6 +4,7 @@ and reconciliation follow the invoiced amounts; sessions stay as rated."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +14,7 @@ from connector import config
 from connector.billing.invoicing.vat import per_rate_shares
 from connector.storage.tables.billing import InvoiceLineRow
 from tests.billing.invoicing.conftest import KEY_A, A, ingest, setup_tenant
+from tests.billing.payments.month_end_books import books  # noqa: F401 - a fixture
 
 # 9.985 kWh at 0.30 EUR + 19 %: net 2.9955 -> 3.00, gross 3.564645 -> 3.56, so the session's VAT is 0.56 while
 # 19 % of the 3.00 it bills is 0.57: the one-cent case of about a third of single-rate invoices
@@ -146,3 +148,50 @@ def test_worker_warns_once_at_start_when_a_recomputing_vendor_meets_from_totals(
     monkeypatch.setenv("EVBILL_INVOICE_VAT", "per_rate")
     assert cli.main(["worker", "--once", "--url", url]) == 0
     assert "EVBILL_INVOICE_VAT" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("policy", ["per_rate", "from_totals"])
+def test_recomputing_vendors_take_per_rate_and_refuse_from_totals(db_url, books, monkeypatch, policy):  # noqa: F811
+    """Square (taxes summed, rounded once) and PayPal (tax per item) compute 19 % of each 3.00 line: 1.14 in all.
+    Through the real worker, ``per_rate`` invoices reach both with our money; ``from_totals`` (1.12) is refused
+    by both, with both totals in the reason, and nothing is published or mailed to the customer."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from connector.api import create_app
+    from connector.events import worker
+    from connector.events.deliveries import Policy
+    from connector.storage.tables.outbox import DeliveryRow
+    from tests.billing.payments.month_end_books import configure_books
+
+    app = create_app({"DATABASE_URL": db_url, "API_KEYS": {KEY_A: "A"}, "TESTING": True, "CREATE_TABLES": True,
+                      "INVOICE_VAT": policy})
+    client = app.test_client()
+    engine = app.extensions["evbill.engine"]
+    try:
+        configure_books(engine, books, monkeypatch, only=("square", "paypal"))
+        invoice_id = _two_sessions(client)
+        doc = client.post(f"/v1/invoices/{invoice_id}/finalize", headers=A).get_json()
+        assert (doc["tax_total"], doc["amount_due"]) == (("1.14", "7.14") if policy == "per_rate" else ("1.12", "7.12"))
+        now = datetime(2026, 2, 1, tzinfo=UTC)
+        for _ in range(3):
+            worker.run_once(engine, now, policy=Policy(max_attempts=3, base_delay=1, max_delay=2))
+            now += timedelta(minutes=5)
+        with Session(engine) as db:
+            rows = db.scalars(select(DeliveryRow)).all()
+            outcome = {(r.target, r.status, r.last_error) for r in rows if r.status != "sent"}
+        square, paypal = books["square"], books["paypal"]
+        if policy == "per_rate":
+            assert outcome == set()
+            assert [square.books(oid) for oid in square.orders] == [(714, 600, 114)]
+            assert [i["status"] for i in square.invoices.values()] == ["UNPAID"]
+            assert [(i["total"], i["tax"]) for i in paypal.invoices.values()] == [(Decimal("7.14"), Decimal("1.14"))]
+            assert len(paypal.mails) == 1
+        else:
+            assert {(t, s) for t, s, _e in outcome} == {("platform:square", "failed"), ("platform:paypal", "failed")}
+            reasons = " ".join(str(e) for *_x, e in outcome)
+            assert "ours is 7.12 with tax 1.12" in reasons  # PayPal's refusal names both totals
+            assert "114" in reasons and "712" in reasons  # so does Square's, in its minor units
+            assert square.invoices == {} and paypal.mails == []
+    finally:
+        engine.dispose()

@@ -60,7 +60,9 @@ def books() -> Iterator[dict[str, Any]]:
         d.stop()
 
 
-def configure_books(engine: Any, d: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def configure_books(engine: Any, d: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+                    only: tuple[str, ...] | None = None) -> None:
+    """Enable the finance platforms (``only``: these) for tenant A, each pointed at its double."""
     plaid_accounts = {"C-US": {"access_token": "access-sandbox-1", "account_id": "acc-1", "legal_name": "Bo Fleet Inc"}}
     for var, value in {"STRIPE_KEY": "sk_test_123", "PAYPAL_SECRET": "csecret", "SQUARE_TOKEN": "sq-token",
                        "PLAID_SECRET": "sandbox-secret", "PLAID_ACCOUNTS": json.dumps(plaid_accounts),
@@ -72,7 +74,7 @@ def configure_books(engine: Any, d: dict[str, Any], monkeypatch: pytest.MonkeyPa
     vendors.tokens.add("static")
     vendors.zoho_tax_rates.update({ZOHO_TAX["24"]: Decimal("24"), ZOHO_TAX["6.25"]: Decimal("6.25"),
                                    ZOHO_TAX["2.25"]: Decimal("2.25")})
-    ours = [c for c, *_ in CUSTOMERS]
+    ours = [*(c for c, *_ in CUSTOMERS), "C-1"]  # C-1: the invoicing tests' customer
     configs: dict[str, dict[str, Any]] = {
         "stripe": {"api_key": "env:STRIPE_KEY", "api_base": d["stripe"].url, "customer_map": {c: f"cus_{c}" for c in ours}},
         "paypal": {"client_id": "cid", "client_secret": "env:PAYPAL_SECRET", "api_base": d["paypal"].url,
@@ -105,6 +107,8 @@ def configure_books(engine: Any, d: dict[str, Any], monkeypatch: pytest.MonkeyPa
                 "quickbooks": {"tax_accounts": QBO_TAX, "customer_map": QBO_CUSTOMER}}
     with Session(engine) as db:
         for name, config in configs.items():
+            if only is not None and name not in only:
+                continue
             db.add(PlatformConfigRow(tenant_id="A", platform=name, enabled=True, config=config,
                                      field_mapping=mappings.get(name, {})))
         db.commit()
