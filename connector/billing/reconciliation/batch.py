@@ -49,7 +49,6 @@ class Group:
     expected: Decimal = ZERO
     billed: Decimal = ZERO
     paid: Decimal = ZERO
-    vat_rounding: Decimal = ZERO  # of billed: what the invoices' VAT per rate moved from the sessions as rated
 
 
 @dataclass(slots=True)
@@ -421,7 +420,6 @@ class Run:
         billed, paid = to_major(bill.billed, bill.currency), to_major(bill.paid, bill.currency)
         group.billed += billed
         group.paid += paid
-        group.vat_rounding += to_major(bill.vat_rounding, bill.currency)
         # a session is a mismatch when what it was billed as rated differs, not when its invoice levied VAT per rate
         as_rated = to_major(bill.billed - bill.vat_rounding, bill.currency)
         if ok and (bill.currency != currency or abs(expected - as_rated) > self.limits.mismatch_tolerance):

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
 
 ROW_COLUMNS = ("station_id", "tariff_id", "customer_class", "currency", "sessions", "energy_kwh", "expected",
-               "billed", "paid", "difference", "unpaid", "vat_rounding")
-MONEY = ("expected", "billed", "paid", "difference", "unpaid", "vat_rounding")
+               "billed", "paid", "difference", "unpaid")
+MONEY = ("expected", "billed", "paid", "difference", "unpaid")
 EXCEPTION_COLUMNS = ("kind", "rule", "session_id", "station_id", "tariff_id", "customer_class", "message",
                      "anomaly_id", "details")
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -95,8 +95,7 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
     ]
     facts += [(label, _cell(key, summary.get(key))) for key, label in
               (("expected", "Expected"), ("billed", "Billed"), ("paid", "Paid"),
-               ("difference", "Difference (expected - billed)"), ("unpaid", "Unpaid (billed - paid)"),
-               ("vat_rounding", "Of billed: VAT stated per rate on invoices"))]
+               ("difference", "Difference (expected - billed)"), ("unpaid", "Unpaid (billed - paid)"))]
     facts += [(f"Exceptions: {kind}", count) for kind, count in (summary.get("exceptions") or {}).items()]
     for label, value in facts:
         summary_sheet.append([label, value])

@@ -55,7 +55,6 @@ def merge(parts: list[Outcome]) -> Outcome:
             total.expected += g.expected
             total.billed += g.billed
             total.paid += g.paid
-            total.vat_rounding += g.vat_rounding
     return out
 
 

@@ -6,8 +6,7 @@ customer class and currency; exceptions: mismatches, unbilled ended sessions, du
 failures, invoices paid at a vendor for another amount than billed. The report is stored
 (``reconciliations``), emitted as ``reconciliation.completed``, and each exception as one ``billing.anomaly``
 (deduplicated by the anomaly's deterministic id). ``difference`` = expected - billed (positive: revenue
-not yet billed); ``vat_rounding``, of billed, is what invoices moved by levying VAT once per rate on their net
-(``EVBILL_INVOICE_VAT=per_rate``), so a difference of exactly that is no revenue missing. Money: Decimal strings in major units, at the currency's minor unit.
+not yet billed). Money: Decimal strings in major units, at the currency's minor unit.
 """
 
 from __future__ import annotations
@@ -48,8 +47,7 @@ def _row(key: tuple[Any, ...], g: Group) -> dict[str, Any]:
     return {"station_id": station, "tariff_id": tariff, "customer_class": klass, "currency": currency,
             "sessions": g.sessions, "energy_kwh": _kwh(g.energy), "expected": _money(g.expected, currency),
             "billed": _money(g.billed, currency), "paid": _money(g.paid, currency),
-            "difference": _money(g.expected - g.billed, currency), "unpaid": _money(g.billed - g.paid, currency),
-            "vat_rounding": _money(g.vat_rounding, currency)}
+            "difference": _money(g.expected - g.billed, currency), "unpaid": _money(g.billed - g.paid, currency)}
 
 
 def _sort_key(key: tuple[Any, ...]) -> tuple[str, ...]:
@@ -67,7 +65,6 @@ def summarize(out: Outcome) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         total.expected += g.expected
         total.billed += g.billed
         total.paid += g.paid
-        total.vat_rounding += g.vat_rounding
     by_currency = [{k: v for k, v in _row((None, None, None, c), per_currency[c]).items()
                     if k not in ("station_id", "tariff_id", "customer_class")}
                    for c in sorted(per_currency, key=lambda c: c or "")]
@@ -80,7 +77,6 @@ def summarize(out: Outcome) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         "expected": single["expected"] if single else None, "billed": single["billed"] if single else None,
         "paid": single["paid"] if single else None, "difference": single["difference"] if single else None,
         "unpaid": single["unpaid"] if single else None,
-        "vat_rounding": single["vat_rounding"] if single else None,
         "exceptions": dict(sorted(Counter(e["kind"] for e in out.exceptions).items())),
         "by_currency": by_currency,
     }
