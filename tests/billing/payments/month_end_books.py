@@ -72,6 +72,7 @@ def configure_books(engine: Any, d: dict[str, Any], monkeypatch: pytest.MonkeyPa
         monkeypatch.setenv(var, value)
     vendors = d["vendors"]
     vendors.tokens.add("static")
+    vendors.ns_tax_rates.update({"9": Decimal("24"), "10": Decimal("6.25"), "11": Decimal("2.25")})
     vendors.zoho_tax_rates.update({ZOHO_TAX["24"]: Decimal("24"), ZOHO_TAX["6.25"]: Decimal("6.25"),
                                    ZOHO_TAX["2.25"]: Decimal("2.25")})
     ours = [*(c for c, *_ in CUSTOMERS), "C-1"]  # C-1: the invoicing tests' customer
