@@ -92,6 +92,8 @@ def _per_session(tenant_id: str, where: Any) -> Any:
     received = paid_per_invoice(tenant_id)
     paid = cast(received.c.paid, BigInteger)  # PostgreSQL's SUM(bigint) is NUMERIC: keep integer division
     signed = case((I.kind == "credit_note", -func.abs(L.gross)), else_=L.gross)
+    # what the invoice's VAT per rate moved (docs/rating.md): billed - this is the session as rated
+    rounding = case((I.kind == "credit_note", -L.vat_rounding), else_=L.vat_rounding)
     partial = and_(I.kind != "credit_note", paid.is_not(None), I.amount_due > 0, paid != I.amount_due)
     lines = invoice_lines.join(invoices, and_(I.tenant_id == L.tenant_id, I.invoice_id == L.invoice_id,
                                               I.status != "void"))
@@ -101,6 +103,7 @@ def _per_session(tenant_id: str, where: Any) -> Any:
     return (select(S.session_id, S.station_id, S.tariff_id, S.rated_class, S.rated_currency,
                    S.due_minor, S.rated_energy,
                    func.count(L.line_id).label("lines"), func.sum(signed).label("billed"),
+                   func.coalesce(func.sum(signed - rounding), 0).label("as_rated"),
                    func.sum(_paid_line(paid, signed)).label("paid"),
                    func.min(I.currency).label("cmin"), func.max(I.currency).label("cmax"),
                    func.max(case((and_(partial, ~_fits(paid)), 1), else_=0)).label("unfit"))
@@ -113,7 +116,7 @@ def _per_session(tenant_id: str, where: Any) -> Any:
 def _sums(db: DbSession, per: Any) -> tuple[Sequence[Any], bool]:
     """Per (station, tariff, class, currency, billed currency): the sums, and whether exceptions exist."""
     p = per.c
-    candidate = or_(p.lines == 0, p.cmin != p.rated_currency, p.billed != p.due_minor)
+    candidate = or_(p.lines == 0, p.cmin != p.rated_currency, p.as_rated != p.due_minor)
     rows = db.execute(select(
         p.station_id, p.tariff_id, p.rated_class, p.rated_currency, p.cmin, func.count(),
         func.sum(case((p.rated_energy > 0, p.rated_energy), else_=0)), func.sum(p.due_minor),
@@ -159,11 +162,11 @@ class Accounting:
 def _plain_exceptions(db: DbSession, tenant_id: str, per: Any, limits: Thresholds, acc: Accounting
                       ) -> list[dict[str, Any]]:
     p = per.c
-    rows = db.execute(select(p.session_id, p.rated_currency, p.lines, p.billed, p.cmin).where(
-        or_(p.lines == 0, p.cmin != p.rated_currency, p.billed != p.due_minor))).all()
+    rows = db.execute(select(p.session_id, p.rated_currency, p.lines, p.billed, p.cmin, p.as_rated).where(
+        or_(p.lines == 0, p.cmin != p.rated_currency, p.as_rated != p.due_minor))).all()
     metas = _meta_rows(db, tenant_id, [r[0] for r in rows])
     out = []
-    for session_id, currency, lines, billed_minor, bill_currency in rows:
+    for session_id, currency, lines, billed_minor, bill_currency, as_rated in rows:
         meta, _doc, _start = acc.meta(metas[session_id])
         expected = Decimal(metas[session_id][13])
         if not lines:
@@ -171,7 +174,7 @@ def _plain_exceptions(db: DbSession, tenant_id: str, per: Any, limits: Threshold
                                  f"Session {session_id} ended but is on no invoice", expected=expected))
             continue
         billed = to_major(int(billed_minor), bill_currency)
-        if bill_currency != currency or abs(expected - billed) > limits.mismatch_tolerance:
+        if bill_currency != currency or abs(expected - to_major(int(as_rated), bill_currency)) > limits.mismatch_tolerance:
             out.append(exception(
                 "mismatch", "reconciliation_mismatch", meta,
                 f"Session {session_id}: expected {expected} {currency}, billed {billed} {bill_currency}",

@@ -4,8 +4,8 @@ With ``EVBILL_INVOICE_VAT=per_rate`` a finalized invoice levies each rate once o
 spreads the amount over its lines; the column keeps each line's change (minor units) so reconciliation can
 still compare a session's rated amount with what was billed for it.
 
-Revision ID: 0010_invoice_line_vat_rounding
-Revises: 0009_invoice_line_position_index
+Revision ID: 0011_invoice_line_vat_rounding
+Revises: 0010_session_recon_facts
 Create Date: 2026-12-02 14:30:00
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010_invoice_line_vat_rounding'
-down_revision = '0009_invoice_line_position_index'
+revision = '0011_invoice_line_vat_rounding'
+down_revision = '0010_session_recon_facts'
 branch_labels = None
 depends_on = None
 
