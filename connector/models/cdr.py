@@ -11,7 +11,16 @@ from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
-from connector.models.common import MAX_HOURS, AwareDatetime, CurrencyCode, Dec, Model, Price, between
+from connector.models.common import (
+    AS_TEXT,
+    MAX_HOURS,
+    AwareDatetime,
+    CurrencyCode,
+    Dec,
+    Model,
+    Price,
+    bounded,
+)
 from connector.models.tariff import Tariff
 
 
@@ -33,7 +42,7 @@ class CdrDimensionType(StrEnum):
 
 class CdrDimension(Model):
     type: CdrDimensionType
-    volume: Annotated[Dec, between(Decimal(0), MAX_HOURS)]  # kWh, hours, kW, A (docs/rating.md, "Bounds")
+    volume: Annotated[Decimal, bounded(Decimal(0), MAX_HOURS), AS_TEXT]  # kWh, hours, kW, A (docs/rating.md, "Bounds")
 
 
 class ChargingPeriod(Model):

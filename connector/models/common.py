@@ -43,16 +43,19 @@ MAX_UNIT_PRICE = Decimal(1_000_000)  # price per kWh, per hour or per session
 MAX_AMOUNT = Decimal(1_000_000_000)  # a whole amount: min/max_price, CDR totals, adjustments
 
 
-def between(low: Decimal, high: Decimal, unit: str = "") -> AfterValidator:
-    """A validator refusing values outside ``[low, high]``, with the bounds in the message."""
+def bounded(low: Decimal, high: Decimal, unit: str = "") -> BeforeValidator:
+    """A validator converting a number like ``Dec`` and refusing values outside ``[low, high]`` (bounds in the
+    message), in one call: every input number passes here. A non-finite value is left to pydantic's own
+    Decimal check, which refuses it next."""
     suffix = f" {unit}" if unit else ""
 
-    def check(value: Decimal) -> Decimal:
-        if not low <= value <= high:
-            raise ValueError(f"must be between {low} and {high}{suffix} (got {value})")
-        return value
+    def check(value: object) -> Decimal:
+        number = _decimal(value)
+        if number.is_finite() and not low <= number <= high:
+            raise ValueError(f"must be between {low} and {high}{suffix} (got {number})")
+        return number
 
-    return AfterValidator(check)
+    return BeforeValidator(check)
 
 
 def _aware(value: datetime) -> datetime:
@@ -68,11 +71,12 @@ def _currency(value: str) -> str:
 
 # Money and quantities: floats are converted through their decimal text, never used for arithmetic.
 # JSON gets fixed-point text ("0.000001", never "1E-6"): the API's Decimal schema and spreadsheets expect it.
-Dec = Annotated[Decimal, BeforeValidator(_decimal),
-                PlainSerializer(lambda value: format(value, "f"), return_type=str, when_used="json")]
-Kwh = Annotated[Dec, between(Decimal(0), MAX_KWH, "kWh")]  # delivered energy: never negative
-UnitPrice = Annotated[Dec, between(-MAX_UNIT_PRICE, MAX_UNIT_PRICE)]  # negative only where a tariff opts in
-MoneyAmount = Annotated[Dec, between(-MAX_AMOUNT, MAX_AMOUNT)]
+AS_TEXT = PlainSerializer(lambda value: format(value, "f"), return_type=str, when_used="json")
+Dec = Annotated[Decimal, BeforeValidator(_decimal), AS_TEXT]
+# Bounded numbers: Annotated[Decimal, bounded(...), AS_TEXT], never Annotated[Dec, ...] (that converts twice).
+Kwh = Annotated[Decimal, bounded(Decimal(0), MAX_KWH, "kWh"), AS_TEXT]  # delivered energy: never negative
+UnitPrice = Annotated[Decimal, bounded(-MAX_UNIT_PRICE, MAX_UNIT_PRICE), AS_TEXT]  # negative only where a tariff opts in
+MoneyAmount = Annotated[Decimal, bounded(-MAX_AMOUNT, MAX_AMOUNT), AS_TEXT]
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 CurrencyCode = Annotated[str, AfterValidator(_currency)]
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from connector.models.common import MAX_HOURS, AwareDatetime, CurrencyCode, Dec, Kwh, Model, between
+from connector.models.common import AS_TEXT, MAX_HOURS, AwareDatetime, CurrencyCode, Kwh, Model, bounded
 from connector.models.energy_profile import ZERO, EnergyProfile, Knot, first_decrease
 from connector.models.limits import (
     CUSTOMER_CLASS_MAX,
@@ -40,8 +40,8 @@ class MeterSample(Model):
 
     timestamp: AwareDatetime
     energy_kwh: Kwh
-    power_kw: Annotated[Dec, between(-MAX_HOURS, MAX_HOURS, "kW")] | None = None
-    current_a: Annotated[Dec, between(-MAX_HOURS, MAX_HOURS, "A")] | None = None
+    power_kw: Annotated[Decimal, bounded(-MAX_HOURS, MAX_HOURS, "kW"), AS_TEXT] | None = None
+    current_a: Annotated[Decimal, bounded(-MAX_HOURS, MAX_HOURS, "A"), AS_TEXT] | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -23,6 +23,7 @@ from typing import Annotated, Any
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from connector.models.common import (
+    AS_TEXT,
     AwareDatetime,
     CurrencyCode,
     Dec,
@@ -30,12 +31,12 @@ from connector.models.common import (
     Model,
     Price,
     UnitPrice,
-    between,
+    bounded,
 )
 from connector.models.limits import TARIFF_ID_MAX
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-Vat = Annotated[Dec, between(Decimal(0), Decimal(100), "%")]
+Vat = Annotated[Decimal, bounded(Decimal(0), Decimal(100), "%"), AS_TEXT]
 MAX_STEP = 1_000_000_000  # Wh or seconds
 
 
