@@ -112,3 +112,31 @@ class EnergyProfile:
             span = hours_between(a, b)
             power = None if span == 0 else ZERO
         return power, knot.current_a
+
+
+Sample = tuple[datetime, Decimal, Decimal | None, Decimal | None]  # at, cumulative kWh, power kW, current A
+
+
+def session_profile(start: datetime, end: datetime | None, charging_ended_at: datetime | None,
+                    energy_kwh: Decimal | None, samples: list[Sample], until: datetime) -> EnergyProfile:
+    """A session's profile up to ``until`` (``Session.energy_profile``; here so the compiled build compiles
+    it, the model's method only unpacks its fields)."""
+    charging_end = charging_ended_at or end or until
+    charging_end = min(charging_end, until) if end is None else charging_end
+    kept = [s for s in samples if start <= s[0]]
+    if kept:
+        knots = [Knot(start, ZERO)]
+        for at, kwh, power, current in kept:
+            if at == start:
+                knots[0] = Knot(start, kwh, power, current)
+            else:
+                knots.append(Knot(at, kwh, power, current))
+        if energy_kwh is not None and end is not None and knots[-1].at < charging_end:
+            knots.append(Knot(charging_end, energy_kwh))
+        return EnergyProfile(knots)
+    total = energy_kwh or ZERO
+    if charging_end <= start:
+        return EnergyProfile([Knot(start, total)])
+    # Ongoing, no samples: energy_kwh is the latest reading, taken at ``until`` while charging; once
+    # charging has ended (``charging_ended_at`` <= until) it was delivered by then, as in the final bill.
+    return EnergyProfile([Knot(start, ZERO), Knot(charging_end, total)])

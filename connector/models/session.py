@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from connector.models.common import AS_TEXT, MAX_HOURS, AwareDatetime, CurrencyCode, Kwh, Model, bounded
-from connector.models.energy_profile import ZERO, EnergyProfile, Knot, first_decrease
+from connector.models.energy_profile import ZERO, EnergyProfile, first_decrease, session_profile
 from connector.models.limits import (
     CUSTOMER_CLASS_MAX,
     CUSTOMER_ID_MAX,
@@ -127,25 +127,5 @@ class Session(Model):
 
     def energy_profile(self, until: datetime) -> EnergyProfile:
         """Cumulative kWh over time, from the meter samples or spread over the charging time."""
-        session = self
-        start = session.start
-        charging_end = session.charging_ended_at or session.end or until
-        charging_end = min(charging_end, until) if session.end is None else charging_end
-        samples = [s for s in session.meter_samples if start <= s.timestamp]
-        if samples:
-            knots = [Knot(start, ZERO)]
-            for s in samples:
-                if s.timestamp == start:
-                    knots[0] = Knot(start, s.energy_kwh, s.power_kw, s.current_a)
-                else:
-                    knots.append(Knot(s.timestamp, s.energy_kwh, s.power_kw, s.current_a))
-            total = session.energy_kwh
-            if total is not None and session.end is not None and knots[-1].at < charging_end:
-                knots.append(Knot(charging_end, total))
-            return EnergyProfile(knots)
-        total = session.energy_kwh or ZERO
-        if charging_end <= start:
-            return EnergyProfile([Knot(start, total)])
-        # Ongoing, no samples: energy_kwh is the latest reading, taken at ``until`` while charging; once
-        # charging has ended (``charging_ended_at`` <= until) it was delivered by then, as in the final bill.
-        return EnergyProfile([Knot(start, ZERO), Knot(charging_end, total)])
+        samples = [(s.timestamp, s.energy_kwh, s.power_kw, s.current_a) for s in self.meter_samples]
+        return session_profile(self.start, self.end, self.charging_ended_at, self.energy_kwh, samples, until)
