@@ -23,7 +23,7 @@ from connector.rating import (
     rate,
 )
 from connector.spreadsheets import batch_pool
-from connector.spreadsheets.batch_json import TOTALS, rate_items
+from connector.spreadsheets.batch_json import TOTALS, answer, rate_items
 from connector.spreadsheets.batch_pool import RatingJob
 from connector.storage import repo
 
@@ -180,4 +180,5 @@ def rate_batch() -> ResponseReturnValue:
     currency = currencies.pop() if len(currencies) == 1 else (tariffs[0].currency if not currencies else None)
     out_totals: dict[str, Any] = {"currency": currency}
     out_totals.update({k: money_str(v, currency) if currency else format(v, "f") for k, v in totals.items()})
-    return jsonify({"count": len(sessions), "results": [item for item, _, _ in rated], "totals": out_totals})
+    return current_app.response_class(answer(len(sessions), [item for item, _, _ in rated], out_totals),
+                                      mimetype="application/json")

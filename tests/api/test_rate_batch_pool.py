@@ -3,6 +3,7 @@ rating pool does (EVBILL_RATING_PROCESSES): results in order, errors naming thei
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -74,6 +75,9 @@ def test_batch_identical_in_this_process_and_in_the_pool(tmp_path) -> None:
     pooled = answers(url, 2)
     assert batch_pool._executors  # the large batches did go to the pool
     assert pooled == here
+    app = make_app(url)
+    with app.app_context():  # the items are encoded where they are rated: the answer is still the app's JSON
+        assert [app.json.response(json.loads(body)).get_data() for body in here] == here
     first = make_app(url).test_client().post(
         "/v1/rate/batch", json={"sessions": sessions(400), "tariff_id": "TOU", "customer_id": "C-FLEET"},
         headers=A).get_json()
