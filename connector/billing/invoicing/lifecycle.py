@@ -94,8 +94,8 @@ def finalize_invoice(db: DbSession, tenant_id: str, invoice_id: str,
     if not invoices.lines_of(db, tenant_id, invoice_id):
         raise Conflict(f"invoice '{invoice_id}' has no lines; nothing to finalize")
     before = _state(invoice)
-    vat.apply_on_finalize(db, invoice, vat_policy)
     invoice.number = invoices.next_number(db, tenant_id, invoice.kind)
+    vat.apply_on_finalize(db, invoice, vat_policy)
     invoice.status, invoice.issued_at = "finalized", _now()
     db.flush()
     audit.record(db, tenant_id, "invoice", invoice_id, "finalize", before, _state(invoice))

@@ -69,7 +69,7 @@ def per_rate_shares(lines: Sequence[InvoiceLineRow], currency: str) -> dict[tupl
 
 
 def apply_on_finalize(db: DbSession, invoice: InvoiceRow, policy: InvoiceVat) -> int:
-    """Restate the invoice's VAT by ``policy`` before it gets its number; returns the change of its tax
+    """Restate the invoice's VAT by ``policy`` as it is finalized; returns the change of its tax
     (minor units). ``from_totals`` and invoices whose rated VAT is already per rate change nothing."""
     if policy is not InvoiceVat.PER_RATE:
         return 0
@@ -99,7 +99,7 @@ def apply_on_finalize(db: DbSession, invoice: InvoiceRow, policy: InvoiceVat) ->
             moved += delta
     if postings:
         entry = post_entry(db, invoice.tenant_id, currency=invoice.currency,
-                           memo=f"invoice {invoice.invoice_id}: VAT per rate on the invoice's net",
+                           memo=f"invoice {invoice.number or invoice.invoice_id}: VAT per rate on its net",
                            reference=invoice.invoice_id, source="invoice.finalized", postings=postings)
         if entry is not None:
             emit(db, invoice.tenant_id, "journal.posted", {"entry": entry})

@@ -51,6 +51,11 @@ def test_per_rate_restates_the_vat_once_on_the_invoice_net(app, client):
     assert sum(Decimal(ln["tax"]) for ln in doc["lines"]) == Decimal("1.14")
     assert all(Decimal(ln["gross"]) == Decimal(ln["net"]) + Decimal(ln["tax"]) for ln in doc["lines"])
     # the ledger: receivable = the invoice, tax payable = its VAT, revenue = its net
+    [restated] = [e for e in client.get("/v1/ledger/entries", query_string={"limit": 1000}, headers=A).get_json()[
+        "items"] if e["source"] == "invoice.finalized"]
+    assert restated["memo"] == f"invoice {doc['number']}: VAT per rate on its net"
+    assert sorted((ln["account"], ln["debit"], ln["credit"]) for ln in restated["lines"]) == [
+        ("1200", "0.02", "0.00"), ("2200", "0.00", "0.02")]
     balances = _balances(client)
     assert (balances.pop("1200"), balances.pop("2200")) == (Decimal("7.14"), Decimal("-1.14"))
     assert sum(balances.values()) == Decimal("-6.00")  # revenue
