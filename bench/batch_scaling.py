@@ -5,7 +5,9 @@ Three paths, each timed on the wall clock (the pool's work is in other processes
 that starts the pool: (a) the JSON batch function of /v1/rate/batch, (b) POST /v1/rate/batch through the
 Flask app in this process (its JSON parsing and encoding stay in the API worker), (c) the CSV batch of
 ``evbill rate --sessions``. Prints sessions/s as min / median of the repeats per process count, the
-scaling ratio of the medians against 1 process, the load average and the CPU count. Raw sessions with a
+scaling ratio of the medians against 1 process, the load average and the CPU count, and the calling
+process's own CPU time against the 1-process run: the serial share that bounds the scaling (Amdahl), a
+figure other work on a shared machine does not distort the way it distorts the wall clock. Raw sessions with a
 4-element time-of-use tariff, a quarter of them with an idle tail.
 """
 
@@ -63,14 +65,16 @@ def sessions(n: int) -> list[dict[str, str]]:
     return out
 
 
-def timed(run: Callable[[], object], n: int, repeats: int) -> list[float]:
+def timed(run: Callable[[], object], n: int, repeats: int) -> tuple[list[float], float]:
+    """Sessions/s of each repeat (wall clock), and the calling process's CPU seconds of the fastest."""
     run()  # untimed: starts the pool, compiles the tariff
-    rates = []
+    rates, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         run()
         rates.append(n / (time.perf_counter() - t0))
-    return rates
+        cpu.append(time.process_time() - c0)
+    return rates, min(cpu)
 
 
 def main() -> None:
@@ -90,6 +94,7 @@ def main() -> None:
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as tmp:
         figures: dict[str, dict[int, list[float]]] = {}
+        own_cpu: dict[str, dict[int, float]] = {}
         for processes in counts:
             app = create_app({"DATABASE_URL": f"sqlite:///{tmp}/bench{processes}.db", "API_KEYS": {"bench-key": "b"},
                               "RATING_PROCESSES": processes, "RATING_POOL_MIN_SESSIONS": 200})
@@ -113,7 +118,8 @@ def main() -> None:
                 "(c) CSV batch (evbill rate --sessions)": csv_batch,
             }
             for name, run in paths.items():
-                figures.setdefault(name, {})[processes] = timed(run, args.sessions, args.repeats)
+                figures.setdefault(name, {})[processes], own_cpu.setdefault(name, {})[processes] = timed(
+                    run, args.sessions, args.repeats)
             batch_pool.shutdown()
         for name, by_count in figures.items():
             base = statistics.median(by_count[counts[0]])
@@ -121,6 +127,10 @@ def main() -> None:
             ratio = " ".join(f"x{statistics.median(r) / base:.2f}" for p, r in by_count.items() if p != counts[0])
             print(f"{name}: {'; '.join(parts)} sessions/s (min / median of {args.repeats}); "
                   f"scaling {counts[0]} -> {','.join(str(c) for c in counts[1:])}: {ratio}")
+            serial = own_cpu[name][counts[0]]
+            shares = ", ".join(f"{p} proc {cpu / serial:.0%}" for p, cpu in own_cpu[name].items() if p != counts[0])
+            print(f"    calling process CPU against {counts[0]} proc (the part that does not scale; load-independent):"
+                  f" {shares}")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
