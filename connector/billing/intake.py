@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
-from connector.billing.invoicing.sessions import complete_session
+from connector.billing.invoicing.sessions import DraftClosed, complete_session
 from connector.billing.pricing.interim import interim_cost
 from connector.models import Customer, Session, Tariff
 from connector.models.session_event import IngestError, SessionClosed, SessionEvent
@@ -64,13 +64,23 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"result": str(value)}
 
 
+DRAFT_RETRIES = 5  # a draft finalized while a session end was adding to it: bill onto the next draft
+
+
 class BillingService:
     """Billing proper: ``complete_session`` (invoice line, journal, ``session.billed``) and ``interim_cost``."""
 
     def complete(self, db: DbSession, tenant_id: str, session_id: str) -> tuple[Mapping[str, Any], Decimal | None,
                                                                               str | None]:
-        billed = _as_dict(complete_session(db, tenant_id, session_id))
-        db.commit()
+        for attempt in range(DRAFT_RETRIES + 1):
+            try:
+                billed = _as_dict(complete_session(db, tenant_id, session_id))
+                db.commit()
+                break
+            except DraftClosed:  # the draft was finalized under us: nothing kept, bill onto the next one
+                db.rollback()
+                if attempt == DRAFT_RETRIES:
+                    raise
         # the amount due: from what billing returned, else from the rating it kept on the session
         rating = billed.get("rating") or store.get_rating(db, tenant_id, session_id) or {}
         due = (rating.get("invoice") or {}).get("amount_due") or billed.get("amount_due")

@@ -26,7 +26,13 @@ from connector.models.documents import (
 )
 from connector.money import major_str
 from connector.storage.repo import aware
-from connector.storage.tables.billing import InvoiceCounterRow, InvoiceLineRow, InvoiceRow
+from connector.storage.tables.billing import (
+    LINE_POSITION_BLOCK,
+    LINE_POSITION_SEQUENCE,
+    InvoiceCounterRow,
+    InvoiceLineRow,
+    InvoiceRow,
+)
 from connector.storage.tables.core import CustomerRow
 from connector.validation import NotFound
 
@@ -69,14 +75,15 @@ def next_number(db: DbSession, tenant_id: str, kind: str) -> str:
 
 
 def lock_invoice(db: DbSession, tenant_id: str, invoice_id: str) -> InvoiceRow:
-    """The invoice, write-locked for this transaction (a no-op UPDATE: a row lock on PostgreSQL, the
-    database write lock on SQLite), read fresh. ``NotFound`` if the tenant has no such invoice."""
-    touched = db.execute(update(InvoiceRow).where(
-        InvoiceRow.tenant_id == tenant_id, InvoiceRow.invoice_id == invoice_id).values(status=InvoiceRow.status))
-    if touched.rowcount == 0:  # type: ignore[attr-defined]
+    """The invoice, write-locked for this transaction (a no-op ``UPDATE ... RETURNING``: a row lock on
+    PostgreSQL, the database write lock on SQLite) and read fresh in the same statement. ``NotFound`` if the
+    tenant has no such invoice."""
+    row = db.scalars(update(InvoiceRow).where(InvoiceRow.tenant_id == tenant_id, InvoiceRow.invoice_id == invoice_id)
+                     .values(status=InvoiceRow.status).returning(InvoiceRow),
+                     execution_options={"populate_existing": True}).first()
+    if row is None:
         raise NotFound(f"invoice '{invoice_id}' does not exist")
-    return db.scalars(select(InvoiceRow).where(InvoiceRow.tenant_id == tenant_id, InvoiceRow.invoice_id == invoice_id)
-                      .execution_options(populate_existing=True)).one()
+    return row
 
 
 def get_row(db: DbSession, tenant_id: str, invoice_id: str) -> InvoiceRow:
@@ -92,7 +99,13 @@ def lines_of(db: DbSession, tenant_id: str, invoice_id: str) -> list[InvoiceLine
     ).order_by(InvoiceLineRow.position, InvoiceLineRow.line_id)))
 
 
-def next_position(db: DbSession, tenant_id: str, invoice_id: str) -> int:
+def next_position(db: DbSession, tenant_id: str, invoice_id: str, count: int = 1) -> int:
+    """The first of ``count`` positions for lines appended to the invoice, after every line it holds.
+
+    PostgreSQL: a block from ``invoice_line_position_seq`` (no lock: concurrent appends to one draft each get
+    their own block, in the order they asked). SQLite (one writer at a time): the highest position + 1."""
+    if db.get_bind().dialect.name == "postgresql" and count <= LINE_POSITION_BLOCK:
+        return int(db.execute(select(LINE_POSITION_SEQUENCE.next_value())).scalar_one()) * LINE_POSITION_BLOCK
     current = db.scalar(select(func.max(InvoiceLineRow.position)).where(
         InvoiceLineRow.tenant_id == tenant_id, InvoiceLineRow.invoice_id == invoice_id))
     return 0 if current is None else int(current) + 1
@@ -119,6 +132,35 @@ def add_to_totals(invoice: InvoiceRow, lines: list[InvoiceLineRow]) -> None:
     _set_totals(invoice, (invoice.net_total or 0) + sum(ln.net for ln in charges),
                 (invoice.tax_total or 0) + sum(ln.tax for ln in charges),
                 (invoice.incentive_total or 0) - sum(ln.net for ln in lines if ln.category == "incentive"))
+
+
+def append_totals(db: DbSession, invoice: InvoiceRow, lines: list[InvoiceLineRow], start: datetime | None,
+                  end: datetime | None) -> bool:
+    """Add appended ``lines`` to a draft's totals and period in one ``UPDATE ... RETURNING``, as the last write
+    before commit: the draft's row lock is held from here to the commit only, not through the whole session end.
+
+    False when the invoice stopped being a draft since it was chosen (finalized or voided by a transaction
+    that committed first; on PostgreSQL this UPDATE waits for it and then finds the new status): the lines
+    must not stay on it, and the caller rolls back and appends to the customer's next draft. A finalize that
+    locks the draft first waits for this transaction's commit, then reads every line it added."""
+    charges = [ln for ln in lines if ln.category != "incentive"]
+    net, tax = sum(ln.net for ln in charges), sum(ln.tax for ln in charges)
+    incentive = -sum(ln.net for ln in lines if ln.category == "incentive")
+    values: dict[str, Any] = {
+        "net_total": InvoiceRow.net_total + net, "tax_total": InvoiceRow.tax_total + tax,
+        "gross_total": InvoiceRow.gross_total + net + tax, "incentive_total": InvoiceRow.incentive_total + incentive,
+        "amount_due": InvoiceRow.amount_due + net + tax - incentive}
+    if start is not None:
+        values["period_start"] = case((InvoiceRow.period_start.is_(None) | (InvoiceRow.period_start > start), start),
+                                      else_=InvoiceRow.period_start)
+    if end is not None:
+        values["period_end"] = case((InvoiceRow.period_end.is_(None) | (InvoiceRow.period_end < end), end),
+                                    else_=InvoiceRow.period_end)
+    row = db.scalars(update(InvoiceRow).where(
+        InvoiceRow.tenant_id == invoice.tenant_id, InvoiceRow.invoice_id == invoice.invoice_id,
+        InvoiceRow.status == "draft").values(**values).returning(InvoiceRow),
+        execution_options={"populate_existing": True}).first()
+    return row is not None
 
 
 def _set_totals(invoice: InvoiceRow, net: int, tax: int, incentive: int) -> None:

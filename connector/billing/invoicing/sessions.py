@@ -78,13 +78,19 @@ def _now() -> datetime:
 
 
 def _lock_session(db: DbSession, tenant_id: str, session_id: str) -> SessionRow:
-    """The session row, write-locked (a no-op UPDATE) and read fresh: concurrent completes queue here."""
-    touched = db.execute(update(SessionRow).where(
-        SessionRow.tenant_id == tenant_id, SessionRow.session_id == session_id).values(status=SessionRow.status))
-    if touched.rowcount == 0:  # type: ignore[attr-defined]
+    """The session row, write-locked and read fresh in one no-op ``UPDATE ... RETURNING``: concurrent
+    completes of one session queue here."""
+    row = db.scalars(update(SessionRow).where(SessionRow.tenant_id == tenant_id, SessionRow.session_id == session_id)
+                     .values(status=SessionRow.status).returning(SessionRow),
+                     execution_options={"populate_existing": True}).first()
+    if row is None:
         raise NotFound(f"session '{session_id}' does not exist")
-    return db.scalars(select(SessionRow).where(SessionRow.tenant_id == tenant_id, SessionRow.session_id == session_id)
-                      .execution_options(populate_existing=True)).one()
+    return row
+
+
+class DraftClosed(Exception):  # noqa: N818 - a condition to retry on, not an error the caller reports
+    """The draft a session's lines went to was finalized or voided before they were committed: roll back and
+    bill again (the lines go to the customer's next draft)."""
 
 
 def _session_json(row: SessionRow) -> dict[str, Any]:
@@ -92,14 +98,21 @@ def _session_json(row: SessionRow) -> dict[str, Any]:
 
 
 def _customer(db: DbSession, tenant_id: str, customer_id: str | None) -> tuple[CustomerRow | None, Customer | None]:
-    """The customer, row-locked by a no-op UPDATE (``updated_at`` kept): concurrent sessions of one customer
-    queue here, so they find or create one open draft per currency."""
+    """The customer. Row-locked (a no-op ``UPDATE ... RETURNING``) only when the tenant grants incentives:
+    their monthly cap is the one rating input shared by a customer's sessions, so those sessions are rated one
+    at a time. Otherwise read without a lock and one customer's session ends do not queue on it (two first
+    sessions that both find no open draft create one between them: ``uq_invoices_open_draft``)."""
+    from connector.billing.pricing.adjustments import get_settings  # pricing imports this package: late
+
     if not customer_id:
         return None, None
-    db.execute(update(CustomerRow).where(CustomerRow.tenant_id == tenant_id, CustomerRow.customer_id == customer_id)
-               .values(customer_class=CustomerRow.customer_class, updated_at=CustomerRow.updated_at))
-    row = db.scalars(select(CustomerRow).where(CustomerRow.tenant_id == tenant_id, CustomerRow.customer_id == customer_id)
-                     .execution_options(populate_existing=True)).first()
+    if get_settings(db, tenant_id).rules.incentive is None:
+        row = repo.get_customer(db, tenant_id, customer_id)
+    else:
+        row = db.scalars(update(CustomerRow).where(
+            CustomerRow.tenant_id == tenant_id, CustomerRow.customer_id == customer_id)
+            .values(customer_class=CustomerRow.customer_class, updated_at=CustomerRow.updated_at)
+            .returning(CustomerRow), execution_options={"populate_existing": True}).first()
     return row, None if row is None else repo.customer_model(row)
 
 
@@ -122,8 +135,9 @@ def rate_session(db: DbSession, tenant_id: str, row: SessionRow, customer: Custo
 
 
 def _target_invoice(db: DbSession, tenant_id: str, customer_row: CustomerRow | None, customer_id: str | None,
-                    currency: str) -> InvoiceRow:
-    """The open draft for (customer, currency), or a new one; per-session customers always get a new one."""
+                    currency: str, lock: bool = True) -> InvoiceRow:
+    """The open draft for (customer, currency), or a new one; per-session customers always get a new one.
+    ``lock=False``: the draft as read, for an append that updates its totals last (``rows.append_totals``)."""
     per_session = customer_id is None or (customer_row is not None and bool(customer_row.invoice_per_session))
     if not per_session:
         found = db.scalars(select(InvoiceRow).where(
@@ -131,7 +145,7 @@ def _target_invoice(db: DbSession, tenant_id: str, customer_row: CustomerRow | N
             InvoiceRow.status == "draft", InvoiceRow.kind == "invoice", InvoiceRow.per_session.is_(False),
         ).order_by(InvoiceRow.created_at).execution_options(populate_existing=True)).first()
         if found is not None:
-            return invoices.lock_invoice(db, tenant_id, found.invoice_id)
+            return invoices.lock_invoice(db, tenant_id, found.invoice_id) if lock else found
     invoice = InvoiceRow(tenant_id=tenant_id, invoice_id=invoices.new_id("inv"), status="draft", kind="invoice",
                          customer_id=customer_id, currency=currency, per_session=per_session)
     try:
@@ -143,7 +157,7 @@ def _target_invoice(db: DbSession, tenant_id: str, customer_row: CustomerRow | N
             raise
         # A concurrent session of a customer with no row to lock created the draft first (the unique
         # open-draft index held us until it committed): join it.
-        return _target_invoice(db, tenant_id, customer_row, customer_id, currency)
+        return _target_invoice(db, tenant_id, customer_row, customer_id, currency, lock)
     return invoice
 
 
@@ -160,21 +174,31 @@ def _rating_lines(rating: RatedSessionJson, currency: str) -> list[dict[str, Any
     return out
 
 
-def _add_lines(db: DbSession, tenant_id: str, invoice: InvoiceRow, row: SessionRow,
-               rating: RatedSessionJson) -> list[InvoiceLineRow]:
-    position = invoices.next_position(db, tenant_id, invoice.invoice_id)
+def _insert_lines(db: DbSession, tenant_id: str, invoice: InvoiceRow, row: SessionRow,
+                  rating: RatedSessionJson) -> list[InvoiceLineRow]:
+    """The rating's lines on ``invoice``, inserted; the invoice's totals and period are the caller's."""
+    rating_lines = _rating_lines(rating, invoice.currency)
+    position = invoices.next_position(db, tenant_id, invoice.invoice_id, len(rating_lines))
+    start, end = repo.aware(row.start_at), repo.aware(row.end_at)
     added = []
-    for i, ln in enumerate(_rating_lines(rating, invoice.currency)):
+    for i, ln in enumerate(rating_lines):
         line = InvoiceLineRow(
             tenant_id=tenant_id, line_id=invoices.new_id("ln"), invoice_id=invoice.invoice_id, position=position + i,
-            session_id=row.session_id, station_id=row.station_id, session_start=repo.aware(row.start_at),
-            session_end=repo.aware(row.end_at), session_time_zone=rating.get("time_zone"), tariff_id=rating.get("tariff_id"),
+            session_id=row.session_id, station_id=row.station_id, session_start=start,
+            session_end=end, session_time_zone=rating.get("time_zone"), tariff_id=rating.get("tariff_id"),
             customer_class=rating.get("customer_class"), kind=ln["kind"], category=ln["category"],
             description=ln["description"][:300], quantity=ln["quantity"], unit=ln["unit"], unit_price=ln["unit_price"],
             net=ln["net"], tax=ln["tax"], gross=ln["gross"], taxes=ln["taxes"])
         db.add(line)
         added.append(line)
     db.flush()
+    return added
+
+
+def _add_lines(db: DbSession, tenant_id: str, invoice: InvoiceRow, row: SessionRow,
+               rating: RatedSessionJson) -> list[InvoiceLineRow]:
+    """Lines onto a draft this transaction holds locked, totals and period updated at once."""
+    added = _insert_lines(db, tenant_id, invoice, row, rating)
     invoices.extend_period(invoice, repo.aware(row.start_at), repo.aware(row.end_at))
     invoices.add_to_totals(invoice, added)
     db.flush()
@@ -201,7 +225,12 @@ def _check_anomalies(db: DbSession, tenant_id: str, row: SessionRow, rating: Rat
 def complete_session(db: DbSession, tenant_id: str, session_id: str) -> BilledSession:
     """Rate the ended session, add its lines to the customer's draft, post the journal entry, emit
     ``session.billed`` + ``journal.posted``. Idempotent and race-safe: callers queue on the session row
-    lock and a billed session returns its stored result (``billed_sessions`` is unique per session too)."""
+    lock and a billed session returns its stored result (``billed_sessions`` is unique per session too).
+
+    The draft is not locked while the session is billed: its lines go in with positions that need no lock,
+    and its totals are added by one ``UPDATE`` near the end (``rows.append_totals``), so one customer's
+    session ends hold the draft's row lock only from there to the commit, which the caller does next. When
+    the draft was finalized or voided meanwhile that raises ``DraftClosed``: roll back and call again."""
     row = _lock_session(db, tenant_id, session_id)
     billed = db.get(BillingSessionRow, (tenant_id, session_id), populate_existing=True)
     if billed is not None:
@@ -209,8 +238,8 @@ def complete_session(db: DbSession, tenant_id: str, session_id: str) -> BilledSe
     customer_row, customer = _customer(db, tenant_id, row.customer_id)
     rating = rate_session(db, tenant_id, row, customer)
     currency = rating["currency"]
-    invoice = _target_invoice(db, tenant_id, customer_row, row.customer_id, currency)
-    lines = _add_lines(db, tenant_id, invoice, row, rating)
+    invoice = _target_invoice(db, tenant_id, customer_row, row.customer_id, currency, lock=False)
+    lines = _insert_lines(db, tenant_id, invoice, row, rating)
     entry = post_lines(db, tenant_id, currency, lines, memo=f"session {session_id} billed", reference=session_id,
                         source="session.billed")
     billed = BillingSessionRow(tenant_id=tenant_id, session_id=session_id, invoice_id=invoice.invoice_id,
@@ -220,11 +249,14 @@ def complete_session(db: DbSession, tenant_id: str, session_id: str) -> BilledSe
     row.rating = rating
     row.status = "billed"
     row.updated_at = _now()
+    _check_anomalies(db, tenant_id, row, rating)
     db.flush()
+    # the last writes: the draft's totals (its row lock from here to the caller's commit) and the event
+    if not invoices.append_totals(db, invoice, lines, repo.aware(row.start_at), repo.aware(row.end_at)):
+        raise DraftClosed(f"invoice '{invoice.invoice_id}' is no longer a draft")
     result = _billed_result(db, tenant_id, billed, rating, lines)
     emit(db, tenant_id, "session.billed", {"session": _session_json(row), "rating": rating,
                                             "invoice": cast(InvoiceJson, result["invoice"]), "lines": result["lines"]})
-    _check_anomalies(db, tenant_id, row, rating)
     return result
 
 

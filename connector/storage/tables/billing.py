@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    Sequence,
     String,
     Text,
     UniqueConstraint,
@@ -76,6 +77,13 @@ class InvoiceRow(Base):
     )
 
 
+# PostgreSQL: a session's lines take positions ``nextval * LINE_POSITION_BLOCK + i`` from this sequence, so
+# concurrent session ends append to one draft without taking its row lock to read the highest position; a
+# session's lines stay together and in order. SQLite has one writer at a time and reads the highest position.
+LINE_POSITION_SEQUENCE = Sequence("invoice_line_position_seq", metadata=Base.metadata)
+LINE_POSITION_BLOCK = 1024
+
+
 class InvoiceLineRow(Base):
     """One line as the customer sees it (from ``result.invoice``); ``taxes`` = [{name, rate, compound, amount}]."""
 
@@ -84,7 +92,7 @@ class InvoiceLineRow(Base):
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     line_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     invoice_id: Mapped[str] = mapped_column(String(40))
-    position: Mapped[int] = mapped_column(Integer, default=0)
+    position: Mapped[int] = mapped_column(BigInteger, default=0)
     session_id: Mapped[str | None] = mapped_column(String(64))
     station_id: Mapped[str | None] = mapped_column(String(64))
     # the session's start/end (UTC) and IANA zone: invoices and PDFs show when and where it was charged
