@@ -224,6 +224,9 @@ def session_rules(tenant_id: str, session_id: str, doc: dict[str, Any], limits: 
     return out
 
 
+DUPLICATE_CANDIDATES = 8  # sessions at one station and start instant compared by energy (more: not looked at)
+
+
 def duplicate_of(db: DbSession, tenant_id: str, session_id: str, doc: dict[str, Any],
                  start_at: datetime | None) -> str | None:
     """Another session id at the same station, start and energy (a charger re-sent it under a new id)."""
@@ -233,9 +236,11 @@ def duplicate_of(db: DbSession, tenant_id: str, session_id: str, doc: dict[str, 
     start = parse_instant(doc.get("start"))
     if not station or start_at is None or start is None or energy is None:
         return None
+    # the first few by id: a session re-sent under n new ids is found among them at the same cost every time,
+    # not by reading all n documents (which made each re-send dearer than the one before)
     rows = db.execute(select(SessionRow.session_id, SessionRow.document).where(
         SessionRow.tenant_id == tenant_id, SessionRow.station_id == station, SessionRow.start_at == start_at,
-        SessionRow.session_id != session_id).order_by(SessionRow.session_id))
+        SessionRow.session_id != session_id).order_by(SessionRow.session_id).limit(DUPLICATE_CANDIDATES))
     for other_id, other in rows:
         if parse_instant(other.get("start")) == start and session_energy(other) == energy:
             return str(other_id)

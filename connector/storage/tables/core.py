@@ -165,7 +165,8 @@ class SessionRow(Base):
 
     __table_args__ = (
         Index("ix_sessions_tenant_start", "tenant_id", "start_at"),
-        Index("ix_sessions_tenant_station", "tenant_id", "station_id"),
+        # with start and id: the duplicate-session check reads its first few candidates straight from the index
+        Index("ix_sessions_tenant_station_start", "tenant_id", "station_id", "start_at", "session_id"),
     )
 
 

@@ -101,3 +101,30 @@ def test_rating_failure_recorded_once_per_reason(db):
         is None
     assert anomalies.record_rating_failure(db, T, "S1", "ST-1", "session.end", "missing") is not None
     assert [a["rule"] for a in emitted(db)] == ["rating_failure", "rating_failure"]
+
+
+def test_duplicate_lookup_reads_the_same_rows_however_often_a_session_was_resent(db):
+    """A charger re-sending one session under 60 new ids: the 61st check reads a bounded number of candidate
+    sessions (it read all 60 before), and still points at the first one."""
+    from sqlalchemy import event
+
+    for i in range(60):
+        store(db, f"R-{i:02d}", "2026-01-13T10:00:00Z", "2026-01-13T11:00:00Z", "12.5")
+    db.commit()
+    last = store(db, "R-LAST", "2026-01-13T10:00:00Z", "2026-01-13T11:00:00Z", "12.5")
+    looked_up: list[tuple[str, object]] = []
+
+    def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:  # noqa: ANN001
+        if statement.lstrip().upper().startswith("SELECT") and "station_id" in statement and "document" in statement:
+            looked_up.append((statement, parameters))
+
+    bind = db.get_bind()
+    event.listen(bind, "before_cursor_execute", capture)
+    try:
+        found = anomalies.check_session(db, T, last, None)
+    finally:
+        event.remove(bind, "before_cursor_execute", capture)
+    assert [a["details"]["duplicate_of"] for a in found] == ["R-00"]
+    [(statement, parameters)] = looked_up
+    rows = db.connection().exec_driver_sql(statement, parameters).fetchall()  # what that statement returns
+    assert 1 <= len(rows) <= anomalies.DUPLICATE_CANDIDATES

@@ -5,6 +5,10 @@ draft's row lock held until commit, so every session end of one customer waited 
 PostgreSQL the positions now come from ``invoice_line_position_seq`` (``nextval * 1024 + i`` for a session's
 lines, hence a BIGINT column), started past every position already stored so new lines sort after them.
 
+With it, ``ix_sessions_tenant_station`` becomes (tenant, station, start, session id): the duplicate-session check
+reads the first few sessions at one station and start from the index, however many there are (it serves every
+query the old index did: same leading columns).
+
 Revision ID: 0010_line_position_sequence
 Revises: 0009_invoice_line_position_index
 Create Date: 2026-12-02 14:20:00
@@ -24,6 +28,9 @@ BLOCK = 1024
 
 
 def upgrade() -> None:
+    op.create_index('ix_sessions_tenant_station_start', 'sessions', ['tenant_id', 'station_id', 'start_at', 'session_id'],
+                    unique=False)
+    op.drop_index('ix_sessions_tenant_station', table_name='sessions')
     with op.batch_alter_table("invoice_lines", schema=None) as batch_op:
         batch_op.alter_column("position", existing_type=sa.Integer(), type_=sa.BigInteger(), existing_nullable=False)
     if op.get_bind().dialect.name == "postgresql":
@@ -33,6 +40,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.create_index('ix_sessions_tenant_station', 'sessions', ['tenant_id', 'station_id'], unique=False)
+    op.drop_index('ix_sessions_tenant_station_start', table_name='sessions')
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP SEQUENCE IF EXISTS invoice_line_position_seq")
     with op.batch_alter_table("invoice_lines", schema=None) as batch_op:
