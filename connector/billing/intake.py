@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -81,11 +81,12 @@ class BillingService:
                 db.rollback()
                 if attempt == DRAFT_RETRIES:
                     raise
-        # the amount due: from what billing returned, else from the rating it kept on the session
-        rating = billed.get("rating") or store.get_rating(db, tenant_id, session_id) or {}
-        due = (rating.get("invoice") or {}).get("amount_due") or billed.get("amount_due")
-        currency = rating.get("currency") or billed.get("currency")
-        return billed, None if due is None else Decimal(str(due)), None if currency is None else str(currency)
+        return _figures(db, tenant_id, session_id, billed)
+
+    def complete_in(self, db: DbSession, row: SessionRow) -> dict[str, Any]:
+        """Bill the session whose row this transaction just stored and holds locked; the caller commits (one
+        transaction and one commit for a session end). Raises ``DraftClosed`` and billing's refusals."""
+        return _as_dict(complete_session(db, row.tenant_id, row.session_id, row))
 
     def interim(self, db: DbSession, tenant_id: str, session_id: str, as_of: datetime) -> Decimal | None:
         return interim_cost(db, tenant_id, session_id, as_of)
@@ -139,6 +140,15 @@ class RatingOnly:
         return self._rate(db, tenant_id, doc, as_of).invoice.amount_due
 
 
+def _figures(db: DbSession, tenant_id: str, session_id: str, billed: Mapping[str, Any]) -> tuple[
+        Mapping[str, Any], Decimal | None, str | None]:
+    """The bill, its amount due and currency: from what billing returned, else from the session's rating."""
+    rating = billed.get("rating") or store.get_rating(db, tenant_id, session_id) or {}
+    due = (rating.get("invoice") or {}).get("amount_due") or billed.get("amount_due")
+    currency = rating.get("currency") or billed.get("currency")
+    return billed, None if due is None else Decimal(str(due)), None if currency is None else str(currency)
+
+
 def default_biller() -> Biller:
     """Billing (invoice lines, events); ``RatingOnly(tariffs)`` is for the CLI's ``--tariff`` imports."""
     return BillingService()
@@ -164,7 +174,13 @@ def ingest_session_event(db: DbSession, tenant_id: str, event: SessionEvent,
     """Store, merge and (for ``end``) bill one event. Commits; raises ``IngestError`` for bad data."""
     biller = biller or default_biller()
     _ensure_tenant(db, tenant_id)
-    for attempt in range(NEW_SESSION_RETRIES + 1):
+    # an end billed by BillingService is billed in the transaction that stores it: one commit, the session row
+    # locked once; if billing refuses it, the event is stored alone (billing can be re-run later)
+    inline = event.type == "end" and isinstance(biller, BillingService)
+    billed: dict[str, Any] | None = None
+    refused: ProblemError | ValueError | None = None
+    conflicts = drafts = 0
+    while True:
         try:
             if not store.add_event(db, tenant_id, event):
                 db.rollback()
@@ -178,7 +194,20 @@ def ingest_session_event(db: DbSession, tenant_id: str, event: SessionEvent,
             to_session(doc)  # the merged document must be a valid Session before anything is kept
             # a session we found none of is inserted, never updated: a row another event committed since
             # is a conflict to retry on, not a row to overwrite with a merge that never saw it
-            store.put_session(db, tenant_id, doc, new=row is None, row=row)
+            saved = store.put_session(db, tenant_id, doc, new=row is None, row=row)
+            if inline:
+                try:
+                    billed = cast(BillingService, biller).complete_in(db, saved)
+                except DraftClosed:  # the draft was finalized under us: nothing kept, start over
+                    db.rollback()
+                    drafts += 1
+                    if drafts > DRAFT_RETRIES:
+                        raise
+                    continue
+                except (ProblemError, ValueError) as exc:  # IngestError, RatingError, billing's refusals
+                    db.rollback()
+                    inline, refused = False, exc  # start over and store the event without billing it
+                    continue
             db.commit()
             break
         except IngestError:
@@ -188,10 +217,15 @@ def ingest_session_event(db: DbSession, tenant_id: str, event: SessionEvent,
             # Another event of this new session inserted its row first (both found none to lock): start over,
             # now finding and locking that row, and merge into it.
             db.rollback()
-            if attempt == NEW_SESSION_RETRIES:
+            conflicts += 1
+            if conflicts > NEW_SESSION_RETRIES:
                 raise
     outcome = IngestOutcome("accepted", event.event_id, event.session_id)
-    if event.type == "end":
+    if billed is not None:
+        outcome.billed, outcome.total_cost, outcome.currency = _figures(db, tenant_id, event.session_id, billed)
+    elif refused is not None:
+        _not_billed(outcome, refused, tenant_id)
+    elif event.type == "end":
         _bill(outcome, biller, db, tenant_id)
     return outcome
 
@@ -225,12 +259,16 @@ def _bill(outcome: IngestOutcome, biller: Biller, db: DbSession, tenant_id: str)
     try:
         outcome.billed, outcome.total_cost, outcome.currency = biller.complete(db, tenant_id, outcome.session_id)
     except (ProblemError, ValueError) as exc:  # IngestError, RatingError and billing's refusals
-        # stored but not billable (e.g. no tariff): reported with the field; billing can be re-run later
         db.rollback()
-        field = str(getattr(exc, "field", None) or "session")
-        reason = str(getattr(exc, "reason", exc))
-        LOG.warning("session %s/%s stored, not billed: %s: %s", tenant_id, outcome.session_id, field, reason)
-        outcome.details["billing_error"] = {"field": field, "reason": reason}
+        _not_billed(outcome, exc, tenant_id)
+
+
+def _not_billed(outcome: IngestOutcome, exc: ProblemError | ValueError, tenant_id: str) -> None:
+    """Stored but not billable (e.g. no tariff): reported with the field; billing can be re-run later."""
+    field = str(getattr(exc, "field", None) or "session")
+    reason = str(getattr(exc, "reason", exc))
+    LOG.warning("session %s/%s stored, not billed: %s: %s", tenant_id, outcome.session_id, field, reason)
+    outcome.details["billing_error"] = {"field": field, "reason": reason}
 
 
 _ready: set[str] = set()

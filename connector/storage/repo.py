@@ -217,10 +217,10 @@ def get_session(db: DbSession, tenant_id: str, session_id: str) -> dict[str, Any
 
 
 def put_session(db: DbSession, tenant_id: str, doc: dict[str, Any], new: bool = False,
-                row: SessionRow | None = None) -> None:
-    """Store the merged document. ``new``: the caller found no row, so insert (an ``IntegrityError`` when a
-    concurrent event inserted it first: the caller merges again into that row). ``row``: the row the caller
-    already holds (locked), so it is not looked up again."""
+                row: SessionRow | None = None) -> SessionRow:
+    """Store the merged document and return its row. ``new``: the caller found no row, so insert (an
+    ``IntegrityError`` when a concurrent event inserted it first: the caller merges again into that row).
+    ``row``: the row the caller already holds (locked), so it is not looked up again."""
     if not new and row is None:
         row = get_session_row(db, tenant_id, doc["id"])
     values = {
@@ -229,13 +229,15 @@ def put_session(db: DbSession, tenant_id: str, doc: dict[str, Any], new: bool = 
         "start_at": _parse_dt(doc.get("start")), "end_at": _parse_dt(doc.get("end")),
     }
     if row is None:
-        db.add(SessionRow(tenant_id=tenant_id, session_id=doc["id"], **values))
+        row = SessionRow(tenant_id=tenant_id, session_id=doc["id"], **values)
+        db.add(row)
     else:
         if row.status in ("rated", "billed") and values["status"] == "ended":
             values["status"] = row.status
         for key, value in values.items():
             setattr(row, key, value)
     db.flush()
+    return row
 
 
 def get_rating(db: DbSession, tenant_id: str, session_id: str) -> RatedSessionJson | None:

@@ -44,16 +44,16 @@ def test_a_killed_request_does_not_hold_its_key_for_ever(db_url, monkeypatch):
     client = app.test_client()
     headers = {**A, "Idempotency-Key": f"crash-{time.monotonic_ns()}"}
     assert client.post("/v1/tariffs", json=TARIFF, headers=A).status_code in (201, 409)
-    real = intake.BillingService.complete
+    real = intake.BillingService.complete_in
     calls: list[int] = []
 
-    def crash_once(self: Any, db: Any, tenant_id: str, session_id: str) -> Any:
+    def crash_once(self: Any, db: Any, row: Any) -> Any:
         calls.append(1)
         if len(calls) == 1:
-            raise Killed  # the event is stored, the bill is not made, no answer is recorded
-        return real(self, db, tenant_id, session_id)
+            raise Killed  # mid-bill: the transaction storing the event and its bill never commits, no answer
+        return real(self, db, row)
 
-    monkeypatch.setattr(intake.BillingService, "complete", crash_once)
+    monkeypatch.setattr(intake.BillingService, "complete_in", crash_once)
     with pytest.raises(Killed):
         client.post("/v1/sessions/events", json=end, headers=headers)
     # within the lease the key is still someone's: a retry is told to come back (409 + Retry-After)
@@ -61,9 +61,9 @@ def test_a_killed_request_does_not_hold_its_key_for_ever(db_url, monkeypatch):
     assert early.status_code == 409 and early.headers["Retry-After"]
     time.sleep(0.6)
     retry = client.post("/v1/sessions/events", json=end, headers=headers)
-    assert retry.status_code == 200, retry.get_data(as_text=True)  # the event was stored before the crash
+    assert retry.status_code == 202, retry.get_data(as_text=True)  # nothing of the crashed request was kept
     body = retry.get_json()
-    assert body["status"] == "duplicate" and body["billing"]["amount_due"] == "3.57"
+    assert body["status"] == "accepted" and body["billing"]["amount_due"] == "3.57"
     replay = client.post("/v1/sessions/events", json=end, headers=headers)
     assert replay.headers["Idempotent-Replayed"] == "true" and replay.get_json() == body
     engine = create_engine(db_url)

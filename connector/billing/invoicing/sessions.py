@@ -222,7 +222,7 @@ def _check_anomalies(db: DbSession, tenant_id: str, row: SessionRow, rating: Rat
     check_session(db, tenant_id, row, rating)
 
 
-def complete_session(db: DbSession, tenant_id: str, session_id: str) -> BilledSession:
+def complete_session(db: DbSession, tenant_id: str, session_id: str, row: SessionRow | None = None) -> BilledSession:
     """Rate the ended session, add its lines to the customer's draft, post the journal entry, emit
     ``session.billed`` + ``journal.posted``. Idempotent and race-safe: callers queue on the session row
     lock and a billed session returns its stored result (``billed_sessions`` is unique per session too).
@@ -230,9 +230,12 @@ def complete_session(db: DbSession, tenant_id: str, session_id: str) -> BilledSe
     The draft is not locked while the session is billed: its lines go in with positions that need no lock,
     and its totals are added by one ``UPDATE`` near the end (``rows.append_totals``), so one customer's
     session ends hold the draft's row lock only from there to the commit, which the caller does next. When
-    the draft was finalized or voided meanwhile that raises ``DraftClosed``: roll back and call again."""
-    row = _lock_session(db, tenant_id, session_id)
-    billed = db.get(BillingSessionRow, (tenant_id, session_id), populate_existing=True)
+    the draft was finalized or voided meanwhile that raises ``DraftClosed``: roll back and call again.
+    ``row``: the session's row this transaction already holds locked (the intake stored it just now)."""
+    given = row is not None and row.status != "billed"  # status and bill row change together: no bill to find
+    if row is None:
+        row = _lock_session(db, tenant_id, session_id)
+    billed = None if given else db.get(BillingSessionRow, (tenant_id, session_id), populate_existing=True)
     if billed is not None:
         return _billed_result(db, tenant_id, billed, row.rating or {})
     customer_row, customer = _customer(db, tenant_id, row.customer_id)
