@@ -14,12 +14,13 @@ from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connector.models.documents import EventJson, InvoiceJson, InvoiceLineJson
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import MappingError
 from connector.platforms.exact_json import dumps_exact
+from connector.platforms import tax_groups
 from connector.platforms.invoice_event import correction_skip, rebilling, session_lines
 
 NAME = "netsuite"
@@ -67,6 +68,9 @@ class NetSuiteConfig(BaseModel):
     default_customer: str | None = None
     tax_codes: dict[str, str] = Field(default_factory=dict, description="tax rate ('19') -> NetSuite taxCode id "
                                       "(legacy tax; with SuiteTax leave empty, NetSuite determines it)")
+    tax_groups: dict[str, str] = Field(default_factory=dict, description="the taxes of a line taxed twice, "
+                                       "'6.25+2.25' (or 'State sales tax:6.25+City sales tax:2.25') -> the "
+                                       "internal id of the NetSuite Tax Group sent as that line's taxCode")
     check_tax: bool = Field(default=True, description="invoice: read NetSuite's taxTotal and total back and fail "
                             "the delivery when they are not ours")
     credit_memo_external_id: str = Field(default="EVCM-{ref}", description="externalId of the Credit Memo of a "
@@ -83,6 +87,11 @@ class NetSuiteConfig(BaseModel):
                                           "pays (incentive lines)")
     tax_accounts: dict[str, str] = Field(default_factory=dict, description="tax rate ('19') -> tax payable account")
     default_tax_account: str | None = None
+
+    @field_validator("tax_groups")
+    @classmethod
+    def _group_keys(cls, groups: dict[str, str]) -> dict[str, str]:
+        return tax_groups.normalized(groups)
 
 
 def record_ref(event: EventJson, config: NetSuiteConfig) -> str:
@@ -132,7 +141,8 @@ def external_id(event: EventJson, config: NetSuiteConfig) -> str:
 
 def build_invoice(event: EventJson, config: NetSuiteConfig) -> dict[str, Any]:
     """The Invoice body: the customer, one item line per invoice line of the session at its net (quantity 1;
-    incentives on the ``incentive`` item, negative), our tax code per rate when mapped."""
+    incentives on the ``incentive`` item, negative), our tax code per rate when mapped (a line with several taxes:
+    the Tax Group mapped in ``tax_groups``)."""
     session, invoice, lines = session_lines(event)
     ours = str((invoice.get("customer") or {}).get("id") or session.get("customer_id") or "")
     gross = sum((Decimal(str(ln["gross"])) for ln in lines), Decimal(0))
@@ -178,11 +188,17 @@ def _items(lines: list[InvoiceLineJson], config: NetSuiteConfig) -> list[dict[st
         net = Decimal(str(ln["net"]))
         item: dict[str, Any] = {"item": {"id": config.item_ids[category]}, "quantity": 1, "rate": net,
                                 "amount": net, "description": f"{ln.get('description') or category}"[:999]}
-        rates = [format(Decimal(str(t["rate"])).normalize(), "f") for t in ln.get("taxes") or []]
-        if rates and config.tax_codes:
-            if rates[0] not in config.tax_codes:
-                raise MappingError("tax_codes", f"no NetSuite tax code for tax rate {rates[0]}")
-            item["taxCode"] = {"id": config.tax_codes[rates[0]]}
+        taxes = list(ln.get("taxes") or [])
+        if len(taxes) > 1 and (config.tax_codes or config.tax_groups):  # a Tax Group: its rates summed
+            group = tax_groups.lookup(config.tax_groups, taxes)
+            if group is None:
+                raise MappingError("tax_groups", tax_groups.missing("NetSuite", ln.get("id"), taxes))
+            item["taxCode"] = {"id": group}
+        elif taxes and config.tax_codes:
+            rate = _rate(taxes[0]["rate"])
+            if rate not in config.tax_codes:
+                raise MappingError("tax_codes", f"no NetSuite tax code for tax rate {rate}")
+            item["taxCode"] = {"id": config.tax_codes[rate]}
         items.append(item)
     return items
 
@@ -447,7 +463,7 @@ def _check_invoice(event: EventJson, config: NetSuiteConfig, ctx: DeliveryContex
         raise PermanentError(
             f"NetSuite computes tax {theirs_tax:f} (total {theirs_total:f}) for {kind} {ident}, "
             f"ours is {tax:f} (total {gross:f}): the {kind} is in NetSuite at NetSuite's amount; correct it there "
-            "(or fix tax_codes and redeliver: the upsert replaces its lines)")
+            "(or fix tax_codes / tax_groups and redeliver: the upsert replaces its lines)")
     return {"tax_total": f"{theirs_tax:f}", "total": f"{theirs_total:f}"}
 
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connector.models.documents import EventJson, InvoiceJson, InvoiceLineJson
 from connector.platforms.context import DeliveryContext
@@ -28,6 +28,7 @@ from connector.platforms.invoice_event import (
     rebilling,
 )
 from connector.platforms.oauth import refresh_token_provider
+from connector.platforms import tax_groups
 
 NAME = "zoho_books"
 EVENTS = ("session.billed", "invoice.voided", "credit_note.issued")
@@ -55,11 +56,19 @@ class ZohoBooksConfig(BaseModel):
     customer_ids: dict[str, str] = Field(default_factory=dict, description="our customer id -> Zoho customer_id")
     default_customer_id: str | None = None
     tax_ids: dict[str, str] = Field(default_factory=dict, description="tax rate ('19') -> Zoho tax_id")
+    tax_groups: dict[str, str] = Field(default_factory=dict, description="the taxes of a line taxed twice, "
+                                       "'6.25+2.25' (or 'State sales tax:6.25+City sales tax:2.25') -> the "
+                                       "tax_id of the Zoho tax group of those taxes")
     item_ids: dict[str, str] = Field(default_factory=dict, description="line category -> Zoho item_id")
     account_ids: dict[str, str] = Field(default_factory=dict, description="line category -> income account_id")
     payment_terms: int = Field(default=0, ge=0)
     mark_sent: bool = Field(default=True, description="mark each invoice sent once its total is checked, so it "
                             "is in Zoho's receivables (false: it stays a draft)")
+
+    @field_validator("tax_groups")
+    @classmethod
+    def _group_keys(cls, groups: dict[str, str]) -> dict[str, str]:
+        return tax_groups.normalized(groups)
 
 
 def amount(value: Any) -> Decimal:
@@ -116,11 +125,14 @@ def _line(ln: InvoiceLineJson, invoice: InvoiceJson, config: ZohoBooksConfig) ->
         out["item_id"] = config.item_ids[category]
     if category in config.account_ids:
         out["account_id"] = config.account_ids[category]
-    rates = {rate_key(t.get("rate")) for t in ln.get("taxes") or [] if Decimal(str(t.get("amount") or "0")) != 0}
-    if len(rates) > 1:
-        raise MappingError("data.invoice.lines.taxes", f"line {ln.get('id')} has several taxes; Zoho takes one tax_id")
-    if rates:
-        rate = rates.pop()
+    taxes = [t for t in ln.get("taxes") or [] if Decimal(str(t.get("amount") or "0")) != 0]
+    if len(taxes) > 1:  # state + city sales tax: Zoho levies a tax group's components, each on the line amount
+        group = tax_groups.lookup(config.tax_groups, taxes)
+        if group is None:
+            raise MappingError("tax_groups", tax_groups.missing("Zoho Books", ln.get("id"), taxes))
+        out["tax_id"] = group
+    elif taxes:
+        rate = rate_key(taxes[0].get("rate"))
         tax_ids = {rate_key(k): v for k, v in config.tax_ids.items()}
         if rate not in tax_ids:
             raise MappingError("tax_ids", f"no Zoho tax_id configured for tax rate {rate}")
@@ -214,7 +226,7 @@ def credit_note_number(note: InvoiceJson, config: ZohoBooksConfig) -> str:
 
 def build_credit_note(event: EventJson, config: ZohoBooksConfig) -> dict[str, Any]:
     """The ``POST /books/v3/creditnotes`` body: our credit note's own (positive) lines mapped exactly as the
-    invoice lines are (quantity 1, rate = net, tax id by rate; incentives as the ``adjustment``), so Zoho's
+    invoice lines are (quantity 1, rate = net, tax id by rate or tax group; incentives as the ``adjustment``), so Zoho's
     credit note total is ours. ``invoice_id`` (the link) is a query parameter, added by ``deliver``."""
     note = (event.get("data") or {}).get("invoice")
     if not isinstance(note, dict):
@@ -355,8 +367,8 @@ def _check_and_mark_sent(event: EventJson, send: Send, invoice_id: str, number: 
     if total is not None and amount(total) != expected:
         send("DELETE", f"/invoices/{quote(invoice_id, safe='')}")
         raise PermanentError(f"Zoho Books computes {amount(total):f} for invoice {number}, ours is {expected:f}: "
-                             "the draft was deleted, nothing is receivable; check the tax_ids' percentages and "
-                             "Zoho's tax rounding (line item level)")
+                             "the draft was deleted, nothing is receivable; check the percentages of the tax_ids "
+                             "(and tax_groups' components) and Zoho's tax rounding (line item level)")
     if mark:
         send("POST", f"/invoices/{quote(invoice_id, safe='')}/status/sent")
 
@@ -457,8 +469,8 @@ def _credit_note(event: EventJson, config: ZohoBooksConfig, body: dict[str, Any]
             log.warning("Zoho Books credit note %s total %s differs from ours %s", number, total, expected)
             send("DELETE", f"/creditnotes/{quote(str(created.get('creditnote_id')), safe='')}")
             raise PermanentError(f"Zoho Books computes {total:f} for credit note {number}, ours is {expected:f}: "
-                                 "the credit note was deleted; check the tax_ids' percentages and Zoho's tax "
-                                 "rounding")
+                                 "the credit note was deleted; check the percentages of the tax_ids (and "
+                                 "tax_groups' components) and Zoho's tax rounding")
     if link_skipped:
         result["link_skipped"] = link_skipped
     return result

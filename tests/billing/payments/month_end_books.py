@@ -42,6 +42,8 @@ CUSTOMERS: list[tuple[str, str, str, tuple[int, ...]]] = [
 ]
 DAYS = (5, 12, 19, 26)
 ZOHO_TAX = {"19": "460000000040001", "24": "460000000040024", "6.25": "460000000040625", "2.25": "460000000040225"}
+# the USD line's state + city sales tax: one tax group at each vendor that takes one tax per line
+ZOHO_GROUP, NS_GROUP = "460000000040850", "12"
 QBO_TAX = {"VAT": "90", "State sales tax": "91", "City sales tax": "92"}
 QBO_CUSTOMER = {"C-EU": "58", "C-US": "59", "C-IS": "60"}
 SAP_DEBTOR = {"C-EU": "100001", "C-US": "100002", "C-IS": "100003"}
@@ -73,8 +75,10 @@ def configure_books(engine: Any, d: dict[str, Any], monkeypatch: pytest.MonkeyPa
     vendors = d["vendors"]
     vendors.tokens.add("static")
     vendors.ns_tax_rates.update({"9": Decimal("24"), "10": Decimal("6.25"), "11": Decimal("2.25")})
+    vendors.ns_tax_groups[NS_GROUP] = ["10", "11"]
     vendors.zoho_tax_rates.update({ZOHO_TAX["24"]: Decimal("24"), ZOHO_TAX["6.25"]: Decimal("6.25"),
                                    ZOHO_TAX["2.25"]: Decimal("2.25")})
+    vendors.zoho_tax_groups[ZOHO_GROUP] = [ZOHO_TAX["6.25"], ZOHO_TAX["2.25"]]
     ours = [*(c for c, *_ in CUSTOMERS), "C-1"]  # C-1: the invoicing tests' customer
     configs: dict[str, dict[str, Any]] = {
         "stripe": {"api_key": "env:STRIPE_KEY", "api_base": d["stripe"].url, "customer_map": {c: f"cus_{c}" for c in ours}},
@@ -91,13 +95,15 @@ def configure_books(engine: Any, d: dict[str, Any], monkeypatch: pytest.MonkeyPa
                        "refresh_token": "env:QBO_RT", "receivable_account": AR,
                        "token_url": d["quickbooks"].url + "/oauth2/v1/tokens/bearer", "api_base": d["quickbooks"].url},
         "zoho_books": {"organization_id": "60001", "api_base": vendors.url, "access_token": "static",
-                       "customer_ids": {c: f"46{c}" for c in ours}, "tax_ids": ZOHO_TAX},
+                       "customer_ids": {c: f"46{c}" for c in ours}, "tax_ids": ZOHO_TAX,
+                       "tax_groups": {"State sales tax:6.25+City sales tax:2.25": ZOHO_GROUP}},
         "freshbooks": {"account_id": "AbC123", "api_base": vendors.url, "access_token": "static",
                        "customer_classes": ["fleet"], "client_ids": {c: f"42{c}" for c in ours}},
         "netsuite": {"account_id": "1234567_SB1", "base_url": vendors.url, "consumer_key": "ns-ck",
                      "consumer_secret": "ns-cs", "token_id": "ns-token", "token_secret": "env:NS_TOKEN_SECRET",
                      "item_ids": {"energy": "1201"}, "customer_ids": {c: f"7{c}" for c in ours},
-                     "tax_codes": {"19": "8", "24": "9", "6.25": "10", "2.25": "11"}},
+                     "tax_codes": {"19": "8", "24": "9", "6.25": "10", "2.25": "11"},
+                     "tax_groups": {"6.25+2.25": NS_GROUP}},
         "sap_s4hana": {"soap_url": vendors.url + "/sap/bc/srt/scs_ext/sap/journalentrycreaterequestconfi",
                        "username": "EVB_COMM", "password": "env:SAP_PASSWORD", "comp_code": "1010",
                        "customer_ids": SAP_DEBTOR, "tax_codes": {"19": "O1", "24": "O4", "6.25": "O5", "2.25": "O6"},

@@ -24,6 +24,8 @@ class NetSuite:
         self.ns_invoices: dict[str, dict[str, Any]] = {}  # Invoices upserted by external id ("eid:EV-S-100")
         # legacy tax: taxCode id -> rate in percent; NetSuite computes each line's tax from it (half up, cents)
         self.ns_tax_rates: dict[str, Decimal] = {"8": Decimal("19")}
+        # Tax Groups: group id -> its tax codes; used as a line's taxCode, it levies their rates summed, once
+        self.ns_tax_groups: dict[str, list[str]] = {}
         self.ns_credit_memos: dict[str, dict[str, Any]] = {}  # Credit Memos upserted by external id
         self.ns_journals: dict[str, dict[str, Any]] = {}  # Journal Entries upserted by external id
         # the chart of accounts the journal entries may use: internal id -> NetSuite account type
@@ -161,12 +163,12 @@ class NetSuite:
                 if replay is not None:
                     return replay
                 items = body["item"]["items"]
-                unknown = [i["taxCode"]["id"] for i in items if "taxCode" in i
-                           and i["taxCode"]["id"] not in self.ns_tax_rates]
+                rates = {i["taxCode"]["id"]: self.ns_tax_rate(i["taxCode"]["id"]) for i in items if "taxCode" in i}
+                unknown = [code for code, rate in rates.items() if rate is None]
                 if unknown:
                     return ns_error(400, "INVALID_KEY_OR_REF", f"Invalid taxCode reference key {unknown[0]}.")
                 subtotal = sum((Decimal(str(i["amount"])) for i in items), Decimal(0))
-                tax = sum(((Decimal(str(i["amount"])) * self.ns_tax_rates[i["taxCode"]["id"]] / 100).quantize(
+                tax = sum(((Decimal(str(i["amount"])) * Decimal(rates[i["taxCode"]["id"]] or 0) / 100).quantize(
                     Decimal("0.01"), ROUND_HALF_UP) for i in items if "taxCode" in i), Decimal(0))
                 previous = stored.get(ref) or {"id": str(next(self.ids))}
                 stored[ref] = {"id": previous["id"], **body, "subtotal": subtotal, "taxTotal": tax,
@@ -223,6 +225,13 @@ class NetSuite:
                 previous = self.ns_journals.get(ref) or {"id": str(next(self.ids))}
                 self.ns_journals[ref] = {"id": previous["id"], **body}
                 return ns_async(ref, key, f"{self.url}/services/rest/record/v1/journalEntry/{previous['id']}")
+
+    def ns_tax_rate(self, code: str) -> Decimal | None:
+        """A tax code's rate, or a Tax Group's (the sum of its codes' rates); None: NetSuite has no such record."""
+        if code in self.ns_tax_groups:
+            parts = [self.ns_tax_rates.get(c) for c in self.ns_tax_groups[code]]
+            return None if None in parts else sum((p for p in parts if p is not None), Decimal(0))
+        return self.ns_tax_rates.get(code)
 
     def ns_receivable(self, entity: str) -> Decimal:
         """The customer's A/R balance in NetSuite: its Invoices' totals less its Credit Memos'."""
