@@ -61,9 +61,16 @@ def line_keys(taxes: Iterable[Mapping[str, Any]]) -> tuple[str, str]:
 
 
 def lookup(groups: Mapping[str, str], taxes: Iterable[Mapping[str, Any]]) -> str | None:
-    """The group id mapped for these taxes (by name:rate first, then by rates), or None."""
+    """The group id mapped for these taxes (by name:rate first, then by rates), or None. The mapping's keys are
+    put in normal form here too, so a settings object built without its validator still matches."""
     named, rates = line_keys(taxes)
-    return groups.get(named) or groups.get(rates)
+    keys: dict[str, str] = {}
+    for key, group_id in groups.items():
+        try:
+            keys[group_key(key)] = group_id
+        except ValueError:  # refused when the settings were validated; nothing to match here
+            continue
+    return keys.get(named) or keys.get(rates)
 
 
 def missing(vendor: str, line_id: Any, taxes: Iterable[Mapping[str, Any]]) -> str:

@@ -17,10 +17,10 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connector.models.documents import EventJson, InvoiceJson, InvoiceLineJson
+from connector.platforms import tax_groups
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import MappingError
 from connector.platforms.exact_json import dumps_exact
-from connector.platforms import tax_groups
 from connector.platforms.invoice_event import correction_skip, rebilling, session_lines
 
 NAME = "netsuite"

@@ -15,6 +15,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connector.models.documents import EventJson, InvoiceJson, InvoiceLineJson
+from connector.platforms import tax_groups
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import MappingError, PermanentError, RetryableError
 from connector.platforms.exact_json import dumps_exact
@@ -28,7 +29,6 @@ from connector.platforms.invoice_event import (
     rebilling,
 )
 from connector.platforms.oauth import refresh_token_provider
-from connector.platforms import tax_groups
 
 NAME = "zoho_books"
 EVENTS = ("session.billed", "invoice.voided", "credit_note.issued")
