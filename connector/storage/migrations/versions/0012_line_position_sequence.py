@@ -9,8 +9,8 @@ With it, ``ix_sessions_tenant_station`` becomes (tenant, station, start, session
 reads the first few sessions at one station and start from the index, however many there are (it serves every
 query the old index did: same leading columns).
 
-Revision ID: 0011_line_position_sequence
-Revises: 0010_session_recon_facts
+Revision ID: 0012_line_position_sequence
+Revises: 0011_invoice_line_vat_rounding
 Create Date: 2026-12-02 14:20:00
 """
 
@@ -19,8 +19,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0011_line_position_sequence'
-down_revision = '0010_session_recon_facts'
+revision = '0012_line_position_sequence'
+down_revision = '0011_invoice_line_vat_rounding'
 branch_labels = None
 depends_on = None
 
