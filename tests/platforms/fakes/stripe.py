@@ -96,16 +96,28 @@ def stripe_param(path: Any) -> str:
     return parts[0] + "".join(f"[{p}]" for p in parts[1:]) if parts else ""
 
 
+def _first(errors: Any) -> Any:
+    """The error Stripe would report first: missing/unknown parameters before bad values, in path order; inside
+    an ``anyOf`` the reason from the real branch (not from the ``""`` that clears the parameter)."""
+    ranked = sorted(errors, key=lambda e: (e.validator not in ("required", "additionalProperties"),
+                                           list(map(str, e.absolute_path))))
+    if not ranked:
+        return None
+    err = ranked[0]
+    if err.validator == "anyOf" and err.context:
+        real = [c for c in err.context if err.validator_value[c.schema_path[0]].get("enum") != [""]]
+        return _first(real) or err
+    return err
+
+
 def schema_refusal(rel: str, params: dict[str, Any]) -> Response | None:
     """Stripe's 400 for a body that breaks the published schema ``rel`` (None when it conforms): the first
     missing or unknown parameter, else the first invalid one, with Stripe's ``code`` and ``param``."""
     check = validator(rel)
     body = form_by_schema(params, check.schema)
-    errors = sorted(check.iter_errors(body), key=lambda e: (e.validator not in ("required", "additionalProperties"),
-                                                             list(map(str, e.absolute_path))))
-    if not errors:
+    err = _first(check.iter_errors(body))
+    if err is None:
         return None
-    err = errors[0]
     where = list(err.absolute_path)
     error: dict[str, Any] = {"type": "invalid_request_error"}
     if err.validator == "required":
