@@ -37,10 +37,11 @@ fi
   >"$TMP/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$TMP"' EXIT
-for _ in $(seq 100); do
+for _ in $(seq 600); do
   curl -fs "http://127.0.0.1:$PORT/v1/ready" >/dev/null 2>&1 && break
   sleep 0.1
 done
+curl -fs "http://127.0.0.1:$PORT/v1/ready" >/dev/null || { echo "server not ready:" >&2; cat "$TMP/server.log" >&2; exit 1; }
 H=(-H "X-API-Key: $KEY" -H "Content-Type: application/json")
 curl -fs "${H[@]}" -X POST "http://127.0.0.1:$PORT/v1/tariffs" -d '{"id": "TOU", "currency": "EUR", "elements": [
   {"price_components": [{"type": "ENERGY", "price": "0.55", "vat": "19", "step_size": 1}],
