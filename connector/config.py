@@ -282,6 +282,15 @@ class BillingSettings(Section):
 
 
 @dataclass(frozen=True, slots=True)
+class ReconcileSettings(Section):
+    """Re-rating in reconciliation (``evbill reconcile``, the scheduler): processes of its pool (1: in the
+    calling process) and the fewest sessions worth starting the pool for."""
+
+    processes: int = _var("EVBILL_RECONCILE_PROCESSES", parse=_at_least_one, factory=_cpus)
+    pool_min_sessions: int = _var("EVBILL_RECONCILE_POOL_MIN_SESSIONS", 2000, _at_least_one)
+
+
+@dataclass(frozen=True, slots=True)
 class ServerlessSettings(Section):
     """Serverless functions (``connector.serverless``): the tenant of a message that names none, where the
     database URL is kept (a Secrets Manager secret or SSM parameter ARN) and where bad messages go."""
@@ -335,7 +344,7 @@ class OcpiSettings(Section):
 SECTIONS: tuple[type[Section], ...] = (
     DatabaseSettings, ApiSettings, ServeSettings, OutboxSettings, WebhookSettings, PlatformsSettings,
     SchedulerSettings, RetentionSettings, SpreadsheetSettings, ServerlessSettings, ChargePointApiSettings,
-    InvoiceDocumentSettings, RatingSettings, BillingSettings, OcpiSettings,
+    InvoiceDocumentSettings, RatingSettings, BillingSettings, OcpiSettings, ReconcileSettings,
 )
 
 
@@ -358,6 +367,7 @@ class Settings:
     rating: RatingSettings
     billing: BillingSettings
     ocpi: OcpiSettings
+    reconcile: ReconcileSettings
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:
@@ -372,7 +382,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         chargepoint=ChargePointApiSettings.from_environ(env),
         invoice_documents=InvoiceDocumentSettings.from_environ(env),
         rating=RatingSettings.from_environ(env),
-        billing=BillingSettings.from_environ(env),
+        billing=BillingSettings.from_environ(env), reconcile=ReconcileSettings.from_environ(env),
         ocpi=OcpiSettings.from_environ(env),
     )
 

@@ -17,6 +17,7 @@ from connector.commands import InputError, database_url
 def run(args: argparse.Namespace) -> int:
     from sqlalchemy.orm import sessionmaker
 
+    from connector import config
     from connector.billing.reconciliation import export as reconcile_export
     from connector.billing.reconciliation.run import reconcile
     from connector.commands.progress import reporter
@@ -25,15 +26,18 @@ def run(args: argparse.Namespace) -> int:
 
     if args.format == "xlsx" and args.out is None:
         raise InputError("--out: required with --format xlsx (a workbook is not printed)")
+    settings = config.ReconcileSettings.from_environ()
+    workers = settings.processes if args.workers is None else args.workers
     engine = make_engine(database_url(args.database_url))
     if args.create_tables:
         all_metadata().create_all(engine)
     try:
         with sessionmaker(engine)() as db:
             try:
-                report = reconcile(db, args.tenant, args.kind, args.period, args.stations, workers=args.workers,
+                report = reconcile(db, args.tenant, args.kind, args.period, args.stations, workers=workers,
                                    chunk=args.chunk, mode=args.mode, partitions=args.partitions,
-                                   progress=reporter("reconcile", "sessions reconciled"))
+                                   progress=reporter("reconcile", "sessions reconciled"),
+                                   pool_min=settings.pool_min_sessions)
             except ValueError as exc:
                 field, reason = getattr(exc, "field", None), getattr(exc, "reason", None)
                 raise InputError(f"{field}: {reason}" if field else str(exc)) from exc
@@ -64,7 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--database-url", help="default $DATABASE_URL or sqlite:///evbill.db")
     p.add_argument("--format", choices=["json", "csv", "xlsx"], default="json")
     p.add_argument("--out", type=Path, default=None, help="write the report here (default: stdout)")
-    p.add_argument("--workers", type=int, default=1, help="re-rating processes (batch path)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="re-rating processes (default $EVBILL_RECONCILE_PROCESSES, else the number of CPUs)")
     p.add_argument("--partitions", type=int, default=1,
                    help="station shares reconciled in separate processes (reads committed data)")
     p.add_argument("--chunk", type=int, default=2000, help="sessions per chunk read and rated")

@@ -40,11 +40,12 @@ from connector.money import to_major
 from connector.storage import repo
 from connector.storage.session_facts import ENERGY_SCALE, OPEN, PER_SESSION, PLAIN, UNSUMMABLE
 from connector.storage.tables.billing import invoice_lines, invoices
-from connector.storage.tables.core import SessionRow
+from connector.storage.tables.core import RECON_INDEX, SessionRow
 
 S = SessionRow.__table__.c
 L = invoice_lines.c
 I = invoices.c  # noqa: E741 - the invoices' columns, as L is the lines'
+KINDS = (PER_SESSION, PLAIN, OPEN, UNSUMMABLE)  # every kind: lets the queries range over the recon index
 LINE_LIMIT = 2**30  # |gross| below this, |received| below 2**31, due below 2**40: share products fit a BIGINT
 
 
@@ -55,7 +56,7 @@ def period_filter(db: DbSession, tenant_id: str, period: Period, stations: list[
     window = [S.tenant_id == tenant_id, S.start_at >= lo, S.start_at < hi]
     if stations is not None:
         window.append(S.station_id.in_(stations))
-    zones = [z for (z,) in db.execute(select(S.time_zone).where(*window).distinct())]
+    zones = [z for (z,) in db.execute(select(S.time_zone).where(*window, S.recon_kind.in_(KINDS)).distinct())]
     by_bounds: dict[tuple[datetime, datetime], list[str | None]] = {}
     for name in zones:
         bounds = period.local_bounds(name)
@@ -64,8 +65,8 @@ def period_filter(db: DbSession, tenant_id: str, period: Period, stations: list[
         by_bounds.setdefault(bounds, []).append(name)
     ranges = []
     for (z_lo, z_hi), names in by_bounds.items():
-        named = [n for n in names if n is not None]
-        of_zone = or_(S.time_zone.in_(named) if named else false(), S.time_zone.is_(None) if None in names else false())
+        # no zone and "" are both UTC (``zone``); an expression, so the planner keeps the (kind, start) range
+        of_zone = func.coalesce(S.time_zone, "").in_(sorted({n or "" for n in names}))
         ranges.append(and_(of_zone, S.start_at >= z_lo, S.start_at < z_hi))
     return and_(*window, or_(*ranges) if ranges else false())
 
@@ -95,21 +96,23 @@ def _per_session(tenant_id: str, where: Any) -> Any:
     # what the invoice's VAT per rate moved (docs/rating.md): billed - this is the session as rated
     rounding = case((I.kind == "credit_note", -L.vat_rounding), else_=L.vat_rounding)
     partial = and_(I.kind != "credit_note", paid.is_not(None), I.amount_due > 0, paid != I.amount_due)
-    lines = invoice_lines.join(invoices, and_(I.tenant_id == L.tenant_id, I.invoice_id == L.invoice_id,
-                                              I.status != "void"))
+    # sessions -> their lines (by the (tenant, session) index) -> the line's invoice unless void: flat joins, so
+    # the lines are looked up per session instead of materialized; a void invoice's line has no invoice here
     source = (SessionRow.__table__
-              .outerjoin(lines, and_(L.tenant_id == S.tenant_id, L.session_id == S.session_id))
-              .outerjoin(received, received.c.invoice_id == L.invoice_id))
+              .outerjoin(invoice_lines, and_(L.tenant_id == S.tenant_id, L.session_id == S.session_id))
+              .outerjoin(invoices, and_(I.tenant_id == L.tenant_id, I.invoice_id == L.invoice_id, I.status != "void"))
+              .outerjoin(received, received.c.invoice_id == I.invoice_id))
+    live = I.invoice_id.is_not(None)
     return (select(S.session_id, S.station_id, S.tariff_id, S.rated_class, S.rated_currency,
                    S.due_minor, S.rated_energy,
-                   func.count(L.line_id).label("lines"), func.sum(signed).label("billed"),
-                   func.coalesce(func.sum(signed - rounding), 0).label("as_rated"),
-                   func.sum(_paid_line(paid, signed)).label("paid"),
+                   func.count(I.invoice_id).label("lines"), func.sum(case((live, signed))).label("billed"),
+                   func.coalesce(func.sum(case((live, signed - rounding))), 0).label("as_rated"),
+                   func.sum(case((live, _paid_line(paid, signed)))).label("paid"),
                    func.min(I.currency).label("cmin"), func.max(I.currency).label("cmax"),
                    func.max(case((and_(partial, ~_fits(paid)), 1), else_=0)).label("unfit"))
             .select_from(source).where(where, S.recon_kind == PLAIN)
-            .group_by(S.session_id, S.station_id, S.tariff_id, S.rated_class, S.rated_currency, S.due_minor,
-                      S.rated_energy)
+            # grouped in the covering index's order: the sessions are read from it, in order, without a sort
+            .group_by(*(S[name] for name in RECON_INDEX))
             .subquery("per_session"))
 
 
@@ -185,7 +188,8 @@ def _plain_exceptions(db: DbSession, tenant_id: str, per: Any, limits: Threshold
 
 def _duplicates(db: DbSession, tenant_id: str, where: Any, acc: Accounting) -> list[dict[str, Any]]:
     """Sessions with the same station, start and energy as an earlier one (by session id), every kind."""
-    keyed = and_(where, S.station_id.is_not(None), S.station_id != "", S.energy_key.is_not(None))
+    keyed = and_(where, S.recon_kind.in_(KINDS), S.station_id.is_not(None), S.station_id != "",
+                 S.energy_key.is_not(None))
     groups = (select(S.station_id, S.start_at, S.energy_key).where(keyed)
               .group_by(S.station_id, S.start_at, S.energy_key).having(func.count() > 1).subquery("dup"))
     members = db.execute(select(S.session_id, S.station_id, S.start_at, S.energy_key).join(groups, and_(
@@ -240,6 +244,8 @@ def run_stored(db: DbSession, tenant_id: str, period: Period, stations: list[str
     if has_exceptions:
         out.exceptions.extend(_plain_exceptions(db, tenant_id, per, limits, acc))
     out.exceptions.extend(_duplicates(db, tenant_id, where, acc))
+    if not db.execute(select(literal(1)).where(*window, S.recon_kind == PER_SESSION).limit(1)).first():
+        return out
     rest = Run(db, tenant_id, period, stations, limits, chunk=chunk, mode="stored", only_kind=PER_SESSION,
                duplicates=False).execute()
     return merge([out, rest])

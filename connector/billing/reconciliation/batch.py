@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from multiprocessing import get_all_start_methods, get_context
 from types import ModuleType
 from typing import Any
 
@@ -258,7 +259,7 @@ class Run:
     def __init__(self, db: DbSession, tenant_id: str, period: Period, stations: list[str] | None,
                  limits: Thresholds, *, workers: int = 1, chunk: int = 2000, mode: str = "rerate",
                  only_no_station: bool = False, progress: Callable[[int], None] | None = None,
-                 only_kind: int | None = None, duplicates: bool = True) -> None:
+                 only_kind: int | None = None, duplicates: bool = True, pool_min: int = 1) -> None:
         if mode not in ("rerate", "stored"):
             raise ValueError(f"mode: one of rerate, stored (got {mode!r})")
         self.db, self.tenant_id, self.period, self.stations = db, tenant_id, period, stations
@@ -272,19 +273,26 @@ class Run:
         # the set-based path (``aggregate``) hands this path only the sessions its SQL cannot sum, and finds
         # duplicates itself across all sessions
         self.only_kind, self.duplicates = only_kind, duplicates
+        self.pool_min = max(1, pool_min)  # fewer sessions to re-rate than this: rated here, no pool started
         self._same_start: dict[tuple[Any, ...], str] = {}
         self._start_at: Any = None
         self._failed: dict[str, Rated] = {}  # sessions that failed before rating (their error result)
         self.progress = progress  # told the running count of sessions accounted after every chunk (CLI)
         self.settled = 0
 
+    def _pool(self, versions: dict[str, list[VersionData]]) -> ProcessPoolExecutor | None:
+        """A pool of ``workers`` forked processes, or None: one worker, stored mode, or no ``fork`` on this
+        platform (a spawned process would re-import everything per run: not worth it for one run)."""
+        if self.workers <= 1 or self.mode != "rerate" or "fork" not in get_all_start_methods():
+            return None
+        return ProcessPoolExecutor(self.workers, mp_context=get_context("fork"), initializer=init_worker,
+                                   initargs=(versions,))
+
     def execute(self) -> Outcome:
         versions = load_versions(self.db, self.tenant_id) if self.mode == "rerate" else {}
-        pool = None
-        if self.workers > 1 and self.mode == "rerate":
-            pool = ProcessPoolExecutor(self.workers, initializer=init_worker, initargs=(versions,))
-        else:
-            init_worker(versions)
+        init_worker(versions)  # the serial path: small runs and the chunks before the pool starts
+        pool: ProcessPoolExecutor | None = None
+        queued = 0  # sessions to re-rate seen so far: the pool starts once they reach ``pool_min``
         pending: deque[tuple[list[Meta], dict[str, Billing], Future[list[Rated]] | list[Rated]]] = deque()
         lines = LineMerger(stream_lines(self.db, self.tenant_id, self.period, self.stations, self.chunk,
                                         self.no_station, self.only_kind))
@@ -294,10 +302,12 @@ class Run:
                 metas, billing, items, stored = self._read(rows, lines)
                 if self.mode == "stored":
                     pending.append((metas, billing, stored))
-                elif pool is not None:
-                    pending.append((metas, billing, pool.submit(rate_chunk, items)))
                 else:
-                    pending.append((metas, billing, rate_chunk(items)))
+                    queued += len(items)
+                    if pool is None and queued >= self.pool_min:
+                        pool = self._pool(versions)
+                    pending.append((metas, billing, rate_chunk(items) if pool is None
+                                    else pool.submit(rate_chunk, items)))
                 while len(pending) > 2 * self.workers:
                     self._settle(*pending.popleft())
             while pending:

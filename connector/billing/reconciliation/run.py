@@ -86,13 +86,14 @@ def summarize(out: Outcome) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 def reconcile(db: DbSession, tenant_id: str, kind: str, period: str, stations: list[str] | None = None, *,
               workers: int = 1, chunk: int = 2000, mode: str = "rerate", partitions: int = 1,
               emit_events: bool = True, progress: Callable[[int], None] | None = None,
-              set_based: bool = True) -> dict[str, Any]:
+              set_based: bool = True, pool_min: int = 1) -> dict[str, Any]:
     """Run, store and (by default) emit a reconciliation; returns the report. Never commits.
 
     ``workers``: rating processes in this transaction; ``partitions`` > 1: station shares in separate
     processes and connections (committed data only: the CLI's batch path). ``progress(n)``: sessions
     accounted so far, after every chunk (in-process runs; the CLI prints it). ``set_based``: a stored run
-    sums in the database (``aggregate``); False runs the per-session path (the reference it must equal)."""
+    sums in the database (``aggregate``); False runs the per-session path (the reference it must equal).
+    ``pool_min``: the re-rating pool starts only once this many sessions are to be re-rated."""
     parsed = parse_period(kind, period)
     station_ids = check_stations(stations)
     limits = anomalies.thresholds(db, tenant_id)
@@ -109,7 +110,8 @@ def reconcile(db: DbSession, tenant_id: str, kind: str, period: str, stations: l
 
             fast = run_stored(db, tenant_id, parsed, station_ids, limits, chunk=chunk)
         out = fast if fast is not None else Run(db, tenant_id, parsed, station_ids, limits, workers=workers,
-                                                chunk=chunk, mode=mode, progress=progress).execute()
+                                                chunk=chunk, mode=mode, progress=progress,
+                                                pool_min=pool_min).execute()
     out.exceptions.extend(paid_mismatches(db, tenant_id, parsed, station_ids))
     summary, rows = summarize(out)
     exceptions = sorted(out.exceptions, key=lambda e: (e["kind"], e["session_id"] or ""))

@@ -119,7 +119,9 @@ class InvoiceLineRow(Base):
     __table_args__ = (
         # with position: the next position of a line is read from the index, not by scanning a large draft
         Index("ix_invoice_lines_tenant_invoice_position", "tenant_id", "invoice_id", "position"),
-        Index("ix_invoice_lines_tenant_session", "tenant_id", "session_id"),
+        # covering for reconciliation: a session's lines with their invoice and amounts, without the rows
+        Index("ix_invoice_lines_tenant_session_amounts", "tenant_id", "session_id", "invoice_id", "gross",
+              "vat_rounding"),
         CheckConstraint("category IN ('energy', 'time', 'parking', 'fixed', 'reservation', 'adjustment', "
                         "'incentive')", name="category"),
     )

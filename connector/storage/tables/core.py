@@ -134,6 +134,10 @@ class CustomerRow(Base):
         }
 
 
+RECON_INDEX = ("tenant_id", "recon_kind", "start_at", "time_zone", "station_id", "tariff_id", "rated_class",
+               "rated_currency", "due_minor", "rated_energy", "energy_key", "session_id")
+
+
 class SessionRow(Base):
     """A charging session: ``document`` is the ``Session`` JSON (+ ingest extras), ``rating`` the last
     ``RatedSession.to_dict()``. ``status``: active | ended | rated | billed."""
@@ -167,6 +171,8 @@ class SessionRow(Base):
         Index("ix_sessions_tenant_start", "tenant_id", "start_at"),
         # with start and id: the duplicate-session check reads its first few candidates straight from the index
         Index("ix_sessions_tenant_station_start", "tenant_id", "station_id", "start_at", "session_id"),
+        # covering index of the set-based reconciliation: its scans read this, never the wide document rows
+        Index("ix_sessions_recon", *RECON_INDEX),
     )
 
 
