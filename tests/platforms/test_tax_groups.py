@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from connector.platforms import tax_groups
+from connector.platforms import registry, settings, tax_groups
 from connector.platforms.adapters import netsuite, zoho_books
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import MappingError, PermanentError
+from connector.platforms.settings import PlatformSettings, SettingsError
 from tests.platforms.events import billed_event
 from tests.platforms.fakes.finance_vendors import FinanceVendors
 from tests.platforms.fakes.http import OneShotHttp
@@ -56,6 +57,15 @@ def test_settings_refuse_a_key_that_is_not_a_group(config: Any) -> None:
                         ({"6.25+x": "G"}, "not a rate")):
         with pytest.raises(ValidationError, match=rf"tax_groups\n.*{why}"):
             config.model_validate({**base, "tax_groups": groups})
+
+
+@pytest.mark.parametrize("name", ["zoho_books", "netsuite"])
+def test_a_bad_key_is_refused_when_saved_naming_the_setting(name: str) -> None:
+    """What ``PUT /v1/platforms/<name>`` and the settings file go through: the 422 names config.tax_groups."""
+    base: dict[str, Any] = {"organization_id": "60001"} if name == "zoho_books" else {"account_id": "1"}
+    with pytest.raises(SettingsError) as bad:
+        settings.validate(registry.get(name), PlatformSettings(True, {**base, "tax_groups": {"6.25": "G"}}))
+    assert bad.value.field == "config.tax_groups" and "names one tax" in bad.value.reason
 
 
 def _zoho(vendors: FinanceVendors, **groups: str) -> zoho_books.ZohoBooksConfig:
