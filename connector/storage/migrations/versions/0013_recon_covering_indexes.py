@@ -5,8 +5,8 @@ it reads only the indexes (no wide document rows): sessions by (tenant, kind, st
 sums, lines by (tenant, session) with their invoice and amounts. The line index replaces
 ``ix_invoice_lines_tenant_session`` (same leading columns, so it serves every query the old one did).
 
-Revision ID: 0012_recon_covering_indexes
-Revises: 0011_invoice_line_vat_rounding, 0011_line_position_sequence
+Revision ID: 0013_recon_covering_indexes
+Revises: 0012_line_position_sequence
 Create Date: 2026-12-02 15:00:00
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = '0012_recon_covering_indexes'
-down_revision = ('0011_invoice_line_vat_rounding', '0011_line_position_sequence')  # joins both 0011s
+revision = '0013_recon_covering_indexes'
+down_revision = '0012_line_position_sequence'
 branch_labels = None
 depends_on = None
 
