@@ -26,6 +26,13 @@ def test_rate_bench_prints_both_throughputs() -> None:
     assert re.search(r"\(b\) raw sessions.*:\s+[\d,]+ sessions/s \(\d+ rated, 3\.\d priced lines/session\)", out), out
 
 
+def test_rating_vs_peer_prints_each_figure_with_its_ratio_and_the_build() -> None:
+    out = _run(sys.executable, "bench/rating_vs_peer.py", "--repeats", "1", "--rounds", "1", "--mix", "20")
+    assert "pure Python rating core" in out, out
+    assert len(re.findall(r"ratio \d+\.\d\d / \d+\.\d\d  \(target >= 2\)", out)) == 4, out
+    assert re.search(r"raw sessions, 4-element TOU\s+ours\s+[\d,]+ /\s+[\d,]+\s+sessions/s", out), out
+
+
 def test_batch_scaling_bench_prints_each_path_and_its_ratio() -> None:
     out = _run(sys.executable, "bench/batch_scaling.py", "--sessions", "250", "--repeats", "1")
     paths = re.findall(r"^\((a|b|c)\) .*: 1 proc [\d,]+ / [\d,]+; 2 proc [\d,]+ / [\d,]+ sessions/s .*"
