@@ -10,6 +10,7 @@ the rating options (built once per call, and they coerce loosely typed input tha
 from __future__ import annotations
 
 import os
+import sys
 
 from setuptools import Extension, setup
 
@@ -25,16 +26,25 @@ COMPILED = [
 ]
 
 
-def _extensions() -> list[Extension]:
-    if os.environ.get("EVBILL_COMPILE", "") not in ("1", "true", "yes"):
-        return []
-    from mypyc.build import mypycify  # only the compiled build needs mypy
+COMPILE = os.environ.get("EVBILL_COMPILE", "") in ("1", "true", "yes")
+BUILDS = ("bdist_wheel", "build_ext", "build", "install", "editable_wheel", "develop")
 
+
+def _extensions() -> list[Extension]:
+    # pip and uv first run this file for metadata and build requirements (setup_requires below), before
+    # mypy is installed: only a build step compiles
+    if not COMPILE or not any(command in sys.argv for command in BUILDS):
+        return []
+    try:
+        from mypyc.build import mypycify  # only the compiled build needs mypy
+    except ImportError:
+        raise SystemExit("EVBILL_COMPILE=1: the build needs mypy (mypyc) installed") from None
     return mypycify(COMPILED, opt_level="3")
 
 
 setup(
     ext_modules=_extensions(),
-    # an isolated build (pip, uv, python -m build) installs mypy only when it will compile
-    setup_requires=["mypy>=1.10"] if os.environ.get("EVBILL_COMPILE", "") in ("1", "true", "yes") else [],
+    # an isolated build (pip, uv, python -m build) installs these only when it will compile: mypyc type-checks
+    # the modules it compiles, and they use the pydantic models (pyproject's mypy config loads its plugin)
+    setup_requires=["mypy>=1.10", "pydantic>=2.6"] if COMPILE else [],
 )
