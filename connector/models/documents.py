@@ -216,6 +216,21 @@ class DifferenceJson(TypedDict):
     gross: str
 
 
+class TaxDeltaJson(TypedDict):
+    """One tax (name, rate) of an invoice's VAT restatement: the change of its amount."""
+
+    name: str
+    rate: str
+    amount: str
+
+
+class VatRestatementJson(TypedDict):
+    """``invoice.vat_restated``: what moved at finalize from the sessions as rated to the invoice."""
+
+    receivable: str
+    taxes: list[TaxDeltaJson]
+
+
 class EventDataJson(TypedDict, total=False):
     """An event's ``data``: which keys are present depends on the event type (docs/architecture.md)."""
 
@@ -233,6 +248,7 @@ class EventDataJson(TypedDict, total=False):
     reconciliation: dict[str, Any]
     anomaly: dict[str, Any]
     payment: dict[str, Any]
+    restatement: VatRestatementJson  # invoice.vat_restated
 
 
 class EventJson(TypedDict):

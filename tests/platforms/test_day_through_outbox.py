@@ -306,9 +306,11 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
     drafts = client.get("/v1/invoices", query_string={"status": "draft"}, headers=H).get_json()["items"]
     assert len(drafts) == 5  # C-1, C-FLEET and C-US monthly drafts + two per-session C-GOV drafts
     inject_trouble(doubles, "finalized")
+    invoiced: dict[str, dict[str, Any]] = {}  # invoice id -> the finalized invoice
     for inv in drafts:
         r = client.post(f"/v1/invoices/{inv['id']}/finalize", headers=H)
         assert r.status_code == 200, r.get_data(as_text=True)
+        invoiced[inv["id"]] = r.get_json()
     # S-07's charger was faulty: its per-session invoice is credited in full (credit_note.issued)
     r = client.post(f"/v1/invoices/{billed['S-07']['invoice_id']}/credit-notes", json={"reason": "charger fault"},
                     headers=H)
@@ -359,6 +361,10 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
     sessions = [sid for sid, *_ in DAY]
     finalized = {e.data["invoice"]["id"] for e in events.values() if e.type == "invoice.finalized"}
     assert len(finalized) == 5
+    # invoices whose VAT per rate on their net differs from their sessions' rated VAT (number -> receivable delta)
+    restated = {e.data["invoice"]["number"]: Decimal(e.data["restatement"]["receivable"])
+                for e in events.values() if e.type == "invoice.vat_restated"}
+    assert restated and all(restated.values())  # S-07's invoice among them (6.99 as rated, 7.00 invoiced)
     finance, messaging = doubles.finance, doubles.messaging
     checks: dict[str, Any] = {
         # one invoice per session, plus S-07's credit note (its amount_due, linked to EV-S-07's Zoho invoice)
@@ -369,7 +375,9 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
                 "zoho_books"] else [(f"EV-{credit_note['number']}", Decimal(credit_note["amount_due"]),
                                      finance.zoho_invoices["EV-S-07"]["invoice_id"])]),
         "netsuite": lambda: Counter(ref for ref, _ in finance.ns_applied) == Counter({f"eid:{s}": 1 for s in sessions}),
-        "sap_s4hana": lambda: sorted(ref for _, ref in finance.sap_documents) == [credit_note["number"], *sessions],
+        # one document per session, one per invoice whose VAT was restated at finalize, the credit note's reversal
+        "sap_s4hana": lambda: sorted(ref for _, ref in finance.sap_documents) == sorted(
+            [credit_note["number"], *sessions, *(f"{number}~VAT" for number in restated)]),
         "sap_concur": lambda: sorted(e["comment"].split()[3] for e in finance.concur_expenses) == [
             "S-02", "S-03", "S-06", "S-07"],
         # the fleet customer's finalized invoice, one FreshBooks invoice at our total (unless FreshBooks' tax
@@ -396,7 +404,8 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
             (c["body"]["CreditNoteNumber"], c["total"], c["remaining"]) for c in doubles.xero.credit_notes.values()] == [
             (credit_note["number"], Decimal(credit_note["amount_due"]), 0)] and [
             a["Amount"] for a in doubles.xero.allocations] == [Decimal(credit_note["amount_due"])],
-        "quickbooks": lambda: len(doubles.qbo.entries) == len(delivered("quickbooks")) == 10,  # + the reversal
+        # 9 sessions, the reversal and one adjusting entry per restated invoice
+        "quickbooks": lambda: len(doubles.qbo.entries) == len(delivered("quickbooks")) == 10 + len(restated),
         "sendgrid": lambda: len(messaging.emails) == len(delivered("sendgrid")) == 6,  # 5 invoices + the credit note
         "salesforce": lambda: sorted(k[2] for k in messaging.sf_records) == ["fleet:S-02", "fleet:S-06"],
         "zoho_analytics": lambda: sorted(messaging.zoho_rows["V1"]) == sessions and [
@@ -409,10 +418,37 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
     }
     wrong = sorted(name for name, check in checks.items() if not check())
     assert wrong == []
-    # ---- and the money is the billing's, unchanged: SAP receivables and Concur amounts per session
+    # ---- and the money is ours: the receivable per invoice at SAP and QuickBooks (its sessions as rated, the
+    # invoice's VAT adjustment, S-07's credit note) is the invoice's amount due less what was credited
     due = {sid: Decimal(b["amount_due"]) for sid, b in billed.items()}
-    ar = {ref: Decimal(doc["CURRENCYAMOUNT"][0]["AMT_DOCCUR"]) for (_, ref), doc in finance.sap_documents.items()}
-    assert ar == due | {credit_note["number"]: -due["S-07"]}  # the reversal credits the receivable
+    by_number = {doc["number"]: inv_id for inv_id, doc in invoiced.items()}
+    by_number[credit_note["number"]] = credit_note["credit_note_of"]
+    of_session = {sid: b["invoice_id"] for sid, b in billed.items()}
+    ours = {inv_id: Decimal(doc["amount_due"]) for inv_id, doc in invoiced.items()}
+    ours[credit_note["credit_note_of"]] -= Decimal(credit_note["amount_due"])
+    assert ours[billed["S-07"]["invoice_id"]] == 0
+    sap_ar: dict[str, Decimal] = {}
+    for (_, ref), doc in finance.sap_documents.items():
+        inv_id = of_session.get(ref) or by_number[ref.removesuffix("~VAT")]
+        sap_ar[inv_id] = sap_ar.get(inv_id, Decimal(0)) + Decimal(doc["CURRENCYAMOUNT"][0]["AMT_DOCCUR"])
+    assert sap_ar == ours
+    qbo_ar: dict[str, Decimal] = {}
+    for entry in doubles.qbo.entries.values():
+        body = entry["body"]
+        what = body["DocNumber"].removeprefix("EV-").removeprefix("VAT-")
+        inv_id = of_session.get(what) or by_number.get(what) or body["PrivateNote"].split(", invoice ")[1].split(",")[0]
+        inv_id = by_number.get(inv_id, inv_id)
+        for ln in body["Line"]:
+            detail = ln["JournalEntryLineDetail"]
+            if detail["AccountRef"]["value"] == AR:
+                signed = ln["Amount"] if detail["PostingType"] == "Debit" else -ln["Amount"]
+                qbo_ar[inv_id] = qbo_ar.get(inv_id, Decimal(0)) + signed
+    assert qbo_ar == ours
+    # and what was restated is the invoice less its sessions as rated
+    for number, delta in restated.items():
+        inv_id = by_number[number]
+        assert Decimal(invoiced[inv_id]["amount_due"]) - sum(
+            due[s] for s, i in of_session.items() if i == inv_id) == delta, number
     assert {e["comment"].split()[3]: e["transactionAmount"]["value"] for e in finance.concur_expenses} == {
         s: due[s] for s in ("S-02", "S-03", "S-06", "S-07")}
     for sid, bill in billed.items():  # Zoho's lines are the session's rated nets, unchanged
@@ -427,4 +463,5 @@ def test_one_day_reaches_every_adapter_exactly_once(doubles: Doubles, tmp_path: 
     assert (Decimal(fb_invoice["amount"]["amount"]) == Decimal(fleet["amount_due"])) == (fb_invoice["vis_state"] == 0)
     assert due["S-01"] == Decimal("9.64")  # 1.00 + 18.2 x 0.39 = 7.10 (7.098) net 8.10, VAT 1.54
     assert due["S-05"] == Decimal("10.50")  # 30 kWh x 0.35 USD, untaxed
-    assert due["S-07"] == Decimal(credit_note["amount_due"])  # what Stripe, Xero and PayPal were credited above
+    assert due["S-07"] == Decimal("6.99")  # 1.00 + 12.5 x 0.39 = 5.875 -> 5.88, VAT 1.11 as rated (OCPI totals)
+    assert Decimal(credit_note["amount_due"]) == Decimal("7.00")  # the invoice: VAT 19 % of 5.88 = 1.12 per rate

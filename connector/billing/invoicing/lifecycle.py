@@ -95,12 +95,15 @@ def finalize_invoice(db: DbSession, tenant_id: str, invoice_id: str,
         raise Conflict(f"invoice '{invoice_id}' has no lines; nothing to finalize")
     before = _state(invoice)
     invoice.number = invoices.next_number(db, tenant_id, invoice.kind)
-    vat.apply_on_finalize(db, invoice, vat_policy)
+    moved = vat.apply_on_finalize(db, invoice, vat_policy)
     invoice.status, invoice.issued_at = "finalized", _now()
     db.flush()
     audit.record(db, tenant_id, "invoice", invoice_id, "finalize", before, _state(invoice))
     doc = invoices.invoice_json(db, invoice)
     emit(db, tenant_id, "invoice.finalized", {"invoice": doc})
+    if moved:  # platforms that booked the sessions as rated post the difference (docs/rating.md)
+        emit(db, tenant_id, "invoice.vat_restated",
+             {"invoice": doc, "restatement": vat.restatement_json(moved, invoice.currency)})
     return doc
 
 

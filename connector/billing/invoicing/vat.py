@@ -22,7 +22,8 @@ from connector.billing.invoicing import rows as invoices
 from connector.billing.invoicing.posting import emit
 from connector.billing.ledger import accounts as accounts_mod
 from connector.billing.ledger.journal import Posting, post_entry
-from connector.money import quantum, round_money, to_major, to_minor
+from connector.models.documents import VatRestatementJson
+from connector.money import major_str, quantum, round_money, to_major, to_minor
 from connector.rating.invoice import allocate
 from connector.storage.tables.billing import InvoiceLineRow, InvoiceRow
 from connector.storage.tables.platforms import PlatformConfigRow
@@ -68,16 +69,17 @@ def per_rate_shares(lines: Sequence[InvoiceLineRow], currency: str) -> dict[tupl
     return out
 
 
-def apply_on_finalize(db: DbSession, invoice: InvoiceRow, policy: InvoiceVat) -> int:
-    """Restate the invoice's VAT by ``policy`` as it is finalized; returns the change of its tax
-    (minor units). ``from_totals`` and invoices whose rated VAT is already per rate change nothing."""
+def apply_on_finalize(db: DbSession, invoice: InvoiceRow, policy: InvoiceVat) -> dict[tuple[str, str], int]:
+    """Restate the invoice's VAT by ``policy`` as it is finalized; returns the change of each tax
+    ((name, rate) -> minor units, only non-zero ones). ``from_totals`` and invoices whose rated VAT is already
+    per rate change nothing."""
     if policy is not InvoiceVat.PER_RATE:
-        return 0
+        return {}
     lines = [ln for ln in invoices.lines_of(db, invoice.tenant_id, invoice.invoice_id) if ln.category != "incentive"]
     shares = per_rate_shares(lines, invoice.currency)
     accounts = accounts_mod.load(db, invoice.tenant_id)
     postings: list[Posting] = []
-    moved = 0
+    moved: dict[tuple[str, str], int] = {}
     for ln in lines:
         taxes, changed = [], False
         for j, t in enumerate(ln.taxes):
@@ -85,6 +87,8 @@ def apply_on_finalize(db: DbSession, invoice: InvoiceRow, policy: InvoiceVat) ->
             delta = new - int(t["amount"])
             if delta:
                 changed = True
+                key = (str(t["name"]), str(t["rate"]))
+                moved[key] = moved.get(key, 0) + delta
                 postings.append((accounts.receivable, delta, "accounts receivable"))
                 postings.append((accounts.tax(t["name"]), -delta, f"tax payable {t['name']} {t['rate']}% per rate"))
             taxes.append({**t, "amount": new})
@@ -96,7 +100,6 @@ def apply_on_finalize(db: DbSession, invoice: InvoiceRow, policy: InvoiceVat) ->
             ln.tax += delta
             ln.gross += delta
             ln.vat_rounding = (ln.vat_rounding or 0) + delta
-            moved += delta
     if postings:
         entry = post_entry(db, invoice.tenant_id, currency=invoice.currency,
                            memo=f"invoice {invoice.number or invoice.invoice_id}: VAT per rate on its net",
@@ -104,7 +107,15 @@ def apply_on_finalize(db: DbSession, invoice: InvoiceRow, policy: InvoiceVat) ->
         if entry is not None:
             emit(db, invoice.tenant_id, "journal.posted", {"entry": entry})
         invoices.refresh_totals(db, invoice)
-    return moved
+    return {k: v for k, v in moved.items() if v}
+
+
+def restatement_json(moved: dict[tuple[str, str], int], currency: str) -> VatRestatementJson:
+    """``data.restatement`` of ``invoice.vat_restated``: what platforms that booked the sessions as rated
+    (``session.billed``) post to reach the invoice, receivable against tax payable per rate."""
+    return {"receivable": major_str(sum(moved.values()), currency),
+            "taxes": [{"name": name, "rate": rate, "amount": major_str(amount, currency)}
+                      for (name, rate), amount in sorted(moved.items())]}
 
 
 def recomputing_platforms_warning(db: DbSession, policy: InvoiceVat) -> str | None:

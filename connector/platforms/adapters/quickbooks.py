@@ -1,5 +1,8 @@
 """QuickBooks Online: a balanced JournalEntry per billed session (and the reversal per credit note or void).
 
+An invoice whose VAT was restated per rate at finalize (``invoice.vat_restated``) gets one adjusting entry,
+receivable against tax payable, so the receivable of its sessions plus the adjustment is the invoice's.
+
 The entry mirrors our ledger's posting rule, checked balanced before sending; a ``requestid`` derived from
 tenant and session makes a retry return the entry QuickBooks already made. See docs/platforms/quickbooks.md."""
 
@@ -21,7 +24,8 @@ from connector.platforms.invoice_event import event_lines, invoice_of, minor, re
 from connector.platforms.oauth import rotating_provider, send_authorized
 
 NAME = "quickbooks"
-EVENTS = ("session.billed", "credit_note.issued", "invoice.voided")
+EVENTS = ("session.billed", "invoice.vat_restated", "credit_note.issued", "invoice.voided")
+RESTATED = "invoice.vat_restated"
 # events whose entry reverses all lines of the document they carry (billing's journal does the same)
 REVERSALS = frozenset({"credit_note.issued", "invoice.voided"})
 MINOR_VERSION = "75"
@@ -54,7 +58,7 @@ Config = QuickBooksConfig
 
 def subject(event: EventJson) -> str:
     """What one entry is about: the billed session, or the credit note / voided invoice."""
-    if event.get("type") in REVERSALS:
+    if event.get("type") in REVERSALS or event.get("type") == RESTATED:
         return str(invoice_of(event)["id"])
     session_id = ((event.get("data") or {}).get("session") or {}).get("id")
     if not session_id:
@@ -84,8 +88,33 @@ def _lines_of(event: EventJson) -> list[InvoiceLineJson]:
     return own
 
 
+def _restatement(event: EventJson, config: QuickBooksConfig) -> list[tuple[str, int, str, bool]]:
+    """The adjusting entry of ``invoice.vat_restated``: receivable by the receivable delta, each tax payable
+    by its own delta (signs as they come: a restatement can lower the tax)."""
+    inv = invoice_of(event)
+    cur = str(inv["currency"]).upper()
+    data = (event.get("data") or {}).get("restatement")
+    if not isinstance(data, dict):
+        raise ValueError("data.restatement: required")
+    label = f"invoice {inv.get('number') or inv['id']}"
+    out = [(config.receivable_account, minor(data.get("receivable"), cur, "data.restatement.receivable"),
+            f"EV charging receivable, VAT per rate, {label}", True)]
+    for j, t in enumerate(data.get("taxes") or []):
+        name = str(t.get("name"))
+        tax_account = config.tax_accounts.get(name) or config.default_tax_account
+        if not tax_account:
+            raise ValueError(f"data.restatement.taxes: no QuickBooks tax account configured for {name!r} (tax_accounts)")
+        amount = minor(t.get("amount"), cur, f"data.restatement.taxes[{j}].amount")
+        out.append((tax_account, -amount, f"{name} {t.get('rate')}% payable, VAT per rate, {label}", False))
+    if sum(p[1] for p in out) != 0:
+        raise ValueError(f"data.restatement: receivable != sum of taxes for invoice {inv.get('id')}")
+    return [p for p in out if p[1] != 0]
+
+
 def postings(event: EventJson, config: QuickBooksConfig) -> list[tuple[str, int, str, bool]]:
     """(account Id, signed minor amount: + debit / - credit, description, is the AR line)."""
+    if event.get("type") == RESTATED:
+        return _restatement(event, config)
     inv = invoice_of(event)
     cur = str(inv["currency"]).upper()
     sign = -1 if event.get("type") in REVERSALS else 1
@@ -134,21 +163,20 @@ def build_journal_entry(event: EventJson, config: QuickBooksConfig) -> dict[str,
     if not qbo_customer:
         raise ValueError(f"invoice.customer.id: {customer_id!r} has no QuickBooks customer in config customer_map")
     lines = []
-    for account, amount, text, is_ar in postings(event, config):
+    for account, amount, text, is_ar in postings(event, config):  # an adjustment may credit A/R: Entity all the same
         detail: dict[str, Any] = {"PostingType": "Debit" if amount > 0 else "Credit", "AccountRef": {"value": account}}
         if is_ar:
             detail["Entity"] = {"Type": "Customer", "EntityRef": {"value": qbo_customer}}
         lines.append({"Description": text[:4000], "Amount": Decimal(abs(amount)).scaleb(-minor_units(cur)),
                       "DetailType": "JournalEntryLineDetail", "JournalEntryLineDetail": detail})
     what = subject(event)
+    if event.get("type") == RESTATED:  # not the credit note's or void's number: an entry of its own
+        what = f"VAT-{inv.get('number') or what}"
     date = str(inv.get("issued_at") or event.get("created_at") or "")[:10]
     return {"DocNumber": f"{config.doc_number_prefix}{what}"[:21], "TxnDate": date, "CurrencyRef": {"value": cur},
             "PrivateNote": f"{event.get('type')} {what}, invoice {inv.get('number') or inv['id']}, "
                            f"event {event.get('id')}"[:4000],
             "Line": lines}
-
-
-
 
 
 def deliver(event: EventJson, config: QuickBooksConfig, ctx: DeliveryContext) -> dict[str, Any]:
@@ -158,6 +186,8 @@ def deliver(event: EventJson, config: QuickBooksConfig, ctx: DeliveryContext) ->
         body = build_journal_entry(event, config)
     except ValueError as exc:
         raise PermanentError(str(exc)) from exc
+    if not body["Line"]:  # a restatement that moved nothing: no entry (QuickBooks refuses an empty one)
+        return {"status": "skipped", "reason": "the VAT restatement moved nothing"}
     provider = rotating_provider(config.token_url, config.client_id, config.client_secret, config.refresh_token,
                                  store=ctx.stores.refresh_tokens, on_refresh=ctx.on_refresh)
     url = f"{config.api_base.rstrip('/')}/v3/company/{config.realm_id}/journalentry"

@@ -2,8 +2,9 @@
 
 One accounting document per session, sent as SAP's Journal Entry SOAP message (default) or as BAPI tables in
 JSON for customer middleware, refused before sending unless it sums to zero; the session id is the reference
-SAP dedupes on. A credit note or the void of an invoice posts one reversing document. See
-docs/platforms/sap_s4hana.md."""
+SAP dedupes on. A credit note or the void of an invoice posts one reversing document. An invoice whose VAT
+was restated per rate at finalize (``invoice.vat_restated``) posts one adjusting document, receivable against
+tax per rate, referenced ``<number>~VAT``. See docs/platforms/sap_s4hana.md."""
 
 from __future__ import annotations
 
@@ -18,13 +19,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from connector.models.documents import EventJson, InvoiceJson, InvoiceLineJson
-from connector.money import round_money
+from connector.money import quantum, round_money
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import MappingError
 from connector.platforms.invoice_event import correction_skip, rebilling, session_lines
 
 NAME = "sap_s4hana"
-EVENTS = ("session.billed", "credit_note.issued", "invoice.voided")
+EVENTS = ("session.billed", "invoice.vat_restated", "credit_note.issued", "invoice.voided")
+RESTATED = "invoice.vat_restated"
 DOC_CURRENCY, LOCAL_CURRENCY = "00", "10"
 
 
@@ -85,6 +87,10 @@ def skip_reason(event: EventJson) -> str | None:
     """Why a void or credit note posts nothing (None: it does); voided drafts count, their sessions were posted."""
     if event.get("type") in ("invoice.voided", "credit_note.issued"):
         return correction_skip(event, "SAP S/4HANA", voided_drafts=True)
+    if event.get("type") == RESTATED:
+        restatement: Mapping[str, Any] = (event.get("data") or {}).get("restatement") or {}
+        if not any(Decimal(str(t.get("amount") or 0)) for t in restatement.get("taxes") or []):
+            return "the VAT restatement moved nothing"
     return None
 
 
@@ -94,6 +100,12 @@ def _session(event: EventJson) -> tuple[dict[str, Any], InvoiceJson, list[Invoic
     invoice = data.get("invoice")
     if not isinstance(invoice, dict):
         raise MappingError("data.invoice", "required")
+    if event.get("type") == RESTATED:  # the invoice's adjustment: "INV-000001~VAT", no lines of its own
+        ref = invoice.get("number") or invoice.get("id")
+        if not ref:
+            raise MappingError("data.invoice.number", "required")
+        customer_of: Mapping[str, Any] = invoice.get("customer") or {}
+        return {"id": f"{ref}~VAT", "customer_id": customer_of.get("id")}, invoice, []
     if is_credit_note(event):  # referenced by its own number; all its lines reverse the original postings
         ref = invoice.get("number") or invoice.get("id")
         if event.get("type") == "invoice.voided":  # the void of invoice INV-000001: "INV-000001~VOID"
@@ -112,6 +124,22 @@ def _sap_date(iso: str) -> str:
     return iso[:10].replace("-", "")
 
 
+def _restatement_taxes(event: EventJson, currency: str) -> tuple[Decimal, dict[tuple[str, str], list[Decimal]]]:
+    """(receivable delta, (name, rate) -> [tax delta, base 0]) of ``invoice.vat_restated``: the tax moves on
+    the same base, so the adjustment's tax items carry a zero base."""
+    data = (event.get("data") or {}).get("restatement")
+    if not isinstance(data, dict):
+        raise MappingError("data.restatement", "required")
+    taxes: dict[tuple[str, str], list[Decimal]] = {}
+    for t in data.get("taxes") or []:
+        acc = taxes.setdefault((str(t.get("name") or "TAX"), _rate(t["rate"])), [Decimal(0), quantum(currency) * 0])
+        acc[0] += Decimal(str(t["amount"]))
+    receivable = Decimal(str(data.get("receivable")))
+    if receivable != sum((a for a, _ in taxes.values()), Decimal(0)):
+        raise MappingError("data.restatement", f"receivable {receivable} != sum of the tax deltas ({currency})")
+    return receivable, taxes
+
+
 def build_document(event: EventJson, config: SapConfig) -> dict[str, Any]:
     """The BAPI tables for this session (pure; balanced or MappingError)."""
     session, invoice, lines = _session(event)
@@ -125,6 +153,7 @@ def build_document(event: EventJson, config: SapConfig) -> dict[str, Any]:
     credit = is_credit_note(event)
     sign = Decimal(-1) if credit else Decimal(1)  # a credit note reverses: receivable credited, revenue debited
     text = (f"EV void {session['id']}" if event.get("type") == "invoice.voided" else
+            f"EV VAT per rate {session['id'].removesuffix('~VAT')}" if event.get("type") == RESTATED else
             f"EV credit note {session['id']}" if credit else f"EV charging {session['id']}")
     header = {"BUS_ACT": "RFBU", "USERNAME": config.bapi_user, "HEADER_TXT": text[:25], "COMP_CODE": config.comp_code,
               "DOC_DATE": date, "PSTNG_DATE": date, "DOC_TYPE": config.credit_doc_type if credit else config.doc_type,
@@ -154,10 +183,12 @@ def build_document(event: EventJson, config: SapConfig) -> dict[str, Any]:
             item["PROFIT_CTR"] = alpha(config.profit_center)
         gl.append(item)
         items.append(("ACCOUNTGL", -net, None))
+    if event.get("type") == RESTATED:
+        gross, taxes = _restatement_taxes(event, currency)
     for (_name, rate), (amount, base) in taxes.items():
         tax.append({"ITEMNO_ACC": "", "GL_ACCOUNT": alpha(config.tax_account), "COND_KEY": config.tax_cond_key,
                     "ACCT_KEY": config.tax_acct_key, "TAX_CODE": _tax_code(rate, config), "TAX_RATE": rate})
-        items.append(("ACCOUNTTAX", -amount, -base))
+        items.append(("ACCOUNTTAX", -amount, -base if base else base))  # never "-0.00"
     receivable = {"ITEMNO_ACC": "0000000001", "CUSTOMER": alpha(kunnr), "ITEM_TEXT": text[:50],
                   "ALLOC_NMBR": session["id"][:18], "BLINE_DATE": date}
     amounts: list[dict[str, Any]] = [_amount(1, DOC_CURRENCY, currency, gross)]
@@ -209,7 +240,8 @@ def _translate(doc_rows: list[dict[str, Any]], currency: str, config: SapConfig,
                             round_money(Decimal(base) * rate, local) if base is not None else None, rate))
     diff = sum((Decimal(r["AMT_DOCCUR"]) for r in rows), Decimal(0))
     if diff:
-        revenue = [r for r in rows if int(r["ITEMNO_ACC"]) >= first_revenue and "AMT_BASE" not in r]
+        revenue = [r for r in rows if int(r["ITEMNO_ACC"]) >= first_revenue and "AMT_BASE" not in r] or [
+            r for r in rows if int(r["ITEMNO_ACC"]) >= first_revenue]  # a VAT adjustment has tax items only
         target = max(revenue, key=lambda r: abs(Decimal(r["AMT_DOCCUR"])))
         target["AMT_DOCCUR"] = str(Decimal(target["AMT_DOCCUR"]) - diff)
     return rows
