@@ -7,6 +7,7 @@ billing prints it. Nothing here computes a price.
 
 from __future__ import annotations
 
+import copy
 import json
 from decimal import Decimal
 from typing import Any
@@ -87,3 +88,29 @@ def incentive() -> tuple[Adjustment, ...]:
     """A 10 % discount and a per-kWh government incentive: negative lines, amount_due below gross."""
     return (Adjustment(kind="discount_percent", name="Fleet 10%", value="10"),
             Adjustment(kind="incentive_per_kwh", name="State incentive", value="0.05"))
+
+
+def vat_restated_event(delta: str = "0.01", **kw: Any) -> dict[str, Any]:
+    """``invoice.vat_restated`` of the one-session invoice: its energy line's VAT moved by ``delta`` at finalize
+    (the invoice as finalized carries it; the session was billed as rated)."""
+    invoice = copy.deepcopy(billed_event(**kw)["data"]["invoice"])
+    line = invoice["lines"][-1]
+    step = Decimal(delta)
+    for field in ("tax", "gross"):
+        line[field] = str(Decimal(line[field]) + step)
+    line["taxes"][0]["amount"] = str(Decimal(line["taxes"][0]["amount"]) + step)
+    invoice["taxes"][0]["amount"] = str(Decimal(invoice["taxes"][0]["amount"]) + step)
+    for field in ("tax_total", "gross_total", "amount_due"):
+        invoice[field] = str(Decimal(invoice[field]) + step)
+    return {"id": f"evt_vat_{invoice['id']}", "type": "invoice.vat_restated", "tenant_id": "t1",
+            "created_at": "2026-01-13T12:00:00Z",
+            "data": {"invoice": invoice, "restatement": {"receivable": delta, "taxes": [
+                {"name": "VAT", "rate": "19", "amount": delta}]}}}
+
+
+def credit_note_of(event: dict[str, Any]) -> dict[str, Any]:
+    """``credit_note.issued`` crediting the whole invoice of ``event`` (its lines copied, as billing does)."""
+    invoice = copy.deepcopy(event["data"]["invoice"]) | {"id": "cn_1", "kind": "credit_note", "number": "CN-000001",
+                                                          "credit_note_of": event["data"]["invoice"]["id"]}
+    return {"id": "evt_cn_1", "type": "credit_note.issued", "tenant_id": "t1", "created_at": "2026-01-20T09:00:00Z",
+            "data": {"invoice": invoice}}

@@ -15,7 +15,13 @@ from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import PermanentError
 from tests.platforms.fakes.http import OneShotHttp
 from tests.platforms.fakes.quickbooks import AR, QuickBooksDouble
-from tests.platforms.finance_events import billed_event, incentive, invoice_event
+from tests.platforms.finance_events import (
+    billed_event,
+    credit_note_of,
+    incentive,
+    invoice_event,
+    vat_restated_event,
+)
 from tests.platforms.schemas import schema_errors
 from tests.platforms.worker_model import retrying
 
@@ -126,4 +132,43 @@ def test_fault_is_permanent(double: QuickBooksDouble) -> None:
                                  "realm_id": "1"})
     with pytest.raises(PermanentError, match="400"):
         quickbooks.deliver(billed_event(), cfg, DeliveryContext(OneShotHttp()))
+    assert double.entries == {}
+
+
+def test_vat_restatement_posts_one_adjusting_entry(double: QuickBooksDouble) -> None:
+    """The session was booked as rated (12.05); the invoice's VAT per rate is a cent more (12.06): one entry
+    moves A/R and VAT payable by it, once under retries, and the full credit note then nets A/R to zero."""
+    cfg = CFG.model_copy(update={"token_url": double.url + "/oauth2/v1/tokens/bearer", "api_base": double.url})
+    event = vat_restated_event("0.01")
+    body = quickbooks.build_journal_entry(event, cfg)
+    assert schema_errors("quickbooks/journalentry_create.schema.json", body) == []
+    assert rows(body) == [("Debit", AR, Decimal("0.01")), ("Credit", "90", Decimal("0.01"))] and balanced(body)
+    assert body["Line"][0]["JournalEntryLineDetail"]["Entity"] == {"Type": "Customer", "EntityRef": {"value": "58"}}
+    assert body["DocNumber"] == "EV-VAT-INV-0001"
+    assert quickbooks.idempotency_key(event) == "quickbooks:t1:invoice.vat_restated:inv_S-100"
+    lowered = quickbooks.build_journal_entry(vat_restated_event("-0.02"), cfg)
+    assert rows(lowered) == [("Credit", AR, Decimal("0.02")), ("Debit", "90", Decimal("0.02"))]
+    double.fail("/v3/company/", 429, 500, retry_after="1")
+    double.lose("/v3/company/")
+    result, _ = retrying(lambda: quickbooks.deliver(event, cfg, DeliveryContext(OneShotHttp())))
+    again = quickbooks.deliver(event, cfg, DeliveryContext(OneShotHttp()))  # redelivered after a restart
+    assert result["status"] == "sent" and again["ref"] == result["ref"] and len(double.entries) == 1
+    for other in (billed_event(), credit_note_of(event)):
+        quickbooks.deliver(other, cfg, DeliveryContext(OneShotHttp()))
+    receivable = sum((a if t == "Debit" else -a) for e in double.entries.values() for t, acc, a in rows(e["body"])
+                     if acc == AR)
+    tax = sum((a if t == "Debit" else -a) for e in double.entries.values() for t, acc, a in rows(e["body"])
+              if acc == "90")
+    assert len(double.entries) == 3 and receivable == 0 and tax == 0
+
+
+def test_vat_restatement_that_moved_nothing_sends_nothing(double: QuickBooksDouble) -> None:
+    cfg = CFG.model_copy(update={"token_url": double.url + "/oauth2/v1/tokens/bearer", "api_base": double.url})
+    result = quickbooks.deliver(vat_restated_event("0.00"), cfg, DeliveryContext(OneShotHttp()))
+    assert result == {"status": "skipped", "reason": "the VAT restatement moved nothing"}
+    assert double.calls("/v3/company/") == [] and double.calls("/oauth2/") == []
+    skewed = vat_restated_event("0.01")
+    skewed["data"]["restatement"]["receivable"] = "0.02"
+    with pytest.raises(PermanentError, match="receivable != sum of taxes"):
+        quickbooks.deliver(skewed, cfg, DeliveryContext(OneShotHttp()))
     assert double.entries == {}

@@ -17,6 +17,8 @@ from connector.platforms.errors import PermanentError
 from tests.platforms.events import billed_event, incentive_event
 from tests.platforms.fakes.finance_vendors import FinanceVendors
 from tests.platforms.fakes.http import OneShotHttp
+from tests.platforms.finance_events import billed_event as fin_billed_event
+from tests.platforms.finance_events import credit_note_of, vat_restated_event
 from tests.platforms.worker_model import retrying
 
 CFG = sap.SapConfig(json_url="http://127.0.0.1:9/x", username="EVB_COMM", password="sap-secret", comp_code="1010",
@@ -229,3 +231,50 @@ def test_a_void_posts_one_reversing_document_of_the_invoice(vendors: FinanceVend
     assert len(vendors.sap_documents) == 2 and receivable == 0
     draft = voided(billed_event(sid="S-200"), number=None)
     assert sap.skip_reason(draft) is None  # a voided draft's sessions were posted too: reversed as well
+
+
+@pytest.mark.parametrize("transport", ["json", "soap"])
+def test_vat_restatement_posts_one_adjusting_document(vendors: FinanceVendors, transport: str) -> None:
+    """The session was posted as rated (12.05); the invoice's VAT per rate is a cent more: one document,
+    receivable against output tax on a zero base, referenced by the invoice, once under retries; the full
+    credit note (the invoice's lines) then brings the receivable back to zero."""
+    cfg = _cfg(vendors, transport)
+    event = vat_restated_event("0.01")
+    doc = sap.build_document(event, cfg)
+    assert doc["DOCUMENTHEADER"]["REF_DOC_NO"] == "INV-0001~VAT" and doc["ACCOUNTGL"] == []
+    assert doc["DOCUMENTHEADER"]["HEADER_TXT"] == "EV VAT per rate INV-0001"
+    assert amounts(doc) == [("1", "0.01"), ("2", "-0.01")] and doc["CURRENCYAMOUNT"][1]["AMT_BASE"] == "0.00"
+    assert doc["ACCOUNTTAX"][0]["TAX_CODE"] == "O1" and sap.balances(doc) == {("00", "EUR"): Decimal(0)}
+    assert sap.idempotency_key(event, cfg) == "sap_s4hana:t1:1010:INV-0001~VAT"
+    xml = ET.fromstring(sap.build_message(doc, sap.message_id(event, cfg), cfg))
+    assert [el.findtext("DebitCreditCode") for el in xml.iter() if el.tag in ("DebtorItem", "ProductTaxItem")] == [
+        "S", "H"]
+    lowered = sap.build_document(vat_restated_event("-0.02"), cfg)
+    assert amounts(lowered) == [("1", "-0.02"), ("2", "0.02")]
+    path = "/sap/evbill/" if transport == "json" else "/sap/bc/srt/"
+    vendors.fail(path, 429, 500, retry_after="1")
+    vendors.lose(path, method="POST")
+    result, _ = retrying(lambda: sap.deliver(event, cfg, DeliveryContext(OneShotHttp())))
+    again = sap.deliver(event, cfg, DeliveryContext(OneShotHttp()))  # redelivered after a worker restart
+    assert result["status"] == "sent" and again["ref"] == result["ref"]
+    assert list(vendors.sap_documents) == [("1010", "INV-0001~VAT")]
+    if transport == "json":  # the JSON double keeps the BAPI tables to read the receivable from
+        for other in (fin_billed_event(), credit_note_of(event)):
+            sap.deliver(other, cfg, DeliveryContext(OneShotHttp()))
+        receivable = sum(Decimal(d["CURRENCYAMOUNT"][0]["AMT_DOCCUR"]) for d in vendors.sap_documents.values())
+        assert len(vendors.sap_documents) == 3 and receivable == 0
+
+
+def test_vat_restatement_that_moved_nothing_sends_nothing(vendors: FinanceVendors) -> None:
+    cfg = _cfg(vendors, "json")
+    result = sap.deliver(vat_restated_event("0.00"), cfg, DeliveryContext(OneShotHttp()))
+    assert result == {"status": "skipped", "reason": "the VAT restatement moved nothing"}
+    assert vendors.calls("/sap/") == [] and vendors.sap_documents == {}
+    skewed = vat_restated_event("0.01")
+    skewed["data"]["restatement"]["receivable"] = "0.02"
+    with pytest.raises(PermanentError, match="receivable 0.02 != sum of the tax deltas"):
+        sap.deliver(skewed, cfg, DeliveryContext(OneShotHttp()))
+    assert vendors.calls("/sap/") == []
+    usd = sap.build_document(vat_restated_event("0.01", currency="USD"), CFG.model_copy(
+        update={"local_currency": "EUR", "exchange_rates": {"USD": Decimal("0.9231")}}))
+    assert sap.balances(usd) == {("00", "USD"): Decimal(0), ("10", "EUR"): Decimal(0)}
