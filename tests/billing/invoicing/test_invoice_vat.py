@@ -9,10 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
 
 from connector import config
 from connector.billing.invoicing.vat import per_rate_shares
 from connector.storage.tables.billing import InvoiceLineRow
+from connector.storage.tables.outbox import EventRow
 from tests.billing.invoicing.conftest import KEY_A, A, ingest, setup_tenant
 from tests.billing.payments.month_end_books import books  # noqa: F401 - a fixture
 
@@ -27,6 +30,11 @@ def _balances(client: Any) -> dict[str, Decimal]:
         for ln in entry["lines"]:
             out[ln["account"]] = out.get(ln["account"], Decimal(0)) + Decimal(ln["debit"]) - Decimal(ln["credit"])
     return {k: v for k, v in out.items() if v}
+
+
+def _events(app: Any, type_: str) -> list[dict[str, Any]]:
+    with DbSession(app.extensions["evbill.engine"]) as db:
+        return [r.data for r in db.scalars(select(EventRow).where(EventRow.type == type_).order_by(EventRow.id))]
 
 
 def _two_sessions(client: Any) -> str:
@@ -56,6 +64,10 @@ def test_per_rate_restates_the_vat_once_on_the_invoice_net(app, client):
     assert restated["memo"] == f"invoice {doc['number']}: VAT per rate on its net"
     assert sorted((ln["account"], ln["debit"], ln["credit"]) for ln in restated["lines"]) == [
         ("1200", "0.02", "0.00"), ("2200", "0.00", "0.02")]
+    # platforms that booked the two sessions as rated (SAP, QuickBooks) are told what moved, per rate
+    [event] = _events(app, "invoice.vat_restated")
+    assert event["restatement"] == {"receivable": "0.02", "taxes": [{"name": "VAT", "rate": "19", "amount": "0.02"}]}
+    assert event["invoice"]["id"] == invoice_id and event["invoice"]["amount_due"] == "7.14"
     balances = _balances(client)
     assert (balances.pop("1200"), balances.pop("2200")) == (Decimal("7.14"), Decimal("-1.14"))
     assert sum(balances.values()) == Decimal("-6.00")  # revenue
@@ -97,6 +109,7 @@ def test_from_totals_keeps_the_rated_vat(from_totals_app):
     doc = client.post(f"/v1/invoices/{invoice_id}/finalize", headers=A).get_json()
     assert (doc["net_total"], doc["tax_total"], doc["amount_due"]) == ("6.00", "1.12", "7.12")
     assert _balances(client)["1200"] == Decimal("7.12")
+    assert _events(from_totals_app, "invoice.vat_restated") == []  # nothing moved, nothing to tell
 
 
 def test_the_setting_is_read_and_checked_in_config():
