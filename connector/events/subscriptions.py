@@ -19,8 +19,7 @@ from connector.security import egress
 from connector.storage.tables.outbox import WebhookSubscriptionRow
 from connector.validation import NotFound
 
-EVENT_TYPES = ("session.billed", "session.interim", "session.rerated", "invoice.finalized", "invoice.vat_restated",
-               "invoice.voided",
+EVENT_TYPES = ("session.billed", "session.interim", "session.rerated", "invoice.finalized", "invoice.voided",
                "invoice.paid", "credit_note.issued", "journal.posted", "reconciliation.completed",
                "billing.anomaly")
 
