@@ -22,8 +22,9 @@ CFG = netsuite.NetSuiteConfig(account_id="1234567_SB1", consumer_key="ns-ck", co
                               token_id="ns-token", token_secret="ns-ts",
                               item_ids={"energy": "1201", "fixed": "1202", "time": "1203"},
                               amount_field="custcol_evb_net", record="itemFulfillment")  # the explicit option
-INVOICES = CFG.model_copy(update={"record": "invoice", "customer_ids": {"C-1": "77"}, "tax_codes": {"19": "8"},
-                                  "item_ids": {**CFG.item_ids, "incentive": "1299"}})  # the default: Invoices
+# record=invoice with one Invoice per session (the option; the default is one per finalized invoice)
+INVOICES = CFG.model_copy(update={"record": "invoice", "document": "session", "customer_ids": {"C-1": "77"},
+                                  "tax_codes": {"19": "8"}, "item_ids": {**CFG.item_ids, "incentive": "1299"}})
 
 
 def test_update_body_carries_the_rated_quantities() -> None:

@@ -134,7 +134,8 @@ def test_the_double_enforces_what_netsuite_does(vendors: FinanceVendors) -> None
 
 
 def test_corrections_skip_item_fulfillments_only() -> None:
-    assert netsuite.EVENTS == ("session.billed", "credit_note.issued", "invoice.voided")
+    assert netsuite.EVENTS == ("session.billed", "invoice.finalized", "invoice.vat_restated", "credit_note.issued",
+                               "invoice.voided")
     fulfillments = JE.model_copy(update={"record": "itemFulfillment"})
     for event in (credit_note_event(), void_event()):
         result = netsuite.deliver(event, fulfillments, DeliveryContext(None))

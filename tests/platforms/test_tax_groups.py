@@ -116,7 +116,7 @@ def _netsuite(vendors: FinanceVendors, **update: Any) -> netsuite.NetSuiteConfig
         "account_id": "1234567_SB1", "base_url": vendors.url, "consumer_key": "ns-ck", "consumer_secret": "ns-cs",
         "token_id": "ns-token", "token_secret": "ns-ts", "item_ids": {"energy": "1201"},
         "customer_ids": {"C-1": "77"}, "tax_codes": {"6.25": "10", "2.25": "11"},
-        "tax_groups": {"State sales tax:6.25+City sales tax:2.25": "12"}, **update})
+        "tax_groups": {"State sales tax:6.25+City sales tax:2.25": "12"}, "document": "session", **update})
 
 
 def test_netsuite_takes_the_tax_group_as_the_lines_tax_code(vendors: FinanceVendors) -> None:

@@ -1,4 +1,9 @@
-"""Oracle NetSuite: one Invoice (or a balanced Journal Entry) per billed session, upserted by external id.
+"""Oracle NetSuite: one Invoice per finalized invoice of ours (or per billed session, or a balanced Journal Entry
+per billed session), upserted by external id.
+
+``document="invoice"`` (the default) posts our finalized invoice, whose VAT is already levied per rate, so
+NetSuite's rate x net matches it; ``document="session"`` keeps one Invoice per session as rated. Journal entries
+take the invoice's VAT restatement (``invoice.vat_restated``) as one adjusting entry.
 
 Sent asynchronously with an idempotency key derived from tenant, document and body, so a retry leaves the record as
 it was. Invoices: NetSuite's computed tax is read back and a total not ours fails the delivery; credit notes and
@@ -16,15 +21,17 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from connector.models.documents import EventJson, InvoiceJson, InvoiceLineJson
+from connector.models.documents import EventJson, InvoiceJson, InvoiceLineJson, VatRestatementJson
 from connector.platforms import tax_groups
 from connector.platforms.context import DeliveryContext
 from connector.platforms.errors import MappingError
 from connector.platforms.exact_json import dumps_exact
-from connector.platforms.invoice_event import correction_skip, rebilling, session_lines
+from connector.platforms.invoice_event import ISSUED, correction_skip, rebilling, session_lines, unsendable
 
 NAME = "netsuite"
-EVENTS = ("session.billed", "credit_note.issued", "invoice.voided")
+EVENTS = ("session.billed", "invoice.finalized", "invoice.vat_restated", "credit_note.issued", "invoice.voided")
+FINALIZED = "invoice.finalized"
+RESTATED = "invoice.vat_restated"
 CORRECTIONS = ("credit_note.issued", "invoice.voided")
 CORRECTIONS_NOTE = "credit memos (record=invoice) or reversing journal entries; none to Item Fulfillments"
 
@@ -63,7 +70,13 @@ class NetSuiteConfig(BaseModel):
         default="invoice", description="invoice: one NetSuite Invoice per billed session (revenue and receivable "
         "posted); journalEntry: one balanced Journal Entry per billed session, reversed by credit notes and voids; "
         "itemFulfillment: rewrite the fulfillment's items, as before (posts no revenue)")
-    invoice_external_id: str = Field(default="EV-{session_id}", description="externalId of the Invoice (upsert key)")
+    document: Literal["invoice", "session"] = Field(
+        default="invoice", description="record=invoice: 'invoice' posts one NetSuite Invoice per finalized invoice "
+        "of ours (its VAT levied per rate, as NetSuite levies it); 'session' one per billed session as rated")
+    invoice_external_id: str = Field(default="EV-{session_id}", description="externalId of a session's Invoice "
+                                     "(document=session; upsert key)")
+    document_external_id: str = Field(default="EV-{number}", description="externalId of an invoice's Invoice "
+                                      "(document=invoice); placeholders number, invoice_id")
     customer_ids: dict[str, str] = Field(default_factory=dict, description="our customer id -> NetSuite customer")
     default_customer: str | None = None
     tax_codes: dict[str, str] = Field(default_factory=dict, description="tax rate ('19') -> NetSuite taxCode id "
@@ -76,7 +89,7 @@ class NetSuiteConfig(BaseModel):
     credit_memo_external_id: str = Field(default="EVCM-{ref}", description="externalId of the Credit Memo of a "
                                          "credit note or void; {ref} = credit note number or '<invoice number>~VOID'")
     journal_external_id: str = Field(default="EVJE-{ref}", description="externalId of the Journal Entry; {ref} = "
-                                     "session id, credit note number or '<invoice number>~VOID'")
+                                     "session id, credit note number, '<invoice number>~VOID' or '<invoice number>~VAT' (VAT restatement)")
     subsidiary: str | None = Field(default=None, description="subsidiary internal id (OneWorld accounts)")
     currency_ids: dict[str, str] = Field(default_factory=dict, description="ISO currency -> NetSuite currency id "
                                          "(journal entries; empty: the subsidiary's currency)")
@@ -131,7 +144,15 @@ def build_update(event: EventJson, config: NetSuiteConfig) -> dict[str, Any]:
 
 
 def external_id(event: EventJson, config: NetSuiteConfig) -> str:
-    """The Invoice's externalId: per session (``EV-S-100``), the re-billing after a correction apart."""
+    """The Invoice's externalId: per finalized invoice (``EV-INV-000001``) or per session (``EV-S-100``), the
+    re-billing after a correction apart."""
+    if event.get("type") == FINALIZED:
+        invoice = _invoice(event)
+        try:
+            return config.document_external_id.format(number=invoice.get("number") or invoice.get("id"),
+                                                      invoice_id=invoice.get("id"))
+        except KeyError as exc:
+            raise MappingError("document_external_id", f"unknown placeholder {exc}") from exc
     session, _, _ = session_lines(event)
     try:
         return config.invoice_external_id.format(session_id=session["id"]) + rebilling(event)
@@ -142,7 +163,14 @@ def external_id(event: EventJson, config: NetSuiteConfig) -> str:
 def build_invoice(event: EventJson, config: NetSuiteConfig) -> dict[str, Any]:
     """The Invoice body: the customer, one item line per invoice line of the session at its net (quantity 1;
     incentives on the ``incentive`` item, negative), our tax code per rate when mapped (a line with several taxes:
-    the Tax Group mapped in ``tax_groups``)."""
+    the Tax Group mapped in ``tax_groups``). A finalized invoice: all its lines, with the VAT as invoiced."""
+    if event.get("type") == FINALIZED:
+        ref, invoice, lines, ours = _document(event)
+        gross = sum((Decimal(str(ln["gross"])) for ln in lines), Decimal(0))
+        return {"externalId": external_id(event, config), "entity": {"id": _entity(ours, config)},
+                "tranDate": str(invoice.get("issued_at") or event.get("created_at") or "")[:10],
+                "memo": f"EV invoice {ref}: {gross} {invoice['currency']}"[:999],
+                "item": {"items": _items(lines, config)}}
     session, invoice, lines = session_lines(event)
     ours = str((invoice.get("customer") or {}).get("id") or session.get("customer_id") or "")
     gross = sum((Decimal(str(ln["gross"])) for ln in lines), Decimal(0))
@@ -216,41 +244,77 @@ def is_correction(event: EventJson) -> bool:
     return event.get("type") in CORRECTIONS
 
 
+def per_invoice(config: NetSuiteConfig) -> bool:
+    """Whether NetSuite receives our finalized invoices (not the sessions one by one)."""
+    return config.record == "invoice" and config.document == "invoice"
+
+
 def skip_reason(event: EventJson, config: NetSuiteConfig) -> str | None:
-    """Why an event posts nothing (None: it does). Corrections become Credit Memos (invoices) or reversing journal
-    entries; an Item Fulfillment has no correction (see docs/platforms/netsuite.md)."""
+    """Why an event posts nothing (None: it does). Invoices: the finalized invoice (``document="invoice"``) or each
+    billed session; journal entries: each billed session plus the invoice's VAT restatement. Corrections become
+    Credit Memos (invoices) or reversing journal entries; an Item Fulfillment has no correction (see
+    docs/platforms/netsuite.md)."""
+    kind = event.get("type")
+    if kind == FINALIZED:
+        if not per_invoice(config):
+            return f"{kind} is sent with record='invoice' and document='invoice' only (these books take sessions)"
+        return unsendable(event, "NetSuite", ISSUED, "a credit note goes to NetSuite on credit_note.issued")
+    if kind == RESTATED:
+        if config.record != "journalEntry":
+            return (f"{kind} is posted with record='journalEntry' only (an Invoice's tax is NetSuite's own: "
+                    "document='invoice' sends the invoice as restated)")
+        if not any(Decimal(str(t.get("amount") or 0)) for t in _restatement(event)["taxes"]):
+            return "the VAT restatement moved nothing"
+        return None
     if not is_correction(event):
+        if per_invoice(config):
+            return "document='invoice': NetSuite receives the session on its invoice, when finalized"
         return None
     if config.record == "itemFulfillment":
         return (f"{event.get('type')} is not sent with record='itemFulfillment' (a fulfillment posts no revenue); "
                 "correct the sales order in NetSuite by hand")
-    # a voided draft counts: its sessions were posted one by one on session.billed
-    return correction_skip(event, "NetSuite", voided_drafts=True)
+    # a voided draft counts where its sessions were posted one by one on session.billed
+    return correction_skip(event, "NetSuite", voided_drafts=not per_invoice(config))
+
+
+def _invoice(event: EventJson) -> InvoiceJson:
+    invoice = (event.get("data") or {}).get("invoice")
+    if not isinstance(invoice, dict):
+        raise MappingError("data.invoice", "required")
+    return invoice
+
+
+def _restatement(event: EventJson) -> VatRestatementJson:
+    data = (event.get("data") or {}).get("restatement")
+    if not isinstance(data, dict) or not isinstance(data.get("taxes"), list):
+        raise MappingError("data.restatement", "required: receivable and taxes")
+    return data
 
 
 def _document(event: EventJson) -> tuple[str, InvoiceJson, list[InvoiceLineJson], str]:
-    """(reference, invoice, lines, customer id) of what a journal entry posts: one session's lines, or a whole
-    credit note / voided invoice (which reverses)."""
-    if not is_correction(event):
+    """(reference, invoice, lines, customer id) of what a record posts: one session's lines, a finalized invoice,
+    or a whole credit note / voided invoice (which reverses); a VAT restatement's reference is
+    ``INV-000001~VAT`` (its amounts are in ``data.restatement``)."""
+    if event.get("type") not in (FINALIZED, RESTATED) and not is_correction(event):
         session, invoice, lines = session_lines(event)
         ours = str((invoice.get("customer") or {}).get("id") or session.get("customer_id") or "")
         return f"{session['id']}{rebilling(event)}", invoice, lines, ours
-    note = (event.get("data") or {}).get("invoice")
-    if not isinstance(note, dict):
-        raise MappingError("data.invoice", "required")
+    note = _invoice(event)
     ref = str(note.get("number") or note.get("id") or "")
     if event.get("type") == "invoice.voided":  # the void of INV-000001: "INV-000001~VOID"
         ref = f"{ref}~VOID"
+    if event.get("type") == RESTATED:
+        return f"{ref}~VAT", note, [], str((note.get("customer") or {}).get("id") or "")
     lines = list(note.get("lines") or [])
     if not ref or not lines:
-        raise MappingError("data.invoice", "a credit note or void needs a number and lines")
+        raise MappingError("data.invoice", "an invoice, credit note or void needs a number and lines")
     return ref, note, lines, str((note.get("customer") or {}).get("id") or "")
 
 
 def document_ref(event: EventJson) -> str:
     """What the record and the worker's key stand for: ``S-100``, ``S-100~CN-000001`` (a re-billing),
-    ``CN-000001`` or ``INV-000001~VOID``."""
-    if not is_correction(event):
+    ``CN-000001``, ``INV-000001~VOID``, ``INV-000001`` (a finalized invoice) or ``INV-000001~VAT``."""
+    if event.get("type") not in (FINALIZED, RESTATED) and not is_correction(event):
         return f"{session_lines(event)[0]['id']}{rebilling(event)}"
     return _document(event)[0]
 
@@ -271,7 +335,8 @@ def _required(value: str | None, field: str, why: str) -> str:
 def build_journal(event: EventJson, config: NetSuiteConfig) -> dict[str, Any]:
     """The Journal Entry body: A/R debited with the gross (the customer on that line), revenue credited with the
     net per income account, tax payable credited per tax rate, an incentive's part debited to
-    ``incentive_account``; a credit note or void swaps every side. Refused unless debits equal credits."""
+    ``incentive_account``; a credit note or void swaps every side. Refused unless debits equal credits. The
+    invoice's VAT restatement: A/R by its receivable delta against each rate's tax payable by its delta."""
     ref, invoice, lines, ours = _document(event)
     sign = Decimal(-1) if is_correction(event) else Decimal(1)  # positive: debit
     entity = config.customer_ids.get(ours) or config.default_customer
@@ -284,6 +349,14 @@ def build_journal(event: EventJson, config: NetSuiteConfig) -> dict[str, Any]:
         postings[(kind, account)] = postings.get((kind, account), Decimal(0)) + amount
 
     gross = Decimal(0)
+    if event.get("type") == RESTATED:  # sessions posted as rated + this = the invoice's receivable and tax
+        restated = _restatement(event)
+        for tax in restated["taxes"]:
+            rate = _rate(tax["rate"])
+            post(f"tax {rate} % per rate", _required(config.tax_accounts.get(rate) or config.default_tax_account,
+                                                     "tax_accounts", f"no tax payable account for tax rate {rate}"),
+                 -Decimal(str(tax["amount"])))
+        gross = Decimal(str(restated["receivable"]))
     for ln in lines:
         net, line_gross = sign * Decimal(str(ln["net"])), sign * Decimal(str(ln["gross"]))
         gross += line_gross  # incentive lines are negative: the customer owes the amount due
@@ -308,7 +381,8 @@ def build_journal(event: EventJson, config: NetSuiteConfig) -> dict[str, Any]:
         raise MappingError("data.invoice.lines", f"{ref}: debits {debits} != credits {credits}, gross != net + tax")
     currency = str(invoice["currency"])
     text = ("EV void of " if event.get("type") == "invoice.voided" else
-            "EV credit note " if event.get("type") == "credit_note.issued" else "EV charging ")
+            "EV credit note " if event.get("type") == "credit_note.issued" else
+            "EV VAT per rate of " if event.get("type") == RESTATED else "EV charging ")
     body: dict[str, Any] = {"externalId": journal_external_id(event, config),
                             "tranDate": str(invoice.get("issued_at") or event.get("created_at") or "")[:10],
                             "memo": f"{text}{ref}: {abs(gross)} {currency} (invoice {invoice.get('number') or invoice.get('id')})"[:999],
@@ -337,7 +411,7 @@ def idempotency_key(event: EventJson, config: NetSuiteConfig | None = None) -> s
     """A UUID (NetSuite's key format) fixed by tenant, account and document: every retry sends the same one."""
     account = config.account_id if config else ""
     ref = document_ref(event)
-    if is_correction(event):
+    if is_correction(event) or event.get("type") in (FINALIZED, RESTATED):
         ref = f"{event.get('type')}:{ref}"
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"evbill:netsuite:{event.get('tenant_id')}:{account}:{ref}"))
 
@@ -399,7 +473,10 @@ def deliver(event: EventJson, config: NetSuiteConfig, ctx: DeliveryContext) -> d
     ref = the job or record location. Invoices: NetSuite's tax is then read back and compared with ours."""
     from connector.platforms.errors import MappingError, PermanentError
 
-    reason = skip_reason(event, config)
+    try:
+        reason = skip_reason(event, config)
+    except MappingError as exc:
+        raise PermanentError(str(exc)) from exc
     if reason is not None:
         return {"status": "skipped", "reason": reason}
     builders = {"invoice": build_credit_memo if is_correction(event) else build_invoice,

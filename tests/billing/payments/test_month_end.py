@@ -253,7 +253,8 @@ def test_month_end_books_at_every_finance_platform(app, client, books, monkeypat
     # FreshBooks: one invoice per finalized invoice, its own total (taxes per line) = our amount due
     fb = {i["customerid"]: Decimal(i["amount"]["amount"]) for i in books["vendors"].fb_invoices.values()}
     assert fb == {f"42{c}": money[c][1] for c in ours}
-    # NetSuite: an Invoice per session, its tax levied by NetSuite from the mapped tax codes
+    # NetSuite: an Invoice per finalized invoice of ours, its tax levied by NetSuite from the mapped tax codes
+    assert sorted(books["vendors"].ns_invoices) == sorted(f"eid:EV-{inv['number']}" for inv in ours.values())
     ns: dict[str, list[Decimal]] = {}
     for inv in books["vendors"].ns_invoices.values():
         acc = ns.setdefault(inv["entity"]["id"], [Decimal(0)] * 3)
