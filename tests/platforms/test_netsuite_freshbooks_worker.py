@@ -89,8 +89,9 @@ def test_netsuite_credit_memo_for_a_credit_note_of_a_per_session_invoice(
     books = netsuite_books(tmp_path, vendors, monkeypatch, item_ids={"energy": "1201"}, tax_codes={"19": "8"})
     try:
         inv = ingest(books.client, "S-5", customer="C-PS", kwh="20")["billing"]["invoice_id"]  # 6.00 + 1.14 VAT
-        books.post(f"/v1/invoices/{inv}/finalize")
+        final = books.post(f"/v1/invoices/{inv}/finalize")
         books.run(1)
+        assert list(vendors.ns_invoices) == [f"eid:EV-{final['number']}"]  # the default: one per finalized invoice
         note = books.post(f"/v1/invoices/{inv}/credit-notes", {"reason": "charger fault"}, 201)
         books.run(2)
         assert {r.status for r in books.rows()} == {"sent"}
