@@ -14,7 +14,7 @@ from tests.platforms.test_quickbooks import CFG as QBO
 from tests.platforms.test_sap_s4hana import CFG as SAP
 
 ZOHO = zoho_books.ZohoBooksConfig(organization_id="1", access_token="t", customer_ids={"C-1": "9"},
-                                  tax_ids={"19": "460000000040001"})
+                                  tax_ids={"19": "460000000040001"}, document="session")
 
 
 def rebilled(event: dict[str, Any]) -> dict[str, Any]:

@@ -74,7 +74,7 @@ def _zoho(vendors: FinanceVendors, **groups: str) -> zoho_books.ZohoBooksConfig:
     return zoho_books.ZohoBooksConfig.model_validate({
         "organization_id": "60001", "api_base": vendors.url, "access_token": "static",
         "customer_ids": {"C-1": "460000000026049"}, "tax_ids": {"6.25": ZOHO_STATE, "2.25": ZOHO_CITY},
-        "tax_groups": groups or {"6.25+2.25": ZOHO_GROUP}})
+        "tax_groups": groups or {"6.25+2.25": ZOHO_GROUP}, "document": "session"})
 
 
 def test_zoho_books_takes_the_tax_group_and_levies_each_component(vendors: FinanceVendors) -> None:

@@ -24,7 +24,8 @@ from tests.platforms.worker_model import retrying
 
 CFG = zoho_books.ZohoBooksConfig(organization_id="60001", customer_ids={"C-1": "460000000026049"},
                                  tax_ids={"19": "460000000040001", "8": "460000000040002"},
-                                 item_ids={"energy": "460000000050001"}, access_token="static")
+                                 item_ids={"energy": "460000000050001"}, access_token="static",
+                                 document="session")
 
 
 def test_invoice_body_carries_the_rated_lines_exactly() -> None:

@@ -32,7 +32,8 @@ from tests.platforms.worker_model import retrying
 
 CFG = zoho_books.ZohoBooksConfig(organization_id="60001", customer_ids={"C-1": "460000000026049"},
                                  tax_ids={"19": "460000000040001", "8": "460000000040002"},
-                                 item_ids={"energy": "460000000050001"}, access_token="static")
+                                 item_ids={"energy": "460000000050001"}, access_token="static",
+                                 document="session")
 POLICY = Policy(max_attempts=6, base_delay=1, max_delay=60)
 INV = "/books/v3/invoices"
 CN = "/books/v3/creditnotes"
@@ -72,7 +73,7 @@ def two_session_void() -> dict[str, Any]:
 
 
 def test_keys_differ_per_operation_and_skips_are_explained() -> None:
-    assert zoho_books.EVENTS == ("session.billed", "invoice.voided", "credit_note.issued")
+    assert zoho_books.EVENTS == ("session.billed", "invoice.finalized", "invoice.voided", "credit_note.issued")
     keys = [zoho_books.idempotency_key(e, CFG) for e in (billed_event(), void_event(), credit_note_event())]
     assert keys == ["zoho_books:t1:S-100", "zoho_books:t1:inv_S-100:void", "zoho_books:t1:cn_inv_S-100:credit_note"]
     long_keys = []
@@ -84,25 +85,25 @@ def test_keys_differ_per_operation_and_skips_are_explained() -> None:
 
     unvoided = void_event()
     unvoided["data"]["invoice"]["status"] = "finalized"
-    assert zoho_books.skip_reason(unvoided) == "invoice inv_S-100 is finalized, not void"
+    assert zoho_books.skip_reason(unvoided, CFG) == "invoice inv_S-100 is finalized, not void"
     no_sessions = void_event()
     for ln in no_sessions["data"]["invoice"]["lines"]:
         ln["session_id"] = None
-    assert zoho_books.skip_reason(no_sessions) == (
+    assert zoho_books.skip_reason(no_sessions, CFG) == (
         "invoice inv_S-100 has no session lines; Zoho Books invoices are per billed session, so none of it is "
         "there to void")
     not_a_note = credit_note_event()
     not_a_note["data"]["invoice"]["kind"] = "invoice"
-    assert zoho_books.skip_reason(not_a_note) == (
+    assert zoho_books.skip_reason(not_a_note, CFG) == (
         "credit_note.issued carries cn_inv_S-100 of kind 'invoice', not a credit note")
     voided_note = void_event()
     voided_note["data"]["invoice"]["kind"] = "credit_note"
-    assert zoho_books.skip_reason(voided_note) == "inv_S-100 is a credit note; Zoho Books voids invoices only"
+    assert zoho_books.skip_reason(voided_note, CFG) == "inv_S-100 is a credit note; Zoho Books voids invoices only"
     for skipped in (unvoided, no_sessions, not_a_note):
         key = zoho_books.idempotency_key(skipped, CFG)
         assert key.startswith("zoho_books:skip:t1:") and key not in keys
         assert zoho_books.deliver(skipped, CFG, DeliveryContext(None))["status"] == "skipped"  # nothing sent (no sender needed)
-    assert zoho_books.skip_reason(void_event()) is None and zoho_books.skip_reason(credit_note_event()) is None
+    assert zoho_books.skip_reason(void_event(), CFG) is None and zoho_books.skip_reason(credit_note_event(), CFG) is None
     assert zoho_books.voided_sessions(two_session_void()["data"]["invoice"]) == ["S-100", "S-101"]
 
 
@@ -331,7 +332,7 @@ class Books(BillingBooks):
         super().__init__(tmp_path, "zoho_books", {
             "api_base": vendors.url, "organization_id": "60001", "token_url": vendors.url + "/oauth/v2/token",
             "client_id": "zb-client", "client_secret": "env:ZB_T_SECRET", "refresh_token": "env:ZB_T_RT",
-            "customer_ids": {"C-1": "460000000026049", "C-PS": "460000000026050"}},
+            "customer_ids": {"C-1": "460000000026049", "C-PS": "460000000026050"}, "document": "session"},
             {"tax_ids": {"19": "460000000040001"}, "item_ids": {"energy": "460000000050001"}}, POLICY)
 
 

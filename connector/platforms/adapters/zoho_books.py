@@ -1,5 +1,7 @@
-"""Zoho Books: one invoice per charging event (``session.billed``), and our voids and credit notes.
+"""Zoho Books: one invoice per finalized invoice of ours (or per billed session), and our voids and credit notes.
 
+``document="invoice"`` (default) books our invoice at ``invoice.finalized``, with the VAT the invoice states per
+rate, so Zoho's receivable is our invoice; ``document="session"`` books each ``session.billed`` as rated.
 Zoho Books has no idempotency key: our numbers are deterministic and looked up before each create; lines
 carry our nets, never recomputed. See docs/platforms/zoho_books.md."""
 
@@ -9,7 +11,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -27,11 +29,12 @@ from connector.platforms.invoice_event import (
     invoice_of,
     operation,
     rebilling,
+    unsendable,
 )
 from connector.platforms.oauth import refresh_token_provider
 
 NAME = "zoho_books"
-EVENTS = ("session.billed", "invoice.voided", "credit_note.issued")
+EVENTS = ("session.billed", "invoice.finalized", "invoice.voided", "credit_note.issued")
 DUPLICATE_NUMBER_CODE = 1001  # Zoho's "already exists" error code [unverified: check the sandbox]
 KEY_LIMIT = 300  # outbox_deliveries.idempotency_key; Zoho itself takes no key
 PAID_STATUSES = frozenset({"paid", "partially_paid"})  # Zoho refuses to void invoices with payments
@@ -62,6 +65,9 @@ class ZohoBooksConfig(BaseModel):
     item_ids: dict[str, str] = Field(default_factory=dict, description="line category -> Zoho item_id")
     account_ids: dict[str, str] = Field(default_factory=dict, description="line category -> income account_id")
     payment_terms: int = Field(default=0, ge=0)
+    document: Literal["invoice", "session"] = Field(
+        default="invoice", description="invoice: one Zoho invoice per finalized invoice of ours (its VAT as the "
+        "invoice states it); session: one per billed session, its tax as rated")
     mark_sent: bool = Field(default=True, description="mark each invoice sent once its total is checked, so it "
                             "is in Zoho's receivables (false: it stays a draft)")
 
@@ -167,6 +173,49 @@ def build_invoice(event: EventJson, config: ZohoBooksConfig) -> dict[str, Any]:
     return body
 
 
+def per_invoice(event: EventJson) -> bool:
+    """Whether an event books our whole invoice (``invoice.finalized``) rather than one session."""
+    return event.get("type") != "session.billed"
+
+
+def invoice_document_number(invoice: InvoiceJson, config: ZohoBooksConfig) -> str:
+    """``<prefix><our invoice number>``: deterministic, so a retry or redelivery collides on it."""
+    if not invoice.get("number"):
+        raise MappingError("data.invoice.number", "a finalized invoice is numbered (invoice_number)")
+    return f"{config.invoice_number_prefix}{invoice['number']}"
+
+
+def build_finalized_invoice(event: EventJson, config: ZohoBooksConfig) -> dict[str, Any]:
+    """The ``POST /books/v3/invoices`` body for our finalized invoice: all its lines, taxed as the invoice
+    states them; ``reference_number`` is our invoice id, which a credit note names (``credit_note_of``)."""
+    invoice = invoice_of(event)
+    lines = invoice.get("lines") or []
+    customer = invoice.get("customer") or {}
+    zoho_customer = config.customer_ids.get(str(customer.get("id"))) or config.default_customer_id
+    if not zoho_customer:
+        raise MappingError("customer_ids", f"no Zoho customer_id for customer {customer.get('id')}")
+    charges = [ln for ln in lines if ln.get("category") != "incentive"]
+    if not charges:
+        raise MappingError("data.invoice.lines", f"invoice {invoice.get('number')} has no charge line")
+    incentive = sum((amount(ln["net"]) for ln in lines if ln.get("category") == "incentive"), Decimal(0))
+    period = " - ".join(str(invoice.get(k) or "")[:10] for k in ("period_start", "period_end") if invoice.get(k))
+    body: dict[str, Any] = {
+        "customer_id": zoho_customer,
+        "invoice_number": invoice_document_number(invoice, config),
+        "reference_number": str(invoice.get("id") or "")[:50],
+        "date": str(invoice.get("issued_at") or event.get("created_at") or "")[:10],
+        "payment_terms": config.payment_terms,
+        "is_inclusive_tax": False,
+        "line_items": [_line(ln, invoice, config) for ln in charges],
+        "notes": f"EV charging, invoice {invoice.get('number')}" + (f", {period}" if period else ""),
+    }
+    if incentive:
+        body["adjustment"] = incentive
+        body["adjustment_description"] = "; ".join(str(ln.get("description") or "Incentive")
+                                                   for ln in lines if ln.get("category") == "incentive")[:100]
+    return body
+
+
 def voided_sessions(invoice: InvoiceJson) -> list[str]:
     """The sessions on our voided invoice, in line order: each has its own Zoho invoice."""
     seen: list[str] = []
@@ -177,12 +226,26 @@ def voided_sessions(invoice: InvoiceJson) -> list[str]:
     return seen
 
 
-def skip_reason(event: EventJson) -> str | None:
-    """Why a void or credit note event sends nothing to Zoho Books (None: it does). A void of our draft
-    counts: its sessions reached Zoho Books on ``session.billed``."""
+def document_of(config: ZohoBooksConfig | None) -> str:
+    return config.document if config is not None else "invoice"
+
+
+def skip_reason(event: EventJson, config: ZohoBooksConfig | None = None) -> str | None:
+    """Why an event sends nothing to Zoho Books (None: it does). Per session, a void of our draft counts: its
+    sessions reached Zoho Books on ``session.billed``; per invoice, a draft never reached it."""
+    document = document_of(config)
+    if event.get("type") == "session.billed" and document == "invoice":
+        return "document=invoice: the session reaches Zoho Books on its invoice's invoice.finalized"
+    if event.get("type") == "invoice.finalized" and document == "session":
+        return "document=session: each session reached Zoho Books on session.billed"
+    if event.get("type") == "invoice.finalized":
+        return unsendable(event, "Zoho Books", frozenset({"finalized", "paid"}),
+                          "a credit note goes to Zoho Books on credit_note.issued")
     if operation(event) == "invoice":
         return None
-    reason = correction_skip(event, "Zoho Books", voided_drafts=True)
+    reason = correction_skip(event, "Zoho Books", voided_drafts=document == "session")
+    if document == "invoice":
+        return reason
     if reason is None and operation(event) == "void" and not voided_sessions(invoice_of(event)):
         return (f"invoice {invoice_of(event).get('id')} has no session lines; Zoho Books invoices are per billed "
                 "session, so none of it is there to void")
@@ -196,9 +259,9 @@ def idempotency_key(event: EventJson, config: ZohoBooksConfig | None = None) -> 
     a key of its own."""
     tenant = event.get("tenant_id", "")
     op = operation(event)
-    if op == "invoice":
+    if op == "invoice" and not per_invoice(event) and document_of(config) == "session":
         return bounded_key(f"zoho_books:{tenant}:{session_id(event)}{rebilling(event)}", KEY_LIMIT)
-    skipped = skip_reason(event) is not None
+    skipped = skip_reason(event, config) is not None
     invoice: Mapping[str, Any] = (event.get("data") or {}).get("invoice") or {}
     doc = invoice.get("id")
     return delivery_key(NAME, event, skipped, "" if skipped else f"zoho_books:{tenant}:{doc}:{op}", KEY_LIMIT)
@@ -290,9 +353,14 @@ def _send(config: ZohoBooksConfig, http: Any, tokens: Any, method: str, url: str
 Send = Callable[..., Any]
 
 
+def source(config: ZohoBooksConfig) -> str:
+    """The event that creates a Zoho invoice under the tenant's ``document`` setting."""
+    return "invoice.finalized" if config.document == "invoice" else "session.billed"
+
+
 def deliver(event: EventJson, config: ZohoBooksConfig, ctx: DeliveryContext) -> dict[str, Any]:
     """Create (session.billed), void (invoice.voided) or credit (credit_note.issued) in Zoho Books."""
-    reason = skip_reason(event)
+    reason = skip_reason(event, config)
     if reason is not None:
         return {"status": "skipped", "reason": reason}
     op = operation(event)
@@ -309,7 +377,8 @@ def deliver(event: EventJson, config: ZohoBooksConfig, ctx: DeliveryContext) -> 
     if op == "void":  # nothing to map: the Zoho invoices are found by their numbers
         return _void(event, config, send)
     try:
-        body = build_credit_note(event, config) if op == "credit_note" else build_invoice(event, config)
+        body = (build_credit_note(event, config) if op == "credit_note" else
+                build_finalized_invoice(event, config) if per_invoice(event) else build_invoice(event, config))
     except MappingError as exc:
         raise PermanentError(str(exc)) from exc
     if op == "credit_note":
@@ -325,8 +394,9 @@ def _find(send: Send, path: str, field: str, number: str, listed: str) -> tuple[
 
 
 def expected_total(event: EventJson) -> Decimal:
-    """What the session's Zoho invoice must total: its lines' gross (incentives, untaxed, included)."""
-    _, lines = session_lines(event)
+    """What the Zoho invoice must total: its lines' gross (incentives, untaxed, included); per invoice, our
+    finalized invoice's lines, whose VAT is restated per rate."""
+    lines = list(invoice_of(event).get("lines") or []) if per_invoice(event) else session_lines(event)[1]
     return sum((amount(ln.get("gross") or ln.get("net") or "0") for ln in lines), Decimal(0))
 
 
@@ -381,7 +451,8 @@ def _void(event: EventJson, config: ZohoBooksConfig, send: Send) -> dict[str, An
     """Void the Zoho invoice of every session on our voided invoice; all are looked up (and paid ones
     refused) before any is voided, so a refusal leaves Zoho as it was."""
     inv = event["data"]["invoice"]
-    numbers = [f"{config.invoice_number_prefix}{sid}" for sid in voided_sessions(inv)]
+    numbers = ([invoice_document_number(inv, config)] if config.document == "invoice" else
+               [f"{config.invoice_number_prefix}{sid}" for sid in voided_sessions(inv)])
     found: dict[str, dict[str, Any]] = {}
     missing = []
     for number in numbers:
@@ -393,7 +464,7 @@ def _void(event: EventJson, config: ZohoBooksConfig, send: Send) -> dict[str, An
         else:
             found[number] = hit
     if missing:
-        raise RetryableError(f"Zoho Books has no invoice {', '.join(missing)} yet (its session.billed delivery may "
+        raise RetryableError(f"Zoho Books has no invoice {', '.join(missing)} yet (its {source(config)} delivery may "
                              f"still be waiting in the outbox); the void of {inv.get('number') or inv.get('id')} "
                              "is retried")
     paid = [f"{n} ({h.get('status')})" for n, h in found.items() if h.get("status") in PAID_STATUSES]
@@ -428,18 +499,54 @@ def _void(event: EventJson, config: ZohoBooksConfig, send: Send) -> dict[str, An
     return result
 
 
+def _credited_invoice(note: InvoiceJson, send: Send) -> dict[str, Any]:
+    """Per invoice: the Zoho invoice of the credited invoice, found by its ``reference_number`` (our invoice id)."""
+    ref = str(note.get("credit_note_of") or "")
+    original, _ = _find(send, "/invoices", "reference_number", ref, "invoices")
+    if original is None:  # checked before creating: the credit note waits for the invoice it credits
+        raise RetryableError(f"Zoho Books has no invoice of ours {ref} yet (its invoice.finalized delivery may still "
+                             f"be waiting in the outbox); credit note {note.get('number')} waits for it")
+    return original
+
+
+def _apply(send: Send, creditnote_id: str, invoice_id: str, total: Decimal) -> str | None:
+    """Apply the credit note to the invoice it credits, so Zoho's receivable of that invoice is ours; None when
+    applied, else why not (the credit note stays open in Zoho, e.g. the invoice was paid there meanwhile)."""
+    try:
+        send("POST", f"/creditnotes/{quote(creditnote_id, safe='')}/invoices",
+             payload={"invoices": [{"invoice_id": invoice_id, "amount_applied": total}]})
+    except PermanentError as exc:
+        return f"Zoho Books did not apply it to invoice {invoice_id}: {exc}"
+    return None
+
+
 def _credit_note(event: EventJson, config: ZohoBooksConfig, body: dict[str, Any], send: Send) -> dict[str, Any]:
-    """Find-or-create the credit note by number; link it to the session's Zoho invoice when there is one."""
+    """Find-or-create the credit note by number; link it to the Zoho invoice it credits when there is one (per
+    invoice: that invoice, and the credit note is applied to it)."""
     note = event["data"]["invoice"]
     number = body["creditnote_number"]
     existing, dry_run = _find(send, "/creditnotes", "creditnote_number", number, "creditnotes")
     if existing:
-        return {"status": "duplicate", "ref": existing.get("creditnote_id"), "creditnote_number": number}
+        dup = {"status": "duplicate", "ref": existing.get("creditnote_id"), "creditnote_number": number}
+        if config.document == "invoice" and existing.get("status") == "open" and existing.get("total") is not None:
+            target = _credited_invoice(note, send)  # an earlier attempt created it but stopped before applying
+            if target.get("status") not in ("void", "draft"):
+                skipped = _apply(send, str(existing.get("creditnote_id")), str(target.get("invoice_id")),
+                                 amount(existing["total"]))
+                return {**dup, "status": "sent", "applied_to": None if skipped else target.get("invoice_id"),
+                        **({"apply_skipped": skipped} if skipped else {})}
+        return dup
     params = {"ignore_auto_number_generation": "true"}
     link_skipped: str | None = None
     sid = credited_session(note)
     if dry_run:
         link_skipped = "dry run: no Zoho invoice id to link"
+    elif config.document == "invoice":
+        credited = _credited_invoice(note, send)
+        if credited.get("status") == "void":
+            link_skipped = f"Zoho invoice {credited.get('invoice_number')} is void; Zoho links no credit note to it"
+        else:
+            params["invoice_id"] = str(credited.get("invoice_id"))
     elif sid is None:
         link_skipped = "the credited lines are not all of one session, so no single Zoho invoice matches"
     else:
@@ -473,6 +580,9 @@ def _credit_note(event: EventJson, config: ZohoBooksConfig, body: dict[str, Any]
                                  "tax_groups' components) and Zoho's tax rounding")
     if link_skipped:
         result["link_skipped"] = link_skipped
+    elif config.document == "invoice" and created.get("creditnote_id"):
+        skipped = _apply(send, str(created["creditnote_id"]), params["invoice_id"], expected)
+        result["applied_to" if skipped is None else "apply_skipped"] = skipped or params["invoice_id"]
     return result
 
 

@@ -75,11 +75,15 @@ class ZohoBooks:
             denied = zoho_auth()
             if denied:
                 return denied
-            number = request.args.get("invoice_number")
+            number, ref = request.args.get("invoice_number"), request.args.get("reference_number")
             if self.zoho_list_lags:  # eventual consistency: a just-created invoice is not listed yet
                 return reply({"code": 0, "message": "success", "invoices": []})
-            hits = [{"invoice_id": i["invoice_id"], "invoice_number": n, "status": i["status"]}
-                    for n, i in self.zoho_invoices.items() if n == number]
+            hits = [{"invoice_id": i["invoice_id"], "invoice_number": n, "status": i["status"],
+                     "reference_number": i.get("reference_number"), "total": str(i["total"]),
+                     "balance": str(i["balance"])}
+                    for n, i in self.zoho_invoices.items()
+                    if (number is None or n == number) and (ref is None or i.get("reference_number") == ref)
+                    and (number, ref) != (None, None)]
             return reply({"code": 0, "message": "success", "invoices": hits})
 
         @app.post("/books/v3/invoices")
@@ -96,7 +100,8 @@ class ZohoBooks:
             with self.lock:
                 if body["invoice_number"] in self.zoho_invoices:
                     return reply({"code": 1001, "message": f"Invoice \"{body['invoice_number']}\" already exists."}, 400)
-                invoice = {"invoice_id": f"4600000{next(self.ids):06d}", "status": "draft", **body, **totals}
+                invoice = {"invoice_id": f"4600000{next(self.ids):06d}", "status": "draft", **body, **totals,
+                           "balance": totals["total"]}
                 self.zoho_invoices[body["invoice_number"]] = invoice
             return reply({"code": 0, "message": "The invoice has been created.",
                           "invoice": {"invoice_id": invoice["invoice_id"], "invoice_number": body["invoice_number"],
@@ -209,8 +214,39 @@ class ZohoBooks:
                     return reply({"code": 1001, "message": f"Credit Note \"{body['creditnote_number']}\" already "
                                                            "exists."}, 400)
                 note = {"creditnote_id": f"4600001{next(self.ids):06d}", "status": "open", "invoice_id": invoice_id,
-                        **body, **totals}
+                        **body, **totals, "balance": totals["total"]}
                 self.zoho_credit_notes[body["creditnote_number"]] = note
             return reply({"code": 0, "message": "The credit note has been created.",
                           "creditnote": {"creditnote_id": note["creditnote_id"], "creditnote_number": body[
                               "creditnote_number"], "invoice_id": invoice_id, "total": str(note["total"])}}, 201)
+
+        @app.post("/books/v3/creditnotes/<creditnote_id>/invoices")
+        def zoho_credit_note_apply(creditnote_id: str) -> Response:
+            """Apply credits to invoices: each amount at most the invoice's balance and what is left of the credit
+            note; a draft or void invoice takes none. A credit note applied in full is closed."""
+            denied = zoho_auth()
+            if denied:
+                return denied
+            body = json.loads(request.get_data(), parse_float=Decimal)
+            with self.lock:
+                note = next((c for c in self.zoho_credit_notes.values() if c["creditnote_id"] == creditnote_id), None)
+                if note is None:
+                    return reply({"code": 1002, "message": "Credit note does not exist."}, 404)
+                for applied in body.get("invoices") or []:
+                    invoice = zoho_invoice(str(applied.get("invoice_id")))
+                    amount_applied = applied.get("amount_applied")
+                    if invoice is None:
+                        return reply({"code": 1002, "message": "Invoice does not exist."}, 400)
+                    if not isinstance(amount_applied, (int, Decimal)) or amount_applied <= 0:
+                        return reply({"code": 4, "message": "amount_applied must be a positive number"}, 400)
+                    if invoice["status"] in ("draft", "void"):
+                        return reply({"code": 1045, "message": "Credits cannot be applied to a draft or void "
+                                                               "invoice."}, 400)
+                    if amount_applied > invoice["balance"] or amount_applied > note["balance"]:
+                        return reply({"code": 1046, "message": "Amount applied exceeds the balance."}, 400)
+                    invoice["balance"] -= amount_applied
+                    note["balance"] -= amount_applied
+                    note.setdefault("applied", []).append((invoice["invoice_id"], amount_applied))
+                if note["balance"] == 0:
+                    note["status"] = "closed"
+            return reply({"code": 0, "message": "Credits have been applied to the invoice(s)."}, 201)
