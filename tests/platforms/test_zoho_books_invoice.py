@@ -167,3 +167,23 @@ def test_a_failed_apply_is_retried_and_applies_the_credit_once(vendors: FinanceV
     assert (vendors.zoho_credit_notes["EV-CN-000001"]["status"], zoho["balance"]) == ("closed", Decimal(0))
     assert len(vendors.calls("/books/v3/creditnotes", "POST")) == 3  # create, failed apply, apply
     assert zoho_books.deliver(note, config, DeliveryContext(OneShotHttp()))["status"] == "duplicate"
+
+
+def test_many_lines_need_zohos_invoice_level_tax_rounding(vendors: FinanceVendors) -> None:
+    """Three lines of 0.25 at 19 %: our invoice states 0.14 of VAT (19 % of 0.75, spread 0.05 + 0.05 + 0.04);
+    Zoho rounding per line levies 0.05 each (0.15) and is refused with both totals; with the organization's
+    tax rounding at invoice level it levies 0.14, ours."""
+    event = two_session_invoice()
+    inv = event["data"]["invoice"]
+    inv["lines"].append(copy.deepcopy(inv["lines"][0]) | {"id": "L20"})
+    for ln, tax in zip(inv["lines"], ("0.05", "0.05", "0.04"), strict=True):
+        ln.update(net="0.25", tax=tax, gross=str(Decimal("0.25") + Decimal(tax)))
+        ln["taxes"][0]["amount"] = tax
+    inv.update(net_total="0.75", tax_total="0.14", gross_total="0.89", amount_due="0.89")
+    config = cfg(vendors)
+    with pytest.raises(PermanentError, match=r"Zoho Books computes 0.90 for invoice EV-INV-0001, ours is 0.89"):
+        zoho_books.deliver(event, config, DeliveryContext(OneShotHttp()))
+    assert vendors.zoho_invoices == {}
+    vendors.zoho_tax_rounding = "invoice"
+    assert zoho_books.deliver(event, config, DeliveryContext(OneShotHttp()))["total"] == "0.89"
+    assert vendors.zoho_invoices["EV-INV-0001"]["tax_total"] == Decimal("0.14")

@@ -79,6 +79,7 @@ def configure_books(engine: Any, d: dict[str, Any], monkeypatch: pytest.MonkeyPa
     vendors.zoho_tax_rates.update({ZOHO_TAX["24"]: Decimal("24"), ZOHO_TAX["6.25"]: Decimal("6.25"),
                                    ZOHO_TAX["2.25"]: Decimal("2.25")})
     vendors.zoho_tax_groups[ZOHO_GROUP] = [ZOHO_TAX["6.25"], ZOHO_TAX["2.25"]]
+    vendors.zoho_tax_rounding = "invoice"  # Zoho's invoice-level tax rounding: VAT per rate, as our invoice states it
     ours = [*(c for c, *_ in CUSTOMERS), "C-1"]  # C-1: the invoicing tests' customer
     configs: dict[str, dict[str, Any]] = {
         "stripe": {"api_key": "env:STRIPE_KEY", "api_base": d["stripe"].url, "customer_map": {c: f"cus_{c}" for c in ours}},

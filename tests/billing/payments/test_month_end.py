@@ -240,14 +240,12 @@ def test_month_end_books_at_every_finance_platform(app, client, books, monkeypat
     # QuickBooks: a balanced journal entry per session; per customer the month adds up to the invoice
     assert len(books["quickbooks"].entries) == 12
     assert quickbooks_books(books["quickbooks"]) == {QBO_CUSTOMER[c]: money[c][1:] for c in ours}
-    # Zoho Books: an invoice per session, totals as Zoho computes them (its tax per line), marked sent
-    zoho: dict[str, list[Decimal]] = {}
-    for inv in books["vendors"].zoho_invoices.values():
-        acc = zoho.setdefault(inv["customer_id"], [Decimal(0)] * 3)
-        for i, key in enumerate(("total", "sub_total", "tax_total")):
-            acc[i] += inv[key]
-        assert inv["status"] == "sent"
-    assert {k: tuple(v) for k, v in zoho.items()} == {f"46{c}": money[c][1:] for c in ours}
+    # Zoho Books: one invoice per invoice of ours (reference_number = our id), totals as Zoho computes them (its
+    # tax per line), marked sent: its receivable (balance) is our amount due
+    zoho = {by_id[i["reference_number"]]: (i["total"], i["sub_total"], i["tax_total"], i["customer_id"], i["status"],
+                                           i["balance"]) for i in books["vendors"].zoho_invoices.values()}
+    assert zoho == {c: (*money[c][1:], f"46{c}", "sent", money[c][1]) for c in ours}
+    assert sorted(books["vendors"].zoho_invoices) == sorted(f"EV-{inv['number']}" for inv in ours.values())
     assert {li["tax_id"] for inv in books["vendors"].zoho_invoices.values() if inv["customer_id"] == "46C-US"
             for li in inv["line_items"]} == {ZOHO_GROUP}
     # FreshBooks: one invoice per finalized invoice, its own total (taxes per line) = our amount due

@@ -24,11 +24,14 @@ class ZohoBooks:
     def zoho_totals(self, body: dict[str, Any]) -> dict[str, Decimal] | Response:
         """sub_total, tax_total, total as Zoho computes them: its own percentage per tax_id on each line, rounded
         half up per line (line-item-level tax rounding), plus the adjustment; or the error Zoho answers. A tax
-        group's tax_id levies each of its taxes on the line amount, each rounded, and sums them."""
+        group's tax_id levies each of its taxes on the line amount, each rounded, and sums them. With
+        ``zoho_tax_rounding = "invoice"`` (the organization's invoice-level tax rounding) each tax is summed over
+        the lines unrounded and rounded once."""
         items = body.get("line_items")
         if not body.get("customer_id") or not items:
             return reply({"code": 4, "message": "customer_id and line_items are required"}, 400)
         taxes: list[Decimal] = []
+        per_tax: dict[str, Decimal] = {}
         for li in items:
             if not isinstance(li.get("rate"), (int, Decimal)) or not isinstance(li.get("quantity"), (int, Decimal)):
                 return reply({"code": 4, "message": "line_items: rate and quantity must be numbers"}, 400)
@@ -36,8 +39,12 @@ class ZohoBooks:
                 components = self.zoho_tax_groups.get(li["tax_id"], [li["tax_id"]])
                 if any(c not in self.zoho_tax_rates for c in components):
                     return reply({"code": 1004, "message": f"Tax {li['tax_id']} does not exist."}, 400)
-                taxes += [(Decimal(li["rate"]) * li["quantity"] * self.zoho_tax_rates[c] / 100)
-                          .quantize(Decimal("0.01"), "ROUND_HALF_UP") for c in components]
+                for c in components:
+                    levied = Decimal(li["rate"]) * li["quantity"] * self.zoho_tax_rates[c] / 100
+                    per_tax[c] = per_tax.get(c, Decimal(0)) + levied
+                    taxes.append(levied.quantize(Decimal("0.01"), "ROUND_HALF_UP"))
+        if self.zoho_tax_rounding == "invoice":
+            taxes = [t.quantize(Decimal("0.01"), "ROUND_HALF_UP") for t in per_tax.values()]
         sub_total = sum((Decimal(li["rate"]) * li["quantity"] for li in items), Decimal(0))
         tax_total = sum(taxes, Decimal(0))
         return {"sub_total": sub_total, "tax_total": tax_total,
@@ -51,6 +58,7 @@ class ZohoBooks:
         self.zoho_tax_rates: dict[str, Decimal] = {"460000000040001": Decimal("19"), "460000000040002": Decimal("8")}
         self.zoho_tax_groups: dict[str, list[str]] = {}  # tax group's tax_id -> its taxes' tax_ids
         self.zoho_list_lags = False
+        self.zoho_tax_rounding = "line"  # the organization's tax rounding: "line" (item level) or "invoice"
 
         @app.post("/oauth/v2/token")
         def zoho_token() -> Response:
