@@ -72,7 +72,7 @@ def main() -> int:
         rows = [run[start] for run in runs if start in run]
         rate, p50, p99 = ([row[k] for row in rows] for k in range(3))
         print(f"{start:>6}-{start + args.bucket - 1:<7} {min(rate):>7.0f} / {median(rate):<6.0f} "
-              f"{min(p50):>6.1f} / {median(p50):<5.1f} {min(p99):>6.1f} / {median(p99):<5.1f}")
+              f"{min(p50):>6.1f} / {median(p50):<5.1f} {min(p99):>6.1f} / {median(p99):<5.1f}".rstrip())
     return 0
 
 

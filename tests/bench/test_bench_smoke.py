@@ -78,7 +78,7 @@ def pg_url() -> Iterator[str]:
 def test_ingest_load_prints_buckets(pg_url: str) -> None:
     out = _run(sys.executable, "bench/ingest_load.py", "--url", pg_url, "--sessions", "40", "--bucket", "20",
                "--clients", "4", "--repeats", "1", "--workers", "1", "--no-pin")
-    rows = re.findall(r"^\s+(\d+)-(\d+)\s+\d+ / \d+\s+[\d.]+ / [\d.]+\s+[\d.]+ / [\d.]+$", out, re.M)
+    rows = re.findall(r"^\s+(\d+)-(\d+)\s+\d+ / \d+\s+[\d.]+ / [\d.]+\s+[\d.]+ / [\d.]+[ \t]*$", out, re.M)
     assert [(a, b) for a, b in rows] == [("0", "19"), ("20", "39")], out
 
 
