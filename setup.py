@@ -27,6 +27,10 @@ COMPILED = [
 
 
 COMPILE = os.environ.get("EVBILL_COMPILE", "") in ("1", "true", "yes")
+COMPILE_REQUIRES = [  # uv.lock's versions; tests/test_compiled_build.py keeps them equal
+    "mypy==2.4.1", "mypy-extensions==1.2.0", "pathspec==1.1.1", "typing-extensions==4.16.0",
+    "pydantic==2.14.4", "pydantic-core==2.50.5", "annotated-types==0.8.0", "typing-inspection==0.4.5",
+]
 BUILDS = ("bdist_wheel", "build_ext", "build", "install", "editable_wheel", "develop")
 
 
@@ -46,5 +50,6 @@ setup(
     ext_modules=_extensions(),
     # an isolated build (pip, uv, python -m build) installs these only when it will compile: mypyc type-checks
     # the modules it compiles, and they use the pydantic models (pyproject's mypy config loads its plugin)
-    setup_requires=["mypy>=1.10", "pydantic>=2.6"] if COMPILE else [],
+    # pinned to uv.lock's versions (with their own dependencies), so a compiled install resolves what CI tested
+    setup_requires=COMPILE_REQUIRES if COMPILE else [],
 )

@@ -32,3 +32,17 @@ def test_each_hot_module_is_from_the_build_under_test(path: str) -> None:
     else:
         assert origin.suffix == ".py", f"{module.__name__} comes from {origin}: remove the stale build"
         assert origin.parent.is_relative_to(REPO / "connector")
+
+
+def test_compiled_build_requirements_are_the_locked_versions() -> None:
+    """An isolated ``EVBILL_COMPILE=1 pip install .`` must install what uv.lock pins, not newer releases."""
+    import ast
+    import tomllib
+
+    locked = {p["name"]: p["version"] for p in tomllib.loads((REPO / "uv.lock").read_text())["package"]}
+    tree = ast.parse((REPO / "setup.py").read_text())
+    pins = next(ast.literal_eval(node.value) for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "COMPILE_REQUIRES" for t in node.targets))
+    assert pins and all("==" in pin for pin in pins)
+    wanted = dict(pin.split("==") for pin in pins)
+    assert wanted == {name: locked[name] for name in wanted}
