@@ -1,9 +1,9 @@
 """OAuth 2.0 client credentials with a certificate-signed JWT assertion (RFC 7523 client authentication).
 
-Why not ``oauth.TokenProvider``: that one authenticates with a client secret; NetSuite's machine-to-machine flow
-has none. The client proves itself with a short-lived JWT signed by the private key whose certificate was
-uploaded to the vendor (``kid`` = the certificate id the vendor assigned), sent as ``client_assertion``. There
-is no refresh token: a new assertion buys a new access token, before expiry or after a 401.
+A ``oauth.TokenProvider`` (its token cache, expiry margin and answer checks) whose request differs: NetSuite's
+machine-to-machine flow has no client secret. The client proves itself with a short-lived JWT signed by the
+private key whose certificate was uploaded to the vendor (``kid`` = the certificate id the vendor assigned),
+sent as ``client_assertion``. There is no refresh token: a new assertion buys a new access token, before expiry or after a 401.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from collections.abc import Callable
 from typing import Any
 
 from connector.platforms.errors import PermanentError
+from connector.platforms.oauth import TokenProvider
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_LIFETIME_S = 300  # the vendor caps it (NetSuite: one hour); short keeps a leaked one useless soon
-EXPIRY_MARGIN_S = 60.0
 
 
-class AssertionTokens:
+class AssertionTokens(TokenProvider):
     """One access token from signed assertions, cached until shortly before it expires. Thread-safe."""
 
     def __init__(self, token_url: str, client_id: str, key_id: str, private_key: str, algorithm: str = "PS256",
@@ -32,6 +32,9 @@ class AssertionTokens:
         self.token_url, self.client_id, self.key_id = token_url, client_id, key_id
         self._private_key = private_key
         self.algorithm, self.scope = algorithm, scope
+        # what TokenProvider's cache and answer checks read: a client-credentials grant that never rotates
+        self.grant, self._refresh_token, self.on_refresh, self.latest_refresh_token = (
+            "client_credentials", None, None, None)
         self._clock = clock
         self._lock = threading.Lock()
         self._token: str | None = None
@@ -58,32 +61,10 @@ class AssertionTokens:
             raise PermanentError(f"private_key: cannot sign a {self.algorithm} assertion ({type(exc).__name__})") \
                 from None
 
-    def authorization(self, http: Any) -> dict[str, str]:
-        with self._lock:
-            if self._token is None or self._clock() >= self._expires_at:
-                self._fetch(http)
-            return {"Authorization": f"Bearer {self._token}"}
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._token, self._expires_at = None, 0.0
-
-    def _fetch(self, http: Any) -> None:
+    def _request(self) -> tuple[dict[str, str], dict[str, Any]]:
         data = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
                 "client_assertion": self.assertion()}
-        payload = http.send("POST", self.token_url, data=data, headers={"Accept": "application/json"}).json()
-        token = payload.get("access_token") if isinstance(payload, dict) else None
-        if isinstance(payload, dict) and payload.get("dry_run") is True:  # DryRunSender: nothing was sent
-            token = "dry-run-token"
-        if not isinstance(token, str) or not token:
-            raise PermanentError(f"token endpoint {self.token_url}: no access_token in the answer")
-        try:
-            lifetime = float(payload.get("expires_in") or 3600)
-        except (TypeError, ValueError):
-            lifetime = 3600.0
-        self._token = token
-        self._expires_at = self._clock() + lifetime - min(EXPIRY_MARGIN_S, lifetime / 2)
-        self.fetches += 1
+        return data, {"headers": {"Accept": "application/json"}}
 
 
 _SHARED: dict[tuple[str, ...], AssertionTokens] = {}
