@@ -2,37 +2,38 @@
 
 from __future__ import annotations
 
-import os
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from connector.billing.intake import DatabaseSink, RatingOnly
 from connector.models.session_event import parse_event
 from connector.storage.db import make_engine
+from tests.api.pg import fresh_database, pg_available
 
-PG_URL = os.environ.get("EVBILL_TEST_PG_URL", "postgresql+psycopg://evbill:evbill@127.0.0.1:5432/evbill_test")
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="module")
-def pg_sink(request):
-    try:
-        with create_engine(PG_URL, connect_args={"connect_timeout": 3}).connect() as conn:
-            conn.execute(text("select 1"))
-    except OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc.orig}")
+def pg_sink() -> Iterator[DatabaseSink]:
+    """A throw-away database: a shared one may hold tables from an older schema (CI keeps its server)."""
+    if not pg_available():
+        pytest.skip("PostgreSQL not reachable (EVBILL_TEST_PG_URL); run scripts/setup_system.sh")
     from connector.models import Tariff
     from tests.ingest.conftest import TOU_TARIFF
 
-    return DatabaseSink(make_engine(PG_URL), RatingOnly([Tariff.model_validate(TOU_TARIFF)]))
+    with fresh_database() as url:
+        engine = make_engine(url)
+        try:
+            yield DatabaseSink(engine, RatingOnly([Tariff.model_validate(TOU_TARIFF)]))
+        finally:
+            engine.dispose()
 
 
 def test_pipeline_on_postgres(pg_sink) -> None:
-    tenant = f"t-{uuid.uuid4().hex[:12]}"  # the tables are shared across runs: a tenant per run
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
     t0, t15, t30 = "2026-11-24T10:00:00Z", "2026-11-24T10:15:00Z", "2026-11-24T10:30:00Z"
     pg_sink.ingest(tenant, parse_event({"event_id": "s", "type": "start", "session_id": "S", "timestamp": t0,
                                         "session": {"start": t0}}))

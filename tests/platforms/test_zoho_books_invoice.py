@@ -169,6 +169,26 @@ def test_a_failed_apply_is_retried_and_applies_the_credit_once(vendors: FinanceV
     assert zoho_books.deliver(note, config, DeliveryContext(OneShotHttp()))["status"] == "duplicate"
 
 
+def test_a_credit_note_waits_while_its_invoice_is_a_zoho_draft(vendors: FinanceVendors) -> None:
+    """The invoice's creation answer was lost, so Zoho holds it as a draft until its delivery's retry marks it
+    sent. The credit note, delivered in between, waits (Zoho applies no credit to a draft) and then applies."""
+    config = cfg(vendors)
+    event = two_session_invoice()
+    vendors.lose(INV, method="POST")  # created in Zoho, answer lost: not marked sent
+    with pytest.raises(RetryableError):
+        zoho_books.deliver(event, config, DeliveryContext(OneShotHttp()))
+    assert vendors.zoho_invoices["EV-INV-0001"]["status"] == "draft"
+    note = credit_note_event(event)
+    with pytest.raises(RetryableError, match="EV-INV-0001 of ours inv_S-100 is still a draft"):
+        zoho_books.deliver(note, config, DeliveryContext(OneShotHttp()))
+    assert vendors.zoho_credit_notes == {}  # nothing created while it waits
+    assert zoho_books.deliver(event, config, DeliveryContext(OneShotHttp()))["status"] in ("sent", "duplicate")
+    credited = zoho_books.deliver(note, config, DeliveryContext(OneShotHttp()))
+    zoho = vendors.zoho_invoices["EV-INV-0001"]
+    assert (credited["status"], credited["applied_to"], zoho["status"], zoho["balance"]) == (
+        "sent", zoho["invoice_id"], "sent", Decimal(0))
+
+
 def test_many_lines_need_zohos_invoice_level_tax_rounding(vendors: FinanceVendors) -> None:
     """Three lines of 0.25 at 19 %: our invoice states 0.14 of VAT (19 % of 0.75, spread 0.05 + 0.05 + 0.04);
     Zoho rounding per line levies 0.05 each (0.15) and is refused with both totals; with the organization's

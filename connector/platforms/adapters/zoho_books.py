@@ -499,13 +499,19 @@ def _void(event: EventJson, config: ZohoBooksConfig, send: Send) -> dict[str, An
     return result
 
 
-def _credited_invoice(note: InvoiceJson, send: Send) -> dict[str, Any]:
-    """Per invoice: the Zoho invoice of the credited invoice, found by its ``reference_number`` (our invoice id)."""
+def _credited_invoice(note: InvoiceJson, config: ZohoBooksConfig, send: Send) -> dict[str, Any]:
+    """Per invoice: the Zoho invoice of the credited invoice, found by its ``reference_number`` (our invoice id).
+    With ``mark_sent``, a Zoho draft means its invoice.finalized delivery has not finished (the answer to its
+    creation was lost, or it runs right now): Zoho applies no credit to a draft, so the credit note waits too."""
     ref = str(note.get("credit_note_of") or "")
     original, _ = _find(send, "/invoices", "reference_number", ref, "invoices")
     if original is None:  # checked before creating: the credit note waits for the invoice it credits
         raise RetryableError(f"Zoho Books has no invoice of ours {ref} yet (its invoice.finalized delivery may still "
                              f"be waiting in the outbox); credit note {note.get('number')} waits for it")
+    if config.mark_sent and original.get("status") == "draft":
+        raise RetryableError(f"Zoho Books invoice {original.get('invoice_number')} of ours {ref} is still a draft "
+                             "(its invoice.finalized delivery has not marked it sent yet); credit note "
+                             f"{note.get('number')} waits for it")
     return original
 
 
@@ -529,7 +535,7 @@ def _credit_note(event: EventJson, config: ZohoBooksConfig, body: dict[str, Any]
     if existing:
         dup = {"status": "duplicate", "ref": existing.get("creditnote_id"), "creditnote_number": number}
         if config.document == "invoice" and existing.get("status") == "open" and existing.get("total") is not None:
-            target = _credited_invoice(note, send)  # an earlier attempt created it but stopped before applying
+            target = _credited_invoice(note, config, send)  # an earlier attempt created it but stopped before applying
             if target.get("status") not in ("void", "draft"):
                 skipped = _apply(send, str(existing.get("creditnote_id")), str(target.get("invoice_id")),
                                  amount(existing["total"]))
@@ -542,7 +548,7 @@ def _credit_note(event: EventJson, config: ZohoBooksConfig, body: dict[str, Any]
     if dry_run:
         link_skipped = "dry run: no Zoho invoice id to link"
     elif config.document == "invoice":
-        credited = _credited_invoice(note, send)
+        credited = _credited_invoice(note, config, send)
         if credited.get("status") == "void":
             link_skipped = f"Zoho invoice {credited.get('invoice_number')} is void; Zoho links no credit note to it"
         else:
