@@ -20,8 +20,8 @@ from connector.storage.tables.outbox import WebhookSubscriptionRow
 from connector.validation import NotFound
 
 EVENT_TYPES = ("session.billed", "session.interim", "session.rerated", "invoice.finalized", "invoice.voided",
-               "invoice.paid", "credit_note.issued", "journal.posted", "reconciliation.completed",
-               "billing.anomaly")
+               "invoice.paid", "invoice.vat_restated", "credit_note.issued", "journal.posted",
+               "reconciliation.completed", "billing.anomaly")
 
 
 def _public(row: WebhookSubscriptionRow) -> dict[str, Any]:

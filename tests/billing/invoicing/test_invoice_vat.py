@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session as DbSession
 
 from connector import config
 from connector.billing.invoicing.vat import per_rate_shares
+from connector.events.fanout import fan_out
 from connector.storage.tables.billing import InvoiceLineRow
-from connector.storage.tables.outbox import EventRow
+from connector.storage.tables.outbox import DeliveryRow, EventRow
 from tests.billing.invoicing.conftest import KEY_A, A, ingest, setup_tenant
 from tests.billing.payments.month_end_books import books  # noqa: F401 - a fixture
 
@@ -84,6 +85,21 @@ def test_per_rate_restates_the_vat_once_on_the_invoice_net(app, client):
     report = client.post("/v1/reconciliations", json={"kind": "daily", "period": "2026-01-13", "mode": "stored"},
                          headers=A).get_json()
     assert report["summary"]["billed"] == "0.00"
+
+
+def test_webhooks_can_subscribe_to_the_restatement(app, client):
+    """``invoice.vat_restated`` is a public event type: a subscriber's own books can post the same adjustment."""
+    created = client.post("/v1/subscriptions", headers=A, json={"callback_url": "https://books.example.org/hook",
+                                                               "event_types": ["invoice.vat_restated"]})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    hook = f"webhook:{created.get_json()['id']}"
+    invoice_id = _two_sessions(client)
+    assert client.post(f"/v1/invoices/{invoice_id}/finalize", headers=A).status_code == 200
+    with DbSession(app.extensions["evbill.engine"]) as db:
+        fan_out(db, datetime(2026, 2, 1, tzinfo=UTC), {}, 1000)
+        delivered = db.execute(select(EventRow.type, EventRow.data).join(
+            DeliveryRow, DeliveryRow.event_id == EventRow.id).where(DeliveryRow.target == hook)).all()
+    assert [(t, d["restatement"]["receivable"]) for t, d in delivered] == [("invoice.vat_restated", "0.02")]
 
 
 def test_per_rate_void_reverses_what_was_invoiced(app, client):
