@@ -932,6 +932,29 @@ def zapier_success(spec: dict, op: dict, where: str) -> dict:
     raise GenerationError(f"zapier {where}: the operation answers no JSON on success")
 
 
+# ``list.as`` of a trigger whose list operation answers the events themselves (GET /v1/events).
+WHOLE_EVENT = "$event"
+ENVELOPE_FIELDS = ("id", "type", "tenant_id", "created_at", "data")
+
+
+def whole_event_list(spec: dict, source: dict, conf: dict, where: str) -> None:
+    """``as: $event``: the list's items must be event envelopes and its ``type`` fixed to the trigger's event,
+    or the sample list would show other events than the hook sends."""
+    path = source["path"]
+    response = resolve(spec, ((spec["paths"][path].get("get") or {}).get("responses") or {}).get("200") or {})
+    answer = raw_schema(spec, json_content(response.get("content"))[1])
+    collection = source.get("collection")
+    item = raw_schema(spec, raw_schema(spec, (answer.get("properties") or {}).get(collection) if collection
+                                       else answer).get("items"))
+    missing = [f for f in ENVELOPE_FIELDS if f not in (item.get("properties") or {})]
+    if missing:
+        raise GenerationError(f"zapier {where}: list.as {WHOLE_EVENT} needs items that are event envelopes; "
+                              f"{conf['list']['operationId']}'s items lack {', '.join(missing)}")
+    if (conf["list"].get("params") or {}).get("type") != conf["event"]:
+        raise GenerationError(f"zapier {where}: list.as {WHOLE_EVENT} needs params.type: {conf['event']} "
+                              "(the list must answer this trigger's events only)")
+
+
 def zapier_app(spec: dict, swagger: dict, overlay: dict, zoverlay: dict) -> dict[str, str]:
     """The Zapier app's triggers, creates, searches and index.js, keyed by path relative to the repo root."""
     index = operation_index(spec)
@@ -988,8 +1011,11 @@ def zapier_app(spec: dict, swagger: dict, overlay: dict, zoverlay: dict) -> dict
             raise GenerationError(f"zapier {where}: no API event {conf.get('event')!r} in power_automate/overlay.yaml")
         event = events[conf["event"]]
         source = list_source((conf.get("list") or {}).get("operationId"), where, (conf.get("list") or {}).get("params"))
-        if conf["list"].get("as") not in event["data"]:
-            raise GenerationError(f"zapier {where}: list.as must be one of the event's data fields {sorted(event['data'])}")
+        if conf["list"].get("as") == WHOLE_EVENT:
+            whole_event_list(spec, source, conf, where)
+        elif conf["list"].get("as") not in event["data"]:
+            raise GenerationError(f"zapier {where}: list.as must be one of the event's data fields "
+                                  f"{sorted(event['data'])}, or {WHOLE_EVENT} (the item is the whole event)")
         envelope = swagger["paths"][f"/v1/subscriptions/triggers/{conf['event'].replace('.', '-')}"][
             "x-ms-notification-content"]["schema"]
         fields: list[dict[str, str]] = []

@@ -20,6 +20,8 @@ module.exports = {
     invoice_voided: require('./triggers/invoice_voided'),
     reconciliation_completed: require('./triggers/reconciliation_completed'),
     credit_note_issued: require('./triggers/credit_note_issued'),
+    session_interim: require('./triggers/session_interim'),
+    session_rerated: require('./triggers/session_rerated'),
     tariff_list: require('./triggers/tariff_list'),
     customer_list: require('./triggers/customer_list'),
   },

@@ -24,6 +24,7 @@ from connector.api import (
     deliveries,
     docs,
     errors,
+    events,
     health,
     imports,
     input_guard,
@@ -54,7 +55,7 @@ LOG = logging.getLogger("connector.api")
 # paths in ``openapi/openapi.yaml`` (``tests/api/test_spec.py`` checks that routes and spec agree).
 BLUEPRINTS: tuple[Blueprint, ...] = (
     health.bp, docs.bp, rate.bp, tariffs.bp, customers.bp, sessions.bp, invoices.bp, reconciliations.bp,
-    subscriptions.bp, deliveries.bp, platform_settings.bp, imports.bp, chargepoint.bp, ocpi.bp, ocpi_versions.bp, ocpi_modules.bp, ocpi_partners.bp,
+    subscriptions.bp, events.bp, deliveries.bp, platform_settings.bp, imports.bp, chargepoint.bp, ocpi.bp, ocpi_versions.bp, ocpi_modules.bp, ocpi_partners.bp,
     ledger.bp,
     sheet_rate.bp, billing.bp, promotions.bp, anomalies.bp, payments.bp,
 )

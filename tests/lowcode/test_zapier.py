@@ -32,8 +32,8 @@ def test_app_definition_validates_with_zapier_platform_schema():
     assert report["errors"] == [], report["errors"]
     assert done.returncode == 0
     assert report["triggers"] == ["session_billed", "billing_anomaly", "invoice_finalized", "invoice_paid",
-                                  "invoice_voided", "reconciliation_completed", "credit_note_issued", "tariff_list",
-                                  "customer_list"]
+                                  "invoice_voided", "reconciliation_completed", "credit_note_issued",
+                                  "session_interim", "session_rerated", "tariff_list", "customer_list"]
     assert report["creates"] == ["rate_session", "ingest_session_event", "start_reconciliation"]
     assert report["searches"] == ["find_invoice"]
     assert report["labels"]["triggers.session_billed"] == "Session Billed"
@@ -75,7 +75,7 @@ def test_rest_hook_triggers_have_all_four_functions():
               "console.log(JSON.stringify(out));")
     found = last_json(node("-e", script).stdout)
     hooks = [key for key in found if key not in ("tariff_list", "customer_list")]
-    assert len(hooks) == 7
+    assert len(hooks) == 9
     for key in hooks:
         assert found[key] == ["perform", "performList", "performSubscribe", "performUnsubscribe"], key
 
@@ -242,6 +242,25 @@ def test_generator_refuses_an_unknown_operation_or_event(gen, overlay, zoverlay)
     zoverlay["creates"]["rate_session"]["operationId"] = "rateSession"
     zoverlay["triggers"]["billing_anomaly"]["event"] = "billing.oddity"
     _fails(gen, overlay, zoverlay, r"no API event 'billing.oddity'")
+
+
+def test_event_list_triggers_take_the_whole_event_of_their_type_only(gen, overlay, zoverlay):
+    """``as: $event`` (the item is the whole event) needs a list of event envelopes with ``type`` fixed to the
+    trigger's event; any other ``as`` must name a field of the event's data."""
+    interim = zoverlay["triggers"]["session_interim"]
+    assert interim["list"] == {"operationId": "listEvents", "params": {"type": "session.interim"}, "as": "$event"}
+    interim["list"]["params"] = {"type": "session.rerated"}
+    _fails(gen, overlay, zoverlay, r"session_interim: list.as \$event needs params.type: session.interim")
+    interim["list"]["params"] = {}
+    _fails(gen, overlay, zoverlay, r"session_interim: list.as \$event needs params.type: session.interim")
+    interim["list"] = {"operationId": "listAnomalies", "as": "$event"}
+    _fails(gen, overlay, zoverlay, r"session_interim: list.as \$event needs items that are event envelopes; "
+                                   r"listAnomalies's items lack type, tenant_id, created_at, data")
+    interim["list"] = {"operationId": "listEvents", "params": {"type": "session.interim"}, "as": "event"}
+    _fails(gen, overlay, zoverlay, r"session_interim: list.as must be one of the event's data fields "
+                                   r"\['as_of', 'rating', 'session'\], or \$event")
+    interim["list"] = {"operationId": "listEvents", "params": {"type": "session.oddity"}, "as": "$event"}
+    _fails(gen, overlay, zoverlay, r"listEvents has no query parameter type='session.oddity'")
 
 
 def test_inputs_take_types_choices_and_required_from_the_spec():

@@ -67,6 +67,9 @@ const described = (d, item) => {
 };
 const descriptionOf = (item) => descriptions.get(item);
 
+// `list.as` when the list answers the events themselves (scripts/gen_connectors.py WHOLE_EVENT).
+const WHOLE_EVENT = '$event';
+
 const itemsOf = (data, collection) => (collection ? (data && data[collection]) : data) || [];
 
 const hookTrigger = (d) => described(d, {
@@ -78,10 +81,13 @@ const hookTrigger = (d) => described(d, {
     performSubscribe: hook.subscribe(d.event, d.subscribe.path),
     performUnsubscribe: hook.unsubscribe(d.unsubscribe.path),
     perform: hook.perform(d.event),
-    // While a user maps fields: the newest items of the list operation, shaped as the events the hook gets.
+    // While a user maps fields: the newest items of the list operation, shaped as the events the hook gets;
+    // with `as: '$event'` the items are stored events already (GET /v1/events), passed on as they are.
     performList: async (z, bundle) => {
       const response = await z.request({ url: url(bundle, d.list.path), params: d.list.params || {} });
-      return itemsOf(response.data, d.list.collection).slice(0, 3).map((item) => ({
+      const listed = itemsOf(response.data, d.list.collection).slice(0, 3);
+      if (d.list.as === WHOLE_EVENT) return listed;
+      return listed.map((item) => ({
         id: `sample_${item.id}`,
         type: d.event,
         tenant_id: item.tenant_id || d.sample.tenant_id,

@@ -19,11 +19,16 @@ const TARIFF = { id: 'T-ZAP', country_code: 'DE', party_id: 'EVB', currency: 'EU
   elements: [{ price_components: [{ type: 'ENERGY', price: '0.30', vat: '19', step_size: 1 }] }] };
 const CUSTOMER = { id: 'C-ZAP', name: 'Zap Fleet', email: 'zap@contoso.example', tax_region: 'DE', invoice_per_session: true };
 
+const flatten = (value, prefix = '') => Object.entries(value || {}).flatMap(([key, inner]) => {
+  const full = prefix ? `${prefix}__${key}` : key;
+  return inner && typeof inner === 'object' && !Array.isArray(inner) ? flatten(inner, full) : [[full, inner]];
+});
+
 const post = async (path, body) => {
   const response = await fetch(`${BASE}${path}`, {
     method: 'POST', headers: { 'X-API-Key': KEY, 'Content-Type': 'application/json' }, body: JSON.stringify(body),
   });
-  assert.ok([200, 201].includes(response.status), `${path}: ${response.status} ${await response.text()}`);
+  assert.ok([200, 201, 202].includes(response.status), `${path}: ${response.status} ${await response.text()}`);
 };
 
 // 10 kWh at 0.30 EUR/kWh + 19 % VAT: 3.00 net, 3.57 gross.
@@ -115,6 +120,41 @@ test('a Zap against the API', { skip }, async (t) => {
     assert.match(String(run.summary.billed), /^\d+\.\d{2}$/);
     const events = await appTester(app.triggers.reconciliation_completed.operation.performList, bundle());
     assert.deepStrictEqual(events.map((e) => [e.type, e.data.reconciliation.id]), [['reconciliation.completed', run.id]]);
+  });
+
+  await t.test('Interim Cost Computed and Session Re-rated sample the stored events, as the hook sends them', async () => {
+    // a session still charging: 5 kWh by 14:30, so its running cost is 1.50 net, 1.79 gross
+    await post('/v1/sessions/events', { event_id: 'S-ZT-I:start', type: 'start', session_id: 'S-ZT-I',
+      timestamp: '2026-01-13T14:00:00Z', session: { start: '2026-01-13T14:00:00Z',
+        tariff_id: TARIFF.id, customer_id: CUSTOMER.id, station_id: 'DE*EVB*E1', time_zone: 'Europe/Berlin' } });
+    await post('/v1/sessions/events', { event_id: 'S-ZT-I:update', type: 'update', session_id: 'S-ZT-I',
+      timestamp: '2026-01-13T14:30:00Z', meter_samples: [['2026-01-13T14:30:00Z', '5']] });
+    await post('/v1/billing/interim', { as_of: '2026-01-13T14:30:00Z', force: true });
+    const interim = await appTester(app.triggers.session_interim.operation.performList, bundle());
+    assert.deepStrictEqual(interim.map((e) => [e.type, e.data.session.id, e.data.as_of, e.data.rating.final,
+      e.data.rating.total_cost, e.data.rating.invoice.amount_due]),
+    [['session.interim', 'S-ZT-I', '2026-01-13T14:30:00+00:00', false, { excl_vat: '1.5000', incl_vat: '1.7850' },
+      '1.79']]);
+    // the energy price goes from 0.30 to 0.50 from January 1st; a billed session corrected: 3.57 -> 5.95 gross
+    await appTester(app.creates.ingest_session_event.operation.perform,
+      bundle({ inputData: { event_type: 'end', ...session('S-ZT-RR') } }));
+    await post(`/v1/tariffs/${TARIFF.id}/versions`, { effective_at: '2026-01-01T00:00:00Z', policy: 'price_lock_at_start',
+      tariff: { ...TARIFF, elements: [{ price_components: [{ type: 'ENERGY', price: '0.50', vat: '19', step_size: 1 }] }] } });
+    await post('/v1/billing/corrections', { session_ids: ['S-ZT-RR'], reason: 'energy price was wrong' });
+    const rerated = await appTester(app.triggers.session_rerated.operation.performList, bundle());
+    assert.deepStrictEqual(rerated.map((e) => [e.type, e.data.session.id, e.data.policy, e.data.before.invoice.amount_due,
+      e.data.after.invoice.amount_due, e.data.difference]),
+    [['session.rerated', 'S-ZT-RR', 'correction', '3.57', '5.95', { net: '2.00', gross: '2.38' }],
+      // newest first: the new version re-rated the session still charging too (5 kWh at 0.50: 2.50 net, 2.98 gross)
+      ['session.rerated', 'S-ZT-I', 'price_lock_at_start', '1.79', '2.98', { net: '1.00', gross: '1.19' }]]);
+    // each item is the stored event itself (its real id), with every field the trigger's sample shows
+    for (const [key, events] of [['session_interim', interim], ['session_rerated', rerated]]) {
+      assert.match(events[0].id, /^evt_[0-9a-f]{32}$/);
+      assert.deepStrictEqual(Object.keys(events[0]).sort(), ['created_at', 'data', 'id', 'tenant_id', 'type']);
+      const have = new Set(flatten(events[0]).map(([k]) => k));
+      const shown = flatten(app.triggers[key].operation.sample).map(([k]) => k);
+      assert.deepStrictEqual(shown.filter((k) => !have.has(k)), [], key);
+    }
   });
 
   await t.test('turning the Zap on subscribes to session.billed; off unsubscribes', async () => {

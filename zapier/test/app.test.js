@@ -150,6 +150,20 @@ test('credit notes sample Credit Note Issued only; the invoice triggers ask for 
   });
 });
 
+test('interim costs and re-ratings sample GET /v1/events of their type; the events are passed on as they are', async () => {
+  const event = (type) => ({ id: 'evt_0123456789abcdef0123456789abcdef', type, tenant_id: 't1',
+    created_at: '2026-01-13T14:30:00Z', data: { session: { id: 'S-1' } } });
+  for (const [key, type] of [['session_interim', 'session.interim'], ['session_rerated', 'session.rerated']]) {
+    await withServer({ 'GET /v1/events': [200, { items: [event(type)], next: 'http://127.0.0.1/v1/events?cursor=x' }] },
+      async (authData, seen) => {
+        const events = await appTester(app.triggers[key].operation.performList, { authData });
+        assert.deepStrictEqual(seen.map((r) => [r.method, r.path, r.query]),
+          [['GET', '/v1/events', { type, limit: '3' }]]);
+        assert.deepStrictEqual(events, [event(type)]);
+      });
+  }
+});
+
 test('turning a Zap on subscribes to the event; off deletes the Location the API answered', async () => {
   const created = { id: 'sub_1', callback_url: 'https://hooks.zapier.com/1', event_types: ['session.billed'], secret: 's' };
   await withServer({ 'POST /v1/subscriptions': [201, created], 'DELETE /v1/subscriptions/sub_1': [204, {}] },
