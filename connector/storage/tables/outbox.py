@@ -37,6 +37,7 @@ class EventRow(Base):
 
     __table_args__ = (
         Index("ix_events_tenant_created", "tenant_id", "created_at"),
+        Index("ix_events_tenant_type_created", "tenant_id", "type", "created_at"),  # the list filtered by type
         Index("ix_events_fanned_out", "fanned_out"),
     )
 
