@@ -51,6 +51,17 @@ def test_reconcile_bench_expected_equals_billed_in_both_modes() -> None:
     assert re.search(r"^re-rating scaling 1 -> 2 processes: x\d+\.\d\d$", out, re.M), out
 
 
+def test_events_list_bench_times_each_type_with_and_without_the_index() -> None:
+    out = _run(sys.executable, "bench/events_list.py", "--events", "200", "--rare-every", "100", "--repeats", "1",
+               "--calls", "1", "--databases", "sqlite")
+    rows = re.findall(r"^sqlite (with index|without index)\s+type=(\S+)\s+(\d) found: min [\d.]+ / median [\d.]+ ms",
+                      out, re.M)
+    assert [(label, kind) for label, kind, _ in rows] == [
+        (label, kind) for label in ("with index", "without index")
+        for kind in ("session.rerated", "session.interim", "(any)")], out
+    assert [found for _, _, found in rows] == ["2", "4", "4"] * 2, out
+
+
 def test_ocpp_load_runs_sessions_without_errors() -> None:
     out = _run(sys.executable, "bench/ocpp_load.py", "--stations", "2", "--duration", "1",
                "--samples", "1", "--interval", "0.1")

@@ -2,8 +2,8 @@
 
 ``GET /v1/events?type=...`` (what the Zapier triggers for interim costs and re-ratings sample) reads the
 newest events of one type. With only (tenant, created_at) it walks every newer event of the tenant to find
-them: a rare type such as ``session.rerated`` among a million events took about 100 ms on PostgreSQL, with
-this index under 1 ms. (tenant, created_at) stays: the unfiltered list and retention read by it.
+them: one ``session.rerated`` among a million events took 170-280 ms on PostgreSQL and SQLite, with this index
+about 1 ms (``bench/events_list.py``). (tenant, created_at) stays: the unfiltered list and retention read by it.
 
 Revision ID: 0014_events_tenant_type_index
 Revises: 0013_recon_covering_indexes
