@@ -21,6 +21,7 @@ from connector.models.session_event import IngestError
 from connector.models.session_merge import to_session
 from connector.money import round_money
 from connector.rating import RatedSession, RatingError, RatingOptions, TariffSwitchPolicy, rate
+from connector.storage import repo
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,7 @@ class VersionData:
     document: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RateItem:
     """One session to re-rate: its stored document, customer and adjustments (all picklable)."""
 
@@ -44,7 +45,7 @@ class RateItem:
     adjustments: tuple[Adjustment, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Rated:
     """The re-rating outcome: ``amount`` (amount due, minor-unit exact) or ``error`` (field, reason)."""
 
@@ -57,12 +58,18 @@ class Rated:
 
 
 _VERSIONS: dict[str, list[VersionData]] = {}
+# per tariff id: (the latest effective time of a version after the first, every version newest first): a
+# session that starts at or after that time has no version published mid-session, so ``versions_for``
+# gives it every version under price lock; kept per run (``init_worker`` clears it)
+_SETTLED: dict[str, tuple[datetime | None, list[Tariff]]] = {}
+_OPTIONS = {policy: RatingOptions(tariff_switch=policy) for policy in TariffSwitchPolicy}
 
 
 def init_worker(versions: dict[str, list[VersionData]]) -> None:
     """Pool initializer (and in-process setup): the tenant's tariff versions, shipped once."""
     _VERSIONS.clear()
     _VERSIONS.update(versions)
+    _SETTLED.clear()
 
 
 @lru_cache(maxsize=4096)
@@ -70,10 +77,22 @@ def _tariff(document: str) -> Tariff:
     return Tariff.model_validate_json(document)
 
 
-def _candidates(session: Any, versions: list[VersionData]) -> tuple[list[Tariff], TariffSwitchPolicy]:
-    """The versions and switch policy billing uses for this session (``pricing.inputs.versions_for``)."""
+def _candidates(session: Any, versions: list[VersionData], tariff_id: str | None = None
+                ) -> tuple[list[Tariff], TariffSwitchPolicy]:
+    """The versions and switch policy billing uses for this session (``pricing.inputs.versions_for``); with
+    ``tariff_id``, the answer for sessions that start after the tariff's last change is worked out once."""
     from connector.billing.pricing.inputs import versions_for
 
+    if tariff_id is not None:
+        settled = _SETTLED.get(tariff_id)
+        if settled is None:
+            changes = [v.effective_at for v in versions if v.version_no > 1 and v.effective_at is not None]
+            newest_first = sorted(versions, key=lambda v: v.version_no, reverse=True)
+            settled = _SETTLED[tariff_id] = (max(changes) if changes else None,
+                                             [repo._parsed_tariff(v.document) for v in newest_first])
+        latest, tariffs = settled
+        if latest is None or session.start >= latest:
+            return tariffs, TariffSwitchPolicy.PRICE_LOCK_AT_START
     return versions_for(session, versions, session.end)  # type: ignore[arg-type]
 
 
@@ -90,8 +109,9 @@ def rate_one(item: RateItem) -> Rated:
         reason = "required to price the session" if not tariff_id else f"tariff '{tariff_id}' does not exist"
         return Rated(item.session_id, None, None, None, None, ("session.tariff_id", reason))
     try:
-        tariffs, policy = _candidates(session, versions)
-        options = RatingOptions(tariff_switch=policy, adjustments=item.adjustments)
+        tariffs, policy = _candidates(session, versions, tariff_id)
+        options = RatingOptions(tariff_switch=policy, adjustments=item.adjustments) if item.adjustments \
+            else _OPTIONS[policy]
         result = rate(session, tariffs, item.customer, options)
         return Rated(item.session_id, result.currency, result.customer_class,
                      amount_due(result, tariffs, item.customer, options), result.total_energy, None)
