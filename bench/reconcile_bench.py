@@ -221,7 +221,7 @@ def figures(label: str, measured: tuple[list[float], list[float], dict[str, Any]
     best, median = min(seconds), statistics.median(seconds)
     print(f"{label}: {s['sessions']:,} sessions, min {best:.2f} s median {median:.2f} s = "
           f"{s['sessions'] / best:,.0f} sessions/s (median {s['sessions'] / median:,.0f}; client CPU min "
-          f"{min(cpu):.2f} s); expected {s['expected']} billed {s['billed']} paid {s['paid']} {s['currency']}; "
+          f"{min(cpu):.2f} s; load average {os.getloadavg()[0]:.2f}); expected {s['expected']} billed {s['billed']} paid {s['paid']} {s['currency']}; "
           f"exceptions {s['exceptions'] or 0}")
     return s["sessions"] / best
 
