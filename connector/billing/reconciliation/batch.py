@@ -431,16 +431,14 @@ class Run:
         url, snapshot = shared
         scope = self.scope or Scope()
         where = _conditions(self.tenant_id, self.period, self.stations, self.no_station, self.only_kind, scope)
-        con = self.db.connection()
-        count = con.execute(select(func.count()).where(*where)).scalar() or 0
-        if count < self.pool_min:
+        # equal shares of the rows by start_at (one query); a start shared by two shares goes to the later
+        tiles = select(SessionRow.start_at, func.ntile(self.workers * SLICES_PER_WORKER).over(
+            order_by=SessionRow.start_at).label("tile")).where(*where).subquery()
+        shares = self.db.connection().execute(select(tiles.c.tile, func.min(tiles.c.start_at), func.count())
+                                              .group_by(tiles.c.tile).order_by(tiles.c.tile)).all()
+        if sum(count for _tile, _start, count in shares) < self.pool_min:
             return None
-        size = max(1, -(-count // (self.workers * SLICES_PER_WORKER)))
-        numbered = select(SessionRow.start_at, func.row_number().over(order_by=SessionRow.start_at).label("n")
-                          ).where(*where).subquery()
-        cuts = sorted(set(con.execute(select(numbered.c.start_at).where(
-            numbered.c.n > 1, (numbered.c.n - 1) % size == 0)).scalars()))
-        edges = [None, *cuts, None]
+        edges = [None, *sorted({start for _tile, start, _count in shares[1:]}), None]
         slices = [scope.slice(edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
         parts: list[Outcome] = []
         with ProcessPoolExecutor(self.workers, mp_context=get_context("fork"), initializer=_slice_worker,
