@@ -1,9 +1,10 @@
 """The batch path of reconciliation: stream a period's sessions, re-rate them in chunks, aggregate in Decimal.
 
 Why streaming: a month of a large operator is millions of sessions; they are read in chunks (server-side
-cursor on PostgreSQL via ``yield_per``) together with a second stream of their invoice lines in the same
-order, and only the per-group sums stay in memory. Re-rating runs in this process or in a pool of worker processes
-(``workers``), overlapped with reading the next chunks.
+cursor on PostgreSQL via ``yield_per``), each joined to its invoice lines, and only the per-group sums stay
+in memory. Re-rating runs in this process or, with ``workers`` > 1, in worker processes that each read,
+re-rate and sum their own slices of the period (``Run._sliced``); when they cannot see what this
+transaction sees, this process reads and a pool rates its chunks, overlapped with reading the next ones.
 
 Per session: expected = the rating core's amount due now (``mode="rerate"``) or the rating stored when
 the session was billed (``mode="stored"``, no re-rating: it checks invoices against ratings, not ratings
