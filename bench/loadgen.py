@@ -99,14 +99,15 @@ def request(port: int, method: str, path: str, body: Any = None, conn: http.clie
 
 
 def end_event(run: str, index: int, customer: str) -> dict[str, Any]:
-    """One hour, 10 kWh; each index starts a minute later, so no two sessions are the same station, start and
-    energy (that would be a duplicate-session anomaly, which real traffic rarely has, not ingestion cost)."""
+    """One hour, 10 kWh; each index starts a minute later and each run has its own station, so no two sessions
+    are the same station, start and energy, not even across repeats in one database (that would be a
+    duplicate-session anomaly, which real traffic rarely has, not ingestion cost)."""
     start = datetime(2026, 1, 13, 14, tzinfo=UTC) + timedelta(minutes=index)
     stamp = {k: (start + timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ") for k, h in (("start", 0), ("end", 1))}
     return {"event_id": f"{run}-{index}:end", "type": "end", "session_id": f"{run}-{index}",
             "timestamp": stamp["end"],
             "session": {"start": stamp["start"], "end": stamp["end"], "energy_kwh": "10",
-                        "tariff_id": "T-EUR", "station_id": "ST-1", "customer_id": customer}}
+                        "tariff_id": "T-EUR", "station_id": f"ST-{run}", "customer_id": customer}}
 
 
 class Clients:
