@@ -19,10 +19,11 @@ import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
@@ -128,20 +129,38 @@ def record(db: DbSession, tenant_id: str, anomaly: Anomaly) -> dict[str, Any] | 
     """Store and emit ``billing.anomaly`` unless this id was seen already (then None). Never commits."""
     from connector.events.outbox import emit
 
-    if db.get(AnomalyRow, (tenant_id, anomaly.id)) is not None:
-        return None
     data = anomaly.model_dump(mode="json")
-    try:
-        with db.begin_nested():  # a concurrent detector may insert the same id: that one wins, we skip
-            db.add(AnomalyRow(tenant_id=tenant_id, anomaly_id=anomaly.id, rule=anomaly.rule,
-                              severity=anomaly.severity, session_id=anomaly.session_id,
-                              station_id=anomaly.station_id, message=anomaly.message[:500],
-                              details=data["details"]))
-            db.flush()
-    except IntegrityError:
+    if not _insert_new(db, {"tenant_id": tenant_id, "anomaly_id": anomaly.id, "rule": anomaly.rule,
+                            "severity": anomaly.severity, "session_id": anomaly.session_id,
+                            "station_id": anomaly.station_id, "message": anomaly.message[:500],
+                            "details": data["details"]}):
         return None
     emit(db, tenant_id, "billing.anomaly", {"anomaly": data})
     return data
+
+
+def _insert_new(db: DbSession, values: dict[str, Any]) -> bool:
+    """Insert the anomaly row unless its id is stored (False then). One ``INSERT ... ON CONFLICT DO NOTHING``
+    where the database has it: a concurrent detector inserting the same id wins and we skip, as a lookup plus
+    an insert in a savepoint did in four statements."""
+    dialect = db.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        db.flush()  # what the unit of work had pending goes first, as before
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        result = db.execute(dialect_insert(AnomalyRow.__table__).values(**values).on_conflict_do_nothing())
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+    if db.get(AnomalyRow, (values["tenant_id"], values["anomaly_id"])) is not None:  # pragma: no cover
+        return False
+    try:  # pragma: no cover - other databases are not supported by the API either
+        with db.begin_nested():
+            db.add(AnomalyRow(**values))
+            db.flush()
+    except IntegrityError:  # pragma: no cover
+        return False
+    return True  # pragma: no cover
 
 
 def list_anomalies(db: DbSession, tenant_id: str, rule: str | None = None, session_id: str | None = None,
@@ -227,20 +246,28 @@ def session_rules(tenant_id: str, session_id: str, doc: dict[str, Any], limits: 
 DUPLICATE_CANDIDATES = 8  # sessions at one station and start instant compared by energy (more: not looked at)
 
 
+@cache
+def _duplicate_candidates() -> Select[tuple[str, dict[str, Any]]]:
+    """Built once (on first use: the sessions table is a late import here)."""
+    from connector.storage.tables.core import SessionRow
+
+    return select(SessionRow.session_id, SessionRow.document).where(
+        SessionRow.tenant_id == bindparam("tenant_id"), SessionRow.station_id == bindparam("station_id"),
+        SessionRow.start_at == bindparam("start_at"), SessionRow.session_id != bindparam("session_id"),
+    ).order_by(SessionRow.session_id).limit(DUPLICATE_CANDIDATES)
+
+
 def duplicate_of(db: DbSession, tenant_id: str, session_id: str, doc: dict[str, Any],
                  start_at: datetime | None) -> str | None:
     """Another session id at the same station, start and energy (a charger re-sent it under a new id)."""
-    from connector.storage.tables.core import SessionRow
-
     station, energy = doc.get("station_id"), session_energy(doc)
     start = parse_instant(doc.get("start"))
     if not station or start_at is None or start is None or energy is None:
         return None
     # the first few by id: a session re-sent under n new ids is found among them at the same cost every time,
     # not by reading all n documents (which made each re-send dearer than the one before)
-    rows = db.execute(select(SessionRow.session_id, SessionRow.document).where(
-        SessionRow.tenant_id == tenant_id, SessionRow.station_id == station, SessionRow.start_at == start_at,
-        SessionRow.session_id != session_id).order_by(SessionRow.session_id).limit(DUPLICATE_CANDIDATES))
+    rows = db.execute(_duplicate_candidates(), {"tenant_id": tenant_id, "station_id": station, "start_at": start_at,
+                                                "session_id": session_id})
     for other_id, other in rows:
         if parse_instant(other.get("start")) == start and session_energy(other) == energy:
             return str(other_id)
@@ -264,14 +291,17 @@ def _as_dict(rating: RatedSession | RatedSessionJson | None) -> RatedSessionJson
 
 
 def check_session(db: DbSession, tenant_id: str, session_row: Any,
-                  rating: RatedSession | RatedSessionJson | None = None) -> list[dict[str, Any]]:
+                  rating: RatedSession | RatedSessionJson | None = None,
+                  limits: Thresholds | None = None) -> list[dict[str, Any]]:
     """Run the session rules on a stored session (``SessionRow`` or its document) and emit what is new.
 
-    Returns the anomalies emitted now (already-known ones are not repeated). Never commits.
+    Returns the anomalies emitted now (already-known ones are not repeated). Never commits. ``limits``: the
+    tenant's thresholds when the caller has read them in this transaction already.
     """
     doc = dict(session_row.document if hasattr(session_row, "document") else session_row)
     session_id = str(getattr(session_row, "session_id", None) or doc.get("id"))
-    limits = thresholds(db, tenant_id)
+    if limits is None:
+        limits = thresholds(db, tenant_id)
     found = session_rules(tenant_id, session_id, doc, limits, _as_dict(rating))
     start_at = getattr(session_row, "start_at", None) or parse_instant(doc.get("start"))
     other = duplicate_of(db, tenant_id, session_id, doc, start_at)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, overload
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
@@ -116,10 +116,13 @@ def get_tariff_row(db: DbSession, tenant_id: str, tariff_id: str) -> TariffRow |
     return db.get(TariffRow, (tenant_id, tariff_id))
 
 
+_TARIFF_VERSIONS = select(TariffVersionRow).where(
+    TariffVersionRow.tenant_id == bindparam("tenant_id"), TariffVersionRow.tariff_id == bindparam("tariff_id")
+).order_by(TariffVersionRow.version_no)
+
+
 def tariff_versions(db: DbSession, tenant_id: str, tariff_id: str) -> list[TariffVersionRow]:
-    return list(db.scalars(select(TariffVersionRow).where(
-        TariffVersionRow.tenant_id == tenant_id, TariffVersionRow.tariff_id == tariff_id
-    ).order_by(TariffVersionRow.version_no)))
+    return list(db.scalars(_TARIFF_VERSIONS, {"tenant_id": tenant_id, "tariff_id": tariff_id}))
 
 
 # Built once: constructing the statement on every /v1/rate request was about a third of the request.
@@ -190,25 +193,32 @@ def customer_model(row: CustomerRow) -> Customer:
 # --------------------------------------------------------------------------------------- sessions
 
 
+_ADD_EVENT = insert(SessionEventRow.__table__)
+
+
 def add_event(db: DbSession, tenant_id: str, event: Any) -> bool:
-    """Record the event as the transaction's first write; False if (tenant, event_id) exists already."""
+    """Record the event as the transaction's first write; False if (tenant, event_id) exists already.
+    A Core ``INSERT`` after flushing what is pending: the event row is never read back in this transaction."""
     try:
-        db.add(SessionEventRow(
+        db.flush()
+        db.execute(_ADD_EVENT.values(
             tenant_id=tenant_id, event_id=event.event_id, session_id=event.session_id, type=event.type,
             source=str(event.source)[:40], occurred_at=event.timestamp,
             payload=json.loads(event.model_dump_json())))
-        db.flush()
     except IntegrityError:
         db.rollback()
         return False
     return True
 
 
+_SESSION_ROW = select(SessionRow).where(SessionRow.tenant_id == bindparam("tenant_id"),
+                                        SessionRow.session_id == bindparam("session_id"))
+_SESSION_ROW_LOCKED = _SESSION_ROW.with_for_update()
+
+
 def get_session_row(db: DbSession, tenant_id: str, session_id: str, lock: bool = False) -> SessionRow | None:
-    query = select(SessionRow).where(SessionRow.tenant_id == tenant_id, SessionRow.session_id == session_id)
-    if lock:
-        query = query.with_for_update()
-    return db.scalars(query).first()
+    return db.scalars(_SESSION_ROW_LOCKED if lock else _SESSION_ROW,
+                      {"tenant_id": tenant_id, "session_id": session_id}).first()
 
 
 def get_session(db: DbSession, tenant_id: str, session_id: str) -> dict[str, Any] | None:

@@ -27,11 +27,13 @@ def emit(db: DbSession, tenant_id: str, type_: str, data: EventDataJson) -> None
 
 
 def post_lines(db: DbSession, tenant_id: str, currency: str, lines: list[InvoiceLineRow], *, memo: str,
-               reference: str, source: str, sign: int = 1, reverses: str | None = None) -> JournalEntryJson | None:
-    """Post the journal entry of ``lines`` (``sign=-1``: their reversal) and emit ``journal.posted``."""
-    accounts = accounts_mod.load(db, tenant_id)
+               reference: str, source: str, sign: int = 1, reverses: str | None = None,
+               accounts: accounts_mod.Accounts | None = None) -> JournalEntryJson | None:
+    """Post the journal entry of ``lines`` (``sign=-1``: their reversal) and emit ``journal.posted``.
+    ``accounts``: the tenant's mapping when the caller has read it in this transaction already."""
     entry = post_entry(db, tenant_id, currency=currency, memo=memo, reference=reference, source=source,
-                       postings=invoices.postings(lines, accounts, sign), reverses=reverses)
+                       postings=invoices.postings(lines, accounts or accounts_mod.load(db, tenant_id), sign),
+                       reverses=reverses)
     if entry is not None:
         emit(db, tenant_id, "journal.posted", {"entry": entry})
     return entry

@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import BigInteger, bindparam, case, func, select, update
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from connector.billing.ledger.accounts import Accounts
 from connector.billing.ledger.journal import Posting
@@ -99,13 +100,16 @@ def lines_of(db: DbSession, tenant_id: str, invoice_id: str) -> list[InvoiceLine
     ).order_by(InvoiceLineRow.position, InvoiceLineRow.line_id)))
 
 
+_NEXT_BLOCK = select(LINE_POSITION_SEQUENCE.next_value())
+
+
 def next_position(db: DbSession, tenant_id: str, invoice_id: str, count: int = 1) -> int:
     """The first of ``count`` positions for lines appended to the invoice, after every line it holds.
 
     PostgreSQL: a block from ``invoice_line_position_seq`` (no lock: concurrent appends to one draft each get
     their own block, in the order they asked). SQLite (one writer at a time): the highest position + 1."""
     if db.get_bind().dialect.name == "postgresql" and count <= LINE_POSITION_BLOCK:
-        return int(db.execute(select(LINE_POSITION_SEQUENCE.next_value())).scalar_one()) * LINE_POSITION_BLOCK
+        return int(db.execute(_NEXT_BLOCK).scalar_one()) * LINE_POSITION_BLOCK
     current = db.scalar(select(func.max(InvoiceLineRow.position)).where(
         InvoiceLineRow.tenant_id == tenant_id, InvoiceLineRow.invoice_id == invoice_id))
     return 0 if current is None else int(current) + 1
@@ -134,6 +138,28 @@ def add_to_totals(invoice: InvoiceRow, lines: list[InvoiceLineRow]) -> None:
                 (invoice.incentive_total or 0) - sum(ln.net for ln in lines if ln.category == "incentive"))
 
 
+def _append_statement() -> Any:
+    """``append_totals``'s UPDATE, built once with bound values: building it per call cost more than running it.
+    A period bound given as NULL leaves the period as it is (``x > NULL`` is never true)."""
+    t = InvoiceRow.__table__.c
+    start, end = bindparam("start", type_=t.period_start.type), bindparam("end", type_=t.period_end.type)
+    net, tax, incentive = bindparam("net", type_=BigInteger()), bindparam("tax", type_=BigInteger()), \
+        bindparam("incentive", type_=BigInteger())
+    return (update(InvoiceRow.__table__)
+            .where(t.tenant_id == bindparam("tenant"), t.invoice_id == bindparam("invoice"), t.status == "draft")
+            .values(net_total=t.net_total + net, tax_total=t.tax_total + tax, gross_total=t.gross_total + net + tax,
+                    incentive_total=t.incentive_total + incentive, amount_due=t.amount_due + net + tax - incentive,
+                    period_start=case((t.period_start.is_(None) | (t.period_start > start), start),
+                                      else_=t.period_start),
+                    period_end=case((t.period_end.is_(None) | (t.period_end < end), end), else_=t.period_end))
+            .returning(*(t[name] for name in _APPENDED)))
+
+
+_APPENDED = ("status", "net_total", "tax_total", "gross_total", "incentive_total", "amount_due", "period_start",
+             "period_end", "updated_at")
+_APPEND = _append_statement()
+
+
 def append_totals(db: DbSession, invoice: InvoiceRow, lines: list[InvoiceLineRow], start: datetime | None,
                   end: datetime | None) -> bool:
     """Add appended ``lines`` to a draft's totals and period in one ``UPDATE ... RETURNING``, as the last write
@@ -142,25 +168,20 @@ def append_totals(db: DbSession, invoice: InvoiceRow, lines: list[InvoiceLineRow
     False when the invoice stopped being a draft since it was chosen (finalized or voided by a transaction
     that committed first; on PostgreSQL this UPDATE waits for it and then finds the new status): the lines
     must not stay on it, and the caller rolls back and appends to the customer's next draft. A finalize that
-    locks the draft first waits for this transaction's commit, then reads every line it added."""
+    locks the draft first waits for this transaction's commit, then reads every line it added.
+
+    A Core statement: the returned columns are set on ``invoice`` as loaded values (it is read fresh, as
+    with ``populate_existing``, and has nothing left to flush)."""
     charges = [ln for ln in lines if ln.category != "incentive"]
     net, tax = sum(ln.net for ln in charges), sum(ln.tax for ln in charges)
     incentive = -sum(ln.net for ln in lines if ln.category == "incentive")
-    values: dict[str, Any] = {
-        "net_total": InvoiceRow.net_total + net, "tax_total": InvoiceRow.tax_total + tax,
-        "gross_total": InvoiceRow.gross_total + net + tax, "incentive_total": InvoiceRow.incentive_total + incentive,
-        "amount_due": InvoiceRow.amount_due + net + tax - incentive}
-    if start is not None:
-        values["period_start"] = case((InvoiceRow.period_start.is_(None) | (InvoiceRow.period_start > start), start),
-                                      else_=InvoiceRow.period_start)
-    if end is not None:
-        values["period_end"] = case((InvoiceRow.period_end.is_(None) | (InvoiceRow.period_end < end), end),
-                                    else_=InvoiceRow.period_end)
-    row = db.scalars(update(InvoiceRow).where(
-        InvoiceRow.tenant_id == invoice.tenant_id, InvoiceRow.invoice_id == invoice.invoice_id,
-        InvoiceRow.status == "draft").values(**values).returning(InvoiceRow),
-        execution_options={"populate_existing": True}).first()
-    return row is not None
+    row = db.execute(_APPEND, {"tenant": invoice.tenant_id, "invoice": invoice.invoice_id, "net": net, "tax": tax,
+                               "incentive": incentive, "start": start, "end": end}).first()
+    if row is None:
+        return False
+    for name, value in zip(_APPENDED, row, strict=True):
+        set_committed_value(invoice, name, value)
+    return True
 
 
 def _set_totals(invoice: InvoiceRow, net: int, tax: int, incentive: int) -> None:
@@ -255,6 +276,11 @@ def invoice_summary(db: DbSession, invoice: InvoiceRow) -> InvoiceSummaryJson:
     """The ``Invoice`` without its lines and tax totals: what a session's bill and ``session.billed`` carry, so
     their size does not grow with the draft (the whole invoice is ``GET /v1/invoices/{id}``)."""
     customer = None if invoice.customer_id is None else db.get(CustomerRow, (invoice.tenant_id, invoice.customer_id))
+    return summary_of(invoice, customer)
+
+
+def summary_of(invoice: InvoiceRow, customer: CustomerRow | None) -> InvoiceSummaryJson:
+    """``invoice_summary`` with the invoice's customer row (None: it has none) the caller has read already."""
     return {
         "id": invoice.invoice_id, "tenant_id": invoice.tenant_id, "number": invoice.number,
         "status": invoice.status, "kind": invoice.kind, "credit_note_of": invoice.credit_note_of,

@@ -18,14 +18,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypedDict, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from connector.billing.invoicing import rows as invoices
 from connector.billing.invoicing.lifecycle import create_credit_note
 from connector.billing.invoicing.posting import BillingError, emit, post_lines
+from connector.billing.invoicing.reads import SessionEndReads
+from connector.billing.invoicing.reads import read as read_for_session_end
 from connector.billing.ledger import audit
+from connector.billing.pricing.adjustments import BillingRules
 from connector.models import Customer
 from connector.models.documents import (
     DifferenceJson,
@@ -116,10 +119,12 @@ def _customer(db: DbSession, tenant_id: str, customer_id: str | None) -> tuple[C
     return row, None if row is None else repo.customer_model(row)
 
 
-def rate_session(db: DbSession, tenant_id: str, row: SessionRow, customer: Customer | None) -> RatedSessionJson:
+def rate_session(db: DbSession, tenant_id: str, row: SessionRow, customer: Customer | None,
+                 rules: BillingRules | None = None) -> RatedSessionJson:
     """The final bill's rating: ``pricing.inputs.inputs_for`` — the same tariff versions, switch policy,
-    customer and adjustments as the interim figures and re-rating, so they agree by construction."""
-    from connector.billing.pricing.inputs import inputs_for
+    customer and adjustments as the interim figures and re-rating, so they agree by construction.
+    ``rules``: the tenant's billing rules, read by the caller in this transaction (not read again)."""
+    from connector.billing.pricing.inputs import Known, inputs_for
 
     try:
         session = to_session(row.document)
@@ -127,8 +132,10 @@ def rate_session(db: DbSession, tenant_id: str, row: SessionRow, customer: Custo
         raise BillingError(exc.field, exc.reason) from exc
     if session.end is None:
         raise BillingError("session.end", "the session has not ended; interim costs come from GET /v1/sessions")
+    # the caller's customer is the row's; rating looks up the document's (the same id on every write path)
+    known = None if rules is None or session.customer_id != row.customer_id else Known(customer, rules)
     try:
-        inputs = inputs_for(db, tenant_id, row)
+        inputs = inputs_for(db, tenant_id, row, known=known)
     except (RatingError, IngestError) as exc:
         raise BillingError(exc.field, exc.reason) from exc
     return replace(inputs, customer=customer).rate().to_dict()
@@ -174,25 +181,40 @@ def _rating_lines(rating: RatedSessionJson, currency: str) -> list[dict[str, Any
     return out
 
 
+_LINE_COLUMNS = ("tenant_id", "line_id", "invoice_id", "position", "session_id", "station_id", "session_start",
+                 "session_end", "session_time_zone", "tariff_id", "customer_class", "kind", "category", "description",
+                 "quantity", "unit", "unit_price", "net", "tax", "gross", "taxes")
+
+
 def _insert_lines(db: DbSession, tenant_id: str, invoice: InvoiceRow, row: SessionRow,
                   rating: RatedSessionJson) -> list[InvoiceLineRow]:
-    """The rating's lines on ``invoice``, inserted; the invoice's totals and period are the caller's."""
+    """The rating's lines on ``invoice``, inserted; the invoice's totals and period are the caller's.
+
+    One Core multi-row ``INSERT`` (after flushing what the session has pending, as the unit of work did): the
+    lines are never changed in the transaction that adds them, so they need no place in the ORM session. The
+    returned rows are transient objects with the stored values; columns left out take their defaults."""
     rating_lines = _rating_lines(rating, invoice.currency)
     position = invoices.next_position(db, tenant_id, invoice.invoice_id, len(rating_lines))
     start, end = repo.aware(row.start_at), repo.aware(row.end_at)
-    added = []
-    for i, ln in enumerate(rating_lines):
-        line = InvoiceLineRow(
-            tenant_id=tenant_id, line_id=invoices.new_id("ln"), invoice_id=invoice.invoice_id, position=position + i,
-            session_id=row.session_id, station_id=row.station_id, session_start=start,
-            session_end=end, session_time_zone=rating.get("time_zone"), tariff_id=rating.get("tariff_id"),
-            customer_class=rating.get("customer_class"), kind=ln["kind"], category=ln["category"],
-            description=ln["description"][:300], quantity=ln["quantity"], unit=ln["unit"], unit_price=ln["unit_price"],
-            net=ln["net"], tax=ln["tax"], gross=ln["gross"], taxes=ln["taxes"])
-        db.add(line)
-        added.append(line)
+    added = [InvoiceLineRow(
+        tenant_id=tenant_id, line_id=invoices.new_id("ln"), invoice_id=invoice.invoice_id, position=position + i,
+        session_id=row.session_id, station_id=row.station_id, session_start=start,
+        session_end=end, session_time_zone=rating.get("time_zone"), tariff_id=rating.get("tariff_id"),
+        customer_class=rating.get("customer_class"), kind=ln["kind"], category=ln["category"],
+        description=ln["description"][:300], quantity=ln["quantity"], unit=ln["unit"], unit_price=ln["unit_price"],
+        net=ln["net"], tax=ln["tax"], gross=ln["gross"], taxes=ln["taxes"]) for i, ln in enumerate(rating_lines)]
     db.flush()
+    if added:
+        db.execute(insert(InvoiceLineRow.__table__).values(
+            [{c: getattr(ln, c) for c in _LINE_COLUMNS} for ln in added]))
     return added
+
+
+def _insert_billed(db: DbSession, billed: BillingSessionRow) -> None:
+    """The session's bill row, by a Core ``INSERT`` (nothing changes it in this transaction)."""
+    db.execute(insert(BillingSessionRow.__table__).values(
+        tenant_id=billed.tenant_id, session_id=billed.session_id, invoice_id=billed.invoice_id,
+        entry_id=billed.entry_id, currency=billed.currency, amount_due=billed.amount_due))
 
 
 def _add_lines(db: DbSession, tenant_id: str, invoice: InvoiceRow, row: SessionRow,
@@ -206,20 +228,25 @@ def _add_lines(db: DbSession, tenant_id: str, invoice: InvoiceRow, row: SessionR
 
 
 def _billed_result(db: DbSession, tenant_id: str, billed: BillingSessionRow,
-                   rating: RatedSessionJson | dict[str, Any], added: list[InvoiceLineRow] | None = None) -> BilledSession:
-    """``added``: the lines this request just inserted, answered as they are instead of read back."""
-    invoice = invoices.get_row(db, tenant_id, billed.invoice_id)
+                   rating: RatedSessionJson | dict[str, Any], added: list[InvoiceLineRow] | None = None,
+                   invoice: InvoiceRow | None = None, reads: SessionEndReads | None = None) -> BilledSession:
+    """``added``: the lines this request just inserted, answered as they are instead of read back; ``invoice``
+    and ``reads``: the invoice they went to and this request's reads, so neither is looked up again."""
+    if invoice is None:
+        invoice = invoices.get_row(db, tenant_id, billed.invoice_id)
     lines = (invoices.session_lines_json(db, tenant_id, invoice, billed.session_id) if added is None
              else [invoices.line_json(ln, invoice.currency) for ln in sorted(added, key=lambda ln: (ln.position, ln.line_id))])
+    summary = (invoices.invoice_summary(db, invoice) if reads is None  # the draft is the session's customer's
+               else invoices.summary_of(invoice, reads.customer_row))
     return {"session_id": billed.session_id, "invoice_id": billed.invoice_id, "amount_due": billed.amount_due,
-            "currency": billed.currency, "rating": rating, "invoice": invoices.invoice_summary(db, invoice),
-            "lines": lines}
+            "currency": billed.currency, "rating": rating, "invoice": summary, "lines": lines}
 
 
-def _check_anomalies(db: DbSession, tenant_id: str, row: SessionRow, rating: RatedSessionJson) -> None:
+def _check_anomalies(db: DbSession, tenant_id: str, row: SessionRow, rating: RatedSessionJson,
+                     reads: SessionEndReads) -> None:
     from connector.billing.anomalies import check_session  # anomalies imports service: a late import
 
-    check_session(db, tenant_id, row, rating)
+    check_session(db, tenant_id, row, rating, limits=reads.thresholds)
 
 
 def complete_session(db: DbSession, tenant_id: str, session_id: str, row: SessionRow | None = None) -> BilledSession:
@@ -238,26 +265,26 @@ def complete_session(db: DbSession, tenant_id: str, session_id: str, row: Sessio
     billed = None if given else db.get(BillingSessionRow, (tenant_id, session_id), populate_existing=True)
     if billed is not None:
         return _billed_result(db, tenant_id, billed, row.rating or {})
-    customer_row, customer = _customer(db, tenant_id, row.customer_id)
-    rating = rate_session(db, tenant_id, row, customer)
+    reads = read_for_session_end(db, tenant_id, row.customer_id)
+    rating = rate_session(db, tenant_id, row, reads.customer, reads.rules)
     currency = rating["currency"]
-    invoice = _target_invoice(db, tenant_id, customer_row, row.customer_id, currency, lock=False)
+    invoice = _target_invoice(db, tenant_id, reads.customer_row, row.customer_id, currency, lock=False)
     lines = _insert_lines(db, tenant_id, invoice, row, rating)
     entry = post_lines(db, tenant_id, currency, lines, memo=f"session {session_id} billed", reference=session_id,
-                        source="session.billed")
+                       source="session.billed", accounts=reads.accounts)
     billed = BillingSessionRow(tenant_id=tenant_id, session_id=session_id, invoice_id=invoice.invoice_id,
                                entry_id=None if entry is None else entry["id"], currency=currency,
                                amount_due=rating["invoice"]["amount_due"])
-    db.add(billed)
+    _insert_billed(db, billed)
     row.rating = rating
     row.status = "billed"
     row.updated_at = _now()
-    _check_anomalies(db, tenant_id, row, rating)
+    _check_anomalies(db, tenant_id, row, rating, reads)
     db.flush()
     # the last writes: the draft's totals (its row lock from here to the caller's commit) and the event
     if not invoices.append_totals(db, invoice, lines, repo.aware(row.start_at), repo.aware(row.end_at)):
         raise DraftClosed(f"invoice '{invoice.invoice_id}' is no longer a draft")
-    result = _billed_result(db, tenant_id, billed, rating, lines)
+    result = _billed_result(db, tenant_id, billed, rating, lines, invoice, reads)
     emit(db, tenant_id, "session.billed", {"session": _session_json(row), "rating": rating,
                                             "invoice": cast(InvoiceJson, result["invoice"]), "lines": result["lines"]})
     return result

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session as DbSession
 
 from connector.models.documents import JournalEntryJson
@@ -51,12 +51,24 @@ def post_entry(db: DbSession, tenant_id: str, *, currency: str, memo: str, refer
     entry = JournalEntryRow(tenant_id=tenant_id, entry_id="je_" + uuid.uuid4().hex, date=date or datetime.now(UTC),
                             currency=currency, memo=memo[:300], reference=reference, source=source,
                             reverses=reverses)
-    db.add(entry)
     rows = [JournalLineRow(tenant_id=tenant_id, entry_id=entry.entry_id, line_no=i + 1, account=acc, debit=dr,
                            credit=cr, description=desc[:300]) for i, (acc, dr, cr, desc) in enumerate(lines)]
-    db.add_all(rows)
-    db.flush()
+    _insert(db, entry, rows)
     return entry_json(entry, rows)
+
+
+_ENTRY_COLUMNS = ("tenant_id", "entry_id", "date", "currency", "memo", "reference", "source", "reverses")
+_LINE_COLUMNS = ("tenant_id", "entry_id", "line_no", "account", "debit", "credit", "description")
+
+
+def _insert(db: DbSession, entry: JournalEntryRow, lines: list[JournalLineRow]) -> None:
+    """The entry and its lines as two Core ``INSERT`` statements (the lines in one), not an ORM unit of work:
+    journal rows are never updated, so nothing needs them in the session. ``entry`` and ``lines`` stay
+    transient objects for the JSON answer; ``created_at`` takes its column default, as with the ORM. Pending
+    ORM changes are flushed first, as the unit of work did."""
+    db.flush()
+    db.execute(insert(JournalEntryRow.__table__).values({c: getattr(entry, c) for c in _ENTRY_COLUMNS}))
+    db.execute(insert(JournalLineRow.__table__).values([{c: getattr(ln, c) for c in _LINE_COLUMNS} for ln in lines]))
 
 
 def entry_json(entry: JournalEntryRow, lines: list[JournalLineRow]) -> JournalEntryJson:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import Select, func, select
+from sqlalchemy import BindParameter, Select, bindparam, func, select
 from sqlalchemy.orm import Session as DbSession
 
 from connector.billing.pricing import incentives
@@ -263,11 +263,13 @@ def prefetch(db: DbSession, tenant_id: str, session_ids: list[str]) -> Prefetch:
 
 
 def adjustments_for(db: DbSession, tenant_id: str, session: Session, customer: Customer | None,
-                    cache: Prefetch | None = None) -> list[Adjustment]:
+                    cache: Prefetch | None = None, rules: BillingRules | None = None) -> list[Adjustment]:
     """The core ``Adjustment`` list for this session, in the documented order (docs/billing.md).
 
-    The same list is used for every interim and the final bill, so they agree."""
-    rules = cache.rules if cache is not None else get_settings(db, tenant_id).rules
+    The same list is used for every interim and the final bill, so they agree. ``rules``: the tenant's rules
+    when the caller has read them in this transaction already."""
+    if rules is None:
+        rules = cache.rules if cache is not None else get_settings(db, tenant_id).rules
     cls = session.customer_class or (customer.customer_class if customer else None)
     out: list[Adjustment] = [
         Adjustment(kind=AdjustmentKind.DISCOUNT_PERCENT, name=f"{d.customer_class} discount", value=d.percent,
@@ -278,7 +280,7 @@ def adjustments_for(db: DbSession, tenant_id: str, session: Session, customer: C
         out.extend(cache.promotions.get(session.id, []))
     else:
         out.extend(_promotion_adjustment(row) for _sid, row in db.execute(
-            _promotion_query(tenant_id).where(PromotionRedemptionRow.session_id == session.id)))
+            _SESSION_PROMOTIONS, {"tenant_id": tenant_id, "session_id": session.id}))
     peak = rules.peak_surcharge
     if peak is not None and peak.hit(session.start, session.time_zone):
         if peak.percent is not None:
@@ -307,11 +309,16 @@ def adjustments_for(db: DbSession, tenant_id: str, session: Session, customer: C
     return out
 
 
-def _promotion_query(tenant_id: str) -> Select[str, PromotionRow]:
+def _promotion_query(tenant_id: str | BindParameter[str]) -> Select[str, PromotionRow]:
     return select(PromotionRedemptionRow.session_id, PromotionRow).join(
         PromotionRow,
         (PromotionRedemptionRow.tenant_id == PromotionRow.tenant_id) & (PromotionRedemptionRow.code == PromotionRow.code),
     ).where(PromotionRedemptionRow.tenant_id == tenant_id)
+
+
+# one session's redemptions, built once (a session end runs it every time)
+_SESSION_PROMOTIONS = _promotion_query(bindparam("tenant_id")).where(
+    PromotionRedemptionRow.session_id == bindparam("session_id"))
 
 
 def _promotion_adjustment(p: PromotionRow) -> Adjustment:

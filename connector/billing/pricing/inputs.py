@@ -23,7 +23,7 @@ from connector.storage import repo
 from connector.storage.tables.core import SessionRow, TariffVersionRow
 
 if TYPE_CHECKING:
-    from connector.billing.pricing.adjustments import Prefetch
+    from connector.billing.pricing.adjustments import BillingRules, Prefetch
 
 APPLY = TariffSwitchPolicy.APPLY_FROM_EFFECTIVE_TIME.value
 
@@ -85,8 +85,18 @@ def _customer(db: DbSession, tenant_id: str, customer_id: str | None, cache: Bat
     return customer
 
 
+@dataclass(frozen=True, slots=True)
+class Known:
+    """Lookups the caller made already in its transaction (a session end reads them once, in one statement):
+    the session's customer (None: it has none) and the tenant's billing rules."""
+
+    customer: Customer | None
+    rules: BillingRules
+
+
 def inputs_for(db: DbSession, tenant_id: str, row: SessionRow, as_of: datetime | None = None,
-               versions: list[TariffVersionRow] | None = None, cache: BatchCache | None = None) -> RatingInputs:
+               versions: list[TariffVersionRow] | None = None, cache: BatchCache | None = None,
+               known: Known | None = None) -> RatingInputs:
     """Inputs of the session's rating (final when ``as_of`` is None, interim otherwise)."""
     from connector.billing.pricing.adjustments import (
         adjustments_for,  # adjustments import this module's peers
@@ -103,11 +113,12 @@ def inputs_for(db: DbSession, tenant_id: str, row: SessionRow, as_of: datetime |
             cache.versions[session.tariff_id] = versions
     if not versions:
         raise RatingError("session.tariff_id", f"tariff '{session.tariff_id}' does not exist")
-    customer = _customer(db, tenant_id, session.customer_id, cache)
+    customer = known.customer if known is not None else _customer(db, tenant_id, session.customer_id, cache)
     until = session.end if as_of is None else as_of
     tariffs, policy = versions_for(session, versions, until)
     adjustments = tuple(adjustments_for(db, tenant_id, session, customer,
-                                        cache=None if cache is None else cache.adjustments))
+                                        cache=None if cache is None else cache.adjustments,
+                                        rules=None if known is None else known.rules))
     options = RatingOptions(as_of=as_of, tariff_switch=policy, adjustments=adjustments)
     return RatingInputs(session, tariffs, customer, options)
 
