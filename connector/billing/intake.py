@@ -194,7 +194,8 @@ def ingest_session_event(db: DbSession, tenant_id: str, event: SessionEvent,
             to_session(doc)  # the merged document must be a valid Session before anything is kept
             # a session we found none of is inserted, never updated: a row another event committed since
             # is a conflict to retry on, not a row to overwrite with a merge that never saw it
-            saved = store.put_session(db, tenant_id, doc, new=row is None, row=row)
+            # billed inline, a new session's row is inserted once, billed, by billing (``complete_session``)
+            saved = store.put_session(db, tenant_id, doc, new=row is None, row=row, add=not inline)
             if inline:
                 try:
                     billed = cast(BillingService, biller).complete_in(db, saved)

@@ -201,10 +201,10 @@ def add_event(db: DbSession, tenant_id: str, event: Any) -> bool:
     A Core ``INSERT`` after flushing what is pending: the event row is never read back in this transaction."""
     try:
         db.flush()
-        db.execute(_ADD_EVENT.values(
-            tenant_id=tenant_id, event_id=event.event_id, session_id=event.session_id, type=event.type,
-            source=str(event.source)[:40], occurred_at=event.timestamp,
-            payload=json.loads(event.model_dump_json())))
+        db.execute(_ADD_EVENT, {
+            "tenant_id": tenant_id, "event_id": event.event_id, "session_id": event.session_id, "type": event.type,
+            "source": str(event.source)[:40], "occurred_at": event.timestamp,
+            "payload": json.loads(event.model_dump_json())})
     except IntegrityError:
         db.rollback()
         return False
@@ -227,10 +227,12 @@ def get_session(db: DbSession, tenant_id: str, session_id: str) -> dict[str, Any
 
 
 def put_session(db: DbSession, tenant_id: str, doc: dict[str, Any], new: bool = False,
-                row: SessionRow | None = None) -> SessionRow:
+                row: SessionRow | None = None, add: bool = True) -> SessionRow:
     """Store the merged document and return its row. ``new``: the caller found no row, so insert (an
     ``IntegrityError`` when a concurrent event inserted it first: the caller merges again into that row).
-    ``row``: the row the caller already holds (locked), so it is not looked up again."""
+    ``row``: the row the caller already holds (locked), so it is not looked up again. ``add=False``: a new
+    row is returned transient, for a caller that completes it and adds it itself (billing a new session's
+    ``end`` inserts its row once, billed, instead of an INSERT and an UPDATE)."""
     if not new and row is None:
         row = get_session_row(db, tenant_id, doc["id"])
     values = {
@@ -240,6 +242,8 @@ def put_session(db: DbSession, tenant_id: str, doc: dict[str, Any], new: bool = 
     }
     if row is None:
         row = SessionRow(tenant_id=tenant_id, session_id=doc["id"], **values)
+        if not add:
+            return row
         db.add(row)
     else:
         if row.status in ("rated", "billed") and values["status"] == "ended":

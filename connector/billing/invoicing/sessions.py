@@ -184,6 +184,8 @@ def _rating_lines(rating: RatedSessionJson, currency: str) -> list[dict[str, Any
 _LINE_COLUMNS = ("tenant_id", "line_id", "invoice_id", "position", "session_id", "station_id", "session_start",
                  "session_end", "session_time_zone", "tariff_id", "customer_class", "kind", "category", "description",
                  "quantity", "unit", "unit_price", "net", "tax", "gross", "taxes")
+# executed with bound values (compiled once), not built with .values(...) per call
+_INSERT_LINES, _INSERT_BILLED = insert(InvoiceLineRow.__table__), insert(BillingSessionRow.__table__)
 
 
 def _insert_lines(db: DbSession, tenant_id: str, invoice: InvoiceRow, row: SessionRow,
@@ -205,16 +207,15 @@ def _insert_lines(db: DbSession, tenant_id: str, invoice: InvoiceRow, row: Sessi
         net=ln["net"], tax=ln["tax"], gross=ln["gross"], taxes=ln["taxes"]) for i, ln in enumerate(rating_lines)]
     db.flush()
     if added:
-        db.execute(insert(InvoiceLineRow.__table__).values(
-            [{c: getattr(ln, c) for c in _LINE_COLUMNS} for ln in added]))
+        db.execute(_INSERT_LINES, [{c: getattr(ln, c) for c in _LINE_COLUMNS} for ln in added])
     return added
 
 
 def _insert_billed(db: DbSession, billed: BillingSessionRow) -> None:
     """The session's bill row, by a Core ``INSERT`` (nothing changes it in this transaction)."""
-    db.execute(insert(BillingSessionRow.__table__).values(
-        tenant_id=billed.tenant_id, session_id=billed.session_id, invoice_id=billed.invoice_id,
-        entry_id=billed.entry_id, currency=billed.currency, amount_due=billed.amount_due))
+    db.execute(_INSERT_BILLED, {"tenant_id": billed.tenant_id, "session_id": billed.session_id,
+                                "invoice_id": billed.invoice_id, "entry_id": billed.entry_id,
+                                "currency": billed.currency, "amount_due": billed.amount_due})
 
 
 def _add_lines(db: DbSession, tenant_id: str, invoice: InvoiceRow, row: SessionRow,
@@ -258,7 +259,8 @@ def complete_session(db: DbSession, tenant_id: str, session_id: str, row: Sessio
     and its totals are added by one ``UPDATE`` near the end (``rows.append_totals``), so one customer's
     session ends hold the draft's row lock only from there to the commit, which the caller does next. When
     the draft was finalized or voided meanwhile that raises ``DraftClosed``: roll back and call again.
-    ``row``: the session's row this transaction already holds locked (the intake stored it just now)."""
+    ``row``: the session's row this transaction already holds locked (the intake stored it just now), or a
+    new session's row the intake has not stored yet: it is inserted here once, billed."""
     given = row is not None and row.status != "billed"  # status and bill row change together: no bill to find
     if row is None:
         row = _lock_session(db, tenant_id, session_id)
@@ -279,6 +281,7 @@ def complete_session(db: DbSession, tenant_id: str, session_id: str, row: Sessio
     row.rating = rating
     row.status = "billed"
     row.updated_at = _now()
+    db.add(row)  # the intake hands a new session's row over unstored: it goes in now, billed, in one INSERT
     _check_anomalies(db, tenant_id, row, rating, reads)
     db.flush()
     # the last writes: the draft's totals (its row lock from here to the caller's commit) and the event

@@ -59,6 +59,8 @@ def post_entry(db: DbSession, tenant_id: str, *, currency: str, memo: str, refer
 
 _ENTRY_COLUMNS = ("tenant_id", "entry_id", "date", "currency", "memo", "reference", "source", "reverses")
 _LINE_COLUMNS = ("tenant_id", "entry_id", "line_no", "account", "debit", "credit", "description")
+# executed with bound values (compiled once), not built with .values(...) per call
+_INSERT_ENTRY, _INSERT_LINES = insert(JournalEntryRow.__table__), insert(JournalLineRow.__table__)
 
 
 def _insert(db: DbSession, entry: JournalEntryRow, lines: list[JournalLineRow]) -> None:
@@ -67,8 +69,8 @@ def _insert(db: DbSession, entry: JournalEntryRow, lines: list[JournalLineRow]) 
     transient objects for the JSON answer; ``created_at`` takes its column default, as with the ORM. Pending
     ORM changes are flushed first, as the unit of work did."""
     db.flush()
-    db.execute(insert(JournalEntryRow.__table__).values({c: getattr(entry, c) for c in _ENTRY_COLUMNS}))
-    db.execute(insert(JournalLineRow.__table__).values([{c: getattr(ln, c) for c in _LINE_COLUMNS} for ln in lines]))
+    db.execute(_INSERT_ENTRY, {c: getattr(entry, c) for c in _ENTRY_COLUMNS})
+    db.execute(_INSERT_LINES, [{c: getattr(ln, c) for c in _LINE_COLUMNS} for ln in lines])
 
 
 def entry_json(entry: JournalEntryRow, lines: list[JournalLineRow]) -> JournalEntryJson:
