@@ -50,8 +50,28 @@ def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})  # returned as they are, whatever the path
+
+
 def json_safe(value: Any, path: str = "data") -> Any:
-    """A copy of ``value`` with only JSON types; Decimal -> str, datetime/date -> ISO string."""
+    """A copy of ``value`` with only JSON types; Decimal -> str, datetime/date -> ISO string.
+
+    Plain dicts and lists copy their plain items in place: an event's data is mostly strings, and building
+    each item's path (for an error message only) cost more than the copy."""
+    kind = type(value)
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise EventError(f"{path}.{key}", "object keys must be strings")
+            out[key] = item if type(item) in _PLAIN else json_safe(item, f"{path}.{key}")
+        return out
+    if kind is list:
+        return [item if type(item) in _PLAIN else json_safe(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    return _json_safe(value, path)
+
+
+def _json_safe(value: Any, path: str) -> Any:
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, float):

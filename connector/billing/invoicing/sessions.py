@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypedDict, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
@@ -29,6 +29,8 @@ from connector.billing.invoicing.reads import SessionEndReads
 from connector.billing.invoicing.reads import read as read_for_session_end
 from connector.billing.ledger import audit
 from connector.billing.pricing.adjustments import BillingRules
+from connector.events import envelope, outbox
+from connector.events.envelope import Envelope
 from connector.models import Customer
 from connector.models.documents import (
     DifferenceJson,
@@ -141,16 +143,22 @@ def rate_session(db: DbSession, tenant_id: str, row: SessionRow, customer: Custo
     return replace(inputs, customer=customer).rate().to_dict()
 
 
+# the customer's open collecting draft, read fresh; built once (every session end of a customer runs it)
+_OPEN_DRAFT = select(InvoiceRow).where(
+    InvoiceRow.tenant_id == bindparam("tenant_id"), InvoiceRow.customer_id == bindparam("customer_id"),
+    InvoiceRow.currency == bindparam("currency"), InvoiceRow.status == "draft", InvoiceRow.kind == "invoice",
+    InvoiceRow.per_session.is_(False),
+).order_by(InvoiceRow.created_at).execution_options(populate_existing=True)
+
+
 def _target_invoice(db: DbSession, tenant_id: str, customer_row: CustomerRow | None, customer_id: str | None,
                     currency: str, lock: bool = True) -> InvoiceRow:
     """The open draft for (customer, currency), or a new one; per-session customers always get a new one.
     ``lock=False``: the draft as read, for an append that updates its totals last (``rows.append_totals``)."""
     per_session = customer_id is None or (customer_row is not None and bool(customer_row.invoice_per_session))
     if not per_session:
-        found = db.scalars(select(InvoiceRow).where(
-            InvoiceRow.tenant_id == tenant_id, InvoiceRow.customer_id == customer_id, InvoiceRow.currency == currency,
-            InvoiceRow.status == "draft", InvoiceRow.kind == "invoice", InvoiceRow.per_session.is_(False),
-        ).order_by(InvoiceRow.created_at).execution_options(populate_existing=True)).first()
+        found = db.scalars(_OPEN_DRAFT, {"tenant_id": tenant_id, "customer_id": customer_id, "currency": currency}
+                           ).first()
         if found is not None:
             return invoices.lock_invoice(db, tenant_id, found.invoice_id) if lock else found
     invoice = InvoiceRow(tenant_id=tenant_id, invoice_id=invoices.new_id("inv"), status="draft", kind="invoice",
@@ -272,8 +280,9 @@ def complete_session(db: DbSession, tenant_id: str, session_id: str, row: Sessio
     currency = rating["currency"]
     invoice = _target_invoice(db, tenant_id, reads.customer_row, row.customer_id, currency, lock=False)
     lines = _insert_lines(db, tenant_id, invoice, row, rating)
+    events: list[Envelope] = []  # journal.posted now, session.billed last: one INSERT for both
     entry = post_lines(db, tenant_id, currency, lines, memo=f"session {session_id} billed", reference=session_id,
-                       source="session.billed", accounts=reads.accounts)
+                       source="session.billed", accounts=reads.accounts, events=events)
     billed = BillingSessionRow(tenant_id=tenant_id, session_id=session_id, invoice_id=invoice.invoice_id,
                                entry_id=None if entry is None else entry["id"], currency=currency,
                                amount_due=rating["invoice"]["amount_due"])
@@ -288,8 +297,10 @@ def complete_session(db: DbSession, tenant_id: str, session_id: str, row: Sessio
     if not invoices.append_totals(db, invoice, lines, repo.aware(row.start_at), repo.aware(row.end_at)):
         raise DraftClosed(f"invoice '{invoice.invoice_id}' is no longer a draft")
     result = _billed_result(db, tenant_id, billed, rating, lines, invoice, reads)
-    emit(db, tenant_id, "session.billed", {"session": _session_json(row), "rating": rating,
-                                            "invoice": cast(InvoiceJson, result["invoice"]), "lines": result["lines"]})
+    events.append(envelope.build(tenant_id, "session.billed", {
+        "session": _session_json(row), "rating": rating, "invoice": cast(InvoiceJson, result["invoice"]),
+        "lines": result["lines"]}))
+    outbox.insert_rows(db, events)
     return result
 
 
