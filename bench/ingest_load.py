@@ -19,13 +19,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loadgen import TARIFF, Clients, end_event, median, percentile, pin, request, serve  # noqa: E402
+from loadgen import TARIFF, Clients, Proc, end_event, median, percentile, pin, request, serve  # noqa: E402
 
 
-def one_run(port: int, sessions: int, clients: int, bucket: int, run: str) -> dict[int, tuple[float, float, float]]:
+def one_run(server: Proc, port: int, sessions: int, clients: int, bucket: int, run: str
+            ) -> dict[int, tuple[float, float, float]]:
     events = [end_event(run, i, f"CUST-{run}") for i in range(sessions)]
     load = Clients([port], clients)
+    cpu = server.cpu_seconds()
     took = load.run(events)
+    cpu = server.cpu_seconds() - cpu
     if load.errors:
         print(f"  errors: {load.errors}", flush=True)
     figures: dict[int, tuple[float, float, float]] = {}
@@ -37,7 +40,8 @@ def one_run(port: int, sessions: int, clients: int, bucket: int, run: str) -> di
         span = max(done) - min(done) or 1e-9
         lat = [load.latency[i] * 1000 for i in idx]
         figures[start] = (len(idx) / span, percentile(lat, 0.5), percentile(lat, 0.99))
-    print(f"  run {run}: {sessions} session ends in {took:.1f} s = {sessions / took:.0f}/s overall", flush=True)
+    print(f"  run {run}: {sessions} session ends in {took:.1f} s = {sessions / took:.0f}/s overall, "
+          f"server CPU {cpu / sessions * 1000:.1f} ms per session end", flush=True)
     return figures
 
 
@@ -62,7 +66,7 @@ def main() -> int:
             raise SystemExit(f"tariff: {status} {body[:200]!r}")
         runs = []
         for r in range(args.repeats):
-            runs.append(one_run(port, args.sessions, args.clients, args.bucket, f"L{int(time.time())}{r}"))
+            runs.append(one_run(server, port, args.sessions, args.clients, args.bucket, f"L{int(time.time())}{r}"))
     finally:
         server.stop()
     print(f"\nsession ends, {args.clients} clients, gunicorn {args.workers}x{args.threads}, PostgreSQL, "

@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
@@ -145,12 +145,12 @@ def _insert_new(db: DbSession, values: dict[str, Any]) -> bool:
     an insert in a savepoint did in four statements."""
     dialect = db.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
+        from sqlalchemy.dialects import postgresql, sqlite
+
         db.flush()  # what the unit of work had pending goes first, as before
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        result = db.execute(dialect_insert(AnomalyRow.__table__).values(**values).on_conflict_do_nothing())
+        table = cast(Table, AnomalyRow.__table__)
+        statement = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).values(**values)
+        result = db.execute(statement.on_conflict_do_nothing())
         return bool(result.rowcount)  # type: ignore[attr-defined]
     if db.get(AnomalyRow, (values["tenant_id"], values["anomaly_id"])) is not None:  # pragma: no cover
         return False

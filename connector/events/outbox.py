@@ -8,16 +8,16 @@ the webhook cannot lose or invent an event.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from connector.events import envelope
 from connector.models.documents import EventDataJson, EventJson
 from connector.storage.tables.outbox import EventRow
 
-_INSERT = insert(EventRow.__table__)
+_INSERT = insert(cast(Table, EventRow.__table__))
 
 
 def emit(db: Session, tenant_id: str, type: str, data: EventDataJson, *,

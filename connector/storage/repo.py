@@ -12,9 +12,9 @@ import json
 import secrets
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, overload
+from typing import Any, cast, overload
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
@@ -193,7 +193,7 @@ def customer_model(row: CustomerRow) -> Customer:
 # --------------------------------------------------------------------------------------- sessions
 
 
-_ADD_EVENT = insert(SessionEventRow.__table__)
+_ADD_EVENT = insert(cast(Table, SessionEventRow.__table__))
 
 
 def add_event(db: DbSession, tenant_id: str, event: Any) -> bool:

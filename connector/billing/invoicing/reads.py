@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Select, and_, bindparam, func, literal, select, update
+from sqlalchemy import JSON, BindParameter, Select, and_, bindparam, func, literal, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from connector.billing.anomalies import Thresholds
@@ -46,7 +46,8 @@ _STATEMENTS: dict[str, Select[Any]] = {}
 def _statement(dialect: str) -> Select[Any]:
     """Built once per database kind (statement construction costs as much as a small query)."""
     if dialect not in _STATEMENTS:
-        tenant, customer = bindparam("tenant_id"), bindparam("customer_id")
+        tenant: BindParameter[str] = bindparam("tenant_id")
+        customer: BindParameter[str | None] = bindparam("customer_id")
         accounts = (select(_OBJECT_AGG[dialect](AccountMappingRow.key, AccountMappingRow.account, type_=JSON))
                     .where(AccountMappingRow.tenant_id == tenant).scalar_subquery())
         one = select(literal(1).label("one")).subquery()  # the anchor: one row whatever matches

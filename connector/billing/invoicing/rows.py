@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import BigInteger, bindparam, case, func, select, update
+from sqlalchemy import BigInteger, Table, bindparam, case, func, select, update
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -141,11 +141,12 @@ def add_to_totals(invoice: InvoiceRow, lines: list[InvoiceLineRow]) -> None:
 def _append_statement() -> Any:
     """``append_totals``'s UPDATE, built once with bound values: building it per call cost more than running it.
     A period bound given as NULL leaves the period as it is (``x > NULL`` is never true)."""
-    t = InvoiceRow.__table__.c
+    table = cast(Table, InvoiceRow.__table__)
+    t = table.c
     start, end = bindparam("start", type_=t.period_start.type), bindparam("end", type_=t.period_end.type)
     net, tax, incentive = bindparam("net", type_=BigInteger()), bindparam("tax", type_=BigInteger()), \
         bindparam("incentive", type_=BigInteger())
-    return (update(InvoiceRow.__table__)
+    return (update(table)
             .where(t.tenant_id == bindparam("tenant"), t.invoice_id == bindparam("invoice"), t.status == "draft")
             .values(net_total=t.net_total + net, tax_total=t.tax_total + tax, gross_total=t.gross_total + net + tax,
                     incentive_total=t.incentive_total + incentive, amount_due=t.amount_due + net + tax - incentive,

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypedDict, cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
@@ -193,7 +193,8 @@ _LINE_COLUMNS = ("tenant_id", "line_id", "invoice_id", "position", "session_id",
                  "session_end", "session_time_zone", "tariff_id", "customer_class", "kind", "category", "description",
                  "quantity", "unit", "unit_price", "net", "tax", "gross", "taxes")
 # executed with bound values (compiled once), not built with .values(...) per call
-_INSERT_LINES, _INSERT_BILLED = insert(InvoiceLineRow.__table__), insert(BillingSessionRow.__table__)
+_INSERT_LINES = insert(cast(Table, InvoiceLineRow.__table__))
+_INSERT_BILLED = insert(cast(Table, BillingSessionRow.__table__))
 
 
 def _insert_lines(db: DbSession, tenant_id: str, invoice: InvoiceRow, row: SessionRow,

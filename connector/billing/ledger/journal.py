@@ -9,8 +9,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session as DbSession
 
 from connector.models.documents import JournalEntryJson
@@ -60,7 +61,8 @@ def post_entry(db: DbSession, tenant_id: str, *, currency: str, memo: str, refer
 _ENTRY_COLUMNS = ("tenant_id", "entry_id", "date", "currency", "memo", "reference", "source", "reverses")
 _LINE_COLUMNS = ("tenant_id", "entry_id", "line_no", "account", "debit", "credit", "description")
 # executed with bound values (compiled once), not built with .values(...) per call
-_INSERT_ENTRY, _INSERT_LINES = insert(JournalEntryRow.__table__), insert(JournalLineRow.__table__)
+_INSERT_ENTRY = insert(cast(Table, JournalEntryRow.__table__))
+_INSERT_LINES = insert(cast(Table, JournalLineRow.__table__))
 
 
 def _insert(db: DbSession, entry: JournalEntryRow, lines: list[JournalLineRow]) -> None:
