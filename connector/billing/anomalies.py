@@ -150,8 +150,8 @@ def _insert_new(db: DbSession, values: dict[str, Any]) -> bool:
         db.flush()  # what the unit of work had pending goes first, as before
         table = cast(Table, AnomalyRow.__table__)
         statement = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).values(**values)
-        result = db.execute(statement.on_conflict_do_nothing())
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        # RETURNING tells inserted from skipped (an INSERT's rowcount is not kept by the driver layer)
+        return db.execute(statement.on_conflict_do_nothing().returning(table.c.anomaly_id)).first() is not None
     if db.get(AnomalyRow, (values["tenant_id"], values["anomaly_id"])) is not None:  # pragma: no cover
         return False
     try:  # pragma: no cover - other databases are not supported by the API either
