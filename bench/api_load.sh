@@ -2,6 +2,7 @@
 # Load test of the API: gunicorn on 127.0.0.1 with SQLite, a Python load generator (keep-alive
 # connections, several processes) against POST /v1/rate and POST /v1/rate/batch.
 # Prints req/s, p50/p99 latency and sessions/s.  Usage: bench/api_load.sh [seconds] [workers] [clients]
+# Environment: PYTHON (default: .venv/bin/python when present, else python3).
 # Note: the load generator runs on the same machine and takes CPU from the server.
 set -euo pipefail
 SECONDS_RUN="${1:-10}"
@@ -9,12 +10,16 @@ WORKERS="${2:-$(nproc)}"
 CLIENTS="${3:-16}"
 BATCH_SIZE="${BATCH_SIZE:-100}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# PYTHON, else the project's virtualenv (scripts/venv.sh), else python3 on PATH
+if [ -z "${PYTHON:-}" ]; then
+  if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
+fi
 TMP="$(mktemp -d)"
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+PORT="$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 export DATABASE_URL="sqlite:///$TMP/bench.db" EVBILL_API_KEYS="bench-key=bench"
 
 cd "$ROOT"
-python3 -m connector.cli serve --workers "$WORKERS" --threads 4 --bind "127.0.0.1:$PORT" >"$TMP/server.log" 2>&1 &
+"$PYTHON" -m connector.cli serve --workers "$WORKERS" --threads 4 --bind "127.0.0.1:$PORT" >"$TMP/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$TMP"' EXIT
 for _ in $(seq 100); do
@@ -22,7 +27,7 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-python3 - "$PORT" "$SECONDS_RUN" "$CLIENTS" "$BATCH_SIZE" <<'PY'
+"$PYTHON" - "$PORT" "$SECONDS_RUN" "$CLIENTS" "$BATCH_SIZE" <<'PY'
 import http.client, json, multiprocessing as mp, sys, time
 
 port, seconds, clients, batch_size = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])

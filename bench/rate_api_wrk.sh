@@ -4,7 +4,7 @@
 # Prints wrk's req/s and latency distribution per repeat, and the load average. Target: >= 1,500 req/s,
 # p99 < 50 ms.
 # Usage: bench/rate_api_wrk.sh [seconds 10] [workers 2] [connections 16] [repeats 3]
-# Environment: PYTHON (default python3), SERVE_ARGS (more `evbill serve` options; default
+# Environment: PYTHON (default: .venv/bin/python when present, else python3), SERVE_ARGS (more `evbill serve` options; default
 # "--worker-class gthread --threads 1": keep-alive connections), STORED_KEY=1 (a hashed key from
 # `evbill apikey create`, looked up per request, instead of a development key), PIN=1 (wrk on the last CPU,
 # the server on the others; the default when there are 3 or more CPUs).
@@ -15,12 +15,14 @@ CONNECTIONS="${3:-16}"
 REPEATS="${4:-3}"
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 2; }
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+if [ -z "${PYTHON:-}" ]; then
+  if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
+fi
 TMP="$(mktemp -d)"
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+PORT="$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 export DATABASE_URL="sqlite:///$TMP/bench.db" EVBILL_API_KEYS="bench-key=bench"
 
 cd "$ROOT"
-PYTHON="${PYTHON:-python3}"
 SERVE_ARGS="${SERVE_ARGS:---worker-class gthread --threads 1}"
 CPUS="$(nproc)"
 SERVER_PIN=() WRK_PIN=()

@@ -3,6 +3,7 @@ that no longer starts (a removed import, a renamed option) must fail here rather
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -15,7 +16,9 @@ from tests.paths import REPO
 
 
 def _run(*argv: str) -> str:
-    done = subprocess.run(list(argv), cwd=REPO, capture_output=True, text=True, timeout=240)
+    # shell benches start Python themselves: the interpreter running the tests, whatever is on PATH
+    env = {**os.environ, "PYTHON": sys.executable}
+    done = subprocess.run(list(argv), cwd=REPO, capture_output=True, text=True, timeout=240, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 

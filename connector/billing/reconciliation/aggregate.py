@@ -32,9 +32,9 @@ from connector.billing.reconciliation.batch import (
     Outcome,
     Run,
     exception,
+    merge,
     paid_per_invoice,
 )
-from connector.billing.reconciliation.parallel import merge
 from connector.billing.reconciliation.period import Period
 from connector.money import to_major
 from connector.storage import repo

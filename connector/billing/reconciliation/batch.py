@@ -90,6 +90,23 @@ class Outcome:
     open_sessions: int = 0
 
 
+def merge(parts: list[Outcome]) -> Outcome:
+    """The sums of runs over disjoint parts of one period (slices, station shares, set-based + per-session)."""
+    out = Outcome()
+    for part in parts:
+        out.sessions += part.sessions
+        out.open_sessions += part.open_sessions
+        out.exceptions.extend(part.exceptions)
+        for key, g in part.groups.items():
+            total = out.groups.setdefault(key, Group())
+            total.sessions += g.sessions
+            total.energy += g.energy
+            total.expected += g.expected
+            total.billed += g.billed
+            total.paid += g.paid
+    return out
+
+
 def exception(kind: str, rule: str, meta: Meta, message: str, **details: Any) -> dict[str, Any]:
     return {"kind": kind, "rule": rule, "session_id": meta.session_id, "station_id": meta.station_id,
             "tariff_id": meta.tariff_id, "customer_class": meta.customer_class, "message": message,
@@ -452,20 +469,7 @@ class Run:
                 self.settled += settled
                 if self.progress is not None and settled:
                     self.progress(self.settled)
-        out = Outcome()
-        for part in parts:
-            out.sessions += part.sessions
-            out.open_sessions += part.open_sessions
-            out.exceptions.extend(part.exceptions)
-            for key, g in part.groups.items():
-                total = out.groups.get(key)
-                if total is None:
-                    total = out.groups[key] = Group()
-                total.sessions += g.sessions
-                total.energy += g.energy
-                total.expected += g.expected
-                total.billed += g.billed
-                total.paid += g.paid
+        out = merge(parts)
         if not all(_exact(part) for part in (*parts, out)):
             return None  # a sum near the decimal context's precision: only the one-process order is the answer
         self.out = out

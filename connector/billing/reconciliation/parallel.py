@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
 from connector.billing.anomalies import Thresholds
-from connector.billing.reconciliation.batch import Group, Outcome, Run
+from connector.billing.reconciliation.batch import Outcome, Run, merge
 from connector.billing.reconciliation.period import Period
 from connector.storage.tables.core import SessionRow
 
@@ -40,22 +40,6 @@ def _partition(url: str, tenant_id: str, period: Period, stations: list[str], li
             return Run(db, tenant_id, period, stations, limits, workers=1, chunk=chunk, mode=mode).execute()
     finally:
         engine.dispose()
-
-
-def merge(parts: list[Outcome]) -> Outcome:
-    out = Outcome()
-    for part in parts:
-        out.sessions += part.sessions
-        out.open_sessions += part.open_sessions
-        out.exceptions.extend(part.exceptions)
-        for key, g in part.groups.items():
-            total = out.groups.setdefault(key, Group())
-            total.sessions += g.sessions
-            total.energy += g.energy
-            total.expected += g.expected
-            total.billed += g.billed
-            total.paid += g.paid
-    return out
 
 
 def run_partitioned(db: DbSession, tenant_id: str, period: Period, stations: list[str] | None, limits: Thresholds,
