@@ -20,16 +20,16 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Select, Table, bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session as DbSession
 
 from connector.models.common import Dec
 from connector.models.documents import RatedSessionJson
 from connector.rating import RatedSession
+from connector.storage import inserts
 from connector.storage.tables.reconciliation import AnomalyRow, AnomalyRulesRow
 from connector.validation import FieldError, field_errors
 
@@ -130,37 +130,14 @@ def record(db: DbSession, tenant_id: str, anomaly: Anomaly) -> dict[str, Any] | 
     from connector.events.outbox import emit
 
     data = anomaly.model_dump(mode="json")
-    if not _insert_new(db, {"tenant_id": tenant_id, "anomaly_id": anomaly.id, "rule": anomaly.rule,
-                            "severity": anomaly.severity, "session_id": anomaly.session_id,
-                            "station_id": anomaly.station_id, "message": anomaly.message[:500],
-                            "details": data["details"]}):
+    db.flush()  # what the unit of work had pending goes first, as before
+    values = {"tenant_id": tenant_id, "anomaly_id": anomaly.id, "rule": anomaly.rule, "severity": anomaly.severity,
+              "session_id": anomaly.session_id, "station_id": anomaly.station_id, "message": anomaly.message[:500],
+              "details": data["details"]}
+    if not inserts.insert_new(db, AnomalyRow, values):  # a concurrent detector's row wins: we skip
         return None
     emit(db, tenant_id, "billing.anomaly", {"anomaly": data})
     return data
-
-
-def _insert_new(db: DbSession, values: dict[str, Any]) -> bool:
-    """Insert the anomaly row unless its id is stored (False then). One ``INSERT ... ON CONFLICT DO NOTHING``
-    where the database has it: a concurrent detector inserting the same id wins and we skip, as a lookup plus
-    an insert in a savepoint did in four statements."""
-    dialect = db.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        db.flush()  # what the unit of work had pending goes first, as before
-        table = cast(Table, AnomalyRow.__table__)
-        statement = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).values(**values)
-        # RETURNING tells inserted from skipped (an INSERT's rowcount is not kept by the driver layer)
-        return db.execute(statement.on_conflict_do_nothing().returning(table.c.anomaly_id)).first() is not None
-    if db.get(AnomalyRow, (values["tenant_id"], values["anomaly_id"])) is not None:  # pragma: no cover
-        return False
-    try:  # pragma: no cover - other databases are not supported by the API either
-        with db.begin_nested():
-            db.add(AnomalyRow(**values))
-            db.flush()
-    except IntegrityError:  # pragma: no cover
-        return False
-    return True  # pragma: no cover
 
 
 def list_anomalies(db: DbSession, tenant_id: str, rule: str | None = None, session_id: str | None = None,

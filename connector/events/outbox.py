@@ -8,16 +8,13 @@ the webhook cannot lose or invent an event.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
 
-from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from connector.events import envelope
 from connector.models.documents import EventDataJson, EventJson
+from connector.storage import inserts
 from connector.storage.tables.outbox import EventRow
-
-_INSERT = insert(cast(Table, EventRow.__table__))
 
 
 def emit(db: Session, tenant_id: str, type: str, data: EventDataJson, *,
@@ -33,12 +30,9 @@ def insert_rows(db: Session, envelopes: list[envelope.Envelope]) -> None:
     """The envelopes as rows of ``events``, in one Core ``INSERT`` (an ORM unit of work per event cost more
     than the statement); pending ORM changes are flushed first, so an event never lands before the change it
     reports within the transaction."""
-    db.flush()
-    rows: list[dict[str, Any]] = [{"id": env.id, "tenant_id": env.tenant_id, "type": env.type,
-                                   "created_at": env.created_at, "data": env.data, "fanned_out": False}
-                                  for env in envelopes]
-    if rows:
-        db.execute(_INSERT, rows)  # bound values, not .values(rows): the statement is compiled once
+    inserts.insert_rows(db, EventRow, [{"id": env.id, "tenant_id": env.tenant_id, "type": env.type,
+                                        "created_at": env.created_at, "data": env.data, "fanned_out": False}
+                                       for env in envelopes])
 
 
 def row_to_envelope(row: EventRow) -> EventJson:

@@ -12,14 +12,15 @@ import json
 import secrets
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, cast, overload
+from typing import Any, overload
 
-from sqlalchemy import Connection, Table, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from connector.models import Customer, Tariff
 from connector.models.documents import RatedSessionJson
+from connector.storage import inserts
 from connector.storage.tables.core import (
     ApiKeyRow,
     CustomerRow,
@@ -64,19 +65,7 @@ def ensure_tenant(db: DbSession, tenant_id: str) -> None:
     """Insert the tenant row if missing; concurrent callers do not conflict (ON CONFLICT DO NOTHING)."""
     if db.get(TenantRow, tenant_id) is not None:
         return
-    dialect = db.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        db.execute(pg_insert(TenantRow).values(id=tenant_id, created_at=datetime.now(UTC)).on_conflict_do_nothing())
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        db.execute(sqlite_insert(TenantRow).values(id=tenant_id, created_at=datetime.now(UTC))
-                   .on_conflict_do_nothing())
-    else:
-        db.add(TenantRow(id=tenant_id))
-        db.flush()
+    inserts.insert_new(db, TenantRow, {"id": tenant_id, "created_at": datetime.now(UTC)})
 
 
 def hash_key(key: str) -> str:
@@ -193,18 +182,14 @@ def customer_model(row: CustomerRow) -> Customer:
 # --------------------------------------------------------------------------------------- sessions
 
 
-_ADD_EVENT = insert(cast(Table, SessionEventRow.__table__))
-
-
 def add_event(db: DbSession, tenant_id: str, event: Any) -> bool:
     """Record the event as the transaction's first write; False if (tenant, event_id) exists already.
     A Core ``INSERT`` after flushing what is pending: the event row is never read back in this transaction."""
     try:
-        db.flush()
-        db.execute(_ADD_EVENT, {
+        inserts.insert_rows(db, SessionEventRow, [{
             "tenant_id": tenant_id, "event_id": event.event_id, "session_id": event.session_id, "type": event.type,
             "source": str(event.source)[:40], "occurred_at": event.timestamp,
-            "payload": json.loads(event.model_dump_json())})
+            "payload": json.loads(event.model_dump_json())}])
     except IntegrityError:
         db.rollback()
         return False

@@ -26,6 +26,7 @@ from connector.models.documents import (
     TaxTotalJson,
 )
 from connector.money import major_str
+from connector.storage import inserts
 from connector.storage.repo import aware
 from connector.storage.tables.billing import (
     LINE_POSITION_BLOCK,
@@ -44,23 +45,6 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
 
 
-def _insert_ignore(db: DbSession, table: Any, values: dict[str, Any]) -> None:
-    """INSERT that does nothing if the primary key exists (concurrent callers do not conflict)."""
-    dialect = db.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        db.execute(pg_insert(table).values(**values).on_conflict_do_nothing())
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        db.execute(sqlite_insert(table).values(**values).on_conflict_do_nothing())
-    else:  # pragma: no cover - other databases are not supported by the API either
-        if db.get(table, tuple(values[c.name] for c in table.__table__.primary_key.columns)) is None:
-            db.add(table(**values))
-            db.flush()
-
-
 def next_number(db: DbSession, tenant_id: str, kind: str) -> str:
     """The next number of the tenant's series (``INV-000001``; credit notes ``CN-000001``).
 
@@ -68,7 +52,7 @@ def next_number(db: DbSession, tenant_id: str, kind: str) -> str:
     number, so numbers have no gaps and no duplicates under concurrency (PostgreSQL and SQLite).
     """
     series = SERIES[kind]
-    _insert_ignore(db, InvoiceCounterRow, {"tenant_id": tenant_id, "series": series, "last_value": 0})
+    inserts.insert_new(db, InvoiceCounterRow, {"tenant_id": tenant_id, "series": series, "last_value": 0})
     value = db.execute(update(InvoiceCounterRow).where(
         InvoiceCounterRow.tenant_id == tenant_id, InvoiceCounterRow.series == series
     ).values(last_value=InvoiceCounterRow.last_value + 1).returning(InvoiceCounterRow.last_value)).scalar_one()

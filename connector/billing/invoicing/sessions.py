@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypedDict, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
@@ -43,7 +43,7 @@ from connector.models.session_event import IngestError
 from connector.models.session_merge import to_session
 from connector.money import to_major, to_minor
 from connector.rating import RatingError
-from connector.storage import repo
+from connector.storage import inserts, repo
 from connector.storage.tables.billing import BillingSessionRow, InvoiceLineRow, InvoiceRow
 from connector.storage.tables.core import CustomerRow, SessionRow
 from connector.validation import Conflict, NotFound
@@ -192,9 +192,7 @@ def _rating_lines(rating: RatedSessionJson, currency: str) -> list[dict[str, Any
 _LINE_COLUMNS = ("tenant_id", "line_id", "invoice_id", "position", "session_id", "station_id", "session_start",
                  "session_end", "session_time_zone", "tariff_id", "customer_class", "kind", "category", "description",
                  "quantity", "unit", "unit_price", "net", "tax", "gross", "taxes")
-# executed with bound values (compiled once), not built with .values(...) per call
-_INSERT_LINES = insert(cast(Table, InvoiceLineRow.__table__))
-_INSERT_BILLED = insert(cast(Table, BillingSessionRow.__table__))
+_BILLED_COLUMNS = ("tenant_id", "session_id", "invoice_id", "entry_id", "currency", "amount_due")
 
 
 def _insert_lines(db: DbSession, tenant_id: str, invoice: InvoiceRow, row: SessionRow,
@@ -214,17 +212,13 @@ def _insert_lines(db: DbSession, tenant_id: str, invoice: InvoiceRow, row: Sessi
         customer_class=rating.get("customer_class"), kind=ln["kind"], category=ln["category"],
         description=ln["description"][:300], quantity=ln["quantity"], unit=ln["unit"], unit_price=ln["unit_price"],
         net=ln["net"], tax=ln["tax"], gross=ln["gross"], taxes=ln["taxes"]) for i, ln in enumerate(rating_lines)]
-    db.flush()
-    if added:
-        db.execute(_INSERT_LINES, [{c: getattr(ln, c) for c in _LINE_COLUMNS} for ln in added])
+    inserts.insert_rows(db, InvoiceLineRow, [inserts.values_of(ln, _LINE_COLUMNS) for ln in added])
     return added
 
 
 def _insert_billed(db: DbSession, billed: BillingSessionRow) -> None:
     """The session's bill row, by a Core ``INSERT`` (nothing changes it in this transaction)."""
-    db.execute(_INSERT_BILLED, {"tenant_id": billed.tenant_id, "session_id": billed.session_id,
-                                "invoice_id": billed.invoice_id, "entry_id": billed.entry_id,
-                                "currency": billed.currency, "amount_due": billed.amount_due})
+    inserts.insert_rows(db, BillingSessionRow, [inserts.values_of(billed, _BILLED_COLUMNS)])
 
 
 def _add_lines(db: DbSession, tenant_id: str, invoice: InvoiceRow, row: SessionRow,

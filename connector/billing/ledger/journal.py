@@ -9,13 +9,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from connector.models.documents import JournalEntryJson
 from connector.money import major_str
+from connector.storage import inserts
 from connector.storage.repo import aware
 from connector.storage.tables.billing import JournalEntryRow, JournalLineRow
 from connector.validation import FieldError
@@ -60,9 +60,6 @@ def post_entry(db: DbSession, tenant_id: str, *, currency: str, memo: str, refer
 
 _ENTRY_COLUMNS = ("tenant_id", "entry_id", "date", "currency", "memo", "reference", "source", "reverses")
 _LINE_COLUMNS = ("tenant_id", "entry_id", "line_no", "account", "debit", "credit", "description")
-# executed with bound values (compiled once), not built with .values(...) per call
-_INSERT_ENTRY = insert(cast(Table, JournalEntryRow.__table__))
-_INSERT_LINES = insert(cast(Table, JournalLineRow.__table__))
 
 
 def _insert(db: DbSession, entry: JournalEntryRow, lines: list[JournalLineRow]) -> None:
@@ -70,9 +67,8 @@ def _insert(db: DbSession, entry: JournalEntryRow, lines: list[JournalLineRow]) 
     journal rows are never updated, so nothing needs them in the session. ``entry`` and ``lines`` stay
     transient objects for the JSON answer; ``created_at`` takes its column default, as with the ORM. Pending
     ORM changes are flushed first, as the unit of work did."""
-    db.flush()
-    db.execute(_INSERT_ENTRY, {c: getattr(entry, c) for c in _ENTRY_COLUMNS})
-    db.execute(_INSERT_LINES, [{c: getattr(ln, c) for c in _LINE_COLUMNS} for ln in lines])
+    inserts.insert_rows(db, JournalEntryRow, [inserts.values_of(entry, _ENTRY_COLUMNS)])
+    inserts.insert_rows(db, JournalLineRow, [inserts.values_of(ln, _LINE_COLUMNS) for ln in lines])
 
 
 def entry_json(entry: JournalEntryRow, lines: list[JournalLineRow]) -> JournalEntryJson:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from connector.models import Session
 from connector.rating.periods import zone
-from connector.storage import repo
+from connector.storage import inserts, repo
 from connector.storage.tables.adjustments import IncentiveUsageRow
 from connector.storage.tables.core import SessionRow
 from connector.validation import FieldError
@@ -45,21 +45,6 @@ def month_of(session: Session) -> str:
     return session.start.astimezone(zone(session.time_zone)).strftime("%Y-%m")
 
 
-def _insert_ignore(db: DbSession, values: dict[str, Any]) -> None:
-    dialect = db.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        db.execute(pg_insert(IncentiveUsageRow).values(**values).on_conflict_do_nothing())
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        db.execute(sqlite_insert(IncentiveUsageRow).values(**values).on_conflict_do_nothing())
-    elif db.get(IncentiveUsageRow, (values["tenant_id"], values["session_id"])) is None:
-        db.add(IncentiveUsageRow(**values))
-        db.flush()
-
-
 def sync_usage(db: DbSession, tenant_id: str, customer_id: str | None = None) -> int:
     """Record the incentive of every billed session not yet in ``incentive_usage``; returns how many."""
     known = select(IncentiveUsageRow.session_id).where(IncentiveUsageRow.tenant_id == tenant_id)
@@ -75,7 +60,7 @@ def sync_usage(db: DbSession, tenant_id: str, customer_id: str | None = None) ->
             continue
         tz = str(rating.get("time_zone") or row.document.get("time_zone") or "UTC")
         start = repo.aware(row.start_at) or datetime.fromisoformat(str(rating["start"]))
-        _insert_ignore(db, {
+        inserts.insert_new(db, IncentiveUsageRow, {
             "tenant_id": tenant_id, "session_id": row.session_id, "customer_id": row.customer_id,
             "month": start.astimezone(zone(tz)).strftime("%Y-%m"), "currency": str(rating.get("currency") or ""),
             "energy_kwh": str(rating.get("total_energy") or "0"), "amount": str(amount),
