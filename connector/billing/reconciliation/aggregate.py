@@ -15,11 +15,10 @@ the per-session path for the whole period.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, case, cast, false, func, literal, or_, select
+from sqlalchemy import BigInteger, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session as DbSession
 
 from connector.billing.anomalies import Thresholds, parse_instant, session_energy
@@ -32,8 +31,10 @@ from connector.billing.reconciliation.batch import (
     Outcome,
     Run,
     exception,
+    local_ranges,
     merge,
     paid_per_invoice,
+    zones_clause,
 )
 from connector.billing.reconciliation.period import Period
 from connector.money import to_major
@@ -52,23 +53,14 @@ LINE_LIMIT = 2**30  # |gross| below this, |received| below 2**31, due below 2**4
 def period_filter(db: DbSession, tenant_id: str, period: Period, stations: list[str] | None) -> Any | None:
     """The SQL test "starts on a day of the period in its own zone", as ``start_at`` ranges per zone; None when a
     zone's period is not one interval (then the caller tests sessions one by one)."""
+    zones = local_ranges(db, tenant_id, period, stations, KINDS)
+    if zones is None:
+        return None
     lo, hi = period.utc_bounds()
     window = [S.tenant_id == tenant_id, S.start_at >= lo, S.start_at < hi]
     if stations is not None:
         window.append(S.station_id.in_(stations))
-    zones = [z for (z,) in db.execute(select(S.time_zone).where(*window, S.recon_kind.in_(KINDS)).distinct())]
-    by_bounds: dict[tuple[datetime, datetime], list[str | None]] = {}
-    for name in zones:
-        bounds = period.local_bounds(name)
-        if bounds is None:
-            return None
-        by_bounds.setdefault(bounds, []).append(name)
-    ranges = []
-    for (z_lo, z_hi), names in by_bounds.items():
-        # no zone and "" are both UTC (``zone``); an expression, so the planner keeps the (kind, start) range
-        of_zone = func.coalesce(S.time_zone, "").in_(sorted({n or "" for n in names}))
-        ranges.append(and_(of_zone, S.start_at >= z_lo, S.start_at < z_hi))
-    return and_(*window, or_(*ranges) if ranges else false())
+    return and_(*window, zones_clause(zones))
 
 
 def _paid_line(received: Any, signed: Any) -> Any:
